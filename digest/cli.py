@@ -1,0 +1,246 @@
+"""The `digest` command: what editors and operators do from a shell.
+
+Bad input exits with code 2 and one line naming it; nothing is written in that case, because
+each command is one transaction that rolls back on error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from digest.clock import utcnow
+from digest.config import ConfigError, get_settings
+from digest.errors import InputError
+
+app = typer.Typer(help="Analyst Digest: the CACI Analyst's newsletter service.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+feeds_app = typer.Typer(help="Feeds the poller reads.", no_args_is_help=True)
+editions_app = typer.Typer(help="Biweekly editions: compose, preview, approve, send.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="People who receive the digest.", no_args_is_help=True)
+editors_app = typer.Typer(help="Editor accounts for the web app.", no_args_is_help=True)
+sample_app = typer.Typer(help="The bundled sample feed.", no_args_is_help=True)
+for name, sub in [("db", db_app), ("feeds", feeds_app), ("editions", editions_app),
+                  ("subscribers", subscribers_app), ("editors", editors_app), ("sample", sample_app)]:
+    app.add_typer(sub, name=name)
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _session():
+    from digest.store.db import unit_of_work
+
+    return unit_of_work()
+
+
+def _local(moment) -> str:
+    return moment.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M %Z") if moment else "-"
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    from digest.store.migrate import upgrade
+
+    upgrade()
+    console.print("database is up to date")
+
+
+@feeds_app.command("add")
+def feeds_add(url: str, section: Annotated[Optional[str], typer.Option(help="Section name")] = None) -> None:
+    """Register a feed to poll."""
+    from digest.feeds.poll import add_feed
+
+    with _session() as session:
+        feed = add_feed(session, url, section)
+        console.print(f"feed {feed.id} added: {feed.url}")
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    """Feeds with their health."""
+    from sqlalchemy import select
+
+    from digest.store.models import Feed
+
+    table = Table("id", "url", "section", "status", "last success", "failures", "last error")
+    with _session() as session:
+        for feed in session.scalars(select(Feed).order_by(Feed.id)):
+            table.add_row(str(feed.id), feed.url, feed.section or "", feed.status.value,
+                          _local(feed.last_success_at), str(feed.consecutive_failures), feed.last_error or "")
+    console.print(table)
+
+
+@feeds_app.command("poll")
+def feeds_poll(feed: Annotated[Optional[int], typer.Option(help="Poll only this feed id")] = None) -> None:
+    """Poll feeds now, in this process (all active feeds, or one)."""
+    from sqlalchemy import select
+
+    from digest.feeds.poll import poll_feed
+    from digest.store.models import Feed, FeedStatus
+
+    with _session() as session:
+        ids = [feed] if feed is not None else list(
+            session.scalars(select(Feed.id).where(Feed.status == FeedStatus.ACTIVE).order_by(Feed.id)))
+        for feed_id in ids:
+            result = poll_feed(session, feed_id)
+            status = f"error: {result.error}" if result.error else (
+                "not modified" if result.not_modified else f"{result.new} new, {result.updated} updated")
+            console.print(f"feed {feed_id}: {status}")
+
+
+@editions_app.command("compose")
+def editions_compose(now: Annotated[bool, typer.Option("--now", help="Compose the upcoming edition now, before its cutoff")] = False) -> None:
+    """Compose the draft edition of the period that is due (or the upcoming one with --now)."""
+    from digest.editions.compose import compose_due_edition, compose_next_edition
+
+    with _session() as session:
+        edition = (compose_next_edition if now else compose_due_edition)(session, utcnow())
+        if edition is None:
+            console.print("no edition composed: no new articles for this period")
+            return
+        console.print(f"edition {edition.id} for {edition.period}: {len(edition.items)} articles, "
+                      f"{edition.status.value}, sends {_local(edition.send_at)}")
+
+
+@editions_app.command("list")
+def editions_list() -> None:
+    """Recent editions."""
+    from digest.editions.approve import list_editions
+
+    table = Table("id", "period", "status", "articles", "send at", "approved by", "subject")
+    with _session() as session:
+        for edition in list_editions(session):
+            table.add_row(str(edition.id), str(edition.period), edition.status.value, str(len(edition.items)),
+                          _local(edition.send_at), edition.approved_by or "", edition.subject)
+    console.print(table)
+
+
+@editions_app.command("preview")
+def editions_preview(
+    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    format: Annotated[str, typer.Option("--format", help="html or text")] = "html",  # noqa: A002
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout")] = None,
+) -> None:
+    """Render an edition as a reader would receive it."""
+    from digest.editions.approve import get_edition
+    from digest.editions.preview import preview_edition
+
+    if format not in ("html", "text"):
+        raise InputError(f"--format {format!r} must be html or text")
+    with _session() as session:
+        filled = preview_edition(get_edition(session, edition_id))
+    body = filled.html if format == "html" else f"Subject: {filled.subject}\n\n{filled.text}"
+    if out is None:
+        sys.stdout.write(body)
+    else:
+        out.write_text(body, encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+@editions_app.command("approve")
+def editions_approve(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                     by: Annotated[str, typer.Option("--by", help="Approver's email")]) -> None:
+    """Approve a draft: pins its content; it goes out at its send time."""
+    from digest.editions.approve import approve_edition
+
+    with _session() as session:
+        edition = approve_edition(session, edition_id, by)
+        console.print(f"edition {edition.id} approved by {edition.approved_by}; sends {_local(edition.send_at)}")
+
+
+@editions_app.command("send")
+def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Send an approved edition now (the workers deliver it)."""
+    from digest.delivery.send import release_edition
+    from digest.store.db import on_commit
+    from workers.tasks import start_edition
+
+    with _session() as session:
+        release_edition(session, edition_id)
+        on_commit(session, lambda: start_edition.delay(edition_id))
+    console.print(f"edition {edition_id} queued for sending; follow it with `digest editions list`")
+
+
+@subscribers_app.command("add")
+def subscribers_add(email: str, name: Annotated[Optional[str], typer.Option(help="Display name")] = None,
+                    confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in (consent already given)")] = False) -> None:
+    """Add a subscriber."""
+    from digest.subscribers.lifecycle import add_subscriber
+
+    with _session() as session:
+        subscriber = add_subscriber(session, email, name=name, confirmed=confirmed)
+        console.print(f"subscriber {subscriber.id} added: {subscriber.email} ({subscriber.status.value})")
+
+
+@subscribers_app.command("list")
+def subscribers_list() -> None:
+    """All subscribers."""
+    from digest.subscribers.lifecycle import list_subscribers
+
+    table = Table("id", "email", "name", "status", "since")
+    with _session() as session:
+        for s in list_subscribers(session):
+            table.add_row(str(s.id), s.email, s.name or "", s.status.value, _local(s.created_at))
+    console.print(table)
+
+
+@editors_app.command("add")
+def editors_add(email: str,
+                role: Annotated[str, typer.Option(help="editor or publisher")] = "editor",
+                password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False) -> None:
+    """Create an editor account (asks for the password)."""
+    from digest.accounts import add_editor
+    from digest.subscribers.addresses import normalize_email
+
+    normalize_email(email, what="editor email")  # complain before asking for a password
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _session() as session:
+        editor = add_editor(session, email, password, role)
+        console.print(f"editor {editor.email} added ({editor.role})")
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the web app."""
+    import uvicorn
+
+    get_settings()
+    uvicorn.run("digest.web.app:app", host=host, port=port, proxy_headers=True)
+
+
+@sample_app.command("serve")
+def sample_serve(port: int = 8025) -> None:
+    """Serve the bundled sample feed on 127.0.0.1 (for the quickstart and the demo)."""
+    from digest.sample.server import feed_url, make_server
+
+    server = make_server(port=port)
+    console.print(f"sample feed at {feed_url(port=port)}")
+    server.serve_forever()
+
+
+@app.command("demo")
+def demo(port: Annotated[int, typer.Option(help="Port of the sample feed server")] = 8025) -> None:
+    """Run the pipeline once on the sample feed and leave the edition in the outbox."""
+    from digest.demo import run_demo
+
+    result = run_demo(port)
+    console.print(result.summary)
+
+
+def main() -> None:
+    try:
+        app()
+    except (InputError, ConfigError) as exc:
+        err.print(f"Error: {exc}", markup=False, highlight=False)
+        sys.exit(2)

@@ -1,0 +1,51 @@
+"""What a backend is given: one rendered edition and the readers of a batch, each with the values
+that fill its placeholders and the headers that are theirs alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from typing import Protocol
+
+from digest.editions.render import RenderedEdition
+
+
+class SendError(Exception):
+    """The backend could not hand the batch over. Permanent errors fail the rows; others retry."""
+
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    email: str
+    name: str | None
+    values: dict[str, str]  # placeholder values: name, unsubscribe_url, ...
+    headers: dict[str, str]  # List-Unsubscribe and List-Unsubscribe-Post
+    custom_args: dict[str, str]  # ids that come back with the provider's events
+
+
+@dataclass(frozen=True)
+class OutgoingBatch:
+    edition_id: int
+    from_email: str
+    from_name: str
+    reply_to: str | None
+    rendered: RenderedEdition
+    recipients: list[Recipient]
+    categories: list[str] = field(default_factory=list)
+
+    @property
+    def sender(self) -> Address:
+        username, _, domain = self.from_email.rpartition("@")
+        return Address(self.from_name, username, domain)
+
+
+class Sender(Protocol):
+    """A delivery backend. Returns the message id per delivery id; raises SendError."""
+
+    def send(self, batch: OutgoingBatch) -> dict[int, str]: ...

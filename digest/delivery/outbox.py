@@ -1,0 +1,36 @@
+"""The outbox backend: one .eml file per message in a folder, for development and the demo."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from digest.delivery.message import OutgoingBatch, SendError
+from digest.delivery.mime import build_mime
+
+
+class OutboxSender:
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def path_for(self, edition_id: int, delivery_id: int) -> Path:
+        return self.directory / f"edition-{edition_id}" / f"{delivery_id}.eml"
+
+    def send(self, batch: OutgoingBatch) -> dict[int, str]:
+        message_ids = {}
+        for recipient in batch.recipients:
+            message = build_mime(batch, recipient)
+            path = self.path_for(batch.edition_id, recipient.delivery_id)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Write then rename: a crash never leaves half a message, and a resend of the
+                # same delivery replaces its file rather than adding a second one.
+                fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(message.as_bytes())
+                os.replace(temporary, path)
+            except OSError as exc:
+                raise SendError(f"cannot write {path}: {exc}", permanent=False) from exc
+            message_ids[recipient.delivery_id] = message["Message-ID"]
+        return message_ids

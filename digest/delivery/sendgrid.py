@@ -1,0 +1,95 @@
+"""The SendGrid backend: one v3 mail/send request per batch, one personalization per reader.
+
+The edition goes once as `content`; SendGrid fills each reader's placeholders from that
+personalization's `substitutions`, so a batch of 1000 readers is one request, not 1000.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+from socket import timeout as SocketTimeout
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from digest.delivery.message import OutgoingBatch, SendError
+from digest.editions.render import substitutions
+
+RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+def request_body(batch: OutgoingBatch) -> dict:
+    body = {
+        "personalizations": [
+            {
+                "to": [_address(r.email, r.name)],
+                "substitutions": substitutions(r.values),
+                "headers": r.headers,
+                "custom_args": r.custom_args,
+            }
+            for r in batch.recipients
+        ],
+        "from": _address(batch.from_email, batch.from_name),
+        "subject": batch.rendered.subject,
+        # SendGrid requires text/plain first, then text/html.
+        "content": [
+            {"type": "text/plain", "value": batch.rendered.text},
+            {"type": "text/html", "value": batch.rendered.html},
+        ],
+    }
+    if batch.reply_to:
+        body["reply_to"] = {"email": batch.reply_to}
+    if batch.categories:
+        body["categories"] = batch.categories
+    return body
+
+
+def _address(email: str, name: str | None) -> dict:
+    address = {"email": email}
+    # SendGrid refuses names containing ';' or ','.
+    clean = (name or "").replace(";", " ").replace(",", " ").strip()
+    if clean:
+        address["name"] = clean
+    return address
+
+
+class SendGridSender:
+    def __init__(self, api_key: str, host: str, timeout: float):
+        self.client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
+        self.timeout = timeout
+
+    def send(self, batch: OutgoingBatch) -> dict[int, str]:
+        try:
+            response = self.client.client.mail.send.post(request_body=request_body(batch), timeout=self.timeout)
+        except HTTPError as exc:
+            raise _classify(exc) from exc
+        except (urllib.error.URLError, SocketTimeout, ConnectionError, TimeoutError) as exc:
+            raise SendError(f"SendGrid unreachable: {exc}", permanent=False) from exc
+        message_id = response.headers.get("X-Message-Id") or ""
+        return {recipient.delivery_id: message_id for recipient in batch.recipients}
+
+
+def _classify(exc: HTTPError) -> SendError:
+    status = exc.status_code
+    detail = _error_messages(exc.body)
+    message = f"SendGrid answered {status}: {detail}"
+    retry_after = None
+    if status == 429:
+        reset = (exc.headers or {}).get("X-RateLimit-Reset")
+        if reset and reset.isdigit():
+            retry_after = max(1.0, int(reset) - time.time())
+    return SendError(message, permanent=status not in RETRYABLE_STATUS, retry_after=retry_after)
+
+
+def _error_messages(body: bytes | str | None) -> str:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        errors = json.loads(body or "")["errors"]
+        return "; ".join(
+            f"{e.get('message')}" + (f" ({e['field']})" if e.get("field") else "") for e in errors
+        )
+    except (ValueError, KeyError, TypeError):
+        return (body or "no body")[:500]

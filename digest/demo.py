@@ -1,0 +1,78 @@
+"""`digest demo`: the whole pipeline once, in this process, on the bundled sample feed.
+
+Poll -> compose -> approve -> plan -> send to the outbox; prints where the messages are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from digest.clock import utcnow
+from digest.config import get_settings
+from digest.delivery.outbox import OutboxSender
+from digest.delivery.send import release_edition, send_batch, start_edition
+from digest.editions.approve import approve_edition
+from digest.editions.compose import compose_next_edition
+from digest.feeds.poll import add_feed, poll_feed
+from digest.sample.server import feed_url, start_in_thread
+from digest.store.db import unit_of_work
+from digest.store.migrate import upgrade
+from digest.store.models import Delivery, EditionStatus, Feed, Subscriber
+from digest.subscribers.lifecycle import add_subscriber
+
+DEMO_APPROVER = "editor@example.org"
+DEMO_SUBSCRIBER = ("reader@example.org", "Demo Reader")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    edition_id: int | None
+    messages: list[Path]
+    summary: str
+
+
+def _ensure_sample_server(port: int) -> str:
+    url = feed_url(port=port)
+    try:
+        httpx.get(url, timeout=2).raise_for_status()
+    except httpx.HTTPError:
+        start_in_thread(port=port)
+    return url
+
+
+def run_demo(port: int) -> DemoResult:
+    settings = get_settings()
+    upgrade()
+    url = _ensure_sample_server(port)
+    outbox = OutboxSender(settings.OUTBOX_DIR)
+    with unit_of_work() as session:
+        feed = session.scalar(select(Feed).where(Feed.url == url)) or add_feed(session, url, "Analytical Articles")
+        poll_feed(session, feed.id)
+        if session.scalar(select(Subscriber.id).where(Subscriber.email == DEMO_SUBSCRIBER[0])) is None:
+            add_subscriber(session, DEMO_SUBSCRIBER[0], name=DEMO_SUBSCRIBER[1], confirmed=True, source="demo")
+        edition = compose_next_edition(session, utcnow())
+        if edition is None:
+            return DemoResult(None, [], "no edition: the sample feed had no articles that are not already in one")
+        if edition.status == EditionStatus.DRAFT:
+            approve_edition(session, edition.id, DEMO_APPROVER)
+        if edition.status == EditionStatus.APPROVED:
+            release_edition(session, edition.id)
+        edition_id = edition.id
+    with unit_of_work() as session:
+        batches = start_edition(session, edition_id)
+    for delivery_ids in batches:
+        with unit_of_work() as session:
+            send_batch(session, edition_id, delivery_ids, outbox)
+    with unit_of_work() as session:
+        deliveries = session.execute(
+            select(Delivery.id).where(Delivery.edition_id == edition_id).order_by(Delivery.id)
+        ).scalars()
+        paths = [outbox.path_for(edition_id, delivery_id) for delivery_id in deliveries]
+    found = [path for path in paths if path.exists()]
+    lines = [f"edition {edition_id} sent to {len(found)} reader(s); the messages are in the outbox:"]
+    lines += [f"  {path.resolve()}" for path in found]
+    return DemoResult(edition_id, found, "\n".join(lines))

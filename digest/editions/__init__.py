@@ -1,0 +1,1 @@
+"""Editions: the biweekly cadence, composition, approval and rendering of the digest email."""

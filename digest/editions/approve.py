@@ -1,0 +1,66 @@
+"""Approval pins what will be sent: the hash of the rendered edition, who approved it, and when."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from digest.clock import utcnow
+from digest.editions.render import RenderedEdition, render_edition
+from digest.errors import Conflict, NotFound
+from digest.store.models import Edition, EditionRender, EditionStatus
+from digest.subscribers.addresses import normalize_email
+
+
+DEFAULT_VARIANT = "all-sections:html"
+
+
+def get_edition(session: Session, edition_id: int) -> Edition:
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        raise NotFound(f"edition {edition_id} does not exist")
+    return edition
+
+
+def list_editions(session: Session, limit: int = 50) -> list[Edition]:
+    return list(session.scalars(select(Edition).order_by(Edition.period.desc()).limit(limit)))
+
+
+def approve_edition(session: Session, edition_id: int, approved_by: str,
+                    now: dt.datetime | None = None) -> Edition:
+    approver = normalize_email(approved_by, what="approver")
+    edition = get_edition(session, edition_id)
+    if edition.status != EditionStatus.DRAFT:
+        raise Conflict(f"edition {edition_id} is {edition.status.value}; only a draft can be approved")
+    if not edition.items:
+        raise Conflict(f"edition {edition_id} has no articles")
+    rendered = render_edition(edition)
+    session.execute(delete(EditionRender).where(EditionRender.edition_id == edition.id))
+    session.add(EditionRender(edition_id=edition.id, variant=DEFAULT_VARIANT, subject=rendered.subject,
+                              html=rendered.html, text=rendered.text, content_hash=rendered.content_hash))
+    edition.approved_hash = rendered.content_hash
+    edition.approved_by = approver
+    edition.approved_at = now or utcnow()
+    edition.status = EditionStatus.APPROVED
+    return edition
+
+
+def void_approval(edition: Edition, reason: str) -> None:
+    """An approved edition whose content changed goes back to draft for a fresh approval."""
+    edition.status = EditionStatus.DRAFT
+    edition.approved_hash = edition.approved_by = edition.approved_at = None
+    edition.note = reason
+
+
+def approved_render(session: Session, edition: Edition) -> RenderedEdition:
+    """The parts exactly as approved; refuses if they no longer hash to the approved hash."""
+    stored = session.scalar(select(EditionRender).where(
+        EditionRender.edition_id == edition.id, EditionRender.variant == DEFAULT_VARIANT))
+    if stored is None:
+        raise Conflict(f"edition {edition.id} has no approved render")
+    rendered = RenderedEdition(subject=stored.subject, html=stored.html, text=stored.text)
+    if rendered.content_hash != edition.approved_hash:
+        raise Conflict(f"edition {edition.id} no longer matches what was approved")
+    return rendered

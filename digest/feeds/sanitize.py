@@ -1,0 +1,51 @@
+"""Feed HTML is untrusted: keep an allow-list of tags and attributes and make every link absolute."""
+
+from __future__ import annotations
+
+from html import unescape
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "figcaption", "figure",
+    "h2", "h3", "h4", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small", "strong",
+    "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "*": {"lang"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+_URL_ATTRIBUTES = {"href", "src"}
+
+
+def sanitize_html(html: str, base_url: str | None = None) -> str:
+    """Clean `html` with nh3; relative href/src are resolved against `base_url`."""
+
+    def absolutize(element: str, attribute: str, value: str) -> str | None:
+        if attribute not in _URL_ATTRIBUTES:
+            return value
+        url = urljoin(base_url, value.strip()) if base_url else value.strip()
+        # A link that stays relative would point at our own site once it is in an email.
+        if not urlsplit(url).scheme:
+            return None
+        return url
+
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        attribute_filter=absolutize,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+
+
+def html_to_text(html: str) -> str:
+    """The visible text of sanitized HTML on one line (for summaries and plain-text parts)."""
+    return " ".join(unescape(nh3.clean(html, tags=set())).split())

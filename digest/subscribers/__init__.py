@@ -1,0 +1,1 @@
+"""Subscribers: addresses, lifecycle (add, confirm, unsubscribe) and signed per-reader tokens."""

@@ -1,0 +1,44 @@
+"""The Jinja2 environments: one for email (HTML autoescaped, text not) and one for web pages."""
+
+from functools import lru_cache
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from digest.resources import resource_dir
+
+
+def _local_date(value, tz) -> str:
+    """A UTC datetime as the publication's local date, '9 December 2026'."""
+    return _long_date(value.astimezone(tz).date())
+
+
+def _long_date(value) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+@lru_cache(maxsize=1)
+def email_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(resource_dir("templates") / "email"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["local_date"] = _local_date
+    env.filters["long_date"] = _long_date
+    return env
+
+
+@lru_cache(maxsize=1)
+def web_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(resource_dir("templates") / "web"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local_date"] = _local_date
+    return env

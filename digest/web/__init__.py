@@ -1,0 +1,1 @@
+"""The web app: public pages (archive, unsubscribe), editor previews, health."""

@@ -1,0 +1,102 @@
+"""The FastAPI application. Pages are rendered from templates/web with the shared environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from digest.config import get_settings
+from digest.editions.approve import approved_render, get_edition
+from digest.editions.preview import preview_edition
+from digest.editions.render import fill
+from digest.errors import InputError, NotFound
+from digest.store.db import unit_of_work
+from digest.store.models import Edition, EditionStatus
+from digest.subscribers.lifecycle import unsubscribe
+from digest.subscribers.tokens import UNSUBSCRIBE, BadToken, read_token
+from digest.templating import web_environment
+
+app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
+
+
+def db() -> Iterator[Session]:
+    with unit_of_work() as session:
+        yield session
+
+
+def page(name: str, status_code: int = 200, **context) -> HTMLResponse:
+    settings = get_settings()
+    body = web_environment().get_template(name).render(tz=settings.tz, **context)
+    return HTMLResponse(body, status_code=status_code)
+
+
+@app.exception_handler(NotFound)
+def not_found(request: Request, exc: NotFound) -> HTMLResponse:
+    return page("error.html", 404, title="Not found", message=str(exc))
+
+
+@app.exception_handler(InputError)
+def bad_input(request: Request, exc: InputError) -> HTMLResponse:
+    return page("error.html", 400, title="That did not work", message=str(exc))
+
+
+@app.get("/healthz", response_class=PlainTextResponse)
+def healthz(session: Session = Depends(db)) -> str:
+    session.execute(text("SELECT 1"))
+    return "ok"
+
+
+@app.get("/", response_class=HTMLResponse)
+@app.get("/archive", response_class=HTMLResponse)
+def archive(session: Session = Depends(db)) -> HTMLResponse:
+    editions = session.scalars(
+        select(Edition).where(Edition.status == EditionStatus.SENT).order_by(Edition.period.desc())
+    ).all()
+    return page("archive.html", title="Archive", editions=editions)
+
+
+@app.get("/archive/{edition_id}", response_class=HTMLResponse)
+def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResponse:
+    edition = get_edition(session, edition_id)
+    if edition.status != EditionStatus.SENT:
+        raise NotFound(f"edition {edition_id} has not been published")
+    # The web version carries no per-reader links.
+    values = {"name": "reader", "unsubscribe_url": f"{get_settings().base_url}/unsubscribe"}
+    return HTMLResponse(fill(approved_render(session, edition), values).html)
+
+
+@app.get("/editions/{edition_id}/preview")
+def edition_preview(edition_id: int, format: str = "html", session: Session = Depends(db)) -> Response:  # noqa: A002
+    if format not in ("html", "text"):
+        raise InputError(f"format {format!r} must be html or text")
+    filled = preview_edition(get_edition(session, edition_id))
+    if format == "text":
+        return PlainTextResponse(f"Subject: {filled.subject}\n\n{filled.text}")
+    return HTMLResponse(filled.html)
+
+
+@app.get("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_help() -> HTMLResponse:
+    return page("unsubscribe_help.html", title="Unsubscribe")
+
+
+@app.get("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_page(token: str) -> HTMLResponse:
+    read_token(UNSUBSCRIBE, token)
+    return page("unsubscribe.html", title="Unsubscribe", token=token, done=False)
+
+
+@app.post("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_now(token: str, session: Session = Depends(db)) -> HTMLResponse:
+    """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
+    cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
+    try:
+        subscriber_id = read_token(UNSUBSCRIBE, token)
+    except BadToken as exc:
+        return page("error.html", 400, title="Link not valid", message=str(exc))
+    unsubscribe(session, subscriber_id)
+    return page("unsubscribe.html", title="Unsubscribed", token=token, done=True)

@@ -1,0 +1,34 @@
+"""Celery settings, derived from digest's settings (the only place the environment is read)."""
+
+from celery.schedules import crontab
+
+from digest.config import get_settings
+
+_settings = get_settings()
+
+broker_url = _settings.REDIS_URL
+broker_connection_retry_on_startup = True
+# Redis redelivers a message not acknowledged within this time; sends finish far sooner.
+broker_transport_options = {"visibility_timeout": 3600}
+task_serializer = "json"
+accept_content = ["json"]
+task_ignore_result = True
+timezone = "UTC"
+enable_utc = True
+# One message at a time per process: a long send never holds other messages hostage.
+worker_prefetch_multiplier = 1
+worker_send_task_events = True
+task_send_sent_event = True
+
+task_default_queue = "editions"
+task_routes = {
+    "digest.feeds.*": {"queue": "feeds"},
+    "digest.editions.*": {"queue": "editions"},
+    "digest.delivery.*": {"queue": "delivery"},
+}
+
+beat_schedule = {
+    "poll-due-feeds": {"task": "digest.feeds.poll_due_feeds", "schedule": crontab(minute="*/5")},
+    # Cheap: one indexed query finds nothing most minutes. The cadence decides what is due.
+    "edition-tick": {"task": "digest.editions.tick", "schedule": 60.0},
+}
