@@ -6,6 +6,7 @@ Nothing else in the project reads the environment: every part asks `get_settings
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,8 +22,12 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names it."""
 
 
+# The one file of settings besides the environment; DIGEST_ENV_FILE="" reads none (tests).
+ENV_FILE = os.environ.get("DIGEST_ENV_FILE", ".env") or None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
     DATABASE_URL: str = "sqlite:///var/digest.sqlite3"
     REDIS_URL: str = "redis://127.0.0.1:6379/0"

@@ -1,6 +1,15 @@
 """The Celery app: `celery -A workers.app worker` and `celery -A workers.app beat`."""
 
 from celery import Celery
+from celery.signals import worker_process_init
+
+from digest.store.db import dispose_engines
 
 app = Celery("analyst_digest", include=["workers.tasks"])
 app.config_from_object("workers.config")
+
+
+@worker_process_init.connect
+def _fresh_connections(**_) -> None:
+    # A prefork child inherits the parent's pooled sockets; sharing them corrupts both.
+    dispose_engines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -10,9 +11,14 @@ from digest.delivery.message import OutgoingBatch, Recipient
 from digest.editions.render import fill
 
 
+# Headers such as List-Unsubscribe hold long unbreakable URLs; folding them right after the
+# colon is legal but trips naive parsers, so lines may run to the RFC 5322 limit instead.
+MIME_POLICY = policy.default.clone(max_line_length=998)
+
+
 def build_mime(batch: OutgoingBatch, recipient: Recipient) -> EmailMessage:
     filled = fill(batch.rendered, recipient.values)
-    message = EmailMessage()
+    message = EmailMessage(policy=MIME_POLICY)
     message["Subject"] = filled.subject
     message["From"] = batch.sender
     message["To"] = recipient.email

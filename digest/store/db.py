@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -38,9 +37,21 @@ def build_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-@lru_cache(maxsize=4)
+_engines: dict[str, Engine] = {}
+
+
 def get_engine(url: str | None = None) -> Engine:
-    return build_engine(url or get_settings().DATABASE_URL)
+    """The process's engine for `url` (default DATABASE_URL), created once."""
+    url = url or get_settings().DATABASE_URL
+    if url not in _engines:
+        _engines[url] = build_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection; a forked child must not share its parent's sockets."""
+    while _engines:
+        _engines.popitem()[1].dispose()
 
 
 def _session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,184 @@
+"""Test fixtures on real services: SQLite and PostgreSQL, the machine's Redis, Celery worker
+processes, and local HTTP servers. Every database test runs once per database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BASE_ENV = {
+    "DIGEST_ENV_FILE": "",  # never read a developer's .env
+    "REDIS_URL": TEST_REDIS_URL,
+    "SECRET_KEY": "test-secret-key-not-for-production",
+    "PUBLIC_BASE_URL": "https://digest.example.org",
+    "FROM_EMAIL": "digest@example.org",
+    "FROM_NAME": "The CACI Analyst",
+    "DELIVERY_BACKEND": "outbox",
+    "PUBLICATION_TZ": "America/New_York",
+}
+# Set before anything imports digest: the Celery app reads its broker once, at import.
+os.environ.update(BASE_ENV)
+for name in ("DATABASE_URL", "SENDGRID_API_KEY", "SENDGRID_API_HOST", "OUTBOX_DIR"):
+    os.environ.pop(name, None)
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from digest.config import get_settings  # noqa: E402
+from digest.delivery.backends import get_sender  # noqa: E402
+from digest.store.db import dispose_engines  # noqa: E402
+from digest.store.migrate import upgrade  # noqa: E402
+from digest.store.models import Base  # noqa: E402
+from tests.servers import FeedServer  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def reset_caches() -> None:
+    dispose_engines()
+    get_settings.cache_clear()
+    get_sender.cache_clear()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+QUEUES = ("feeds", "editions", "delivery")
+
+
+def wait_until_drained(timeout: float = 60.0) -> None:
+    """Wait until no message is queued, reserved or running anywhere (checked twice, apart)."""
+    import redis
+
+    from workers.app import app
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+
+    def idle() -> bool:
+        if any(client.llen(queue) for queue in QUEUES) or client.hlen("unacked"):
+            return False
+        inspect = app.control.inspect(timeout=1)
+        busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+        return not any(busy)
+
+    wait_for(lambda: idle() and (time.sleep(0.5) or idle()), timeout=timeout, what="the queues to drain")
+
+
+def _create_postgres_database() -> tuple[str, callable]:
+    admin_url = make_url(TEST_POSTGRES_URL)
+    name = f"digest_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/digest.sqlite3"
+    else:
+        url, drop = _create_postgres_database()
+        request.addfinalizer(drop)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def service_env(database_url, tmp_path_factory) -> dict[str, str]:
+    """The environment of the service under test (this process and its worker processes)."""
+    return dict(BASE_ENV, DATABASE_URL=database_url, OUTBOX_DIR=str(tmp_path_factory.mktemp("outbox")))
+
+
+def _empty_tables(url: str) -> None:
+    engine = create_engine(url)
+    tables = [table.name for table in Base.metadata.sorted_tables]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                connection.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(service_env, monkeypatch):
+    """Settings pointing at a freshly emptied database and outbox."""
+    for name, value in service_env.items():
+        monkeypatch.setenv(name, value)
+    _empty_tables(service_env["DATABASE_URL"])
+    outbox = Path(service_env["OUTBOX_DIR"])
+    shutil.rmtree(outbox, ignore_errors=True)
+    outbox.mkdir(parents=True)
+    reset_caches()
+    yield get_settings()
+    reset_caches()
+
+
+@pytest.fixture
+def feed_server():
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.ping()
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker(service_env, redis_client, tmp_path_factory):
+    """A real `celery worker` process on the test Redis, consuming every queue."""
+    from workers.app import app
+
+    redis_client.flushdb()
+    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "feeds,editions,delivery",
+         "-c", "1", "-n", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        cwd=REPO, env=dict(os.environ, **service_env), stdout=log, stderr=subprocess.STDOUT,
+    )
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"worker exited: {log_path.read_text()}")
+        return bool(app.control.ping(destination=[name], timeout=0.5))
+
+    wait_for(answers, timeout=60, what="the Celery worker to answer ping")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
