@@ -19,7 +19,7 @@ class Item:
     section: str = "Analytical Articles"
 
     def link(self, base: str) -> str:
-        alias = "-".join(self.title.lower().split())[:60]
+        alias = "-".join("".join(c if c.isalnum() else " " for c in self.title.lower()).split())[:60]
         return f"{base}/publications/analytical-articles/item/{self.item_id}-{alias}.html"
 
 

@@ -63,7 +63,7 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None,
 
 def _entry(raw: feedparser.FeedParserDict, feed_url: str, fetched_at: dt.datetime) -> Entry | None:
     link = (raw.get("link") or "").strip()
-    title = html_to_text(raw.get("title") or "") or link
+    title = _title(raw) or link
     if not title:
         return None
     published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed")) or fetched_at
@@ -85,6 +85,14 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str, fetched_at: dt.datetim
         summary_html=summary,
         content_html=content,
     )
+
+
+def _title(raw: feedparser.FeedParserDict) -> str:
+    """Titles are text; one marked as HTML (Atom type="html") is reduced to its text."""
+    title = raw.get("title") or ""
+    if (raw.get("title_detail") or {}).get("type") in ("text/html", "application/xhtml+xml"):
+        return html_to_text(title)
+    return " ".join(title.split())
 
 
 def _body_html(raw: feedparser.FeedParserDict) -> str:

@@ -1,0 +1,80 @@
+"""The sendgrid backend, through the official library, against a local SendGrid stand-in."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.delivery.backends import get_sender
+from digest.delivery.message import SendError
+from digest.delivery.send import delivery_counts, release_edition, send_batch, start_edition
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery
+from tests.conftest import reset_caches
+from tests.factories import approved_edition, polled_feed, subscribers
+from tests.sendgrid_standin import StandIn
+
+READERS = ("ana@example.org", "bek@example.org", "cyrus@example.org")
+
+
+@pytest.fixture
+def standin(settings, monkeypatch):
+    state = StandIn()
+    running = state.serve()
+    monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
+    monkeypatch.setenv("SENDGRID_API_KEY", state.api_key)
+    monkeypatch.setenv("SENDGRID_API_HOST", running.url)
+    reset_caches()
+    yield state
+    running.close()
+
+
+def _batch(feed_server) -> tuple[int, list[int]]:
+    polled_feed(feed_server)
+    subscribers(*READERS)
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+    with unit_of_work() as session:
+        [batch] = start_edition(session, edition_id)
+    return edition_id, batch
+
+
+def test_one_request_carries_the_whole_batch(standin, feed_server):
+    edition_id, batch = _batch(feed_server)
+    with unit_of_work() as session:
+        assert send_batch(session, edition_id, batch, get_sender()) == 3
+    [body] = standin.requests
+    assert [p["to"][0]["email"] for p in body["personalizations"]] == list(READERS)
+    first = body["personalizations"][0]
+    assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first["custom_args"] == {"edition_id": str(edition_id), "delivery_id": str(batch[0])}
+    assert first["substitutions"]["[%name%]"] == "Reader 0"
+    assert first["substitutions"]["[%unsubscribe_url%]"].startswith("https://digest.example.org/u/")
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+    assert "[%unsubscribe_url:html%]" in body["content"][1]["value"]
+    with unit_of_work() as session:
+        rows = session.query(Delivery).all()
+        assert all(r.message_id for r in rows)
+
+
+def test_a_rejected_key_fails_the_batch_with_sendgrids_message(standin, feed_server, monkeypatch):
+    standin.api_key = "SG.another-key"
+    edition_id, batch = _batch(feed_server)
+    with unit_of_work() as session:
+        assert send_batch(session, edition_id, batch, get_sender()) == 0
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"failed": 3}
+        error = session.query(Delivery.error).first()[0]
+    assert "401" in error and "authorization grant is invalid" in error
+
+
+def test_a_server_error_is_retryable_and_nothing_is_lost(standin, feed_server):
+    standin.fail_next = [503]
+    edition_id, batch = _batch(feed_server)
+    with unit_of_work() as session, pytest.raises(SendError) as raised:
+        send_batch(session, edition_id, batch, get_sender())
+    assert not raised.value.permanent
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"pending": 3}
+        assert send_batch(session, edition_id, batch, get_sender()) == 3
+    assert sorted(standin.delivered.values()) == [1, 1, 1]

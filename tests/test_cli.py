@@ -1,0 +1,79 @@
+"""The `digest` command as a user runs it: a real process, exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+from digest.store.db import unit_of_work
+from digest.store.models import Edition, Editor, Feed, Subscriber
+from tests.factories import serve_feed
+
+
+def digest(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "digest", *args], capture_output=True, text=True,
+                          input=stdin, timeout=60)
+
+
+def _count(model) -> int:
+    with unit_of_work() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("args, message, model", [
+    (("editions", "preview", "999"), "edition 999 does not exist", Edition),
+    (("editions", "approve", "999", "--by", "p@example.org"), "edition 999 does not exist", Edition),
+    (("editions", "send", "999"), "edition 999 does not exist", Edition),
+    (("feeds", "add", "not-a-url"), "feed URL 'not-a-url' is not an http(s) URL", Feed),
+    (("feeds", "add", "ftp://example.org/feed"), "is not an http(s) URL", Feed),
+    (("feeds", "poll", "--feed", "42"), "feed 42 does not exist", Feed),
+    (("subscribers", "add", "someone@"), "email address 'someone@' is not valid", Subscriber),
+    (("subscribers", "add", "two@@example.org"), "is not valid", Subscriber),
+    (("editors", "add", "not-an-email", "--password-stdin"), "editor email 'not-an-email' is not valid", Editor),
+])
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(settings, args, message, model):
+    result = digest(*args, stdin="a-long-enough-password\n")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert _count(model) == 0
+
+
+def test_a_short_editor_password_is_refused_and_nothing_is_saved(settings):
+    result = digest("editors", "add", "ed@example.org", "--password-stdin", stdin="short\n")
+    assert result.returncode == 2 and "at least 10 characters" in result.stderr
+    assert _count(Editor) == 0
+
+
+def test_every_command_has_help():
+    for args in [(), ("db",), ("feeds",), ("feeds", "add"), ("editions",), ("editions", "preview"),
+                 ("editions", "approve"), ("subscribers",), ("editors", "add"), ("serve",), ("demo",)]:
+        result = digest(*args, "--help")
+        assert result.returncode == 0 and "Usage" in result.stdout, args
+
+
+def test_an_editor_works_an_edition_from_the_command_line(settings, feed_server, tmp_path):
+    url = serve_feed(feed_server)
+    assert digest("feeds", "add", url, "--section", "Analytical Articles").returncode == 0
+    polled = digest("feeds", "poll")
+    assert "4 new" in polled.stdout, polled.stderr
+    assert digest("subscribers", "add", "Reader@Example.org", "--name", "R", "--confirmed").returncode == 0
+    assert "reader@example.org" in digest("subscribers", "list").stdout
+    added = digest("editors", "add", "ed@example.org", "--role", "publisher", "--password-stdin",
+                   stdin="correct horse battery\n")
+    assert added.returncode == 0, added.stderr
+    composed = digest("editions", "compose", "--now")
+    assert "edition 1 for" in composed.stdout and "4 articles" in composed.stdout, composed.stderr
+    out = tmp_path / "preview.txt"
+    assert digest("editions", "preview", "1", "--format", "text", "--out", str(out)).returncode == 0
+    assert "Port Capacity Shapes the Middle Corridor" in out.read_text()
+    html = digest("editions", "preview", "1").stdout
+    assert html.startswith("<!DOCTYPE html>") and "Dear Reader," in html
+    approved = digest("editions", "approve", "1", "--by", "ed@example.org")
+    assert "approved by ed@example.org" in approved.stdout
+    again = digest("editions", "approve", "1", "--by", "ed@example.org")
+    assert again.returncode == 2 and "only a draft can be approved" in again.stderr
+    assert "approved" in digest("editions", "list").stdout

@@ -1,0 +1,52 @@
+"""Settings: defaults that run, and a clear failure naming any missing or malformed one."""
+
+import subprocess
+import sys
+
+import pytest
+
+from digest.config import ConfigError, get_settings
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_the_defaults_pick_the_outbox_without_a_sendgrid_key(fresh):
+    fresh.delenv("DELIVERY_BACKEND")
+    settings = get_settings()
+    assert settings.DELIVERY_BACKEND == "outbox"
+    assert settings.DATABASE_URL.startswith("sqlite:///var/")
+    fresh.setenv("SENDGRID_API_KEY", "SG.key")
+    get_settings.cache_clear()
+    assert get_settings().DELIVERY_BACKEND == "sendgrid"
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("SECRET_KEY", None, "SECRET_KEY: is required"),
+    ("SECRET_KEY", "short", "SECRET_KEY"),
+    ("PUBLICATION_TZ", "Mars/Olympus", "PUBLICATION_TZ: unknown time zone 'Mars/Olympus'"),
+    ("PUBLIC_BASE_URL", "not a url", "PUBLIC_BASE_URL"),
+    ("FROM_EMAIL", "nobody", "FROM_EMAIL"),
+    ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+    ("SEND_BATCH_SIZE", "5000", "SEND_BATCH_SIZE"),
+    ("DELIVERY_BACKEND", "sendgrid", "SENDGRID_API_KEY is required"),
+])
+def test_a_bad_setting_is_named(fresh, name, value, expected):
+    if value is None:
+        fresh.delenv(name)
+    else:
+        fresh.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        get_settings()
+    assert expected in str(raised.value)
+
+
+def test_the_cli_fails_at_start_naming_the_setting(monkeypatch):
+    monkeypatch.setenv("PUBLICATION_TZ", "Nowhere/Else")
+    result = subprocess.run([sys.executable, "-m", "digest", "feeds", "list"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "PUBLICATION_TZ" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,52 @@
+"""Tasks are enqueued only once the transaction that made their rows has committed."""
+
+import json
+
+import pytest
+
+from digest.store.db import on_commit, unit_of_work
+from digest.store.models import Subscriber
+from workers.app import app
+from workers.tasks import poll_feed, send_batch
+
+HOLD = "test-hold"  # a queue no worker consumes, so the message stays where we can see it
+
+
+@pytest.fixture
+def held(redis_client):
+    redis_client.delete(HOLD)
+    yield lambda: [json.loads(m)["headers"] for m in redis_client.lrange(HOLD, 0, -1)]
+    redis_client.delete(HOLD)
+
+
+def test_a_rolled_back_transaction_enqueues_nothing(settings, held):
+    with pytest.raises(RuntimeError), unit_of_work() as session:
+        session.add(Subscriber(email="x@example.org", sections=[]))
+        on_commit(session, lambda: poll_feed.apply_async((1,), queue=HOLD))
+        raise RuntimeError("something failed after the row was written")
+    assert held() == []
+
+
+def test_a_committed_transaction_enqueues_after_the_commit(settings, held):
+    seen_at_enqueue = []
+    with unit_of_work() as session:
+        session.add(Subscriber(email="y@example.org", sections=[]))
+        session.flush()
+
+        def enqueue():
+            # The row is visible to another connection by the time the task is sent.
+            with unit_of_work() as other:
+                seen_at_enqueue.append(other.query(Subscriber).filter_by(email="y@example.org").count())
+            poll_feed.apply_async((1,), queue=HOLD)
+
+        on_commit(session, enqueue)
+        assert held() == []
+    assert seen_at_enqueue == [1]
+    assert [h["task"] for h in held()] == ["digest.feeds.poll_feed"]
+
+
+def test_sends_acknowledge_late_one_message_at_a_time():
+    assert send_batch.acks_late and send_batch.reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_routes["digest.delivery.*"]["queue"] == "delivery"
+    assert {"poll-due-feeds", "edition-tick"} <= set(app.conf.beat_schedule)
