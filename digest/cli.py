@@ -229,6 +229,25 @@ def sample_serve(port: int = 8025) -> None:
     server.serve_forever()
 
 
+@sample_app.command("setup")
+def sample_setup(port: Annotated[int, typer.Option(help="Port of the sample feed server")] = 8025,
+                 editor: Annotated[str, typer.Option(help="Demo publisher's email")] = "editor@example.org",
+                 password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the demo publisher's password from standard input")] = False) -> None:
+    """Register and poll the sample feed, compose the next draft, add a demo reader and publisher."""
+    from digest.demo import ensure_demo_editor, seed_sample
+    from digest.editions.compose import compose_next_edition
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    feed = seed_sample(port)
+    console.print(f"sample feed {feed.id} polled: {feed.url}")
+    with _session() as session:
+        edition = compose_next_edition(session, utcnow())
+        if edition is not None:
+            console.print(f"draft edition {edition.id} ({edition.status.value}) with {len(edition.items)} articles")
+    if password and ensure_demo_editor(editor, password):
+        console.print(f"publisher {editor} created")
+
+
 @app.command("demo")
 def demo(port: Annotated[int, typer.Option(help="Port of the sample feed server")] = 8025) -> None:
     """Run the pipeline once on the sample feed and leave the edition in the outbox."""

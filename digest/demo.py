@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from digest.accounts import add_editor
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.outbox import OutboxSender
@@ -21,7 +22,7 @@ from digest.feeds.poll import add_feed, poll_feed
 from digest.sample.server import feed_url, start_in_thread
 from digest.store.db import unit_of_work
 from digest.store.migrate import upgrade
-from digest.store.models import Delivery, EditionStatus, Feed, Subscriber
+from digest.store.models import Delivery, EditionStatus, Editor, Feed, Subscriber
 from digest.subscribers.lifecycle import add_subscriber
 
 DEMO_APPROVER = "editor@example.org"
@@ -44,16 +45,32 @@ def _ensure_sample_server(port: int) -> str:
     return url
 
 
-def run_demo(port: int) -> DemoResult:
-    settings = get_settings()
+def seed_sample(port: int) -> Feed:
+    """Register and poll the sample feed, and add the demo reader (idempotent)."""
     upgrade()
     url = _ensure_sample_server(port)
-    outbox = OutboxSender(settings.OUTBOX_DIR)
     with unit_of_work() as session:
         feed = session.scalar(select(Feed).where(Feed.url == url)) or add_feed(session, url, "Analytical Articles")
         poll_feed(session, feed.id)
         if session.scalar(select(Subscriber.id).where(Subscriber.email == DEMO_SUBSCRIBER[0])) is None:
             add_subscriber(session, DEMO_SUBSCRIBER[0], name=DEMO_SUBSCRIBER[1], confirmed=True, source="demo")
+        return feed
+
+
+def ensure_demo_editor(email: str, password: str) -> bool:
+    """Create the demo publisher account unless it exists; True when created."""
+    with unit_of_work() as session:
+        if session.scalar(select(Editor.id).where(Editor.email == email)) is not None:
+            return False
+        add_editor(session, email, password, role="publisher")
+        return True
+
+
+def run_demo(port: int) -> DemoResult:
+    settings = get_settings()
+    seed_sample(port)
+    outbox = OutboxSender(settings.OUTBOX_DIR)
+    with unit_of_work() as session:
         edition = compose_next_edition(session, utcnow())
         if edition is None:
             return DemoResult(None, [], "no edition: the sample feed had no articles that are not already in one")

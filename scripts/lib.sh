@@ -1,0 +1,81 @@
+# Shared steps of scripts/quickstart and scripts/test: a virtual environment and the services.
+# Sourced, not run. Each step is idempotent: it does nothing when its part is already there.
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+apt_install() {
+    is_root || die "$1 is missing; install it with: sudo apt-get install -y $*"
+    say "installing Debian packages: $*"
+    if [ -z "${APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ensure_venv EXTRAS: .venv with the project installed (editable), reinstalled when pyproject changes.
+ensure_venv() {
+    local extras="$1" python="${PYTHON:-python3}"
+    command -v "$python" >/dev/null || die "$python not found; Python 3.11 or newer is needed"
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+        die "Python 3.11 or newer is needed ($("$python" --version) found)"
+    if [ ! -x .venv/bin/python ]; then
+        say "creating the virtual environment in .venv"
+        if ! "$python" -m venv .venv 2>/dev/null; then
+            rm -rf .venv
+            apt_install python3-venv
+            "$python" -m venv .venv
+        fi
+    fi
+    local stamp=.venv/.installed-$extras
+    local wanted
+    wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        say "installing the project and its dependencies"
+        .venv/bin/python -m pip install -q --upgrade pip
+        .venv/bin/python -m pip install -q -e ".[$extras]"
+        echo "$wanted" > "$stamp"
+    fi
+}
+
+# tcp_answers HOST PORT: something listens there.
+tcp_answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# redis_answers HOST PORT: a Redis server answers PING.
+redis_answers() {
+    local reply
+    exec 3<>"/dev/tcp/$1/$2" 2>/dev/null || return 1
+    printf 'PING\r\n' >&3
+    read -r -t 2 reply <&3 || true
+    exec 3>&- 3<&-
+    [[ "$reply" == +PONG* ]]
+}
+
+# start_private_redis PORT DIR: a redis-server of our own, kept nothing on disk.
+start_private_redis() {
+    local port="$1" dir="$2"
+    command -v redis-server >/dev/null || apt_install redis-server
+    mkdir -p "$dir"
+    say "starting a private redis-server on 127.0.0.1:$port"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+        --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+    for _ in $(seq 50); do redis_answers 127.0.0.1 "$port" && return 0; sleep 0.1; done
+    die "redis-server did not start; see $dir/redis.log"
+}
+
+# ensure_postgres: the PostgreSQL server the tests use answers on 127.0.0.1:5432.
+ensure_postgres() {
+    tcp_answers 127.0.0.1 5432 && return 0
+    if ! command -v pg_ctlcluster >/dev/null; then
+        apt_install postgresql
+    fi
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    say "starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 100); do tcp_answers 127.0.0.1 5432 && break; sleep 0.1; done
+    tcp_answers 127.0.0.1 5432 || die "PostgreSQL did not start on 127.0.0.1:5432"
+}
