@@ -35,8 +35,10 @@ ensure_venv() {
     wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         say "installing the project and its dependencies"
-        .venv/bin/python -m pip install -q --upgrade pip
-        .venv/bin/python -m pip install -q -e ".[$extras]"
+        # Some machines' pip.conf names local indexes that may be absent; pip says so per package.
+        .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+        .venv/bin/python -m pip install -q -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
+        .venv/bin/python -c "import digest.cli, workers.app" || die "the installation failed; see pip's messages above"
         echo "$wanted" > "$stamp"
     fi
 }

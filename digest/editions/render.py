@@ -11,7 +11,7 @@ import hashlib
 import re
 import textwrap
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from html import escape
 
 import css_inline
@@ -36,6 +36,10 @@ class RenderedEdition:
     subject: str
     html: str
     text: str
+
+    @cached_property
+    def segments(self) -> tuple[_Segments, _Segments]:
+        return _Segments(self.html), _Segments(self.text)
 
     @property
     def content_hash(self) -> str:
@@ -63,10 +67,31 @@ def substitutions(values: dict[str, str]) -> dict[str, str]:
     return table
 
 
+class _Segments:
+    """A document cut at its markers once, so each reader costs one join, not a scan."""
+
+    def __init__(self, document: str):
+        self.pieces: list[str] = []
+        self.marker_positions: list[int] = []
+        position = 0
+        for match in _MARKER.finditer(document):
+            self.pieces.append(document[position:match.start()])
+            self.marker_positions.append(len(self.pieces))
+            self.pieces.append(match.group(0))
+            position = match.end()
+        self.pieces.append(document[position:])
+
+    def fill(self, table: dict[str, str]) -> str:
+        pieces = self.pieces.copy()
+        for index in self.marker_positions:
+            pieces[index] = table.get(pieces[index], "")
+        return "".join(pieces)
+
+
 def fill(rendered: RenderedEdition, values: dict[str, str]) -> Filled:
     table = substitutions(values)
-    replace = lambda match: table.get(match.group(0), "")  # noqa: E731
-    return Filled(rendered.subject, _MARKER.sub(replace, rendered.html), _MARKER.sub(replace, rendered.text))
+    html, text = rendered.segments
+    return Filled(rendered.subject, html.fill(table), text.fill(table))
 
 
 @lru_cache(maxsize=1)
