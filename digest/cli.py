@@ -254,7 +254,7 @@ def demo(port: Annotated[int, typer.Option(help="Port of the sample feed server"
     from digest.demo import run_demo
 
     result = run_demo(port)
-    console.print(result.summary)
+    console.print(result.summary, soft_wrap=True, highlight=False)
 
 
 def main() -> None:

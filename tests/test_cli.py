@@ -77,3 +77,24 @@ def test_an_editor_works_an_edition_from_the_command_line(settings, feed_server,
     again = digest("editions", "approve", "1", "--by", "ed@example.org")
     assert again.returncode == 2 and "only a draft can be approved" in again.stderr
     assert "approved" in digest("editions", "list").stdout
+
+
+def test_demo_leaves_a_readable_edition_in_the_outbox(tmp_path, monkeypatch):
+    import email
+    import email.policy
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/demo.sqlite3")
+    monkeypatch.setenv("OUTBOX_DIR", str(tmp_path / "outbox"))
+    result = digest("demo", "--port", str(port))
+    assert result.returncode == 0, result.stderr
+    [path] = (tmp_path / "outbox").rglob("*.eml")
+    assert str(path) in result.stdout
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "reader@example.org"
+    text = message.get_body(("plain",)).get_content()
+    assert "Ferry Bottlenecks Set the Pace for the Trans-Caspian Corridor" in text
+    assert "Dear Demo Reader," in text
