@@ -159,7 +159,7 @@ def editions_approve(edition_id: Annotated[int, typer.Argument(metavar="ID")],
 @editions_app.command("send")
 def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Send an approved edition now (the workers deliver it)."""
-    from digest.delivery.send import release_edition
+    from digest.delivery.plan import release_edition
     from digest.store.db import on_commit
     from workers.tasks import start_edition
 

@@ -16,6 +16,8 @@ from pydantic import AnyHttpUrl, EmailStr, Field, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DeliveryBackend = Literal["outbox", "sendgrid", "memory"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class ConfigError(Exception):
@@ -53,9 +55,13 @@ class Settings(BaseSettings):
     # Biweekly cadence: editions go out every EDITION_PERIOD_DAYS from the anchor date, at the
     # send time in PUBLICATION_TZ; the draft is composed EDITION_CUTOFF_HOURS before that.
     EDITION_ANCHOR_DATE: dt.date = dt.date(2026, 1, 7)
+    # Named so a mistyped anchor date fails at start instead of moving the send day.
+    EDITION_WEEKDAY: Weekday = "wednesday"
     EDITION_SEND_TIME: dt.time = dt.time(9, 0)
     EDITION_PERIOD_DAYS: int = Field(default=14, ge=1)
     EDITION_CUTOFF_HOURS: int = Field(default=24, ge=0)
+    # The first edition (no previous cutoff) looks back this far; a new feed's back catalogue stays out.
+    EDITION_MAX_ARTICLE_AGE_DAYS: int = Field(default=28, ge=1)
     SECTION_ORDER: list[str] = [
         "Analytical Articles",
         "Feature Articles",
@@ -89,6 +95,14 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _anchor_on_weekday(self) -> "Settings":
+        actual = WEEKDAYS[self.EDITION_ANCHOR_DATE.weekday()]
+        if actual != self.EDITION_WEEKDAY:
+            raise ValueError(f"EDITION_ANCHOR_DATE {self.EDITION_ANCHOR_DATE} is a {actual}, "
+                             f"not a {self.EDITION_WEEKDAY} (EDITION_WEEKDAY)")
+        return self
 
     @model_validator(mode="after")
     def _backend_has_key(self) -> "Settings":

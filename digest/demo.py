@@ -15,7 +15,8 @@ from digest.accounts import add_editor
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.outbox import OutboxSender
-from digest.delivery.send import release_edition, send_batch, start_edition
+from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.send import send_batch
 from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
 from digest.feeds.poll import add_feed, poll_feed

@@ -12,8 +12,9 @@ import random
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender
 from digest.delivery.message import SendError
-from digest.delivery.send import due_edition_ids, send_batch as send_delivery_batch, start_edition as plan_edition
-from digest.editions.compose import compose_due_edition
+from digest.delivery.plan import start_edition as plan_edition
+from digest.delivery.send import send_batch as send_delivery_batch
+from digest.editions.schedule import tick
 from digest.feeds.poll import due_feed_ids, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
 from workers.app import app
@@ -43,10 +44,8 @@ def poll_feed(feed_id: int) -> dict:
 
 @app.task(name="digest.editions.tick")
 def edition_tick() -> None:
-    now = utcnow()
     with unit_of_work() as session:
-        compose_due_edition(session, now)
-        for edition_id in due_edition_ids(session, now):
+        for edition_id in tick(session, utcnow()):
             on_commit(session, lambda edition_id=edition_id: start_edition.delay(edition_id))
 
 

@@ -33,5 +33,6 @@ def build_mime(batch: OutgoingBatch, recipient: Recipient) -> EmailMessage:
         message[f"X-Digest-{name.replace('_', '-').title()}"] = value
     # Plain text first: clients show the last part they understand, so HTML wins where it can.
     message.set_content(filled.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(filled.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if filled.html:  # empty for readers who chose text only
+        message.add_alternative(filled.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message

@@ -1,4 +1,4 @@
-"""Start an approved edition, plan its deliveries, and send them in claimed batches.
+"""Send claimed batches of an edition's deliveries and record every outcome.
 
 The deliveries table is the ledger: one row per (edition, subscriber), claimed with a
 conditional UPDATE before the backend is called, so a task that runs twice sends nothing more.
@@ -9,88 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import and_, exists, func, literal, select, update
+from itertools import groupby
+
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.message import OutgoingBatch, Recipient, Sender, SendError
-from digest.editions.approve import approved_render, get_edition, void_approval
-from digest.editions.render import render_edition
-from digest.errors import Conflict
-from digest.store.models import (
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    EditionStatus,
-    Subscriber,
-    SubscriberStatus,
-)
+from digest.editions.approve import approved_render, get_edition
+from digest.editions.render import DEFAULT_VARIANT
+from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 from digest.subscribers.tokens import UNSUBSCRIBE, make_token
-
-
-def due_edition_ids(session: Session, now: dt.datetime) -> list[int]:
-    query = select(Edition.id).where(Edition.status == EditionStatus.APPROVED, Edition.send_at <= now)
-    return list(session.scalars(query.order_by(Edition.send_at)))
-
-
-def release_edition(session: Session, edition_id: int, now: dt.datetime | None = None) -> Edition:
-    """An editor's "send now": an approved edition becomes due at once."""
-    edition = get_edition(session, edition_id)
-    if edition.status != EditionStatus.APPROVED:
-        raise Conflict(f"edition {edition_id} is {edition.status.value}; approve it before sending")
-    edition.send_at = min(edition.send_at, now or utcnow())
-    return edition
-
-
-def start_edition(session: Session, edition_id: int, now: dt.datetime | None = None) -> list[list[int]]:
-    """Move a due approved edition to sending and plan its deliveries.
-
-    Returns the batches of delivery ids to send (enqueue them after commit). Returns [] when the
-    edition was not approved (already started by another tick, or voided)."""
-    now = now or utcnow()
-    claimed = session.execute(
-        update(Edition)
-        .where(Edition.id == edition_id, Edition.status == EditionStatus.APPROVED)
-        .values(status=EditionStatus.SENDING, started_at=now, updated_at=now)
-    ).rowcount
-    if not claimed:
-        return []
-    edition = get_edition(session, edition_id)
-    session.refresh(edition)
-    if render_edition(edition).content_hash != edition.approved_hash:
-        # An article was corrected by its feed, or a template changed, since approval: an
-        # editor looks again rather than readers receiving something nobody approved.
-        void_approval(edition, "the content changed after approval; approve it again")
-        return []
-    plan_deliveries(session, edition_id, now)
-    batches = pending_batches(session, edition_id)
-    if not batches:
-        finish_edition_if_complete(session, edition_id, now)
-    return batches
-
-
-def plan_deliveries(session: Session, edition_id: int, now: dt.datetime) -> int:
-    """One pending row per confirmed subscriber, in one INSERT ... SELECT (no Python loop)."""
-    already = exists().where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
-    eligible = select(
-        literal(edition_id), Subscriber.id, Subscriber.email, literal(DeliveryStatus.PENDING.value),
-        literal(0), literal(now, type_=Delivery.created_at.type),
-    ).where(Subscriber.status == SubscriberStatus.CONFIRMED, ~already)
-    insert = Delivery.__table__.insert().from_select(
-        ["edition_id", "subscriber_id", "email", "status", "attempts", "created_at"], eligible
-    )
-    return session.execute(insert).rowcount
-
-
-def pending_batches(session: Session, edition_id: int) -> list[list[int]]:
-    size = get_settings().SEND_BATCH_SIZE
-    ids = list(session.scalars(
-        select(Delivery.id)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING)
-        .order_by(Delivery.id)
-    ))
-    return [ids[start:start + size] for start in range(0, len(ids), size)]
 
 
 def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now: dt.datetime) -> str:
@@ -112,44 +42,45 @@ def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sende
 
     Commits the claim before calling the backend: if this process dies mid-request the rows stay
     visibly `sending`, never silently pending for a second send. A retryable SendError releases the
-    claim and is raised again for the caller to retry."""
+    rows not yet accepted and is raised again for the caller to retry."""
     now = now or utcnow()
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENDING:
         return 0
-    # Sent from the stored render, never re-rendered: a later feed update cannot change what
-    # half of the readers receive.
-    rendered = approved_render(session, edition)
+    # Sent from the stored renders, never re-rendered: a later feed update cannot change what
+    # half of the readers receive. Loaded before claiming, so a refusal leaves rows pending.
+    variants = session.scalars(select(Delivery.variant).distinct().where(Delivery.id.in_(delivery_ids))).all()
+    renders = {key or DEFAULT_VARIANT.key: approved_render(session, edition, key or DEFAULT_VARIANT.key)
+               for key in variants}
     token = claim_batch(session, edition_id, delivery_ids, now)
     session.commit()
     rows = session.execute(
         select(Delivery, Subscriber.name)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
-        .order_by(Delivery.id)
+        .order_by(Delivery.variant, Delivery.id)
     ).all()
-    if not rows:
-        return 0
-    batch = _outgoing_batch(edition, rendered, rows)
-    try:
-        message_ids = sender.send(batch)
-    except SendError as exc:
-        if exc.permanent:
-            _fail(session, token, str(exc))
-        else:
-            _release(session, token)
-            session.commit()
-            raise
-        finish_edition_if_complete(session, edition_id, utcnow())
-        return 0
-    for delivery, _name in rows:
-        delivery.status = DeliveryStatus.ACCEPTED
-        delivery.message_id = message_ids.get(delivery.id)
-        delivery.sent_at = utcnow()
-        delivery.error = None
-    session.flush()
+    sent = 0
+    for key, group in groupby(rows, key=lambda row: row[0].variant or DEFAULT_VARIANT.key):
+        group = list(group)
+        try:
+            message_ids = sender.send(_outgoing_batch(edition, renders[key], group))
+        except SendError as exc:
+            if not exc.permanent:
+                _release(session, token)
+                session.commit()
+                raise
+            _fail(session, [delivery.id for delivery, _ in group], str(exc))
+            continue
+        for delivery, _name in group:
+            delivery.status = DeliveryStatus.ACCEPTED
+            delivery.message_id = message_ids.get(delivery.id)
+            delivery.sent_at = utcnow()
+            delivery.error = None
+        session.commit()  # accepted rows are never released by a later group's retry
+        sent += len(group)
     finish_edition_if_complete(session, edition_id, utcnow())
-    return len(rows)
+    return sent
 
 
 def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
@@ -187,9 +118,9 @@ def _release(session: Session, token: str) -> None:
     )
 
 
-def _fail(session: Session, token: str, error: str) -> None:
+def _fail(session: Session, delivery_ids: list[int], error: str) -> None:
     session.execute(
-        update(Delivery).where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
+        update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.SENDING)
         .values(status=DeliveryStatus.FAILED, error=error)
     )
 

@@ -15,7 +15,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.delivery.message import OutgoingBatch, SendError
-from digest.editions.render import substitutions
+from digest.editions.placeholders import substitutions
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -33,11 +33,9 @@ def request_body(batch: OutgoingBatch) -> dict:
         ],
         "from": _address(batch.from_email, batch.from_name),
         "subject": batch.rendered.subject,
-        # SendGrid requires text/plain first, then text/html.
-        "content": [
-            {"type": "text/plain", "value": batch.rendered.text},
-            {"type": "text/html", "value": batch.rendered.html},
-        ],
+        # SendGrid requires text/plain first, then text/html (absent for text-only readers).
+        "content": [{"type": "text/plain", "value": batch.rendered.text}]
+        + ([{"type": "text/html", "value": batch.rendered.html}] if batch.rendered.html else []),
     }
     if batch.reply_to:
         body["reply_to"] = {"email": batch.reply_to}

@@ -8,13 +8,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
-from digest.editions.render import RenderedEdition, render_edition
+from digest.editions.render import DEFAULT_VARIANT, RenderedEdition, render_edition
 from digest.errors import Conflict, NotFound
 from digest.store.models import Edition, EditionRender, EditionStatus
 from digest.subscribers.addresses import normalize_email
-
-
-DEFAULT_VARIANT = "all-sections:html"
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -38,8 +35,7 @@ def approve_edition(session: Session, edition_id: int, approved_by: str,
         raise Conflict(f"edition {edition_id} has no articles")
     rendered = render_edition(edition)
     session.execute(delete(EditionRender).where(EditionRender.edition_id == edition.id))
-    session.add(EditionRender(edition_id=edition.id, variant=DEFAULT_VARIANT, subject=rendered.subject,
-                              html=rendered.html, text=rendered.text, content_hash=rendered.content_hash))
+    store_render(session, edition.id, DEFAULT_VARIANT.key, rendered)
     edition.approved_hash = rendered.content_hash
     edition.approved_by = approver
     edition.approved_at = now or utcnow()
@@ -54,13 +50,20 @@ def void_approval(edition: Edition, reason: str) -> None:
     edition.note = reason
 
 
-def approved_render(session: Session, edition: Edition) -> RenderedEdition:
-    """The parts exactly as approved; refuses if they no longer hash to the approved hash."""
+def store_render(session: Session, edition_id: int, variant_key: str, rendered: RenderedEdition) -> None:
+    session.add(EditionRender(edition_id=edition_id, variant=variant_key, subject=rendered.subject,
+                              html=rendered.html, text=rendered.text, content_hash=rendered.content_hash))
+
+
+def approved_render(session: Session, edition: Edition, variant_key: str = DEFAULT_VARIANT.key) -> RenderedEdition:
+    """A variant's parts exactly as pinned; refuses if they no longer match their hash (and, for
+    the approved variant, the approved hash)."""
     stored = session.scalar(select(EditionRender).where(
-        EditionRender.edition_id == edition.id, EditionRender.variant == DEFAULT_VARIANT))
+        EditionRender.edition_id == edition.id, EditionRender.variant == variant_key))
     if stored is None:
-        raise Conflict(f"edition {edition.id} has no approved render")
+        raise Conflict(f"edition {edition.id} has no render of variant {variant_key!r}")
     rendered = RenderedEdition(subject=stored.subject, html=stored.html, text=stored.text)
-    if rendered.content_hash != edition.approved_hash:
-        raise Conflict(f"edition {edition.id} no longer matches what was approved")
+    expected = edition.approved_hash if variant_key == DEFAULT_VARIANT.key else stored.content_hash
+    if rendered.content_hash != expected:
+        raise Conflict(f"edition {edition.id} ({variant_key}) no longer matches what was approved")
     return rendered

@@ -1,28 +1,35 @@
-"""Compose a period's draft edition from the articles no edition has carried yet."""
+"""Compose a period's draft edition from the articles published since the previous cutoff that
+no edition has carried yet; a period with nothing to send is recorded as skipped, with why."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.editions.cadence import Cadence, Period
-from digest.store.models import Article, Edition, EditionItem
+from digest.store.models import Article, Edition, EditionItem, EditionSkip
 from digest.store.upsert import insert_ignoring_duplicates
 
-# A biweekly digest announces recent work: older articles (a new feed's back catalogue) stay out.
-MAX_ARTICLE_AGE = dt.timedelta(days=28)
+
+def window_start(session: Session, period: Period) -> dt.datetime:
+    """Articles count from the previous edition's cutoff (or, for a first edition, a bounded look-back)."""
+    settings = get_settings()
+    previous = session.scalar(
+        select(Edition.cutoff_at).where(Edition.period < period.date).order_by(Edition.period.desc()).limit(1)
+    )
+    return previous or period.cutoff_at - dt.timedelta(days=settings.EDITION_MAX_ARTICLE_AGE_DAYS)
 
 
 def candidate_articles(session: Session, period: Period) -> list[Article]:
-    already_sent = select(EditionItem.article_id)
+    in_an_edition = select(EditionItem.article_id)
     query = select(Article).where(
         Article.published_at <= period.cutoff_at,
-        Article.published_at > period.cutoff_at - MAX_ARTICLE_AGE,
-        Article.id.not_in(already_sent),
+        Article.published_at > window_start(session, period),
+        Article.id.not_in(in_an_edition),
     )
     return list(session.scalars(query))
 
@@ -37,19 +44,18 @@ def order_articles(articles: list[Article], section_order: list[str]) -> list[Ar
     )
 
 
-def default_subject(period: Period, tz) -> str:
-    local = period.send_at.astimezone(tz)
-    return f"Central Asia-Caucasus Analyst, {local.day} {local:%B %Y}"
+def default_subject(period: Period) -> str:
+    return f"Central Asia-Caucasus Analyst, {period.date.day} {period.date:%B %Y}"
 
 
 def compose_edition(session: Session, period: Period) -> Edition | None:
-    """The draft for `period`, created once. None when there is nothing to send (no articles)."""
+    """The draft for `period`, created once. None, with the reason recorded, when it has no articles."""
     existing = session.scalar(select(Edition).where(Edition.period == period.date))
     if existing is not None:
         return existing
-    settings = get_settings()
-    articles = order_articles(candidate_articles(session, period), settings.SECTION_ORDER)
+    articles = order_articles(candidate_articles(session, period), get_settings().SECTION_ORDER)
     if not articles:
+        _record_skip(session, period, "no new articles were published since the previous edition's cutoff")
         return None
     now = utcnow()
     preheader = " · ".join(a.title for a in articles[:3])[:280]
@@ -57,12 +63,14 @@ def compose_edition(session: Session, period: Period) -> Edition | None:
     inserted = session.execute(
         insert_ignoring_duplicates(session, Edition).values(
             period=period.date, cutoff_at=period.cutoff_at, send_at=period.send_at,
-            status="draft", subject=default_subject(period, settings.tz), preheader=preheader,
+            status="draft", subject=default_subject(period), preheader=preheader,
             intro="", created_at=now, updated_at=now,
         )
     ).rowcount
     edition = session.scalar(select(Edition).where(Edition.period == period.date))
     if inserted:
+        # Articles that arrived late (polled after an earlier tick found none) end a skip.
+        session.execute(delete(EditionSkip).where(EditionSkip.period == period.date))
         session.add_all(
             EditionItem(edition_id=edition.id, article_id=article.id, position=position)
             for position, article in enumerate(articles)
@@ -72,10 +80,16 @@ def compose_edition(session: Session, period: Period) -> Edition | None:
     return edition
 
 
+def _record_skip(session: Session, period: Period, reason: str) -> None:
+    session.execute(insert_ignoring_duplicates(session, EditionSkip).values(
+        period=period.date, reason=reason, recorded_at=utcnow()))
+
+
 def compose_due_edition(session: Session, now: dt.datetime) -> Edition | None:
-    """The beat tick's half that drafts: compose the newest period whose cutoff has passed."""
-    # After an outage only the newest missed period is composed (once); its send time may
-    # have passed, and editors decide when it goes out.
+    """The beat tick's half that drafts: compose the newest period whose cutoff has passed.
+
+    After an outage only the newest missed period is composed (once); its send time may have
+    passed, and editors decide when it goes out."""
     return compose_edition(session, Cadence.from_settings(get_settings()).latest_due(now))
 
 

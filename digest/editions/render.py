@@ -1,45 +1,72 @@
-"""Render an edition once, with per-reader placeholders, and fill them per reader cheaply.
+"""Render an edition variant once: Jinja2 templates, CSS inlined once, text wrapped once.
 
-Rendering (Jinja2 plus CSS inlining) costs milliseconds; filling a rendered edition for one
-reader is a single regex pass. Markers differ per part (`[%name%]` in text, `[%name:html%]` in
-HTML) so one substitution table serves both and each value is escaped for where it lands.
+A variant is what a group of readers shares (the sections they chose, HTML or text only);
+what differs per reader is left as placeholders (see `placeholders`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import textwrap
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from html import escape
 
 import css_inline
+from markdown_it import MarkdownIt
 
 from digest.config import get_settings
-from digest.feeds.sanitize import html_to_text
+from digest.editions.placeholders import Segments, markers, substitutions
+from digest.feeds.sanitize import html_to_text, sanitize_html
 from digest.store.models import Edition
 from digest.templating import email_environment
 
-READER_FIELDS = ("name", "unsubscribe_url")
-_MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
 TEXT_WIDTH = 72
+GMAIL_CLIP_BYTES = 102 * 1024
 
 
-def _markers(part: str) -> dict[str, str]:
-    suffix = ":html" if part == "html" else ""
-    return {field: f"[%{field}{suffix}%]" for field in READER_FIELDS}
+@dataclass(frozen=True)
+class Variant:
+    """The sections a group of readers sees (empty: all of the edition's) and the format."""
+
+    sections: tuple[str, ...] = ()
+    text_only: bool = False
+
+    @property
+    def key(self) -> str:
+        return ("all" if not self.sections else "|".join(self.sections)) + (":text" if self.text_only else ":html")
+
+
+DEFAULT_VARIANT = Variant()
+
+
+def variant_for(edition_sections: list[str], chosen: list[str] | None, text_only: bool = False) -> Variant | None:
+    """The variant for a reader who chose `chosen` sections (empty: all); None if it shows nothing.
+
+    Readers whose choices select the same articles of this edition share one variant."""
+    wanted = {name.casefold() for name in chosen or []}
+    shown = [name for name in edition_sections if not wanted or name.casefold() in wanted]
+    if not shown:
+        return None
+    return Variant(() if shown == edition_sections else tuple(shown), text_only)
 
 
 @dataclass(frozen=True)
 class RenderedEdition:
     subject: str
-    html: str
+    html: str  # empty for a text-only variant
     text: str
 
     @cached_property
-    def segments(self) -> tuple[_Segments, _Segments]:
-        return _Segments(self.html), _Segments(self.text)
+    def segments(self) -> tuple[Segments, Segments]:
+        return Segments(self.html), Segments(self.text)
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode())
+
+    @property
+    def clipped_by_gmail(self) -> bool:
+        return self.html_bytes > GMAIL_CLIP_BYTES
 
     @property
     def content_hash(self) -> str:
@@ -57,37 +84,6 @@ class Filled:
     text: str
 
 
-def substitutions(values: dict[str, str]) -> dict[str, str]:
-    """Marker -> value for one reader, escaped for HTML where the marker sits in HTML."""
-    table = {}
-    for field in READER_FIELDS:
-        value = values.get(field, "")
-        table[f"[%{field}%]"] = value
-        table[f"[%{field}:html%]"] = escape(value, quote=True)
-    return table
-
-
-class _Segments:
-    """A document cut at its markers once, so each reader costs one join, not a scan."""
-
-    def __init__(self, document: str):
-        self.pieces: list[str] = []
-        self.marker_positions: list[int] = []
-        position = 0
-        for match in _MARKER.finditer(document):
-            self.pieces.append(document[position:match.start()])
-            self.marker_positions.append(len(self.pieces))
-            self.pieces.append(match.group(0))
-            position = match.end()
-        self.pieces.append(document[position:])
-
-    def fill(self, table: dict[str, str]) -> str:
-        pieces = self.pieces.copy()
-        for index in self.marker_positions:
-            pieces[index] = table.get(pieces[index], "")
-        return "".join(pieces)
-
-
 def fill(rendered: RenderedEdition, values: dict[str, str]) -> Filled:
     table = substitutions(values)
     html, text = rendered.segments
@@ -100,52 +96,75 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_style_tags=True, keep_at_rules=True, load_remote_stylesheets=False)
 
 
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # Raw HTML in the intro is shown as text; what Markdown makes is sanitized like feed HTML.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def intro_html(markdown: str) -> str:
+    return sanitize_html(_markdown().render(markdown)) if markdown.strip() else ""
+
+
 def _wrap(text: str) -> str:
     lines = []
     for line in text.splitlines():
         if len(line) <= TEXT_WIDTH or "://" in line:
             lines.append(line)
         else:
-            lines.extend(textwrap.wrap(line, TEXT_WIDTH, break_long_words=False, break_on_hyphens=False))
+            indent = line[: len(line) - len(line.lstrip())]
+            lines.extend(textwrap.wrap(line, TEXT_WIDTH, subsequent_indent=indent,
+                                       break_long_words=False, break_on_hyphens=False))
     return "\n".join(lines).strip() + "\n"
 
 
-def edition_context(edition: Edition) -> dict:
+def edition_sections(edition: Edition) -> list[str]:
+    names: list[str] = []
+    for item in edition.items:
+        name = item.article.section or "Articles"
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dict:
     settings = get_settings()
-    articles = [
-        {
-            "title": item.article.title,
-            "url": item.article.url,
-            "authors": item.article.authors,
-            "section": item.article.section,
-            "published_at": item.article.published_at,
-            "summary_html": item.article.summary_html,
-            "summary_text": html_to_text(item.article.summary_html),
-        }
-        for item in edition.items
-    ]
     sections: list[dict] = []
-    for article in articles:
-        if not sections or sections[-1]["name"] != article["section"]:
-            sections.append({"name": article["section"], "articles": []})
-        sections[-1]["articles"].append(article)
+    for item in edition.items:
+        article = item.article
+        name = article.section or "Articles"
+        if variant.sections and name not in variant.sections:
+            continue
+        if not sections or sections[-1]["name"] != name:
+            sections.append({"name": name, "articles": []})
+        sections[-1]["articles"].append({
+            "title": article.title,
+            "url": article.url,
+            "authors": article.authors,
+            "published_at": article.published_at,
+            "summary_html": article.summary_html,
+            "summary_text": html_to_text(article.summary_html),
+        })
     return {
         "edition": edition,
         "sections": sections,
-        "article_count": len(articles),
         "tz": settings.tz,
         "from_name": settings.FROM_NAME,
         "postal_address": settings.POSTAL_ADDRESS,
         "archive_url": f"{settings.base_url}/archive/{edition.id}",
-        "intro_paragraphs": [p.strip() for p in edition.intro.split("\n\n") if p.strip()],
+        "intro_html": intro_html(edition.intro),
+        "intro_text": edition.intro.strip(),
     }
 
 
-def render_edition(edition: Edition) -> RenderedEdition:
-    """The edition as email parts with reader placeholders; the same input renders the same bytes."""
+def render_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> RenderedEdition:
+    """The variant as email parts with reader placeholders; the same input renders the same bytes."""
     env = email_environment()
-    context = edition_context(edition)
+    context = edition_context(edition, variant)
     subject = " ".join(env.get_template("edition/subject.txt").render(context).split())
-    html = env.get_template("edition/body.html").render(context, reader=_markers("html"), subject=subject)
-    text = env.get_template("edition/body.txt").render(context, reader=_markers("text"), subject=subject)
-    return RenderedEdition(subject=subject, html=_inliner().inline(html), text=_wrap(text))
+    text = env.get_template("edition/body.txt").render(context, reader=markers("text"), subject=subject)
+    html = ""
+    if not variant.text_only:
+        html = _inliner().inline(
+            env.get_template("edition/body.html").render(context, reader=markers("html"), subject=subject))
+    return RenderedEdition(subject=subject, html=html, text=_wrap(text))

@@ -153,6 +153,17 @@ class Edition(Base):
     __table_args__ = (Index("ix_editions_status_send_at", "status", "send_at"),)
 
 
+class EditionSkip(Base):
+    """A period that got no edition, and why: shown to editors instead of a silent gap."""
+
+    __tablename__ = "edition_skips"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[dt.date] = mapped_column(unique=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class EditionItem(Base):
     __tablename__ = "edition_items"
 
@@ -177,7 +188,7 @@ class EditionRender(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
-    variant: Mapped[str] = mapped_column(String(200))
+    variant: Mapped[str] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(String(300))
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
@@ -213,6 +224,8 @@ class Delivery(Base):
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
+    # Which rendered variant (sections and format) this reader receives.
+    variant: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from digest.delivery.memory import MemorySender
 from digest.delivery.message import SendError
-from digest.delivery.send import delivery_counts, release_edition, send_batch, start_edition
+from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.send import delivery_counts, send_batch
 from digest.editions.approve import get_edition
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryStatus, EditionStatus

@@ -6,7 +6,8 @@ import pytest
 
 from digest.delivery.backends import get_sender
 from digest.delivery.message import SendError
-from digest.delivery.send import delivery_counts, release_edition, send_batch, start_edition
+from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.send import delivery_counts, send_batch
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery
 from tests.conftest import reset_caches

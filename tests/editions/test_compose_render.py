@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from digest.clock import utcnow
-from digest.delivery.send import start_edition
+from digest.delivery.plan import start_edition
 from digest.editions.approve import approve_edition, get_edition
 from digest.editions.compose import compose_due_edition, compose_next_edition
 from digest.editions.render import fill, render_edition

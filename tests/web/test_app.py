@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.delivery.memory import MemorySender
-from digest.delivery.send import release_edition, send_batch, start_edition
+from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.send import send_batch
 from digest.store.db import unit_of_work
 from digest.store.models import Subscriber, SubscriberStatus
 from digest.subscribers.tokens import UNSUBSCRIBE, make_token

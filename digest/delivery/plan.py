@@ -1,0 +1,117 @@
+"""Start a due approved edition: verify it is what was approved, write one delivery row per
+eligible reader in set-based statements, give each row its variant, and cut batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import Text, cast, delete, exists, func, literal, select, update
+from sqlalchemy.orm import Session
+
+from digest.clock import utcnow
+from digest.config import get_settings
+from digest.delivery.send import finish_edition_if_complete
+from digest.editions.approve import get_edition, store_render, void_approval
+from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
+from digest.errors import Conflict
+from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber, SubscriberStatus
+
+
+def release_edition(session: Session, edition_id: int, now: dt.datetime | None = None) -> Edition:
+    """An editor's "send now": an approved edition becomes due at once."""
+    edition = get_edition(session, edition_id)
+    if edition.status != EditionStatus.APPROVED:
+        raise Conflict(f"edition {edition_id} is {edition.status.value}; approve it before sending")
+    edition.send_at = min(edition.send_at, now or utcnow())
+    return edition
+
+
+def start_edition(session: Session, edition_id: int, now: dt.datetime | None = None) -> list[list[int]]:
+    """Move a due approved edition to sending and plan its deliveries.
+
+    Returns the batches of delivery ids to send (enqueue them after commit); [] when the edition
+    was not approved (already started by another tick, or voided)."""
+    now = now or utcnow()
+    claimed = session.execute(
+        update(Edition)
+        .where(Edition.id == edition_id, Edition.status == EditionStatus.APPROVED)
+        .values(status=EditionStatus.SENDING, started_at=now, updated_at=now)
+    ).rowcount
+    if not claimed:
+        return []
+    edition = get_edition(session, edition_id)
+    session.refresh(edition)
+    if render_edition(edition).content_hash != edition.approved_hash:
+        # An article was corrected by its feed, or a template changed, since approval: an
+        # editor looks again rather than readers receiving something nobody approved.
+        void_approval(edition, "the content changed after approval; approve it again")
+        return []
+    plan_deliveries(session, edition_id, now)
+    assign_variants(session, edition)
+    batches = pending_batches(session, edition_id)
+    if not batches:
+        finish_edition_if_complete(session, edition_id, now)
+    return batches
+
+
+def plan_deliveries(session: Session, edition_id: int, now: dt.datetime) -> int:
+    """One pending row per confirmed subscriber, in one INSERT ... SELECT (no Python loop)."""
+    already = exists().where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
+    eligible = select(
+        literal(edition_id), Subscriber.id, Subscriber.email, literal(DeliveryStatus.PENDING.value),
+        literal(0), literal(now, type_=Delivery.created_at.type),
+    ).where(Subscriber.status == SubscriberStatus.CONFIRMED, ~already)
+    insert = Delivery.__table__.insert().from_select(
+        ["edition_id", "subscriber_id", "email", "status", "attempts", "created_at"], eligible
+    )
+    return session.execute(insert).rowcount
+
+
+def assign_variants(session: Session, edition: Edition) -> dict[str, int]:
+    """Render each variant the readers need once, store it, and label their rows with it.
+
+    Readers are grouped by their stored choice in SQL: a handful of groups, whatever the number
+    of readers. Variants are rendered from the edition just verified against the approved hash."""
+    sections = edition_sections(edition)
+    choice = cast(Subscriber.sections, Text)
+    unlabelled = (Delivery.edition_id == edition.id) & (Delivery.variant.is_(None))
+    groups = session.execute(
+        select(choice, func.count()).select_from(Delivery)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(unlabelled).group_by(choice)
+    ).all()
+    stored = {DEFAULT_VARIANT.key}
+    counts: dict[str, int] = {}
+    for chosen_json, count in groups:
+        variant = variant_for(sections, json.loads(chosen_json or "[]"))
+        readers = select(Subscriber.id).where(choice == chosen_json)
+        rows = unlabelled & Delivery.subscriber_id.in_(readers)
+        if variant is None:
+            # Nothing in this edition is in the sections these readers chose.
+            session.execute(delete(Delivery).where(rows))
+            continue
+        if variant.key not in stored:
+            store_render(session, edition.id, variant.key, render_edition(edition, variant))
+            stored.add(variant.key)
+        session.execute(update(Delivery).where(rows).values(variant=variant.key))
+        counts[variant.key] = counts.get(variant.key, 0) + count
+    return counts
+
+
+def pending_batches(session: Session, edition_id: int) -> list[list[int]]:
+    """Pending rows cut into batches of at most SEND_BATCH_SIZE, each of one variant."""
+    size = get_settings().SEND_BATCH_SIZE
+    rows = session.execute(
+        select(Delivery.variant, Delivery.id)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING)
+        .order_by(Delivery.variant, Delivery.id)
+    ).all()
+    batches: list[list[int]] = []
+    current_variant = object()
+    for variant, delivery_id in rows:
+        if variant != current_variant or len(batches[-1]) >= size:
+            batches.append([])
+            current_variant = variant
+        batches[-1].append(delivery_id)
+    return batches

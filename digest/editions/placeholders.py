@@ -1,0 +1,53 @@
+"""Per-reader placeholders: marked once in the rendered edition, filled per reader cheaply.
+
+Markers differ per part (`[%name%]` in text, `[%name:html%]` in HTML) so that one substitution
+table serves both parts, SendGrid's `substitutions` included, with each value escaped for where
+it lands. A document is cut at its markers once; filling it for a reader is one join.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+READER_FIELDS = ("name", "unsubscribe_url")
+_MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
+
+
+def markers(part: str) -> dict[str, str]:
+    """The template variables of a part ('html' or 'text'): field -> its marker."""
+    suffix = ":html" if part == "html" else ""
+    return {field: f"[%{field}{suffix}%]" for field in READER_FIELDS}
+
+
+def substitutions(values: dict[str, str]) -> dict[str, str]:
+    """Marker -> value for one reader, HTML-escaped where the marker sits in HTML."""
+    table = {}
+    for field in READER_FIELDS:
+        value = values.get(field, "")
+        table[f"[%{field}%]"] = value
+        table[f"[%{field}:html%]"] = escape(value, quote=True)
+    return table
+
+
+class Segments:
+    """A document cut at its markers."""
+
+    __slots__ = ("pieces", "marker_positions")
+
+    def __init__(self, document: str):
+        self.pieces: list[str] = []
+        self.marker_positions: list[int] = []
+        position = 0
+        for match in _MARKER.finditer(document):
+            self.pieces.append(document[position:match.start()])
+            self.marker_positions.append(len(self.pieces))
+            self.pieces.append(match.group(0))
+            position = match.end()
+        self.pieces.append(document[position:])
+
+    def fill(self, table: dict[str, str]) -> str:
+        pieces = self.pieces.copy()
+        for index in self.marker_positions:
+            pieces[index] = table.get(pieces[index], "")
+        return "".join(pieces)
