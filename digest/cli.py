@@ -112,15 +112,118 @@ def editions_compose(now: Annotated[bool, typer.Option("--now", help="Compose th
 
 @editions_app.command("list")
 def editions_list() -> None:
-    """Recent editions."""
+    """Recent editions, and periods skipped for want of articles."""
+    from sqlalchemy import select
+
     from digest.editions.approve import list_editions
+    from digest.store.models import EditionSkip
 
     table = Table("id", "period", "status", "articles", "send at", "approved by", "subject")
     with _session() as session:
         for edition in list_editions(session):
             table.add_row(str(edition.id), str(edition.period), edition.status.value, str(len(edition.items)),
                           _local(edition.send_at), edition.approved_by or "", edition.subject)
+        skips = session.scalars(select(EditionSkip).order_by(EditionSkip.period.desc()).limit(10)).all()
     console.print(table)
+    for skip in skips:
+        console.print(f"period {skip.period}: no edition ({skip.reason})")
+
+
+@editions_app.command("schedule")
+def editions_schedule(count: Annotated[int, typer.Option(help="How many periods")] = 5) -> None:
+    """The next periods: when each draft is composed (cutoff) and sent, local and UTC."""
+    from digest.editions.cadence import Cadence
+
+    table = Table("period", "cutoff (local)", "send (local)", "cutoff (UTC)", "send (UTC)")
+    for period in Cadence.from_settings(get_settings()).upcoming(utcnow(), count=count):
+        table.add_row(str(period.date), _local(period.cutoff_at), _local(period.send_at),
+                      f"{period.cutoff_at:%Y-%m-%d %H:%M} UTC", f"{period.send_at:%Y-%m-%d %H:%M} UTC")
+    console.print(table)
+
+
+@editions_app.command("show")
+def editions_show(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """An edition's state, size and articles (with the ids the edit commands take)."""
+    from digest.editions.approve import get_edition
+    from digest.editions.render import GMAIL_CLIP_BYTES, render_edition
+
+    with _session() as session:
+        edition = get_edition(session, edition_id)
+        rendered = render_edition(edition)
+        console.print(f"edition {edition.id} for {edition.period}: {edition.status.value}", highlight=False)
+        console.print(f"  subject    {edition.subject}\n  preheader  {edition.preheader}", highlight=False)
+        console.print(f"  cutoff     {_local(edition.cutoff_at)}\n  sends      {_local(edition.send_at)}")
+        if edition.approved_by:
+            console.print(f"  approved   by {edition.approved_by} at {_local(edition.approved_at)}")
+        if edition.note:
+            console.print(f"  note       {edition.note}")
+        size = f"  HTML size  {rendered.html_bytes / 1024:.1f} KB"
+        if rendered.clipped_by_gmail:
+            size += f" [bold red](over {GMAIL_CLIP_BYTES // 1024} KB: Gmail clips it)[/]"
+        console.print(size)
+        table = Table("#", "article", "section", "published", "title")
+        for item in edition.items:
+            table.add_row(str(item.position + 1), str(item.article_id), item.article.section or "",
+                          _local(item.article.published_at), item.article.title)
+    console.print(table)
+
+
+@editions_app.command("edit")
+def editions_edit(
+    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    subject: Annotated[Optional[str], typer.Option(help="New subject line")] = None,
+    preheader: Annotated[Optional[str], typer.Option(help="New preheader (inbox preview text)")] = None,
+    intro: Annotated[Optional[str], typer.Option(help="Intro in Markdown")] = None,
+    intro_file: Annotated[Optional[Path], typer.Option(help="Read the Markdown intro from this file")] = None,
+) -> None:
+    """Change the subject, preheader or intro; an approved edition returns to draft."""
+    from digest.editions.edit import update_text
+
+    if intro is not None and intro_file is not None:
+        raise InputError("give --intro or --intro-file, not both")
+    if intro_file is not None:
+        try:
+            intro = intro_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read --intro-file {intro_file}: {exc}") from None
+    with _session() as session:
+        edition = update_text(session, edition_id, subject=subject, preheader=preheader, intro=intro)
+        console.print(f"edition {edition.id} is {edition.status.value}")
+
+
+@editions_app.command("add-article")
+def editions_add_article(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                         article_id: Annotated[int, typer.Argument(metavar="ARTICLE")],
+                         position: Annotated[Optional[int], typer.Option(help="1 = first; default last")] = None) -> None:
+    """Add an article to an edition."""
+    from digest.editions.edit import add_article
+
+    with _session() as session:
+        edition = add_article(session, edition_id, article_id, position)
+        console.print(f"edition {edition.id} has {len(edition.items)} articles ({edition.status.value})")
+
+
+@editions_app.command("remove-article")
+def editions_remove_article(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                            article_id: Annotated[int, typer.Argument(metavar="ARTICLE")]) -> None:
+    """Remove an article from an edition."""
+    from digest.editions.edit import remove_article
+
+    with _session() as session:
+        edition = remove_article(session, edition_id, article_id)
+        console.print(f"edition {edition.id} has {len(edition.items)} articles ({edition.status.value})")
+
+
+@editions_app.command("move-article")
+def editions_move_article(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                          article_id: Annotated[int, typer.Argument(metavar="ARTICLE")],
+                          to: Annotated[int, typer.Option("--to", help="New position, 1 = first")]) -> None:
+    """Move an article to another position."""
+    from digest.editions.edit import move_article
+
+    with _session() as session:
+        edition = move_article(session, edition_id, article_id, to)
+        console.print(f"edition {edition.id}: article {article_id} is now number {to} ({edition.status.value})")
 
 
 @editions_app.command("preview")

@@ -47,3 +47,26 @@ def approved_edition(by: str = "publisher@example.org") -> int:
     with unit_of_work() as session:
         approve_edition(session, edition_id, by)
     return edition_id
+
+
+def stored_articles(*published, section: str = "Analytical Articles", prefix: str = "Article") -> list[int]:
+    """Articles written straight to the store (for tests about editions, not about polling)."""
+    from digest.store.models import Article, Feed
+
+    with unit_of_work() as session:
+        feed = session.query(Feed).filter_by(url="https://feeds.example.org/stored").one_or_none()
+        if feed is None:
+            feed = Feed(url="https://feeds.example.org/stored")
+            session.add(feed)
+            session.flush()
+        start = session.query(Article).count()
+        articles = [
+            Article(feed_id=feed.id, entry_key=f"stored-{start + i}", url=f"https://example.org/item/{start + i}",
+                    title=f"{prefix} {start + i}", authors="A. Writer", section=section,
+                    summary_html=f"<p>Lead of {prefix.lower()} {start + i}.</p>", content_html="",
+                    content_hash=str(start + i), published_at=when)
+            for i, when in enumerate(published)
+        ]
+        session.add_all(articles)
+        session.flush()
+        return [a.id for a in articles]

@@ -98,3 +98,23 @@ def test_demo_leaves_a_readable_edition_in_the_outbox(tmp_path, monkeypatch):
     text = message.get_body(("plain",)).get_content()
     assert "Ferry Bottlenecks Set the Pace for the Trans-Caspian Corridor" in text
     assert "Dear Demo Reader," in text
+
+
+def test_editors_adjust_an_edition_and_see_the_schedule(settings, feed_server, tmp_path):
+    from tests.factories import draft_edition, polled_feed
+
+    polled_feed(feed_server)
+    edition_id = str(draft_edition())
+    schedule = digest("editions", "schedule", "--count", "3")
+    assert schedule.returncode == 0 and schedule.stdout.count(" UTC ") == 6  # 3 periods, cutoff and send
+    intro = tmp_path / "intro.md"
+    intro.write_text("This issue looks at **ports** and water.", encoding="utf-8")
+    edited = digest("editions", "edit", edition_id, "--subject", "Ports and water", "--intro-file", str(intro))
+    assert edited.returncode == 0, edited.stderr
+    shown = digest("editions", "show", edition_id)
+    assert "Ports and water" in shown.stdout and "HTML size" in shown.stdout
+    assert "<strong>ports</strong>" in digest("editions", "preview", edition_id).stdout
+    missing = digest("editions", "edit", edition_id, "--intro-file", str(tmp_path / "nope.md"))
+    assert missing.returncode == 2 and "cannot read --intro-file" in missing.stderr
+    moved = digest("editions", "move-article", edition_id, "1", "--to", "9")
+    assert moved.returncode == 2 and "position 9 is outside 1..4" in moved.stderr

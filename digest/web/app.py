@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Request
@@ -57,6 +58,19 @@ def archive(session: Session = Depends(db)) -> HTMLResponse:
         select(Edition).where(Edition.status == EditionStatus.SENT).order_by(Edition.period.desc())
     ).all()
     return page("archive.html", title="Archive", editions=editions)
+
+
+@app.get("/archive/feed.atom")
+def archive_feed(session: Session = Depends(db)) -> Response:
+    settings = get_settings()
+    editions = session.scalars(
+        select(Edition).where(Edition.status == EditionStatus.SENT).order_by(Edition.sent_at.desc()).limit(50)
+    ).all()
+    updated = editions[0].sent_at if editions else dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    body = web_environment().get_template("archive.atom").render(
+        editions=editions, base_url=settings.base_url, from_name=settings.FROM_NAME,
+        updated=updated.isoformat())
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
 @app.get("/archive/{edition_id}", response_class=HTMLResponse)

@@ -92,3 +92,21 @@ def test_a_tampered_token_changes_nothing(client):
         assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 400
         assert client.get(url).status_code == 400
     assert _subscriber_status(subscriber_id) == SubscriberStatus.CONFIRMED
+
+
+def test_the_archive_feed_lists_sent_editions(client, feed_server):
+    import feedparser
+
+    polled_feed(feed_server)
+    subscribers("a@example.org")
+    empty = feedparser.parse(client.get("/archive/feed.atom").content)
+    assert not empty.bozo and empty.entries == []
+    sent = _sent_edition()
+    answer = client.get("/archive/feed.atom")
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(answer.content)
+    assert not parsed.bozo
+    [entry] = parsed.entries
+    assert entry.link == f"https://digest.example.org/archive/{sent}"
+    assert entry.title.startswith("Central Asia-Caucasus Analyst")
+    assert "Port Capacity Shapes the Middle Corridor" in entry.summary
