@@ -50,6 +50,24 @@ class Settings(BaseSettings):
     SENDGRID_API_HOST: AnyHttpUrl = AnyHttpUrl("https://api.sendgrid.com")
     SENDGRID_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     SEND_BATCH_SIZE: int = Field(default=1000, ge=1, le=1000)
+    # Global sending rate across all workers (0: no limit); per hour for IP warm-up.
+    SEND_RATE_PER_SECOND: float = Field(default=0, ge=0)
+    SEND_RATE_PER_HOUR: int = Field(default=0, ge=0)
+    SEND_MAX_RETRIES: int = Field(default=8, ge=0)
+    # A row claimed longer than this without an outcome: its worker died mid-request.
+    SEND_STUCK_AFTER_SECONDS: int = Field(default=600, ge=1)
+    # An edition sending with pending rows and no claim for this long lost its queue messages.
+    SEND_STALL_AFTER_SECONDS: int = Field(default=300, ge=1)
+    # Unknown rows no webhook event settled within this time may be re-sent by an operator.
+    SEND_UNKNOWN_RESEND_AFTER_MINUTES: int = Field(default=60, ge=0)
+    # Hand batches to SendGrid this long before the send time, with send_at (at most 72 hours).
+    SEND_SCHEDULE_AHEAD_MINUTES: int = Field(default=0, ge=0, le=72 * 60)
+    SENDGRID_ASM_GROUP_ID: int | None = None
+    # The Event Webhook's verification key (base64 DER, as SendGrid's settings show it).
+    SENDGRID_WEBHOOK_PUBLIC_KEY: str | None = None
+    WEBHOOK_MAX_AGE_SECONDS: int = Field(default=600, ge=1)
+    # Redis redelivers a message not acknowledged within this time (a worker killed mid-task).
+    BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(default=3600, ge=1)
 
     PUBLICATION_TZ: str = "America/New_York"
     # Biweekly cadence: editions go out every EDITION_PERIOD_DAYS from the anchor date, at the
@@ -95,6 +113,18 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
         return value
+
+    @field_validator("SENDGRID_WEBHOOK_PUBLIC_KEY")
+    @classmethod
+    def _loadable_key(cls, value: str | None) -> str | None:
+        if value:
+            from sendgrid.helpers.eventwebhook import EventWebhook
+
+            try:
+                EventWebhook().convert_public_key_to_ecdsa(value.strip())
+            except (ValueError, TypeError) as exc:
+                raise ValueError("is not a base64 ECDSA public key") from exc
+        return value.strip() if value else None
 
     @model_validator(mode="after")
     def _anchor_on_weekday(self) -> "Settings":

@@ -59,7 +59,7 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-QUEUES = ("feeds", "editions", "delivery")
+QUEUES = ("feeds", "editions", "delivery", "webhooks")
 
 
 def wait_until_drained(timeout: float = 60.0) -> None:
@@ -163,7 +163,7 @@ def celery_worker(service_env, redis_client, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "feeds,editions,delivery",
+        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", ",".join(QUEUES),
          "-c", "1", "-n", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
         cwd=REPO, env=dict(os.environ, **service_env), stdout=log, stderr=subprocess.STDOUT,
     )

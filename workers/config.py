@@ -9,7 +9,7 @@ _settings = get_settings()
 broker_url = _settings.REDIS_URL
 broker_connection_retry_on_startup = True
 # Redis redelivers a message not acknowledged within this time; sends finish far sooner.
-broker_transport_options = {"visibility_timeout": 3600}
+broker_transport_options = {"visibility_timeout": _settings.BROKER_VISIBILITY_TIMEOUT_SECONDS}
 task_serializer = "json"
 accept_content = ["json"]
 task_ignore_result = True
@@ -25,10 +25,12 @@ task_routes = {
     "digest.feeds.*": {"queue": "feeds"},
     "digest.editions.*": {"queue": "editions"},
     "digest.delivery.*": {"queue": "delivery"},
+    "digest.webhooks.*": {"queue": "webhooks"},
 }
 
 beat_schedule = {
     "poll-due-feeds": {"task": "digest.feeds.poll_due_feeds", "schedule": crontab(minute="*/5")},
     # Cheap: one indexed query finds nothing most minutes. The cadence decides what is due.
     "edition-tick": {"task": "digest.editions.tick", "schedule": 60.0},
+    "reconcile-deliveries": {"task": "digest.delivery.reconcile", "schedule": 60.0},
 }

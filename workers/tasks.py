@@ -10,10 +10,13 @@ import logging
 import random
 
 from digest.clock import utcnow
+from digest.config import get_settings
 from digest.delivery.backends import get_sender
+from digest.delivery.control import mark_stuck_unknown, stalled_batches
+from digest.delivery.events import process_webhook_batch
 from digest.delivery.message import SendError
 from digest.delivery.plan import start_edition as plan_edition
-from digest.delivery.send import send_batch as send_delivery_batch
+from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
 from digest.editions.schedule import tick
 from digest.feeds.poll import due_feed_ids, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
@@ -21,7 +24,11 @@ from workers.app import app
 
 log = logging.getLogger(__name__)
 
-SEND_MAX_RETRIES = 8
+
+def enqueue_batches(session, edition_id: int, batches: list[list[int]]) -> None:
+    """Send tasks for these batches, once the transaction that made their rows commits."""
+    for delivery_ids in batches:
+        on_commit(session, lambda ids=delivery_ids: send_batch.delay(edition_id, ids))
 
 
 @app.task(name="digest.feeds.poll_due_feeds")
@@ -52,14 +59,12 @@ def edition_tick() -> None:
 @app.task(name="digest.editions.start")
 def start_edition(edition_id: int) -> int:
     with unit_of_work() as session:
-        batches = plan_edition(session, edition_id)
-        for delivery_ids in batches:
-            on_commit(session, lambda ids=delivery_ids: send_batch.delay(edition_id, ids))
+        batches = plan_edition(session, edition_id, sender=get_sender())
+        enqueue_batches(session, edition_id, batches)
     return len(batches)
 
 
-@app.task(name="digest.delivery.send_batch", bind=True, acks_late=True,
-          reject_on_worker_lost=True, max_retries=SEND_MAX_RETRIES)
+@app.task(name="digest.delivery.send_batch", bind=True, acks_late=True, reject_on_worker_lost=True)
 def send_batch(self, edition_id: int, delivery_ids: list[int]) -> int:
     try:
         with unit_of_work() as session:
@@ -67,6 +72,30 @@ def send_batch(self, edition_id: int, delivery_ids: list[int]) -> int:
     except SendError as exc:
         if exc.permanent:
             raise
+        if self.request.retries >= get_settings().SEND_MAX_RETRIES:
+            with unit_of_work() as session:
+                give_up_batch(session, edition_id, delivery_ids,
+                              f"gave up after {self.request.retries} retries: {exc}")
+            log.error("edition %s: batch of %s failed for good: %s", edition_id, len(delivery_ids), exc)
+            return 0
         # Exponential backoff with jitter, or what the provider asked for.
         delay = exc.retry_after or min(600, 2 ** self.request.retries * 5) * random.uniform(0.8, 1.2)
-        raise self.retry(exc=exc, countdown=delay) from exc
+        raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
+
+
+@app.task(name="digest.delivery.reconcile")
+def reconcile_deliveries() -> dict:
+    """Beat: stuck claims become unknown; sends whose queue messages were lost are re-issued."""
+    with unit_of_work() as session:
+        stuck = mark_stuck_unknown(session)
+        stalled = stalled_batches(session)
+        for edition_id, batches in stalled.items():
+            log.warning("edition %s stalled; re-issuing %s batches", edition_id, len(batches))
+            enqueue_batches(session, edition_id, batches)
+    return {"unknown": stuck, "reissued": {str(k): len(v) for k, v in stalled.items()}}
+
+
+@app.task(name="digest.webhooks.process", acks_late=True)
+def process_webhook(batch_id: int) -> dict:
+    with unit_of_work() as session:
+        return process_webhook_batch(session, batch_id)

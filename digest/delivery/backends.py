@@ -14,7 +14,7 @@ def get_sender() -> Sender:
     settings = get_settings()
     if settings.DELIVERY_BACKEND == "sendgrid":
         return SendGridSender(settings.SENDGRID_API_KEY, str(settings.SENDGRID_API_HOST),
-                              settings.SENDGRID_TIMEOUT_SECONDS)
+                              settings.SENDGRID_TIMEOUT_SECONDS, settings.SENDGRID_ASM_GROUP_ID)
     if settings.DELIVERY_BACKEND == "memory":
         return MemorySender()
     return OutboxSender(settings.OUTBOX_DIR)

@@ -3,7 +3,7 @@ that fill its placeholders and the headers that are theirs alone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from typing import Protocol
 
@@ -17,6 +17,20 @@ class SendError(Exception):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class CredentialsRefused(SendError):
+    """401/403: no batch can succeed until an operator fixes the key; the edition is paused."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
+
+
+class BatchTooLarge(SendError):
+    """413: the request was too big; half as many readers may pass."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,12 @@ class OutgoingBatch:
     rendered: RenderedEdition
     recipients: list[Recipient]
     categories: list[str] = field(default_factory=list)
+    send_at: int | None = None  # unix time: the provider holds the messages until then
+    provider_batch_id: str | None = None
+
+    def split(self) -> tuple["OutgoingBatch", "OutgoingBatch"]:
+        half = len(self.recipients) // 2
+        return (replace(self, recipients=self.recipients[:half]), replace(self, recipients=self.recipients[half:]))
 
     @property
     def sender(self) -> Address:

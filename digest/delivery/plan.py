@@ -27,11 +27,13 @@ def release_edition(session: Session, edition_id: int, now: dt.datetime | None =
     return edition
 
 
-def start_edition(session: Session, edition_id: int, now: dt.datetime | None = None) -> list[list[int]]:
+def start_edition(session: Session, edition_id: int, now: dt.datetime | None = None,
+                  sender=None) -> list[list[int]]:
     """Move a due approved edition to sending and plan its deliveries.
 
     Returns the batches of delivery ids to send (enqueue them after commit); [] when the edition
-    was not approved (already started by another tick, or voided)."""
+    was not approved (already started by another tick, or voided). An edition started ahead of
+    its send time gets a provider batch id, so the scheduled send can still be cancelled."""
     now = now or utcnow()
     claimed = session.execute(
         update(Edition)
@@ -47,6 +49,8 @@ def start_edition(session: Session, edition_id: int, now: dt.datetime | None = N
         # editor looks again rather than readers receiving something nobody approved.
         void_approval(edition, "the content changed after approval; approve it again")
         return []
+    if edition.send_at > now and hasattr(sender, "create_batch_id"):
+        edition.provider_batch_id = sender.create_batch_id()
     plan_deliveries(session, edition_id, now)
     assign_variants(session, edition)
     batches = pending_batches(session, edition_id)

@@ -1,14 +1,16 @@
 """Send claimed batches of an edition's deliveries and record every outcome.
 
 The deliveries table is the ledger: one row per (edition, subscriber), claimed with a
-conditional UPDATE before the backend is called, so a task that runs twice sends nothing more.
+conditional UPDATE and committed before the backend is called, so a task that runs twice sends
+nothing more, and a worker that dies mid-request leaves its rows visibly `sending`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 import uuid
-
 from itertools import groupby
 
 from sqlalchemy import and_, exists, func, select, update
@@ -16,11 +18,23 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.delivery.message import OutgoingBatch, Recipient, Sender, SendError
+from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, Recipient, Sender, SendError
+from digest.delivery.ratelimit import get_rate_limiter
 from digest.editions.approve import approved_render, get_edition
 from digest.editions.render import DEFAULT_VARIANT
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 from digest.subscribers.tokens import UNSUBSCRIBE, make_token
+
+log = logging.getLogger(__name__)
+
+# Waits shorter than this are slept through; longer ones give the batch back to the queue.
+MAX_INLINE_WAIT = 2.0
+
+
+class RateLimited(SendError):
+    def __init__(self, wait: float):
+        super().__init__(f"sending rate limit reached; next slot in {wait:.1f}s", permanent=False,
+                         retry_after=wait)
 
 
 def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now: dt.datetime) -> str:
@@ -36,22 +50,36 @@ def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now:
     return token
 
 
+def _wait_for_rate(count: int) -> None:
+    limiter = get_rate_limiter()
+    while True:
+        permit = limiter.acquire(count)
+        if permit.granted:
+            return
+        if permit.wait_seconds > MAX_INLINE_WAIT:
+            raise RateLimited(permit.wait_seconds)
+        time.sleep(permit.wait_seconds)
+
+
 def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sender: Sender,
                now: dt.datetime | None = None) -> int:
-    """Claim, send and record one batch; returns how many rows this call sent.
+    """Claim, send and record one batch; returns how many rows this call handed over.
 
-    Commits the claim before calling the backend: if this process dies mid-request the rows stay
-    visibly `sending`, never silently pending for a second send. A retryable SendError releases the
-    rows not yet accepted and is raised again for the caller to retry."""
+    A retryable SendError releases the rows not yet accepted and is raised for the caller to
+    retry; credentials refused pause the edition; other permanent errors fail the rows."""
     now = now or utcnow()
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENDING:
         return 0
     # Sent from the stored renders, never re-rendered: a later feed update cannot change what
     # half of the readers receive. Loaded before claiming, so a refusal leaves rows pending.
-    variants = session.scalars(select(Delivery.variant).distinct().where(Delivery.id.in_(delivery_ids))).all()
+    variants = session.scalars(select(Delivery.variant).distinct().where(
+        Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.PENDING)).all()
+    if not variants:
+        return 0
     renders = {key or DEFAULT_VARIANT.key: approved_render(session, edition, key or DEFAULT_VARIANT.key)
                for key in variants}
+    _wait_for_rate(len(delivery_ids))
     token = claim_batch(session, edition_id, delivery_ids, now)
     session.commit()
     rows = session.execute(
@@ -62,25 +90,54 @@ def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sende
     ).all()
     sent = 0
     for key, group in groupby(rows, key=lambda row: row[0].variant or DEFAULT_VARIANT.key):
-        group = list(group)
+        batch = _outgoing_batch(edition, renders[key], list(group))
         try:
-            message_ids = sender.send(_outgoing_batch(edition, renders[key], group))
-        except SendError as exc:
-            if not exc.permanent:
-                _release(session, token)
-                session.commit()
-                raise
-            _fail(session, [delivery.id for delivery, _ in group], str(exc))
-            continue
-        for delivery, _name in group:
-            delivery.status = DeliveryStatus.ACCEPTED
-            delivery.message_id = message_ids.get(delivery.id)
-            delivery.sent_at = utcnow()
-            delivery.error = None
-        session.commit()  # accepted rows are never released by a later group's retry
-        sent += len(group)
+            sent += _hand_over(session, sender, batch)
+        except CredentialsRefused as exc:
+            _release(session, token)
+            pause_for_credentials(session, edition_id, str(exc))
+            session.commit()
+            return sent
+        except SendError:
+            _release(session, token)
+            session.commit()
+            raise
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent
+
+
+def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
+    """Send one single-variant batch; a 413 is split in halves until the parts fit."""
+    try:
+        message_ids = sender.send(batch)
+    except BatchTooLarge as exc:
+        if len(batch.recipients) == 1:
+            _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
+            session.commit()
+            return 0
+        first, second = batch.split()
+        return _hand_over(session, sender, first) + _hand_over(session, sender, second)
+    except SendError as exc:
+        if not exc.permanent or isinstance(exc, CredentialsRefused):
+            raise
+        _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
+        session.commit()
+        return 0
+    _accept(session, message_ids)
+    session.commit()  # accepted rows are never released by a later part's retry
+    return len(message_ids)
+
+
+def _accept(session: Session, message_ids: dict[int, str]) -> None:
+    now = utcnow()
+    ids = list(message_ids)
+    distinct = set(message_ids.values())
+    accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None)
+    if len(distinct) == 1:  # one provider request: one message id for all, one statement
+        session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
+                        .values(message_id=distinct.pop(), **accepted))
+    else:
+        session.execute(update(Delivery), [dict(id=i, message_id=m, **accepted) for i, m in message_ids.items()])
 
 
 def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
@@ -100,6 +157,7 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
             },
             custom_args={"edition_id": str(edition.id), "delivery_id": str(delivery.id)},
         ))
+    send_at = int(edition.send_at.timestamp()) if edition.send_at > utcnow() else None
     return OutgoingBatch(
         edition_id=edition.id,
         from_email=str(settings.FROM_EMAIL),
@@ -108,6 +166,8 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
         rendered=rendered,
         recipients=recipients,
         categories=["edition", f"edition-{edition.id}"],
+        send_at=send_at,
+        provider_batch_id=edition.provider_batch_id,
     )
 
 
@@ -125,11 +185,30 @@ def _fail(session: Session, delivery_ids: list[int], error: str) -> None:
     )
 
 
+def give_up_batch(session: Session, edition_id: int, delivery_ids: list[int], error: str) -> int:
+    """After the last retry: the batch's pending rows fail visibly instead of waiting forever."""
+    failed = session.execute(
+        update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.edition_id == edition_id,
+                               Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.FAILED, error=error)
+    ).rowcount
+    finish_edition_if_complete(session, edition_id, utcnow())
+    return failed
+
+
+def pause_for_credentials(session: Session, edition_id: int, error: str) -> None:
+    log.critical("edition %s paused: %s", edition_id, error)
+    session.execute(
+        update(Edition).where(Edition.id == edition_id, Edition.status == EditionStatus.SENDING)
+        .values(status=EditionStatus.PAUSED, note=f"paused: {error}; fix the API key, then resume",
+                updated_at=utcnow())
+    )
+
+
 def finish_edition_if_complete(session: Session, edition_id: int, now: dt.datetime) -> bool:
-    """Mark the edition sent once no delivery is pending or in flight."""
+    """Mark the edition sent once no delivery is pending, in flight or unknown."""
     unfinished = exists().where(
-        Delivery.edition_id == edition_id,
-        Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+        Delivery.edition_id == edition_id, Delivery.status.in_(DeliveryStatus.unfinished()),
     )
     return bool(session.execute(
         update(Edition)

@@ -14,13 +14,13 @@ from socket import timeout as SocketTimeout
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from digest.delivery.message import OutgoingBatch, SendError
+from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, SendError
 from digest.editions.placeholders import substitutions
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-def request_body(batch: OutgoingBatch) -> dict:
+def request_body(batch: OutgoingBatch, asm_group_id: int | None = None) -> dict:
     body = {
         "personalizations": [
             {
@@ -41,6 +41,12 @@ def request_body(batch: OutgoingBatch) -> dict:
         body["reply_to"] = {"email": batch.reply_to}
     if batch.categories:
         body["categories"] = batch.categories
+    if batch.send_at:
+        body["send_at"] = batch.send_at
+    if batch.provider_batch_id:
+        body["batch_id"] = batch.provider_batch_id
+    if asm_group_id is not None:
+        body["asm"] = {"group_id": asm_group_id}
     return body
 
 
@@ -54,25 +60,43 @@ def _address(email: str, name: str | None) -> dict:
 
 
 class SendGridSender:
-    def __init__(self, api_key: str, host: str, timeout: float):
+    def __init__(self, api_key: str, host: str, timeout: float, asm_group_id: int | None = None):
         self.client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
         self.timeout = timeout
+        self.asm_group_id = asm_group_id
 
-    def send(self, batch: OutgoingBatch) -> dict[int, str]:
+    def _call(self, endpoint, body: dict | None = None):
+        # The library's default timeout is none at all: a stalled connection would hold a
+        # worker (and its claimed rows) forever.
         try:
-            response = self.client.client.mail.send.post(request_body=request_body(batch), timeout=self.timeout)
+            return endpoint.post(request_body=body, timeout=self.timeout)
         except HTTPError as exc:
             raise _classify(exc) from exc
-        except (urllib.error.URLError, SocketTimeout, ConnectionError, TimeoutError) as exc:
+        except (urllib.error.URLError, SocketTimeout, ConnectionError, TimeoutError, OSError) as exc:
             raise SendError(f"SendGrid unreachable: {exc}", permanent=False) from exc
+
+    def send(self, batch: OutgoingBatch) -> dict[int, str]:
+        response = self._call(self.client.client.mail.send, request_body(batch, self.asm_group_id))
         message_id = response.headers.get("X-Message-Id") or ""
         return {recipient.delivery_id: message_id for recipient in batch.recipients}
+
+    def create_batch_id(self) -> str:
+        """A batch id for a scheduled send, so that it can be cancelled before send_at."""
+        response = self._call(self.client.client.mail.batch)
+        return json.loads(response.body)["batch_id"]
+
+    def cancel_scheduled(self, batch_id: str) -> None:
+        self._call(self.client.client.user.scheduled_sends, {"batch_id": batch_id, "status": "cancel"})
 
 
 def _classify(exc: HTTPError) -> SendError:
     status = exc.status_code
     detail = _error_messages(exc.body)
     message = f"SendGrid answered {status}: {detail}"
+    if status in (401, 403):
+        return CredentialsRefused(message)
+    if status == 413:
+        return BatchTooLarge(message)
     retry_after = None
     if status == 429:
         reset = (exc.headers or {}).get("X-RateLimit-Reset")

@@ -10,12 +10,18 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.config import get_settings
 from digest.editions.compose import compose_due_edition
 from digest.store.models import Edition, EditionStatus
 
 
 def due_edition_ids(session: Session, now: dt.datetime) -> list[int]:
-    query = select(Edition.id).where(Edition.status == EditionStatus.APPROVED, Edition.send_at <= now)
+    """Approved editions whose send time has come; with SendGrid, up to
+    SEND_SCHEDULE_AHEAD_MINUTES early (the provider holds the messages until send_at)."""
+    settings = get_settings()
+    ahead = settings.SEND_SCHEDULE_AHEAD_MINUTES if settings.DELIVERY_BACKEND == "sendgrid" else 0
+    query = select(Edition.id).where(Edition.status == EditionStatus.APPROVED,
+                                     Edition.send_at <= now + dt.timedelta(minutes=ahead))
     return list(session.scalars(query.order_by(Edition.send_at)))
 
 

@@ -62,6 +62,7 @@ class EditionStatus(enum.StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
     SENDING = "sending"
+    PAUSED = "paused"  # by an operator, or by the provider refusing our credentials
     SENT = "sent"
     CANCELLED = "cancelled"
 
@@ -74,9 +75,19 @@ class SubscriberStatus(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
-    SENDING = "sending"
-    ACCEPTED = "accepted"
-    FAILED = "failed"
+    SENDING = "sending"  # claimed by a worker, handed to the provider or about to be
+    UNKNOWN = "unknown"  # claimed long ago and never recorded: the worker died mid-request
+    ACCEPTED = "accepted"  # the provider took it (202)
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"  # the receiving server asked to try later; the provider retries
+    BOUNCED = "bounced"
+    DROPPED = "dropped"
+    FAILED = "failed"  # we gave up: permanent error or retries exhausted
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def unfinished(cls) -> tuple["DeliveryStatus", ...]:
+        return (cls.PENDING, cls.SENDING, cls.UNKNOWN)
 
 
 class Feed(Base):
@@ -141,6 +152,8 @@ class Edition(Base):
     approved_hash: Mapped[str | None] = mapped_column(String(64))
     # Why the edition is where it is, for editors (e.g. an approval voided by a change).
     note: Mapped[str | None] = mapped_column(Text)
+    # SendGrid's batch id: lets a send scheduled ahead with send_at be cancelled.
+    provider_batch_id: Mapped[str | None] = mapped_column(String(100))
     started_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -237,6 +250,8 @@ class Delivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[dt.datetime | None]
+    # When the provider last told us about this message (webhook events).
+    event_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -259,6 +274,22 @@ class DeliveryEvent(Base):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[dt.datetime]
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookBatch(Base):
+    """A verified webhook request, kept until a worker has processed it: nothing is lost if the
+    queue is down when it arrives."""
+
+    __tablename__ = "webhook_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[dt.datetime | None]
+    event_count: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_webhook_batches_unprocessed", "processed_at"),)
 
 
 class Editor(Base):

@@ -9,7 +9,8 @@ from digest.delivery.message import SendError
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import delivery_counts, send_batch
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery
+from digest.editions.approve import get_edition
+from digest.store.models import Delivery, EditionStatus
 from tests.conftest import reset_caches
 from tests.factories import approved_edition, polled_feed, subscribers
 from tests.sendgrid_standin import StandIn
@@ -58,15 +59,19 @@ def test_one_request_carries_the_whole_batch(standin, feed_server):
         assert all(r.message_id for r in rows)
 
 
-def test_a_rejected_key_fails_the_batch_with_sendgrids_message(standin, feed_server, monkeypatch):
+def test_a_rejected_key_pauses_the_edition_and_keeps_every_row(standin, feed_server):
     standin.api_key = "SG.another-key"
     edition_id, batch = _batch(feed_server)
     with unit_of_work() as session:
         assert send_batch(session, edition_id, batch, get_sender()) == 0
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"failed": 3}
-        error = session.query(Delivery.error).first()[0]
-    assert "401" in error and "authorization grant is invalid" in error
+        assert delivery_counts(session, edition_id) == {"pending": 3}
+        edition = get_edition(session, edition_id)
+        assert edition.status == EditionStatus.PAUSED
+        assert "401" in edition.note and "authorization grant is invalid" in edition.note
+        # Nothing more goes out while paused.
+        assert send_batch(session, edition_id, batch, get_sender()) == 0
+    assert standin.requests == []
 
 
 def test_a_server_error_is_retryable_and_nothing_is_lost(standin, feed_server):
