@@ -272,6 +272,82 @@ def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
     console.print(f"edition {edition_id} queued for sending; follow it with `digest editions list`")
 
 
+@editions_app.command("pause")
+def editions_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Pause a send: batches not yet handed over wait."""
+    from digest.delivery.control import pause_edition
+
+    with _session() as session:
+        pause_edition(session, edition_id)
+    console.print(f"edition {edition_id} paused")
+
+
+@editions_app.command("resume")
+def editions_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Resume a paused send; rows already accepted are never sent again."""
+    from digest.delivery.control import resume_edition
+    from workers.tasks import enqueue_batches
+
+    with _session() as session:
+        batches = resume_edition(session, edition_id)
+        enqueue_batches(session, edition_id, batches)
+    console.print(f"edition {edition_id} resumed: {sum(map(len, batches))} deliveries queued")
+
+
+@editions_app.command("cancel")
+def editions_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False) -> None:
+    """Cancel an approved or sending edition; what was handed over stays sent."""
+    from digest.delivery.backends import get_sender
+    from digest.delivery.control import cancel_edition
+
+    if not yes and not typer.confirm(f"Cancel edition {edition_id}? This cannot be undone"):
+        raise typer.Exit(1)
+    with _session() as session:
+        _, cancelled = cancel_edition(session, edition_id, get_sender())
+    console.print(f"edition {edition_id} cancelled; {cancelled} deliveries will not be sent")
+
+
+@editions_app.command("deliveries")
+def editions_deliveries(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Deliveries of an edition by state."""
+    from digest.delivery.send import delivery_counts
+    from digest.editions.approve import get_edition
+
+    with _session() as session:
+        edition = get_edition(session, edition_id)
+        counts = delivery_counts(session, edition_id)
+    console.print(f"edition {edition_id}: {edition.status.value}" + (f" ({edition.note})" if edition.note else ""))
+    for status, count in sorted(counts.items()):
+        console.print(f"  {status:<10} {count}")
+
+
+@editions_app.command("resend-unknown")
+def editions_resend_unknown(
+    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    older_than: Annotated[Optional[int], typer.Option("--older-than", help="Minutes since the claim (default SEND_UNKNOWN_RESEND_AFTER_MINUTES)")] = None,
+) -> None:
+    """Re-send deliveries left unknown (a worker died mid-request) that no webhook event settled."""
+    from digest.delivery.control import resend_unknown
+    from workers.tasks import enqueue_batches
+
+    with _session() as session:
+        batches = resend_unknown(session, edition_id, older_than)
+        enqueue_batches(session, edition_id, batches)
+    console.print(f"edition {edition_id}: {sum(map(len, batches))} deliveries queued again")
+
+
+@editions_app.command("settle-unknown")
+def editions_settle_unknown(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                            outcome: Annotated[str, typer.Option("--as", help="accepted or failed")]) -> None:
+    """Record unknown deliveries as accepted or failed, without sending."""
+    from digest.delivery.control import settle_unknown
+
+    with _session() as session:
+        count = settle_unknown(session, edition_id, outcome)
+    console.print(f"edition {edition_id}: {count} unknown deliveries recorded as {outcome}")
+
+
 @subscribers_app.command("add")
 def subscribers_add(email: str, name: Annotated[Optional[str], typer.Option(help="Display name")] = None,
                     confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in (consent already given)")] = False) -> None:

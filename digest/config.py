@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     SEND_RATE_PER_SECOND: float = Field(default=0, ge=0)
     SEND_RATE_PER_HOUR: int = Field(default=0, ge=0)
     SEND_MAX_RETRIES: int = Field(default=8, ge=0)
+    # Retry n waits about base * 2**n seconds (with jitter, at most 10 minutes).
+    SEND_RETRY_BASE_SECONDS: float = Field(default=5.0, gt=0)
+    SEND_RECONCILE_INTERVAL_SECONDS: float = Field(default=60.0, gt=0)
     # A row claimed longer than this without an outcome: its worker died mid-request.
     SEND_STUCK_AFTER_SECONDS: int = Field(default=600, ge=1)
     # An edition sending with pending rows and no claim for this long lost its queue messages.

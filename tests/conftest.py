@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -153,32 +154,55 @@ def redis_client():
     return client
 
 
-@pytest.fixture(scope="session")
+class Worker:
+    """A real `celery worker` process (its own process group, so it can be killed whole)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1):
+        from workers.app import app
+
+        self.app = app
+        self.env = env
+        self.log_path = log_path
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", ",".join(QUEUES),
+             "-c", str(self.concurrency), "-n", self.name, "--without-gossip", "--without-mingle",
+             "--loglevel", "INFO"],
+            cwd=REPO, env=dict(os.environ, **self.env), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_for(self._ready, timeout=60, what="the Celery worker to be ready")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+        return "ready." in self.log_path.read_text(errors="replace").split(self.name)[-1]
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once, as an OOM killer or a crash would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="module")
 def celery_worker(service_env, redis_client, tmp_path_factory):
-    """A real `celery worker` process on the test Redis, consuming every queue."""
-    from workers.app import app
-
+    """A real worker on the test Redis with the outbox backend, for one test module."""
     redis_client.flushdb()
-    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", ",".join(QUEUES),
-         "-c", "1", "-n", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=REPO, env=dict(os.environ, **service_env), stdout=log, stderr=subprocess.STDOUT,
-    )
-
-    def answers() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"worker exited: {log_path.read_text()}")
-        return bool(app.control.ping(destination=[name], timeout=0.5))
-
-    wait_for(answers, timeout=60, what="the Celery worker to answer ping")
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+    worker = Worker(service_env, tmp_path_factory.mktemp("worker") / "worker.log").start()
+    yield worker
+    worker.stop()

@@ -70,3 +70,20 @@ def stored_articles(*published, section: str = "Analytical Articles", prefix: st
         session.add_all(articles)
         session.flush()
         return [a.id for a in articles]
+
+
+def many_subscribers(count: int, domain: str = "readers.example.org") -> list[str]:
+    """`count` confirmed subscribers in one statement; returns their addresses."""
+    from sqlalchemy import insert
+
+    from digest.clock import utcnow
+    from digest.store.models import Subscriber
+
+    now = utcnow()
+    emails = [f"reader{i:06d}@{domain}" for i in range(count)]
+    with unit_of_work() as session:
+        session.execute(insert(Subscriber), [
+            dict(email=e, name=f"Reader {i}", status="confirmed", sections=[], confirmed_at=now, created_at=now)
+            for i, e in enumerate(emails)
+        ])
+    return emails

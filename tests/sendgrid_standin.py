@@ -1,15 +1,28 @@
-"""A local stand-in for SendGrid's v3 `POST /v3/mail/send`, checking what SendGrid documents:
-bearer auth, personalization and recipient limits, required fields, content order, string-only
-custom_args and substitutions, reserved headers; 202 with X-Message-Id, or SendGrid's error body."""
+"""A local stand-in for SendGrid's v3 API, for tests and benchmarks.
+
+`POST /v3/mail/send` checks what SendGrid documents: bearer auth (401 with SendGrid's body), at
+most 1000 personalizations and 1000 recipients, each address once per request, `from`, `subject`
+and `content` required, text/plain before text/html, string-only `custom_args` and
+`substitutions`, reserved header names refused; 202 with an `X-Message-Id`, or errors as
+`{"errors": [{"message", "field", "help"}]}`. It can inject 429 (with `X-RateLimit-*`), 5xx,
+slow answers and dropped connections; it counts every message per address; and it can post
+signed Event Webhook requests back, as SendGrid does. Also `POST /v3/mail/batch` and
+`POST /v3/user/scheduled_sends` for sends scheduled ahead.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
@@ -17,6 +30,7 @@ RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "conten
                     "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc"}
 UNAUTHORIZED = {"errors": [{"field": None, "message": "The provided authorization grant is invalid, "
                             "expired, or revoked", "help": None}]}
+DROP = "drop"  # in `fail_next`: close the connection without answering
 
 
 class Invalid(Exception):
@@ -25,103 +39,173 @@ class Invalid(Exception):
         self.field_name = field_name
 
 
-@dataclass
-class StandIn:
-    api_key: str = "SG.test-key"
-    requests: list[dict] = field(default_factory=list)
-    delivered: Counter = field(default_factory=Counter)
-    # Status codes to answer with before behaving normally (e.g. [503, 503]).
-    fail_next: list[int] = field(default_factory=list)
-
-    def check(self, body: dict) -> None:
-        personalizations = body.get("personalizations")
-        if not isinstance(personalizations, list) or not personalizations:
-            raise Invalid("The personalizations field is required and must have at least one personalization.",
-                          "personalizations")
-        if len(personalizations) > MAX_PERSONALIZATIONS:
-            raise Invalid("The personalizations field is limited to 1000 personalizations.", "personalizations")
-        seen: set[str] = set()
-        recipients = 0
-        for index, p in enumerate(personalizations):
-            where = f"personalizations.{index}"
-            if not p.get("to"):
-                raise Invalid("The to array is required for all personalization objects.", f"{where}.to")
-            for kind in ("to", "cc", "bcc"):
-                for address in p.get(kind, []):
-                    email = str(address.get("email", "")).lower()
-                    if "@" not in email:
-                        raise Invalid("Does not contain a valid address.", f"{where}.{kind}")
-                    if email in seen:
-                        raise Invalid("Each email address in the personalization block should be unique "
-                                      "between to, cc, and bcc.", f"{where}.{kind}")
-                    seen.add(email)
-                    recipients += 1
-            for name in ("custom_args", "substitutions"):
-                if any(not isinstance(v, str) for v in (p.get(name) or {}).values()):
-                    raise Invalid(f"Invalid type. Expected: string, given: object.", f"{where}.{name}")
-            for header in p.get("headers") or {}:
-                if header.lower() in RESERVED_HEADERS:
-                    raise Invalid(f"The header {header} is reserved.", f"{where}.headers")
-            if not (p.get("subject") or body.get("subject")):
-                raise Invalid("The subject is required.", "subject")
-        if recipients > MAX_RECIPIENTS:
-            raise Invalid("The total number of recipients must be no more than 1000.", "personalizations")
-        if not (body.get("from") or {}).get("email"):
-            raise Invalid("The from object must be provided for every email send.", "from")
-        content = body.get("content") or []
-        if not content or any(not c.get("value") for c in content):
-            raise Invalid("The content value must be a string at least one character in length.", "content")
-        types = [c.get("type") for c in content]
-        if "text/plain" in types and types[0] != "text/plain":
-            raise Invalid("If present, text/plain must be first, followed by text/html.", "content")
-
-    def serve(self) -> "RunningStandIn":
-        return RunningStandIn(self)
+def check_mail_send(body: dict) -> None:
+    """Raise Invalid as SendGrid would answer 400."""
+    personalizations = body.get("personalizations")
+    if not isinstance(personalizations, list) or not personalizations:
+        raise Invalid("The personalizations field is required and must have at least one personalization.",
+                      "personalizations")
+    if len(personalizations) > MAX_PERSONALIZATIONS:
+        raise Invalid("The personalizations field is limited to 1000 personalizations.", "personalizations")
+    seen: set[str] = set()
+    recipients = 0
+    for index, p in enumerate(personalizations):
+        where = f"personalizations.{index}"
+        if not p.get("to"):
+            raise Invalid("The to array is required for all personalization objects.", f"{where}.to")
+        for kind in ("to", "cc", "bcc"):
+            for address in p.get(kind, []):
+                email = str(address.get("email", "")).lower()
+                if "@" not in email:
+                    raise Invalid("Does not contain a valid address.", f"{where}.{kind}")
+                if email in seen:
+                    raise Invalid("Each email address in the personalization block should be unique "
+                                  "between to, cc, and bcc.", f"{where}.{kind}")
+                seen.add(email)
+                recipients += 1
+        for name in ("custom_args", "substitutions"):
+            if any(not isinstance(v, str) for v in (p.get(name) or {}).values()):
+                raise Invalid("Invalid type. Expected: string, given: object.", f"{where}.{name}")
+        for header in p.get("headers") or {}:
+            if header.lower() in RESERVED_HEADERS:
+                raise Invalid(f"The header {header} is reserved.", f"{where}.headers")
+        if not (p.get("subject") or body.get("subject")):
+            raise Invalid("The subject is required.", "subject")
+    if recipients > MAX_RECIPIENTS:
+        raise Invalid("The total number of recipients must be no more than 1000.", "personalizations")
+    if not (body.get("from") or {}).get("email"):
+        raise Invalid("The from object must be provided for every email send.", "from")
+    content = body.get("content") or []
+    if not content or any(not c.get("value") for c in content):
+        raise Invalid("The content value must be a string at least one character in length.", "content")
+    types = [c.get("type") for c in content]
+    if "text/plain" in types and types[0] != "text/plain":
+        raise Invalid("If present, text/plain must be first, followed by text/html.", "content")
 
 
-class RunningStandIn:
-    def __init__(self, state: StandIn):
-        self.state = state
-        outer = self
+class SendGridStandIn:
+    def __init__(self, api_key: str = "SG.test-key", latency: float = 0.0):
+        self.api_key = api_key
+        self.latency = latency
+        # Answers to give before behaving normally: a status code, or DROP.
+        self.fail_next: list[int | str] = []
+        self.max_body_bytes: int | None = None  # answer 413 past this
+        self.requests: list[dict] = []
+        self.delivered: Counter = Counter()
+        self.accepted: list[tuple[str, dict, str]] = []  # (email, custom_args, message id)
+        self.cancelled_batches: list[str] = []
+        self.received = threading.Event()  # set when a mail/send request arrives
+        self._lock = threading.Lock()
+        self._private_key = ec.generate_private_key(ec.SECP256R1())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.handle(self, raw)
+    # --- running -------------------------------------------------------------------------
+    def __enter__(self) -> "SendGridStandIn":
+        self._thread.start()
+        return self
 
-            def log_message(self, format: str, *args) -> None:  # noqa: A002
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def handle(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
-        state = self.state
-        if handler.path != "/v3/mail/send":
-            return self._answer(handler, 404, {"errors": [{"message": "not found", "field": None, "help": None}]})
-        if handler.headers.get("Authorization") != f"Bearer {state.api_key}":
+    # --- the event webhook ---------------------------------------------------------------
+    @property
+    def public_key(self) -> str:
+        """The verification key, as SendGrid's settings page shows it (base64 DER)."""
+        der = self._private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(der).decode()
+
+    def sign(self, payload: str, timestamp: str) -> str:
+        signature = self._private_key.sign((timestamp + payload).encode(), ec.ECDSA(hashes.SHA256()))
+        return base64.b64encode(signature).decode()
+
+    def signed_headers(self, payload: str, timestamp: int | None = None) -> dict[str, str]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        return {"Content-Type": "application/json",
+                "X-Twilio-Email-Event-Webhook-Signature": self.sign(payload, stamp),
+                "X-Twilio-Email-Event-Webhook-Timestamp": stamp}
+
+    def events(self, kind: str = "delivered") -> list[dict]:
+        """One event of `kind` per message accepted so far, shaped as SendGrid posts them."""
+        now = int(time.time())
+        return [{"email": email, "timestamp": now, "event": kind, "sg_event_id": uuid.uuid4().hex,
+                 "sg_message_id": f"{message_id}.filter-{i}", **custom_args}
+                for i, (email, custom_args, message_id) in enumerate(self.accepted)]
+
+    def post_events(self, webhook_url: str, events: list[dict]) -> httpx.Response:
+        payload = json.dumps(events) + "\r\n"
+        return httpx.post(webhook_url, content=payload.encode(), headers=self.signed_headers(payload), timeout=30)
+
+    # --- HTTP ----------------------------------------------------------------------------
+    def _handler_class(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    standin._handle(self, raw)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a killed worker); what was accepted stays accepted
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002
+                pass
+
+        return Handler
+
+    def _handle(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
+        if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._answer(handler, 401, UNAUTHORIZED)
-        if state.fail_next:
-            status = state.fail_next.pop(0)
-            return self._answer(handler, status, {"errors": [{"message": "injected failure", "field": None,
-                                                               "help": None}]})
+        if handler.path == "/v3/mail/batch":
+            return self._answer(handler, 201, {"batch_id": uuid.uuid4().hex})
+        if handler.path == "/v3/user/scheduled_sends":
+            body = json.loads(raw or b"{}")
+            with self._lock:
+                self.cancelled_batches.append(body.get("batch_id"))
+            return self._answer(handler, 201, body)
+        if handler.path != "/v3/mail/send":
+            return self._answer(handler, 404, _errors("not found"))
+        with self._lock:
+            injected = self.fail_next.pop(0) if self.fail_next else None
+        if injected == DROP:
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return None
+        if injected == 429:
+            reset = int(time.time()) + 1
+            return self._answer(handler, 429, _errors("too many requests"), {
+                "X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        if injected is not None:
+            return self._answer(handler, int(injected), _errors("injected failure"))
+        if self.max_body_bytes is not None and len(raw) > self.max_body_bytes:
+            return self._answer(handler, 413, _errors("Payload Too Large"))
         try:
             body = json.loads(raw)
-            state.check(body)
+            check_mail_send(body)
         except json.JSONDecodeError:
-            return self._answer(handler, 400, {"errors": [{"message": "Bad Request", "field": None, "help": None}]})
+            return self._answer(handler, 400, _errors("Bad Request"))
         except Invalid as exc:
-            return self._answer(handler, 400, {"errors": [{"message": str(exc), "field": exc.field_name,
-                                                           "help": None}]})
-        state.requests.append(body)
-        for p in body["personalizations"]:
-            for address in p["to"]:
-                state.delivered[address["email"]] += 1
-        self._answer(handler, 202, None, {"X-Message-Id": uuid.uuid4().hex[:22]})
+            return self._answer(handler, 400, _errors(str(exc), exc.field_name))
+        message_id = uuid.uuid4().hex[:22]
+        with self._lock:
+            self.requests.append(body)
+            for p in body["personalizations"]:
+                for address in p["to"]:
+                    self.delivered[address["email"]] += 1
+                    self.accepted.append((address["email"], p.get("custom_args") or {}, message_id))
+        self.received.set()
+        if self.latency:
+            time.sleep(self.latency)
+        self._answer(handler, 202, None, {"X-Message-Id": message_id})
 
     @staticmethod
     def _answer(handler, status: int, body: dict | None, headers: dict | None = None) -> None:
@@ -135,6 +219,6 @@ class RunningStandIn:
         handler.end_headers()
         handler.wfile.write(payload)
 
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+
+def _errors(message: str, field_name: str | None = None) -> dict:
+    return {"errors": [{"message": message, "field": field_name, "help": None}]}

@@ -8,8 +8,14 @@ _settings = get_settings()
 
 broker_url = _settings.REDIS_URL
 broker_connection_retry_on_startup = True
-# Redis redelivers a message not acknowledged within this time; sends finish far sooner.
-broker_transport_options = {"visibility_timeout": _settings.BROKER_VISIBILITY_TIMEOUT_SECONDS}
+# Redis redelivers a message not acknowledged within this time (its worker died); sends finish
+# far sooner. Workers look for such messages a few times per visibility period.
+_visibility = _settings.BROKER_VISIBILITY_TIMEOUT_SECONDS
+broker_transport_options = {
+    "visibility_timeout": _visibility,
+    "unacked_restore_interval": max(1, min(10, _visibility // 6)),
+    "unacked_restore_throttle": max(1, min(10, _visibility // 60)),
+}
 task_serializer = "json"
 accept_content = ["json"]
 task_ignore_result = True
@@ -32,5 +38,6 @@ beat_schedule = {
     "poll-due-feeds": {"task": "digest.feeds.poll_due_feeds", "schedule": crontab(minute="*/5")},
     # Cheap: one indexed query finds nothing most minutes. The cadence decides what is due.
     "edition-tick": {"task": "digest.editions.tick", "schedule": 60.0},
-    "reconcile-deliveries": {"task": "digest.delivery.reconcile", "schedule": 60.0},
+    "reconcile-deliveries": {"task": "digest.delivery.reconcile",
+                             "schedule": _settings.SEND_RECONCILE_INTERVAL_SECONDS},
 }

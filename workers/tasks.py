@@ -79,7 +79,8 @@ def send_batch(self, edition_id: int, delivery_ids: list[int]) -> int:
             log.error("edition %s: batch of %s failed for good: %s", edition_id, len(delivery_ids), exc)
             return 0
         # Exponential backoff with jitter, or what the provider asked for.
-        delay = exc.retry_after or min(600, 2 ** self.request.retries * 5) * random.uniform(0.8, 1.2)
+        base = get_settings().SEND_RETRY_BASE_SECONDS
+        delay = exc.retry_after or min(600.0, base * 2 ** self.request.retries) * random.uniform(0.8, 1.2)
         raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
 
 

@@ -47,14 +47,22 @@ def resume_edition(session: Session, edition_id: int) -> list[list[int]]:
     return batches
 
 
-def cancel_edition(session: Session, edition_id: int) -> tuple[Edition, int]:
-    """Stop an edition for good: rows not yet handed over are cancelled. Returns (edition, rows
-    cancelled). A send scheduled ahead at the provider is cancelled by the caller (batch id)."""
+def cancel_edition(session: Session, edition_id: int, sender=None) -> tuple[Edition, int]:
+    """Stop an edition for good: rows not yet handed over are cancelled, and a send scheduled
+    ahead at the provider (send_at with a batch id) is cancelled there. Returns (edition, rows
+    cancelled here)."""
     edition = get_edition(session, edition_id)
-    if edition.status not in (EditionStatus.APPROVED, EditionStatus.SENDING, EditionStatus.PAUSED):
+    scheduled_at_provider = bool(edition.provider_batch_id) and edition.send_at > utcnow()
+    stoppable = (EditionStatus.APPROVED, EditionStatus.SENDING, EditionStatus.PAUSED)
+    if edition.status not in stoppable and not (edition.status == EditionStatus.SENT and scheduled_at_provider):
         raise Conflict(f"edition {edition_id} is {edition.status.value}; it cannot be cancelled")
+    stopped = [DeliveryStatus.PENDING]
+    if scheduled_at_provider and hasattr(sender, "cancel_scheduled"):
+        # Handed over but held until send_at: the provider drops the whole batch id.
+        sender.cancel_scheduled(edition.provider_batch_id)
+        stopped.append(DeliveryStatus.ACCEPTED)
     cancelled = session.execute(
-        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING)
+        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status.in_(stopped))
         .values(status=DeliveryStatus.CANCELLED)
     ).rowcount
     edition.status = EditionStatus.CANCELLED

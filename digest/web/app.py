@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -15,13 +17,23 @@ from digest.editions.approve import approved_render, get_edition
 from digest.editions.preview import preview_edition
 from digest.editions.render import fill
 from digest.errors import InputError, NotFound
-from digest.store.db import unit_of_work
+from digest.delivery.events import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookRejected,
+    store_webhook_batch,
+    verify_sendgrid_request,
+)
+from digest.store.db import on_commit, unit_of_work
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.tokens import UNSUBSCRIBE, BadToken, read_token
 from digest.templating import web_environment
 
 app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
+log = logging.getLogger(__name__)
+# SendGrid posts batches of at most a few MB; anything far larger is not theirs.
+MAX_WEBHOOK_BYTES = 20 * 1024 * 1024
 
 
 def db() -> Iterator[Session]:
@@ -91,6 +103,38 @@ def edition_preview(edition_id: int, format: str = "html", session: Session = De
     if format == "text":
         return PlainTextResponse(f"Subject: {filled.subject}\n\n{filled.text}")
     return HTMLResponse(filled.html)
+
+
+@app.post("/webhooks/sendgrid")
+async def sendgrid_webhook(request: Request) -> Response:
+    """Verify and keep SendGrid's events, answer at once; a worker applies them."""
+    settings = get_settings()
+    if not settings.SENDGRID_WEBHOOK_PUBLIC_KEY:
+        # 5xx makes SendGrid retry for a day: events wait for the operator to set the key.
+        log.error("SendGrid webhook called but SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
+        return PlainTextResponse("webhook verification key not configured", status_code=503)
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return PlainTextResponse("payload too large", status_code=413)
+    try:
+        verify_sendgrid_request(body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER),
+                                settings.SENDGRID_WEBHOOK_PUBLIC_KEY, settings.WEBHOOK_MAX_AGE_SECONDS)
+    except WebhookRejected as exc:
+        return PlainTextResponse(f"rejected: {exc}", status_code=403)
+    try:
+        batch_id = await run_in_threadpool(_keep_webhook, body)
+    except WebhookRejected as exc:
+        return PlainTextResponse(f"rejected: {exc}", status_code=400)
+    return PlainTextResponse(f"accepted batch {batch_id}")
+
+
+def _keep_webhook(body: bytes) -> int:
+    from workers.tasks import process_webhook
+
+    with unit_of_work() as session:
+        batch = store_webhook_batch(session, body)
+        on_commit(session, lambda: process_webhook.delay(batch.id))
+        return batch.id
 
 
 @app.get("/unsubscribe", response_class=HTMLResponse)

@@ -11,23 +11,9 @@ from digest.delivery.send import delivery_counts, send_batch
 from digest.store.db import unit_of_work
 from digest.editions.approve import get_edition
 from digest.store.models import Delivery, EditionStatus
-from tests.conftest import reset_caches
 from tests.factories import approved_edition, polled_feed, subscribers
-from tests.sendgrid_standin import StandIn
 
 READERS = ("ana@example.org", "bek@example.org", "cyrus@example.org")
-
-
-@pytest.fixture
-def standin(settings, monkeypatch):
-    state = StandIn()
-    running = state.serve()
-    monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
-    monkeypatch.setenv("SENDGRID_API_KEY", state.api_key)
-    monkeypatch.setenv("SENDGRID_API_HOST", running.url)
-    reset_caches()
-    yield state
-    running.close()
 
 
 def _batch(feed_server) -> tuple[int, list[int]]:

@@ -1,0 +1,185 @@
+"""Pause, resume and cancel a send; scheduled sends; the global rate limit; stuck rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select, update
+
+from digest.clock import utcnow
+from digest.delivery.backends import get_sender
+from digest.delivery.control import (
+    cancel_edition,
+    mark_stuck_unknown,
+    pause_edition,
+    resend_unknown,
+    resume_edition,
+    settle_unknown,
+    stalled_batches,
+)
+from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.ratelimit import SendRateLimiter
+from digest.delivery.send import RateLimited, claim_batch, delivery_counts, send_batch
+from digest.editions.approve import get_edition
+from digest.errors import Conflict
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery, Edition, EditionStatus
+from tests.conftest import reset_caches
+from tests.factories import approved_edition, many_subscribers, polled_feed
+
+
+def _started(feed_server, readers: int = 2500, release: bool = True) -> tuple[int, list[list[int]]]:
+    polled_feed(feed_server)
+    many_subscribers(readers)
+    edition_id = approved_edition()
+    if release:
+        with unit_of_work() as session:
+            release_edition(session, edition_id)
+    with unit_of_work() as session:
+        return edition_id, start_edition(session, edition_id, sender=get_sender())
+
+
+def _send(edition_id: int, batch: list[int]) -> int:
+    with unit_of_work() as session:
+        return send_batch(session, edition_id, batch, get_sender())
+
+
+def _status(edition_id: int) -> EditionStatus:
+    with unit_of_work() as session:
+        return get_edition(session, edition_id).status
+
+
+def test_pause_holds_the_rest_and_resume_never_resends(standin, feed_server):
+    edition_id, batches = _started(feed_server)
+    assert [len(b) for b in batches] == [1000, 1000, 500]
+    assert _send(edition_id, batches[0]) == 1000
+    with unit_of_work() as session:
+        pause_edition(session, edition_id)
+    assert _send(edition_id, batches[1]) == 0
+    with unit_of_work() as session:
+        again = resume_edition(session, edition_id)
+    assert [len(b) for b in again] == [1000, 500]
+    for batch in again + batches:  # old messages arriving late change nothing
+        _send(edition_id, batch)
+    assert len(standin.requests) == 3
+    assert set(standin.delivered.values()) == {1} and len(standin.delivered) == 2500
+    assert _status(edition_id) == EditionStatus.SENT
+
+
+def test_cancel_stops_what_was_not_handed_over(standin, feed_server):
+    edition_id, batches = _started(feed_server)
+    _send(edition_id, batches[0])
+    with unit_of_work() as session:
+        _, cancelled = cancel_edition(session, edition_id, get_sender())
+    assert cancelled == 1500
+    assert [_send(edition_id, b) for b in batches[1:]] == [0, 0]
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"accepted": 1000, "cancelled": 1500}
+    assert _status(edition_id) == EditionStatus.CANCELLED
+    with pytest.raises(Conflict), unit_of_work() as session:
+        resume_edition(session, edition_id)
+
+
+def test_a_send_scheduled_ahead_carries_send_at_and_can_be_cancelled(standin, feed_server):
+    edition_id, batches = _started(feed_server, readers=10, release=False)  # send_at is days ahead
+    _send(edition_id, batches[0])
+    [body] = standin.requests
+    with unit_of_work() as session:
+        edition = get_edition(session, edition_id)
+        assert body["send_at"] == int(edition.send_at.timestamp())
+        assert body["batch_id"] == edition.provider_batch_id
+        cancel_edition(session, edition_id, get_sender())
+    assert standin.cancelled_batches == [body["batch_id"]]
+
+
+def test_a_fixed_key_resumes_a_paused_send(standin, feed_server):
+    standin.api_key = "SG.rotated"
+    edition_id, batches = _started(feed_server, readers=20)
+    assert _send(edition_id, batches[0]) == 0
+    assert _status(edition_id) == EditionStatus.PAUSED
+    standin.api_key = "SG.test-key"
+    with unit_of_work() as session:
+        again = resume_edition(session, edition_id)
+    assert _send(edition_id, again[0]) == 20
+    assert _status(edition_id) == EditionStatus.SENT
+
+
+def test_a_batch_too_large_is_split_until_it_fits(standin, feed_server):
+    edition_id, batches = _started(feed_server, readers=1000)
+    standin.max_body_bytes = 200_000
+    assert _send(edition_id, batches[0]) == 1000
+    assert len(standin.requests) > 1 and set(standin.delivered.values()) == {1}
+
+
+def test_stuck_claims_become_unknown_and_are_resent_only_on_request(standin, feed_server, monkeypatch):
+    edition_id, batches = _started(feed_server, readers=30)
+    with unit_of_work() as session:
+        claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(minutes=30))  # then "died"
+    with unit_of_work() as session:
+        assert mark_stuck_unknown(session) == 30
+        assert delivery_counts(session, edition_id) == {"unknown": 30}
+        assert resend_unknown(session, edition_id) == []  # not old enough by default (60 min)
+    with unit_of_work() as session:
+        [again] = resend_unknown(session, edition_id, older_than_minutes=0)
+    assert _send(edition_id, again) == 30
+    assert set(standin.delivered.values()) == {1} and _status(edition_id) == EditionStatus.SENT
+
+
+def test_an_operator_can_settle_unknown_rows(standin, feed_server):
+    edition_id, batches = _started(feed_server, readers=5)
+    with unit_of_work() as session:
+        claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(hours=1))
+    with unit_of_work() as session:
+        mark_stuck_unknown(session)
+        assert settle_unknown(session, edition_id, "failed") == 5
+    assert _status(edition_id) == EditionStatus.SENT
+    assert standin.requests == []
+
+
+def test_lost_queue_messages_are_found_and_reissued(standin, feed_server):
+    edition_id, batches = _started(feed_server, readers=1500)
+    with unit_of_work() as session:
+        assert stalled_batches(session) == {}  # just started: not stalled yet
+        session.execute(update(Edition).where(Edition.id == edition_id)
+                        .values(started_at=utcnow() - dt.timedelta(hours=1)))
+    with unit_of_work() as session:
+        assert stalled_batches(session) == {edition_id: batches}
+
+
+def test_the_rate_limit_is_shared_and_exact(redis_client):
+    limiter = SendRateLimiter(redis_client, per_second=100, per_hour=250, capacity=100)
+    redis_client.delete(*redis_client.keys("digest:send-rate:*") or ["none"])
+    first = limiter.acquire(100)
+    assert first.granted and first.sent_this_hour == 100
+    second = limiter.acquire(50)
+    assert not second.granted and 0 < second.wait_seconds <= 0.5
+    other_worker = SendRateLimiter(redis_client, per_second=100, per_hour=250, capacity=100)
+    assert not other_worker.acquire(50).granted  # the same bucket, wherever it is asked
+    redis_client.hset("digest:send-rate:bucket", "tokens", 100)
+    assert limiter.acquire(100).granted
+    capped = limiter.acquire(100)  # 300 > 250 this hour
+    assert not capped.granted and capped.wait_seconds > 1
+    with pytest.raises(ValueError):
+        limiter.acquire(251)
+
+
+def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_server, monkeypatch, redis_client):
+    monkeypatch.setenv("SEND_RATE_PER_HOUR", "20")
+    reset_caches()
+    from digest.delivery.ratelimit import get_rate_limiter
+
+    get_rate_limiter.cache_clear()
+    redis_client.delete(*redis_client.keys("digest:send-rate:*") or ["none"])
+    edition_id, batches = _started(feed_server, readers=15)
+    assert _send(edition_id, batches[0]) == 15
+    edition_two = batches  # the hour now holds 15 of 20
+    with unit_of_work() as session:
+        session.execute(update(Delivery).where(Delivery.edition_id == edition_id).values(status="pending"))
+        session.execute(update(Edition).where(Edition.id == edition_id).values(status="sending"))
+    with pytest.raises(RateLimited) as raised:
+        _send(edition_id, edition_two[0])
+    assert raised.value.retry_after > 2
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"pending": 15}
+    get_rate_limiter.cache_clear()

@@ -1,0 +1,164 @@
+"""SendGrid's signed Event Webhook: verified, kept, applied once; forged and stale refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from digest.delivery.backends import get_sender
+from digest.delivery.events import WebhookRejected, process_webhook_batch, verify_sendgrid_request
+from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.send import delivery_counts, send_batch
+from digest.store.db import unit_of_work
+from digest.store.models import DeliveryEvent, Subscriber, SubscriberStatus, WebhookBatch
+from digest.web.app import app
+from tests.factories import approved_edition, many_subscribers, polled_feed
+from tests.sendgrid_standin import SendGridStandIn
+
+# SendGrid's published example of a signed request (its library's documented test vector).
+SAMPLE_KEY = ("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw"
+              "+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==")
+SAMPLE_SIGNATURE = ("MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLt"
+                    "EZtM=")
+SAMPLE_TIMESTAMP = "1600112502"
+SAMPLE_PAYLOAD = json.dumps([{
+    "email": "hello@world.com", "event": "dropped", "reason": "Bounced Address",
+    "sg_event_id": "ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA",
+    "sg_message_id": "LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0",
+    "smtp-id": "<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>", "timestamp": 1600112492,
+}], sort_keys=True, separators=(",", ":")) + "\r\n"
+
+
+@pytest.fixture
+def client(standin):
+    with TestClient(app) as client:
+        yield client
+
+
+def _sent(standin, feed_server, readers: int = 3) -> int:
+    polled_feed(feed_server)
+    many_subscribers(readers)
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+    with unit_of_work() as session:
+        batches = start_edition(session, edition_id)
+    for batch in batches:
+        with unit_of_work() as session:
+            send_batch(session, edition_id, batch, get_sender())
+    return edition_id
+
+
+def _post(client, standin: SendGridStandIn, events: list[dict], timestamp: int | None = None):
+    payload = json.dumps(events) + "\r\n"
+    return client.post("/webhooks/sendgrid", content=payload.encode(),
+                       headers=standin.signed_headers(payload, timestamp))
+
+
+def _process_all() -> list[dict]:
+    with unit_of_work() as session:
+        ids = session.scalars(select(WebhookBatch.id).where(WebhookBatch.processed_at.is_(None))).all()
+    results = []
+    for batch_id in ids:
+        with unit_of_work() as session:
+            results.append(process_webhook_batch(session, batch_id))
+    return results
+
+
+def test_sendgrids_published_example_verifies_with_its_published_key():
+    moment = dt.datetime.fromtimestamp(int(SAMPLE_TIMESTAMP), dt.UTC)
+    verify_sendgrid_request(SAMPLE_PAYLOAD.encode(), SAMPLE_SIGNATURE, SAMPLE_TIMESTAMP, SAMPLE_KEY, 600, now=moment)
+    with pytest.raises(WebhookRejected, match="signature"):
+        verify_sendgrid_request(SAMPLE_PAYLOAD.replace("dropped", "delivered").encode(), SAMPLE_SIGNATURE,
+                                SAMPLE_TIMESTAMP, SAMPLE_KEY, 600, now=moment)
+    with pytest.raises(WebhookRejected, match="timestamp"):
+        verify_sendgrid_request(SAMPLE_PAYLOAD.encode(), SAMPLE_SIGNATURE, SAMPLE_TIMESTAMP, SAMPLE_KEY, 600)
+
+
+def test_the_published_example_passes_the_endpoint(standin, monkeypatch):
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", SAMPLE_KEY)
+    from tests.conftest import reset_caches
+
+    reset_caches()
+    with time_machine.travel(int(SAMPLE_TIMESTAMP) + 30, tick=False), TestClient(app) as client:
+        answer = client.post("/webhooks/sendgrid", content=SAMPLE_PAYLOAD.encode(), headers={
+            "X-Twilio-Email-Event-Webhook-Signature": SAMPLE_SIGNATURE,
+            "X-Twilio-Email-Event-Webhook-Timestamp": SAMPLE_TIMESTAMP})
+    assert answer.status_code == 200, answer.text
+    assert _process_all() == [{"new": 1, "duplicate": 0, "unmatched": 1}]
+
+
+def test_a_signed_batch_settles_deliveries_and_ends_subscriptions(standin, feed_server, client):
+    edition_id = _sent(standin, feed_server)
+    events = standin.events("processed") + standin.events("delivered")
+    spam = dict(standin.events("spamreport")[0])
+    answer = _post(client, standin, events + [spam])
+    assert answer.status_code == 200
+    assert _process_all() == [{"new": 7, "duplicate": 0, "unmatched": 0}]
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"delivered": 3}
+        status = session.scalar(select(Subscriber.status).where(Subscriber.email == spam["email"]))
+    assert status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_replayed_batch_changes_nothing_twice(standin, feed_server, client):
+    _sent(standin, feed_server)
+    events = standin.events("delivered")
+    assert _post(client, standin, events).status_code == 200
+    assert _post(client, standin, events).status_code == 200
+    assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0},
+                              {"new": 0, "duplicate": 3, "unmatched": 0}]
+    with unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 3
+
+
+def test_late_events_never_move_a_delivery_backwards(standin, feed_server, client):
+    edition_id = _sent(standin, feed_server, readers=1)
+    _post(client, standin, standin.events("delivered"))
+    _post(client, standin, standin.events("processed"))
+    _process_all()
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"delivered": 1}
+
+
+@pytest.mark.parametrize("tamper", ["forged", "stale", "missing", "garbled"])
+def test_requests_not_provably_from_sendgrid_are_refused(standin, feed_server, client, tamper):
+    _sent(standin, feed_server, readers=1)
+    events = standin.events("delivered")
+    payload = json.dumps(events) + "\r\n"
+    headers = standin.signed_headers(payload)
+    if tamper == "forged":
+        headers = SendGridStandIn().signed_headers(payload)  # another key
+    elif tamper == "stale":
+        headers = standin.signed_headers(payload, int(time.time()) - 11 * 60)
+    elif tamper == "missing":
+        headers = {"Content-Type": "application/json"}
+    else:
+        headers["X-Twilio-Email-Event-Webhook-Signature"] = "not base64!"
+    answer = client.post("/webhooks/sendgrid", content=payload.encode(), headers=headers)
+    assert answer.status_code == 403
+    with unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookBatch)) == 0
+
+
+def test_five_thousand_events_are_accepted_at_once_and_applied(standin, feed_server, client):
+    _sent(standin, feed_server, readers=1000)
+    events = (standin.events("processed") + standin.events("delivered") + standin.events("open")
+              + standin.events("click") + standin.events("open"))
+    assert len(events) == 5000
+    assert _post(client, standin, events).status_code == 200
+    assert _process_all() == [{"new": 5000, "duplicate": 0, "unmatched": 0}]
+
+
+def test_without_a_key_events_wait_for_the_operator(standin, client, monkeypatch):
+    monkeypatch.delenv("SENDGRID_WEBHOOK_PUBLIC_KEY")
+    from tests.conftest import reset_caches
+
+    reset_caches()
+    assert _post(client, standin, []).status_code == 503
