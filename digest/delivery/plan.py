@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import Text, cast, delete, exists, func, literal, select, update
+from sqlalchemy import Text, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -15,6 +15,7 @@ from digest.delivery.send import finish_edition_if_complete
 from digest.editions.approve import get_edition, store_render, void_approval
 from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
+from digest.store.upsert import insert_ignoring_duplicates
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber, SubscriberStatus
 
 
@@ -51,56 +52,48 @@ def start_edition(session: Session, edition_id: int, now: dt.datetime | None = N
         return []
     if edition.send_at > now and hasattr(sender, "create_batch_id"):
         edition.provider_batch_id = sender.create_batch_id()
-    plan_deliveries(session, edition_id, now)
-    assign_variants(session, edition)
+    plan_deliveries(session, edition, now)
     batches = pending_batches(session, edition_id)
     if not batches:
         finish_edition_if_complete(session, edition_id, now)
     return batches
 
 
-def plan_deliveries(session: Session, edition_id: int, now: dt.datetime) -> int:
-    """One pending row per confirmed subscriber, in one INSERT ... SELECT (no Python loop)."""
-    already = exists().where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
-    eligible = select(
-        literal(edition_id), Subscriber.id, Subscriber.email, literal(DeliveryStatus.PENDING.value),
-        literal(0), literal(now, type_=Delivery.created_at.type),
-    ).where(Subscriber.status == SubscriberStatus.CONFIRMED, ~already)
-    insert = Delivery.__table__.insert().from_select(
-        ["edition_id", "subscriber_id", "email", "status", "attempts", "created_at"], eligible
-    )
-    return session.execute(insert).rowcount
+def eligible_readers():
+    """Who receives an edition: confirmed subscribers (more conditions join here)."""
+    return Subscriber.status == SubscriberStatus.CONFIRMED
 
 
-def assign_variants(session: Session, edition: Edition) -> dict[str, int]:
-    """Render each variant the readers need once, store it, and label their rows with it.
+def plan_deliveries(session: Session, edition: Edition, now: dt.datetime) -> dict[str, int]:
+    """One pending row per eligible reader, labelled with its variant, written by one
+    INSERT ... SELECT per group of readers who made the same choice (a handful of statements,
+    whatever the number of readers; no Python loop over readers).
 
-    Readers are grouped by their stored choice in SQL: a handful of groups, whatever the number
-    of readers. Variants are rendered from the edition just verified against the approved hash."""
+    Each variant the readers need is rendered once, from the edition just verified against the
+    approved hash, and stored. Returns the number of rows planned per variant."""
     sections = edition_sections(edition)
     choice = cast(Subscriber.sections, Text)
-    unlabelled = (Delivery.edition_id == edition.id) & (Delivery.variant.is_(None))
-    groups = session.execute(
-        select(choice, func.count()).select_from(Delivery)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(unlabelled).group_by(choice)
-    ).all()
+    groups = session.execute(select(choice, func.count()).where(eligible_readers()).group_by(choice)).all()
     stored = {DEFAULT_VARIANT.key}
-    counts: dict[str, int] = {}
-    for chosen_json, count in groups:
+    planned: dict[str, int] = {}
+    for chosen_json, _count in groups:
         variant = variant_for(sections, json.loads(chosen_json or "[]"))
-        readers = select(Subscriber.id).where(choice == chosen_json)
-        rows = unlabelled & Delivery.subscriber_id.in_(readers)
         if variant is None:
-            # Nothing in this edition is in the sections these readers chose.
-            session.execute(delete(Delivery).where(rows))
-            continue
+            continue  # nothing in this edition is in the sections these readers chose
         if variant.key not in stored:
             store_render(session, edition.id, variant.key, render_edition(edition, variant))
             stored.add(variant.key)
-        session.execute(update(Delivery).where(rows).values(variant=variant.key))
-        counts[variant.key] = counts.get(variant.key, 0) + count
-    return counts
+        readers = select(
+            literal(edition.id), Subscriber.id, Subscriber.email, literal(variant.key),
+            literal(DeliveryStatus.PENDING.value), literal(0), literal(now, type_=Delivery.created_at.type),
+        ).where(eligible_readers(), choice == chosen_json)
+        # ON CONFLICT rather than NOT EXISTS: the unique (edition, subscriber) index decides per
+        # row, whatever the planner believes about a freshly imported table.
+        insert = insert_ignoring_duplicates(session, Delivery.__table__).from_select(
+            ["edition_id", "subscriber_id", "email", "variant", "status", "attempts", "created_at"], readers)
+        count = session.execute(insert).rowcount
+        planned[variant.key] = planned.get(variant.key, 0) + count
+    return planned
 
 
 def pending_batches(session: Session, edition_id: int) -> list[list[int]]:

@@ -22,10 +22,16 @@ from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingB
 from digest.delivery.ratelimit import get_rate_limiter
 from digest.editions.approve import approved_render, get_edition
 from digest.editions.render import DEFAULT_VARIANT
+from digest.errors import Conflict
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
+from digest.store.upsert import among
 from digest.subscribers.tokens import UNSUBSCRIBE, make_token
 
 log = logging.getLogger(__name__)
+
+# Bulk statements on the hot path: no loaded objects to keep in step, so skip the ORM's pass
+# over the identity map (it costs more than the UPDATE itself on a batch of 1000).
+BULK = {"synchronize_session": False}
 
 # Waits shorter than this are slept through; longer ones give the batch back to the queue.
 MAX_INLINE_WAIT = 2.0
@@ -38,14 +44,17 @@ class RateLimited(SendError):
 
 
 def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now: dt.datetime) -> str:
-    """Mark the still-pending rows of the batch as ours; rows another worker took are skipped."""
+    """Mark the still-pending rows of the batch as ours; rows another worker took are skipped.
+
+    Only the primary key leads: a condition on (edition, status) tempts the planner into
+    scanning every pending row of the edition for each batch."""
     token = str(uuid.uuid4())
     session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(delivery_ids), Delivery.edition_id == edition_id,
-               Delivery.status == DeliveryStatus.PENDING)
+        .where(among(session, Delivery.id, delivery_ids), Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=now,
-                attempts=Delivery.attempts + 1)
+                attempts=Delivery.attempts + 1),
+        execution_options=BULK,
     )
     return token
 
@@ -71,35 +80,37 @@ def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sende
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENDING:
         return 0
-    # Sent from the stored renders, never re-rendered: a later feed update cannot change what
-    # half of the readers receive. Loaded before claiming, so a refusal leaves rows pending.
-    variants = session.scalars(select(Delivery.variant).distinct().where(
-        Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.PENDING)).all()
-    if not variants:
-        return 0
-    renders = {key or DEFAULT_VARIANT.key: approved_render(session, edition, key or DEFAULT_VARIANT.key)
-               for key in variants}
     _wait_for_rate(len(delivery_ids))
     token = claim_batch(session, edition_id, delivery_ids, now)
     session.commit()
     rows = session.execute(
-        select(Delivery, Subscriber.name)
+        select(Delivery.id, Delivery.subscriber_id, Delivery.email, Delivery.variant, Subscriber.name)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
+        .where(among(session, Delivery.id, delivery_ids), Delivery.claim_token == token,
+               Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SENDING)
         .order_by(Delivery.variant, Delivery.id)
     ).all()
+    try:
+        # Sent from the stored renders, never re-rendered: a later feed update cannot change
+        # what half of the readers receive.
+        renders = {key: approved_render(session, edition, key)
+                   for key in {row.variant or DEFAULT_VARIANT.key for row in rows}}
+    except Conflict:
+        _release(session, token, delivery_ids)
+        session.commit()
+        raise
     sent = 0
-    for key, group in groupby(rows, key=lambda row: row[0].variant or DEFAULT_VARIANT.key):
+    for key, group in groupby(rows, key=lambda row: row.variant or DEFAULT_VARIANT.key):
         batch = _outgoing_batch(edition, renders[key], list(group))
         try:
             sent += _hand_over(session, sender, batch)
         except CredentialsRefused as exc:
-            _release(session, token)
+            _release(session, token, delivery_ids)
             pause_for_credentials(session, edition_id, str(exc))
             session.commit()
             return sent
         except SendError:
-            _release(session, token)
+            _release(session, token, delivery_ids)
             session.commit()
             raise
     finish_edition_if_complete(session, edition_id, utcnow())
@@ -130,12 +141,12 @@ def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
 
 def _accept(session: Session, message_ids: dict[int, str]) -> None:
     now = utcnow()
-    ids = list(message_ids)
     distinct = set(message_ids.values())
     accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None)
     if len(distinct) == 1:  # one provider request: one message id for all, one statement
-        session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
-                        .values(message_id=distinct.pop(), **accepted))
+        session.execute(update(Delivery).where(among(session, Delivery.id, list(message_ids)),
+                                               Delivery.status == DeliveryStatus.SENDING)
+                        .values(message_id=distinct.pop(), **accepted), execution_options=BULK)
     else:
         session.execute(update(Delivery), [dict(id=i, message_id=m, **accepted) for i, m in message_ids.items()])
 
@@ -143,11 +154,12 @@ def _accept(session: Session, message_ids: dict[int, str]) -> None:
 def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
     settings = get_settings()
     recipients = []
-    for delivery, name in rows:
-        unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, delivery.subscriber_id)}"
+    for row in rows:
+        unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, row.subscriber_id)}"
+        name = row.name
         recipients.append(Recipient(
-            delivery_id=delivery.id,
-            email=delivery.email,
+            delivery_id=row.id,
+            email=row.email,
             name=name,
             values={"name": name or "reader", "unsubscribe_url": unsubscribe_url},
             headers={
@@ -155,7 +167,7 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
                                     f"?subject=unsubscribe>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
-            custom_args={"edition_id": str(edition.id), "delivery_id": str(delivery.id)},
+            custom_args={"edition_id": str(edition.id), "delivery_id": str(row.id)},
         ))
     send_at = int(edition.send_at.timestamp()) if edition.send_at > utcnow() else None
     return OutgoingBatch(
@@ -171,24 +183,25 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
     )
 
 
-def _release(session: Session, token: str) -> None:
+def _release(session: Session, token: str, delivery_ids: list[int]) -> None:
     session.execute(
-        update(Delivery).where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None)
+        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.claim_token == token,
+                               Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None), execution_options=BULK
     )
 
 
 def _fail(session: Session, delivery_ids: list[int], error: str) -> None:
     session.execute(
-        update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.FAILED, error=error)
+        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.FAILED, error=error), execution_options=BULK
     )
 
 
 def give_up_batch(session: Session, edition_id: int, delivery_ids: list[int], error: str) -> int:
     """After the last retry: the batch's pending rows fail visibly instead of waiting forever."""
     failed = session.execute(
-        update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.edition_id == edition_id,
+        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.edition_id == edition_id,
                                Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.FAILED, error=error)
     ).rowcount

@@ -257,7 +257,6 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
         Index("ix_deliveries_edition_status", "edition_id", "status"),
-        Index("ix_deliveries_claim_token", "claim_token"),
     )
 
 

@@ -1,0 +1,175 @@
+"""Send one edition to many readers through real workers, Redis and PostgreSQL, against the
+SendGrid stand-in answering after a fixed latency.
+
+    python bench/send.py [--subscribers 100000] [--workers 2] [--concurrency 2] [--latency 0.05]
+
+Prints the wall time from "due" to "all accepted", recipients per second, requests made and the
+peak resident memory of each worker process (and its pool children). Needs PostgreSQL at
+BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test; a scratch database
+is created and dropped) and Redis at BENCH_REDIS_URL (default redis://127.0.0.1:6379/11, flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+def scratch_database() -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"digest_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False), drop
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM of a process and its children, in MiB (largest single process)."""
+    peaks = []
+    for candidate in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return max(peaks, default=0.0)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--latency", type=float, default=0.05)
+    args = parser.parse_args()
+
+    database_url, drop = scratch_database()
+    from tests.sendgrid_standin import SendGridStandIn
+
+    standin = SendGridStandIn(latency=args.latency).__enter__()
+    env = {
+        "DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000", "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL, "DELIVERY_BACKEND": "sendgrid", "SENDGRID_API_KEY": standin.api_key,
+        "SENDGRID_API_HOST": standin.url, "FROM_EMAIL": "digest@example.org",
+        "PUBLIC_BASE_URL": "https://digest.example.org",
+    }
+    os.environ.update(env)
+    import redis
+    from sqlalchemy import func, insert, select, update
+
+    from digest.clock import utcnow
+    from digest.editions.approve import approve_edition
+    from digest.editions.compose import compose_next_edition
+    from digest.store.db import unit_of_work
+    from digest.store.migrate import upgrade
+    from digest.store.models import Article, Delivery, DeliveryStatus, Edition, Feed, Subscriber
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    upgrade(database_url)
+    now = utcnow()
+    started = time.perf_counter()
+    with unit_of_work() as session:
+        feed = Feed(url="http://127.0.0.1/bench.feed")
+        session.add(feed)
+        session.flush()
+        session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
+                                title=f"Article {i}", authors="A. Author", section="Analytical Articles",
+                                summary_html="<p>" + "A lead sentence. " * 30 + "</p>", content_html="",
+                                content_hash=str(i), published_at=now) for i in range(12))
+        for start in range(0, args.subscribers, 20_000):
+            session.execute(insert(Subscriber), [
+                dict(email=f"r{i:07d}@readers.example.org", name=f"Reader {i}", status="confirmed",
+                     sections=[], confirmed_at=now, created_at=now)
+                for i in range(start, min(start + 20_000, args.subscribers))])
+    with unit_of_work() as session:
+        edition = compose_next_edition(session, utcnow())
+        approve_edition(session, edition.id, "publisher@example.org")
+        edition_id = edition.id
+    print(f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.1f} s")
+
+    logs = Path(REPO / "var" / "bench")
+    logs.mkdir(parents=True, exist_ok=True)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "editions,delivery",
+         "-c", str(args.concurrency), "-n", f"bench{n}-{uuid.uuid4().hex[:6]}@localhost",
+         "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=REPO, env=dict(os.environ), stdout=(logs / f"worker{n}.log").open("wb"), stderr=subprocess.STDOUT)
+        for n in range(args.workers)]
+    try:
+        from workers.app import app
+
+        deadline = time.time() + 60
+        while len(app.control.ping(timeout=0.5) or []) < args.workers and time.time() < deadline:
+            time.sleep(0.2)
+        from workers.tasks import start_edition
+
+        due = time.perf_counter()
+        with unit_of_work() as session:
+            session.execute(update(Edition).where(Edition.id == edition_id).values(send_at=utcnow()))
+        start_edition.delay(edition_id)
+        # Poll cheaply (an index count of what is left) so that watching does not slow the send.
+        left = None
+        first_accepted = planned_at = None
+        while planned_at is None or left != 0:
+            time.sleep(0.25)
+            with unit_of_work() as session:
+                left = session.scalar(select(func.count()).select_from(Delivery).where(
+                    Delivery.edition_id == edition_id,
+                    Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])))
+                if planned_at is None and left and session.scalar(select(Edition.status).where(
+                        Edition.id == edition_id)) != "approved":
+                    planned_at = time.perf_counter() - due
+            if planned_at and first_accepted is None and left < args.subscribers:
+                first_accepted = time.perf_counter() - due
+            if time.perf_counter() - due > 1800:
+                raise SystemExit(f"gave up: {left} left after 30 minutes")
+        wall = time.perf_counter() - due
+        print(f"planned (rows visible) after {planned_at:.2f} s; first batch accepted after {first_accepted:.2f} s")
+        print(f"due -> all accepted: {wall:.2f} s for {args.subscribers:,} recipients "
+              f"({args.workers} workers x {args.concurrency}, stand-in latency {args.latency * 1000:.0f} ms)")
+        print(f"recipients/s: {args.subscribers / wall:,.0f}")
+        print(f"requests: {len(standin.requests)}; every recipient once: "
+              f"{len(standin.delivered) == args.subscribers and set(standin.delivered.values()) == {1}}")
+        for n, worker in enumerate(workers):
+            print(f"worker {n}: peak RSS {peak_rss_mib(worker.pid):.0f} MiB")
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+        standin.__exit__(None, None, None)
+        from digest.store.db import dispose_engines
+
+        dispose_engines()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
