@@ -18,7 +18,8 @@ from digest.delivery.outbox import OutboxSender
 from digest.delivery.send import release_edition, send_batch, start_edition
 from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
-from digest.feeds.poll import add_feed, poll_feed
+from digest.feeds.poll import poll_feed
+from digest.feeds.registry import add_feed
 from digest.sample.server import feed_url, start_in_thread
 from digest.store.db import unit_of_work
 from digest.store.migrate import upgrade
