@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import lxml.html
 from lxml import etree
 
-from digest.feeds.sanitize import html_to_text, sanitize_html
+from digest.feeds.sanitize import sanitize_html
 
 PARTS = ("background", "implications", "conclusions", "author_bio")
 _LABELS = re.compile(
@@ -82,9 +82,10 @@ def extract_from_blocks(blocks: list[etree._Element], base_url: str) -> Structur
     return found
 
 
-def extract_from_feed_html(intro_html: str, full_html: str, base_url: str) -> Structure:
-    """The structure of a K2 feed description (its intro and full text divs)."""
-    return extract_from_blocks(_blocks(intro_html) + _blocks(full_html), base_url)
+def extract_from_feed_html(intro: etree._Element | str, full: etree._Element | str | None,
+                           base_url: str) -> Structure:
+    """The structure of a K2 feed description: its intro and full text (elements or HTML)."""
+    return extract_from_blocks(_blocks(intro) + _blocks(full), base_url)
 
 
 def extract_from_page(content: str, base_url: str) -> Structure:
@@ -179,10 +180,12 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _blocks(html: str) -> list[etree._Element]:
-    if not html.strip():
+def _blocks(html: etree._Element | str | None) -> list[etree._Element]:
+    if html is None or isinstance(html, str) and not html.strip():
         return []
-    return _children(lxml.html.fragment_fromstring(html, create_parent="div"))
+    if isinstance(html, str):
+        html = lxml.html.fragment_fromstring(html, create_parent="div")
+    return _children(html)
 
 
 def _children(container: etree._Element) -> list[etree._Element]:
@@ -194,7 +197,7 @@ def _children(container: etree._Element) -> list[etree._Element]:
 
     def flush() -> None:
         nonlocal pending
-        if html_to_text(lxml.html.tostring(pending, encoding="unicode")) or pending.xpath(".//img"):
+        if pending.text_content().strip() or pending.xpath(".//img"):
             blocks.append(pending)
         pending = lxml.html.Element("p")
 

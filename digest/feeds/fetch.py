@@ -118,6 +118,8 @@ def _get(url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
                                   timeout=httpx.Timeout(total, connect=connect)) as response:
                 status = response.status_code
                 if status == 304 or status in _REDIRECTS:
+                    # Read the (empty or short) rest, so the connection goes back to the pool.
+                    _read_capped(response, url, 64 * 1024, deadline)
                     return status, response.headers, b""
                 if status >= 400:
                     raise FetchError(f"{url} answered HTTP {status}", status=status,

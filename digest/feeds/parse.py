@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import feedparser
 import lxml.html
+from lxml import etree
 
 from digest.feeds.extract import Structure, extract_from_feed_html
 from digest.feeds.identity import entry_key, k2_item_key
@@ -162,8 +163,8 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
         return Entry(**fields, authors=_authors(raw), tags=terms[1:],
                      summary_html=sanitize_html(summary, base),
                      content_html=sanitize_html(content, base) if content != summary else "")
-    structure = extract_from_feed_html(intro, full or "", base)
-    needs_page = not html_to_text(full or "") and k2_item_key(link) is not None
+    structure = extract_from_feed_html(intro, full, base)
+    needs_page = (full is None or not full.text_content().strip()) and k2_item_key(link) is not None
     return analyst_entry(Entry(**fields, authors=_authors(raw), tags=terms[1:], summary_html="",
                                content_html="", needs_page=needs_page), structure)
 
@@ -219,19 +220,15 @@ def _as_html(value: str, detail) -> str:
     return value
 
 
-def _split_k2(html: str) -> tuple[str | None, str | None]:
-    """K2 wraps the lead in K2FeedIntroText and the rest in K2FeedFullText; (None, None) if absent."""
+def _split_k2(html: str) -> tuple[etree._Element | None, etree._Element | None]:
+    """K2 wraps the lead in K2FeedIntroText and the rest in K2FeedFullText: those two elements,
+    parsed once; (None, None) for other markup."""
     if "K2FeedIntroText" not in html:
         return None, None
     root = lxml.html.fragment_fromstring(html, create_parent="div")
-    inner = lambda nodes: "".join(  # noqa: E731
-        (node.text or "").replace("&", "&amp;").replace("<", "&lt;")
-        + "".join(lxml.html.tostring(child, encoding="unicode") for child in node)
-        for node in nodes
-    )
     intro = root.xpath('.//div[contains(@class, "K2FeedIntroText")]')
     full = root.xpath('.//div[contains(@class, "K2FeedFullText")]')
-    return inner(intro), inner(full) if full else None
+    return (intro[0] if intro else None), (full[0] if full else None)
 
 
 def _authors(raw: feedparser.FeedParserDict) -> str | None:

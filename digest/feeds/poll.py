@@ -130,10 +130,11 @@ def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing:
         for key, entry in by_key.items() if key not in existing
     ]
     new = 0
-    for start in range(0, len(rows), 500):
-        # A concurrent poll of the same feed may insert the same entry: the unique key wins.
-        insert = insert_ignoring_duplicates(session, Article.__table__).values(rows[start:start + 500])
-        new += len(session.execute(insert.returning(Article.id)).all())
+    if rows:
+        # One statement for all rows (batched by SQLAlchemy, compiled once and cached). A
+        # concurrent poll of the same feed may insert the same entry: the unique key wins.
+        insert = insert_ignoring_duplicates(session, Article.__table__).returning(Article.id)
+        new = len(session.execute(insert, rows).all())
     updated = 0
     for key, article in existing.items():
         entry = by_key[key]
