@@ -1,10 +1,15 @@
 """Polling throughput: many feeds on a local server, most unchanged (304), some with new entries.
 
-    python bench/poll.py [--feeds 1000] [--changed 0.1] [--entries 20] [--database-url URL]
+    python bench/poll.py [--feeds 1000] [--changed 0.1] [--entries 20] [--workers 2] [--hosts 8]
+                         [--database-url URL] [--tracemalloc]
 
-Each feed is polled as a worker polls it: one transaction and one `poll_feed` call per feed,
-through the per-host lock in Redis (REDIS_URL, default redis://127.0.0.1:6379/0). Prints
-feeds/s on the 304 path, entries stored/s on the changed feeds, and peak memory.
+Each feed is polled as a Celery worker process polls it: one transaction and one `poll_feed`
+call per feed, through the per-host lock in Redis (REDIS_URL). `--workers` processes share the
+feeds, as a worker with that concurrency would. The feeds are spread over `--hosts` loopback
+addresses (127.0.0.1, 127.0.0.2, ...): the poller sends one request at a time per host by
+design, so feeds that all live on one host are polled one after another whatever the workers.
+The 304 feeds are polled first, then the feeds with new entries, each phase timed on the wall
+clock. Prints feeds/s on the 304 path, entries stored/s, and peak memory per worker.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
-import tempfile
 import multiprocessing
+import resource
 import socket
+import tempfile
+import threading
 import time
 import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,8 +45,8 @@ def feed_document(base: str, feed_index: int, entries: int) -> bytes:
     return k2_rss(base, items)
 
 
-def serve(port: int, documents: dict[str, bytes], ready) -> None:
-    """The feed host, in its own process: the poller, not the server, is what is measured."""
+def serve(hosts: list[str], port: int, documents: dict[str, bytes], ready) -> None:
+    """The feed hosts, in their own process: the poller, not the server, is what is measured."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -62,9 +68,11 @@ def serve(port: int, documents: dict[str, bytes], ready) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    servers = [ThreadingHTTPServer((host, port), Handler) for host in hosts]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     ready.set()
-    server.serve_forever()
+    servers[0].serve_forever()
 
 
 def free_port() -> int:
@@ -73,63 +81,84 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def poll_share(feed_ids: list[int], trace: bool) -> tuple[int, int, float]:
+    """One worker's share, polled feed by feed. Returns (entries stored, traced peak, max RSS)."""
+    from digest.feeds.poll import poll_feed
+    from digest.store.db import dispose_engines, unit_of_work
+
+    dispose_engines()  # a forked worker opens its own connections
+    if trace:
+        tracemalloc.start()
+    stored = 0
+    for feed_id in feed_ids:
+        with unit_of_work() as session:
+            result = poll_feed(session, feed_id)
+        assert result.error is None and not result.deferred, result
+        stored += result.new
+    peak = tracemalloc.get_traced_memory()[1] if trace else 0
+    return stored, peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_phase(pool, feed_ids: list[int], workers: int, trace: bool) -> tuple[float, int, int, int]:
+    shares = [feed_ids[n::workers] for n in range(workers)]
+    started = time.perf_counter()
+    results = pool.starmap(poll_share, [(share, trace) for share in shares])
+    elapsed = time.perf_counter() - started
+    return elapsed, sum(r[0] for r in results), max(r[1] for r in results), max(r[2] for r in results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--changed", type=float, default=0.1, help="share of feeds with new entries")
     parser.add_argument("--entries", type=int, default=20, help="new entries per changed feed")
+    parser.add_argument("--workers", type=int, default=2, help="polling processes")
+    parser.add_argument("--hosts", type=int, default=8, help="loopback addresses the feeds are spread over")
     parser.add_argument("--database-url", default=f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3")
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = args.database_url
 
-    from digest.feeds.poll import poll_feed
-    from digest.store.db import unit_of_work
+    from digest.store.db import dispose_engines, unit_of_work
     from digest.store.migrate import upgrade
     from digest.store.models import Feed
 
     upgrade()
     every = max(1, round(1 / args.changed)) if args.changed else args.feeds + 1
     changed = {i for i in range(args.feeds) if i % every == 0}
+    hosts = [f"127.0.0.{n + 1}" for n in range(args.hosts)]
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    documents = {f"/feeds/{i}.feed": feed_document(base, i, args.entries) for i in changed}
-    ready = multiprocessing.Event()
-    server = multiprocessing.Process(target=serve, args=(port, documents, ready), daemon=True)
+    base = lambda i: f"http://{hosts[i % len(hosts)]}:{port}"  # noqa: E731
+    documents = {f"/feeds/{i}.feed": feed_document(base(i), i, args.entries) for i in changed}
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    server = context.Process(target=serve, args=(hosts, port, documents, ready), daemon=True)
     server.start()
     ready.wait(10)
     with unit_of_work() as session:
         # Steady state: every feed was polled before, so each sends its ETag.
-        feeds = [Feed(url=f"{base}/feeds/{i}.feed", etag='"v1"') for i in range(args.feeds)]
+        feeds = [Feed(url=f"{base(i)}/feeds/{i}.feed", etag='"v1"') for i in range(args.feeds)]
         session.add_all(feeds)
         session.flush()
-        ids = [(feed.id, i in changed) for i, feed in zip(range(args.feeds), feeds)]
+        quiet = [feed.id for i, feed in enumerate(feeds) if i not in changed]
+        busy = [feed.id for i, feed in enumerate(feeds) if i in changed]
+    dispose_engines()
 
-    if not os.environ.get("BENCH_NO_TRACE"): tracemalloc.start()
-    spent = {True: 0.0, False: 0.0}
-    stored = 0
-    started = time.perf_counter()
-    for feed_id, has_new in ids:
-        began = time.perf_counter()
-        with unit_of_work() as session:
-            result = poll_feed(session, feed_id)
-        spent[has_new] += time.perf_counter() - began
-        assert result.error is None, result.error
-        stored += result.new
-    total = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    with context.Pool(args.workers) as pool:
+        quiet_s, _, quiet_peak, quiet_rss = run_phase(pool, quiet, args.workers, args.tracemalloc)
+        busy_s, stored, busy_peak, busy_rss = run_phase(pool, busy, args.workers, args.tracemalloc) if busy else (0, 0, 0, 0)
     server.terminate()
 
-    unchanged = args.feeds - len(changed)
-    print(f"database: {args.database_url.split(':', 1)[0]}; {args.feeds} feeds, {len(changed)} with "
-          f"{args.entries} new entries each, {unchanged} answering 304")
-    print(f"all feeds:        {args.feeds / total:8.0f} feeds/s   ({total:.2f} s)")
-    print(f"304 path:         {unchanged / spent[False]:8.0f} feeds/s   ({spent[False]:.2f} s)")
-    if changed:
-        print(f"new entries:      {stored / spent[True]:8.0f} entries/s ({stored} stored in {spent[True]:.2f} s, "
-              f"{len(changed) / spent[True]:.0f} feeds/s)")
-    print(f"peak memory:      {peak / 1024 / 1024:8.1f} MiB traced (Python objects), "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB max RSS (process)")
+    mib = 1024 * 1024
+    print(f"database {args.database_url.split(':', 1)[0]}; {args.workers} worker processes; {args.feeds} feeds "
+          f"on {len(hosts)} hosts: {len(quiet)} answering 304, {len(busy)} with {args.entries} new entries each")
+    print(f"304 path:      {len(quiet) / quiet_s:8.0f} feeds/s    ({len(quiet)} feeds in {quiet_s:.2f} s)")
+    if busy:
+        print(f"new entries:   {stored / busy_s:8.0f} entries/s  ({stored} stored in {busy_s:.2f} s, "
+              f"{len(busy) / busy_s:.0f} feeds/s)")
+    print(f"all feeds:     {args.feeds / (quiet_s + busy_s):8.0f} feeds/s    ({quiet_s + busy_s:.2f} s)")
+    traced = f"; traced Python peak {max(quiet_peak, busy_peak) / mib:.1f} MiB" if args.tracemalloc else ""
+    print(f"peak memory per worker: max RSS {max(quiet_rss, busy_rss) / mib:.0f} MiB{traced}")
 
 
 if __name__ == "__main__":

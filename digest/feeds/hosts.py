@@ -21,17 +21,18 @@ _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[str, tuple[redis.Redis, redis.commands.core.Script]] = {}
 
 
 class HostBusy(Exception):
     """Another request to this host is running; the poll is deferred, not failed."""
 
 
-def _client() -> redis.Redis:
+def _client() -> tuple[redis.Redis, redis.commands.core.Script]:
     url = get_settings().REDIS_URL
     if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        _clients[url] = client, client.register_script(_RELEASE)  # EVALSHA: the script is sent once
     return _clients[url]
 
 
@@ -44,7 +45,7 @@ def host_slot(host: str, *, hold_seconds: float, wait_seconds: float | None = No
     """Hold `host` for one request. Waits up to `wait_seconds` (FEED_HOST_WAIT_SECONDS) for
     another holder to finish, then raises HostBusy. The lock lapses after `hold_seconds`."""
     wait = get_settings().FEED_HOST_WAIT_SECONDS if wait_seconds is None else wait_seconds
-    client, key, token = _client(), host_key(host), uuid.uuid4().hex
+    (client, release), key, token = _client(), host_key(host), uuid.uuid4().hex
     deadline = time.monotonic() + wait
     pause = 0.02
     while not client.set(key, token, nx=True, px=max(1, int(hold_seconds * 1000))):
@@ -55,7 +56,7 @@ def host_slot(host: str, *, hold_seconds: float, wait_seconds: float | None = No
     try:
         yield
     finally:
-        client.eval(_RELEASE, 1, key, token)
+        release(keys=[key], args=[token])
 
 
 def _forget_clients() -> None:
