@@ -48,10 +48,6 @@ class Structure:
     published_on: dt.date | None = None
     tags: list[str] = field(default_factory=list)
 
-    @property
-    def is_analyst(self) -> bool:
-        return bool(self.byline or any(self.parts.values()))
-
 
 def extract_from_blocks(blocks: list[etree._Element], base_url: str) -> Structure:
     """Walk an article's blocks (paragraphs) in order: byline, lead, labelled parts, then stop
