@@ -56,7 +56,7 @@ def db_upgrade() -> None:
 @feeds_app.command("add")
 def feeds_add(url: str, section: Annotated[Optional[str], typer.Option(help="Section name")] = None) -> None:
     """Register a feed to poll."""
-    from digest.feeds.poll import add_feed
+    from digest.feeds.registry import add_feed
 
     with _session() as session:
         feed = add_feed(session, url, section)
@@ -65,17 +65,49 @@ def feeds_add(url: str, section: Annotated[Optional[str], typer.Option(help="Sec
 
 @feeds_app.command("list")
 def feeds_list() -> None:
-    """Feeds with their health."""
-    from sqlalchemy import select
+    """Feeds with their health: last success, last error or warning, failures, stale."""
+    from digest.feeds.registry import feed_health
 
-    from digest.store.models import Feed
-
-    table = Table("id", "url", "section", "status", "last success", "failures", "last error")
+    table = Table("id", "url", "section", "status", "last success", "failures", "stale",
+                  "next poll", "last error / warning")
     with _session() as session:
-        for feed in session.scalars(select(Feed).order_by(Feed.id)):
+        for health in feed_health(session):
+            feed = health.feed
             table.add_row(str(feed.id), feed.url, feed.section or "", feed.status.value,
-                          _local(feed.last_success_at), str(feed.consecutive_failures), feed.last_error or "")
+                          _local(feed.last_success_at), str(feed.consecutive_failures),
+                          "stale" if health.stale else "", _local(feed.next_poll_at),
+                          feed.last_error or (f"warning: {feed.last_warning}" if feed.last_warning else ""))
     console.print(table)
+
+
+@feeds_app.command("pause")
+def feeds_pause(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Stop polling a feed until it is resumed."""
+    from digest.feeds.registry import pause_feed
+
+    with _session() as session:
+        feed = pause_feed(session, feed_id)
+        console.print(f"feed {feed.id} paused: {feed.url}")
+
+
+@feeds_app.command("resume")
+def feeds_resume(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Poll a paused or disabled feed again, starting now."""
+    from digest.feeds.registry import resume_feed
+
+    with _session() as session:
+        feed = resume_feed(session, feed_id)
+        console.print(f"feed {feed.id} resumed: {feed.url}")
+
+
+@feeds_app.command("remove")
+def feeds_remove(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Stop polling a feed for good; its articles that no edition carried are deleted."""
+    from digest.feeds.registry import remove_feed
+
+    with _session() as session:
+        deleted = remove_feed(session, feed_id)
+        console.print(f"feed {feed_id} removed; {deleted} unsent articles deleted")
 
 
 @feeds_app.command("poll")
@@ -89,11 +121,21 @@ def feeds_poll(feed: Annotated[Optional[int], typer.Option(help="Poll only this 
     with _session() as session:
         ids = [feed] if feed is not None else list(
             session.scalars(select(Feed.id).where(Feed.status == FeedStatus.ACTIVE).order_by(Feed.id)))
-        for feed_id in ids:
+    for feed_id in ids:
+        # One transaction per feed: what one feed stored stays stored whatever the next does.
+        with _session() as session:
             result = poll_feed(session, feed_id)
-            status = f"error: {result.error}" if result.error else (
-                "not modified" if result.not_modified else f"{result.new} new, {result.updated} updated")
-            console.print(f"feed {feed_id}: {status}")
+        if result.error:
+            status = f"error: {result.error}"
+        elif result.deferred:
+            status = "deferred: its host is busy with another request"
+        elif result.skipped:
+            status = f"not polled: {result.skipped}"
+        else:
+            status = "not modified" if result.not_modified else f"{result.new} new, {result.updated} updated"
+        if result.warning:
+            status += f" (warning: {result.warning})"
+        console.print(f"feed {feed_id}: {status}", soft_wrap=True, highlight=False)
 
 
 @editions_app.command("compose")

@@ -91,8 +91,15 @@ class Settings(BaseSettings):
     ]
 
     FEED_POLL_INTERVAL_MINUTES: int = Field(default=30, ge=1)
+    # Total time for one response (headers and body); connecting has its own, shorter limit.
     FEED_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
+    FEED_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     FEED_MAX_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # One request at a time per host, across every worker: how long a poll waits for the host
+    # before it is deferred to a later tick instead of holding its worker.
+    FEED_HOST_WAIT_SECONDS: float = Field(default=5.0, ge=0)
+    # A feed that answers but has had nothing new for this many days is flagged stale.
+    FEED_STALE_DAYS: int = Field(default=60, ge=1)
 
     @field_validator("PUBLICATION_TZ")
     @classmethod

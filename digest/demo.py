@@ -19,7 +19,8 @@ from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import send_batch
 from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
-from digest.feeds.poll import add_feed, poll_feed
+from digest.feeds.poll import poll_feed
+from digest.feeds.registry import add_feed
 from digest.sample.server import feed_url, start_in_thread
 from digest.store.db import unit_of_work
 from digest.store.migrate import upgrade

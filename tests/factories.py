@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from digest.clock import utcnow
 from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
-from digest.feeds.poll import add_feed, poll_feed
+from digest.feeds.poll import poll_feed
+from digest.feeds.registry import add_feed
 from digest.store.db import unit_of_work
+from digest.store.models import Article, Feed
 from digest.subscribers.lifecycle import add_subscriber
 from tests.feed_documents import k2_rss, recent_items
 from tests.servers import FeedServer, Route
@@ -18,6 +22,23 @@ def serve_feed(server: FeedServer, items=None, path: str = FEED_PATH) -> str:
     server.routes[path] = Route(200, k2_rss(server.base, items or recent_items()),
                                 {"Content-Type": "application/rss+xml; charset=utf-8"})
     return server.url(path)
+
+
+def poll_url(url: str, now=None):
+    """Poll the feed at `url` (registering it the first time) in its own transaction."""
+    with unit_of_work() as session:
+        feed = session.scalar(select(Feed).where(Feed.url == url)) or add_feed(session, url)
+        return poll_feed(session, feed.id, now)
+
+
+def feed_at(url: str):
+    with unit_of_work() as session:
+        return session.scalar(select(Feed).where(Feed.url == url))
+
+
+def articles():
+    with unit_of_work() as session:
+        return list(session.scalars(select(Article).order_by(Article.published_at.desc(), Article.id)))
 
 
 def polled_feed(server: FeedServer, items=None) -> int:

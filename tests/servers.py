@@ -16,19 +16,39 @@ class Route:
 
 
 class FeedServer:
-    """Serves routes set by the test; records every request (path and headers)."""
+    """Serves routes set by the test; records every request (path and headers) and the most
+    requests it ever served at once. A callable route gets the handler and returns a Route, or
+    None when it wrote the response itself (slow or endless bodies)."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, Route | Callable[[BaseHTTPRequestHandler], Route]] = {}
+        self.routes: dict[str, Route | Callable[[BaseHTTPRequestHandler], Route | None]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real feed hosts do
+            disable_nagle_algorithm = True
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                server.requests.append((self.path, dict(self.headers)))
+                with server._lock:
+                    server.requests.append((self.path, dict(self.headers)))
+                    server._in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                try:
+                    self._respond()
+                finally:
+                    with server._lock:
+                        server._in_flight -= 1
+
+            def _respond(self) -> None:
                 route = server.routes.get(self.path, Route(404, b"not found"))
                 if callable(route):
                     route = route(self)
+                    if route is None:
+                        return
                 self.send_response(route.status)
                 for name, value in route.headers.items():
                     self.send_header(name, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 
@@ -30,6 +31,9 @@ def _count(model) -> int:
     (("feeds", "add", "not-a-url"), "feed URL 'not-a-url' is not an http(s) URL", Feed),
     (("feeds", "add", "ftp://example.org/feed"), "is not an http(s) URL", Feed),
     (("feeds", "poll", "--feed", "42"), "feed 42 does not exist", Feed),
+    (("feeds", "pause", "42"), "feed 42 does not exist", Feed),
+    (("feeds", "resume", "42"), "feed 42 does not exist", Feed),
+    (("feeds", "remove", "42"), "feed 42 does not exist", Feed),
     (("subscribers", "add", "someone@"), "email address 'someone@' is not valid", Subscriber),
     (("subscribers", "add", "two@@example.org"), "is not valid", Subscriber),
     (("editors", "add", "not-an-email", "--password-stdin"), "editor email 'not-an-email' is not valid", Editor),
@@ -49,10 +53,40 @@ def test_a_short_editor_password_is_refused_and_nothing_is_saved(settings):
 
 
 def test_every_command_has_help():
-    for args in [(), ("db",), ("feeds",), ("feeds", "add"), ("editions",), ("editions", "preview"),
+    for args in [(), ("db",), ("feeds",), ("feeds", "add"), ("feeds", "pause"), ("feeds", "resume"),
+                 ("feeds", "remove"), ("editions",), ("editions", "preview"),
                  ("editions", "approve"), ("subscribers",), ("editors", "add"), ("serve",), ("demo",)]:
         result = digest(*args, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout, args
+
+
+def _feed_row(listing: str, feed_id: int) -> str:
+    return next(line for line in listing.splitlines() if line.startswith(f"│ {feed_id} "))
+
+
+def test_an_operator_pauses_resumes_and_removes_a_feed(settings, feed_server, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # the whole table on one line per feed
+    url = serve_feed(feed_server)
+    assert digest("feeds", "add", url).returncode == 0
+    assert "4 new" in digest("feeds", "poll").stdout
+    row = _feed_row(digest("feeds", "list").stdout, 1)
+    assert url in row and "active" in row and "stale" not in row
+    with unit_of_work() as session:  # two months pass without a new article
+        session.get(Feed, 1).last_new_at -= dt.timedelta(days=61)
+    assert "stale" in _feed_row(digest("feeds", "list").stdout, 1)
+    assert "feed 1 paused" in digest("feeds", "pause", "1").stdout
+    again = digest("feeds", "pause", "1")
+    assert again.returncode == 2 and "feed 1 is already paused" in again.stderr
+    assert "paused" in digest("feeds", "list").stdout
+    assert "feed 1" not in digest("feeds", "poll").stdout  # a paused feed is not polled
+    assert "feed 1 resumed" in digest("feeds", "resume", "1").stdout
+    assert "feed 1: not modified" in digest("feeds", "poll").stdout or "0 new" in digest("feeds", "poll").stdout
+    removed = digest("feeds", "remove", "1")
+    assert "feed 1 removed; 4 unsent articles deleted" in removed.stdout, removed.stderr
+    assert url not in digest("feeds", "list").stdout
+    gone = digest("feeds", "pause", "1")
+    assert gone.returncode == 2 and "feed 1 does not exist" in gone.stderr
+    assert digest("feeds", "add", url).returncode == 0  # the same URL can come back
 
 
 def test_an_editor_works_an_edition_from_the_command_line(settings, feed_server, tmp_path):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from digest.clock import utcnow
 from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
-from digest.feeds.poll import add_feed
+from digest.feeds.registry import add_feed
 from digest.store.db import unit_of_work
 from digest.store.models import Article, Delivery, DeliveryStatus, Edition, EditionStatus
 from tests.conftest import wait_for, wait_until_drained

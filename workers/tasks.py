@@ -46,7 +46,8 @@ def poll_feed(feed_id: int) -> dict:
         result = poll_one_feed(session, feed_id)
     if result.error:
         log.warning("feed %s failed: %s", feed_id, result.error)
-    return {"feed_id": feed_id, "new": result.new, "updated": result.updated, "error": result.error}
+    return {"feed_id": feed_id, "new": result.new, "updated": result.updated,
+            "deferred": result.deferred, "error": result.error}
 
 
 @app.task(name="digest.editions.tick")

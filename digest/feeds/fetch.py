@@ -1,16 +1,34 @@
-"""Fetch a feed's bytes over HTTP politely: conditional GET, timeouts, a size cap."""
+"""Fetch feeds and article pages over HTTP politely: one request per host at a time, conditional
+GET, connect and total timeouts, a streamed size cap, and redirects followed by hand so a
+permanent move (301/308) can be told apart from a temporary one (302/303/307)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-USER_AGENT = "AnalystDigest/0.1 (+feed poller of the CACI Analyst newsletter)"
+from digest.clock import utcnow
+from digest.config import get_settings
+from digest.feeds.hosts import host_slot
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+MAX_REDIRECTS = 5
+# A server may ask for a pause; one asking for more than this is answered with this.
+MAX_RETRY_AFTER = dt.timedelta(days=7)
+_PERMANENT = {301, 308}
+_REDIRECTS = {301, 302, 303, 307, 308}
 
 
 class FetchError(Exception):
-    """The feed could not be fetched; `retry_after` (seconds) when the server asked for a pause."""
+    """The URL could not be fetched; `retry_after` (seconds) when the server asked for a pause."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
@@ -21,7 +39,8 @@ class FetchError(Exception):
 @dataclass(frozen=True)
 class FetchResult:
     status: int
-    url: str
+    url: str  # where the content came from, after every redirect
+    permanent_url: str  # where the permanent redirects from the requested URL lead
     content: bytes
     headers: httpx.Headers
 
@@ -30,44 +49,119 @@ class FetchResult:
         return self.status == 304
 
 
-def fetch_feed(
-    url: str,
-    *,
-    etag: str | None = None,
-    last_modified: str | None = None,
-    timeout: float = 20.0,
-    max_bytes: int = 10 * 1024 * 1024,
-) -> FetchResult:
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+def user_agent() -> str:
+    try:
+        release = version("analyst-digest")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"AnalystDigest/{release} (feed poller of the CACI Analyst digest; +{get_settings().base_url})"
+
+
+_clients: list[httpx.Client] = []
+
+
+def _client() -> httpx.Client:
+    # One pooled client per process: a poll reuses the host's open connection instead of
+    # paying a new TCP (and TLS) handshake per feed.
+    if not _clients:
+        _clients.append(httpx.Client(follow_redirects=False, headers={"User-Agent": user_agent()}))
+    return _clients[0]
+
+
+def _forget_client() -> None:
+    _clients.clear()
+
+
+os.register_at_fork(after_in_child=_forget_client)
+
+
+def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None,
+          accept: str = FEED_ACCEPT) -> FetchResult:
+    """GET `url`, following up to MAX_REDIRECTS redirects, each hop under its host's lock.
+
+    Raises FetchError for HTTP errors, timeouts, oversized bodies and network failures, and
+    hosts.HostBusy when a host stayed busy longer than FEED_HOST_WAIT_SECONDS."""
+    headers = {"Accept": accept}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-    try:
-        with httpx.Client(timeout=timeouts, follow_redirects=True, max_redirects=5) as client:
-            with client.stream("GET", url, headers=headers) as response:
-                if response.status_code == 304:
-                    return FetchResult(304, str(response.url), b"", response.headers)
-                if response.status_code >= 400:
-                    raise FetchError(
-                        f"{url} answered HTTP {response.status_code}",
-                        status=response.status_code,
-                        retry_after=_retry_after(response.headers.get("Retry-After")),
-                    )
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    if len(body) > max_bytes:
-                        raise FetchError(f"{url} is larger than {max_bytes} bytes; not read further")
-                return FetchResult(response.status_code, str(response.url), bytes(body), response.headers)
-    except httpx.TimeoutException as exc:
-        raise FetchError(f"{url} timed out ({type(exc).__name__})") from exc
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{url} could not be fetched: {exc}") from exc
+    current, permanent, only_permanent = url, url, True
+    for _ in range(MAX_REDIRECTS + 1):
+        status, response_headers, content = _get(current, headers)
+        if status not in _REDIRECTS:
+            return FetchResult(status, current, permanent, content, response_headers)
+        location = response_headers.get("location")
+        if not location:
+            raise FetchError(f"{current} answered HTTP {status} without a Location", status=status)
+        target = urljoin(current, location.strip())
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise FetchError(f"{current} redirects to {target!r}, which is not http(s)", status=status)
+        # Only an unbroken chain of permanent moves from the stored URL changes what we store.
+        only_permanent = only_permanent and status in _PERMANENT
+        if only_permanent:
+            permanent = target
+        current = target
+    raise FetchError(f"{url} redirected more than {MAX_REDIRECTS} times")
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
-        return float(value.strip())
-    return None
+def _get(url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+    settings = get_settings()
+    total = settings.FEED_TIMEOUT_SECONDS
+    connect = min(settings.FEED_CONNECT_TIMEOUT_SECONDS, total)
+    host = urlsplit(url).hostname or ""
+    # The lock outlives the longest request it guards, and lapses if this process dies.
+    with host_slot(host, hold_seconds=connect + total + 5):
+        deadline = time.monotonic() + connect + total
+        try:
+            with _client().stream("GET", url, headers=headers,
+                                  timeout=httpx.Timeout(total, connect=connect)) as response:
+                status = response.status_code
+                if status == 304 or status in _REDIRECTS:
+                    # Read the (empty or short) rest, so the connection goes back to the pool.
+                    _read_capped(response, url, 64 * 1024, deadline)
+                    return status, response.headers, b""
+                if status >= 400:
+                    raise FetchError(f"{url} answered HTTP {status}", status=status,
+                                     retry_after=retry_after_seconds(response.headers.get("retry-after")))
+                return status, response.headers, _read_capped(response, url, settings.FEED_MAX_BYTES, deadline)
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"{url} timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{url} could not be fetched: {type(exc).__name__}: {exc}") from exc
+
+
+def _read_capped(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> bytes:
+    """The body, read as it streams. Past the cap or the deadline we stop reading: leaving the
+    stream unread closes the connection, so the rest is never downloaded."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{url} declares {declared} bytes, more than the {max_bytes} allowed")
+    body = bytearray()
+    # Decoded chunk by chunk (gzip, deflate): the cap counts what a bomb would expand to.
+    for chunk in response.iter_bytes():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise FetchError(f"{url} is larger than {max_bytes} bytes; not read further")
+        if time.monotonic() > deadline:
+            raise FetchError(f"{url} timed out (body still arriving after "
+                             f"{get_settings().FEED_TIMEOUT_SECONDS:g}s)")
+    return bytes(body)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP-date, capped at MAX_RETRY_AFTER."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        seconds = max(0.0, (moment - utcnow()).total_seconds())
+    return min(seconds, MAX_RETRY_AFTER.total_seconds())

@@ -1,20 +1,33 @@
-"""Turn fetched feed bytes into entries: feedparser for the format, then the article's structure."""
+"""Turn fetched feed bytes into entries: our own charset decision and entity guard, feedparser
+for the format (RSS 0.9x/1.0/2.0, Atom), then each entry's identity and structure."""
 
 from __future__ import annotations
 
 import calendar
+import codecs
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 
 import feedparser
 import lxml.html
+from lxml import etree
 
+from digest.feeds.extract import Structure, extract_from_feed_html
+from digest.feeds.identity import entry_key, k2_item_key
 from digest.feeds.sanitize import html_to_text, sanitize_html
+
+_XML_DECLARATION = re.compile(rb"^(\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*([\"'])([A-Za-z0-9._:-]*)\2", re.I)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
+_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[", re.I)
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
 
 
 class ParseError(Exception):
-    """The document is not a feed we can read (no entries, not XML, not RSS/Atom)."""
+    """The document is not a feed we can read (no entries, not RSS/Atom, hostile)."""
 
 
 @dataclass(frozen=True)
@@ -24,15 +37,30 @@ class Entry:
     title: str
     authors: str | None
     section: str | None
-    published_at: dt.datetime
-    summary_html: str
+    published_at: dt.datetime | None  # None when the feed gives no date
+    summary_html: str  # the lead (the Analyst's) or the entry's summary
     content_html: str
+    issue_date: dt.date | None = None
+    tags: list[str] = field(default_factory=list)
+    structure: dict = field(default_factory=dict)
+    # A K2 item whose feed carries only the intro: the rest is on the article page.
+    needs_page: bool = False
+    # For an entry completed from its page: the hash of the feed's version, which is what a
+    # later poll compares (so an unchanged entry never costs a page fetch).
+    source_hash: str = ""
+
+    @property
+    def feed_hash(self) -> str:
+        return self.source_hash or self.content_hash
 
     @property
     def content_hash(self) -> str:
         digest = hashlib.sha256()
         for part in (self.url, self.title, self.authors or "", self.section or "",
-                     self.summary_html, self.content_html, self.published_at.isoformat()):
+                     self.summary_html, self.content_html,
+                     self.published_at.isoformat() if self.published_at else "",
+                     self.issue_date.isoformat() if self.issue_date else "",
+                     json.dumps(self.tags), json.dumps(self.structure, sort_keys=True)):
             digest.update(part.encode())
             digest.update(b"\0")
         return digest.hexdigest()
@@ -45,46 +73,124 @@ class ParsedFeed:
     warning: str | None
 
 
+def decode_document(content: bytes, content_type: str | None) -> str:
+    """The document's text. Valid UTF-8 is taken as UTF-8 whatever a header or declaration
+    claims (servers often label UTF-8 as ISO-8859-1); otherwise the declared charset, else
+    Windows-1252, which decodes any byte."""
+    for bom, codec in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom):].decode(codec, errors="replace")
+    declared = _declared_charset(content, content_type)
+    if declared and declared.startswith(("utf-16", "utf-32")):
+        return content.decode(declared, errors="replace")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if declared and declared not in ("utf-8", "utf8", "us-ascii", "ascii"):
+        try:
+            return content.decode(declared, errors="replace")
+        except LookupError:
+            pass
+    return content.decode("windows-1252", errors="replace")
+
+
+def _declared_charset(content: bytes, content_type: str | None) -> str | None:
+    match = _CHARSET.search(content_type or "")
+    if match:
+        name = match.group(1)
+    else:
+        declaration = _XML_DECLARATION.match(content[:200])
+        name = declaration.group(3).decode("ascii") if declaration else None
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
 def parse_feed(content: bytes, *, url: str, content_type: str | None = None,
                fetched_at: dt.datetime) -> ParsedFeed:
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False,
-                              resolve_relative_uris=False)
+    """Raises ParseError for a document with no entries, one that is not a feed, or one that
+    declares XML entities (an entity-expansion attack needs them; real feeds do not)."""
+    text = decode_document(content, content_type)
+    document = _XML_DECLARATION.sub(rb"\1", text.encode("utf-8"), count=1)
+    if _declares_entities(document):
+        raise ParseError(f"{url} declares XML entities in its DOCTYPE; refused unparsed")
+    media_type = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+    parsed = feedparser.parse(
+        document,
+        response_headers={"content-location": url, "content-type": f"{media_type}; charset=utf-8"},
+        sanitize_html=False, resolve_relative_uris=False,
+    )
     problem = parsed.get("bozo_exception")
     if not parsed.entries:
+        if not parsed.get("version") and re.search(r"<html\b", text[:4096], re.I):
+            raise ParseError(f"{url} is an HTML page, not an RSS or Atom feed")
         reason = f": {problem}" if problem else ""
         raise ParseError(f"{url} holds no feed entries{reason}")
-    entries = [_entry(raw, url, fetched_at) for raw in parsed.entries]
+    entries = [_entry(raw, url) for raw in parsed.entries]
     warning = f"parsed with errors: {problem}" if parsed.get("bozo") and problem else None
     return ParsedFeed(parsed.feed.get("title"), [e for e in entries if e is not None], warning)
 
 
-def _entry(raw: feedparser.FeedParserDict, feed_url: str, fetched_at: dt.datetime) -> Entry | None:
-    link = (raw.get("link") or "").strip()
+def _declares_entities(document: bytes) -> bool:
+    """A DOCTYPE with an internal subset that declares entities (before the root element)."""
+    match = _DOCTYPE_SUBSET.search(document, 0, 65536)
+    if not match:
+        return False
+    end = document.find(b"]", match.end())
+    subset = document[match.end():end if end != -1 else len(document)]
+    return b"<!ENTITY" in subset.upper()
+
+
+def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
+    link = lxml.html.urljoin(feed_url, (raw.get("link") or "").strip()) if raw.get("link") else ""
     title = _title(raw) or link
     if not title:
         return None
-    published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed")) or fetched_at
+    published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed"))
     base = link or feed_url
-    body = _body_html(raw)
-    intro, full = _split_k2(body)
-    summary = sanitize_html(intro or body, base)
-    content = sanitize_html(full, base) if intro else ""
-    key = (raw.get("id") or "").strip() or link or _hash_key(title, published)
-    tags = raw.get("tags") or []
-    section = (tags[0].get("term") if tags else None) or None
+    terms = [t.get("term").strip() for t in raw.get("tags") or [] if (t.get("term") or "").strip()]
+    section = terms[0] if terms else None
+    key = entry_key(raw.get("id"), link, title, published)
+    fields = dict(key=key, url=link or feed_url, title=title, section=section, published_at=published)
+    intro, full = _split_k2(_body_html(raw))
+    if intro is None:
+        # Not the Analyst's markup: keep what any feed has, a summary and a link.
+        summary, content = _generic_bodies(raw)
+        return Entry(**fields, authors=_authors(raw), tags=terms[1:],
+                     summary_html=sanitize_html(summary, base),
+                     content_html=sanitize_html(content, base) if content != summary else "")
+    structure = extract_from_feed_html(intro, full, base)
+    needs_page = (full is None or not full.text_content().strip()) and k2_item_key(link) is not None
+    return analyst_entry(Entry(**fields, authors=_authors(raw), tags=terms[1:], summary_html="",
+                               content_html="", needs_page=needs_page), structure)
+
+
+def analyst_entry(entry: Entry, found: Structure) -> Entry:
+    """`entry` with the Analyst's structure: byline authors win over the feed's author field,
+    which on the Analyst's site names whoever posted the item."""
+    structure = {part: html for part, html in found.parts.items() if html}
+    if found.byline:
+        structure["byline"] = found.byline
+    if found.place:
+        structure["place"] = found.place
     return Entry(
-        key=key[:500],
-        url=link or feed_url,
-        title=title,
-        authors=_authors(raw),
-        section=section,
-        published_at=published,
-        summary_html=summary,
-        content_html=content,
+        key=entry.key, url=entry.url,
+        title=entry.title or found.title or entry.url,
+        authors=", ".join(found.authors) or entry.authors,
+        section=entry.section or found.section,
+        published_at=entry.published_at or _midnight(found.published_on),
+        summary_html=found.lead_html, content_html=found.body_html,
+        issue_date=found.issue_date, tags=found.tags or entry.tags,
+        structure=structure, needs_page=entry.needs_page,
     )
+
+
+def _midnight(day: dt.date | None) -> dt.datetime | None:
+    return dt.datetime.combine(day, dt.time(), dt.UTC) if day else None
 
 
 def _title(raw: feedparser.FeedParserDict) -> str:
@@ -102,17 +208,27 @@ def _body_html(raw: feedparser.FeedParserDict) -> str:
     return raw.get("summary") or raw.get("description") or ""
 
 
-def _split_k2(html: str) -> tuple[str, str]:
-    """K2 wraps the lead in K2FeedIntroText and the rest in K2FeedFullText; ('', '') if absent."""
+def _generic_bodies(raw: feedparser.FeedParserDict) -> tuple[str, str]:
+    content = next((c["value"] for c in raw.get("content") or [] if c.get("value")), "")
+    summary = raw.get("summary") or content
+    return _as_html(summary, raw.get("summary_detail")), _as_html(content, None)
+
+
+def _as_html(value: str, detail) -> str:
+    if detail and detail.get("type") == "text/plain":
+        return "<p>" + value.replace("&", "&amp;").replace("<", "&lt;") + "</p>"
+    return value
+
+
+def _split_k2(html: str) -> tuple[etree._Element | None, etree._Element | None]:
+    """K2 wraps the lead in K2FeedIntroText and the rest in K2FeedFullText: those two elements,
+    parsed once; (None, None) for other markup."""
     if "K2FeedIntroText" not in html:
-        return "", ""
+        return None, None
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     intro = root.xpath('.//div[contains(@class, "K2FeedIntroText")]')
     full = root.xpath('.//div[contains(@class, "K2FeedFullText")]')
-    inner = lambda nodes: "".join(  # noqa: E731
-        lxml.html.tostring(child, encoding="unicode") for node in nodes for child in node
-    )
-    return inner(intro), inner(full)
+    return (intro[0] if intro else None), (full[0] if full else None)
 
 
 def _authors(raw: feedparser.FeedParserDict) -> str | None:
@@ -125,8 +241,7 @@ def _authors(raw: feedparser.FeedParserDict) -> str | None:
 def _timestamp(value) -> dt.datetime | None:
     if not value:
         return None
-    return dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC)
-
-
-def _hash_key(title: str, published: dt.datetime) -> str:
-    return "sha256:" + hashlib.sha256(f"{title}\0{published.isoformat()}".encode()).hexdigest()
+    try:
+        return dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        return None

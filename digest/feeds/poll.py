@@ -1,23 +1,27 @@
-"""Register feeds and poll them: fetched entries become articles, once each, updated in place."""
+"""Poll a feed: fetched entries become articles, once each, updated in place when they change.
+Whatever goes wrong is recorded on that feed alone, which backs off; nothing is raised."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.errors import Conflict, InputError, NotFound
-from digest.feeds.fetch import FetchError, fetch_feed
-from digest.feeds.parse import ParseError, parse_feed
+from digest.errors import NotFound
+from digest.feeds.extract import extract_from_page
+from digest.feeds.fetch import PAGE_ACCEPT, FetchError, fetch
+from digest.feeds.hosts import HostBusy
+from digest.feeds.parse import Entry, ParseError, analyst_entry, decode_document, parse_feed
 from digest.store.models import Article, Feed, FeedStatus
 from digest.store.upsert import insert_ignoring_duplicates
 
 MAX_BACKOFF = dt.timedelta(hours=24)
+# A poll deferred because its host was busy comes back at a later beat tick.
+HOST_BUSY_DELAY = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -26,25 +30,10 @@ class PollResult:
     new: int = 0
     updated: int = 0
     not_modified: bool = False
+    deferred: bool = False  # the host was busy; polled again later, no failure counted
+    skipped: str | None = None  # why a feed was not polled (paused, disabled)
     error: str | None = None
-
-
-def validate_feed_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"feed URL {url!r} is not an http(s) URL with a host")
-    return url.strip()
-
-
-def add_feed(session: Session, url: str, section: str | None = None) -> Feed:
-    url = validate_feed_url(url)
-    existing = session.scalar(select(Feed).where(Feed.url == url))
-    if existing is not None:
-        raise Conflict(f"feed {url!r} is already registered (feed {existing.id})")
-    feed = Feed(url=url, section=section, next_poll_at=utcnow())
-    session.add(feed)
-    session.flush()
-    return feed
+    warning: str | None = None
 
 
 def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:
@@ -57,66 +46,116 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None) ->
     now = now or utcnow()
     settings = get_settings()
     feed = session.get(Feed, feed_id)
-    if feed is None:
+    if feed is None or feed.status == FeedStatus.REMOVED:
         raise NotFound(f"feed {feed_id} does not exist")
-    feed.last_polled_at = now
+    if feed.status != FeedStatus.ACTIVE:
+        # A task queued before the operator paused the feed (or before a 410) does nothing.
+        return PollResult(feed.id, skipped=f"feed is {feed.status.value}")
     try:
-        fetched = fetch_feed(
-            feed.url,
-            etag=feed.etag,
-            last_modified=feed.last_modified,
-            timeout=settings.FEED_TIMEOUT_SECONDS,
-            max_bytes=settings.FEED_MAX_BYTES,
-        )
-        if fetched.not_modified:
+        fetched = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        warnings = _follow_permanent_move(session, feed, fetched.permanent_url)
+        if fetched.not_modified:  # nothing to parse, nothing to store
+            feed.last_polled_at = now
             _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
-            return PollResult(feed.id, not_modified=True)
+            return PollResult(feed.id, not_modified=True, warning=feed.last_warning)
         parsed = parse_feed(fetched.content, url=fetched.url,
                             content_type=fetched.headers.get("content-type"), fetched_at=now)
+        if parsed.warning:
+            warnings.append(parsed.warning)
+        existing = _existing_articles(session, feed, parsed.entries)
+        entries = _completed_from_pages(parsed.entries, existing, warnings)
+    except HostBusy:
+        feed.next_poll_at = now + HOST_BUSY_DELAY
+        return PollResult(feed.id, deferred=True)
     except (FetchError, ParseError) as exc:
+        feed.last_polled_at = now
         return _failed(feed, now, exc, settings.FEED_POLL_INTERVAL_MINUTES)
 
-    new, updated = _store_entries(session, feed, parsed.entries, now)
-    feed.title = parsed.title or feed.title
+    feed.last_polled_at = now
+    new, updated = _store_entries(session, feed, entries, existing, now)
+    feed.title = (parsed.title or feed.title or "")[:500] or None
     feed.etag = fetched.headers.get("etag")
     feed.last_modified = fetched.headers.get("last-modified")
+    if new:
+        feed.last_new_at = now
     _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
-    feed.last_error = parsed.warning
-    return PollResult(feed.id, new=new, updated=updated)
+    feed.last_warning = "; ".join(warnings)[:4000] or None
+    return PollResult(feed.id, new=new, updated=updated, warning=feed.last_warning)
 
 
-def _store_entries(session: Session, feed: Feed, entries, now: dt.datetime) -> tuple[int, int]:
+def _follow_permanent_move(session: Session, feed: Feed, permanent_url: str) -> list[str]:
+    """A 301/308 from the stored URL is where the feed lives now; store it (302/307 are not)."""
+    if permanent_url == feed.url:
+        return []
+    taken = session.scalar(select(Feed.id).where(Feed.url == permanent_url, Feed.id != feed.id))
+    if taken is not None:
+        return [f"moved permanently to {permanent_url}, which feed {taken} already polls"]
+    feed.url = permanent_url
+    return []
+
+
+def _existing_articles(session: Session, feed: Feed, entries: list[Entry]) -> dict[str, Article]:
+    keys = {entry.key for entry in entries}
+    query = select(Article).where(Article.feed_id == feed.id, Article.entry_key.in_(keys))
+    return {article.entry_key: article for article in session.scalars(query)} if keys else {}
+
+
+def _completed_from_pages(entries: list[Entry], existing: dict[str, Article],
+                          warnings: list[str]) -> list[Entry]:
+    """Entries whose feed carries only the intro get the rest from their article page, fetched
+    under the same rules as the feed; only when new or changed, so a quiet poll fetches no page.
+    A page that fails leaves the intro and a warning; a busy host defers the whole poll."""
+    completed = []
+    for entry in entries:
+        stored = existing.get(entry.key)
+        if entry.needs_page and (stored is None or stored.content_hash != entry.feed_hash):
+            try:
+                page = fetch(entry.url, accept=PAGE_ACCEPT)
+                found = extract_from_page(
+                    decode_document(page.content, page.headers.get("content-type")), page.url)
+            except FetchError as exc:
+                warnings.append(f"article page not read: {exc}")
+            else:
+                if found.lead_html or found.parts:
+                    entry = replace(analyst_entry(entry, found), source_hash=entry.content_hash)
+        completed.append(entry)
+    return completed
+
+
+def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing: dict[str, Article],
+                   now: dt.datetime) -> tuple[int, int]:
     by_key = {entry.key: entry for entry in entries}
-    existing = {
-        article.entry_key: article
-        for article in session.scalars(
-            select(Article).where(Article.feed_id == feed.id, Article.entry_key.in_(by_key))
-        )
-    }
     rows = [
-        dict(feed_id=feed.id, entry_key=entry.key, url=entry.url, title=entry.title,
-             authors=entry.authors, section=entry.section or feed.section,
-             summary_html=entry.summary_html, content_html=entry.content_html,
-             content_hash=entry.content_hash, published_at=entry.published_at,
-             created_at=now, updated_at=now)
+        dict(feed_id=feed.id, entry_key=entry.key, created_at=now, **_fields(entry, feed, now, now))
         for key, entry in by_key.items() if key not in existing
     ]
     new = 0
-    for start in range(0, len(rows), 500):
-        # A concurrent poll of the same feed may insert the same entry: the unique key wins.
-        chunk = rows[start:start + 500]
-        insert = insert_ignoring_duplicates(session, Article.__table__).values(chunk)
-        new += len(session.execute(insert.returning(Article.id)).all())
+    if rows:
+        # One statement for all rows (batched by SQLAlchemy, compiled once and cached). A
+        # concurrent poll of the same feed may insert the same entry: the unique key wins.
+        insert = insert_ignoring_duplicates(session, Article.__table__).returning(Article.id)
+        new = len(session.execute(insert, rows).all())
     updated = 0
     for key, article in existing.items():
         entry = by_key[key]
-        if article.content_hash != entry.content_hash:
-            article.url, article.title, article.authors = entry.url, entry.title, entry.authors
-            article.section = entry.section or feed.section
-            article.summary_html, article.content_html = entry.summary_html, entry.content_html
-            article.content_hash, article.updated_at = entry.content_hash, now
+        if article.content_hash != entry.feed_hash:
+            # Updated in place: an edition that carried it never carries it again, and an
+            # edition being composed sees the corrected text.
+            for name, value in _fields(entry, feed, article.published_at, now).items():
+                setattr(article, name, value)
             updated += 1
     return new, updated
+
+
+def _fields(entry: Entry, feed: Feed, published_fallback: dt.datetime, now: dt.datetime) -> dict:
+    return dict(
+        url=entry.url[:2000], title=entry.title[:1000], authors=(entry.authors or "")[:1000] or None,
+        section=(entry.section or feed.section or "")[:200] or None,
+        summary_html=entry.summary_html, content_html=entry.content_html,
+        published_at=entry.published_at or published_fallback, issue_date=entry.issue_date,
+        tags=entry.tags, structure=entry.structure,
+        content_hash=entry.feed_hash, updated_at=now,
+    )
 
 
 def _succeeded(feed: Feed, now: dt.datetime, interval_minutes: int) -> None:
@@ -127,12 +166,16 @@ def _succeeded(feed: Feed, now: dt.datetime, interval_minutes: int) -> None:
 
 
 def _failed(feed: Feed, now: dt.datetime, error: Exception, interval_minutes: int) -> PollResult:
-    feed.last_error = str(error)
+    feed.last_error = str(error)[:4000]
     feed.consecutive_failures += 1
-    if isinstance(error, FetchError) and error.status == 410:
+    status = getattr(error, "status", None)
+    if status == 410:
         feed.status = FeedStatus.DISABLED
-    backoff = min(dt.timedelta(minutes=interval_minutes) * 2 ** feed.consecutive_failures, MAX_BACKOFF)
-    if isinstance(error, FetchError) and error.retry_after:
-        backoff = max(backoff, dt.timedelta(seconds=error.retry_after))
-    feed.next_poll_at = now + backoff
-    return PollResult(feed.id, error=str(error))
+    interval = dt.timedelta(minutes=interval_minutes)
+    delay = min(interval * 2 ** min(feed.consecutive_failures, 20), MAX_BACKOFF)
+    retry_after = getattr(error, "retry_after", None)
+    if status in (429, 503) and retry_after is not None:
+        # The server said when to come back: not before, and not later than needed.
+        delay = max(dt.timedelta(seconds=retry_after), interval)
+    feed.next_poll_at = now + delay
+    return PollResult(feed.id, error=feed.last_error)

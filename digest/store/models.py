@@ -55,7 +55,9 @@ class Base(DeclarativeBase):
 class FeedStatus(enum.StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
-    DISABLED = "disabled"
+    DISABLED = "disabled"  # the server said 410 Gone
+    # Hidden and never polled; the row stays so articles sent in past editions keep their feed.
+    REMOVED = "removed"
 
 
 class EditionStatus(enum.StrEnum):
@@ -104,7 +106,11 @@ class Feed(Base):
     last_polled_at: Mapped[dt.datetime | None]
     last_success_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A problem that did not stop the poll (a feed parsed with errors, an article page missing).
+    last_warning: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
+    # When a poll last stored a new article: a feed silent for long is flagged stale.
+    last_new_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_feeds_due", "status", "next_poll_at"),)
@@ -124,6 +130,12 @@ class Article(Base):
     content_html: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[dt.datetime]
+    # The Analyst's structure, when the article has it: the issue the byline names, the tags,
+    # and the sanitized parts {"byline", "place", "background", "implications", "conclusions",
+    # "author_bio"}. summary_html holds the lead; content_html the full text.
+    issue_date: Mapped[dt.date | None]
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    structure: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
