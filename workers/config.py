@@ -25,6 +25,9 @@ task_routes = {
     "digest.feeds.*": {"queue": "feeds"},
     "digest.editions.*": {"queue": "editions"},
     "digest.delivery.*": {"queue": "delivery"},
+    # Confirmations go with the short edition tasks, never behind an edition's send batches:
+    # a reader who just signed up waits for that email.
+    "digest.subscribers.*": {"queue": "editions"},
 }
 
 beat_schedule = {

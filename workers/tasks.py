@@ -16,6 +16,7 @@ from digest.delivery.send import due_edition_ids, send_batch as send_delivery_ba
 from digest.editions.compose import compose_due_edition
 from digest.feeds.poll import due_feed_ids, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
+from digest.subscribers.confirmation import send_confirmation as send_confirmation_email
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -69,5 +70,17 @@ def send_batch(self, edition_id: int, delivery_ids: list[int]) -> int:
         if exc.permanent:
             raise
         # Exponential backoff with jitter, or what the provider asked for.
+        delay = exc.retry_after or min(600, 2 ** self.request.retries * 5) * random.uniform(0.8, 1.2)
+        raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@app.task(name="digest.subscribers.send_confirmation", bind=True, max_retries=SEND_MAX_RETRIES)
+def send_confirmation(self, subscriber_id: int) -> bool:
+    try:
+        with unit_of_work() as session:
+            return send_confirmation_email(session, subscriber_id, get_sender()) is not None
+    except SendError as exc:
+        if exc.permanent:
+            raise
         delay = exc.retry_after or min(600, 2 ** self.request.retries * 5) * random.uniform(0.8, 1.2)
         raise self.retry(exc=exc, countdown=delay) from exc

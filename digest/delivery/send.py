@@ -25,8 +25,9 @@ from digest.store.models import (
     EditionStatus,
     Subscriber,
     SubscriberStatus,
+    Suppression,
 )
-from digest.subscribers.tokens import UNSUBSCRIBE, make_token
+from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 
 def due_edition_ids(session: Session, now: dt.datetime) -> list[int]:
@@ -71,12 +72,16 @@ def start_edition(session: Session, edition_id: int, now: dt.datetime | None = N
 
 
 def plan_deliveries(session: Session, edition_id: int, now: dt.datetime) -> int:
-    """One pending row per confirmed subscriber, in one INSERT ... SELECT (no Python loop)."""
+    """One pending row per eligible subscriber, in one INSERT ... SELECT (no Python loop).
+
+    Eligible: confirmed, not paused, and the address not on the suppression list."""
     already = exists().where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
+    suppressed = exists().where(Suppression.email == Subscriber.email)
     eligible = select(
         literal(edition_id), Subscriber.id, Subscriber.email, literal(DeliveryStatus.PENDING.value),
         literal(0), literal(now, type_=Delivery.created_at.type),
-    ).where(Subscriber.status == SubscriberStatus.CONFIRMED, ~already)
+    ).where(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.paused.is_(False),
+            ~suppressed, ~already)
     insert = Delivery.__table__.insert().from_select(
         ["edition_id", "subscriber_id", "email", "status", "attempts", "created_at"], eligible
     )
@@ -157,11 +162,13 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
     recipients = []
     for delivery, name in rows:
         unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, delivery.subscriber_id)}"
+        preferences_url = f"{settings.base_url}/p/{make_token(PREFERENCES, delivery.subscriber_id)}"
         recipients.append(Recipient(
             delivery_id=delivery.id,
             email=delivery.email,
             name=name,
-            values={"name": name or "reader", "unsubscribe_url": unsubscribe_url},
+            values={"name": name or "reader", "unsubscribe_url": unsubscribe_url,
+                    "preferences_url": preferences_url},
             headers={
                 "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{settings.unsubscribe_mailto}"
                                     f"?subject=unsubscribe>",

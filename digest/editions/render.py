@@ -21,7 +21,7 @@ from digest.feeds.sanitize import html_to_text
 from digest.store.models import Edition
 from digest.templating import email_environment
 
-READER_FIELDS = ("name", "unsubscribe_url")
+READER_FIELDS = ("name", "unsubscribe_url", "preferences_url")
 _MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
 TEXT_WIDTH = 72
 
@@ -148,4 +148,14 @@ def render_edition(edition: Edition) -> RenderedEdition:
     subject = " ".join(env.get_template("edition/subject.txt").render(context).split())
     html = env.get_template("edition/body.html").render(context, reader=_markers("html"), subject=subject)
     text = env.get_template("edition/body.txt").render(context, reader=_markers("text"), subject=subject)
+    return RenderedEdition(subject=subject, html=_inliner().inline(html), text=_wrap(text))
+
+
+def render_message(name: str, context: dict) -> RenderedEdition:
+    """A one-off email from templates/email/<name>/ (laid out on the editions' base, CSS inlined
+    the same way), rendered for its one reader: no placeholders."""
+    env = email_environment()
+    subject = " ".join(env.get_template(f"{name}/subject.txt").render(context).split())
+    html = env.get_template(f"{name}/body.html").render(context, subject=subject)
+    text = env.get_template(f"{name}/body.txt").render(context, subject=subject)
     return RenderedEdition(subject=subject, html=_inliner().inline(html), text=_wrap(text))
