@@ -9,9 +9,9 @@ from digest.config import get_settings
 from digest.templating import web_environment
 
 
-def page(name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context) -> HTMLResponse:
+def page(template: str, status_code: int = 200, /, headers: dict[str, str] | None = None, **context) -> HTMLResponse:
     settings = get_settings()
-    body = web_environment().get_template(name).render(tz=settings.tz, **context)
+    body = web_environment().get_template(template).render(tz=settings.tz, **context)
     return HTMLResponse(body, status_code=status_code, headers=headers)
 
 
