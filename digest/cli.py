@@ -250,8 +250,8 @@ def subscribers_import(file: Annotated[Path, typer.Argument(metavar="FILE.csv")]
         stream = open_with_progress(file, "rb", description=f"importing {file.name}", console=err, transient=True)
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}") from None
-    with stream, _session() as session:
-        report = import_subscribers(session, stream, what=str(file), actor="cli")
+    with stream as reader, _session() as session:
+        report = import_subscribers(session, reader, what=str(file), actor="cli")
     for problem in report.problems:
         console.print(f"line {problem.line}: {problem.reason}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"{report.rows} rows: {report.created} created, {report.updated} updated, "
