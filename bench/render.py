@@ -73,14 +73,16 @@ def main() -> None:
     tracemalloc.start()
     started = time.perf_counter()
     for i in range(args.readers):
-        fill(rendered, {"name": f"Reader {i}", "unsubscribe_url": f"https://digest.example.org/u/{i:x}.sig"})
+        fill(rendered, {"name": f"Reader {i}", "unsubscribe_url": f"https://digest.example.org/u/{i:x}.sig",
+                        "preferences_url": f"https://digest.example.org/p/{i:x}.sig"})
     fill_seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
     started = time.perf_counter()
     for i in range(args.sample):
-        per_reader_render(edition, {"name": f"Reader {i}", "unsubscribe_url": f"https://x/u/{i}"})
+        per_reader_render(edition, {"name": f"Reader {i}", "unsubscribe_url": f"https://x/u/{i}",
+                                    "preferences_url": f"https://x/p/{i}"})
     per_render = (time.perf_counter() - started) / args.sample
 
     per_fill = fill_seconds / args.readers

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -107,18 +107,19 @@ def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str]]
         yield start, dict(zip(header, (unguard(c) for c in cells), strict=True))
 
 
-def _parse(line: int, cells: dict[str, str], now: dt.datetime) -> _Row:
+def _parse(line: int, cells: dict[str, str], now: dt.datetime, order: list[str]) -> _Row:
     if "" in cells:
         raise InputError(cells[""])
     if any("\ufffd" in value for value in cells.values()):
         raise InputError("is not valid UTF-8")
     address = normalize_email(cells["email"], what="email")
-    order = {s.lower(): s for s in get_settings().SECTION_ORDER}
     sections = []
-    for part in filter(None, (p.strip() for p in cells.get("sections", "").split(";"))):
-        if part.lower() not in order:
-            raise InputError(f"section {part!r} is not one of: {', '.join(order.values())}")
-        sections.append(order[part.lower()])
+    if raw := cells.get("sections", "").strip():
+        by_name = {s.lower(): s for s in order}
+        for part in filter(None, (p.strip() for p in raw.split(";"))):
+            if part.lower() not in by_name:
+                raise InputError(f"section {part!r} is not one of: {', '.join(order)}")
+            sections.append(by_name[part.lower()])
     confirmed_at = None
     if raw := cells.get("confirmed_at", "").strip():
         try:
@@ -134,20 +135,21 @@ def _parse(line: int, cells: dict[str, str], now: dt.datetime) -> _Row:
     attributes = {key: value for key, value in cells.items()
                   if key not in IMPORT_COLUMNS and key not in STATE_COLUMNS and key and value != ""}
     return _Row(line, address, clean_name(cells.get("name"), address),
-                sorted(set(sections), key=list(order.values()).index), confirmed_at, source, attributes)
+                [s for s in order if s in sections], confirmed_at, source, attributes)
 
 
 def import_subscribers(session: Session, stream: BinaryIO, *, what: str = "the CSV file",
                        actor: str = "cli", now: dt.datetime | None = None) -> ImportReport:
     """Import the CSV read from `stream` (bytes); `what` names the file in messages."""
     now = now or utcnow()
+    order = get_settings().SECTION_ORDER
     report = ImportReport()
     seen: dict[str, int] = {}
     batch: list[_Row] = []
     for line, cells in _records(stream, what):
         report.rows += 1
         try:
-            row = _parse(line, cells, now)
+            row = _parse(line, cells, now, order)
         except InputError as exc:
             report.problems.append(RowProblem(line, str(exc)))
             continue
@@ -198,9 +200,11 @@ def _apply(session: Session, batch: list[_Row], report: ImportReport, what: str,
                 audits.append(_audit_row(old.id, hashes[row.address], row, actor, what, now, "updated", sorted(change)))
             else:
                 report.unchanged += 1
+    # Core statements on the tables: the ORM's bulk paths handle RETURNING row by row.
+    subscribers = Subscriber.__table__
     if inserts:
         created = session.execute(
-            insert_ignoring_duplicates(session, Subscriber).returning(Subscriber.id, Subscriber.email), inserts
+            insert_ignoring_duplicates(session, subscribers).returning(subscribers.c.id, subscribers.c.email), inserts
         ).all()
         report.created += len(created)
         report.unchanged += len(inserts) - len(created)  # added meanwhile by a sign-up
@@ -210,7 +214,7 @@ def _apply(session: Session, batch: list[_Row], report: ImportReport, what: str,
         session.execute(update(Subscriber), updates)
         report.updated += len(updates)
     if audits:
-        session.execute(insert(AuditEntry), audits)
+        session.execute(AuditEntry.__table__.insert(), audits)
     session.commit()
 
 
