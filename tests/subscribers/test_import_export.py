@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import select, update
@@ -200,3 +203,15 @@ def test_the_api_refuses_without_the_token_and_is_off_without_a_setting(api, mon
     get_settings.cache_clear()
     off = api.get("/api/subscribers/export", headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert off.status_code == 403 and "set API_TOKEN" in off.json()["detail"]
+
+
+def test_the_import_shows_a_progress_bar_on_a_terminal(settings, tmp_path):
+    path = tmp_path / "few.csv"
+    path.write_bytes(b"email\r\na@example.org\r\nb@example.org\r\n")
+    # TTY_COMPATIBLE makes rich draw as on a terminal although stderr is a pipe here.
+    result = subprocess.run([sys.executable, "-m", "digest", "subscribers", "import", str(path)],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ, TTY_COMPATIBLE="1"))
+    assert result.returncode == 0, result.stderr
+    size = path.stat().st_size
+    assert "importing few.csv" in result.stderr and f"{size}/{size} bytes" in result.stderr
+    assert "2 rows: 2 created" in result.stdout
