@@ -28,7 +28,6 @@ def confirmation_email(subscriber: Subscriber, now: dt.datetime | None = None) -
         "email": subscriber.email,
         "confirm_url": confirm_url(subscriber.id, now),
         "days": settings.CONFIRM_TOKEN_DAYS,
-        "from_name": settings.FROM_NAME,
         "archive_url": f"{settings.base_url}/archive",
         "postal_address": settings.POSTAL_ADDRESS,
     })

@@ -49,7 +49,7 @@ def test_a_sign_up_is_stored_normalised_with_its_consent_and_sends_a_confirmatio
     assert (row.status, row.name, row.source, row.signup_ip) == (SubscriberStatus.PENDING, "Nino Beridze", "web", "testclient")
     assert row.signup_at is not None and row.confirmed_at is None
     [message] = wait_for_confirmations(get_settings().OUTBOX_DIR, "nino.beridze@example.org")
-    assert message["Subject"] == "Confirm your subscription to the The CACI Analyst digest"
+    assert message["Subject"] == "Confirm your subscription to the Central Asia-Caucasus Analyst digest"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     html = message.get_body(("html",)).get_content()
     assert "style=" in html and "Central Asia-Caucasus Analyst" in html, "the editions' layout, CSS inlined"
