@@ -16,7 +16,6 @@ from digest.store.models import (
     AuditEntry,
     Delivery,
     DeliveryEvent,
-    Subscriber,
     Suppression,
     SuppressionReason,
 )

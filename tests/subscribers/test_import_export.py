@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from digest.config import get_settings
 from digest.store.db import unit_of_work
-from digest.store.models import Subscriber, SubscriberStatus, SuppressionReason
+from digest.store.models import Subscriber, SubscriberStatus
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import import_subscribers
 from digest.subscribers.lifecycle import add_subscriber, sign_up, unsubscribe
