@@ -152,3 +152,12 @@ def test_the_cli_signs_up_with_a_confirmation(settings, worker):
     wait_for_confirmations(settings.OUTBOX_DIR, "cli.reader@example.org")
     bad = digest("subscribers", "signup", "nobody@")
     assert bad.returncode == 2 and "is not valid" in bad.stderr
+
+
+def test_confirmations_travel_on_the_queue_of_short_tasks():
+    from workers.app import app
+    from workers.tasks import send_confirmation
+
+    # Never behind an edition's send batches on `delivery`: the new reader is waiting for it.
+    route = app.amqp.router.route({}, send_confirmation.name)
+    assert route["queue"].name == "editions"
