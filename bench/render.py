@@ -53,7 +53,8 @@ def build_edition(articles: int):
 
 
 def reader(i: int) -> dict[str, str]:
-    return {"name": f"Reader {i}", "unsubscribe_url": f"https://digest.example.org/u/{i:x}.c2lnbmF0dXJl"}
+    return {"name": f"Reader {i}", "unsubscribe_url": f"https://digest.example.org/u/{i:x}.c2lnbmF0dXJl",
+            "preferences_url": f"https://digest.example.org/p/{i:x}.c2lnbmF0dXJl"}
 
 
 def render_per_reader(edition, variant: Variant, values: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DeliveryBackend = Literal["outbox", "sendgrid", "memory"]
@@ -100,6 +100,22 @@ class Settings(BaseSettings):
     FEED_HOST_WAIT_SECONDS: float = Field(default=5.0, ge=0)
     # A feed that answers but has had nothing new for this many days is flagged stale.
     FEED_STALE_DAYS: int = Field(default=60, ge=1)
+
+    # Sign-up. A confirmation link is valid this many days; unsubscribe and preferences links
+    # never expire. The limits are counted in Redis (REDIS_URL), so they hold across web
+    # processes: sign-up requests per client IP, and confirmation emails per address.
+    CONFIRM_TOKEN_DAYS: int = Field(default=7, ge=1)
+    SIGNUP_LIMIT_PER_IP: int = Field(default=10, ge=1)
+    SIGNUP_IP_WINDOW_SECONDS: int = Field(default=3600, ge=1)
+    CONFIRMATION_LIMIT_PER_ADDRESS: int = Field(default=3, ge=1)
+    CONFIRMATION_ADDRESS_WINDOW_SECONDS: int = Field(default=86400, ge=1)
+    # Look up the domain's MX/A records for public sign-ups (needs DNS; off in tests).
+    SIGNUP_CHECK_DELIVERABILITY: bool = False
+    # Soft bounces in a row that suppress an address.
+    SOFT_BOUNCE_LIMIT: int = Field(default=3, ge=1)
+    # Bearer token for the subscriber import/export API; unset disables those endpoints.
+    # (Editor sessions and per-editor API tokens replace it in a later version.)
+    API_TOKEN: SecretStr | None = Field(default=None, min_length=24)
 
     @field_validator("PUBLICATION_TZ")
     @classmethod

@@ -54,8 +54,10 @@ def test_a_short_editor_password_is_refused_and_nothing_is_saved(settings):
 
 def test_every_command_has_help():
     for args in [(), ("db",), ("feeds",), ("feeds", "add"), ("feeds", "pause"), ("feeds", "resume"),
-                 ("feeds", "remove"), ("editions",), ("editions", "preview"),
-                 ("editions", "approve"), ("subscribers",), ("editors", "add"), ("serve",), ("demo",)]:
+                 ("feeds", "remove"), ("editions",), ("editions", "preview"), ("editions", "approve"),
+                 ("subscribers",), ("subscribers", "signup"), ("subscribers", "import"),
+                 ("subscribers", "export"), ("subscribers", "suppress"), ("subscribers", "forget"),
+                 ("subscribers", "show"), ("editors", "add"), ("serve",), ("demo",)]:
         result = digest(*args, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout, args
 

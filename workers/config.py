@@ -32,6 +32,9 @@ task_routes = {
     "digest.editions.*": {"queue": "editions"},
     "digest.delivery.*": {"queue": "delivery"},
     "digest.webhooks.*": {"queue": "webhooks"},
+    # Confirmations go with the short edition tasks, never behind an edition's send batches:
+    # a reader who just signed up waits for that email.
+    "digest.subscribers.*": {"queue": "editions"},
 }
 
 beat_schedule = {

@@ -20,9 +20,16 @@ from digest.delivery.send import give_up_batch, send_batch as send_delivery_batc
 from digest.editions.schedule import tick
 from digest.feeds.poll import due_feed_ids, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
+from digest.subscribers.confirmation import send_confirmation as send_confirmation_email
 from workers.app import app
 
 log = logging.getLogger(__name__)
+
+
+def _backoff(exc: SendError, retries: int) -> float:
+    """What the provider asked for, else exponential backoff with jitter (at most 10 minutes)."""
+    base = get_settings().SEND_RETRY_BASE_SECONDS
+    return exc.retry_after or min(600.0, base * 2 ** retries) * random.uniform(0.8, 1.2)
 
 
 def enqueue_batches(session, edition_id: int, batches: list[list[int]]) -> None:
@@ -80,9 +87,7 @@ def send_batch(self, edition_id: int, delivery_ids: list[int]) -> int:
             log.error("edition %s: batch of %s failed for good: %s", edition_id, len(delivery_ids), exc)
             return 0
         # Exponential backoff with jitter, or what the provider asked for.
-        base = get_settings().SEND_RETRY_BASE_SECONDS
-        delay = exc.retry_after or min(600.0, base * 2 ** self.request.retries) * random.uniform(0.8, 1.2)
-        raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
+        raise self.retry(exc=exc, countdown=_backoff(exc, self.request.retries), max_retries=None) from exc
 
 
 @app.task(name="digest.delivery.reconcile")
@@ -101,3 +106,14 @@ def reconcile_deliveries() -> dict:
 def process_webhook(batch_id: int) -> dict:
     with unit_of_work() as session:
         return process_webhook_batch(session, batch_id)
+
+
+@app.task(name="digest.subscribers.send_confirmation", bind=True)
+def send_confirmation(self, subscriber_id: int) -> bool:
+    try:
+        with unit_of_work() as session:
+            return send_confirmation_email(session, subscriber_id, get_sender()) is not None
+    except SendError as exc:
+        if exc.permanent or self.request.retries >= get_settings().SEND_MAX_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=_backoff(exc, self.request.retries)) from exc

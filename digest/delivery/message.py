@@ -1,5 +1,6 @@
 """What a backend is given: one rendered edition and the readers of a batch, each with the values
-that fill its placeholders and the headers that are theirs alone."""
+that fill its placeholders and the headers that are theirs alone. A one-off message (a sign-up
+confirmation) is a batch of one reader that belongs to no edition."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Recipient:
 
 @dataclass(frozen=True)
 class OutgoingBatch:
-    edition_id: int
+    edition_id: int | None  # None for a one-off message (digest.delivery.transactional)
     from_email: str
     from_name: str
     reply_to: str | None

@@ -26,7 +26,8 @@ def build_mime(batch: OutgoingBatch, recipient: Recipient) -> EmailMessage:
         message["Reply-To"] = batch.reply_to
     message["Date"] = format_datetime(utcnow())
     domain = batch.from_email.rpartition("@")[2]
-    message["Message-ID"] = make_msgid(f"e{batch.edition_id}.d{recipient.delivery_id}", domain=domain)
+    idstring = f"e{batch.edition_id}.d{recipient.delivery_id}" if batch.edition_id is not None else None
+    message["Message-ID"] = make_msgid(idstring, domain=domain)
     for name, value in recipient.headers.items():
         message[name] = value
     for name, value in recipient.custom_args.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 from digest.delivery.message import OutgoingBatch, SendError
@@ -17,11 +18,18 @@ class OutboxSender:
     def path_for(self, edition_id: int, delivery_id: int) -> Path:
         return self.directory / f"edition-{edition_id}" / f"{delivery_id}.eml"
 
+    def _path(self, batch: OutgoingBatch, delivery_id: int) -> Path:
+        if batch.edition_id is None:
+            # One-off messages are not retried per delivery row: each gets a file of its own.
+            category = batch.categories[0] if batch.categories else "message"
+            return self.directory / "transactional" / f"{category}-{uuid.uuid4().hex}.eml"
+        return self.path_for(batch.edition_id, delivery_id)
+
     def send(self, batch: OutgoingBatch) -> dict[int, str]:
         message_ids = {}
         for recipient in batch.recipients:
             message = build_mime(batch, recipient)
-            path = self.path_for(batch.edition_id, recipient.delivery_id)
+            path = self._path(batch, recipient.delivery_id)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Write then rename: a crash never leaves half a message, and a resend of the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import Text, cast, func, literal, select, update
+from sqlalchemy import Text, and_, cast, exists, literal, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -16,7 +16,16 @@ from digest.editions.approve import get_edition, store_render, void_approval
 from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
 from digest.store.upsert import insert_ignoring_duplicates
-from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber, SubscriberStatus
+from digest.store.models import (
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    Subscriber,
+    SubscriberFormat,
+    SubscriberStatus,
+    Suppression,
+)
 
 
 def release_edition(session: Session, edition_id: int, now: dt.datetime | None = None) -> Edition:
@@ -60,8 +69,9 @@ def start_edition(session: Session, edition_id: int, now: dt.datetime | None = N
 
 
 def eligible_readers():
-    """Who receives an edition: confirmed subscribers (more conditions join here)."""
-    return Subscriber.status == SubscriberStatus.CONFIRMED
+    """Who receives an edition: confirmed, not paused, and the address not suppressed."""
+    suppressed = exists().where(Suppression.email == Subscriber.email)
+    return and_(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.paused.is_(False), ~suppressed)
 
 
 def plan_deliveries(session: Session, edition: Edition, now: dt.datetime) -> dict[str, int]:
@@ -73,11 +83,13 @@ def plan_deliveries(session: Session, edition: Edition, now: dt.datetime) -> dic
     approved hash, and stored. Returns the number of rows planned per variant."""
     sections = edition_sections(edition)
     choice = cast(Subscriber.sections, Text)
-    groups = session.execute(select(choice, func.count()).where(eligible_readers()).group_by(choice)).all()
+    groups = session.execute(
+        select(choice, Subscriber.format).where(eligible_readers()).group_by(choice, Subscriber.format)
+    ).all()
     stored = {DEFAULT_VARIANT.key}
     planned: dict[str, int] = {}
-    for chosen_json, _count in groups:
-        variant = variant_for(sections, json.loads(chosen_json or "[]"))
+    for chosen_json, chosen_format in groups:
+        variant = variant_for(sections, json.loads(chosen_json or "[]"), chosen_format == SubscriberFormat.TEXT)
         if variant is None:
             continue  # nothing in this edition is in the sections these readers chose
         if variant.key not in stored:
@@ -86,7 +98,7 @@ def plan_deliveries(session: Session, edition: Edition, now: dt.datetime) -> dic
         readers = select(
             literal(edition.id), Subscriber.id, Subscriber.email, literal(variant.key),
             literal(DeliveryStatus.PENDING.value), literal(0), literal(now, type_=Delivery.created_at.type),
-        ).where(eligible_readers(), choice == chosen_json)
+        ).where(eligible_readers(), choice == chosen_json, Subscriber.format == chosen_format)
         # ON CONFLICT rather than NOT EXISTS: the unique (edition, subscriber) index decides per
         # row, whatever the planner believes about a freshly imported table.
         insert = insert_ignoring_duplicates(session, Delivery.__table__).from_select(

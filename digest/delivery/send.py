@@ -25,7 +25,7 @@ from digest.editions.render import DEFAULT_VARIANT
 from digest.errors import Conflict
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 from digest.store.upsert import among
-from digest.subscribers.tokens import UNSUBSCRIBE, make_token
+from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
 log = logging.getLogger(__name__)
 
@@ -156,12 +156,14 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
     recipients = []
     for row in rows:
         unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, row.subscriber_id)}"
+        preferences_url = f"{settings.base_url}/p/{make_token(PREFERENCES, row.subscriber_id)}"
         name = row.name
         recipients.append(Recipient(
             delivery_id=row.id,
             email=row.email,
             name=name,
-            values={"name": name or "reader", "unsubscribe_url": unsubscribe_url},
+            values={"name": name or "reader", "unsubscribe_url": unsubscribe_url,
+                    "preferences_url": preferences_url},
             headers={
                 "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{settings.unsubscribe_mailto}"
                                     f"?subject=unsubscribe>",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -15,22 +15,25 @@ from digest.store.models import Article, Edition, EditionItem, EditionSkip
 from digest.store.upsert import insert_ignoring_duplicates
 
 
-def window_start(session: Session, period: Period) -> dt.datetime:
-    """Articles count from the previous edition's cutoff (or, for a first edition, a bounded look-back)."""
-    settings = get_settings()
-    previous = session.scalar(
+def previous_cutoff(session: Session, period: Period) -> dt.datetime | None:
+    return session.scalar(
         select(Edition.cutoff_at).where(Edition.period < period.date).order_by(Edition.period.desc()).limit(1)
     )
-    return previous or period.cutoff_at - dt.timedelta(days=settings.EDITION_MAX_ARTICLE_AGE_DAYS)
 
 
 def candidate_articles(session: Session, period: Period) -> list[Article]:
-    in_an_edition = select(EditionItem.article_id)
+    """Articles published (or first seen: a feed may carry an article days after its date) since
+    the previous edition's cutoff, up to this cutoff, that no edition carried. A first edition,
+    and late arrivals, look back at most EDITION_MAX_ARTICLE_AGE_DAYS."""
+    oldest = period.cutoff_at - dt.timedelta(days=get_settings().EDITION_MAX_ARTICLE_AGE_DAYS)
+    since = previous_cutoff(session, period)
     query = select(Article).where(
         Article.published_at <= period.cutoff_at,
-        Article.published_at > window_start(session, period),
-        Article.id.not_in(in_an_edition),
+        Article.published_at > oldest,
+        Article.id.not_in(select(EditionItem.article_id)),
     )
+    if since is not None:
+        query = query.where(or_(Article.published_at > since, Article.created_at > since))
     return list(session.scalars(query))
 
 

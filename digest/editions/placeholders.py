@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-READER_FIELDS = ("name", "unsubscribe_url")
+READER_FIELDS = ("name", "unsubscribe_url", "preferences_url")
 _MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
 
 

@@ -8,5 +8,6 @@ PREVIEW_READER = {"name": "Reader"}
 
 
 def preview_edition(edition: Edition) -> Filled:
-    values = dict(PREVIEW_READER, unsubscribe_url=f"{get_settings().base_url}/unsubscribe")
+    base = get_settings().base_url
+    values = dict(PREVIEW_READER, unsubscribe_url=f"{base}/unsubscribe", preferences_url=f"{base}/preferences")
     return fill(render_edition(edition), values)

@@ -168,3 +168,13 @@ def render_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> Rend
         html = _inliner().inline(
             env.get_template("edition/body.html").render(context, reader=markers("html"), subject=subject))
     return RenderedEdition(subject=subject, html=html, text=_wrap(text))
+
+
+def render_message(name: str, context: dict) -> RenderedEdition:
+    """A one-off email from templates/email/<name>/ (laid out on the editions' base, CSS inlined
+    the same way), rendered for its one reader: no placeholders."""
+    env = email_environment()
+    subject = " ".join(env.get_template(f"{name}/subject.txt").render(context).split())
+    html = env.get_template(f"{name}/body.html").render(context, subject=subject)
+    text = env.get_template(f"{name}/body.txt").render(context, subject=subject)
+    return RenderedEdition(subject=subject, html=_inliner().inline(html), text=_wrap(text))

@@ -9,6 +9,7 @@ import enum
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -73,6 +74,21 @@ class SubscriberStatus(enum.StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     UNSUBSCRIBED = "unsubscribed"
+
+
+class SubscriberFormat(enum.StrEnum):
+    HTML = "html"  # HTML with its plain-text part
+    TEXT = "text"  # plain text only
+
+
+class SuppressionReason(enum.StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCES = "soft_bounces"  # SOFT_BOUNCE_LIMIT soft bounces in a row
+    SPAM_REPORT = "spam_report"
+    BLOCK = "block"
+    UNSUBSCRIBE = "unsubscribe"
+    OPERATOR = "operator"
+    FORGOTTEN = "forgotten"  # erased on request; only the address's hash is kept
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -236,12 +252,58 @@ class Subscriber(Base):
     )
     # Section names the reader wants; empty means every section.
     sections: Mapped[list[str]] = mapped_column(JSON, default=list)
+    format: Mapped[SubscriberFormat] = mapped_column(_enum(SubscriberFormat), default=SubscriberFormat.HTML)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Columns of an imported CSV that the service has no field for, kept as they came.
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Consent: where and when the (latest) sign-up was asked for, and when and from where it was
+    # confirmed; the audit log keeps every earlier request.
     source: Mapped[str | None] = mapped_column(String(100))
+    signup_at: Mapped[dt.datetime | None]
+    signup_ip: Mapped[str | None] = mapped_column(String(45))
     confirmed_at: Mapped[dt.datetime | None]
+    confirm_ip: Mapped[str | None] = mapped_column(String(45))
     unsubscribed_at: Mapped[dt.datetime | None]
+    # Soft bounces in a row; a delivered message resets it.
+    soft_bounces: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_subscribers_status", "status"),)
+
+
+class Suppression(Base):
+    """An address never to send to. Keyed by the address's HMAC so that the entry outlives the
+    address itself once a person is forgotten (`email` is then NULL)."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[SuppressionReason] = mapped_column(_enum(SuppressionReason))
+    source: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_suppressions_email", "email"),)
+
+
+class AuditEntry(Base):
+    """One state change of a subscriber: who or what did it, from where, and what changed."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    # The address's HMAC, never the address: the log outlives a forgotten person's data.
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class Delivery(Base):

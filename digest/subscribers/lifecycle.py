@@ -1,50 +1,152 @@
-"""Subscribers: add, list and unsubscribe; only confirmed subscribers receive editions."""
+"""Subscribers: sign up (double opt-in), confirm, unsubscribe, and an operator's add.
+
+Only confirmed, unpaused, unsuppressed subscribers receive editions (delivery.send.plan_deliveries).
+A sign-up never creates a second row and never changes a confirmed subscriber; whatever it
+finds, the caller answers the same way, so the form cannot tell who is subscribed.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.errors import Conflict, InputError
-from digest.store.models import Subscriber, SubscriberStatus
+from digest.store.models import Subscriber, SubscriberFormat, SubscriberStatus, SuppressionReason
+from digest.store.upsert import insert_ignoring_duplicates
 from digest.subscribers.addresses import normalize_email
+from digest.subscribers.audit import audit
+from digest.subscribers.ratelimit import allow_confirmation
+from digest.subscribers.suppressions import lift_suppression, suppress, suppression_for
+from digest.subscribers.tokens import CONFIRM, BadToken, read_token
+
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class SignUp:
+    subscriber_id: int
+    send_confirmation: bool  # False when the address has had its share of confirmations
+
+
+def clean_name(name: str | None, address: str) -> str | None:
+    name = " ".join((name or "").split())
+    if len(name) > MAX_NAME:
+        raise InputError(f"name for {address} is longer than {MAX_NAME} characters")
+    return name or None
+
+
+def find_subscriber(session: Session, address: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.email == address))
 
 
 def add_subscriber(session: Session, email: str, *, name: str | None = None,
-                   confirmed: bool = False, source: str = "cli") -> Subscriber:
+                   confirmed: bool = False, source: str = "cli", now: dt.datetime | None = None) -> Subscriber:
+    """An operator adds someone whose consent they hold; a suppressed address is refused."""
     address = normalize_email(email)
-    if name is not None and len(name) > 200:
-        raise InputError(f"name for {address} is longer than 200 characters")
-    if session.scalar(select(Subscriber.id).where(Subscriber.email == address)) is not None:
+    name = clean_name(name, address)
+    if find_subscriber(session, address) is not None:
         raise Conflict(f"subscriber {address} already exists")
-    now = utcnow()
+    suppression = suppression_for(session, address)
+    if suppression is not None:
+        raise Conflict(f"{address} is suppressed ({suppression.reason.value}); only a sign-up that "
+                       "they confirm themselves can add it again")
+    now = now or utcnow()
     subscriber = Subscriber(
-        email=address,
-        name=(name or "").strip() or None,
+        email=address, name=name,
         status=SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING,
-        confirmed_at=now if confirmed else None,
-        source=source,
-        sections=[],
+        confirmed_at=now if confirmed else None, source=source, signup_at=now,
+        sections=[], format=SubscriberFormat.HTML, paused=False, attributes={}, soft_bounces=0,
         created_at=now,
     )
     session.add(subscriber)
     session.flush()
+    audit(session, "add", email=address, source=source, subscriber_id=subscriber.id, now=now,
+          status=subscriber.status.value)
     return subscriber
 
 
-def list_subscribers(session: Session, limit: int | None = None) -> list[Subscriber]:
-    return list(session.scalars(select(Subscriber).order_by(Subscriber.id).limit(limit)))
+def sign_up(session: Session, email: str, *, name: str | None = None, source: str,
+            ip: str | None = None, check_deliverability: bool = False,
+            now: dt.datetime | None = None) -> SignUp:
+    """Record a request to subscribe and say whether to send a confirmation now.
+
+    A new address becomes a pending row. A pending or unsubscribed row records this latest
+    request (source, time, IP) and nothing else: a stranger's request must not change anyone's
+    data. A confirmed row is left as it is. Every request is in the audit log."""
+    address = normalize_email(email, check_deliverability=check_deliverability)
+    name = clean_name(name, address)
+    now = now or utcnow()
+    # ON CONFLICT DO NOTHING: two requests for one new address at once still make one row.
+    session.execute(insert_ignoring_duplicates(session, Subscriber).values(
+        email=address, name=name, status=SubscriberStatus.PENDING, sections=[],
+        format=SubscriberFormat.HTML, paused=False, attributes={}, soft_bounces=0,
+        source=source, signup_at=now, signup_ip=ip, created_at=now,
+    ))
+    subscriber = find_subscriber(session, address)
+    before = subscriber.status
+    if subscriber.status != SubscriberStatus.CONFIRMED:
+        subscriber.source, subscriber.signup_at, subscriber.signup_ip = source, now, ip
+    send = allow_confirmation(address)
+    audit(session, "signup", email=address, source=source, subscriber_id=subscriber.id, ip=ip,
+          now=now, status=before.value, confirmation="sent" if send else "rate limited")
+    return SignUp(subscriber.id, send)
 
 
-def unsubscribe(session: Session, subscriber_id: int, now: dt.datetime | None = None) -> Subscriber | None:
-    """Idempotent: unsubscribing twice leaves the first time recorded."""
+def confirm_subscription(session: Session, token: str, *, ip: str | None = None,
+                         source: str = "web", now: dt.datetime | None = None) -> Subscriber:
+    """The reader followed a confirmation link: they are subscribed, and any suppression of
+    their address is lifted (a new confirmed opt-in is the only way to lift one).
+
+    A link sent before the address was unsubscribed or suppressed is refused: only a new
+    sign-up brings an address back. Confirming twice changes nothing."""
+    now = now or utcnow()
+    claims = read_token(CONFIRM, token, now)
+    subscriber = session.get(Subscriber, claims.subscriber_id)
+    if subscriber is None:
+        raise BadToken("this confirmation link is no longer valid; sign up again to get a new one")
+    suppression = suppression_for(session, subscriber.email)
+    left = [t for t in (subscriber.unsubscribed_at, suppression and suppression.created_at) if t]
+    # Tokens carry milliseconds: compare at that precision.
+    if left and claims.issued_at < max(left).replace(microsecond=max(left).microsecond // 1000 * 1000):
+        raise BadToken("this confirmation link was sent before the address was unsubscribed; "
+                       "sign up again to get a new one")
+    if subscriber.status == SubscriberStatus.CONFIRMED and suppression is None:
+        return subscriber
+    subscriber.status = SubscriberStatus.CONFIRMED
+    subscriber.confirmed_at, subscriber.confirm_ip = now, ip
+    subscriber.unsubscribed_at = None
+    subscriber.soft_bounces = 0
+    lift_suppression(session, subscriber.email, source=source, ip=ip, subscriber_id=subscriber.id, now=now)
+    audit(session, "confirm", email=subscriber.email, source=source, subscriber_id=subscriber.id,
+          ip=ip, now=now)
+    return subscriber
+
+
+def list_subscribers(session: Session, limit: int | None = None,
+                     status: SubscriberStatus | None = None) -> list[Subscriber]:
+    query = select(Subscriber).order_by(Subscriber.id).limit(limit)
+    if status is not None:
+        query = query.where(Subscriber.status == status)
+    return list(session.scalars(query))
+
+
+def unsubscribe(session: Session, subscriber_id: int, *, source: str = "web", ip: str | None = None,
+                now: dt.datetime | None = None) -> Subscriber | None:
+    """Idempotent: unsubscribing twice leaves the first time recorded. The address is also
+    suppressed, so that nothing (an import, an operator) but a new confirmed sign-up brings it back."""
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return None
+    now = now or utcnow()
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
-        subscriber.unsubscribed_at = now or utcnow()
+        subscriber.unsubscribed_at = now
+        audit(session, "unsubscribe", email=subscriber.email, source=source, subscriber_id=subscriber.id,
+              ip=ip, now=now)
+    if suppression_for(session, subscriber.email) is None:
+        suppress(session, subscriber.email, SuppressionReason.UNSUBSCRIBE, source=source, ip=ip, now=now)
     return subscriber

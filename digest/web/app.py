@@ -1,4 +1,5 @@
-"""The FastAPI application. Pages are rendered from templates/web with the shared environment."""
+"""The FastAPI application. Pages are rendered from templates/web with the shared environment;
+the subscriber pages live in web/subscribers.py, the JSON API in web/api.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -26,11 +27,15 @@ from digest.delivery.events import (
 )
 from digest.store.db import on_commit, unit_of_work
 from digest.store.models import Edition, EditionStatus
-from digest.subscribers.lifecycle import unsubscribe
-from digest.subscribers.tokens import UNSUBSCRIBE, BadToken, read_token
+from digest.subscribers.ratelimit import RateLimited
+from digest.subscribers.tokens import BadToken, ExpiredToken
+from digest.web import api, subscribers
 from digest.templating import web_environment
+from digest.web.pages import page
 
 app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
+app.include_router(subscribers.router)
+app.include_router(api.router)
 log = logging.getLogger(__name__)
 # SendGrid posts batches of at most a few MB; anything far larger is not theirs.
 MAX_WEBHOOK_BYTES = 20 * 1024 * 1024
@@ -41,20 +46,32 @@ def db() -> Iterator[Session]:
         yield session
 
 
-def page(name: str, status_code: int = 200, **context) -> HTMLResponse:
-    settings = get_settings()
-    body = web_environment().get_template(name).render(tz=settings.tz, **context)
-    return HTMLResponse(body, status_code=status_code)
+def _error(request: Request, status_code: int, title: str, message: str,
+           headers: dict[str, str] | None = None) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, status_code=status_code, headers=headers)
+    return page("error.html", status_code, headers=headers, title=title, message=message)
 
 
 @app.exception_handler(NotFound)
-def not_found(request: Request, exc: NotFound) -> HTMLResponse:
-    return page("error.html", 404, title="Not found", message=str(exc))
+def not_found(request: Request, exc: NotFound) -> Response:
+    return _error(request, 404, "Not found", str(exc))
+
+
+@app.exception_handler(BadToken)
+def bad_token(request: Request, exc: BadToken) -> Response:
+    title = "Link expired" if isinstance(exc, ExpiredToken) else "Link not valid"
+    return _error(request, 400, title, str(exc))
+
+
+@app.exception_handler(RateLimited)
+def rate_limited(request: Request, exc: RateLimited) -> Response:
+    return _error(request, 429, "Too many requests", str(exc), {"Retry-After": str(exc.retry_after)})
 
 
 @app.exception_handler(InputError)
-def bad_input(request: Request, exc: InputError) -> HTMLResponse:
-    return page("error.html", 400, title="That did not work", message=str(exc))
+def bad_input(request: Request, exc: InputError) -> Response:
+    return _error(request, 400, "That did not work", str(exc))
 
 
 @app.get("/healthz", response_class=PlainTextResponse)
@@ -91,7 +108,8 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
     if edition.status != EditionStatus.SENT:
         raise NotFound(f"edition {edition_id} has not been published")
     # The web version carries no per-reader links.
-    values = {"name": "reader", "unsubscribe_url": f"{get_settings().base_url}/unsubscribe"}
+    base = get_settings().base_url
+    values = {"name": "reader", "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
     return HTMLResponse(fill(approved_render(session, edition), values).html)
 
 
@@ -135,26 +153,3 @@ def _keep_webhook(body: bytes) -> int:
         batch = store_webhook_batch(session, body)
         on_commit(session, lambda: process_webhook.delay(batch.id))
         return batch.id
-
-
-@app.get("/unsubscribe", response_class=HTMLResponse)
-def unsubscribe_help() -> HTMLResponse:
-    return page("unsubscribe_help.html", title="Unsubscribe")
-
-
-@app.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(token: str) -> HTMLResponse:
-    read_token(UNSUBSCRIBE, token)
-    return page("unsubscribe.html", title="Unsubscribe", token=token, done=False)
-
-
-@app.post("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_now(token: str, session: Session = Depends(db)) -> HTMLResponse:
-    """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
-    cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
-    try:
-        subscriber_id = read_token(UNSUBSCRIBE, token)
-    except BadToken as exc:
-        return page("error.html", 400, title="Link not valid", message=str(exc))
-    unsubscribe(session, subscriber_id)
-    return page("unsubscribe.html", title="Unsubscribed", token=token, done=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender

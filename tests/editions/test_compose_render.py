@@ -57,7 +57,8 @@ def test_rendering_inlines_css_escapes_titles_and_fills_readers(settings, feed_s
     polled_feed(feed_server, [hostile])
     with unit_of_work() as session:
         rendered = render_edition(get_edition(session, draft_edition()))
-    filled = fill(rendered, {"name": 'Zoë <b>"O\'Neil"</b>', "unsubscribe_url": "https://x.example/u/1.abc"})
+    filled = fill(rendered, {"name": 'Zoë <b>"O\'Neil"</b>', "unsubscribe_url": "https://x.example/u/1.abc",
+                             "preferences_url": "https://x.example/p/1.abc"})
     tree = lxml.html.fromstring(filled.html)
     assert not tree.xpath("//script"), "a title never becomes markup"
     assert tree.xpath("//a[contains(@class,'article-title')]")[0].text_content() == hostile.title
@@ -67,7 +68,8 @@ def test_rendering_inlines_css_escapes_titles_and_fills_readers(settings, feed_s
     assert tree.xpath("//td[contains(@class,'content')]/@style"), "styles are inlined"
     assert "@media" in filled.html, "media queries are kept"
     hrefs = tree.xpath("//a/@href")
-    assert "https://x.example/u/1.abc" in hrefs
+    assert "https://x.example/u/1.abc" in hrefs and "https://x.example/p/1.abc" in hrefs
+    assert "Preferences (sections, format, pause): https://x.example/p/1.abc" in filled.text
     assert all(href.startswith(("http://", "https://")) for href in hrefs)
     assert all(len(line) <= 72 or "://" in line for line in filled.text.splitlines())
     assert "[%" not in filled.html + filled.text

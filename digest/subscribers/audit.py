@@ -1,0 +1,34 @@
+"""The audit log: every change to a subscriber or a suppression leaves one row, written in the
+same transaction as the change, naming the address only by its hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.clock import utcnow
+from digest.store.models import AuditEntry
+from digest.subscribers.addresses import address_hash
+
+# The actions written; `show` and the tests rely on these names.
+ACTIONS = ("add", "signup", "confirmation_sent", "confirm", "unsubscribe", "preferences",
+           "suppress", "unsuppress", "soft_bounce", "forget", "import")
+
+
+def audit(session: Session, action: str, *, email: str | None, source: str,
+          subscriber_id: int | None = None, ip: str | None = None,
+          now: dt.datetime | None = None, **details) -> None:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    session.add(AuditEntry(
+        at=now or utcnow(), action=action, subscriber_id=subscriber_id,
+        email_hash=address_hash(email) if email else None, source=source, ip=ip, details=details,
+    ))
+
+
+def audit_trail(session: Session, email: str) -> list[AuditEntry]:
+    return list(session.scalars(
+        select(AuditEntry).where(AuditEntry.email_hash == address_hash(email)).order_by(AuditEntry.id)
+    ))

@@ -1,0 +1,54 @@
+"""A reader's preferences, set through the signed link in every email: the sections they want,
+HTML (with its text part) or text only, and a pause. Stored on the subscriber; the next edition
+that is planned reads them (paused readers are not planned at all)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from digest.config import get_settings
+from digest.errors import InputError, NotFound
+from digest.store.models import Subscriber, SubscriberFormat
+from digest.subscribers.audit import audit
+
+
+def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound("this subscription no longer exists")
+    return subscriber
+
+
+def chosen_sections(subscriber: Subscriber) -> list[str]:
+    """The sections a reader receives, in edition order (stored empty means all of them)."""
+    order = get_settings().SECTION_ORDER
+    return [s for s in order if s in subscriber.sections] if subscriber.sections else list(order)
+
+
+def update_preferences(session: Session, subscriber_id: int, *, sections: list[str], format: str,  # noqa: A002
+                       paused: bool, source: str = "web", ip: str | None = None,
+                       now: dt.datetime | None = None) -> Subscriber:
+    """Validate and store; bad input raises InputError naming it and changes nothing."""
+    order = get_settings().SECTION_ORDER
+    unknown = [s for s in sections if s not in order]
+    if unknown:
+        raise InputError(f"section {unknown[0]!r} is not one of: {', '.join(order)}")
+    if not sections:
+        raise InputError("choose at least one section (or pause, or unsubscribe)")
+    try:
+        chosen_format = SubscriberFormat(format)
+    except ValueError:
+        raise InputError(f"format {format!r} must be html or text") from None
+    subscriber = get_subscriber(session, subscriber_id)
+    # Every section is stored as "all", so that a section added later reaches these readers too.
+    stored = [] if set(sections) == set(order) else [s for s in order if s in sections]
+    before = {"sections": subscriber.sections, "format": subscriber.format.value, "paused": subscriber.paused}
+    after = {"sections": stored, "format": chosen_format.value, "paused": paused}
+    if before != after:
+        subscriber.sections, subscriber.format, subscriber.paused = stored, chosen_format, paused
+        changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+        audit(session, "preferences", email=subscriber.email, source=source, subscriber_id=subscriber.id,
+              ip=ip, now=now, changes=changes)
+    return subscriber

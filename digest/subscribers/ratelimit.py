@@ -1,0 +1,63 @@
+"""Sign-up rate limits, counted in Redis so that every web process shares them: requests per
+client IP, and confirmation emails per address (keyed by the address's hash, never the address).
+Fixed windows: the first hit starts a window of the configured length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis
+
+from digest.config import get_settings
+from digest.errors import InputError
+from digest.subscribers.addresses import address_hash
+
+PREFIX = "digest:ratelimit:"
+
+
+class RateLimited(InputError):
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Hit:
+    allowed: bool
+    retry_after: int  # seconds until the window ends
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
+def _hit(key: str, limit: int, window: int) -> Hit:
+    client = _redis(get_settings().REDIS_URL)
+    pipe = client.pipeline(transaction=True)
+    pipe.set(PREFIX + key, 0, ex=window, nx=True)
+    pipe.incr(PREFIX + key)
+    pipe.ttl(PREFIX + key)
+    _, count, ttl = pipe.execute()
+    return Hit(count <= limit, max(int(ttl), 1))
+
+
+def check_signup_ip(ip: str) -> None:
+    """Count a sign-up request from `ip`; RateLimited once the IP has used up its window."""
+    settings = get_settings()
+    hit = _hit(f"signup-ip:{ip}", settings.SIGNUP_LIMIT_PER_IP, settings.SIGNUP_IP_WINDOW_SECONDS)
+    if not hit.allowed:
+        raise RateLimited("too many sign-ups from your network; please try again later", hit.retry_after)
+
+
+def allow_confirmation(address: str) -> bool:
+    """Count a confirmation email to `address`; False once the address has had its share, so
+    the form cannot be used to flood a stranger's mailbox."""
+    settings = get_settings()
+    return _hit(f"confirmation:{address_hash(address)}", settings.CONFIRMATION_LIMIT_PER_ADDRESS,
+                settings.CONFIRMATION_ADDRESS_WINDOW_SECONDS).allowed
+
+
+def forget_address(address: str) -> None:
+    _redis(get_settings().REDIS_URL).delete(PREFIX + f"confirmation:{address_hash(address)}")

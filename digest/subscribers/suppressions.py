@@ -1,0 +1,88 @@
+"""Suppressions: addresses never to send to, with reason and time. They come from the delivery
+webhook (bounces, spam reports, blocks), from unsubscribes and from operators; only a new,
+confirmed opt-in lifts one (see lifecycle.confirm_subscription).
+
+`record_bounce` and `record_delivered` are what the delivery webhook calls for each event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from digest.clock import utcnow
+from digest.config import get_settings
+from digest.store.models import Subscriber, Suppression, SuppressionReason
+from digest.store.upsert import insert_ignoring_duplicates
+from digest.subscribers.addresses import address_hash, normalize_email
+from digest.subscribers.audit import audit
+
+BounceKind = Literal["hard", "soft", "block"]
+_IMMEDIATE = {"hard": SuppressionReason.HARD_BOUNCE, "block": SuppressionReason.BLOCK}
+
+
+def suppression_for(session: Session, address: str) -> Suppression | None:
+    """The suppression of a normalised address, found by its hash (so also once forgotten)."""
+    return session.scalar(select(Suppression).where(Suppression.email_hash == address_hash(address)))
+
+
+def suppress(session: Session, email: str, reason: SuppressionReason, *, source: str,
+             detail: str | None = None, ip: str | None = None, now: dt.datetime | None = None) -> Suppression:
+    """Put the address on the suppression list; an address already there keeps its first reason
+    (the audit log records every later one)."""
+    address = normalize_email(email)
+    now = now or utcnow()
+    # ON CONFLICT DO NOTHING: two webhook events for one address may arrive at once.
+    session.execute(insert_ignoring_duplicates(session, Suppression).values(
+        email_hash=address_hash(address), email=address, reason=reason, source=source,
+        detail=detail, created_at=now,
+    ))
+    entry = suppression_for(session, address)
+    subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
+    audit(session, "suppress", email=address, source=source, subscriber_id=subscriber_id, ip=ip,
+          now=now, reason=reason.value, detail=detail, listed_as=entry.reason.value)
+    return entry
+
+
+def lift_suppression(session: Session, address: str, *, source: str, ip: str | None = None,
+                     subscriber_id: int | None = None, now: dt.datetime | None = None) -> bool:
+    """Remove the address's suppression; only a confirmed opt-in may call this."""
+    lifted = session.execute(delete(Suppression).where(Suppression.email_hash == address_hash(address))).rowcount
+    if lifted:
+        audit(session, "unsuppress", email=address, source=source, subscriber_id=subscriber_id,
+              ip=ip, now=now, why="confirmed a new sign-up")
+    return bool(lifted)
+
+
+def record_bounce(session: Session, email: str, kind: BounceKind, *, detail: str | None = None,
+                  now: dt.datetime | None = None) -> Suppression | None:
+    """A bounce reported for an address. Hard bounces and blocks suppress at once; soft bounces
+    are counted and suppress after SOFT_BOUNCE_LIMIT in a row. Returns the suppression, if any."""
+    if kind in _IMMEDIATE:
+        return suppress(session, email, _IMMEDIATE[kind], source="webhook", detail=detail, now=now)
+    if kind != "soft":
+        raise ValueError(f"bounce kind {kind!r} is not hard, soft or block")
+    address = normalize_email(email)
+    # Counted in SQL: concurrent events must not lose an increment.
+    session.execute(update(Subscriber).where(Subscriber.email == address)
+                    .values(soft_bounces=Subscriber.soft_bounces + 1))
+    row = session.execute(select(Subscriber.id, Subscriber.soft_bounces).where(Subscriber.email == address)).first()
+    if row is None:
+        return None
+    audit(session, "soft_bounce", email=address, source="webhook", subscriber_id=row.id, now=now,
+          count=row.soft_bounces, detail=detail)
+    limit = get_settings().SOFT_BOUNCE_LIMIT
+    if row.soft_bounces >= limit:
+        return suppress(session, address, SuppressionReason.SOFT_BOUNCES, source="webhook",
+                        detail=f"{row.soft_bounces} soft bounces in a row", now=now)
+    return None
+
+
+def record_delivered(session: Session, email: str) -> None:
+    """A message reached the address: its run of soft bounces is over."""
+    address = normalize_email(email)
+    session.execute(update(Subscriber).where(Subscriber.email == address, Subscriber.soft_bounces > 0)
+                    .values(soft_bounces=0))

@@ -1,0 +1,80 @@
+"""The JSON API for subscribers: the public sign-up, and import/export for editors.
+
+Import and export are guarded by a bearer token (API_TOKEN) until editor sessions and per-editor
+API tokens arrive; with API_TOKEN unset they answer 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from digest.config import get_settings
+from digest.errors import InputError
+from digest.store.db import unit_of_work
+from digest.store.models import SubscriberStatus
+from digest.subscribers.csv_export import export_subscribers
+from digest.subscribers.csv_import import import_subscribers
+from digest.web.subscribers import request_signup
+
+router = APIRouter(prefix="/api/subscribers")
+
+# The same answer for every address, known or not (see request_signup).
+SIGNUP_ANSWER = {"status": "accepted",
+                 "message": "If this address can receive the digest, a confirmation link is on its way."}
+
+
+class SignupRequest(BaseModel):
+    email: str
+    name: str | None = None
+    website: str = ""  # honeypot for forms that post here from a browser: people leave it empty
+
+
+@router.post("/signup", status_code=202)
+def signup(request: Request, body: SignupRequest) -> dict:
+    request_signup(request, body.email, body.name, body.website, source="api")
+    return SIGNUP_ANSWER
+
+
+def require_api_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    token = get_settings().API_TOKEN
+    if token is None:
+        raise HTTPException(403, "the subscriber API is disabled: set API_TOKEN")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                              token.get_secret_value().encode()):
+        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
+@router.get("/export", dependencies=[Depends(require_api_token)])
+def export(status: str | None = None) -> Response:
+    chosen = None
+    if status is not None:
+        try:
+            chosen = SubscriberStatus(status)
+        except ValueError:
+            raise InputError(f"status {status!r} must be one of: "
+                             f"{', '.join(s.value for s in SubscriberStatus)}") from None
+    out = io.StringIO()
+    with unit_of_work() as session:
+        export_subscribers(session, out, chosen)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
+
+
+@router.post("/import", dependencies=[Depends(require_api_token)])
+async def import_csv(request: Request) -> JSONResponse:
+    """The request body is the CSV file itself (Content-Type: text/csv)."""
+    data = await request.body()
+
+    def run() -> dict:
+        with unit_of_work() as session:
+            return import_subscribers(session, io.BytesIO(data), what="the uploaded CSV", actor="api").as_dict()
+
+    return JSONResponse(await run_in_threadpool(run))

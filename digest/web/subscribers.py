@@ -1,0 +1,133 @@
+"""Public subscriber pages: sign-up form, confirmation, preferences and unsubscribe. Each
+link page is reached through a signed token from an email; no login, no cookie.
+
+State changes commit inside the route (not in a dependency's teardown), so that the answer is
+sent only once the change is stored, and the confirmation task is enqueued only after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from digest.config import get_settings
+from digest.errors import InputError, NotFound
+from digest.store.db import on_commit, unit_of_work
+from digest.store.models import SubscriberFormat, SubscriberStatus
+from digest.subscribers.lifecycle import confirm_subscription, sign_up, unsubscribe
+from digest.subscribers.preferences import chosen_sections, get_subscriber, update_preferences
+from digest.subscribers.ratelimit import RateLimited, check_signup_ip
+from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
+from digest.web.pages import client_ip, page
+
+router = APIRouter()
+
+
+def request_signup(request: Request, email: str, name: str | None, honeypot: str, source: str) -> None:
+    """The one sign-up path of the form and the API. Whatever happens short of bad input or the
+    IP limit, the caller answers the same way: new, pending, confirmed, unsubscribed, suppressed,
+    a bot (the honeypot is filled) or an address that has had its confirmations for today."""
+    ip = client_ip(request)
+    check_signup_ip(ip)
+    if honeypot:
+        return
+    from workers.tasks import send_confirmation  # the web and the CLI enqueue; digest proper never does
+
+    settings = get_settings()
+    with unit_of_work() as session:
+        signup = sign_up(session, email, name=name, source=source, ip=ip,
+                         check_deliverability=settings.SIGNUP_CHECK_DELIVERABILITY)
+        if signup.send_confirmation:
+            on_commit(session, lambda: send_confirmation.delay(signup.subscriber_id))
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_form() -> HTMLResponse:
+    return page("subscribe.html", title="Subscribe", error=None, email="", name="")
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+def subscribe(request: Request, email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+              website: Annotated[str, Form()] = "") -> HTMLResponse:
+    try:
+        request_signup(request, email, name, website, source="web")
+    except RateLimited:
+        raise
+    except InputError as exc:
+        return page("subscribe.html", 400, title="Subscribe", error=str(exc), email=email, name=name)
+    return page("subscribe_sent.html", title="Check your inbox")
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(token: str) -> HTMLResponse:
+    # A button, not a confirmation on GET: mail scanners open links, and they must not subscribe anyone.
+    read_token(CONFIRM, token)
+    return page("confirm.html", title="Confirm your subscription", token=token, done=False)
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+def confirm_now(request: Request, token: str) -> HTMLResponse:
+    with unit_of_work() as session:
+        subscriber = confirm_subscription(session, token, ip=client_ip(request))
+        preferences = f"/p/{make_token(PREFERENCES, subscriber.id)}"
+    return page("confirm.html", title="You are subscribed", token=token, done=True, preferences_url=preferences)
+
+
+@router.get("/preferences", response_class=HTMLResponse)
+def preferences_help() -> HTMLResponse:
+    return page("preferences_help.html", title="Preferences")
+
+
+def _preferences_page(subscriber, token: str, status_code: int = 200, **context) -> HTMLResponse:
+    return page("preferences.html", status_code, title="Your preferences", token=token,
+                sections=get_settings().SECTION_ORDER, chosen=chosen_sections(subscriber),
+                format=subscriber.format.value, paused=subscriber.paused,
+                unsubscribed=subscriber.status == SubscriberStatus.UNSUBSCRIBED,
+                unsubscribe_url=f"/u/{make_token(UNSUBSCRIBE, subscriber.id)}", **context)
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def preferences_page(token: str) -> HTMLResponse:
+    subscriber_id = read_token(PREFERENCES, token).subscriber_id
+    with unit_of_work() as session:
+        return _preferences_page(get_subscriber(session, subscriber_id), token, saved=False, error=None)
+
+
+@router.post("/p/{token}", response_class=HTMLResponse)
+def preferences_save(request: Request, token: str, sections: Annotated[list[str], Form()] = [],  # noqa: B006
+                     format: Annotated[str, Form()] = SubscriberFormat.HTML.value,  # noqa: A002
+                     paused: Annotated[str, Form()] = "") -> HTMLResponse:
+    subscriber_id = read_token(PREFERENCES, token).subscriber_id
+    try:
+        with unit_of_work() as session:
+            subscriber = update_preferences(session, subscriber_id, sections=sections, format=format,
+                                            paused=bool(paused), ip=client_ip(request))
+            return _preferences_page(subscriber, token, saved=True, error=None)
+    except NotFound:
+        raise
+    except InputError as exc:
+        with unit_of_work() as session:
+            return _preferences_page(get_subscriber(session, subscriber_id), token, 400, saved=False, error=str(exc))
+
+
+@router.get("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_help() -> HTMLResponse:
+    return page("unsubscribe_help.html", title="Unsubscribe")
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_page(token: str) -> HTMLResponse:
+    read_token(UNSUBSCRIBE, token)
+    return page("unsubscribe.html", title="Unsubscribe", token=token, done=False)
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_now(request: Request, token: str) -> HTMLResponse:
+    """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
+    cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
+    subscriber_id = read_token(UNSUBSCRIBE, token).subscriber_id
+    with unit_of_work() as session:
+        unsubscribe(session, subscriber_id, source="web", ip=client_ip(request))
+    return page("unsubscribe.html", title="Unsubscribed", token=token, done=True)

@@ -1,0 +1,37 @@
+"""Address normalisation: the quick path for plain addresses agrees with email-validator."""
+
+import pytest
+from email_validator import EmailNotValidError, validate_email
+
+from digest.errors import InputError
+from digest.subscribers.addresses import normalize_email
+
+ADDRESSES = [
+    "reader@example.org", "Reader.Name@Example.ORG", "  padded@example.org ", "a+tag@sub.example.co.uk",
+    "o'neil@example.ie", "x!#$%&*=?^_`{|}~-@example.org", "-dash@example.org", "a@b.co",
+    "a..b@example.org", ".lead@example.org", "trail.@example.org", "a@localhost", "a@example", "a@-bad.org",
+    "a@bad-.org", "a@123.456", "a@example.invalid", "a@example.test", "a@exa_mple.org", "@example.org",
+    "a@", "a@@example.org", "a b@example.org", '"quoted"@example.org', "x" * 64 + "@example.org",
+    "x" * 65 + "@example.org", "a@" + "d" * 63 + ".org", "a@" + "d" * 64 + ".org",
+    "a@" + ".".join(["d" * 60] * 4) + ".org", "zoë@example.org", "a@bücher.example", "a@xn--bcher-kva.example",
+    "A@EXAMPLE.ORG.", "a@[192.0.2.1]",
+]
+
+
+def _reference(address: str) -> str | None:
+    try:
+        result = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    local, _, domain = result.normalized.rpartition("@")
+    return f"{local.lower()}@{result.ascii_domain or domain.lower()}"
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_normalising_agrees_with_email_validator(address):
+    expected = _reference(address)
+    if expected is None:
+        with pytest.raises(InputError, match="is not valid"):
+            normalize_email(address)
+    else:
+        assert normalize_email(address) == expected
