@@ -162,3 +162,26 @@ def test_without_a_key_events_wait_for_the_operator(standin, client, monkeypatch
 
     reset_caches()
     assert _post(client, standin, []).status_code == 503
+
+
+def test_provider_feedback_feeds_the_suppression_list(standin, feed_server, client):
+    from digest.store.models import Suppression, SuppressionReason
+
+    _sent(standin, feed_server, readers=6)
+    [hard, blocked, soft, dropped, unsub, fine] = standin.events("bounce")
+    hard.update(type="bounce", status="5.1.1", reason="550 no such user")
+    blocked.update(type="blocked", status="5.7.1", reason="blocked by policy")
+    soft.update(type="bounce", status="4.2.2", reason="mailbox full")
+    dropped.update(event="dropped", reason="Spam Reporting Address")
+    unsub.update(event="group_unsubscribe")
+    fine.update(event="delivered")
+    assert _post(client, standin, [hard, blocked, soft, dropped, unsub, fine]).status_code == 200
+    _process_all()
+    with unit_of_work() as session:
+        reasons = dict(session.execute(select(Suppression.email, Suppression.reason)).all())
+        soft_count = session.scalar(select(Subscriber.soft_bounces).where(Subscriber.email == soft["email"]))
+        unsubscribed = session.scalar(select(Subscriber.status).where(Subscriber.email == unsub["email"]))
+    assert reasons == {hard["email"]: SuppressionReason.HARD_BOUNCE, blocked["email"]: SuppressionReason.BLOCK,
+                       dropped["email"]: SuppressionReason.SPAM_REPORT,
+                       unsub["email"]: SuppressionReason.UNSUBSCRIBE}
+    assert soft_count == 1 and unsubscribed == SubscriberStatus.UNSUBSCRIBED
