@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select, text
@@ -15,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.editions.approve import approved_render, get_edition
-from digest.editions.preview import preview_edition
 from digest.editions.render import fill
 from digest.errors import InputError, NotFound
 from digest.delivery.events import (
@@ -29,13 +29,23 @@ from digest.store.db import on_commit, unit_of_work
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import api, subscribers
+from digest.web import api, editor, subscribers
 from digest.templating import web_environment
+from digest.web.auth import (
+    CsrfRejected,
+    LoginRequired,
+    PublisherRequired,
+    login_redirect,
+    set_auth_cookies,
+)
+from digest.web.auth import router as auth_router
 from digest.web.pages import page
 
 app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
+app.include_router(auth_router)
 app.include_router(subscribers.router)
 app.include_router(api.router)
+app.include_router(editor.router)
 log = logging.getLogger(__name__)
 # SendGrid posts batches of at most a few MB; anything far larger is not theirs.
 MAX_WEBHOOK_BYTES = 20 * 1024 * 1024
@@ -69,9 +79,43 @@ def rate_limited(request: Request, exc: RateLimited) -> Response:
     return _error(request, 429, "Too many requests", str(exc), {"Retry-After": str(exc.retry_after)})
 
 
+@app.exception_handler(RequestValidationError)
+def malformed(request: Request, exc: RequestValidationError) -> Response:
+    # A path that names no object (/editions/abc) is a page that does not exist.
+    if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+        return _error(request, 404, "Not found", f"{request.url.path} does not exist")
+    return _error(request, 400, "That did not work", "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'][1:])}: {error['msg']}" for error in exc.errors()))
+
+
 @app.exception_handler(InputError)
 def bad_input(request: Request, exc: InputError) -> Response:
     return _error(request, 400, "That did not work", str(exc))
+
+
+@app.exception_handler(LoginRequired)
+def login_required(request: Request, exc: LoginRequired) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "log in, or send an editor's API token as a bearer token"},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    return login_redirect(exc)
+
+
+@app.exception_handler(PublisherRequired)
+def publisher_required(request: Request, exc: PublisherRequired) -> Response:
+    return _error(request, 403, "Publishers only", "only a publisher may do this (approve, schedule, "
+                  "pause, resume or cancel a send)")
+
+
+@app.exception_handler(CsrfRejected)
+def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+    return _error(request, 400, "Form expired", "this form is out of date or did not come from this site; "
+                  "reload the page and try again")
+
+
+@app.middleware("http")
+async def csrf_cookie(request: Request, call_next):
+    return set_auth_cookies(request, await call_next(request))
 
 
 @app.get("/healthz", response_class=PlainTextResponse)
@@ -111,16 +155,6 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
     base = get_settings().base_url
     values = {"name": "reader", "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
     return HTMLResponse(fill(approved_render(session, edition), values).html)
-
-
-@app.get("/editions/{edition_id}/preview")
-def edition_preview(edition_id: int, format: str = "html", session: Session = Depends(db)) -> Response:  # noqa: A002
-    if format not in ("html", "text"):
-        raise InputError(f"format {format!r} must be html or text")
-    filled = preview_edition(get_edition(session, edition_id))
-    if format == "text":
-        return PlainTextResponse(f"Subject: {filled.subject}\n\n{filled.text}")
-    return HTMLResponse(filled.html)
 
 
 @app.post("/webhooks/sendgrid")
