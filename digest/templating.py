@@ -48,4 +48,5 @@ def web_environment() -> Environment:
     )
     env.filters["local_date"] = _local_date
     env.filters["local_time"] = _local_time
+    env.filters["long_date"] = _long_date
     return env

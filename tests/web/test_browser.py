@@ -95,6 +95,16 @@ def _test_messages() -> list[email.message.EmailMessage]:
             for path in sorted(folder.glob("test-*.eml"))]
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+  .map(e => e.outerHTML)"""
+
+
+def _assert_labelled(page) -> None:
+    """Every field has a label and every button a name: usable by keyboard and screen reader."""
+    assert page.evaluate(UNLABELLED) == [], page.url
+
+
 def _send_what_is_due(at: dt.datetime) -> None:
     """What beat and the workers do at `at`: start the due edition and send its batches."""
     with unit_of_work() as session:
@@ -119,9 +129,11 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     # An editor logs in and opens the draft from the dashboard.
     _log_in(page, "editor@example.org")
     page.screenshot(path=ARTIFACTS / f"dashboard-{database}.png", full_page=True)
+    _assert_labelled(page)
     page.get_by_role("link", name=re.compile(r"^Central Asia-Caucasus Analyst, ")).click()
     page.wait_for_url(f"**/editions/{edition_id}")
     frame = page.locator("#preview-frame")
+    _assert_labelled(page)
     assert "allow-scripts" not in frame.get_attribute("sandbox")
     assert frame.bounding_box()["width"] >= 600
     page.frame_locator("#preview-frame").get_by_role("link", name="Port Capacity Shapes the Middle Corridor", exact=True).wait_for()
@@ -142,7 +154,7 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
 
     # A test arrives in the outbox, marked as such, and is no delivery.
     page.get_by_label("Addresses").fill("desk@example.org, proofs@example.org")
-    page.get_by_role("button", name="Send the test").click()
+    page.get_by_label("Addresses").press("Enter")  # by keyboard
     page.get_by_role("status").get_by_text("Test sent").wait_for()
     tests = _test_messages()
     assert sorted(m["To"] for m in tests) == ["desk@example.org", "proofs@example.org"]
@@ -167,6 +179,10 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
         assert session.get(Edition, edition_id).send_at == send_at.astimezone(dt.UTC)
     assert f"{send_at:%H:%M}" in page.locator("#send-at").inner_text()
     page.screenshot(path=ARTIFACTS / f"edition-{database}.png", full_page=True)
+
+    for other in ("/subscribers", "/feeds"):
+        page.goto(other)
+        _assert_labelled(page)
 
     # Nothing goes before its time; at its time it goes to every reader and into the archive.
     _send_what_is_due(send_at.astimezone(dt.UTC) - dt.timedelta(minutes=1))
