@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -82,12 +83,11 @@ def rate_limited(request: Request, exc: RateLimited) -> Response:
 
 
 @app.exception_handler(RequestValidationError)
-def malformed(request: Request, exc: RequestValidationError) -> Response:
+async def malformed(request: Request, exc: RequestValidationError) -> Response:
     # A path that names no object (/editions/abc) is a page that does not exist.
     if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
         return _error(request, 404, "Not found", f"{request.url.path} does not exist")
-    return _error(request, 400, "That did not work", "; ".join(
-        f"{'.'.join(str(part) for part in error['loc'][1:])}: {error['msg']}" for error in exc.errors()))
+    return await request_validation_exception_handler(request, exc)
 
 
 @app.exception_handler(InputError)

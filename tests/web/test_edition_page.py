@@ -231,3 +231,14 @@ def test_the_dashboard_shows_period_draft_scheduled_sending_and_recent(publisher
     row = re.search(r'<tr><td><a href="/editions/%s">.*?</tr>' % draft, recent, re.S).group(0)
     # delivered, bounced, failed, total
     assert "sent</span>" in row and re.sub(r"\s+", "", row).endswith("<td>0</td><td>0</td><td>0</td><td>2</td></tr>")
+
+
+def test_the_next_draft_is_composed_from_the_dashboard(publisher, feed_server):
+    token = csrf(publisher, "/dashboard")
+    nothing = publisher.post("/editions/compose", data={"csrf_token": token})
+    assert nothing.status_code == 409 and "There is nothing to compose" in nothing.text
+    polled_feed(feed_server)
+    answer = publisher.post("/editions/compose", data={"csrf_token": token})
+    with unit_of_work() as session:
+        [edition_id] = session.scalars(select(Edition.id)).all()
+    assert answer.status_code == 303 and answer.headers["location"] == f"/editions/{edition_id}"
