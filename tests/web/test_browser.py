@@ -194,3 +194,36 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     page.get_by_role("link", name="Port Capacity Shapes the Middle Corridor", exact=True).wait_for()
     delivered = sorted(p.name for p in (get_settings().OUTBOX_DIR / f"edition-{edition_id}").glob("*.eml"))
     assert len(delivered) == 2
+
+
+def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed_server, redis_client):
+    polled_feed(feed_server)
+    subscribers(*(f"reader{i}@example.org" for i in range(5)))
+    edition_id = draft_edition()
+    make_editor("publisher@example.org", "publisher")
+    _log_in(page, "publisher@example.org")
+    page.goto(f"/editions/{edition_id}")
+    page.get_by_role("button", name="Approve this edition").click()
+    page.get_by_role("button", name="Send now instead").click()
+    page.get_by_role("status").get_by_text("Sending has started.").wait_for()
+    redis_client.delete("editions")  # the start task the button queued: this test plays the worker
+    with unit_of_work() as session:
+        [batch] = start_edition(session, edition_id)
+    assert len(batch) == 5
+    page.reload()
+    assert page.locator("#progress-done").inner_text() == "0"
+    with unit_of_work() as session:
+        send_batch(session, edition_id, batch[:2], get_sender())
+    # The page refreshes its figures by itself (progressive enhancement), without a reload.
+    page.locator("#progress-done").get_by_text("2").wait_for()
+    assert page.locator("#progress-rate").inner_text().endswith("a minute")
+
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("status").get_by_text("Sending paused").wait_for()
+    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("status").get_by_text("Sending resumed").wait_for()
+    page.get_by_role("button", name="Cancel the send").click()
+    page.get_by_role("status").get_by_text("Sending cancelled").wait_for()
+    assert page.locator("#status").text_content() == "cancelled"
+    assert "cancelled: 3" in page.locator("#progress-counts").inner_text()
+    redis_client.delete("delivery")
