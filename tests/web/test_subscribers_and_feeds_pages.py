@@ -11,12 +11,10 @@ from sqlalchemy import func, select, update
 
 from digest.clock import utcnow
 from digest.delivery.memory import MemorySender
-from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.send import send_batch
 from digest.store.db import unit_of_work
 from digest.store.models import Feed, FeedStatus, Subscriber, SubscriberStatus, Suppression
 from digest.web.app import app
-from tests.factories import approved_edition, polled_feed, serve_feed, subscribers
+from tests.factories import approved_edition, polled_feed, send_now, serve_feed, subscribers
 from tests.web.editor_helpers import csrf, logged_in
 
 SUBSCRIBER_POSTS = ["/subscribers/{s}/suppress", "/subscribers/{s}/unsubscribe", "/subscribers/{s}/forget",
@@ -109,12 +107,7 @@ def test_a_subscribers_history_shows_deliveries_and_events(client, feed_server):
     polled_feed(feed_server)
     [subscriber_id] = subscribers("reader@example.org")
     edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
-    with unit_of_work() as session:
-        send_batch(session, edition_id, batch, MemorySender())
+    send_now(edition_id, MemorySender())
     logged_in(client)
     page = client.get(f"/subscribers/{subscriber_id}").text
     assert f'<a href="/editions/{edition_id}">Edition {edition_id}</a>' in page and "<td>accepted</td>" in page
