@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from digest.clock import utcnow
 from digest.config import get_settings
+from digest.delivery.backends import get_sender
 from digest.delivery.memory import MemorySender
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import send_batch
@@ -229,8 +230,8 @@ def test_the_dashboard_shows_period_draft_scheduled_sending_and_recent(publisher
         send_batch(session, draft, batch, MemorySender())
     recent = publisher.get("/dashboard").text.split("<h2>Recent editions</h2>")[1]
     row = re.search(r'<tr><td><a href="/editions/%s">.*?</tr>' % draft, recent, re.S).group(0)
-    # delivered, bounced, failed, total
-    assert "sent</span>" in row and re.sub(r"\s+", "", row).endswith("<td>0</td><td>0</td><td>0</td><td>2</td></tr>")
+    # handed over, delivered, bounced, failed, total
+    assert "sent</span>" in row and re.sub(r"\s+", "", row).endswith("<td>2</td><td>0</td><td>0</td><td>0</td><td>2</td></tr>")
 
 
 def test_the_next_draft_is_composed_from_the_dashboard(publisher, feed_server):
@@ -242,3 +243,18 @@ def test_the_next_draft_is_composed_from_the_dashboard(publisher, feed_server):
     with unit_of_work() as session:
         [edition_id] = session.scalars(select(Edition.id)).all()
     assert answer.status_code == 303 and answer.headers["location"] == f"/editions/{edition_id}"
+
+
+def test_a_test_the_backend_refuses_is_reported_on_the_page(publisher, feed_server, monkeypatch):
+    polled_feed(feed_server)
+    edition_id = draft_edition()
+    token = csrf(publisher, f"/editions/{edition_id}")
+    # SendGrid at an address where nothing listens: the backend cannot be reached.
+    monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.test-key")
+    monkeypatch.setenv("SENDGRID_API_HOST", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    get_sender.cache_clear()
+    answer = publisher.post(f"/editions/{edition_id}/test", data={"csrf_token": token, "addresses": "desk@example.org"})
+    assert answer.status_code == 400 and "the test could not be sent: SendGrid unreachable" in answer.text
+    assert 'id="form-error"' in answer.text
