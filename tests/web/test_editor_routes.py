@@ -185,3 +185,33 @@ def test_a_sending_edition_is_paused_resumed_and_cancelled_by_a_publisher(client
     assert snapshot(edition_id)[0] == EditionStatus.CANCELLED
     assert client.get(f"/api/editions/{edition_id}/progress").json()["counts"] == {"cancelled": 3}
     redis_client.delete("delivery")
+
+
+def test_no_editor_route_is_reachable_without_a_login(client, edition):
+    """Whatever routes the editors' modules gain, each one asks for a login first."""
+    from digest.web import editor, editor_feeds, editor_subscribers
+
+    routes = [*editor.router.routes, *editor_subscribers.router.routes, *editor_feeds.router.routes]
+    assert len(routes) >= 30
+    for route in routes:
+        path = route.path.replace("{edition_id}", str(edition[0])).replace("{article_id}", str(edition[1]))
+        path = path.replace("{subscriber_id}", "1").replace("{feed_id}", "1")
+        for method in route.methods:
+            answer = client.request(method, path)
+            expected = 401 if path.startswith("/api/") else 303
+            assert answer.status_code == expected, (method, path)
+
+
+def test_no_editor_form_is_accepted_without_its_csrf_token(client, edition):
+    from digest.web import editor, editor_feeds, editor_subscribers
+
+    logged_in(client, "publisher@example.org", "publisher")
+    before = snapshot(edition[0])
+    posts = [route for router in (editor.router, editor_subscribers.router, editor_feeds.router)
+             for route in router.routes if "POST" in route.methods]
+    assert len(posts) >= 20
+    for route in posts:
+        path = route.path.replace("{edition_id}", str(edition[0])).replace("{article_id}", str(edition[1]))
+        answer = client.post(path.replace("{subscriber_id}", "1").replace("{feed_id}", "1"))
+        assert answer.status_code == 400 and "Form expired" in answer.text, route.path
+    assert snapshot(edition[0]) == before
