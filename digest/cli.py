@@ -620,6 +620,17 @@ def editors_add(email: str,
         console.print(f"editor {editor.email} added ({editor.role})")
 
 
+@editors_app.command("token")
+def editors_token(email: str) -> None:
+    """Issue a new API token for an editor (replaces the old one); shown once."""
+    from digest.accounts import issue_api_token
+
+    with _session() as session:
+        token = issue_api_token(session, email)
+    console.print(f"API token for {email} (send as 'Authorization: Bearer <token>'; shown once):")
+    sys.stdout.write(token + "\n")
+
+
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the web app."""

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         "News Digest",
     ]
 
+    # Editor sessions: how long a login lasts; failed logins in a row before a lock-out, and its length.
+    SESSION_HOURS: int = Field(default=12, ge=1)
+    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1)
+    LOGIN_LOCKOUT_MINUTES: int = Field(default=15, ge=1)
+
     FEED_POLL_INTERVAL_MINUTES: int = Field(default=30, ge=1)
     # Total time for one response (headers and body); connecting has its own, shorter limit.
     FEED_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)

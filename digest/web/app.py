@@ -26,14 +26,24 @@ from digest.delivery.events import (
     verify_sendgrid_request,
 )
 from digest.store.db import on_commit, unit_of_work
-from digest.store.models import Edition, EditionStatus
+from digest.store.models import Edition, EditionStatus, Editor
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import api, subscribers
 from digest.templating import web_environment
+from digest.web.auth import (
+    CsrfRejected,
+    LoginRequired,
+    PublisherRequired,
+    current_editor,
+    login_redirect,
+    set_auth_cookies,
+)
+from digest.web.auth import router as auth_router
 from digest.web.pages import page
 
 app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
+app.include_router(auth_router)
 app.include_router(subscribers.router)
 app.include_router(api.router)
 log = logging.getLogger(__name__)
@@ -72,6 +82,31 @@ def rate_limited(request: Request, exc: RateLimited) -> Response:
 @app.exception_handler(InputError)
 def bad_input(request: Request, exc: InputError) -> Response:
     return _error(request, 400, "That did not work", str(exc))
+
+
+@app.exception_handler(LoginRequired)
+def login_required(request: Request, exc: LoginRequired) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "log in, or send an editor's API token as a bearer token"},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    return login_redirect(exc)
+
+
+@app.exception_handler(PublisherRequired)
+def publisher_required(request: Request, exc: PublisherRequired) -> Response:
+    return _error(request, 403, "Publishers only", "only a publisher may do this (approve, schedule, "
+                  "pause, resume or cancel a send)")
+
+
+@app.exception_handler(CsrfRejected)
+def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+    return _error(request, 400, "Form expired", "this form is out of date or did not come from this site; "
+                  "reload the page and try again")
+
+
+@app.middleware("http")
+async def csrf_cookie(request: Request, call_next):
+    return set_auth_cookies(request, await call_next(request))
 
 
 @app.get("/healthz", response_class=PlainTextResponse)
@@ -114,7 +149,8 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
 
 
 @app.get("/editions/{edition_id}/preview")
-def edition_preview(edition_id: int, format: str = "html", session: Session = Depends(db)) -> Response:  # noqa: A002
+def edition_preview(edition_id: int, format: str = "html", session: Session = Depends(db),  # noqa: A002
+                    editor: Editor = Depends(current_editor)) -> Response:
     if format not in ("html", "text"):
         raise InputError(f"format {format!r} must be html or text")
     filled = preview_edition(get_edition(session, edition_id))

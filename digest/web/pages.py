@@ -9,10 +9,25 @@ from digest.config import get_settings
 from digest.templating import web_environment
 
 
-def page(template: str, status_code: int = 200, /, headers: dict[str, str] | None = None, **context) -> HTMLResponse:
+def page(template: str, status_code: int = 200, /, headers: dict[str, str] | None = None,
+         request: Request | None = None, **context) -> HTMLResponse:
+    """Render a page. Pass `request` for pages with forms: `{{ csrf_field() }}` then holds the
+    token `verify_csrf` expects, and the logged-in editor (if any) is `editor`."""
+    from digest.web.auth import csrf_field, csrf_token
+
     settings = get_settings()
+    if request is not None:
+        token = csrf_token(request)
+        context.setdefault("csrf_field", lambda: csrf_field(token))
+        context.setdefault("editor", getattr(request.state, "editor", None))
+    else:
+        context.setdefault("csrf_field", _no_request)
     body = web_environment().get_template(template).render(tz=settings.tz, **context)
     return HTMLResponse(body, status_code=status_code, headers=headers)
+
+
+def _no_request():
+    raise RuntimeError("a page with a form is rendered with page(..., request=request)")
 
 
 def client_ip(request: Request) -> str:

@@ -17,7 +17,7 @@ from tests.factories import approved_edition, draft_edition, polled_feed, subscr
 
 @pytest.fixture
 def client(settings):
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         yield client
 
 
@@ -38,6 +38,11 @@ def test_health(client):
 
 
 def test_the_preview_shows_the_email_and_its_text(client, feed_server):
+    from digest.accounts import add_editor
+    from digest.web.auth import login_as
+
+    with unit_of_work() as session:
+        login_as(client, add_editor(session, "ed@example.org", "a long enough password"))
     polled_feed(feed_server)
     edition_id = draft_edition()
     html = client.get(f"/editions/{edition_id}/preview")

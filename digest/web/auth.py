@@ -1,0 +1,177 @@
+"""Editor logins for the web app: signed session cookies, per-editor API tokens, CSRF tokens.
+
+The session cookie carries the editor's id, when it was issued and a nonce, signed with
+SECRET_KEY together with a fingerprint of the editor's password hash, so that changing a
+password ends every session. It is HttpOnly, SameSite=Lax, and Secure when the public address is
+https. CSRF tokens are derived from a random per-browser cookie (double submit, signed), so the
+login form is protected before anyone is logged in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+
+from digest.accounts import LoginRefused, authenticate, editor_for_token
+from digest.config import get_settings
+from digest.store.db import unit_of_work
+from digest.store.models import Editor
+from digest.web.pages import page
+
+SESSION_COOKIE = "digest_session"
+CSRF_COOKIE = "digest_csrf"
+router = APIRouter()
+
+
+class LoginRequired(Exception):
+    """Raised by `current_editor`; the app answers a redirect to the login page (or 401 JSON)."""
+
+    def __init__(self, next_path: str):
+        self.next_path = next_path
+
+
+class PublisherRequired(Exception):
+    """An editor asked for what only a publisher may do."""
+
+
+def _sign(*parts: str) -> str:
+    key = get_settings().SECRET_KEY.encode()
+    mac = hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
+
+
+def _fingerprint(editor: Editor) -> str:
+    return hashlib.sha256(editor.password_hash.encode()).hexdigest()[:16]
+
+
+def session_value(editor: Editor, issued: int | None = None) -> str:
+    issued = int(time.time()) if issued is None else issued
+    nonce = secrets.token_urlsafe(12)
+    payload = f"{editor.id}.{issued}.{nonce}"
+    return f"{payload}.{_sign('session', payload, _fingerprint(editor))}"
+
+
+def _editor_from_session(db: Session, value: str) -> Editor | None:
+    try:
+        editor_id, issued, nonce, signature = value.split(".")
+        editor = db.get(Editor, int(editor_id))
+        fresh = time.time() - int(issued) < get_settings().SESSION_HOURS * 3600
+    except (ValueError, TypeError):
+        return None
+    if editor is None or not fresh:
+        return None
+    expected = _sign("session", f"{editor_id}.{issued}.{nonce}", _fingerprint(editor))
+    return editor if hmac.compare_digest(signature, expected) else None
+
+
+def _db() -> Session:
+    with unit_of_work() as session:
+        yield session
+
+
+def current_editor(request: Request, db: Session = Depends(_db)) -> Editor:
+    """The logged-in editor (session cookie or `Authorization: Bearer <API token>`)."""
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        editor = editor_for_token(db, authorization[7:].strip())
+    else:
+        editor = _editor_from_session(db, request.cookies.get(SESSION_COOKIE, ""))
+    if editor is None:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    request.state.editor = editor
+    return editor
+
+
+def require_publisher(editor: Editor = Depends(current_editor)) -> Editor:
+    if editor.role != "publisher":
+        raise PublisherRequired()
+    return editor
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token for forms on this page; sets the browser's CSRF cookie when it has none."""
+    nonce = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_nonce", None)
+    if not nonce:
+        nonce = request.state.new_csrf_nonce = secrets.token_urlsafe(16)
+    return _sign("csrf", nonce)
+
+
+def csrf_field(token: str) -> Markup:
+    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(token)}">')
+
+
+class CsrfRejected(Exception):
+    """A form arrived without the token of the page it came from."""
+
+
+def verify_csrf(request: Request, form) -> None:
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    sent = str(form.get("csrf_token") or "")
+    if not nonce or not sent or not hmac.compare_digest(sent, _sign("csrf", nonce)):
+        raise CsrfRejected()
+
+
+def set_auth_cookies(request: Request, response: Response) -> Response:
+    """Called for every response: hands out the CSRF cookie a rendered form relies on."""
+    nonce = getattr(request.state, "new_csrf_nonce", None)
+    if nonce:
+        response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=_secure(), path="/")
+    return response
+
+
+def _secure() -> bool:
+    return get_settings().base_url.startswith("https://")
+
+
+def _safe_next(next_path: str | None) -> str:
+    # Only a path on this site: never an absolute URL an attacker chose.
+    if next_path and next_path.startswith("/") and not next_path.startswith("//"):
+        return next_path
+    return "/dashboard"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/dashboard"):  # noqa: A002 - the query parameter's name
+    return page("login.html", title="Log in", request=request, next=_safe_next(next), error=None, email="")
+
+
+@router.post("/login")
+def login(request: Request, email: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
+          next: str = Form("/dashboard"), db: Session = Depends(_db)):  # noqa: A002
+    verify_csrf(request, {"csrf_token": csrf_token})
+    try:
+        editor = authenticate(db, email, password)
+    except LoginRefused as exc:
+        db.commit()  # the failure count is kept, whatever the answer
+        return page("login.html", 401, title="Log in", request=request, next=_safe_next(next),
+                    error=str(exc), email=email)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, session_value(editor), max_age=get_settings().SESSION_HOURS * 3600,
+                        httponly=True, samesite="lax", secure=_secure(), path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form("")):
+    verify_csrf(request, {"csrf_token": csrf_token})
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def login_redirect(exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
+
+
+def login_as(client, editor: Editor) -> None:
+    """Tests: log an HTTP client in as `editor` (a stored Editor row)."""
+    client.cookies.set(SESSION_COOKIE, session_value(editor))
