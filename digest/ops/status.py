@@ -196,6 +196,21 @@ def _warnings(status: dict) -> list[dict]:
     return warnings
 
 
+def readiness() -> dict[str, str | None]:
+    """For `/readyz`: whether the database and Redis answer (None) or the error each gave."""
+    errors: dict[str, str | None] = {"database": None, "redis": None}
+    try:
+        with unit_of_work() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        errors["database"] = str(exc).splitlines()[0][:300]
+    try:
+        redis_client().ping()
+    except (redis.RedisError, OSError) as exc:
+        errors["redis"] = str(exc)[:300]
+    return errors
+
+
 def gather_status(now: dt.datetime | None = None) -> dict:
     """Everything an operator asks "is it healthy, and what is it doing?" about, as plain data."""
     now = now or utcnow()
