@@ -102,6 +102,7 @@ def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_serve
     assert "1 messages waiting on editions (above 0)" in page.text
     assert "no worker online consumes delivery" in page.text and "beat has never ticked" in page.text
     assert f"Edition {edition_id}:" in page.text and "pending 3" in page.text
+    assert f'action="/ops/editions/{edition_id}/pause"' not in page.text, "actions are for publishers"
 
 
 def test_metrics_parse_and_match_the_json(client, feed_server):
@@ -164,6 +165,7 @@ def test_pause_resume_and_cancel_need_a_publisher_a_form_token_and_are_audited(c
     assert client.post(f"/ops/editions/{edition_id}/pause").status_code == 400  # no CSRF token
     assert _status(edition_id) == EditionStatus.SENDING and _audit() == []
 
+    assert f'action="/ops/editions/{edition_id}/pause"' in client.get("/ops").text
     token = _csrf(client)
     assert client.post(f"/ops/editions/{edition_id}/pause", data={"csrf_token": token}).status_code == 303
     assert _status(edition_id) == EditionStatus.PAUSED
