@@ -108,3 +108,17 @@ def many_subscribers(count: int, domain: str = "readers.example.org") -> list[st
             for i, e in enumerate(emails)
         ])
     return emails
+
+
+def send_now(edition_id: int, sender) -> None:
+    """Release, plan and send an approved edition in this process, as the workers would."""
+    from digest.delivery.plan import release_edition, start_edition
+    from digest.delivery.send import send_batch
+
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+    with unit_of_work() as session:
+        batches = start_edition(session, edition_id)
+    for batch in batches:
+        with unit_of_work() as session:
+            send_batch(session, edition_id, batch, sender)

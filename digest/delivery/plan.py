@@ -15,7 +15,6 @@ from digest.delivery.send import finish_edition_if_complete
 from digest.editions.approve import get_edition, store_render, void_approval
 from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
-from digest.store.upsert import insert_ignoring_duplicates
 from digest.store.models import (
     Delivery,
     DeliveryStatus,
@@ -99,9 +98,11 @@ def plan_deliveries(session: Session, edition: Edition, now: dt.datetime) -> dic
             literal(edition.id), Subscriber.id, Subscriber.email, literal(variant.key),
             literal(DeliveryStatus.PENDING.value), literal(0), literal(now, type_=Delivery.created_at.type),
         ).where(eligible_readers(), choice == chosen_json, Subscriber.format == chosen_format)
-        # ON CONFLICT rather than NOT EXISTS: the unique (edition, subscriber) index decides per
-        # row, whatever the planner believes about a freshly imported table.
-        insert = insert_ignoring_duplicates(session, Delivery.__table__).from_select(
+        # A plain INSERT: only the one call that moved the edition from approved to sending gets
+        # here, so no row exists yet; the unique (edition, subscriber) index still refuses a
+        # second one. (A NOT EXISTS guard costs a per-row check, and against a freshly imported
+        # table's statistics the planner may turn it into a scan per reader.)
+        insert = Delivery.__table__.insert().from_select(
             ["edition_id", "subscriber_id", "email", "variant", "status", "attempts", "created_at"], readers)
         count = session.execute(insert).rowcount
         planned[variant.key] = planned.get(variant.key, 0) + count
@@ -111,11 +112,14 @@ def plan_deliveries(session: Session, edition: Edition, now: dt.datetime) -> dic
 def pending_batches(session: Session, edition_id: int) -> list[list[int]]:
     """Pending rows cut into batches of at most SEND_BATCH_SIZE, each of one variant."""
     size = get_settings().SEND_BATCH_SIZE
+    # Streamed (a server-side cursor on PostgreSQL): a million rows never sit in memory as rows,
+    # only as the ids of the batches.
     rows = session.execute(
         select(Delivery.variant, Delivery.id)
         .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING)
         .order_by(Delivery.variant, Delivery.id)
-    ).all()
+        .execution_options(yield_per=20_000)
+    )
     batches: list[list[int]] = []
     current_variant = object()
     for variant, delivery_id in rows:

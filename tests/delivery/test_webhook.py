@@ -13,12 +13,11 @@ from sqlalchemy import func, select
 
 from digest.delivery.backends import get_sender
 from digest.delivery.events import WebhookRejected, process_webhook_batch, verify_sendgrid_request
-from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.send import delivery_counts, send_batch
+from digest.delivery.send import delivery_counts
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryEvent, Subscriber, SubscriberStatus, WebhookBatch
 from digest.web.app import app
-from tests.factories import approved_edition, many_subscribers, polled_feed
+from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
 from tests.sendgrid_standin import SendGridStandIn
 
 # SendGrid's published example of a signed request (its library's documented test vector).
@@ -45,13 +44,7 @@ def _sent(standin, feed_server, readers: int = 3) -> int:
     polled_feed(feed_server)
     many_subscribers(readers)
     edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        batches = start_edition(session, edition_id)
-    for batch in batches:
-        with unit_of_work() as session:
-            send_batch(session, edition_id, batch, get_sender())
+    send_now(edition_id, get_sender())
     return edition_id
 
 

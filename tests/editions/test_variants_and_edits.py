@@ -178,3 +178,23 @@ def test_a_sent_edition_cannot_be_changed(settings):
         start_edition(session, edition_id)  # no readers: sent at once
     with pytest.raises(Conflict, match="can no longer be changed"), unit_of_work() as session:
         update_text(session, edition_id, subject="Too late")
+
+
+def test_a_reader_who_chose_text_only_gets_one_plain_part(settings):
+    from digest.delivery.memory import MemorySender
+    from digest.store.models import SubscriberFormat
+    from tests.factories import send_now
+
+    edition_id = _two_section_edition()
+    subscribers("plain@example.org", "rich@example.org")
+    with unit_of_work() as session:
+        session.execute(update(Subscriber).where(Subscriber.email == "plain@example.org")
+                        .values(format=SubscriberFormat.TEXT))
+        approve_edition(session, edition_id, "p@example.org")
+    sender = MemorySender()
+    send_now(edition_id, sender)
+    kinds = {m["To"]: m.get_content_type() for m in sender.messages}
+    assert kinds == {"plain@example.org": "text/plain", "rich@example.org": "multipart/alternative"}
+    with unit_of_work() as session:
+        variants = dict(session.execute(select(Delivery.email, Delivery.variant)).all())
+    assert variants == {"plain@example.org": "all:text", "rich@example.org": "all:html"}

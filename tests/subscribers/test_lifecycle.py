@@ -15,15 +15,13 @@ import uvicorn
 
 from digest.clock import utcnow
 from digest.delivery.memory import MemorySender
-from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.send import send_batch
 from digest.editions.approve import approve_edition
 from digest.editions.cadence import Cadence
 from digest.editions.compose import compose_edition, compose_next_edition
 from digest.feeds.poll import poll_feed
 from digest.store.db import unit_of_work
 from digest.web.app import app
-from tests.factories import polled_feed, serve_feed, subscribers
+from tests.factories import polled_feed, send_now, serve_feed, subscribers
 from tests.feed_documents import recent_items
 from tests.subscribers.conftest import link_path, wait_for_confirmations
 
@@ -57,13 +55,7 @@ def live_app(settings):
 def _send(edition_id: int) -> list[EmailMessage]:
     """Release, plan and send an approved edition in this process; the messages it sent."""
     sender = MemorySender()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        batches = start_edition(session, edition_id)
-    for batch in batches:
-        with unit_of_work() as session:
-            send_batch(session, edition_id, batch, sender)
+    send_now(edition_id, sender)
     return sender.messages
 
 

@@ -6,13 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.delivery.memory import MemorySender
-from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.send import send_batch
 from digest.store.db import unit_of_work
 from digest.store.models import Subscriber, SubscriberStatus
 from digest.subscribers.tokens import UNSUBSCRIBE, make_token
 from digest.web.app import app
-from tests.factories import approved_edition, draft_edition, polled_feed, subscribers
+from tests.factories import approved_edition, draft_edition, polled_feed, send_now, subscribers
 
 
 @pytest.fixture
@@ -23,13 +21,7 @@ def client(settings):
 
 def _sent_edition() -> int:
     edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        batches = start_edition(session, edition_id)
-    for batch in batches:
-        with unit_of_work() as session:
-            send_batch(session, edition_id, batch, MemorySender())
+    send_now(edition_id, MemorySender())
     return edition_id
 
 

@@ -1,0 +1,69 @@
+"""The SendGrid stand-in refuses what SendGrid documents it refuses; otherwise the delivery
+tests would prove nothing about the real contract."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.sendgrid_standin import SendGridStandIn
+
+
+def _body(**overrides) -> dict:
+    body = {
+        "personalizations": [{"to": [{"email": "a@example.org"}], "custom_args": {"delivery_id": "1"},
+                              "substitutions": {"[%name%]": "A"}, "headers": {"List-Unsubscribe-Post": "x"}}],
+        "from": {"email": "digest@example.org", "name": "Digest"},
+        "subject": "Hello",
+        "content": [{"type": "text/plain", "value": "Hi"}, {"type": "text/html", "value": "<p>Hi</p>"}],
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with SendGridStandIn() as server:
+        yield server
+
+
+def _post(standin, body, key="SG.test-key") -> httpx.Response:
+    return httpx.post(f"{standin.url}/v3/mail/send", json=body, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_a_valid_request_is_accepted_with_a_message_id(standin):
+    answer = _post(standin, _body())
+    assert answer.status_code == 202 and answer.headers["X-Message-Id"]
+
+
+def test_a_wrong_key_gets_sendgrids_401(standin):
+    answer = _post(standin, _body(), key="SG.wrong")
+    assert answer.status_code == 401
+    assert answer.json()["errors"][0]["message"].startswith("The provided authorization grant is invalid")
+
+
+def _person(i: int) -> dict:
+    return {"to": [{"email": f"r{i}@example.org"}]}
+
+
+@pytest.mark.parametrize("body, field", [
+    (_body(personalizations=[_person(i) for i in range(1001)]), "personalizations"),
+    (_body(personalizations=[{"to": [{"email": f"r{i}@example.org"} for i in range(1001)]}]), "personalizations"),
+    (_body(personalizations=[_person(1), _person(1)]), "personalizations.1.to"),
+    (_body(personalizations=[]), "personalizations"),
+    (_body(**{"from": {}}), "from"),
+    (_body(subject=""), "subject"),
+    (_body(content=[]), "content"),
+    (_body(content=[{"type": "text/html", "value": "<p>x</p>"}, {"type": "text/plain", "value": "x"}]), "content"),
+    (_body(personalizations=[{"to": [{"email": "a@example.org"}], "custom_args": {"id": 1}}]),
+     "personalizations.0.custom_args"),
+    (_body(personalizations=[{"to": [{"email": "a@example.org"}], "substitutions": {"-x-": {"a": 1}}}]),
+     "personalizations.0.substitutions"),
+    (_body(personalizations=[{"to": [{"email": "a@example.org"}], "headers": {"Subject": "x"}}]),
+     "personalizations.0.headers"),
+])
+def test_what_sendgrid_refuses_is_refused(standin, body, field):
+    answer = _post(standin, body)
+    assert answer.status_code == 400
+    [error] = answer.json()["errors"]
+    assert error["field"] == field and error["message"] and "help" in error
