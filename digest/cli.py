@@ -46,7 +46,11 @@ def _operator() -> dict:
     """Who runs an audited command from a shell."""
     import getpass
 
-    return {"by": getpass.getuser(), "source": "cli"}
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name
+        user = "unknown"
+    return {"by": user, "source": "cli"}
 
 
 def _local(moment) -> str:
