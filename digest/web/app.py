@@ -1,5 +1,6 @@
 """The FastAPI application. Pages are rendered from templates/web with the shared environment;
-the subscriber pages live in web/subscribers.py, the JSON API in web/api.py."""
+the subscriber pages live in web/subscribers.py, the JSON API in web/api.py, the ops page,
+metrics and probes in web/ops.py."""
 
 from __future__ import annotations
 

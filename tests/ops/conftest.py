@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from digest.ops.status import gather_status
 from tests.conftest import reset_caches
 
 
@@ -37,5 +36,3 @@ def queue(status: dict, name: str) -> dict:
 def task(status: dict, name: str) -> dict | None:
     return next((t for t in status["tasks"] if t["name"] == name), None)
 
-
-__all__ = ["gather_status", "queue", "task", "warnings_of"]
