@@ -26,8 +26,10 @@ editions_app = typer.Typer(help="Biweekly editions: compose, preview, approve, s
 subscribers_app = typer.Typer(help="People who receive the digest.", no_args_is_help=True)
 editors_app = typer.Typer(help="Editor accounts for the web app.", no_args_is_help=True)
 sample_app = typer.Typer(help="The bundled sample feed.", no_args_is_help=True)
+ops_app = typer.Typer(help="Operations: health of queues, workers, sends; actions on them.", no_args_is_help=True)
 for name, sub in [("db", db_app), ("feeds", feeds_app), ("editions", editions_app),
-                  ("subscribers", subscribers_app), ("editors", editors_app), ("sample", sample_app)]:
+                  ("subscribers", subscribers_app), ("editors", editors_app), ("sample", sample_app),
+                  ("ops", ops_app)]:
     app.add_typer(sub, name=name)
 
 console = Console()
@@ -38,6 +40,17 @@ def _session():
     from digest.store.db import unit_of_work
 
     return unit_of_work()
+
+
+def _operator() -> dict:
+    """Who runs an audited command from a shell."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name
+        user = "unknown"
+    return {"by": user, "source": "cli"}
 
 
 def _local(moment) -> str:
@@ -317,21 +330,21 @@ def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
 @editions_app.command("pause")
 def editions_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Pause a send: batches not yet handed over wait."""
-    from digest.delivery.control import pause_edition
+    from digest.ops.actions import pause_send
 
     with _session() as session:
-        pause_edition(session, edition_id)
+        pause_send(session, edition_id, **_operator())
     console.print(f"edition {edition_id} paused")
 
 
 @editions_app.command("resume")
 def editions_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Resume a paused send; rows already accepted are never sent again."""
-    from digest.delivery.control import resume_edition
+    from digest.ops.actions import resume_send
     from workers.tasks import enqueue_batches
 
     with _session() as session:
-        batches = resume_edition(session, edition_id)
+        batches = resume_send(session, edition_id, **_operator())
         enqueue_batches(session, edition_id, batches)
     console.print(f"edition {edition_id} resumed: {sum(map(len, batches))} deliveries queued")
 
@@ -341,12 +354,12 @@ def editions_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")],
                     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False) -> None:
     """Cancel an approved or sending edition; what was handed over stays sent."""
     from digest.delivery.backends import get_sender
-    from digest.delivery.control import cancel_edition
+    from digest.ops.actions import cancel_send
 
     if not yes and not typer.confirm(f"Cancel edition {edition_id}? This cannot be undone"):
         raise typer.Exit(1)
     with _session() as session:
-        _, cancelled = cancel_edition(session, edition_id, get_sender())
+        cancelled = cancel_send(session, edition_id, get_sender(), **_operator())
     console.print(f"edition {edition_id} cancelled; {cancelled} deliveries will not be sent")
 
 
@@ -534,6 +547,63 @@ def subscribers_show(email: str, as_json: Annotated[bool, typer.Option("--json",
     console.print(f"{len(held['deliveries'])} deliveries, {len(held['delivery_events'])} delivery events", highlight=False)
     for entry in held["audit_log"]:
         console.print(f"  {_local(entry['at'])}  {entry['action']:<18} {entry['source']}", highlight=False)
+
+
+@ops_app.command("status")
+def ops_status(as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False) -> None:
+    """Queues, workers, tasks, beat, feeds, sends and dependencies; exits 1 while a threshold is
+    crossed (for cron and probes)."""
+    import json
+
+    from digest.ops.status import gather_status
+    from digest.ops.tables import status_tables
+
+    status = gather_status()
+    if as_json:
+        sys.stdout.write(json.dumps(status, indent=2) + "\n")
+    else:
+        for table in status_tables(status):
+            console.print(table)
+    if status["warnings"]:
+        raise typer.Exit(1)
+
+
+@ops_app.command("purge")
+def ops_purge(queue: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False) -> None:
+    """Drop every waiting message of a queue (send batches are re-issued by reconciliation)."""
+    from digest.ops.actions import purge
+    from digest.ops.queues import QUEUES
+    from digest.ops.records import redis_client
+
+    if queue not in QUEUES:
+        raise InputError(f"queue {queue!r} is not one of: {', '.join(QUEUES)}")
+    if not yes and not typer.confirm(f"Drop every waiting message on {queue}?"):
+        raise typer.Exit(1)
+    with _session() as session:
+        count = purge(session, redis_client(), queue, **_operator())
+    console.print(f"queue {queue} purged: {count} messages dropped")
+
+
+@ops_app.command("retry-failed")
+def ops_retry_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Send an edition's failed deliveries again (they never reached the provider)."""
+    from digest.ops.actions import retry_failed
+    from workers.tasks import enqueue_batches
+
+    with _session() as session:
+        batches = retry_failed(session, edition_id, **_operator())
+        enqueue_batches(session, edition_id, batches)
+    console.print(f"edition {edition_id}: failed deliveries pending again; {len(batches)} batches queued")
+
+
+@ops_app.command("discard-failed")
+def ops_discard_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Give an edition's failed deliveries up for good (they become cancelled)."""
+    from digest.ops.actions import discard_failed
+
+    with _session() as session:
+        count = discard_failed(session, edition_id, **_operator())
+    console.print(f"edition {edition_id}: {count} failed deliveries discarded")
 
 
 @editors_app.command("add")

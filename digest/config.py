@@ -122,6 +122,19 @@ class Settings(BaseSettings):
     # (Editor sessions and per-editor API tokens replace it in a later version.)
     API_TOKEN: SecretStr | None = Field(default=None, min_length=24)
 
+    # Operations: thresholds that turn into warnings (ops page, JSON, CLI exit code).
+    OPS_QUEUE_WAITING_MAX: int = Field(default=5000, ge=0)
+    OPS_QUEUE_OLDEST_MAX_SECONDS: float = Field(default=600.0, gt=0)
+    # Workers heartbeat every 2 seconds; one silent this long is shown as lost.
+    OPS_WORKER_LOST_AFTER_SECONDS: float = Field(default=30.0, gt=0)
+    # Beat is silent too long when it misses the tick it announced by more than this.
+    OPS_BEAT_GRACE_SECONDS: float = Field(default=120.0, ge=0)
+    # Share of a task's runs in the last hour that failed, above which it warns (0 to 1).
+    OPS_FAILURE_RATIO_MAX: float = Field(default=0.2, ge=0, le=1)
+    OPS_FAILURES_KEPT: int = Field(default=100, ge=1, le=10000)
+    # Seconds between refreshes of the ops page.
+    OPS_PAGE_REFRESH_SECONDS: int = Field(default=15, ge=2)
+
     @field_validator("PUBLICATION_TZ")
     @classmethod
     def _known_zone(cls, value: str) -> str:

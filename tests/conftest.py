@@ -67,12 +67,13 @@ def wait_until_drained(timeout: float = 60.0) -> None:
     """Wait until no message is queued, reserved or running anywhere (checked twice, apart)."""
     import redis
 
+    from digest.ops.queues import queue_keys
     from workers.app import app
 
     client = redis.Redis.from_url(TEST_REDIS_URL)
 
     def idle() -> bool:
-        if any(client.llen(queue) for queue in QUEUES) or client.hlen("unacked"):
+        if any(client.llen(key) for queue in QUEUES for key in queue_keys(queue)) or client.hlen("unacked"):
             return False
         inspect = app.control.inspect(timeout=1)
         busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]

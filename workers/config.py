@@ -37,6 +37,8 @@ task_routes = {
     "digest.subscribers.*": {"queue": "editions"},
 }
 
+# Records each tick for the ops page (workers/beat.py).
+beat_scheduler = "workers.beat:RecordingScheduler"
 beat_schedule = {
     "poll-due-feeds": {"task": "digest.feeds.poll_due_feeds", "schedule": crontab(minute="*/5")},
     # Cheap: one indexed query finds nothing most minutes. The cadence decides what is due.

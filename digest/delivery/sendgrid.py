@@ -16,6 +16,7 @@ from sendgrid import SendGridAPIClient
 
 from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, SendError
 from digest.editions.placeholders import substitutions
+from digest.ops.records import record_sendgrid_answer
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -69,11 +70,16 @@ class SendGridSender:
         # The library's default timeout is none at all: a stalled connection would hold a
         # worker (and its claimed rows) forever.
         try:
-            return endpoint.post(request_body=body, timeout=self.timeout)
+            response = endpoint.post(request_body=body, timeout=self.timeout)
         except HTTPError as exc:
-            raise _classify(exc) from exc
+            error = _classify(exc)
+            record_sendgrid_answer(exc.status_code, str(error))
+            raise error from exc
         except (urllib.error.URLError, SocketTimeout, ConnectionError, TimeoutError, OSError) as exc:
+            record_sendgrid_answer(None, f"unreachable: {exc}")
             raise SendError(f"SendGrid unreachable: {exc}", permanent=False) from exc
+        record_sendgrid_answer(response.status_code)
+        return response
 
     def send(self, batch: OutgoingBatch) -> dict[int, str]:
         response = self._call(self.client.client.mail.send, request_body(batch, self.asm_group_id))

@@ -1,0 +1,97 @@
+"""What workers, beat and the SendGrid backend write to Redis for operators to read: worker
+heartbeats, per-minute task counts and runtimes, recent failures, beat ticks and SendGrid's last
+answer. Every key is bounded (expiry or a capped list) and a write never fails the caller."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from functools import lru_cache
+
+import redis
+
+from digest.config import get_settings
+
+log = logging.getLogger(__name__)
+
+WORKERS_KEY = "digest:ops:workers"  # hash: hostname -> JSON of its last heartbeat
+TASK_COUNTS_KEY = "digest:ops:tasks:"  # + minute: hash "<task>|<outcome>" -> count
+RUNTIMES_KEY = "digest:ops:runtimes:"  # + minute + ":" + task: list of seconds
+FAILURES_KEY = "digest:ops:failures"  # list of JSON, newest first, capped
+BEAT_KEY = "digest:ops:beat"
+SENDGRID_KEY = "digest:ops:sendgrid"
+OUTCOMES = ("succeeded", "failed", "retried")
+# Per-minute figures are read over the last hour; an extra hour of margin, then Redis drops them.
+BUCKET_TTL = 2 * 3600
+RUNTIMES_PER_MINUTE = 1000  # per task and minute: enough for percentiles, bounded under load
+
+
+@lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    # Short timeouts: a status page or probe must answer quickly when Redis does not.
+    return redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3, decode_responses=True)
+
+
+def redis_client() -> redis.Redis:
+    return _client(get_settings().REDIS_URL)
+
+
+def _quietly(write) -> None:
+    """Operators' records are never worth failing a task or a send for."""
+    try:
+        write(redis_client())
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not record operations data: %s", exc)
+
+
+def minute(at: float) -> int:
+    return int(at // 60)
+
+
+def record_task(name: str, outcome: str, runtime: float | None, at: float | None = None) -> None:
+    at = time.time() if at is None else at
+    bucket = minute(at)
+
+    def write(client: redis.Redis) -> None:
+        pipe = client.pipeline(transaction=False)
+        pipe.hincrby(f"{TASK_COUNTS_KEY}{bucket}", f"{name}|{outcome}", 1)
+        pipe.expire(f"{TASK_COUNTS_KEY}{bucket}", BUCKET_TTL)
+        if runtime is not None:
+            key = f"{RUNTIMES_KEY}{bucket}:{name}"
+            pipe.lpush(key, f"{runtime:.6f}").ltrim(key, 0, RUNTIMES_PER_MINUTE - 1).expire(key, BUCKET_TTL)
+        pipe.execute()
+
+    _quietly(write)
+
+
+def record_failure(name: str, task_id: str | None, exception: str, traceback: str,
+                   at: float | None = None) -> None:
+    entry = json.dumps({"task": name, "task_id": task_id, "exception": exception,
+                        "traceback": traceback[-20000:], "at": time.time() if at is None else at})
+    kept = get_settings().OPS_FAILURES_KEPT
+    _quietly(lambda client: client.pipeline(transaction=False)
+             .lpush(FAILURES_KEY, entry).ltrim(FAILURES_KEY, 0, kept - 1).execute())
+
+
+def record_worker_heartbeat(hostname: str, queues: list[str], active: int, processed: int,
+                            pid: int, at: float | None = None) -> None:
+    entry = json.dumps({"hostname": hostname, "queues": sorted(queues), "active": active,
+                        "processed": processed, "pid": pid, "last_seen": time.time() if at is None else at})
+    _quietly(lambda client: client.hset(WORKERS_KEY, hostname, entry))
+
+
+def forget_worker(hostname: str) -> None:
+    """A worker that shut down cleanly is gone, not lost."""
+    _quietly(lambda client: client.hdel(WORKERS_KEY, hostname))
+
+
+def record_beat_tick(next_tick_in: float, at: float | None = None) -> None:
+    entry = json.dumps({"at": time.time() if at is None else at, "next_tick_in": next_tick_in})
+    _quietly(lambda client: client.set(BEAT_KEY, entry))
+
+
+def record_sendgrid_answer(status: int | None, detail: str = "", at: float | None = None) -> None:
+    """SendGrid's last answer (status None: it could not be reached)."""
+    entry = json.dumps({"status": status, "detail": detail[:500], "at": time.time() if at is None else at})
+    _quietly(lambda client: client.set(SENDGRID_KEY, entry))

@@ -1,0 +1,109 @@
+"""Operators' part of the web app: the ops page (refreshing itself) and its actions, the status
+as JSON, Prometheus metrics and the probes. Everything reads digest.ops.status.gather_status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from digest.config import get_settings
+from digest.errors import InputError
+from digest.ops import actions
+from digest.ops.metrics import metrics_text
+from digest.ops.queues import QUEUES
+from digest.ops.records import redis_client
+from digest.ops.status import gather_status, readiness
+from digest.store.db import unit_of_work
+from digest.store.models import Editor
+from digest.web.auth import current_editor, require_publisher, verify_csrf
+from digest.web.pages import page
+
+router = APIRouter()
+
+
+@router.get("/readyz")
+def readyz() -> Response:
+    errors = readiness()
+    if any(errors.values()):
+        return JSONResponse({"ready": False, **errors}, status_code=503)
+    return JSONResponse({"ready": True, **errors})
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    # Figures only (no addresses, no tracebacks); expose it to the monitoring network alone.
+    return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/ops/status")
+def api_status(editor: Editor = Depends(current_editor)) -> JSONResponse:
+    return JSONResponse(gather_status())
+
+
+@router.get("/ops")
+def ops_page(request: Request, editor: Editor = Depends(current_editor)) -> Response:
+    status = gather_status()
+    with unit_of_work() as session:
+        recent = actions.recent_actions(session)
+    return page("ops.html", request=request, title="Operations", status=status, recent=recent,
+                queues=QUEUES, refresh=get_settings().OPS_PAGE_REFRESH_SECONDS)
+
+
+def _by(editor: Editor) -> dict:
+    return {"by": editor.email, "source": "web"}
+
+
+async def _form(request: Request):
+    form = await request.form()
+    verify_csrf(request, form)
+    return form
+
+
+def _done() -> RedirectResponse:
+    return RedirectResponse("/ops", status_code=303)
+
+
+@router.post("/ops/editions/{edition_id}/{action}")
+async def edition_action(edition_id: int, action: str, request: Request,
+                         editor: Editor = Depends(require_publisher)) -> Response:
+    await _form(request)
+
+    def run() -> None:
+        from digest.delivery.backends import get_sender
+        from workers.tasks import enqueue_batches
+
+        with unit_of_work() as session:
+            if action == "pause":
+                actions.pause_send(session, edition_id, **_by(editor))
+            elif action == "resume":
+                enqueue_batches(session, edition_id, actions.resume_send(session, edition_id, **_by(editor)))
+            elif action == "cancel":
+                actions.cancel_send(session, edition_id, get_sender(), **_by(editor))
+            elif action == "retry-failed":
+                enqueue_batches(session, edition_id, actions.retry_failed(session, edition_id, **_by(editor)))
+            elif action == "discard-failed":
+                actions.discard_failed(session, edition_id, **_by(editor))
+            else:
+                raise InputError(f"action {action!r} must be pause, resume, cancel, retry-failed or discard-failed")
+
+    await run_in_threadpool(run)
+    return _done()
+
+
+@router.post("/ops/queues/{queue}/purge")
+async def purge_queue(queue: str, request: Request, editor: Editor = Depends(require_publisher)) -> Response:
+    form = await _form(request)
+    if queue not in QUEUES:
+        raise InputError(f"queue {queue!r} is not one of: {', '.join(QUEUES)}")
+    if form.get("confirm") != queue:
+        raise InputError(f"to purge {queue}, type its name ({queue}) in the confirmation box")
+
+    def run() -> None:
+        with unit_of_work() as session:
+            actions.purge(session, redis_client(), queue, **_by(editor))
+
+    await run_in_threadpool(run)
+    return _done()
+

@@ -1,0 +1,226 @@
+"""The ops page, the JSON status, /metrics and the probes over HTTP; operators' actions with
+their login, CSRF token, publisher role and audit row."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select, update
+
+from digest.accounts import add_editor
+from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.send import delivery_counts, give_up_batch
+from digest.editions.approve import get_edition
+from digest.ops.queues import queue_keys
+from digest.ops.records import record_task, record_worker_heartbeat
+from digest.store.db import unit_of_work
+from digest.store.models import AuditEntry, Delivery, EditionStatus, Feed
+from digest.web.app import app
+from digest.web.auth import login_as
+from tests.conftest import reset_caches
+from tests.factories import approved_edition, polled_feed, subscribers
+from workers.tasks import edition_tick, poll_due_feeds
+
+PASSWORD = "a long and careful password"
+READERS = ("aida@example.org", "bakhtiyar@example.org", "nino@example.org")
+
+
+@pytest.fixture
+def client(settings, clean_redis):
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        yield client
+
+
+def _login(client, role: str = "publisher") -> str:
+    with unit_of_work() as session:
+        editor = add_editor(session, f"{role}@example.org", PASSWORD, role)
+    login_as(client, editor)
+    return editor.email
+
+
+def _csrf(client) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/ops").text).group(1)
+
+
+def _sending_edition(feed_server) -> tuple[int, list[list[int]]]:
+    polled_feed(feed_server)
+    subscribers(*READERS)
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+    with unit_of_work() as session:
+        return edition_id, start_edition(session, edition_id)
+
+
+def _status(edition_id: int) -> EditionStatus:
+    with unit_of_work() as session:
+        return get_edition(session, edition_id).status
+
+
+def _audit() -> list[tuple[str, dict]]:
+    with unit_of_work() as session:
+        return [(a.action, a.details) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+                if a.action.startswith("ops:")]
+
+
+def test_probes_answer_without_a_login_and_the_rest_needs_one(client):
+    assert client.get("/healthz").text == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"ready": True, "database": None, "redis": None}
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/ops").headers["location"] == "/login?next=/ops"
+    api = client.get("/api/ops/status")
+    assert api.status_code == 401 and "error" in api.json()
+
+
+def test_readyz_answers_503_while_redis_or_the_database_is_unreachable(client, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    reset_caches()
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json()["redis"] and answer.json()["database"] is None
+    from digest.ops.status import gather_status
+
+    down = gather_status()
+    assert [w["subject"] for w in down["warnings"] if w["check"] == "dependency"] == ["redis"]
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+    reset_caches()
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json()["database"]
+
+
+def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_server, thresholds):
+    thresholds(OPS_QUEUE_WAITING_MAX=0, OPS_PAGE_REFRESH_SECONDS=7)
+    _login(client, role="editor")
+    edition_id, _ = _sending_edition(feed_server)
+    edition_tick.delay()
+    page = client.get("/ops")
+    assert page.status_code == 200
+    assert '<meta http-equiv="refresh" content="7">' in page.text
+    assert "1 messages waiting on editions (above 0)" in page.text
+    assert "no worker online consumes delivery" in page.text and "beat has never ticked" in page.text
+    assert f"Edition {edition_id}:" in page.text and "pending 3" in page.text
+    assert f'action="/ops/editions/{edition_id}/pause"' not in page.text, "actions are for publishers"
+
+
+def test_metrics_parse_and_match_the_json(client, feed_server):
+    _login(client)
+    edition_id, _ = _sending_edition(feed_server)
+    with unit_of_work() as session:
+        session.execute(update(Feed).values(consecutive_failures=2, last_error="answered 503"))
+    for _ in range(2):
+        edition_tick.delay()
+    poll_due_feeds.apply_async(priority=6)
+    record_worker_heartbeat("delivery@ops-test", ["delivery"], active=1, processed=40, pid=1)
+    record_task("digest.delivery.send_batch", "succeeded", 0.25)
+    record_task("digest.delivery.send_batch", "succeeded", 0.75)
+    record_task("digest.delivery.send_batch", "failed", 0.5)
+    record_task("digest.delivery.send_batch", "retried", None)
+
+    status = client.get("/api/ops/status").json()
+    metrics = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(client.get("/metrics").text) for s in family.samples}
+
+    def metric(name, **labels):
+        return metrics[(f"digest_{name}", tuple(sorted(labels.items())))]
+
+    assert status["queues"][0]["queue"] == "feeds" and status["queues"][0]["waiting"] == 1
+    for q in status["queues"]:
+        assert metric("queue_waiting", queue=q["queue"]) == q["waiting"]
+        assert metric("queue_in_flight", queue=q["queue"]) == q["in_flight"]
+        assert metric("queue_workers", queue=q["queue"]) == len(q["workers"])
+        if q["oldest_age_seconds"] is not None:
+            assert abs(metric("queue_oldest_age_seconds", queue=q["queue"]) - q["oldest_age_seconds"]) < 5
+    assert metric("queue_workers", queue="delivery") == 1
+    assert metric("workers", state="online") == 1 == len(status["workers"])
+    [sends] = [t for t in status["tasks"] if t["name"] == "digest.delivery.send_batch"]
+    assert (sends["succeeded"], sends["failed"], sends["retried"]) == (2, 1, 1)
+    for outcome in ("succeeded", "failed", "retried"):
+        assert metric("tasks_last_hour", task=sends["name"], outcome=outcome) == sends[outcome]
+    assert metric("task_runtime_seconds", task=sends["name"], quantile="0.5") == sends["runtime_p50"] == 0.5
+    assert metric("task_runtime_seconds", task=sends["name"], quantile="1") == sends["runtime_max"] == 0.75
+    [send] = status["sends"]
+    assert send["edition_id"] == edition_id and send["deliveries"]["pending"] == 3
+    for state, count in send["deliveries"].items():
+        assert metric("deliveries", edition=str(edition_id), state=state) == count
+    [feed] = status["feeds"]
+    assert metric("feed_consecutive_failures", feed=str(feed["id"])) == feed["consecutive_failures"] == 2
+    assert metric("dependency_up", dependency="redis") == 1 and metric("dependency_up", dependency="database") == 1
+    by_check = {}
+    for warning in status["warnings"]:
+        by_check[warning["check"]] = by_check.get(warning["check"], 0) + 1
+    assert by_check["queue_unserved"] == 3  # delivery has its worker
+    for check, count in by_check.items():
+        assert metric("warnings", check=check) == count
+
+
+def test_pause_resume_and_cancel_need_a_publisher_a_form_token_and_are_audited(client, feed_server, clean_redis):
+    edition_id, _ = _sending_edition(feed_server)
+    _login(client, role="editor")
+    assert client.post(f"/ops/editions/{edition_id}/pause", data={"csrf_token": _csrf(client)}).status_code == 403
+    client.cookies.clear()
+    publisher = _login(client)
+    assert client.post(f"/ops/editions/{edition_id}/pause").status_code == 400  # no CSRF token
+    assert _status(edition_id) == EditionStatus.SENDING and _audit() == []
+
+    assert f'action="/ops/editions/{edition_id}/pause"' in client.get("/ops").text
+    token = _csrf(client)
+    assert client.post(f"/ops/editions/{edition_id}/pause", data={"csrf_token": token}).status_code == 303
+    assert _status(edition_id) == EditionStatus.PAUSED
+    assert client.post(f"/ops/editions/{edition_id}/resume", data={"csrf_token": token}).status_code == 303
+    assert _status(edition_id) == EditionStatus.SENDING
+    assert clean_redis.llen("delivery") == 1, "the pending batch is queued again once resumed"
+    assert client.post(f"/ops/editions/{edition_id}/cancel", data={"csrf_token": token}).status_code == 303
+    assert _status(edition_id) == EditionStatus.CANCELLED
+    again = client.post(f"/ops/editions/{edition_id}/pause", data={"csrf_token": token})
+    assert again.status_code == 400 and "only a sending edition can be paused" in again.text
+    assert _audit() == [
+        ("ops:pause", {"by": publisher, "edition_id": edition_id}),
+        ("ops:resume", {"by": publisher, "edition_id": edition_id, "deliveries": 3}),
+        ("ops:cancel", {"by": publisher, "edition_id": edition_id, "deliveries": 3}),
+    ]
+    assert "ops:cancel" in client.get("/ops").text
+
+
+def test_failed_batches_can_be_retried_or_discarded(client, feed_server, clean_redis):
+    edition_id, [batch] = _sending_edition(feed_server)
+    publisher = _login(client)
+    token = _csrf(client)
+    nothing = client.post(f"/ops/editions/{edition_id}/retry-failed", data={"csrf_token": token})
+    assert nothing.status_code == 400 and "no failed deliveries" in nothing.text
+    with unit_of_work() as session:
+        give_up_batch(session, edition_id, batch, "gave up after 8 retries: SendGrid answered 503")
+    assert _status(edition_id) == EditionStatus.SENT
+
+    assert client.post(f"/ops/editions/{edition_id}/retry-failed", data={"csrf_token": token}).status_code == 303
+    assert _status(edition_id) == EditionStatus.SENDING
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"pending": 3}
+    assert clean_redis.llen("delivery") == 1
+
+    with unit_of_work() as session:
+        give_up_batch(session, edition_id, batch, "gave up after 8 retries: SendGrid answered 503")
+    assert client.post(f"/ops/editions/{edition_id}/discard-failed", data={"csrf_token": token}).status_code == 303
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"cancelled": 3}
+        errors = set(session.scalars(select(Delivery.error)))
+    assert errors == {"discarded by an operator: gave up after 8 retries: SendGrid answered 503"}
+    assert _status(edition_id) == EditionStatus.SENT
+    assert [a for a, _ in _audit()] == ["ops:retry_failed", "ops:discard_failed"]
+    assert all(details["by"] == publisher and details["deliveries"] == 3 for _, details in _audit())
+
+
+def test_purging_a_queue_needs_its_name_typed_and_is_audited(client, clean_redis):
+    publisher = _login(client)
+    poll_due_feeds.delay()
+    poll_due_feeds.apply_async(priority=9)
+    token = _csrf(client)
+    wrong = client.post("/ops/queues/feeds/purge", data={"csrf_token": token, "confirm": "editions"})
+    assert wrong.status_code == 400 and "type its name (feeds)" in wrong.text
+    assert sum(clean_redis.llen(key) for key in queue_keys("feeds")) == 2
+    assert client.post("/ops/queues/nowhere/purge", data={"csrf_token": token, "confirm": "nowhere"}).status_code == 400
+    assert client.post("/ops/queues/feeds/purge", data={"csrf_token": token, "confirm": "feeds"}).status_code == 303
+    assert sum(clean_redis.llen(key) for key in queue_keys("feeds")) == 0
+    assert _audit() == [("ops:purge", {"by": publisher, "queue": "feeds", "messages": 2})]
