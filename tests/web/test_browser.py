@@ -178,7 +178,10 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     with unit_of_work() as session:
         assert session.get(Edition, edition_id).send_at == send_at.astimezone(dt.UTC)
     assert f"{send_at:%H:%M}" in page.locator("#send-at").inner_text()
-    page.screenshot(path=ARTIFACTS / f"edition-{database}.png", full_page=True)
+    # A viewport as tall as the page: Chromium paints the iframe whole (a stitched full-page
+    # capture leaves part of it blank).
+    page.set_viewport_size({"width": 1280, "height": page.evaluate("document.body.scrollHeight")})
+    page.screenshot(path=ARTIFACTS / f"edition-{database}.png")
 
     for other in ("/subscribers", "/feeds"):
         page.goto(other)
