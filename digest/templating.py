@@ -12,6 +12,12 @@ def _local_date(value, tz) -> str:
     return _long_date(value.astimezone(tz).date())
 
 
+def _local_time(value, tz) -> str:
+    """A UTC datetime in the publication's time zone, '9 December 2026, 09:00 EST'."""
+    local = value.astimezone(tz)
+    return f"{_long_date(local.date())}, {local:%H:%M %Z}"
+
+
 def _long_date(value) -> str:
     return f"{value.day} {value:%B %Y}"
 
@@ -41,4 +47,6 @@ def web_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["local_date"] = _local_date
+    env.filters["local_time"] = _local_time
+    env.filters["long_date"] = _long_date
     return env

@@ -81,3 +81,9 @@ ensure_postgres() {
     for _ in $(seq 100); do tcp_answers 127.0.0.1 5432 && break; sleep 0.1; done
     tcp_answers 127.0.0.1 5432 || die "PostgreSQL did not start on 127.0.0.1:5432"
 }
+
+# ensure_chromium: Debian's Chromium, which the browser tests drive through Playwright (never a
+# browser downloaded by `playwright install`).
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] || apt_install chromium
+}

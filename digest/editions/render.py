@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 
 from digest.config import get_settings
 from digest.editions.placeholders import Segments, markers, substitutions
+from digest.errors import InputError
 from digest.feeds.sanitize import html_to_text, sanitize_html
 from digest.store.models import Edition
 from digest.templating import email_environment
@@ -34,6 +35,14 @@ class Variant:
     @property
     def key(self) -> str:
         return ("all" if not self.sections else "|".join(self.sections)) + (":text" if self.text_only else ":html")
+
+    @classmethod
+    def from_key(cls, key: str) -> "Variant":
+        """The variant a key names ('all:html', 'Field Reports|News Digest:text')."""
+        sections, _, kind = key.rpartition(":")
+        if kind not in ("html", "text") or not sections:
+            raise InputError(f"variant {key!r} is not of the form SECTIONS:html or SECTIONS:text")
+        return cls(() if sections == "all" else tuple(sections.split("|")), kind == "text")
 
 
 DEFAULT_VARIANT = Variant()

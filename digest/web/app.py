@@ -9,6 +9,8 @@ import logging
 from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
@@ -16,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.editions.approve import approved_render, get_edition
-from digest.editions.preview import preview_edition
 from digest.editions.render import fill
 from digest.errors import InputError, NotFound
 from digest.delivery.events import (
@@ -27,16 +28,15 @@ from digest.delivery.events import (
     verify_sendgrid_request,
 )
 from digest.store.db import on_commit, unit_of_work
-from digest.store.models import Edition, EditionStatus, Editor
+from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import api, ops, subscribers
+from digest.web import api, editor, editor_feeds, editor_subscribers, ops, subscribers
 from digest.templating import web_environment
 from digest.web.auth import (
     CsrfRejected,
     LoginRequired,
     PublisherRequired,
-    current_editor,
     login_redirect,
     set_auth_cookies,
 )
@@ -47,6 +47,9 @@ app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
 app.include_router(auth_router)
 app.include_router(subscribers.router)
 app.include_router(api.router)
+app.include_router(editor.router)
+app.include_router(editor_subscribers.router)
+app.include_router(editor_feeds.router)
 app.include_router(ops.router)
 log = logging.getLogger(__name__)
 # SendGrid posts batches of at most a few MB; anything far larger is not theirs.
@@ -79,6 +82,14 @@ def bad_token(request: Request, exc: BadToken) -> Response:
 @app.exception_handler(RateLimited)
 def rate_limited(request: Request, exc: RateLimited) -> Response:
     return _error(request, 429, "Too many requests", str(exc), {"Retry-After": str(exc.retry_after)})
+
+
+@app.exception_handler(RequestValidationError)
+async def malformed(request: Request, exc: RequestValidationError) -> Response:
+    # A path that names no object (/editions/abc) is a page that does not exist.
+    if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+        return _error(request, 404, "Not found", f"{request.url.path} does not exist")
+    return await request_validation_exception_handler(request, exc)
 
 
 @app.exception_handler(InputError)
@@ -148,17 +159,6 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
     base = get_settings().base_url
     values = {"name": "reader", "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
     return HTMLResponse(fill(approved_render(session, edition), values).html)
-
-
-@app.get("/editions/{edition_id}/preview")
-def edition_preview(edition_id: int, format: str = "html", session: Session = Depends(db),  # noqa: A002
-                    editor: Editor = Depends(current_editor)) -> Response:
-    if format not in ("html", "text"):
-        raise InputError(f"format {format!r} must be html or text")
-    filled = preview_edition(get_edition(session, edition_id))
-    if format == "text":
-        return PlainTextResponse(f"Subject: {filled.subject}\n\n{filled.text}")
-    return HTMLResponse(filled.html)
 
 
 @app.post("/webhooks/sendgrid")

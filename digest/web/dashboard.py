@@ -1,0 +1,45 @@
+"""What the dashboard shows: the next period, the current draft, editions scheduled and sending,
+and recent editions with their delivery figures (one grouped query for all of them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from digest.config import get_settings
+from digest.delivery.progress import send_progress
+from digest.editions.cadence import Cadence
+from digest.store.models import Delivery, Edition, EditionSkip, EditionStatus
+
+RECENT = 10
+
+
+def dashboard_context(session: Session, now: dt.datetime) -> dict:
+    period = Cadence.from_settings(get_settings()).upcoming(now)[0]
+
+    def editions(*statuses: EditionStatus, order=Edition.send_at, limit: int | None = None) -> list[Edition]:
+        query = select(Edition).where(Edition.status.in_(statuses)).order_by(order)
+        return list(session.scalars(query.limit(limit) if limit else query))
+
+    drafts = editions(EditionStatus.DRAFT, order=Edition.period.desc())
+    sending = editions(EditionStatus.SENDING, EditionStatus.PAUSED)
+    recent = editions(EditionStatus.SENT, EditionStatus.CANCELLED, order=Edition.period.desc(), limit=RECENT)
+    figures: dict[int, dict[str, int]] = {edition.id: {} for edition in recent}
+    if figures:
+        rows = session.execute(
+            select(Delivery.edition_id, Delivery.status, func.count())
+            .where(Delivery.edition_id.in_(figures)).group_by(Delivery.edition_id, Delivery.status))
+        for edition_id, status, count in rows:
+            figures[edition_id][status.value] = count
+    skip = session.scalar(select(EditionSkip).order_by(EditionSkip.period.desc()).limit(1))
+    return {
+        "period": period,
+        "draft": drafts[0] if drafts else None,
+        "older_drafts": drafts[1:],
+        "scheduled": editions(EditionStatus.APPROVED),
+        "sending": [(edition, send_progress(session, edition, now)) for edition in sending],
+        "recent": [(edition, figures[edition.id]) for edition in recent],
+        "skip": skip,
+    }

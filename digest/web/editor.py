@@ -1,0 +1,298 @@
+"""Editors' pages for editions: the dashboard and the edition page (preview, edit, test, approve,
+schedule, and the controls of a send). Every action is a plain form POST answered by a redirect
+(or, for bad input, the page again with the error and nothing saved); scripts only enhance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.clock import utcnow
+from digest.config import get_settings
+from digest.delivery.backends import get_sender
+from digest.delivery.control import cancel_edition, pause_edition, resume_edition
+from digest.delivery.message import SendError
+from digest.delivery.plan import release_edition
+from digest.delivery.progress import send_progress
+from digest.delivery.proof import parse_test_addresses, send_test
+from digest.editions.approve import approve_edition, get_edition
+from digest.editions.compose import compose_next_edition
+from digest.editions.edit import add_article, move_article, recent_articles, remove_article, update_text
+from digest.editions.preview import preview_edition, preview_facts, preview_variants
+from digest.editions.render import DEFAULT_VARIANT, Variant, intro_html
+from digest.editions.schedule import parse_local_time, period_send_at, schedule_edition, unschedule_edition
+from digest.errors import InputError, NotFound
+from digest.store.db import on_commit, unit_of_work
+from digest.store.models import EditionItem, EditionStatus, Editor
+from digest.web.auth import current_editor, require_publisher, verify_csrf
+from digest.web.dashboard import dashboard_context
+from digest.web.pages import page
+
+router = APIRouter()
+
+VIEWS = ("desktop", "mobile", "text")
+# Messages shown after an action; the redirect names one by key so no text travels in URLs.
+NOTICES = {
+    "saved": "Saved.",
+    "added": "Article added.",
+    "removed": "Article removed.",
+    "moved": "Article moved.",
+    "test-sent": "Test sent. Check the inbox of each address (the subject starts with [Test]).",
+    "approved": "Approved. The edition goes out at its send time.",
+    "scheduled": "Send time set.",
+    "unscheduled": "Unscheduled: the edition is a draft again and goes nowhere until approved.",
+    "released": "Sending has started.",
+    "paused": "Sending paused. Nothing more leaves until you resume.",
+    "resumed": "Sending resumed.",
+    "cancelled": "Sending cancelled. Readers not yet sent to will not receive this edition.",
+}
+
+
+@dataclass
+class EditorForm:
+    editor: Editor
+    form: Any
+
+    def get(self, name: str, default: str = "") -> str:
+        value = self.form.get(name, default)
+        return value if isinstance(value, str) else default
+
+
+async def editor_form(request: Request, editor: Editor = Depends(current_editor)) -> EditorForm:
+    """A logged-in editor's form, its CSRF token checked (after the login, so that a logged-out
+    browser is sent to log in rather than told its form expired)."""
+    form = await request.form()
+    verify_csrf(request, form)
+    return EditorForm(editor, form)
+
+
+async def publisher_form(request: Request, editor: Editor = Depends(require_publisher)) -> EditorForm:
+    form = await request.form()
+    verify_csrf(request, form)
+    return EditorForm(editor, form)
+
+
+def local_input(moment: dt.datetime) -> str:
+    """A UTC time as the value of a datetime-local field in PUBLICATION_TZ."""
+    return moment.astimezone(get_settings().tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def _variant(key: str | None) -> Variant:
+    return Variant.from_key(key) if key else DEFAULT_VARIANT
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, notice: str = "", editor: Editor = Depends(current_editor)) -> HTMLResponse:
+    with unit_of_work() as session:
+        return page("dashboard.html", request=request, title="Dashboard", notice=NOTICES.get(notice),
+                    **dashboard_context(session, utcnow()))
+
+
+@router.post("/editions/compose")
+def compose(request: Request, form: EditorForm = Depends(editor_form)) -> Response:
+    with unit_of_work() as session:
+        edition = compose_next_edition(session, utcnow())
+        target = f"/editions/{edition.id}" if edition else None
+    if target is None:
+        with unit_of_work() as session:
+            return page("dashboard.html", 409, request=request, title="Dashboard", notice=None,
+                        error="There is nothing to compose: no new article since the previous edition.",
+                        **dashboard_context(session, utcnow()))
+    return RedirectResponse(target, status_code=303)
+
+
+def edition_page(request: Request, edition_id: int, status_code: int = 200, *, view: str = "desktop",
+                 variant: str = "", q: str = "", notice: str = "", error: str | None = None,
+                 values: dict[str, str] | None = None) -> HTMLResponse:
+    """The edition page; `values` re-fills the text form after bad input."""
+    with unit_of_work() as session:
+        edition = get_edition(session, edition_id)
+        if view not in VIEWS:
+            view = "desktop"
+        choices = preview_variants(edition)
+        chosen = variant if variant in {key for key, _ in choices} else DEFAULT_VARIANT.key
+        current = Variant.from_key(chosen)
+        filled = preview_edition(edition, current)
+        if current.text_only:
+            view = "text"
+        facts = preview_facts(preview_edition(edition, Variant(current.sections)))
+        text = values or {}
+        progress = None
+        if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
+                              EditionStatus.CANCELLED) and edition.started_at is not None:
+            progress = send_progress(session, edition)
+        return page(
+            "edition.html", status_code, request=request, title=edition.subject, edition=edition,
+            view=view, variants=choices, variant=chosen, text_only=current.text_only, filled=filled,
+            facts=facts, notice=NOTICES.get(notice), error=error,
+            subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),
+            intro=text.get("intro", edition.intro), intro_preview=Markup(intro_html(text.get("intro", edition.intro))),
+            q=q, candidates=_candidates(session, q), progress=progress,
+            send_at_local=local_input(edition.send_at), period_send_at=period_send_at(edition),
+            editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
+            publisher=request.state.editor.role == "publisher",
+        )
+
+
+def _candidates(session: Session, q: str):
+    """Recent articles no edition carries, to add."""
+    carried = set(session.scalars(select(EditionItem.article_id)))
+    return [article for article in recent_articles(session, q, limit=40) if article.id not in carried][:10]
+
+
+@router.get("/editions/{edition_id}", response_class=HTMLResponse)
+def edition_view(request: Request, edition_id: int, view: str = "desktop", variant: str = "", q: str = "",
+                 notice: str = "", editor: Editor = Depends(current_editor)) -> HTMLResponse:
+    return edition_page(request, edition_id, view=view, variant=variant, q=q, notice=notice)
+
+
+@router.get("/editions/{edition_id}/preview")
+def edition_preview(edition_id: int, format: str = "html", variant: str = "",  # noqa: A002
+                    editor: Editor = Depends(current_editor)) -> Response:
+    """The email itself, for the page's sandboxed iframe (or the plain-text part)."""
+    if format not in ("html", "text"):
+        raise InputError(f"format {format!r} must be html or text")
+    with unit_of_work() as session:
+        filled = preview_edition(get_edition(session, edition_id), _variant(variant))
+    if format == "text" or not filled.html:
+        return PlainTextResponse(f"Subject: {filled.subject}\n\n{filled.text}")
+    # Shown inside the editor's page only (the iframe's sandbox stops any script anyway).
+    return HTMLResponse(filled.html, headers={"Content-Security-Policy": "script-src 'none'; frame-ancestors 'self'",
+                                              "X-Frame-Options": "SAMEORIGIN"})
+
+
+@router.post("/editions/{edition_id}/intro-preview", response_class=HTMLResponse)
+def intro_preview(edition_id: int, form: EditorForm = Depends(editor_form)) -> HTMLResponse:
+    """The intro's Markdown as the email shows it (the page's live preview)."""
+    with unit_of_work() as session:
+        get_edition(session, edition_id)
+    return HTMLResponse(intro_html(form.get("intro")))
+
+
+def _act(request: Request, edition_id: int, notice: str, action, *, anchor: str = "",
+         values: dict[str, str] | None = None) -> Response:
+    """Run `action(session)` in one transaction; bad input shows the page again, unchanged."""
+    try:
+        with unit_of_work() as session:
+            get_edition(session, edition_id)
+            action(session)
+    except NotFound:
+        raise
+    except InputError as exc:
+        return edition_page(request, edition_id, 400, error=str(exc), values=values)
+    return RedirectResponse(f"/editions/{edition_id}?notice={notice}{anchor}", status_code=303)
+
+
+@router.post("/editions/{edition_id}/text")
+def edit_text(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    values = {name: form.get(name) for name in ("subject", "preheader", "intro")}
+    return _act(request, edition_id, "saved", lambda s: update_text(s, edition_id, **values),
+                anchor="#text", values=values)
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not a number") from None
+
+
+@router.post("/editions/{edition_id}/articles/add")
+def add(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    def action(session):
+        add_article(session, edition_id, _int(form.get("article_id"), "article"))
+    return _act(request, edition_id, "added", action, anchor="#articles")
+
+
+@router.post("/editions/{edition_id}/articles/{article_id}/move")
+def move(request: Request, edition_id: int, article_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    def action(session):
+        move_article(session, edition_id, article_id, _int(form.get("position"), "position"))
+    return _act(request, edition_id, "moved", action, anchor="#articles")
+
+
+@router.post("/editions/{edition_id}/articles/{article_id}/remove")
+def remove(request: Request, edition_id: int, article_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    return _act(request, edition_id, "removed", lambda s: remove_article(s, edition_id, article_id),
+                anchor="#articles")
+
+
+@router.post("/editions/{edition_id}/test")
+def send_a_test(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    def action(session):
+        addresses = parse_test_addresses(form.get("addresses"))
+        try:
+            send_test(get_edition(session, edition_id), addresses, get_sender(), form.editor.email,
+                      _variant(form.get("variant")))
+        except SendError as exc:
+            raise InputError(f"the test could not be sent: {exc}") from exc
+    return _act(request, edition_id, "test-sent", action, anchor="#test")
+
+
+@router.post("/editions/{edition_id}/approve")
+def approve(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    return _act(request, edition_id, "approved", lambda s: approve_edition(s, edition_id, form.editor.email))
+
+
+@router.post("/editions/{edition_id}/schedule")
+def schedule(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    def action(session):
+        edition = get_edition(session, edition_id)
+        when = form.get("when", "period")
+        if when == "period":
+            send_at = period_send_at(edition)
+        elif when == "custom":
+            send_at = parse_local_time(form.get("send_at"))
+        else:
+            raise InputError(f"when {when!r} must be period or custom")
+        schedule_edition(session, edition_id, send_at)
+    return _act(request, edition_id, "scheduled", action, anchor="#schedule")
+
+
+@router.post("/editions/{edition_id}/unschedule")
+def unschedule(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    return _act(request, edition_id, "unscheduled", lambda s: unschedule_edition(s, edition_id, form.editor.email))
+
+
+@router.post("/editions/{edition_id}/send-now")
+def send_now(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    from workers.tasks import start_edition  # the web enqueues; digest proper never does
+
+    def action(session):
+        release_edition(session, edition_id)
+        on_commit(session, lambda: start_edition.delay(edition_id))
+    return _act(request, edition_id, "released", action, anchor="#sending")
+
+
+@router.post("/editions/{edition_id}/pause")
+def pause(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    return _act(request, edition_id, "paused", lambda s: pause_edition(s, edition_id), anchor="#sending")
+
+
+@router.post("/editions/{edition_id}/resume")
+def resume(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    from workers.tasks import enqueue_batches
+
+    def action(session):
+        enqueue_batches(session, edition_id, resume_edition(session, edition_id))
+    return _act(request, edition_id, "resumed", action, anchor="#sending")
+
+
+@router.post("/editions/{edition_id}/cancel")
+def cancel(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    return _act(request, edition_id, "cancelled", lambda s: cancel_edition(s, edition_id, sender=get_sender()),
+                anchor="#sending")
+
+
+@router.get("/api/editions/{edition_id}/progress")
+def progress(edition_id: int, editor: Editor = Depends(current_editor)) -> JSONResponse:
+    with unit_of_work() as session:
+        edition = get_edition(session, edition_id)
+        return JSONResponse({"status": edition.status.value, **send_progress(session, edition).as_dict()})

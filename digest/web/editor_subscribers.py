@@ -1,0 +1,169 @@
+"""Editors' subscriber pages: search, one subscriber's history, suppress, unsubscribe, forget,
+and CSV import and export. Forgetting erases a person's data, so only a publisher may."""
+
+from __future__ import annotations
+
+import io
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from digest.config import get_settings
+from digest.errors import InputError, NotFound
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery, DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
+from digest.subscribers.audit import audit_trail
+from digest.subscribers.csv_export import export_subscribers
+from digest.subscribers.csv_import import import_subscribers
+from digest.subscribers.lifecycle import unsubscribe
+from digest.subscribers.privacy import forget_subscriber
+from digest.subscribers.suppressions import suppress, suppression_for
+from digest.web.auth import current_editor, verify_csrf
+from digest.web.editor import EditorForm, editor_form, publisher_form
+from digest.web.pages import client_ip, page
+
+router = APIRouter()
+PAGE_SIZE = 50
+NOTICES = {"suppressed": "The address is suppressed: nothing more is sent to it.",
+           "unsubscribed": "Unsubscribed (and suppressed).",
+           "forgotten": "Forgotten: the person's data is erased; only a hash keeps the address suppressed."}
+
+
+def _status(value: str) -> SubscriberStatus | None:
+    if not value:
+        return None
+    try:
+        return SubscriberStatus(value)
+    except ValueError:
+        raise InputError(f"status {value!r} must be one of: {', '.join(s.value for s in SubscriberStatus)}") from None
+
+
+def search_subscribers(session: Session, q: str, status: str, section: str) -> tuple[list[Subscriber], int]:
+    """Subscribers whose address contains `q`, of a status, receiving a section; and how many match."""
+    query = select(Subscriber)
+    if q.strip():
+        query = query.where(Subscriber.email.contains(q.strip().lower(), autoescape=True))
+    chosen = _status(status)
+    if chosen is not None:
+        query = query.where(Subscriber.status == chosen)
+    if section:
+        if section not in get_settings().SECTION_ORDER:
+            raise InputError(f"section {section!r} is not one of: {', '.join(get_settings().SECTION_ORDER)}")
+        # An empty choice means every section.
+        chosen_sections = cast(Subscriber.sections, Text)
+        query = query.where(or_(chosen_sections.contains(f'"{section}"'), chosen_sections == "[]"))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    return list(session.scalars(query.order_by(Subscriber.id).limit(PAGE_SIZE))), total
+
+
+def _list_page(request: Request, q: str = "", status: str = "", section: str = "", status_code: int = 200,
+               error: str | None = None, report=None, notice: str = "") -> HTMLResponse:
+    with unit_of_work() as session:
+        try:
+            found, total = search_subscribers(session, q, status, section)
+        except InputError as exc:
+            found, total, error, status_code = [], 0, str(exc), 400
+        return page("subscribers.html", status_code, request=request, title="Subscribers", subscribers=found,
+                    total=total, q=q, status=status, section=section, statuses=[s.value for s in SubscriberStatus],
+                    sections=get_settings().SECTION_ORDER, error=error, report=report, page_size=PAGE_SIZE,
+                    notice=NOTICES.get(notice))
+
+
+@router.get("/subscribers", response_class=HTMLResponse)
+def subscribers(request: Request, q: str = "", status: str = "", section: str = "", notice: str = "",
+                editor: Editor = Depends(current_editor)) -> HTMLResponse:
+    return _list_page(request, q, status, section, notice=notice)
+
+
+def _subscriber(session: Session, subscriber_id: int) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound(f"subscriber {subscriber_id} does not exist")
+    return subscriber
+
+
+def _detail_page(request: Request, subscriber_id: int, status_code: int = 200, notice: str = "",
+                 error: str | None = None) -> HTMLResponse:
+    with unit_of_work() as session:
+        subscriber = _subscriber(session, subscriber_id)
+        deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber.id)
+                                     .order_by(Delivery.id.desc())).all()
+        events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == subscriber.email)
+                                 .order_by(DeliveryEvent.occurred_at.desc())).all()
+        return page("subscriber.html", status_code, request=request, title=subscriber.email, subscriber=subscriber,
+                    suppression=suppression_for(session, subscriber.email), deliveries=deliveries, events=events,
+                    audit=audit_trail(session, subscriber.email), notice=NOTICES.get(notice), error=error)
+
+
+@router.get("/subscribers/export")
+def export(status: str = "", editor: Editor = Depends(current_editor)) -> Response:
+    out = io.StringIO()
+    with unit_of_work() as session:
+        export_subscribers(session, out, _status(status))
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
+
+
+@router.post("/subscribers/import", response_class=HTMLResponse)
+async def import_csv(request: Request, editor: Editor = Depends(current_editor)) -> HTMLResponse:
+    form = await request.form()
+    verify_csrf(request, form)
+    upload = form.get("file")
+    data = await upload.read() if hasattr(upload, "read") else b""
+    if not data:
+        return await run_in_threadpool(_list_page, request, status_code=400, error="file: choose a CSV file to import")
+    name = getattr(upload, "filename", None) or "the uploaded CSV"
+
+    def run():
+        try:
+            with unit_of_work() as session:
+                report = import_subscribers(session, io.BytesIO(data), what=name, actor=f"editor:{editor.id}")
+        except InputError as exc:
+            return _list_page(request, status_code=400, error=str(exc))
+        return _list_page(request, report=report)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
+def subscriber(request: Request, subscriber_id: int, notice: str = "",
+               editor: Editor = Depends(current_editor)) -> HTMLResponse:
+    return _detail_page(request, subscriber_id, notice=notice)
+
+
+def _act(request: Request, subscriber_id: int, notice: str, action, after: str | None = None) -> Response:
+    try:
+        with unit_of_work() as session:
+            action(session, _subscriber(session, subscriber_id))
+    except NotFound:
+        raise
+    except InputError as exc:
+        return _detail_page(request, subscriber_id, 400, error=str(exc))
+    return RedirectResponse(after or f"/subscribers/{subscriber_id}?notice={notice}", status_code=303)
+
+
+@router.post("/subscribers/{subscriber_id}/suppress")
+def suppress_subscriber(request: Request, subscriber_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    def action(session, subscriber):
+        suppress(session, subscriber.email, SuppressionReason.OPERATOR, source=f"editor:{form.editor.id}",
+                 detail=form.get("detail").strip()[:500] or None, ip=client_ip(request))
+    return _act(request, subscriber_id, "suppressed", action)
+
+
+@router.post("/subscribers/{subscriber_id}/unsubscribe")
+def unsubscribe_subscriber(request: Request, subscriber_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    return _act(request, subscriber_id, "unsubscribed",
+                lambda session, subscriber: unsubscribe(session, subscriber.id, source=f"editor:{form.editor.id}",
+                                                        ip=client_ip(request)))
+
+
+@router.post("/subscribers/{subscriber_id}/forget")
+def forget(request: Request, subscriber_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+    def action(session, subscriber):
+        if form.get("confirm").strip().lower() != subscriber.email:
+            raise InputError("confirm: type the subscriber's address exactly to forget them")
+        forget_subscriber(session, subscriber.email, source=f"editor:{form.editor.id}")
+    return _act(request, subscriber_id, "forgotten", action, after="/subscribers?notice=forgotten")

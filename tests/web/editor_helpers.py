@@ -1,0 +1,34 @@
+"""Helpers for tests of the editors' pages: accounts, logging in, and forms with their CSRF token."""
+
+from __future__ import annotations
+
+import re
+
+from digest.accounts import add_editor
+from digest.store.db import unit_of_work
+from digest.store.models import Editor
+from digest.web.auth import login_as
+
+PASSWORD = "a long enough password"
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_editor(email: str, role: str) -> Editor:
+    with unit_of_work() as session:
+        return add_editor(session, email, PASSWORD, role)
+
+
+def logged_in(client, email: str = "editor@example.org", role: str = "editor"):
+    login_as(client, make_editor(email, role))
+    return client
+
+
+def csrf(client, path: str = "/dashboard") -> str:
+    """The CSRF token of a page's forms (fetching the page sets the browser's CSRF cookie)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return _TOKEN.search(page.text).group(1)
+
+
+def post_form(client, path: str, data: dict | None = None, page: str = "/dashboard"):
+    return client.post(path, data={"csrf_token": csrf(client, page), **(data or {})})

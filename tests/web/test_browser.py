@@ -1,0 +1,232 @@
+"""The editors' web app in a real browser: Debian's Chromium driven by Playwright against the app
+served by uvicorn on 127.0.0.1. Screenshots of the dashboard and the edition page are kept in
+test-artifacts/ for people to look at."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+import socket
+import threading
+from email import policy
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from digest.clock import utcnow
+from digest.config import get_settings
+from digest.delivery.backends import get_sender
+from digest.delivery.plan import start_edition
+from digest.delivery.send import send_batch
+from digest.editions.schedule import tick
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery, Edition
+from digest.web.app import app
+from tests.conftest import REPO, reset_caches
+from tests.factories import draft_edition, polled_feed, subscribers
+from tests.web.editor_helpers import PASSWORD, make_editor
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(settings, monkeypatch):
+    """The app on a real socket; the public address is this server, so every link works."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("PUBLIC_BASE_URL", base)
+    reset_caches()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+    while not server.started:
+        assert dt.datetime.now() < deadline, "uvicorn did not start"
+        threading.Event().wait(0.05)
+    yield base
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(live_server):
+    # No skip: a machine without Chromium fails this test (scripts/test installs it).
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _log_in(page, email: str) -> None:
+    page.goto("/dashboard")
+    assert "/login" in page.url
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def _log_out(page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+
+
+def _test_messages() -> list[email.message.EmailMessage]:
+    folder = get_settings().OUTBOX_DIR / "transactional"
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted(folder.glob("test-*.eml"))]
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+  .map(e => e.outerHTML)"""
+
+
+def _assert_labelled(page) -> None:
+    """Every field has a label and every button a name: usable by keyboard and screen reader."""
+    assert page.evaluate(UNLABELLED) == [], page.url
+
+
+def _send_what_is_due(at: dt.datetime) -> None:
+    """What beat and the workers do at `at`: start the due edition and send its batches."""
+    with unit_of_work() as session:
+        due = tick(session, at)
+    for edition_id in due:
+        with unit_of_work() as session:
+            batches = start_edition(session, edition_id, now=at)
+        for batch in batches:
+            with unit_of_work() as session:
+                send_batch(session, edition_id, batch, get_sender())
+
+
+def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
+    polled_feed(feed_server)
+    subscribers("reader.one@example.org", "reader.two@example.org")
+    edition_id = draft_edition()
+    make_editor("editor@example.org", "editor")
+    make_editor("publisher@example.org", "publisher")
+    ARTIFACTS.mkdir(exist_ok=True)
+    database = "sqlite" if get_settings().DATABASE_URL.startswith("sqlite") else "postgresql"
+
+    # An editor logs in and opens the draft from the dashboard.
+    _log_in(page, "editor@example.org")
+    page.screenshot(path=ARTIFACTS / f"dashboard-{database}.png", full_page=True)
+    _assert_labelled(page)
+    page.get_by_role("link", name=re.compile(r"^Central Asia-Caucasus Analyst, ")).click()
+    page.wait_for_url(f"**/editions/{edition_id}")
+    frame = page.locator("#preview-frame")
+    _assert_labelled(page)
+    assert "allow-scripts" not in frame.get_attribute("sandbox")
+    assert frame.bounding_box()["width"] >= 600
+    page.frame_locator("#preview-frame").get_by_role("link", name="Port Capacity Shapes the Middle Corridor", exact=True).wait_for()
+
+    page.get_by_role("link", name="Mobile").click()
+    assert page.locator("#preview-frame").bounding_box()["width"] == 375
+    page.frame_locator("#preview-frame").get_by_role("link", name="Port Capacity Shapes the Middle Corridor", exact=True).wait_for()
+    page.get_by_role("link", name="Plain text").click()
+    assert "Port Capacity Shapes the Middle Corridor" in page.locator("#text-preview").inner_text()
+
+    # Edit the subject; the intro's Markdown is previewed as it is typed.
+    page.get_by_label("Subject", exact=True).fill("Ports, pipelines and a border reopened")
+    page.get_by_role("textbox", name="Intro").fill("This fortnight, **three** questions.")
+    page.locator("#intro-preview strong").get_by_text("three").wait_for()
+    page.get_by_role("button", name="Save text").click()
+    page.get_by_role("status").get_by_text("Saved.").wait_for()
+    assert page.locator("h1").inner_text().startswith("Ports, pipelines and a border reopened")
+
+    # A test arrives in the outbox, marked as such, and is no delivery.
+    page.get_by_label("Addresses").fill("desk@example.org, proofs@example.org")
+    page.get_by_label("Addresses").press("Enter")  # by keyboard
+    page.get_by_role("status").get_by_text("Test sent").wait_for()
+    tests = _test_messages()
+    assert sorted(m["To"] for m in tests) == ["desk@example.org", "proofs@example.org"]
+    assert all(m["Subject"] == "[Test] Ports, pipelines and a border reopened" and m["X-Digest-Test"] == "true"
+               for m in tests)
+    with unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+    # An editor may not approve; a publisher does, and schedules it for another time.
+    assert page.get_by_role("button", name="Approve this edition").is_disabled()
+    _log_out(page)
+    _log_in(page, "publisher@example.org")
+    page.goto(f"/editions/{edition_id}")
+    page.get_by_role("button", name="Approve this edition").click()
+    page.get_by_text("Approved by publisher@example.org").wait_for()
+    send_at = (utcnow() + dt.timedelta(days=2)).astimezone(get_settings().tz).replace(second=0, microsecond=0)
+    page.get_by_label("Another time:").check()
+    page.get_by_label(f"Another send time, {get_settings().PUBLICATION_TZ}").fill(send_at.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Set the send time").click()
+    page.get_by_role("status").get_by_text("Send time set.").wait_for()
+    with unit_of_work() as session:
+        assert session.get(Edition, edition_id).send_at == send_at.astimezone(dt.UTC)
+    assert f"{send_at:%H:%M}" in page.locator("#send-at").inner_text()
+    # A viewport as tall as the page: Chromium paints the iframe whole (a stitched full-page
+    # capture leaves part of it blank).
+    page.set_viewport_size({"width": 1280, "height": page.evaluate("document.body.scrollHeight")})
+    page.screenshot(path=ARTIFACTS / f"edition-{database}.png")
+
+    for other in ("/subscribers", "/feeds"):
+        page.goto(other)
+        _assert_labelled(page)
+
+    # Nothing goes before its time; at its time it goes to every reader and into the archive.
+    _send_what_is_due(send_at.astimezone(dt.UTC) - dt.timedelta(minutes=1))
+    page.goto("/archive")
+    assert page.get_by_text("No edition has been published yet").is_visible()
+    _send_what_is_due(send_at.astimezone(dt.UTC) + dt.timedelta(minutes=1))
+    page.goto("/archive")
+    page.get_by_role("link", name="Ports, pipelines and a border reopened").click()
+    page.get_by_role("link", name="Port Capacity Shapes the Middle Corridor", exact=True).wait_for()
+    delivered = sorted(p.name for p in (get_settings().OUTBOX_DIR / f"edition-{edition_id}").glob("*.eml"))
+    assert len(delivered) == 2
+
+
+def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed_server, redis_client):
+    polled_feed(feed_server)
+    subscribers(*(f"reader{i}@example.org" for i in range(5)))
+    edition_id = draft_edition()
+    make_editor("publisher@example.org", "publisher")
+    _log_in(page, "publisher@example.org")
+    page.goto(f"/editions/{edition_id}")
+    page.get_by_role("button", name="Approve this edition").click()
+    page.get_by_role("button", name="Send now instead").click()
+    page.get_by_role("status").get_by_text("Sending has started.").wait_for()
+    redis_client.delete("editions")  # the start task the button queued: this test plays the worker
+    with unit_of_work() as session:
+        [batch] = start_edition(session, edition_id)
+    assert len(batch) == 5
+    page.reload()
+    assert page.locator("#progress-done").inner_text() == "0"
+    with unit_of_work() as session:
+        send_batch(session, edition_id, batch[:2], get_sender())
+    # The page refreshes its figures by itself (progressive enhancement), without a reload.
+    page.locator("#progress-done").get_by_text("2").wait_for()
+    assert page.locator("#progress-rate").inner_text().endswith("a minute")
+
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("status").get_by_text("Sending paused").wait_for()
+    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("status").get_by_text("Sending resumed").wait_for()
+    page.get_by_role("button", name="Cancel the send").click()
+    page.get_by_role("status").get_by_text("Sending cancelled").wait_for()
+    assert page.locator("#status").text_content() == "cancelled"
+    assert "cancelled: 3" in page.locator("#progress-counts").inner_text()
+    redis_client.delete("delivery")
