@@ -1,0 +1,21 @@
+"""The `digest` command: what editors and operators do from a shell.
+
+Bad input exits with code 2 and one line naming it; nothing is written in that case, because
+each command is one transaction that rolls back on error.
+"""
+
+import sys
+
+# Each module registers its commands on the apps in `common` when imported.
+from digest.cli import accounts, db, editions, feeds, ops, subscribers  # noqa: F401
+from digest.cli.common import app, err
+from digest.config import ConfigError
+from digest.errors import InputError
+
+
+def main() -> None:
+    try:
+        app()
+    except (InputError, ConfigError) as exc:
+        err.print(f"Error: {exc}", markup=False, highlight=False)
+        sys.exit(2)

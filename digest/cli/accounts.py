@@ -1,0 +1,88 @@
+"""Editors, the web app, the sample feed and the demo: `digest editors|serve|sample|demo`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from digest.cli.common import transaction, app, console, editors_app, sample_app
+from digest.clock import utcnow
+from digest.config import get_settings
+
+
+@editors_app.command("add")
+def editors_add(email: str,
+                role: Annotated[str, typer.Option(help="editor or publisher")] = "editor",
+                password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False) -> None:
+    """Create an editor account (asks for the password)."""
+    from digest.accounts import add_editor
+    from digest.subscribers.addresses import normalize_email
+
+    normalize_email(email, what="editor email")  # complain before asking for a password
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with transaction() as session:
+        editor = add_editor(session, email, password, role)
+        console.print(f"editor {editor.email} added ({editor.role})")
+
+
+@editors_app.command("token")
+def editors_token(email: str) -> None:
+    """Issue a new API token for an editor (replaces the old one); shown once."""
+    from digest.accounts import issue_api_token
+
+    with transaction() as session:
+        token = issue_api_token(session, email)
+    console.print(f"API token for {email} (send as 'Authorization: Bearer <token>'; shown once):")
+    sys.stdout.write(token + "\n")
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the web app."""
+    import uvicorn
+
+    get_settings()
+    uvicorn.run("digest.web.app:app", host=host, port=port, proxy_headers=True)
+
+
+@sample_app.command("serve")
+def sample_serve(port: int = 8025) -> None:
+    """Serve the bundled sample feed on 127.0.0.1 (for the quickstart and the demo)."""
+    from digest.sample.server import feed_url, make_server
+
+    server = make_server(port=port)
+    console.print(f"sample feed at {feed_url(port=port)}")
+    server.serve_forever()
+
+
+@sample_app.command("setup")
+def sample_setup(port: Annotated[int, typer.Option(help="Port of the sample feed server")] = 8025,
+                 editor: Annotated[str, typer.Option(help="Demo publisher's email")] = "editor@example.org",
+                 password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the demo publisher's password from standard input")] = False) -> None:
+    """Register and poll the sample feed, compose the next draft, add a demo reader and publisher."""
+    from digest.demo import ensure_demo_editor, seed_sample
+    from digest.editions.compose import compose_next_edition
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    feed = seed_sample(port)
+    console.print(f"sample feed {feed.id} polled: {feed.url}")
+    with transaction() as session:
+        edition = compose_next_edition(session, utcnow())
+        if edition is not None:
+            console.print(f"draft edition {edition.id} ({edition.status.value}) with {len(edition.items)} articles")
+    if password and ensure_demo_editor(editor, password):
+        console.print(f"publisher {editor} created")
+
+
+@app.command("demo")
+def demo(port: Annotated[int, typer.Option(help="Port of the sample feed server")] = 8025) -> None:
+    """Run the pipeline once on the sample feed and leave the edition in the outbox."""
+    from digest.demo import run_demo
+
+    result = run_demo(port)
+    console.print(result.summary, soft_wrap=True, highlight=False)

@@ -1,0 +1,46 @@
+"""The `digest` command's shared parts: the Typer apps, consoles, and helpers for its commands."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from digest.config import get_settings
+
+app = typer.Typer(help="Analyst Digest: the CACI Analyst's newsletter service.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+feeds_app = typer.Typer(help="Feeds the poller reads.", no_args_is_help=True)
+editions_app = typer.Typer(help="Biweekly editions: compose, preview, approve, send.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="People who receive the digest.", no_args_is_help=True)
+editors_app = typer.Typer(help="Editor accounts for the web app.", no_args_is_help=True)
+sample_app = typer.Typer(help="The bundled sample feed.", no_args_is_help=True)
+ops_app = typer.Typer(help="Operations: health of queues, workers, sends; actions on them.", no_args_is_help=True)
+for name, sub in [("db", db_app), ("feeds", feeds_app), ("editions", editions_app),
+                  ("subscribers", subscribers_app), ("editors", editors_app), ("sample", sample_app),
+                  ("ops", ops_app)]:
+    app.add_typer(sub, name=name)
+
+console = Console()
+err = Console(stderr=True)
+
+
+def transaction():
+    from digest.store.db import unit_of_work
+
+    return unit_of_work()
+
+
+def who_runs_it() -> dict:
+    """Who runs an audited command from a shell."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name
+        user = "unknown"
+    return {"by": user, "source": "cli"}
+
+
+def local_time(moment) -> str:
+    return moment.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M %Z") if moment else "-"

@@ -1,0 +1,95 @@
+"""Feeds: `digest feeds ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from digest.cli.common import local_time, transaction, console, feeds_app
+
+
+@feeds_app.command("add")
+def feeds_add(url: str, section: Annotated[Optional[str], typer.Option(help="Section name")] = None) -> None:
+    """Register a feed to poll."""
+    from digest.feeds.registry import add_feed
+
+    with transaction() as session:
+        feed = add_feed(session, url, section)
+        console.print(f"feed {feed.id} added: {feed.url}")
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    """Feeds with their health: last success, last error or warning, failures, stale."""
+    from digest.feeds.registry import feed_health
+
+    table = Table("id", "url", "section", "status", "last success", "failures", "stale",
+                  "next poll", "last error / warning")
+    with transaction() as session:
+        for health in feed_health(session):
+            feed = health.feed
+            table.add_row(str(feed.id), feed.url, feed.section or "", feed.status.value,
+                          local_time(feed.last_success_at), str(feed.consecutive_failures),
+                          "stale" if health.stale else "", local_time(feed.next_poll_at),
+                          feed.last_error or (f"warning: {feed.last_warning}" if feed.last_warning else ""))
+    console.print(table)
+
+
+@feeds_app.command("pause")
+def feeds_pause(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Stop polling a feed until it is resumed."""
+    from digest.feeds.registry import pause_feed
+
+    with transaction() as session:
+        feed = pause_feed(session, feed_id)
+        console.print(f"feed {feed.id} paused: {feed.url}")
+
+
+@feeds_app.command("resume")
+def feeds_resume(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Poll a paused or disabled feed again, starting now."""
+    from digest.feeds.registry import resume_feed
+
+    with transaction() as session:
+        feed = resume_feed(session, feed_id)
+        console.print(f"feed {feed.id} resumed: {feed.url}")
+
+
+@feeds_app.command("remove")
+def feeds_remove(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Stop polling a feed for good; its articles that no edition carried are deleted."""
+    from digest.feeds.registry import remove_feed
+
+    with transaction() as session:
+        deleted = remove_feed(session, feed_id)
+        console.print(f"feed {feed_id} removed; {deleted} unsent articles deleted")
+
+
+@feeds_app.command("poll")
+def feeds_poll(feed: Annotated[Optional[int], typer.Option(help="Poll only this feed id")] = None) -> None:
+    """Poll feeds now, in this process (all active feeds, or one)."""
+    from sqlalchemy import select
+
+    from digest.feeds.poll import poll_feed
+    from digest.store.models import Feed, FeedStatus
+
+    with transaction() as session:
+        ids = [feed] if feed is not None else list(
+            session.scalars(select(Feed.id).where(Feed.status == FeedStatus.ACTIVE).order_by(Feed.id)))
+    for feed_id in ids:
+        # One transaction per feed: what one feed stored stays stored whatever the next does.
+        with transaction() as session:
+            result = poll_feed(session, feed_id)
+        if result.error:
+            status = f"error: {result.error}"
+        elif result.deferred:
+            status = "deferred: its host is busy with another request"
+        elif result.skipped:
+            status = f"not polled: {result.skipped}"
+        else:
+            status = "not modified" if result.not_modified else f"{result.new} new, {result.updated} updated"
+        if result.warning:
+            status += f" (warning: {result.warning})"
+        console.print(f"feed {feed_id}: {status}", soft_wrap=True, highlight=False)

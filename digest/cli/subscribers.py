@@ -1,0 +1,159 @@
+"""Subscribers: `digest subscribers ...`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from digest.cli.common import local_time, transaction, console, err, subscribers_app
+from digest.errors import InputError
+
+
+@subscribers_app.command("add")
+def subscribers_add(email: str, name: Annotated[Optional[str], typer.Option(help="Display name")] = None,
+                    confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in (consent already given)")] = False) -> None:
+    """Add a subscriber whose consent you hold (a suppressed address is refused)."""
+    from digest.subscribers.lifecycle import add_subscriber
+
+    with transaction() as session:
+        subscriber = add_subscriber(session, email, name=name, confirmed=confirmed)
+        console.print(f"subscriber {subscriber.id} added: {subscriber.email} ({subscriber.status.value})")
+
+
+@subscribers_app.command("signup")
+def subscribers_signup(email: str, name: Annotated[Optional[str], typer.Option(help="Display name")] = None) -> None:
+    """Sign someone up as the web form does: they get a confirmation email (double opt-in)."""
+    from digest.store.db import on_commit
+    from digest.subscribers.lifecycle import sign_up
+    from workers.tasks import send_confirmation
+
+    with transaction() as session:
+        signup = sign_up(session, email, name=name, source="cli")
+        if signup.send_confirmation:
+            on_commit(session, lambda: send_confirmation.delay(signup.subscriber_id))
+    console.print("confirmation email queued" if signup.send_confirmation else
+                  "no email sent: this address has had its confirmation emails for now")
+
+
+def _status(value: Optional[str]):
+    from digest.store.models import SubscriberStatus
+
+    if value is None:
+        return None
+    try:
+        return SubscriberStatus(value)
+    except ValueError:
+        raise InputError(f"--status {value!r} must be one of: {', '.join(s.value for s in SubscriberStatus)}") from None
+
+
+@subscribers_app.command("list")
+def subscribers_list(status: Annotated[Optional[str], typer.Option(help="pending, confirmed or unsubscribed")] = None) -> None:
+    """Subscribers (all, or those with one status)."""
+    from digest.subscribers.lifecycle import list_subscribers
+
+    table = Table("id", "email", "name", "status", "paused", "since")
+    with transaction() as session:
+        for s in list_subscribers(session, status=_status(status)):
+            table.add_row(str(s.id), s.email, s.name or "", s.status.value, "paused" if s.paused else "",
+                          local_time(s.created_at))
+    console.print(table)
+
+
+@subscribers_app.command("suppress")
+def subscribers_suppress(email: str,
+                         reason: Annotated[str, typer.Option(help="operator, hard_bounce, spam_report, block or unsubscribe")] = "operator",
+                         note: Annotated[Optional[str], typer.Option(help="Why, for the record")] = None) -> None:
+    """Never send to this address again (until its owner confirms a new sign-up)."""
+    from digest.store.models import SuppressionReason
+    from digest.subscribers.suppressions import suppress
+
+    allowed = [r.value for r in SuppressionReason if r not in (SuppressionReason.FORGOTTEN, SuppressionReason.SOFT_BOUNCES)]
+    if reason not in allowed:
+        raise InputError(f"--reason {reason!r} must be one of: {', '.join(allowed)}")
+    with transaction() as session:
+        entry = suppress(session, email, SuppressionReason(reason), source="operator", detail=note)
+        console.print(f"{entry.email or email} is suppressed ({entry.reason.value}, since {local_time(entry.created_at)})")
+
+
+@subscribers_app.command("import")
+def subscribers_import(file: Annotated[Path, typer.Argument(metavar="FILE.csv")]) -> None:
+    """Import subscribers from a CSV file.
+
+    Columns: email, name, sections, confirmed_at, source; others are kept as attributes. Never
+    re-activates a suppressed or unsubscribed address; every bad row is reported with its line
+    number, and the import goes on. Running it again changes nothing."""
+    from rich.progress import open as open_with_progress
+
+    from digest.subscribers.csv_import import import_subscribers
+
+    try:
+        stream = open_with_progress(file, "rb", description=f"importing {file.name}", console=err, transient=True)
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from None
+    with stream as reader, transaction() as session:
+        report = import_subscribers(session, reader, what=str(file), actor="cli")
+    for problem in report.problems:
+        console.print(f"line {problem.line}: {problem.reason}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+                  f"{report.unchanged} unchanged, {report.skipped} skipped", highlight=False)
+
+
+@subscribers_app.command("export")
+def subscribers_export(status: Annotated[Optional[str], typer.Option(help="pending, confirmed or unsubscribed")] = None,
+                       out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout")] = None) -> None:
+    """Write subscribers as CSV (the columns `import` reads, then state and attributes)."""
+    from digest.subscribers.csv_export import export_subscribers
+
+    chosen = _status(status)
+    with transaction() as session:
+        if out is None:
+            count = export_subscribers(session, sys.stdout, chosen)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = export_subscribers(session, handle, chosen)
+    if out is not None:
+        console.print(f"{count} subscribers written to {out}")
+
+
+@subscribers_app.command("forget")
+def subscribers_forget(email: str) -> None:
+    """Erase everything held about a person; a hashed suppression keeps imports from re-adding them."""
+    from digest.subscribers.privacy import forget_subscriber
+
+    with transaction() as session:
+        removed = forget_subscriber(session, email, source="cli")
+    console.print(f"forgotten: {removed['subscriber']} subscriber, {removed['deliveries']} deliveries, "
+                  f"{removed['delivery_events']} delivery events; {removed['audit_entries_scrubbed']} audit "
+                  "entries kept without details; the address's hash stays suppressed", highlight=False)
+
+
+def _json_default(value):
+    import datetime as dt
+
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+@subscribers_app.command("show")
+def subscribers_show(email: str, as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON")] = False) -> None:
+    """Everything held about one person: subscription, suppression, deliveries, audit log."""
+    import json
+
+    from digest.subscribers.privacy import describe_subscriber
+
+    with transaction() as session:
+        held = describe_subscriber(session, email)
+    if as_json:
+        sys.stdout.write(json.dumps(held, default=_json_default, indent=2, ensure_ascii=False) + "\n")
+        return
+    subscriber, suppression = held["subscriber"], held["suppression"]
+    console.print(f"{held['email']}: " + (f"subscriber {subscriber['id']}, {subscriber['status']}"
+                                         if subscriber else "no subscriber"), highlight=False)
+    if suppression:
+        console.print(f"suppressed: {suppression['reason']} since {local_time(suppression['created_at'])}", highlight=False)
+    console.print(f"{len(held['deliveries'])} deliveries, {len(held['delivery_events'])} delivery events", highlight=False)
+    for entry in held["audit_log"]:
+        console.print(f"  {local_time(entry['at'])}  {entry['action']:<18} {entry['source']}", highlight=False)
