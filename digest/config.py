@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, EmailStr, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, EmailStr, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DeliveryBackend = Literal["outbox", "sendgrid", "memory"]
@@ -118,9 +118,6 @@ class Settings(BaseSettings):
     SIGNUP_CHECK_DELIVERABILITY: bool = False
     # Soft bounces in a row that suppress an address.
     SOFT_BOUNCE_LIMIT: int = Field(default=3, ge=1)
-    # Bearer token for the subscriber import/export API; unset disables those endpoints.
-    # (Editor sessions and per-editor API tokens replace it in a later version.)
-    API_TOKEN: SecretStr | None = Field(default=None, min_length=24)
 
     # Operations: thresholds that turn into warnings (ops page, JSON, CLI exit code).
     OPS_QUEUE_WAITING_MAX: int = Field(default=5000, ge=0)

@@ -1,26 +1,24 @@
 """The JSON API for subscribers: the public sign-up, and import/export for editors.
 
-Import and export are guarded by a bearer token (API_TOKEN) until editor sessions and per-editor
-API tokens arrive; with API_TOKEN unset they answer 403.
+Import and export need an editor: a logged-in session, or an editor's API token as a bearer token
+(`digest editors token EMAIL`).
 """
 
 from __future__ import annotations
 
-import hmac
 import io
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from digest.config import get_settings
 from digest.errors import InputError
 from digest.store.db import unit_of_work
 from digest.store.models import SubscriberStatus
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import import_subscribers
+from digest.web.auth import current_editor
 from digest.web.subscribers import request_signup
 
 router = APIRouter(prefix="/api/subscribers")
@@ -42,17 +40,7 @@ def signup(request: Request, body: SignupRequest) -> dict:
     return SIGNUP_ANSWER
 
 
-def require_api_token(authorization: Annotated[str | None, Header()] = None) -> None:
-    token = get_settings().API_TOKEN
-    if token is None:
-        raise HTTPException(403, "the subscriber API is disabled: set API_TOKEN")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                              token.get_secret_value().encode()):
-        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-
-
-@router.get("/export", dependencies=[Depends(require_api_token)])
+@router.get("/export", dependencies=[Depends(current_editor)])
 def export(status: str | None = None) -> Response:
     chosen = None
     if status is not None:
@@ -68,7 +56,7 @@ def export(status: str | None = None) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
 
-@router.post("/import", dependencies=[Depends(require_api_token)])
+@router.post("/import", dependencies=[Depends(current_editor)])
 async def import_csv(request: Request) -> JSONResponse:
     """The request body is the CSV file itself (Content-Type: text/csv)."""
     data = await request.body()

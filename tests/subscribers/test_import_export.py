@@ -12,7 +12,6 @@ import sys
 import pytest
 from sqlalchemy import select, update
 
-from digest.config import get_settings
 from digest.store.db import unit_of_work
 from digest.store.models import Subscriber, SubscriberStatus
 from digest.subscribers.csv_export import export_subscribers
@@ -22,7 +21,6 @@ from digest.subscribers.suppressions import record_bounce
 from tests.factories import subscribers
 from tests.test_cli import digest
 
-API_TOKEN = "test-api-token-0123456789abcdef"
 
 ROWS = [  # (line, text) of a file exported from a spreadsheet on Windows
     (1, "email,name,sections,confirmed_at,source,Organisation"),
@@ -172,15 +170,20 @@ def test_the_cli_exports_all_or_by_status(settings, tmp_path):
 
 
 @pytest.fixture
-def api(client, monkeypatch):
-    monkeypatch.setenv("API_TOKEN", API_TOKEN)
-    get_settings.cache_clear()
-    return client
+def api(client):
+    """The HTTP client and an editor's API token."""
+    from digest.accounts import add_editor, issue_api_token
+
+    with unit_of_work() as session:
+        add_editor(session, "ed@example.org", "a long enough password")
+        token = issue_api_token(session, "ed@example.org")
+    return client, token
 
 
-def test_the_api_imports_and_exports_with_the_bearer_token(api):
+def test_the_api_imports_and_exports_for_an_editor(api):
+    api, token = api
     _existing()
-    headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "text/csv"}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
     answer = api.post("/api/subscribers/import", content=_csv_bytes(), headers=headers)
     assert answer.status_code == 200
     report = answer.json()
@@ -193,16 +196,13 @@ def test_the_api_imports_and_exports_with_the_bearer_token(api):
     assert bad.status_code == 400 and "status 'happy' must be one of" in bad.json()["error"]
 
 
-def test_the_api_refuses_without_the_token_and_is_off_without_a_setting(api, monkeypatch):
-    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {API_TOKEN}"}):
+def test_the_api_refuses_anyone_who_is_not_an_editor(api):
+    api, token = api
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {token}"}):
         for answer in (api.get("/api/subscribers/export", headers=headers),
                        api.post("/api/subscribers/import", content=_csv_bytes(), headers=headers)):
             assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
     assert _people() == {}
-    monkeypatch.delenv("API_TOKEN")
-    get_settings.cache_clear()
-    off = api.get("/api/subscribers/export", headers={"Authorization": f"Bearer {API_TOKEN}"})
-    assert off.status_code == 403 and "set API_TOKEN" in off.json()["detail"]
 
 
 def test_the_import_shows_a_progress_bar_on_a_terminal(settings, tmp_path):
