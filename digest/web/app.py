@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -41,7 +40,7 @@ from digest.web.auth import (
     set_auth_cookies,
 )
 from digest.web.auth import router as auth_router
-from digest.web.pages import page
+from digest.web.pages import db, page
 
 app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
 app.include_router(auth_router)
@@ -54,11 +53,6 @@ app.include_router(ops.router)
 log = logging.getLogger(__name__)
 # SendGrid posts batches of at most a few MB; anything far larger is not theirs.
 MAX_WEBHOOK_BYTES = 20 * 1024 * 1024
-
-
-def db() -> Iterator[Session]:
-    with unit_of_work() as session:
-        yield session
 
 
 def _error(request: Request, status_code: int, title: str, message: str,

@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session
 
 from digest.accounts import LoginRefused, authenticate, editor_for_token
 from digest.config import get_settings
-from digest.store.db import unit_of_work
 from digest.store.models import Editor
-from digest.web.pages import page
+from digest.web.pages import db, page
 
 SESSION_COOKIE = "digest_session"
 CSRF_COOKIE = "digest_csrf"
@@ -73,12 +72,7 @@ def _editor_from_session(db: Session, value: str) -> Editor | None:
     return editor if hmac.compare_digest(signature, expected) else None
 
 
-def _db() -> Session:
-    with unit_of_work() as session:
-        yield session
-
-
-def current_editor(request: Request, db: Session = Depends(_db)) -> Editor:
+def current_editor(request: Request, db: Session = Depends(db)) -> Editor:
     """The logged-in editor (session cookie or `Authorization: Bearer <API token>`)."""
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
@@ -146,7 +140,7 @@ def login_page(request: Request, next: str = "/dashboard"):  # noqa: A002 - the 
 
 @router.post("/login")
 def login(request: Request, email: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
-          next: str = Form("/dashboard"), db: Session = Depends(_db)):  # noqa: A002
+          next: str = Form("/dashboard"), db: Session = Depends(db)):  # noqa: A002
     verify_csrf(request, {"csrf_token": csrf_token})
     try:
         editor = authenticate(db, email, password)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from digest.config import get_settings
+from digest.store.db import unit_of_work
 from digest.templating import web_environment
 
 
@@ -28,6 +32,12 @@ def page(template: str, status_code: int = 200, /, headers: dict[str, str] | Non
 
 def _no_request():
     raise RuntimeError("a page with a form is rendered with page(..., request=request)")
+
+
+def db() -> Iterator[Session]:
+    """The request's unit of work; one per request, shared by every dependency that asks."""
+    with unit_of_work() as session:
+        yield session
 
 
 def client_ip(request: Request) -> str:
