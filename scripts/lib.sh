@@ -68,6 +68,18 @@ start_private_redis() {
     die "redis-server did not start; see $dir/redis.log"
 }
 
+# stop_private_redis DIR: stop the redis-server started with start_private_redis PORT DIR.
+stop_private_redis() {
+    local pidfile="$1/redis.pid"
+    if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+    rm -rf "$1"
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # ensure_postgres: the PostgreSQL server the tests use answers on 127.0.0.1:5432.
 ensure_postgres() {
     tcp_answers 127.0.0.1 5432 && return 0

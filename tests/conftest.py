@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The tests flush this Redis database, so it is never guessed: scripts/test starts a private one.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or sys.exit(
+    "TEST_REDIS_URL is not set: run scripts/test, or name a Redis database the tests may flush"
+)
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BASE_ENV = {
     "DIGEST_ENV_FILE": "",  # never read a developer's .env
