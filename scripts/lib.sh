@@ -94,6 +94,12 @@ ensure_postgres() {
     tcp_answers 127.0.0.1 5432 || die "PostgreSQL did not start on 127.0.0.1:5432"
 }
 
+# ensure_spamassassin: Debian's SpamAssassin, which scores every message the tests write (run
+# locally, network tests off).
+ensure_spamassassin() {
+    command -v spamassassin >/dev/null || apt_install spamassassin
+}
+
 # ensure_chromium: Debian's Chromium, which the browser tests drive through Playwright (never a
 # browser downloaded by `playwright install`).
 ensure_chromium() {
