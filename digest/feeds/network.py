@@ -117,9 +117,7 @@ def refuse_private_url(url: str, policy: AddressPolicy | None = None) -> None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         resolve_allowed(parts.hostname or "", port, policy)
-    except RefusedAddress:
-        raise
-    except OSError:
+    except OSError:  # does not resolve (RefusedAddress is not an OSError: it goes up)
         return
 
 
@@ -135,9 +133,7 @@ class CheckedBackend(httpcore.NetworkBackend):
                     local_address: str | None = None,
                     socket_options: typing.Iterable | None = None) -> httpcore.NetworkStream:
         try:
-            addresses = resolve_allowed(host, port, self.policy)
-        except RefusedAddress:
-            raise
+            addresses = resolve_allowed(host, port, self.policy)  # RefusedAddress goes up as is
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         failure: Exception | None = None
