@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     FEED_HOST_WAIT_SECONDS: float = Field(default=5.0, ge=0)
     # A feed that answers but has had nothing new for this many days is flagged stale.
     FEED_STALE_DAYS: int = Field(default=60, ge=1)
+    # Feeds, their redirects and article pages are fetched from public addresses only; true lets
+    # the poller reach loopback and private networks too (a development machine, the test suite).
+    FEED_ALLOW_PRIVATE_ADDRESSES: bool = False
 
     # Sign-up. A confirmation link is valid this many days; unsubscribe and preferences links
     # never expire. The limits are counted in Redis (REDIS_URL), so they hold across web

@@ -2,8 +2,11 @@
 
 from functools import lru_cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context, select_autoescape
+from markupsafe import Markup, escape
 
+from digest.editions.placeholders import Marker, neutralize
+from digest.feeds.links import rendered_url
 from digest.resources import resource_dir
 
 
@@ -22,6 +25,17 @@ def _long_date(value) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+@pass_eval_context
+def _only_templates_make_placeholders(eval_ctx, value):
+    """Jinja's `finalize` for email: every value output, except the templates' own markers,
+    is neutralized (placeholders.neutralize), after HTML escaping where the part is HTML."""
+    if isinstance(value, Marker) or not isinstance(value, str):
+        return value
+    if eval_ctx.autoescape:
+        return Markup(neutralize(str(escape(value))))
+    return neutralize(value)
+
+
 @lru_cache(maxsize=1)
 def email_environment() -> Environment:
     env = Environment(
@@ -31,9 +45,11 @@ def email_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_only_templates_make_placeholders,
     )
     env.filters["local_date"] = _local_date
     env.filters["long_date"] = _long_date
+    env.filters["http_url"] = rendered_url
     return env
 
 
@@ -49,4 +65,5 @@ def web_environment() -> Environment:
     env.filters["local_date"] = _local_date
     env.filters["local_time"] = _local_time
     env.filters["long_date"] = _long_date
+    env.filters["http_url"] = rendered_url
     return env

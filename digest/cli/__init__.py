@@ -17,5 +17,6 @@ def main() -> None:
     try:
         app()
     except (InputError, ConfigError) as exc:
-        err.print(f"Error: {exc}", markup=False, highlight=False)
+        # One line however long (a URL and the reason it is refused), whatever the terminal width.
+        err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

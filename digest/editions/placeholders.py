@@ -3,6 +3,11 @@
 Markers differ per part (`[%name%]` in text, `[%name:html%]` in HTML) so that one substitution
 table serves both parts, SendGrid's `substitutions` included, with each value escaped for where
 it lands. A document is cut at its markers once; filling it for a reader is one join.
+
+Only the templates make markers. Every other value a template outputs (a feed's title, link or
+summary, an editor's subject or intro) goes through `neutralize`, so text that looks like a
+marker is shown as written and never filled with a reader's name or never-expiring links,
+neither by our own fill nor by SendGrid's (which replaces a key anywhere in the message).
 """
 
 from __future__ import annotations
@@ -12,12 +17,27 @@ from html import escape
 
 READER_FIELDS = ("name", "unsubscribe_url", "preferences_url")
 _MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
+# Every marker starts with "[%". An invisible WORD JOINER between the two characters reads the
+# same to a person, survives HTML escaping, CSS inlining and text wrapping, and matches no key.
+_OPENING = "[%"
+_BROKEN_OPENING = "[\u2060%"
 
 
-def markers(part: str) -> dict[str, str]:
+class Marker(str):
+    """A placeholder a template outputs: the one kind of value `neutralize` lets through."""
+
+
+def markers(part: str) -> dict[str, Marker]:
     """The template variables of a part ('html' or 'text'): field -> its marker."""
     suffix = ":html" if part == "html" else ""
-    return {field: f"[%{field}{suffix}%]" for field in READER_FIELDS}
+    return {field: Marker(f"[%{field}{suffix}%]") for field in READER_FIELDS}
+
+
+def neutralize(text: str) -> str:
+    """`text` with no way to become a marker, alone or next to what a template puts around it
+    (a leading "%" could complete a "[" before it)."""
+    text = text.replace(_OPENING, _BROKEN_OPENING)
+    return "\u2060" + text if text.startswith("%") else text
 
 
 def substitutions(values: dict[str, str]) -> dict[str, str]:

@@ -151,7 +151,9 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
             "url": article.url,
             "authors": article.authors,
             "published_at": article.published_at,
-            "summary_html": article.summary_html,
+            # Sanitized when stored, and again here: only http(s) links and images reach a reader
+            # even from a row written before a rule was tightened.
+            "summary_html": sanitize_html(article.summary_html),
             "summary_text": html_to_text(article.summary_html),
         })
     return {

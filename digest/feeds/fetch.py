@@ -12,11 +12,13 @@ from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.feeds.hosts import host_slot
+from digest.feeds.network import AddressPolicy, CheckedBackend, RefusedAddress, address_policy
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
@@ -34,6 +36,10 @@ class FetchError(Exception):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+class RefusedFetch(FetchError):
+    """The URL (or a redirect's target) is on an address the poller may not connect to."""
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,29 @@ def user_agent() -> str:
     return f"AnalystDigest/{release} (feed poller of the CACI Analyst digest; +{get_settings().base_url})"
 
 
-_clients: list[httpx.Client] = []
+class _CheckedTransport(httpx.HTTPTransport):
+    """httpx's transport whose connection pool opens sockets only through CheckedBackend."""
+
+    def __init__(self, policy: AddressPolicy):
+        # No proxy from the environment: a proxy would connect where we did not check.
+        super().__init__(trust_env=False)
+        # httpx accepts no network backend, its pool does: the same pool, built with ours.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=100,
+            max_keepalive_connections=20, keepalive_expiry=5.0, network_backend=CheckedBackend(policy))
 
 
-def _client() -> httpx.Client:
-    # One pooled client per process: a poll reuses the host's open connection instead of
-    # paying a new TCP (and TLS) handshake per feed.
-    if not _clients:
-        _clients.append(httpx.Client(follow_redirects=False, headers={"User-Agent": user_agent()}))
-    return _clients[0]
+_clients: dict[AddressPolicy, httpx.Client] = {}
+
+
+def _client(policy: AddressPolicy) -> httpx.Client:
+    # One pooled client per process (and policy): a poll reuses the host's open connection
+    # instead of paying a new TCP (and TLS) handshake per feed. A connection opened under one
+    # policy is never reused under a stricter one.
+    if policy not in _clients:
+        _clients[policy] = httpx.Client(follow_redirects=False, trust_env=False, transport=_CheckedTransport(policy),
+                                        headers={"User-Agent": user_agent()})
+    return _clients[policy]
 
 
 def _forget_client() -> None:
@@ -76,11 +96,16 @@ os.register_at_fork(after_in_child=_forget_client)
 
 
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None,
-          accept: str = FEED_ACCEPT) -> FetchResult:
-    """GET `url`, following up to MAX_REDIRECTS redirects, each hop under its host's lock.
+          accept: str = FEED_ACCEPT, same_host_as: str | None = None,
+          policy: AddressPolicy | None = None) -> FetchResult:
+    """GET `url`, following up to MAX_REDIRECTS redirects, each hop under its host's lock and
+    only to an address `policy` (by default: the settings') allows. With `same_host_as`, every
+    hop must stay on that URL's host and port.
 
-    Raises FetchError for HTTP errors, timeouts, oversized bodies and network failures, and
-    hosts.HostBusy when a host stayed busy longer than FEED_HOST_WAIT_SECONDS."""
+    Raises FetchError for HTTP errors, timeouts, oversized bodies, refused addresses or hosts
+    and network failures, and hosts.HostBusy when a host stayed busy longer than
+    FEED_HOST_WAIT_SECONDS."""
+    policy = policy or address_policy()
     headers = {"Accept": accept}
     if etag:
         headers["If-None-Match"] = etag
@@ -88,7 +113,15 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
         headers["If-Modified-Since"] = last_modified
     current, permanent, only_permanent = url, url, True
     for _ in range(MAX_REDIRECTS + 1):
-        status, response_headers, content = _get(current, headers)
+        if same_host_as and host_and_port(current) != host_and_port(same_host_as):
+            how = "" if current == url else f" (where {url} redirects)"
+            raise FetchError(f"{current}{how} is refused: not on the feed's own host "
+                             f"{urlsplit(same_host_as).netloc}")
+        try:
+            status, response_headers, content = _get(current, headers, policy)
+        except RefusedAddress as exc:
+            where = f"{url} redirects to {current}, which" if current != url else url
+            raise RefusedFetch(f"{where} is refused: {exc}") from exc
         if status not in _REDIRECTS:
             return FetchResult(status, current, permanent, content, response_headers)
         location = response_headers.get("location")
@@ -105,7 +138,13 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     raise FetchError(f"{url} redirected more than {MAX_REDIRECTS} times")
 
 
-def _get(url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+def host_and_port(url: str) -> tuple[str, int]:
+    """What 'the same host' means for article pages: the host name and the port."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").rstrip("."), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _get(url: str, headers: dict[str, str], policy: AddressPolicy) -> tuple[int, httpx.Headers, bytes]:
     settings = get_settings()
     total = settings.FEED_TIMEOUT_SECONDS
     connect = min(settings.FEED_CONNECT_TIMEOUT_SECONDS, total)
@@ -114,7 +153,7 @@ def _get(url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
     with host_slot(host, hold_seconds=connect + total + 5):
         deadline = time.monotonic() + connect + total
         try:
-            with _client().stream("GET", url, headers=headers,
+            with _client(policy).stream("GET", url, headers=headers,
                                   timeout=httpx.Timeout(total, connect=connect)) as response:
                 status = response.status_code
                 if status == 304 or status in _REDIRECTS:

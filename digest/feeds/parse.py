@@ -17,6 +17,7 @@ from lxml import etree
 
 from digest.feeds.extract import Structure, extract_from_feed_html
 from digest.feeds.identity import entry_key, k2_item_key
+from digest.feeds.links import http_url
 from digest.feeds.sanitize import html_to_text, sanitize_html
 
 _XML_DECLARATION = re.compile(rb"^(\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*([\"'])([A-Za-z0-9._:-]*)\2", re.I)
@@ -146,7 +147,9 @@ def _declares_entities(document: bytes) -> bool:
 
 
 def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
-    link = lxml.html.urljoin(feed_url, (raw.get("link") or "").strip()) if raw.get("link") else ""
+    # Only an http(s) link is kept (a relative one made absolute against the feed): a
+    # `javascript:` or `data:` link, however spelled, is dropped and the item keeps no link.
+    link = http_url(raw.get("link"), base=feed_url) or ""
     title = _title(raw) or link
     if not title:
         return None
@@ -155,7 +158,7 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
     terms = [t.get("term").strip() for t in raw.get("tags") or [] if (t.get("term") or "").strip()]
     section = terms[0] if terms else None
     key = entry_key(raw.get("id"), link, title, published)
-    fields = dict(key=key, url=link or feed_url, title=title, section=section, published_at=published)
+    fields = dict(key=key, url=link if raw.get("link") else feed_url, title=title, section=section, published_at=published)
     intro, full = _split_k2(_body_html(raw))
     if intro is None:
         # Not the Analyst's markup: keep what any feed has, a summary and a link.

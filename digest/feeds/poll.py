@@ -15,6 +15,7 @@ from digest.errors import NotFound
 from digest.feeds.extract import extract_from_page
 from digest.feeds.fetch import PAGE_ACCEPT, FetchError, fetch
 from digest.feeds.hosts import HostBusy
+from digest.feeds.network import AddressPolicy
 from digest.feeds.parse import Entry, ParseError, analyst_entry, decode_document, parse_feed
 from digest.store.models import Article, Feed, FeedStatus
 from digest.store.upsert import insert_ignoring_duplicates
@@ -41,8 +42,10 @@ def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:
     return list(session.scalars(query.order_by(Feed.next_poll_at)))
 
 
-def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None) -> PollResult:
-    """Fetch one feed and upsert its entries; a failure is recorded on the feed, never raised."""
+def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
+              policy: AddressPolicy | None = None) -> PollResult:
+    """Fetch one feed and upsert its entries; a failure is recorded on the feed, never raised.
+    `policy` (which addresses may be fetched) is the settings' unless a test passes one."""
     now = now or utcnow()
     settings = get_settings()
     feed = session.get(Feed, feed_id)
@@ -52,7 +55,7 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None) ->
         # A task queued before the operator paused the feed (or before a 410) does nothing.
         return PollResult(feed.id, skipped=f"feed is {feed.status.value}")
     try:
-        fetched = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        fetched = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, policy=policy)
         warnings = _follow_permanent_move(session, feed, fetched.permanent_url)
         if fetched.not_modified:  # nothing to parse, nothing to store
             feed.last_polled_at = now
@@ -63,7 +66,7 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None) ->
         if parsed.warning:
             warnings.append(parsed.warning)
         existing = _existing_articles(session, feed, parsed.entries)
-        entries = _completed_from_pages(parsed.entries, existing, warnings)
+        entries = _completed_from_pages(parsed.entries, existing, warnings, fetched.url, policy)
     except HostBusy:
         feed.next_poll_at = now + HOST_BUSY_DELAY
         return PollResult(feed.id, deferred=True)
@@ -100,17 +103,20 @@ def _existing_articles(session: Session, feed: Feed, entries: list[Entry]) -> di
     return {article.entry_key: article for article in session.scalars(query)} if keys else {}
 
 
-def _completed_from_pages(entries: list[Entry], existing: dict[str, Article],
-                          warnings: list[str]) -> list[Entry]:
+def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], warnings: list[str],
+                          feed_url: str, policy: AddressPolicy | None) -> list[Entry]:
     """Entries whose feed carries only the intro get the rest from their article page, fetched
-    under the same rules as the feed; only when new or changed, so a quiet poll fetches no page.
-    A page that fails leaves the intro and a warning; a busy host defers the whole poll."""
+    under the same rules as the feed, and only from the feed's own host and port (`feed_url`
+    is where the feed was read): an item's link is the feed's to choose, and must not make us
+    fetch, and publish, any other server's page. Only when new or changed, so a quiet poll
+    fetches no page. A page that fails or is refused leaves the intro and a warning on the
+    feed's row; a busy host defers the whole poll."""
     completed = []
     for entry in entries:
         stored = existing.get(entry.key)
         if entry.needs_page and (stored is None or stored.content_hash != entry.feed_hash):
             try:
-                page = fetch(entry.url, accept=PAGE_ACCEPT)
+                page = fetch(entry.url, accept=PAGE_ACCEPT, same_host_as=feed_url, policy=policy)
                 found = extract_from_page(
                     decode_document(page.content, page.headers.get("content-type")), page.url)
             except FetchError as exc:

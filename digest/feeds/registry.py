@@ -12,19 +12,29 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict, InputError, NotFound
+from digest.feeds.network import AddressPolicy, RefusedAddress, refuse_private_url
 from digest.store.models import Article, EditionItem, Feed, FeedStatus
 
 
-def validate_feed_url(url: str) -> str:
+def validate_feed_url(url: str, policy: AddressPolicy | None = None) -> str:
+    """`url` stripped, when it is an http(s) URL on a public address (see feeds.network)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"feed URL {url!r} is not an http(s) URL with a host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        refuse_private_url(url.strip(), policy)
+    except ValueError as exc:
+        raise InputError(f"feed URL {url!r} is not valid: {exc}") from exc
+    except RefusedAddress as exc:
+        raise InputError(f"feed URL {url.strip()!r} is refused: {exc}") from exc
     return url.strip()
 
 
-def add_feed(session: Session, url: str, section: str | None = None) -> Feed:
+def add_feed(session: Session, url: str, section: str | None = None, *,
+             policy: AddressPolicy | None = None) -> Feed:
     """Register `url`; a removed feed of the same URL comes back with its articles."""
-    url = validate_feed_url(url)
+    url = validate_feed_url(url, policy)
     existing = session.scalar(select(Feed).where(Feed.url == url))
     if existing is not None and existing.status != FeedStatus.REMOVED:
         raise Conflict(f"feed {url!r} is already registered (feed {existing.id})")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from html import unescape
-from urllib.parse import urljoin, urlsplit
-
 import nh3
+
+from digest.feeds.links import http_url
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "figcaption", "figure",
@@ -19,21 +19,20 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
     "*": {"lang"},
 }
-URL_SCHEMES = {"http", "https", "mailto"}
+# No mailto: the journal's articles link to pages, and a reader's mail client is not ours to open.
+URL_SCHEMES = {"http", "https"}
 _URL_ATTRIBUTES = {"href", "src"}
 
 
 def sanitize_html(html: str, base_url: str | None = None) -> str:
-    """Clean `html` with nh3; relative href/src are resolved against `base_url`."""
+    """Clean `html` with nh3; relative href/src are resolved against `base_url`, and any that
+    is not then an absolute http(s) URL is removed (links.http_url)."""
 
     def absolutize(element: str, attribute: str, value: str) -> str | None:
         if attribute not in _URL_ATTRIBUTES:
             return value
-        url = urljoin(base_url, value.strip()) if base_url else value.strip()
         # A link that stays relative would point at our own site once it is in an email.
-        if not urlsplit(url).scheme:
-            return None
-        return url
+        return http_url(value, base=base_url)
 
     return nh3.clean(
         html,

@@ -1,0 +1,57 @@
+"""Which links may be stored and shown: absolute http(s) URLs only, checked when a feed is read
+and again when anything renders one (an `href`, a `src`, a URL in a plain-text part).
+
+Anything else (`javascript:`, `data:`, `vbscript:`, a scheme hidden behind blanks, tabs or
+mixed case, a link that stays relative) is dropped: an item keeps no link rather than a bad one.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+SCHEMES = ("http", "https")
+# Browsers drop tabs and line breaks inside a URL (so "java\tscript:" is "javascript:"); we do
+# the same before judging the scheme. Any other control character makes the link unusable.
+_IGNORED_BY_BROWSERS = re.compile(r"[\t\n\r]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters never valid unencoded in a URL's path, query or fragment. `[` and `]` are among
+# them, and encoding them means no stored link can carry a reader placeholder ("[%...%]").
+_UNSAFE_CHARACTERS = {c: f"%{ord(c):02X}" for c in ' "<>[]`{}|\\^'}
+
+
+def http_url(value: str | None, base: str | None = None) -> str | None:
+    """`value` as an absolute http(s) URL (resolved against `base` when relative), or None."""
+    if not value:
+        return None
+    value = _IGNORED_BY_BROWSERS.sub("", value.strip(" \x0c\x0b\x00"))
+    if not value or _CONTROL.search(value):
+        return None
+    try:
+        url = urljoin(base, value) if base else value
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in SCHEMES or not parts.hostname:
+            return None
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # "Invalid IPv6 URL", a bad port
+        return None
+    if any(c in _without_ip_literal(parts.netloc) for c in ' "<>`{}|\\^%[]'):
+        return None
+    path, query, fragment = (_encode(part) for part in (parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme.lower(), parts.netloc, path, query, fragment))
+
+
+def _encode(part: str) -> str:
+    return "".join(_UNSAFE_CHARACTERS.get(c, c) for c in part)
+
+
+def _without_ip_literal(netloc: str) -> str:
+    """The netloc without its IPv6 literal host ('[::1]'), the one place brackets belong."""
+    userinfo, at, host = netloc.rpartition("@")
+    return userinfo + at + re.sub(r"^\[[0-9A-Fa-f:.]+\]", "", host)
+
+
+def rendered_url(value: str | None) -> str:
+    """The Jinja filter every template applies to a URL from outside: the URL, or '' (then the
+    template shows no link)."""
+    return http_url(value) or ""
