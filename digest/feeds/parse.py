@@ -156,7 +156,7 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
     base = link or feed_url
     terms = [t.get("term").strip() for t in raw.get("tags") or [] if (t.get("term") or "").strip()]
     key = entry_key(raw.get("id"), link, title, published)
-    intro, full, k2_tags = _split_k2(_body_html(raw))
+    intro, full, item_tags = _split_k2(_body_html(raw))
     if intro is None and k2_item_key(link) is None:
         # Not the Analyst's markup: keep what any feed has, a bounded lead and a link. Its
         # categories are tags; its section is the one the editor gave the feed, if any.
@@ -168,7 +168,7 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
                      content_html=sanitize_html(whole, base) if whole else "")
     # The Analyst's K2: the item's category is its section; K2's tags, else its other categories.
     fields = dict(key=key, url=link, title=title, section=terms[0] if terms else None,
-                  published_at=published, authors=_authors(raw), tags=k2_tags or terms[1:])
+                  published_at=published, authors=_authors(raw), tags=item_tags or terms[1:])
     if intro is None:  # a K2 item link without K2's markup (an Atom export): a bounded summary
         summary, content = _generic_bodies(raw)
         lead, _ = email_lead(summary)
@@ -251,10 +251,10 @@ def _split_k2(html: str) -> tuple[etree._Element | None, etree._Element | None, 
     intro = root.xpath('.//div[contains(@class, "K2FeedIntroText")]')
     full = root.xpath('.//div[contains(@class, "K2FeedFullText")]')
     tags = root.xpath('.//div[contains(@class, "K2FeedTags")]')
-    return (intro[0] if intro else None), (full[0] if full else None), (_k2_tags(tags[0]) if tags else [])
+    return (intro[0] if intro else None), (full[0] if full else None), (k2_tags(tags[0]) if tags else [])
 
 
-def _k2_tags(element: etree._Element) -> list[str]:
+def k2_tags(element: etree._Element) -> list[str]:
     """K2's tags: `#Tag_Name` text in current K2, a list (of links) in older versions."""
     items = [" ".join(li.text_content().split()) for li in element.xpath(".//li")]
     if not items:
