@@ -121,9 +121,11 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None,
     if _declares_entities(document):
         raise ParseError(f"{url} declares XML entities in its DOCTYPE; refused unparsed")
     media_type = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+    # No content-location: feedparser would resolve an opaque guid against the feed's address
+    # and make it look like a permalink; links are resolved here, in `_link`.
     parsed = feedparser.parse(
         document,
-        response_headers={"content-location": url, "content-type": f"{media_type}; charset=utf-8"},
+        response_headers={"content-type": f"{media_type}; charset=utf-8"},
         sanitize_html=False, resolve_relative_uris=False,
     )
     problem = parsed.get("bozo_exception")
@@ -155,7 +157,9 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
     published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed"))
     base = link or feed_url
     terms = [t.get("term").strip() for t in raw.get("tags") or [] if (t.get("term") or "").strip()]
-    key = entry_key(raw.get("id"), link, title, published)
+    # The guid resolved against the feed, as it always was for identity (so keys stay stable).
+    guid = lxml.html.urljoin(feed_url, raw["id"].strip()) if (raw.get("id") or "").strip() else None
+    key = entry_key(guid, link, title, published)
     intro, full, item_tags = _split_k2(_body_html(raw))
     if intro is None and k2_item_key(link) is None:
         # Not the Analyst's markup: keep what any feed has, a bounded lead and a link. Its
