@@ -41,8 +41,10 @@ BYLINE_SHAPES: tuple[tuple[str, ...], ...] = (
 )
 
 # A first line that is plainly a byline though no shape reads it: kept as the byline, not the lead.
-_BYLINE_LIKE = re.compile(r"^(?:by\b\s*:?|.*\bCACI\s+Analyst\b|.*\bissue\s+of\s+the\b)", re.I)
+# ("By" and a capital: "By then the border had reopened" is not one.)
+_BYLINE_LIKE = re.compile(r"^(?:[Bb][Yy]\s*:?\s+[A-ZÀ-Þ]|.*\b(?i:CACI\s+Analyst|issue\s+of\s+the)\b)")
 _MAX_BYLINE_WORDS = 25
+_SENTENCE_END = re.compile(r"""[.!?][”"’')\]]*$""")
 
 
 @dataclass
@@ -63,12 +65,22 @@ def read_byline(lines: list[str], published: dt.date | None = None) -> Byline | 
             continue
         matches = [LINE_SHAPES[name].match(line) for name, line in zip(shape, lines)]
         if all(matches) and all(len(line) <= 250 for line in lines[:len(shape)]):
-            return _byline(lines[:len(shape)], matches, published)
+            found = _byline(lines[:len(shape)], matches, published)
+            if all(_looks_like_a_name(name) for name in found.authors):
+                return found
     first = lines[0] if lines else ""
     if first and len(first.split()) <= _MAX_BYLINE_WORDS and _BYLINE_LIKE.match(first) \
-            and not re.search(r"[.!?]$", first):
+            and not _SENTENCE_END.search(first):
         return Byline(text=first, lines=1)
     return None
+
+
+def _looks_like_a_name(name: str) -> bool:
+    """A person (or an institution): a few words, mostly capitalized; "By most accounts the
+    talks went well" is a lead, not a byline."""
+    words = name.split()
+    capitalized = sum(1 for word in words if word[:1].isupper())
+    return 1 <= len(words) <= 6 and capitalized * 2 > len(words)
 
 
 def _byline(lines: list[str], matches: list[re.Match], published: dt.date | None) -> Byline:

@@ -117,3 +117,14 @@ def test_the_corpus_of_every_shape_reads_right_through_a_real_poll(settings, fee
         assert article.issue_date == shape.issue, title
         assert article.structure.get("place") == shape.place, title
         assert article.summary_html == f"<p>{LEAD}</p>", title
+
+
+@pytest.mark.parametrize("first", [
+    "By most accounts the talks went well.",
+    "By then the border had reopened",
+    "By 2030 the corridor may carry twice as much freight.",
+])
+def test_a_short_lead_that_starts_like_a_byline_stays_the_lead(first):
+    found = extract_from_feed_html(f"<p>{first}</p><p>{LEAD}</p>", "", BASE, PUBLISHED)
+    assert (found.byline, found.authors) == (None, [])
+    assert found.lead_html == f"<p>{first}</p><p>{LEAD}</p>"
