@@ -52,7 +52,7 @@ def seed_sample(port: int) -> Feed:
     upgrade()
     url = _ensure_sample_server(port)
     with unit_of_work() as session:
-        feed = session.scalar(select(Feed).where(Feed.url == url)) or add_feed(session, url, "Analytical Articles")
+        feed = session.scalar(select(Feed).where(Feed.url == url)) or add_feed(session, url, None)
         poll_feed(session, feed.id)
         if session.scalar(select(Subscriber.id).where(Subscriber.email == DEMO_SUBSCRIBER[0])) is None:
             add_subscriber(session, DEMO_SUBSCRIBER[0], name=DEMO_SUBSCRIBER[1], confirmed=True, source="demo")

@@ -44,7 +44,8 @@ def articles():
 def polled_feed(server: FeedServer, items=None) -> int:
     url = serve_feed(server, items)
     with unit_of_work() as session:
-        feed = add_feed(session, url, "Analytical Articles")
+        # No --section: the Analyst's K2 category names each item's section.
+        feed = add_feed(session, url, None)
         result = poll_feed(session, feed.id)
         assert result.error is None, result.error
         return feed.id

@@ -93,3 +93,29 @@ def feeds_poll(feed: Annotated[Optional[int], typer.Option(help="Poll only this 
         if result.warning:
             status += f" (warning: {result.warning})"
         console.print(f"feed {feed_id}: {status}", soft_wrap=True, highlight=False)
+
+
+@feeds_app.command("show")
+def feeds_show(feed_id: Annotated[int, typer.Argument(metavar="ID")],
+               limit: Annotated[int, typer.Option(min=1, help="How many of the newest articles")] = 50) -> None:
+    """What was extracted from a feed's articles: authors, issue date, section, tags, lead length."""
+    from digest.feeds.readings import feed_readings
+
+    with transaction() as session:
+        readings = feed_readings(session, feed_id, limit)
+    if not readings:
+        console.print(f"feed {feed_id} has no articles yet", highlight=False)
+    for reading in readings:
+        # One block per article, one fact per line: readable in any terminal width, and greppable.
+        lines = [
+            f"article {reading.article_id} · {local_time(reading.published_at)} · {reading.title}",
+            f"  authors:    {reading.authors or '-'}" + (f" ({reading.place})" if reading.place else ""),
+            f"  issue date: {reading.issue_date.isoformat() if reading.issue_date else '-'}",
+            f"  section:    {reading.section or '-'}",
+            f"  tags:       {', '.join(reading.tags) or '-'}",
+            f"  lead:       {reading.lead_words} words, {reading.lead_chars} characters"
+            + ("; back catalogue (no edition carries it)" if reading.back_catalogue else ""),
+            f"  byline:     {reading.byline or '-'}",
+            f"  link:       {reading.url or '-'}",
+        ]
+        console.print("\n".join(lines), soft_wrap=True, highlight=False, markup=False)

@@ -31,6 +31,7 @@ def candidate_articles(session: Session, period: Period) -> list[Article]:
         Article.published_at <= period.cutoff_at,
         Article.published_at > oldest,
         Article.id.not_in(select(EditionItem.article_id)),
+        Article.back_catalogue.is_(False),
     )
     if since is not None:
         query = query.where(or_(Article.published_at > since, Article.created_at > since))

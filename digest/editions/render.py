@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from digest.config import get_settings
 from digest.editions.placeholders import Segments, markers, substitutions
 from digest.errors import InputError
-from digest.feeds.sanitize import html_to_text, sanitize_html
+from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Edition
 from digest.templating import email_environment
 
@@ -154,18 +154,25 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
             # Sanitized when stored, and again here: only http(s) links and images reach a reader
             # even from a row written before a rule was tightened.
             "summary_html": sanitize_html(article.summary_html),
-            "summary_text": html_to_text(article.summary_html),
+            "summary_text": html_to_paragraphs(article.summary_html),
         })
     return {
         "edition": edition,
         "sections": sections,
         "tz": settings.tz,
         "from_name": settings.FROM_NAME,
+        # "the CACI Analyst digest", whether FROM_NAME starts with "The" or not.
+        "publication": _without_article(settings.FROM_NAME),
         "postal_address": settings.POSTAL_ADDRESS,
         "archive_url": f"{settings.base_url}/archive/{edition.id}",
         "intro_html": intro_html(edition.intro),
         "intro_text": edition.intro.strip(),
     }
+
+
+def _without_article(name: str) -> str:
+    words = name.split(maxsplit=1)
+    return words[1] if len(words) == 2 and words[0].casefold() == "the" else name
 
 
 def render_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> RenderedEdition:

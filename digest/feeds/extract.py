@@ -11,26 +11,22 @@ from dataclasses import dataclass, field
 import lxml.html
 from lxml import etree
 
-from digest.feeds.sanitize import sanitize_html
+from digest.feeds.byline import read_byline
+from digest.feeds.debris import clean_tree
+from digest.feeds.lead import bounded_paragraphs, lead_html
+from digest.feeds.sanitize import html_to_text, sanitize_html
 
 PARTS = ("background", "implications", "conclusions", "author_bio")
 _LABELS = re.compile(
     r"^\s*(?P<label>BACKGROUND|IMPLICATIONS|CONCLUSIONS?|AUTHOR[’'`]?S\s+BIO(?:GRAPHY)?)\s*:\s*", re.I)
 _LABEL_HTML = re.compile(
-    r"^\s*(?:<(?P<tag>strong|b|em|i|span)\b[^>]*>\s*)?(?:BACKGROUND|IMPLICATIONS|CONCLUSIONS?|"
+    r"^(?P<images>\s*(?:<img\b[^>]*>\s*)*)\s*(?:<(?P<tag>strong|b|em|i|span)\b[^>]*>\s*)?(?:BACKGROUND|IMPLICATIONS|CONCLUSIONS?|"
     r"AUTHOR[’'`]?S\s+BIO(?:GRAPHY)?)\s*:?\s*(?(tag)</(?P=tag)>)\s*:?\s*", re.I)
 # Where the article ends and the site begins: nothing after one of these is the article's.
 _BOILERPLATE = re.compile(
     r"^(read\s+[\d,.]+\s+times|last\s+modified\s+on\b|visit\s+also\b|staff\s+publications\b|"
     r"sign\s+up\s+for\b|tagged\s+under\b|the\s+central\s+asia-caucasus\s+analyst\s+is\s+a\s+"
     r"(bi-?weekly\s+)?publication)", re.I)
-_MONTH_DATE = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
-# by Author (03/20/2013 issue of the CACI Analyst) | By Author, Place (3/13/2002 issue ...)
-_BYLINE_ISSUE = re.compile(r"^by\s+(?P<who>.+?)\s*\(\s*(?P<date>\d{1,2}/\d{1,2}/\d{4})\s+issue\b[^)]*\)\s*\.?$", re.I)
-# November 16th, 2015, The CACI Analyst | March 20, 2025 | By Author, March 20, 2025
-_BYLINE_DATED = re.compile(
-    rf"^(?:by\s+(?P<who>.+?),\s*)?(?P<date>{_MONTH_DATE})(?:\s*,\s*(?:the\s+)?CACI\s+Analyst)?\s*\.?$", re.I)
-_BYLINE_PLAIN = re.compile(r"^by\s+(?P<who>[^()\d]{3,200})$", re.I)
 
 
 @dataclass
@@ -49,39 +45,60 @@ class Structure:
     tags: list[str] = field(default_factory=list)
 
 
-def extract_from_blocks(blocks: list[etree._Element], base_url: str) -> Structure:
-    """Walk an article's blocks (paragraphs) in order: byline, lead, labelled parts, then stop
-    at the first piece of site boilerplate."""
+def extract_from_blocks(intro: list[etree._Element], rest: list[etree._Element], base_url: str,
+                        published: dt.date | None = None) -> Structure:
+    """Walk an article's blocks (paragraphs) in order: the byline at the start of the intro,
+    the lead (the intro's unlabelled paragraphs), the labelled parts, and stop at the first
+    piece of site boilerplate. `published` (the item's date) completes a byline without a year."""
     found = Structure()
+    intro = _split_byline_lines(intro)
+    texts = [_text(block) for block in intro]
+    lines = [text for text in texts if text][:2]
+    byline = read_byline(lines, published) if lines else None
+    if byline:
+        found.byline, found.authors, found.place = byline.text, byline.authors, byline.place
+        found.issue_date = byline.issue_date
+        intro = _without_first_lines(intro, texts, byline.lines)
     current = "lead"
-    collected: dict[str, list[str]] = {"lead": [], **{part: [] for part in PARTS}}
-    body: list[str] = []
-    for block in blocks:
-        text = " ".join(block.text_content().split())
+    collected: dict[str, list[str]] = {part: [] for part in PARTS}
+    lead: list[str] = []  # the text of the intro's unlabelled paragraphs
+    body: list[tuple[str, str]] = []  # (text, markup) after the lead
+    for position, block in enumerate([*intro, *rest]):
+        text = _text(block)
         if not text and block.tag != "img" and not block.xpath(".//img"):
             continue
         if _BOILERPLATE.match(text):
             break
-        if current == "lead" and not collected["lead"] and found.byline is None and _read_byline(text, found):
-            continue
-        markup = lxml.html.tostring(block, encoding="unicode", with_tail=False)
         if label := _LABELS.match(text):
             current = _part_name(label.group("label"))
+        if current == "lead" and position < len(intro):
+            if shown := _safe_text(block):
+                lead.append(shown)
+            continue
+        if current == "lead" and text and _safe_text(block) in lead:
+            continue  # older Field Reports repeat their first paragraph in the full text
+        markup = lxml.html.tostring(block, encoding="unicode", with_tail=False)
+        body.append((text, markup))
         if current != "lead":
-            body.append(markup)
-            markup = _strip_label(block) if label else markup
-        collected[current].append(markup)
-    found.lead_html = sanitize_html("".join(collected["lead"]), base_url)
-    found.body_html = sanitize_html("".join(body), base_url)
+            collected[current].append(_strip_label(block) if label else markup)
+    if not lead and body:
+        # No unlabelled intro (the article opens with BACKGROUND:): its first paragraph leads.
+        lead = [_LABELS.sub("", html_to_text(sanitize_html(body[0][1])))]
+    shown = bounded_paragraphs(lead)
+    whole = sum(1 for kept, text in zip(shown, lead) if kept == " ".join(text.split()))
+    # A lead paragraph the email shows only in part stays in the body, so nothing is lost.
+    cut_off = [f"<p>{_escape(text)}</p>" for text in lead[whole:]]
+    found.lead_html = lead_html(lead)
+    found.body_html = sanitize_html("".join(cut_off) + "".join(markup for _, markup in body), base_url)
     found.parts = {part: sanitize_html("".join(collected[part]), base_url) for part in PARTS
                    if collected[part]}
     return found
 
 
 def extract_from_feed_html(intro: etree._Element | str, full: etree._Element | str | None,
-                           base_url: str) -> Structure:
+                           base_url: str, published: dt.date | None = None) -> Structure:
     """The structure of a K2 feed description: its intro and full text (elements or HTML)."""
-    return extract_from_blocks(_blocks(intro) + _blocks(full), base_url)
+    return extract_from_blocks(_blocks(intro), _blocks(full), base_url, published)
 
 
 def extract_from_page(content: str, base_url: str) -> Structure:
@@ -91,60 +108,67 @@ def extract_from_page(content: str, base_url: str) -> Structure:
         node.drop_tree()
     item = _first(root, "//*[contains(concat(' ', normalize-space(@class), ' '), ' itemView ')]")
     item = root if item is None else item
-    parts = [*_by_class(item, "itemIntroText"), *_by_class(item, "itemFullText")]
-    if parts:
-        blocks = [block for part in parts for block in _children(part)]
+    clean_tree(item)
+    intro_parts, full_parts = _by_class(item, "itemIntroText"), _by_class(item, "itemFullText")
+    created = _by_class(item, "itemDateCreated")
+    published = _page_date(" ".join(created[0].text_content().split())) if created else None
+    if intro_parts or full_parts:
+        intro = [block for part in intro_parts for block in _children(part)]
+        rest = [block for part in full_parts for block in _children(part)]
     else:  # not K2's layout: the paragraphs of the page, in order
-        blocks = item.xpath(".//p | .//h2 | .//h3 | .//blockquote | .//ul | .//ol")
-    found = extract_from_blocks(blocks, base_url)
+        intro, rest = item.xpath(".//p | .//h2 | .//h3 | .//blockquote | .//ul | .//ol"), []
+    found = extract_from_blocks(intro, rest, base_url, published)
     title = _by_class(item, "itemTitle") or root.xpath("//h1") or root.xpath("//title")
     found.title = " ".join(title[0].text_content().split()) or None if title else None
     category = _by_class(item, "itemCategory")
     if category:
         found.section = " ".join(category[0].text_content().split()).removeprefix("Published in").strip() or None
-    created = _by_class(item, "itemDateCreated")
-    found.published_on = _page_date(" ".join(created[0].text_content().split())) if created else None
+    found.published_on = published
     found.tags = [" ".join(a.text_content().split()) for tags in _by_class(item, "itemTags")
                   for a in tags.xpath(".//a") if a.text_content().strip()]
     return found
 
 
-def _read_byline(text: str, found: Structure) -> bool:
-    """Fill authors, place and issue date from a byline; False when `text` is not one."""
-    if len(text) > 250:
-        return False
-    match = _BYLINE_ISSUE.match(text) or _BYLINE_DATED.match(text) or _BYLINE_PLAIN.match(text)
-    if not match:
-        return False
-    found.byline = text
-    groups = match.groupdict()
-    if groups.get("date"):
-        found.issue_date = _byline_date(groups["date"])
-    if groups.get("who"):
-        found.authors, found.place = _people_and_place(groups["who"])
-    return True
+def _text(block: etree._Element) -> str:
+    return " ".join(block.text_content().split())
 
 
-def _people_and_place(who: str) -> tuple[list[str], str | None]:
-    """'A and B, Tbilisi' -> ([A, B], 'Tbilisi'). A last comma part without 'and' and of at
-    most three words is a place, as in the Analyst's older bylines."""
-    place = None
-    head, comma, tail = who.rpartition(",")
-    if comma and " and " not in tail and len(tail.split()) <= 3 and "&" not in tail:
-        who, place = head, tail.strip()
-    names = re.split(r"\s*(?:,|\band\b|&)\s*", who)
-    return [name.strip() for name in names if name.strip()], place
+def _safe_text(block: etree._Element) -> str:
+    """What a reader would see of `block`: its sanitized HTML's text (no script or style)."""
+    return html_to_text(sanitize_html(lxml.html.tostring(block, encoding="unicode", with_tail=False)))
 
 
-def _byline_date(value: str) -> dt.date | None:
-    value = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", value.replace(",", " "))
-    value = " ".join(value.split())
-    for pattern in ("%m/%d/%Y", "%B %d %Y"):
-        try:
-            return dt.datetime.strptime(value, pattern).date()
-        except ValueError:
+_BREAK = re.compile(r"<br\b[^>]*>", re.I)
+
+
+def _split_byline_lines(intro: list[etree._Element]) -> list[etree._Element]:
+    """The intro with its first two text-bearing blocks split at their line breaks: editors type
+    the byline and its date line either as paragraphs of their own or as one paragraph split by
+    <br>, sometimes with the lead after another <br>."""
+    split: list[etree._Element] = []
+    seen = 0
+    for block in intro:
+        if seen >= 2 or not _text(block) or not block.xpath(".//br"):
+            seen += bool(_text(block))
+            split.append(block)
             continue
-    return None
+        seen += 1
+        inner = (_escape(block.text or "")) + "".join(
+            lxml.html.tostring(child, encoding="unicode") for child in block)
+        for piece in _BREAK.split(inner):
+            if piece.strip():
+                split.extend(_children(lxml.html.fragment_fromstring(piece, create_parent="p")))
+    return split
+
+
+def _without_first_lines(intro: list[etree._Element], texts: list[str], count: int) -> list[etree._Element]:
+    """`intro` without its first `count` text-bearing blocks (the byline's lines); image-only
+    blocks before them go too, since the lead never shows an image."""
+    for position, text in enumerate(texts):
+        count -= bool(text)
+        if count == 0:
+            return intro[position + 1:]
+    return []
 
 
 def _page_date(value: str) -> dt.date | None:
@@ -169,7 +193,7 @@ def _strip_label(block: etree._Element) -> str:
     """The block's HTML without its leading 'BACKGROUND:'-style label (bold or not)."""
     inner = (block.text and _escape(block.text) or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in block)
-    return f"<{block.tag}>{_LABEL_HTML.sub('', inner, count=1)}</{block.tag}>"
+    return f"<{block.tag}>{_LABEL_HTML.sub(lambda m: m.group('images'), inner, count=1)}</{block.tag}>"
 
 
 def _escape(text: str) -> str:
@@ -181,7 +205,7 @@ def _blocks(html: etree._Element | str | None) -> list[etree._Element]:
         return []
     if isinstance(html, str):
         html = lxml.html.fragment_fromstring(html, create_parent="div")
-    return _children(html)
+    return _children(clean_tree(html))
 
 
 def _children(container: etree._Element) -> list[etree._Element]:
@@ -235,3 +259,11 @@ def _by_class(root: etree._Element, name: str) -> list[etree._Element]:
 def _first(root: etree._Element, path: str) -> etree._Element | None:
     found = root.xpath(path)
     return found[0] if found else None
+
+
+def email_lead(html: str) -> tuple[str, bool]:
+    """The bounded lead of any feed's summary or post (see `lead`), and whether it shows the
+    text whole (so nothing more needs keeping)."""
+    paragraphs = [text for text in (_safe_text(block) for block in _blocks(html)) if text]
+    shown = bounded_paragraphs(paragraphs)
+    return lead_html(paragraphs), shown == [" ".join(p.split()) for p in paragraphs]

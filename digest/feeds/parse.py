@@ -15,7 +15,8 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from digest.feeds.extract import Structure, extract_from_feed_html
+from digest.feeds.debris import clean_text
+from digest.feeds.extract import Structure, email_lead, extract_from_feed_html
 from digest.feeds.identity import entry_key, k2_item_key
 from digest.feeds.links import http_url
 from digest.feeds.sanitize import html_to_text, sanitize_html
@@ -120,9 +121,11 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None,
     if _declares_entities(document):
         raise ParseError(f"{url} declares XML entities in its DOCTYPE; refused unparsed")
     media_type = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+    # No content-location: feedparser would resolve an opaque guid against the feed's address
+    # and make it look like a permalink; links are resolved here, in `_link`.
     parsed = feedparser.parse(
         document,
-        response_headers={"content-location": url, "content-type": f"{media_type}; charset=utf-8"},
+        response_headers={"content-type": f"{media_type}; charset=utf-8"},
         sanitize_html=False, resolve_relative_uris=False,
     )
     problem = parsed.get("bozo_exception")
@@ -147,29 +150,51 @@ def _declares_entities(document: bytes) -> bool:
 
 
 def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
-    # Only an http(s) link is kept (a relative one made absolute against the feed): a
-    # `javascript:` or `data:` link, however spelled, is dropped and the item keeps no link.
-    link = http_url(raw.get("link"), base=feed_url) or ""
+    link = _link(raw, feed_url)
     title = _title(raw) or link
     if not title:
         return None
     published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed"))
     base = link or feed_url
     terms = [t.get("term").strip() for t in raw.get("tags") or [] if (t.get("term") or "").strip()]
-    section = terms[0] if terms else None
-    key = entry_key(raw.get("id"), link, title, published)
-    fields = dict(key=key, url=link if raw.get("link") else feed_url, title=title, section=section, published_at=published)
-    intro, full = _split_k2(_body_html(raw))
-    if intro is None:
-        # Not the Analyst's markup: keep what any feed has, a summary and a link.
+    # The guid resolved against the feed, as it always was for identity (so keys stay stable).
+    guid = lxml.html.urljoin(feed_url, raw["id"].strip()) if (raw.get("id") or "").strip() else None
+    key = entry_key(guid, link, title, published)
+    intro, full, item_tags = _split_k2(_body_html(raw))
+    if intro is None and k2_item_key(link) is None:
+        # Not the Analyst's markup: keep what any feed has, a bounded lead and a link. Its
+        # categories are tags; its section is the one the editor gave the feed, if any.
         summary, content = _generic_bodies(raw)
-        return Entry(**fields, authors=_authors(raw), tags=terms[1:],
-                     summary_html=sanitize_html(summary, base),
+        lead, shown_whole = email_lead(summary)
+        whole = content if content and content != summary else ("" if shown_whole else summary)
+        return Entry(key=key, url=link, title=title, section=None, published_at=published,
+                     authors=_authors(raw), tags=terms, summary_html=lead,
+                     content_html=sanitize_html(whole, base) if whole else "")
+    # The Analyst's K2: the item's category is its section; K2's tags, else its other categories.
+    fields = dict(key=key, url=link, title=title, section=terms[0] if terms else None,
+                  published_at=published, authors=_authors(raw), tags=item_tags or terms[1:])
+    if intro is None:  # a K2 item link without K2's markup (an Atom export): a bounded summary
+        summary, content = _generic_bodies(raw)
+        lead, _ = email_lead(summary)
+        return Entry(**fields, summary_html=lead,
                      content_html=sanitize_html(content, base) if content != summary else "")
-    structure = extract_from_feed_html(intro, full, base)
+    structure = extract_from_feed_html(intro, full, base, published.date() if published else None)
     needs_page = (full is None or not full.text_content().strip()) and k2_item_key(link) is not None
-    return analyst_entry(Entry(**fields, authors=_authors(raw), tags=terms[1:], summary_html="",
-                               content_html="", needs_page=needs_page), structure)
+    return analyst_entry(Entry(**fields, summary_html="", content_html="", needs_page=needs_page), structure)
+
+
+def _link(raw: feedparser.FeedParserDict, feed_url: str) -> str:
+    """The item's link; without one, its guid when that is a permalink (an absolute http(s)
+    URL), else no link at all: never the feed's own address."""
+    link = (raw.get("link") or "").strip()
+    if not link:
+        return ""
+    if raw.get("guidislink") and link == (raw.get("id") or "").strip():
+        # feedparser took the guid for the link: only an absolute http(s) URL is a permalink.
+        return http_url(link) or ""
+    # Only an http(s) link is kept (a relative one made absolute against the feed): a
+    # `javascript:` or `data:` link, however spelled, is dropped and the item keeps no link.
+    return http_url(link, base=feed_url) or ""
 
 
 def analyst_entry(entry: Entry, found: Structure) -> Entry:
@@ -223,15 +248,28 @@ def _as_html(value: str, detail) -> str:
     return value
 
 
-def _split_k2(html: str) -> tuple[etree._Element | None, etree._Element | None]:
-    """K2 wraps the lead in K2FeedIntroText and the rest in K2FeedFullText: those two elements,
-    parsed once; (None, None) for other markup."""
+def _split_k2(html: str) -> tuple[etree._Element | None, etree._Element | None, list[str]]:
+    """K2 wraps the lead in K2FeedIntroText, the rest in K2FeedFullText and the tags in
+    K2FeedTags: those two elements, parsed once, and the tags; (None, None, []) for other markup."""
     if "K2FeedIntroText" not in html:
-        return None, None
+        return None, None, []
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     intro = root.xpath('.//div[contains(@class, "K2FeedIntroText")]')
     full = root.xpath('.//div[contains(@class, "K2FeedFullText")]')
-    return (intro[0] if intro else None), (full[0] if full else None)
+    tags = root.xpath('.//div[contains(@class, "K2FeedTags")]')
+    return (intro[0] if intro else None), (full[0] if full else None), (k2_tags(tags[0]) if tags else [])
+
+
+def k2_tags(element: etree._Element) -> list[str]:
+    """K2's tags: `#Tag_Name` text in current K2, a list (of links) in older versions."""
+    items = [" ".join(li.text_content().split()) for li in element.xpath(".//li")]
+    if not items:
+        items = [name.replace("_", " ") for name in re.findall(r"#([^\s#]+)", element.text_content())]
+    tags: list[str] = []
+    for name in (clean_text(item).strip() for item in items):
+        if name and name not in tags:
+            tags.append(name[:100])
+    return tags
 
 
 def _authors(raw: feedparser.FeedParserDict) -> str | None:

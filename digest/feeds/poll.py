@@ -131,8 +131,11 @@ def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], wa
 def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing: dict[str, Article],
                    now: dt.datetime) -> tuple[int, int]:
     by_key = {entry.key: entry for entry in entries}
+    # A feed's first poll finds its past too: what carries no date there is back catalogue.
+    first_poll = feed.last_success_at is None
     rows = [
-        dict(feed_id=feed.id, entry_key=entry.key, created_at=now, **_fields(entry, feed, now, now))
+        dict(feed_id=feed.id, entry_key=entry.key, created_at=now,
+             back_catalogue=first_poll and entry.published_at is None, **_fields(entry, feed, now, now))
         for key, entry in by_key.items() if key not in existing
     ]
     new = 0
@@ -156,7 +159,8 @@ def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing:
 def _fields(entry: Entry, feed: Feed, published_fallback: dt.datetime, now: dt.datetime) -> dict:
     return dict(
         url=entry.url[:2000], title=entry.title[:1000], authors=(entry.authors or "")[:1000] or None,
-        section=(entry.section or feed.section or "")[:200] or None,
+        # The editor's section for the feed wins over what the item says about itself.
+        section=(feed.section or entry.section or "")[:200] or None,
         summary_html=entry.summary_html, content_html=entry.content_html,
         published_at=entry.published_at or published_fallback, issue_date=entry.issue_date,
         tags=entry.tags, structure=entry.structure,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import unescape
 import nh3
 
@@ -45,6 +46,23 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     ).strip()
 
 
+# Where one block ends and the next begins: text on either side is never glued together.
+_BLOCK_BOUNDARY = re.compile(
+    r"</?(?:p|div|h[1-6]|li|ul|ol|blockquote|table|tr|td|th|figure|figcaption|pre|section|article)\b[^>]*>|<hr\b[^>]*>",
+    re.I)
+_LINE_BREAK = re.compile(r"<br\b[^>]*>", re.I)
+_PARAGRAPH = "\n\n"
+
+
 def html_to_text(html: str) -> str:
-    """The visible text of sanitized HTML on one line (for summaries and plain-text parts)."""
-    return " ".join(unescape(nh3.clean(html, tags=set())).split())
+    """The visible text of sanitized HTML on one line (for summaries and listings)."""
+    return " ".join(html_to_paragraphs(html).split())
+
+
+def html_to_paragraphs(html: str) -> str:
+    """The visible text of sanitized HTML for a plain-text part: one line per paragraph, a blank
+    line between paragraphs, and a space wherever two blocks (or a <br>) meet."""
+    marked = _LINE_BREAK.sub(" ", _BLOCK_BOUNDARY.sub(_PARAGRAPH, html))
+    text = unescape(nh3.clean(marked, tags=set()))
+    paragraphs = (" ".join(part.split()) for part in text.split(_PARAGRAPH))
+    return _PARAGRAPH.join(part for part in paragraphs if part)

@@ -152,6 +152,9 @@ class Article(Base):
     issue_date: Mapped[dt.date | None]
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     structure: Mapped[dict] = mapped_column(JSON, default=dict)
+    # An undated entry found on its feed's first poll: the feed's past, not news, so no
+    # edition carries it.
+    back_catalogue: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

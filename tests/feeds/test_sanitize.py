@@ -31,9 +31,12 @@ def test_it_strips_scripts_handlers_and_javascript_links_everywhere(settings, fe
     for html in stored:
         for word in FORBIDDEN:
             assert word not in html, (word, html)
-    # Relative links become absolute against the article's address.
-    assert f'src="{feed_server.base}/media/a.jpg"' in article.summary_html
-    assert f'href="{feed_server.base}/publications/analytical-articles/item/relative/page.html"' in article.summary_html
+    # The lead is text for an email (no image, no link); in the article's parts, relative links
+    # become absolute against the article's address.
+    assert "<img" not in article.summary_html and "<a " not in article.summary_html
+    background = article.structure["background"]
+    assert f'src="{feed_server.base}/media/a.jpg"' in background
+    assert f'href="{feed_server.base}/publications/analytical-articles/item/relative/page.html"' in background
 
 
 def test_sanitizing_keeps_ordinary_markup():

@@ -1,0 +1,106 @@
+"""An edition of the bundled sample feed, as a reader gets it: authors, dates and leads right in
+both parts, no byline in a lead, a page behind every "Read the article", the footer's wording."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+
+import httpx
+import lxml.html
+import pytest
+
+from digest.editions.approve import get_edition
+from digest.editions.compose import compose_next_edition
+from digest.editions.render import fill, render_edition
+from digest.feeds.extract import extract_from_page
+from digest.feeds.lead import LEAD_WORDS
+from digest.feeds.poll import poll_feed
+from digest.feeds.registry import add_feed
+from digest.sample.server import feed_url, make_server
+from digest.store.db import unit_of_work
+from digest.store.models import Article
+
+# The sample's items are dated November 2026; the edition is composed as of the end of that month.
+NOW = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+EXPECTED = {  # title start: (authors, section, issue date)
+    "Open Budget Hearings": ("Nodira Kessel", "Field Reports", None),
+    "Caspian Gas Exporters": ("Daniyar Hollis", "Analytical Articles", dt.date(2026, 11, 26)),
+    "Bulk Shipments Divide": ("Aram Velt", "Field Reports", dt.date(2026, 11, 24)),
+    "Draft Parliamentary Reform": ("Sofia Berenson", "Analytical Articles", dt.date(2026, 11, 20)),
+    "Upstream Storage Plans": ("Timur Aliyev-Grant, Lena Okafor", "Analytical Articles", dt.date(2026, 11, 17)),
+    "Ferry Bottlenecks": ("Elena Marsh", "Analytical Articles", dt.date(2026, 11, 11)),
+}
+BYLINE_WORDS = ("By ", "By:", "CACI Analyst", "issue of the")
+
+
+@pytest.fixture
+def sample_server():
+    server = make_server(port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _expected(title: str):
+    [found] = [value for start, value in EXPECTED.items() if title.startswith(start)]
+    return found
+
+
+def test_an_edition_of_the_sample_feed_reads_right_in_both_parts(settings, sample_server):
+    with unit_of_work() as session:
+        feed = add_feed(session, feed_url(port=sample_server))
+        assert poll_feed(session, feed.id, NOW).new == len(EXPECTED)
+        stored = {a.title: a for a in session.query(Article)}
+        for title, article in stored.items():
+            authors, section, issue = _expected(title)
+            assert (article.authors, article.section, article.issue_date) == (authors, section, issue), title
+            assert article.tags, title
+        edition = compose_next_edition(session, NOW)
+        rendered = render_edition(get_edition(session, edition.id))
+    filled = fill(rendered, {"name": "Reader", "unsubscribe_url": "https://x.example/u/1",
+                             "preferences_url": "https://x.example/p/1"})
+
+    tree = lxml.html.fromstring(filled.html)
+    assert [s.text_content() for s in tree.xpath("//div[contains(@class,'section-name')]")] == [
+        "Analytical Articles", "Field Reports"]
+    blocks = tree.xpath("//div[contains(@class,'article')][a[contains(@class,'article-title')]]")
+    assert len(blocks) == len(EXPECTED)
+    for block in blocks:
+        title = block.xpath(".//a[contains(@class,'article-title')]")[0].text_content()
+        authors, _, _ = _expected(title)
+        meta = block.xpath(".//div[contains(@class,'article-meta')]")[0].text_content()
+        assert meta.startswith(authors + " ·") and "2026" in meta, (title, meta)
+        lead = " ".join(block.xpath(".//div[contains(@class,'article-summary')]")[0].text_content().split())
+        assert 20 <= len(lead.split()) <= LEAD_WORDS, title
+        assert re.search(r"[.!?”’…]$", lead), (title, lead)
+        assert not any(word in lead for word in BYLINE_WORDS), (title, lead)
+        assert not block.xpath(".//div[contains(@class,'article-summary')]//img")
+        assert block.xpath(".//a[contains(@class,'read-more')]")[0].text_content().startswith("Read the article")
+
+    text = filled.text
+    for title, article in stored.items():
+        authors, _, _ = _expected(title)
+        at = text.index(title.split()[0] + " " + title.split()[1])
+        entry = text[at:text.index("Read the article:", at)]
+        assert f"\n{authors}, " in entry and "2026" in entry, entry
+        lead = entry.split("\n\n", 1)[1]
+        assert 20 <= len(lead.split()) <= LEAD_WORDS and not any(w in lead for w in BYLINE_WORDS), lead
+        assert not re.search(r"[a-z][A-Z][a-z]", lead), lead  # no glued words
+    assert "the CACI Analyst digest" in filled.html and "the The " not in filled.html + text
+
+
+def test_every_item_link_of_the_sample_opens_a_k2_article_page(sample_server):
+    feed = httpx.get(feed_url(port=sample_server)).text
+    links = re.findall(r"<link>(http://127\.0\.0\.1:8025/publications/[^<]+/item/[^<]+)</link>", feed)
+    assert len(links) == len(EXPECTED)
+    for link in links:
+        page = httpx.get(link.replace(":8025", f":{sample_server}"))
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        found = extract_from_page(page.text, link)
+        authors, section, issue = _expected(found.title)
+        assert (", ".join(found.authors), found.section, found.issue_date) == (authors, section, issue)
+        assert found.tags and found.lead_html and found.published_on
+    assert httpx.get(f"http://127.0.0.1:{sample_server}/publications/nothing/item/1-x.html").status_code == 404
