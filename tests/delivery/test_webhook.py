@@ -84,7 +84,7 @@ def test_the_published_example_passes_the_endpoint(standin, monkeypatch):
             "X-Twilio-Email-Event-Webhook-Signature": SAMPLE_SIGNATURE,
             "X-Twilio-Email-Event-Webhook-Timestamp": SAMPLE_TIMESTAMP})
     assert answer.status_code == 200, answer.text
-    assert _process_all() == [{"new": 1, "duplicate": 0, "unmatched": 1}]
+    assert _process_all() == [{"new": 1, "duplicate": 0, "unmatched": 1, "skipped": 0}]
 
 
 def test_a_signed_batch_settles_deliveries_and_ends_subscriptions(standin, feed_server, client):
@@ -93,7 +93,7 @@ def test_a_signed_batch_settles_deliveries_and_ends_subscriptions(standin, feed_
     spam = dict(standin.events("spamreport")[0])
     answer = _post(client, standin, events + [spam])
     assert answer.status_code == 200
-    assert _process_all() == [{"new": 7, "duplicate": 0, "unmatched": 0}]
+    assert _process_all() == [{"new": 7, "duplicate": 0, "unmatched": 0, "skipped": 0}]
     with unit_of_work() as session:
         assert delivery_counts(session, edition_id) == {"delivered": 3}
         status = session.scalar(select(Subscriber.status).where(Subscriber.email == spam["email"]))
@@ -105,8 +105,8 @@ def test_a_replayed_batch_changes_nothing_twice(standin, feed_server, client):
     events = standin.events("delivered")
     assert _post(client, standin, events).status_code == 200
     assert _post(client, standin, events).status_code == 200
-    assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0},
-                              {"new": 0, "duplicate": 3, "unmatched": 0}]
+    assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0, "skipped": 0},
+                              {"new": 0, "duplicate": 3, "unmatched": 0, "skipped": 0}]
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 3
 
@@ -146,7 +146,7 @@ def test_five_thousand_events_are_accepted_at_once_and_applied(standin, feed_ser
               + standin.events("click") + standin.events("open"))
     assert len(events) == 5000
     assert _post(client, standin, events).status_code == 200
-    assert _process_all() == [{"new": 5000, "duplicate": 0, "unmatched": 0}]
+    assert _process_all() == [{"new": 5000, "duplicate": 0, "unmatched": 0, "skipped": 0}]
 
 
 def test_without_a_key_events_wait_for_the_operator(standin, client, monkeypatch):
