@@ -120,13 +120,17 @@ def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
                   "reload the page and try again")
 
 
+# Inside the cookie middleware below (added earlier = nearer the routes): a limit raised while a
+# route reads the body then reaches the app's handlers, not BaseHTTPMiddleware's task group.
+app.add_middleware(BodySizeLimit)
+
+
 @app.middleware("http")
 async def csrf_cookie(request: Request, call_next):
     return set_auth_cookies(request, await call_next(request))
 
 
-# Added last, so outermost: every answer, errors and 413s included, carries the headers.
-app.add_middleware(BodySizeLimit)
+# Added last, so outermost: every answer, errors included, carries the headers.
 app.add_middleware(SecurityHeaders)
 
 
