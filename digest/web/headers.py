@@ -16,8 +16,8 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
 def email_csp(frame_ancestors: str) -> str:
     """For an email's HTML served from our origin: CSS is inlined into style attributes and
     images are remote, so those are allowed; nothing runs, submits or loads a plugin."""
-    return ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; font-src https: data:; "
-            f"frame-ancestors {frame_ancestors}; form-action 'none'; base-uri 'none'")
+    return ("default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+            f"font-src https: data:; frame-ancestors {frame_ancestors}; form-action 'none'; base-uri 'none'")
 
 
 # Per-reader links carry tokens in their paths (/u/..., /p/...): never hand them to another site.
