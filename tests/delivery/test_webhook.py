@@ -249,3 +249,29 @@ def test_the_worker_function_skips_what_it_cannot_read(standin, feed_server):
         assert delivery_counts(session, edition_id) == {"delivered": 3}
         # Claimed once: a second run (the sweep racing the queue) applies nothing.
         assert process_webhook_batch(session, batch_id)["new"] == 0
+
+
+def test_the_queue_and_the_sweep_racing_for_one_batch_apply_it_once(standin, feed_server, client):
+    import threading
+
+    _sent(standin, feed_server, readers=3)
+    [soft, *_] = standin.events("bounce")
+    soft.update(type="bounce", status="4.2.2", reason="mailbox full")
+    assert _post(client, standin, standin.events("delivered") + [soft]).status_code == 200
+    with unit_of_work() as session:
+        batch_id = session.scalar(select(WebhookBatch.id))
+    start, results = threading.Barrier(2), []
+
+    def apply() -> None:
+        start.wait()
+        with unit_of_work() as session:
+            results.append(process_webhook_batch(session, batch_id)["new"])
+
+    threads = [threading.Thread(target=apply) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [0, 4]
+    with unit_of_work() as session:
+        assert session.scalar(select(Subscriber.soft_bounces).where(Subscriber.email == soft["email"])) == 1

@@ -40,3 +40,13 @@ def test_a_proxy_named_in_forwarded_allow_ips_is_believed(clean_limits, service_
     with LiveApp(env, tmp_path / "web.log") as app:
         assert _signups(app, ["203.0.113.1", "203.0.113.2", "203.0.113.3"]) == [202, 202, 202]
         assert _signups(app, ["203.0.113.1", "203.0.113.1"]) == [202, 429]
+
+
+def test_a_malformed_forwarded_allow_ips_stops_the_service_naming_it(settings, monkeypatch):
+    from digest.config import ConfigError, get_settings
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.5, proxy.internal")
+    reset_caches()
+    with pytest.raises(ConfigError, match="FORWARDED_ALLOW_IPS: 'proxy.internal' is not an IP address or network"):
+        get_settings()
