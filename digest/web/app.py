@@ -44,7 +44,7 @@ from digest.web.auth import (
 )
 from digest.web.auth import router as auth_router
 from digest.web.headers import SecurityHeaders, email_csp
-from digest.web.limits import BodySizeLimit
+from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.pages import db, page
 
 # No /docs, /redoc or /openapi.json: the API is documented in the README, not mapped for anyone.
@@ -81,6 +81,11 @@ def bad_token(request: Request, exc: BadToken) -> Response:
 @app.exception_handler(RateLimited)
 def rate_limited(request: Request, exc: RateLimited) -> Response:
     return _error(request, 429, "Too many requests", str(exc), {"Retry-After": str(exc.retry_after)})
+
+
+@app.exception_handler(RequestTooLarge)
+def too_large(request: Request, exc: RequestTooLarge) -> Response:
+    return _error(request, 413, "Too large", exc.detail, {"Connection": "close"})
 
 
 @app.exception_handler(RequestValidationError)

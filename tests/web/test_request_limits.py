@@ -135,3 +135,18 @@ def test_a_body_within_the_limit_still_works(limited):
         answer = client.post("/api/subscribers/import", content=b"email\nreader@example.org\n",
                              headers={"Content-Type": "text/csv", "Authorization": f"Bearer {limited}"})
     assert answer.status_code == 200, answer.text
+
+
+def test_the_subscribers_page_refuses_an_oversized_upload(limited):
+    from fastapi.testclient import TestClient
+
+    from tests.web.editor_helpers import csrf, logged_in
+
+    with TestClient(app, base_url="https://testserver") as client:
+        logged_in(client, "other@example.org", "publisher")
+        token = csrf(client, "/subscribers")
+        big = b"email\n" + b"reader@example.org\n" * (2 * MB // 19)
+        answer = client.post("/subscribers/import", data={"csrf_token": token},
+                             files={"file": ("big.csv", big, "text/csv")})
+    # The browser declares the length, so the answer comes before the upload is read.
+    assert answer.status_code == 413 and "larger than this address accepts" in answer.text
