@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.resources import resource_dir
 from digest.editions.approve import approved_render, get_edition
 from digest.editions.render import fill
 from digest.errors import InputError, NotFound
+from digest.resources import resource_dir
 from digest.delivery.events import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
