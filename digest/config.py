@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # The Event Webhook's verification key (base64 DER, as SendGrid's settings show it).
     SENDGRID_WEBHOOK_PUBLIC_KEY: str | None = None
     WEBHOOK_MAX_AGE_SECONDS: int = Field(default=600, ge=1)
+    # Beat applies kept webhook batches still unapplied after this long (their queue message was
+    # lost); it looks that often too.
+    WEBHOOK_SWEEP_AFTER_SECONDS: int = Field(default=60, ge=1)
     # Redis redelivers a message not acknowledged within this time (a worker killed mid-task).
     BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(default=3600, ge=1)
 
@@ -94,6 +97,16 @@ class Settings(BaseSettings):
     SESSION_HOURS: int = Field(default=12, ge=1)
     LOGIN_MAX_FAILURES: int = Field(default=5, ge=1)
     LOGIN_LOCKOUT_MINUTES: int = Field(default=15, ge=1)
+
+    # Request bodies, refused with 413 while they stream (Content-Length checked first): the
+    # webhook, subscriber CSV imports (API and page), and every other form or JSON request.
+    WEBHOOK_MAX_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
+    IMPORT_MAX_BYTES: int = Field(default=50 * 1024 * 1024, ge=1024)
+    REQUEST_MAX_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    # `digest serve` takes the client address from X-Forwarded-For/-Proto only when the direct
+    # peer is one of these (comma-separated addresses or networks, e.g. "10.0.0.5,10.1.0.0/16");
+    # empty: never, the peer's address is the client's.
+    FORWARDED_ALLOW_IPS: str = ""
 
     FEED_POLL_INTERVAL_MINUTES: int = Field(default=30, ge=1)
     # Total time for one response (headers and body); connecting has its own, shorter limit.
@@ -156,6 +169,18 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
+        return value
+
+    @field_validator("FORWARDED_ALLOW_IPS")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
 
     @field_validator("SENDGRID_WEBHOOK_PUBLIC_KEY")

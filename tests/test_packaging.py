@@ -26,6 +26,7 @@ def test_the_wheel_holds_templates_migrations_and_both_packages(wheel):
     assert "digest/_bundled/templates/email/edition/body.html" in names
     assert "digest/_bundled/templates/email/edition/body.txt" in names
     assert "digest/_bundled/templates/email/edition/subject.txt" in names
+    assert "digest/_bundled/templates/web/static/edition.js" in names  # the pages allow no inline script
     assert "digest/_bundled/migrations/env.py" in names
     assert any(n.startswith("digest/_bundled/migrations/versions/0001") for n in names)
     assert "workers/tasks.py" in names and "digest/sample/analytical-articles.feed" in names

@@ -45,4 +45,6 @@ beat_schedule = {
     "edition-tick": {"task": "digest.editions.tick", "schedule": 60.0},
     "reconcile-deliveries": {"task": "digest.delivery.reconcile",
                              "schedule": _settings.SEND_RECONCILE_INTERVAL_SECONDS},
+    # Webhook batches kept but never applied (their message was lost with Redis).
+    "sweep-webhooks": {"task": "digest.webhooks.sweep", "schedule": float(_settings.WEBHOOK_SWEEP_AFTER_SECONDS)},
 }

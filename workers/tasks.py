@@ -6,6 +6,7 @@ harmless through unique rows and conditional updates.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 
@@ -13,7 +14,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
 from digest.delivery.control import mark_stuck_unknown, stalled_batches
-from digest.delivery.events import process_webhook_batch
+from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError
 from digest.delivery.plan import start_edition as plan_edition
 from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
@@ -106,6 +107,24 @@ def reconcile_deliveries() -> dict:
 def process_webhook(batch_id: int) -> dict:
     with unit_of_work() as session:
         return process_webhook_batch(session, batch_id)
+
+
+@app.task(name="digest.webhooks.sweep")
+def sweep_webhooks() -> int:
+    """Beat: apply kept webhook batches whose queue message was lost, each in its own transaction
+    (the claim in process_webhook_batch makes a race with the normal path harmless)."""
+    older_than = utcnow() - dt.timedelta(seconds=get_settings().WEBHOOK_SWEEP_AFTER_SECONDS)
+    with unit_of_work() as session:
+        batch_ids = unprocessed_batch_ids(session, older_than)
+    for batch_id in batch_ids:
+        try:
+            with unit_of_work() as session:
+                process_webhook_batch(session, batch_id)
+        except Exception:  # one batch that cannot be applied must not hold back the others
+            log.exception("webhook batch %s could not be applied", batch_id)
+    if batch_ids:
+        log.warning("applied %s webhook batches whose queue message was lost", len(batch_ids))
+    return len(batch_ids)
 
 
 @app.task(name="digest.subscribers.send_confirmation", bind=True)

@@ -1,9 +1,15 @@
 """SendGrid's signed Event Webhook: verify a request, keep it, and apply its events.
 
 Each event names its delivery through the custom_args we sent (edition_id, delivery_id), which
-SendGrid returns as top-level keys. Events are de-duplicated by sg_event_id, so a replayed or
-retried request changes nothing twice. A delivery only moves forward (delivered is not undone by
-a late `processed`); an open or click proves delivery even if `delivered` was never seen.
+SendGrid returns as top-level keys. Events are de-duplicated by sg_event_id, within a request as
+across requests, so a replayed or retried request changes nothing twice. A delivery only moves
+forward (delivered is not undone by a late `processed`); an open or click proves delivery even if
+`delivered` was never seen.
+
+A kept batch is applied once: the worker claims it with a conditional UPDATE, so the task the
+endpoint enqueued and beat's sweep of batches whose message was lost (`unprocessed_batch_ids`)
+never both apply it. An event the service cannot read (wrong types, out-of-range numbers) is
+skipped and counted; it never stops the rest of its batch.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import binascii
 import datetime as dt
 import json
 import logging
+import math
 
 from cryptography.exceptions import InvalidSignature
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -77,8 +84,9 @@ def verify_sendgrid_request(body: bytes, signature: str | None, timestamp: str |
 def store_webhook_batch(session: Session, body: bytes) -> WebhookBatch:
     """Keep a verified request for a worker; the body must be a JSON array of event objects."""
     try:
-        events = json.loads(body)
-    except ValueError:
+        events = _parse(body)
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack.
         raise WebhookRejected("body is not JSON") from None
     if not isinstance(events, list):
         raise WebhookRejected("body is not a JSON array of events")
@@ -88,15 +96,34 @@ def store_webhook_batch(session: Session, body: bytes) -> WebhookBatch:
     return batch
 
 
+def _parse(body: bytes | str) -> object:
+    """JSON, with numbers too long to be ids or times read as infinity (Python refuses to read
+    integers of over 4300 digits at all): the event holding one is then skipped, not the batch."""
+    return json.loads(body, parse_int=lambda digits: int(digits) if len(digits) <= 40 else math.inf)
+
+
+def unprocessed_batch_ids(session: Session, older_than: dt.datetime, limit: int = 200) -> list[int]:
+    """Kept batches not applied by `older_than`: their queue message was lost (Redis restarted or
+    down when they arrived). Oldest first."""
+    return list(session.scalars(
+        select(WebhookBatch.id).where(WebhookBatch.processed_at.is_(None), WebhookBatch.received_at < older_than)
+        .order_by(WebhookBatch.id).limit(limit)))
+
+
 def process_webhook_batch(session: Session, batch_id: int) -> dict[str, int]:
-    """Apply a kept request's events once; returns counts (new, duplicate, unmatched)."""
-    batch = session.get(WebhookBatch, batch_id)
-    if batch is None:
-        raise NotFound(f"webhook batch {batch_id} does not exist")
-    if batch.processed_at is not None:
-        return {"new": 0, "duplicate": batch.event_count, "unmatched": 0}
-    events = [e for e in json.loads(batch.body) if isinstance(e, dict) and e.get("event")]
-    rows = [_event_row(event) for event in events]
+    """Apply a kept request's events once; returns counts (new, duplicate, unmatched, skipped)."""
+    # The claim and the events commit together: a crash un-claims, a second caller finds it taken.
+    claimed = session.execute(
+        update(WebhookBatch).where(WebhookBatch.id == batch_id, WebhookBatch.processed_at.is_(None))
+        .values(processed_at=utcnow())
+    ).rowcount
+    if not claimed:
+        batch = session.get(WebhookBatch, batch_id)
+        if batch is None:
+            raise NotFound(f"webhook batch {batch_id} does not exist")
+        return {"new": 0, "duplicate": batch.event_count, "unmatched": 0, "skipped": 0}
+    body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
+    events, rows, skipped = _readable_events(_parse(body), batch_id)
     deliveries = _deliveries_of(session, rows)
     new_ids: set[str] = set()
     for start in range(0, len(rows), 500):
@@ -105,12 +132,32 @@ def process_webhook_batch(session: Session, batch_id: int) -> dict[str, int]:
             .returning(DeliveryEvent.provider_event_id)
         ).scalars()
         new_ids.update(inserted)
-    fresh = [(event, row) for event, row in zip(events, rows) if row["provider_event_id"] in new_ids]
+    # The first copy of an id repeated within this request is the one applied.
+    fresh, seen = [], set()
+    for event, row in zip(events, rows):
+        event_id = row["provider_event_id"]
+        if event_id in new_ids and event_id not in seen:
+            seen.add(event_id)
+            fresh.append((event, row))
     for edition_id in _apply(session, fresh, deliveries):
         finish_edition_if_complete(session, edition_id, utcnow())
-    batch.processed_at = utcnow()
     unmatched = sum(1 for _, row in fresh if row["delivery_id"] is None)
-    return {"new": len(fresh), "duplicate": len(rows) - len(fresh), "unmatched": unmatched}
+    return {"new": len(fresh), "duplicate": len(rows) - len(fresh), "unmatched": unmatched, "skipped": skipped}
+
+
+def _readable_events(events: list, batch_id: int) -> tuple[list[dict], list[dict], int]:
+    """The events with their rows; what cannot be read is logged, counted and left out."""
+    kept, rows, skipped = [], [], 0
+    for position, event in enumerate(events):
+        try:
+            row = _event_row(event)
+        except UnreadableEvent as exc:
+            skipped += 1
+            log.warning("webhook batch %s: event %s skipped: %s", batch_id, position, exc)
+            continue
+        kept.append(event)
+        rows.append(row)
+    return kept, rows, skipped
 
 
 def _deliveries_of(session: Session, rows: list[dict]) -> dict[int, Delivery]:
@@ -124,21 +171,67 @@ def _deliveries_of(session: Session, rows: list[dict]) -> dict[int, Delivery]:
     return found
 
 
-def _event_row(event: dict) -> dict:
+class UnreadableEvent(ValueError):
+    """One event of a batch the service cannot apply; the rest of the batch goes on."""
+
+
+# Ids are stored in 64-bit columns; anything outside is not an id we sent.
+_MAX_ID = 2**63 - 1
+
+
+def _optional_id(event: dict, key: str) -> int | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    # custom_args come back as strings; a JSON number is accepted if it is a whole one.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise UnreadableEvent(f"{key} {str(value)[:40]!r} is not a whole number")
+    if not 0 < number <= _MAX_ID:
+        raise UnreadableEvent(f"{key} {str(value)[:40]} is out of range")
+    return number
+
+
+def _optional_text(event: dict, key: str) -> str | None:
+    value = event.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise UnreadableEvent(f"{key} is a {type(value).__name__}, not text")
+
+
+def _event_row(event: object) -> dict:
+    if not isinstance(event, dict):
+        raise UnreadableEvent(f"a {type(event).__name__}, not an event object")
+    name = event.get("event")
+    if not isinstance(name, str) or not name:
+        raise UnreadableEvent("no event name")
+    # What the databases refuse (NUL, lone surrogates, a 1e400 that became infinity) would fail
+    # the whole batch's INSERT, so such an event is left out here.
+    try:
+        text = json.dumps(event, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError, RecursionError) as exc:
+        raise UnreadableEvent(f"cannot be stored: {str(exc)[:80]}") from None
+    if "\\u0000" in text:  # json.dumps writes a NUL as this escape
+        raise UnreadableEvent("contains a NUL character")
     occurred = event.get("timestamp")
     try:
         occurred_at = dt.datetime.fromtimestamp(int(occurred), dt.UTC)
-    except (TypeError, ValueError, OverflowError):
-        occurred_at = utcnow()
-    delivery_id = event.get("delivery_id")
-    try:
-        delivery_id = int(delivery_id) if delivery_id is not None else None
-    except (TypeError, ValueError):
-        delivery_id = None
+    except (TypeError, ValueError, OverflowError, OSError):
+        occurred_at = utcnow()  # the time we heard of it is close enough
+    delivery_id = _optional_id(event, "delivery_id")
+    _optional_id(event, "edition_id")
+    email = _optional_text(event, "email")
     # Events without an id cannot be de-duplicated; derive one from their content.
-    event_id = str(event.get("sg_event_id") or f"{event.get('sg_message_id')}:{event.get('event')}:{occurred}")
-    return dict(delivery_id=delivery_id, provider_event_id=event_id[:100], event=str(event["event"])[:40],
-                email=(str(event.get("email") or "")[:320] or None), payload=event,
+    event_id = _optional_text(event, "sg_event_id") or (
+        f"{_optional_text(event, 'sg_message_id')}:{name}:{str(occurred)[:40]}")
+    return dict(delivery_id=delivery_id, provider_event_id=event_id[:100], event=name[:40],
+                email=(email or "")[:320] or None, payload=event,
                 occurred_at=occurred_at, received_at=utcnow())
 
 

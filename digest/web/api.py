@@ -1,7 +1,8 @@
 """The JSON API for subscribers: the public sign-up, and import/export for editors.
 
-Import and export need an editor: a logged-in session, or an editor's API token as a bearer token
-(`digest editors token EMAIL`).
+Import and export need an editor: an editor's API token as a bearer token (`digest editors token
+EMAIL`), or a logged-in session, whose import must then carry the page's CSRF token in the
+X-CSRF-Token header.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import SubscriberStatus
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import import_subscribers
-from digest.web.auth import current_editor
+from digest.web.auth import api_editor
 from digest.web.subscribers import request_signup
 
 router = APIRouter(prefix="/api/subscribers")
@@ -40,7 +41,7 @@ def signup(request: Request, body: SignupRequest) -> dict:
     return SIGNUP_ANSWER
 
 
-@router.get("/export", dependencies=[Depends(current_editor)])
+@router.get("/export", dependencies=[Depends(api_editor)])
 def export(status: str | None = None) -> Response:
     chosen = None
     if status is not None:
@@ -56,7 +57,7 @@ def export(status: str | None = None) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
 
-@router.post("/import", dependencies=[Depends(current_editor)])
+@router.post("/import", dependencies=[Depends(api_editor)])
 async def import_csv(request: Request) -> JSONResponse:
     """The request body is the CSV file itself (Content-Type: text/csv)."""
     data = await request.body()

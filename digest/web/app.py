@@ -12,6 +12,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from digest.config import get_settings
 from digest.editions.approve import approved_render, get_edition
 from digest.editions.render import fill
 from digest.errors import InputError, NotFound
+from digest.resources import resource_dir
 from digest.delivery.events import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -33,6 +35,7 @@ from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import api, editor, editor_feeds, editor_subscribers, ops, subscribers
 from digest.templating import web_environment
 from digest.web.auth import (
+    CSRF_HEADER,
     CsrfRejected,
     LoginRequired,
     PublisherRequired,
@@ -40,9 +43,13 @@ from digest.web.auth import (
     set_auth_cookies,
 )
 from digest.web.auth import router as auth_router
+from digest.web.headers import SecurityHeaders, email_csp
+from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.pages import db, page
 
-app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None)
+# No /docs, /redoc or /openapi.json: the API is documented in the README, not mapped for anyone.
+app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None)
+app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "static"), name="static")
 app.include_router(auth_router)
 app.include_router(subscribers.router)
 app.include_router(api.router)
@@ -51,8 +58,6 @@ app.include_router(editor_subscribers.router)
 app.include_router(editor_feeds.router)
 app.include_router(ops.router)
 log = logging.getLogger(__name__)
-# SendGrid posts batches of at most a few MB; anything far larger is not theirs.
-MAX_WEBHOOK_BYTES = 20 * 1024 * 1024
 
 
 def _error(request: Request, status_code: int, title: str, message: str,
@@ -76,6 +81,11 @@ def bad_token(request: Request, exc: BadToken) -> Response:
 @app.exception_handler(RateLimited)
 def rate_limited(request: Request, exc: RateLimited) -> Response:
     return _error(request, 429, "Too many requests", str(exc), {"Retry-After": str(exc.retry_after)})
+
+
+@app.exception_handler(RequestTooLarge)
+def too_large(request: Request, exc: RequestTooLarge) -> Response:
+    return _error(request, 413, "Too large", exc.detail, {"Connection": "close"})
 
 
 @app.exception_handler(RequestValidationError)
@@ -107,13 +117,26 @@ def publisher_required(request: Request, exc: PublisherRequired) -> Response:
 
 @app.exception_handler(CsrfRejected)
 def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": f"a call authenticated by the session cookie needs the page's CSRF token in "
+                                      f"the {CSRF_HEADER} header; scripts use an API token (Authorization: Bearer)"},
+                            status_code=403)
     return _error(request, 400, "Form expired", "this form is out of date or did not come from this site; "
                   "reload the page and try again")
+
+
+# Inside the cookie middleware below (added earlier = nearer the routes): a limit raised while a
+# route reads the body then reaches the app's handlers, not BaseHTTPMiddleware's task group.
+app.add_middleware(BodySizeLimit)
 
 
 @app.middleware("http")
 async def csrf_cookie(request: Request, call_next):
     return set_auth_cookies(request, await call_next(request))
+
+
+# Added last, so outermost: every answer, errors included, carries the headers.
+app.add_middleware(SecurityHeaders)
 
 
 @app.get("/healthz", response_class=PlainTextResponse)
@@ -152,7 +175,9 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
     # The web version carries no per-reader links.
     base = get_settings().base_url
     values = {"name": "reader", "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
-    return HTMLResponse(fill(approved_render(session, edition), values).html)
+    # Same origin as the editors' pages: the email's HTML may style itself but never run anything.
+    return HTMLResponse(fill(approved_render(session, edition), values).html,
+                        headers={"Content-Security-Policy": email_csp("'none'")})
 
 
 @app.post("/webhooks/sendgrid")
@@ -163,9 +188,7 @@ async def sendgrid_webhook(request: Request) -> Response:
         # 5xx makes SendGrid retry for a day: events wait for the operator to set the key.
         log.error("SendGrid webhook called but SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
         return PlainTextResponse("webhook verification key not configured", status_code=503)
-    body = await request.body()
-    if len(body) > MAX_WEBHOOK_BYTES:
-        return PlainTextResponse("payload too large", status_code=413)
+    body = await request.body()  # at most WEBHOOK_MAX_BYTES: web/limits.py refuses more as it streams
     try:
         verify_sendgrid_request(body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER),
                                 settings.SENDGRID_WEBHOOK_PUBLIC_KEY, settings.WEBHOOK_MAX_AGE_SECONDS)
@@ -179,9 +202,18 @@ async def sendgrid_webhook(request: Request) -> Response:
 
 
 def _keep_webhook(body: bytes) -> int:
-    from workers.tasks import process_webhook
-
     with unit_of_work() as session:
         batch = store_webhook_batch(session, body)
-        on_commit(session, lambda: process_webhook.delay(batch.id))
+        on_commit(session, lambda: _enqueue_webhook(batch.id))
         return batch.id
+
+
+def _enqueue_webhook(batch_id: int) -> None:
+    """The batch is stored, so SendGrid gets its 200 whatever happens here: without the queue,
+    beat's sweep applies it a minute later (workers/tasks.py sweep_webhooks)."""
+    from workers.tasks import process_webhook
+
+    try:
+        process_webhook.delay(batch_id)
+    except Exception:  # noqa: BLE001 - Redis down or restarting; the stored batch is the record
+        log.exception("webhook batch %s stored but not queued; beat's sweep will apply it", batch_id)

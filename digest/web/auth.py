@@ -28,6 +28,9 @@ from digest.web.pages import db, page
 
 SESSION_COOKIE = "digest_session"
 CSRF_COOKIE = "digest_csrf"
+# A state-changing /api/ call authenticated by the session cookie carries the page's CSRF token here.
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 router = APIRouter()
 
 
@@ -82,6 +85,17 @@ def current_editor(request: Request, db: Session = Depends(db)) -> Editor:
     if editor is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     request.state.editor = editor
+    return editor
+
+
+def api_editor(request: Request, editor: Editor = Depends(current_editor)) -> Editor:
+    """`current_editor` for the JSON API: a state-changing call authenticated by the session
+    cookie must also carry the page's CSRF token in CSRF_HEADER, since a browser sends the cookie
+    with any site's request (a text/plain POST needs no preflight). A bearer token needs none:
+    no other site can make a browser send it."""
+    bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+    if not bearer and request.method not in _SAFE_METHODS:
+        verify_csrf(request, {"csrf_token": request.headers.get(CSRF_HEADER, "")})
     return editor
 
 

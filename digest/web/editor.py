@@ -33,6 +33,7 @@ from digest.store.db import on_commit, unit_of_work
 from digest.store.models import EditionItem, EditionStatus, Editor
 from digest.web.auth import current_editor, require_publisher, verify_csrf
 from digest.web.dashboard import dashboard_context
+from digest.web.headers import email_csp
 from digest.web.pages import page
 
 router = APIRouter()
@@ -164,7 +165,7 @@ def edition_preview(edition_id: int, format: str = "html", variant: str = "",  #
     if format == "text" or not filled.html:
         return PlainTextResponse(f"Subject: {filled.subject}\n\n{filled.text}")
     # Shown inside the editor's page only (the iframe's sandbox stops any script anyway).
-    return HTMLResponse(filled.html, headers={"Content-Security-Policy": "script-src 'none'; frame-ancestors 'self'",
+    return HTMLResponse(filled.html, headers={"Content-Security-Policy": email_csp("'self'"),
                                               "X-Frame-Options": "SAMEORIGIN"})
 
 

@@ -41,6 +41,6 @@ def db() -> Iterator[Session]:
 
 
 def client_ip(request: Request) -> str:
-    """The client's address; behind a proxy, uvicorn's --proxy-headers has already put the
-    forwarded one here (from trusted proxies only)."""
+    """The client's address; behind a proxy, `digest serve` has already put the forwarded one
+    here, when the proxy is one named in FORWARDED_ALLOW_IPS (never otherwise)."""
     return request.client.host if request.client else "unknown"

@@ -84,7 +84,7 @@ def test_the_published_example_passes_the_endpoint(standin, monkeypatch):
             "X-Twilio-Email-Event-Webhook-Signature": SAMPLE_SIGNATURE,
             "X-Twilio-Email-Event-Webhook-Timestamp": SAMPLE_TIMESTAMP})
     assert answer.status_code == 200, answer.text
-    assert _process_all() == [{"new": 1, "duplicate": 0, "unmatched": 1}]
+    assert _process_all() == [{"new": 1, "duplicate": 0, "unmatched": 1, "skipped": 0}]
 
 
 def test_a_signed_batch_settles_deliveries_and_ends_subscriptions(standin, feed_server, client):
@@ -93,7 +93,7 @@ def test_a_signed_batch_settles_deliveries_and_ends_subscriptions(standin, feed_
     spam = dict(standin.events("spamreport")[0])
     answer = _post(client, standin, events + [spam])
     assert answer.status_code == 200
-    assert _process_all() == [{"new": 7, "duplicate": 0, "unmatched": 0}]
+    assert _process_all() == [{"new": 7, "duplicate": 0, "unmatched": 0, "skipped": 0}]
     with unit_of_work() as session:
         assert delivery_counts(session, edition_id) == {"delivered": 3}
         status = session.scalar(select(Subscriber.status).where(Subscriber.email == spam["email"]))
@@ -105,8 +105,8 @@ def test_a_replayed_batch_changes_nothing_twice(standin, feed_server, client):
     events = standin.events("delivered")
     assert _post(client, standin, events).status_code == 200
     assert _post(client, standin, events).status_code == 200
-    assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0},
-                              {"new": 0, "duplicate": 3, "unmatched": 0}]
+    assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0, "skipped": 0},
+                              {"new": 0, "duplicate": 3, "unmatched": 0, "skipped": 0}]
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 3
 
@@ -146,7 +146,7 @@ def test_five_thousand_events_are_accepted_at_once_and_applied(standin, feed_ser
               + standin.events("click") + standin.events("open"))
     assert len(events) == 5000
     assert _post(client, standin, events).status_code == 200
-    assert _process_all() == [{"new": 5000, "duplicate": 0, "unmatched": 0}]
+    assert _process_all() == [{"new": 5000, "duplicate": 0, "unmatched": 0, "skipped": 0}]
 
 
 def test_without_a_key_events_wait_for_the_operator(standin, client, monkeypatch):
@@ -178,3 +178,100 @@ def test_provider_feedback_feeds_the_suppression_list(standin, feed_server, clie
                        dropped["email"]: SuppressionReason.SPAM_REPORT,
                        unsub["email"]: SuppressionReason.UNSUBSCRIBE}
     assert soft_count == 1 and unsubscribed == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_an_event_repeated_within_one_batch_is_applied_once(standin, feed_server, client):
+    from digest.store.models import Suppression
+
+    _sent(standin, feed_server, readers=1)
+    [soft] = standin.events("bounce")
+    soft.update(type="bounce", status="4.2.2", reason="mailbox full")
+    assert _post(client, standin, [soft, dict(soft), dict(soft)]).status_code == 200
+    assert _process_all() == [{"new": 1, "duplicate": 2, "unmatched": 0, "skipped": 0}]
+    with unit_of_work() as session:
+        assert session.scalar(select(Subscriber.soft_bounces).where(Subscriber.email == soft["email"])) == 1
+        assert session.scalar(select(func.count()).select_from(Suppression)) == 0
+        assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 1
+
+
+def test_deeply_nested_json_is_refused_as_unparseable(standin, client):
+    payload = "[" * 100_000 + "]" * 100_000
+    answer = client.post("/webhooks/sendgrid", content=payload.encode(), headers=standin.signed_headers(payload))
+    assert answer.status_code == 400 and "not JSON" in answer.text
+    with unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookBatch)) == 0
+
+
+def _hostile_batch(standin) -> tuple[list[dict], str]:
+    """Four good events and, between them, every kind of value the service cannot read; the
+    body is written by hand, since NaN, 1e400 and 50-digit ids are what an attacker types."""
+    good = standin.events("delivered")
+    hostile = [
+        '{"event": "delivered", "sg_event_id": "inf", "delivery_id": 1e400}',
+        '{"event": "delivered", "sg_event_id": "nan", "delivery_id": NaN}',
+        '{"event": "delivered", "sg_event_id": "huge", "delivery_id": ' + "9" * 50 + "}",
+        '{"event": "delivered", "sg_event_id": "big", "delivery_id": ' + str(2**64) + "}",
+        '{"event": "delivered", "sg_event_id": "neg", "delivery_id": -3}',
+        '{"event": "delivered", "sg_event_id": "list", "delivery_id": [1]}',
+        '{"event": "delivered", "sg_event_id": "bool", "delivery_id": true}',
+        '{"event": "delivered", "sg_event_id": "float", "delivery_id": 1.5}',
+        '{"event": "delivered", "sg_event_id": {"nested": 1}}',
+        '{"event": ["delivered"], "sg_event_id": "name"}',
+        '{"event": "bounce", "sg_event_id": "nul", "email": "a\\u0000@example.org"}',
+        '{"event": "bounce", "sg_event_id": "surrogate", "email": "\\ud800@example.org"}',
+        '{"event": "delivered", "sg_event_id": "ts", "timestamp": 1e400}',
+        '"just a string"', "17", "null",
+    ]
+    parts = [json.dumps(good[0]), *hostile[:8], json.dumps(good[1]), *hostile[8:], json.dumps(good[2])]
+    return good, "[" + ",".join(parts) + "]\r\n"
+
+
+def test_unreadable_events_are_skipped_and_counted_and_the_rest_applies(standin, feed_server, client):
+    edition_id = _sent(standin, feed_server, readers=3)
+    good, payload = _hostile_batch(standin)
+    answer = client.post("/webhooks/sendgrid", content=payload.encode(), headers=standin.signed_headers(payload))
+    assert answer.status_code == 200, answer.text
+    assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0, "skipped": 16}]
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"delivered": 3}
+
+
+def test_the_worker_function_skips_what_it_cannot_read(standin, feed_server):
+    from digest.delivery.events import store_webhook_batch
+
+    edition_id = _sent(standin, feed_server, readers=3)
+    _, payload = _hostile_batch(standin)
+    with unit_of_work() as session:
+        batch_id = store_webhook_batch(session, payload.encode()).id
+    with unit_of_work() as session:
+        assert process_webhook_batch(session, batch_id)["skipped"] == 16
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"delivered": 3}
+        # Claimed once: a second run (the sweep racing the queue) applies nothing.
+        assert process_webhook_batch(session, batch_id)["new"] == 0
+
+
+def test_the_queue_and_the_sweep_racing_for_one_batch_apply_it_once(standin, feed_server, client):
+    import threading
+
+    _sent(standin, feed_server, readers=3)
+    [soft, *_] = standin.events("bounce")
+    soft.update(type="bounce", status="4.2.2", reason="mailbox full")
+    assert _post(client, standin, standin.events("delivered") + [soft]).status_code == 200
+    with unit_of_work() as session:
+        batch_id = session.scalar(select(WebhookBatch.id))
+    start, results = threading.Barrier(2), []
+
+    def apply() -> None:
+        start.wait()
+        with unit_of_work() as session:
+            results.append(process_webhook_batch(session, batch_id)["new"])
+
+    threads = [threading.Thread(target=apply) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [0, 4]
+    with unit_of_work() as session:
+        assert session.scalar(select(Subscriber.soft_bounces).where(Subscriber.email == soft["email"])) == 1

@@ -70,9 +70,14 @@ def page(live_server):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
-        yield context.new_page()
+        page = context.new_page()
+        # The pages' Content-Security-Policy must not block anything they need.
+        refused = []
+        page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
+        yield page
         context.close()
         browser.close()
+        assert refused == []
 
 
 def _log_in(page, email: str) -> None:

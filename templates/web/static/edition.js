@@ -1,0 +1,32 @@
+// The edition page's progressive enhancement (a static file: the pages' CSP allows no inline
+// script). Every action on the page works as a plain form without it.
+(function () {
+  var intro = document.getElementById("intro"), out = document.getElementById("intro-preview");
+  if (intro && out) {
+    var timer;
+    intro.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var data = new FormData(document.getElementById("text-form"));
+        fetch(out.dataset.previewUrl, {method: "POST", body: data, credentials: "same-origin"})
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) { if (html !== null) { out.innerHTML = html; } });
+      }, 250);
+    });
+  }
+  var sending = document.getElementById("sending");
+  if (sending && (sending.dataset.status === "sending" || sending.dataset.status === "paused")) {
+    setInterval(function () {
+      fetch(sending.dataset.progressUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
+        document.getElementById("progress-bar").max = p.total;
+        document.getElementById("progress-bar").value = p.done;
+        document.getElementById("progress-done").textContent = p.done;
+        document.getElementById("progress-total").textContent = p.total;
+        document.getElementById("progress-percent").textContent = p.percent;
+        document.getElementById("progress-rate").textContent = p.per_minute ? p.per_minute + " a minute" : "–";
+        document.getElementById("progress-eta").textContent = p.eta ? new Date(p.eta).toLocaleString("en-GB", {timeZone: sending.dataset.tz, dateStyle: "long", timeStyle: "short"}) : "–";
+        if (p.status !== sending.dataset.status) { location.reload(); }
+      });
+    }, 3000);
+  }
+})();
