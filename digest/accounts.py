@@ -6,13 +6,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import and_, case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict, InputError, NotFound
-from digest.store.models import Editor
+from digest.store.models import Editor, UTCDateTime
 from digest.subscribers.addresses import normalize_email
 
 ROLES = ("editor", "publisher")
@@ -43,9 +43,10 @@ _DUMMY_HASH = _hasher.hash("not a real password, only a timing guard")
 
 
 def authenticate(session: Session, email: str, password: str, now: dt.datetime | None = None) -> Editor:
-    """The editor with these credentials; LoginRefused otherwise. Failures in a row past
-    LOGIN_MAX_FAILURES lock the account for LOGIN_LOCKOUT_MINUTES, even to the right password."""
-    settings = get_settings()
+    """The editor with these credentials; LoginRefused otherwise. LOGIN_MAX_FAILURES refusals
+    within LOGIN_LOCKOUT_MINUTES lock the account for LOGIN_LOCKOUT_MINUTES, even to the right
+    password. Every answer costs exactly one password hash check, whatever the reason, so the
+    time taken tells nothing about the account."""
     now = now or utcnow()
     refused = LoginRefused("that email and password do not match an editor account, or the account "
                            "is locked for a while after repeated failures")
@@ -58,19 +59,43 @@ def authenticate(session: Session, email: str, password: str, now: dt.datetime |
     if editor is None:
         _verify(_DUMMY_HASH, password)
         raise refused
-    if editor.locked_until and editor.locked_until > now:
-        raise refused
-    if not _verify(editor.password_hash, password):
-        editor.failed_logins += 1
-        if editor.failed_logins >= settings.LOGIN_MAX_FAILURES:
-            editor.locked_until = now + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-            editor.failed_logins = 0
-        raise refused
-    editor.failed_logins = 0
-    editor.locked_until = None
-    if _hasher.check_needs_rehash(editor.password_hash):
-        editor.password_hash = _hasher.hash(password)
-    return editor
+    if _verify(editor.password_hash, password) and _clear_failures(session, editor.id, now):
+        session.refresh(editor)
+        if _hasher.check_needs_rehash(editor.password_hash):
+            editor.password_hash = _hasher.hash(password)
+        return editor
+    _count_failure(session, editor.id, now)
+    raise refused
+
+
+def _unlocked(now: dt.datetime):
+    return or_(Editor.locked_until.is_(None), Editor.locked_until <= now)
+
+
+def _clear_failures(session: Session, editor_id: int, now: dt.datetime) -> bool:
+    """Let the right password in unless a lock stands, in one UPDATE: a lock set by a parallel
+    wrong guess a moment ago is seen, never overwritten."""
+    cleared = session.execute(update(Editor).where(Editor.id == editor_id, _unlocked(now))
+                              .values(failed_logins=0, failures_since=None, locked_until=None)
+                              .execution_options(synchronize_session=False))
+    return cleared.rowcount == 1
+
+
+def _count_failure(session: Session, editor_id: int, now: dt.datetime) -> None:
+    """Count a refusal and lock the account at the limit, in one UPDATE (no read-modify-write
+    that parallel guesses could race). SET expressions see the row as it was, so `count` is the
+    new count. A refusal while locked counts but never extends the lock."""
+    settings = get_settings()
+    window = dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    started, lock_end = literal(now, UTCDateTime()), literal(now + window, UTCDateTime())
+    in_window = and_(Editor.failures_since.is_not(None), Editor.failures_since > now - window)
+    count = case((in_window, Editor.failed_logins + 1), else_=1)
+    session.execute(update(Editor).where(Editor.id == editor_id).values(
+        failed_logins=count,
+        failures_since=case((in_window, Editor.failures_since), else_=started),
+        locked_until=case((and_(_unlocked(now), count >= settings.LOGIN_MAX_FAILURES), lock_end),
+                          else_=Editor.locked_until),
+    ).execution_options(synchronize_session=False))
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from digest.accounts import LoginRefused, authenticate, editor_for_token
 from digest.config import get_settings
 from digest.store.models import Editor
-from digest.web.pages import db, page
+from digest.login_limit import refund_login_attempt, reserve_login_attempt
+from digest.subscribers.ratelimit import RateLimited
+from digest.web.pages import client_ip, db, page
 
 SESSION_COOKIE = "digest_session"
 CSRF_COOKIE = "digest_csrf"
@@ -142,12 +144,19 @@ def login_page(request: Request, next: str = "/dashboard"):  # noqa: A002 - the 
 def login(request: Request, email: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
           next: str = Form("/dashboard"), db: Session = Depends(db)):  # noqa: A002
     verify_csrf(request, {"csrf_token": csrf_token})
+    ip = client_ip(request)
+    try:
+        reserve_login_attempt(ip)
+    except RateLimited as exc:
+        return page("login.html", 429, headers={"Retry-After": str(exc.retry_after)}, title="Log in",
+                    request=request, next=_safe_next(next), error=str(exc), email=email)
     try:
         editor = authenticate(db, email, password)
     except LoginRefused as exc:
         db.commit()  # the failure count is kept, whatever the answer
         return page("login.html", 401, title="Log in", request=request, next=_safe_next(next),
                     error=str(exc), email=email)
+    refund_login_attempt(ip)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_value(editor), max_age=get_settings().SESSION_HOURS * 3600,
                         httponly=True, samesite="lax", secure=_secure(), path="/")
