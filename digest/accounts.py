@@ -6,13 +6,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict, InputError, NotFound
-from digest.store.models import Editor, UTCDateTime
+from digest.store.models import AuditEntry, Editor, UTCDateTime
 from digest.subscribers.addresses import normalize_email
 
 ROLES = ("editor", "publisher")
@@ -122,3 +122,69 @@ def token_hash(token: str) -> str:
 
 def editor_for_token(session: Session, token: str) -> Editor | None:
     return session.scalar(select(Editor).where(Editor.api_token_hash == token_hash(token)))
+
+
+def end_sessions(session: Session, editor_id: int) -> None:
+    """End every session of the editor, on every browser: their cookies' signatures carry the
+    old generation. One UPDATE, so two logouts at once both count."""
+    session.execute(update(Editor).where(Editor.id == editor_id)
+                    .values(session_generation=Editor.session_generation + 1)
+                    .execution_options(synchronize_session=False))
+
+
+def list_editors(session: Session) -> list[Editor]:
+    return list(session.scalars(select(Editor).order_by(Editor.email)))
+
+
+def get_editor(session: Session, email: str) -> Editor:
+    address = normalize_email(email, what="editor email")
+    editor = session.scalar(select(Editor).where(Editor.email == address))
+    if editor is None:
+        raise NotFound(f"editor {address} does not exist")
+    return editor
+
+
+def set_password(session: Session, email: str, password: str, *, by: str, source: str) -> Editor:
+    """A new password (which ends the editor's sessions: their signature covers the hash) and
+    a lifted lock-out."""
+    editor = get_editor(session, email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    editor.password_hash = _hasher.hash(password)
+    editor.failed_logins, editor.failures_since, editor.locked_until = 0, None, None
+    editor.session_generation += 1
+    _audit(session, "passwd", editor, by=by, source=source)
+    return editor
+
+
+def remove_editor(session: Session, email: str, *, by: str, source: str) -> None:
+    """Remove an account (its sessions and API token die with it); the last publisher stays, or
+    nobody could approve an edition or manage accounts from the web again."""
+    editor = get_editor(session, email)
+    if editor.role == "publisher":
+        publishers = session.scalar(select(func.count()).select_from(Editor).where(Editor.role == "publisher"))
+        if publishers <= 1:
+            raise Conflict(f"{editor.email} is the last publisher; add another publisher first")
+    _audit(session, "remove", editor, by=by, source=source)
+    session.delete(editor)
+    session.flush()
+
+
+def revoke_api_token(session: Session, email: str, *, by: str, source: str) -> bool:
+    """Revoke the editor's API token; False when there was none (nothing changes, still audited)."""
+    editor = get_editor(session, email)
+    had_token = editor.api_token_hash is not None
+    editor.api_token_hash = None
+    _audit(session, "revoke_token", editor, by=by, source=source, had_token=had_token)
+    return had_token
+
+
+def _audit(session: Session, action: str, editor: Editor, *, by: str, source: str, **details) -> None:
+    # The audit log of subscribers and operators' actions; `editors:` rows are about accounts.
+    session.add(AuditEntry(at=utcnow(), action=f"editors:{action}", source=source,
+                           details={"editor": editor.email, "by": by, **details}))
+
+
+def account_actions(session: Session, limit: int = 20) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.action.startswith("editors:"))
+                                .order_by(AuditEntry.id.desc()).limit(limit)))

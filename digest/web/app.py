@@ -30,7 +30,7 @@ from digest.store.db import on_commit, unit_of_work
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import api, editor, editor_feeds, editor_subscribers, ops, subscribers
+from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, subscribers
 from digest.templating import web_environment
 from digest.web.auth import (
     CsrfRejected,
@@ -49,6 +49,7 @@ app.include_router(api.router)
 app.include_router(editor.router)
 app.include_router(editor_subscribers.router)
 app.include_router(editor_feeds.router)
+app.include_router(editor_accounts.router)
 app.include_router(ops.router)
 log = logging.getLogger(__name__)
 # SendGrid posts batches of at most a few MB; anything far larger is not theirs.

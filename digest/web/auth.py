@@ -1,8 +1,9 @@
 """Editor logins for the web app: signed session cookies, per-editor API tokens, CSRF tokens.
 
 The session cookie carries the editor's id, when it was issued and a nonce, signed with
-SECRET_KEY together with a fingerprint of the editor's password hash, so that changing a
-password ends every session. It is HttpOnly, SameSite=Lax, and Secure when the public address is
+SECRET_KEY together with a fingerprint of the editor's password hash and the editor's session
+generation: changing the password, or logging out (which adds one to the generation), ends every
+session of that editor on every browser, server-side; a copied cookie stops working too. It is HttpOnly, SameSite=Lax, and Secure when the public address is
 https. CSRF tokens are derived from a random per-browser cookie (double submit, signed), so the
 login form is protected before anyone is logged in.
 """
@@ -21,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from digest.accounts import LoginRefused, authenticate, editor_for_token
+from digest.accounts import LoginRefused, authenticate, editor_for_token, end_sessions
 from digest.config import get_settings
 from digest.store.models import Editor
 from digest.login_limit import refund_login_attempt, reserve_login_attempt
@@ -51,7 +52,8 @@ def _sign(*parts: str) -> str:
 
 
 def _fingerprint(editor: Editor) -> str:
-    return hashlib.sha256(editor.password_hash.encode()).hexdigest()[:16]
+    password = hashlib.sha256(editor.password_hash.encode()).hexdigest()[:16]
+    return f"{password}.{editor.session_generation}"
 
 
 def session_value(editor: Editor, issued: int | None = None) -> str:
@@ -164,8 +166,12 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), csr
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: str = Form("")):
+def logout(request: Request, csrf_token: str = Form(""), db: Session = Depends(db)):
     verify_csrf(request, {"csrf_token": csrf_token})
+    editor = _editor_from_session(db, request.cookies.get(SESSION_COOKIE, ""))
+    if editor is not None:
+        end_sessions(db, editor.id)
+        db.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
