@@ -79,6 +79,11 @@ def rate_limited(request: Request, exc: RateLimited) -> Response:
     return _error(request, 429, "Too many requests", str(exc), {"Retry-After": str(exc.retry_after)})
 
 
+@app.exception_handler(subscribers.SignupUnavailable)
+def signup_unavailable(request: Request, exc: subscribers.SignupUnavailable) -> Response:
+    return _error(request, 503, "Please try again shortly", exc.message, {"Retry-After": str(exc.retry_after)})
+
+
 @app.exception_handler(RequestValidationError)
 async def malformed(request: Request, exc: RequestValidationError) -> Response:
     # A path that names no object (/editions/abc) is a page that does not exist.
