@@ -105,14 +105,17 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def issue_api_token(session: Session, email: str) -> str:
-    """A new API token for the editor (replacing any earlier one); shown once, stored hashed."""
+def issue_api_token(session: Session, email: str, *, by: str | None = None, source: str = "cli") -> str:
+    """A new API token for the editor (replacing any earlier one); shown once, stored hashed.
+    Audited when `by` names who asked for it."""
     address = normalize_email(email, what="editor email")
     editor = session.scalar(select(Editor).where(Editor.email == address))
     if editor is None:
         raise NotFound(f"editor {address} does not exist")
     token = "dgt_" + secrets.token_urlsafe(32)
     editor.api_token_hash = token_hash(token)
+    if by is not None:
+        _audit(session, "token", editor, by=by, source=source)
     return token
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from digest.accounts import add_editor, authenticate, issue_api_token
+from digest.accounts import add_editor, authenticate
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Editor
 from tests.test_cli import digest
@@ -41,8 +41,8 @@ def test_passwd_reads_the_password_from_stdin_never_argv(settings):
 def test_remove_and_revoke_token_are_audited_and_name_a_missing_editor(settings):
     _add("ed@example.org")
     _add("pub@example.org", "publisher")
-    with unit_of_work() as session:
-        issue_api_token(session, "ed@example.org")
+    issued = digest("editors", "token", "ed@example.org")
+    assert issued.returncode == 0 and "dgt_" in issued.stdout
     for args in (("passwd", "--password-stdin"), ("remove", "--yes"), ("revoke-token",)):
         missing = digest("editors", args[0], "nobody@example.org", *args[1:], stdin="a brand new password\n")
         assert missing.returncode == 2 and "editor nobody@example.org does not exist" in missing.stderr, args
@@ -60,5 +60,6 @@ def test_remove_and_revoke_token_are_audited_and_name_a_missing_editor(settings)
     assert removed.returncode == 0, removed.stderr
     with unit_of_work() as session:
         assert session.scalars(select(Editor.email)).all() == ["pub@example.org"]
-    assert _actions() == [("editors:revoke_token", "ed@example.org", "cli"),
+    assert _actions() == [("editors:token", "ed@example.org", "cli"),
+                          ("editors:revoke_token", "ed@example.org", "cli"),
                           ("editors:remove", "ed@example.org", "cli")]

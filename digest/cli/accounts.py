@@ -32,11 +32,11 @@ def editors_add(email: str,
 
 @editors_app.command("token")
 def editors_token(email: str) -> None:
-    """Issue a new API token for an editor (replaces the old one); shown once."""
+    """Issue a new API token for an editor (replaces the old one); shown once. Audited."""
     from digest.accounts import issue_api_token
 
     with transaction() as session:
-        token = issue_api_token(session, email)
+        token = issue_api_token(session, email, **who_runs_it())
     console.print(f"API token for {email} (send as 'Authorization: Bearer <token>'; shown once):")
     sys.stdout.write(token + "\n")
 

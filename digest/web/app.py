@@ -108,7 +108,7 @@ def login_required(request: Request, exc: LoginRequired) -> Response:
 @app.exception_handler(PublisherRequired)
 def publisher_required(request: Request, exc: PublisherRequired) -> Response:
     return _error(request, 403, "Publishers only", "only a publisher may do this (approve, schedule, "
-                  "pause, resume or cancel a send)")
+                  "pause, resume or cancel a send, or manage editor accounts)")
 
 
 @app.exception_handler(CsrfRejected)
