@@ -4,8 +4,9 @@ The session cookie carries the editor's id, when it was issued and a nonce, sign
 SECRET_KEY together with a fingerprint of the editor's password hash and the editor's session
 generation: changing the password, or logging out (which adds one to the generation), ends every
 session of that editor on every browser, server-side; a copied cookie stops working too. It is
-HttpOnly, SameSite=Lax, and Secure when the public address is https. CSRF tokens are derived from a random per-browser cookie (double submit, signed), so the
-login form is protected before anyone is logged in.
+HttpOnly, SameSite=Lax, and Secure when the public address is https. CSRF tokens are derived
+from a random per-browser cookie (double submit, signed), so the login form is protected before
+anyone is logged in.
 """
 
 from __future__ import annotations
