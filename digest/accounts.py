@@ -6,13 +6,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict, InputError, NotFound
-from digest.store.models import Editor
+from digest.store.models import AuditEntry, Editor, UTCDateTime
 from digest.subscribers.addresses import normalize_email
 
 ROLES = ("editor", "publisher")
@@ -43,9 +43,10 @@ _DUMMY_HASH = _hasher.hash("not a real password, only a timing guard")
 
 
 def authenticate(session: Session, email: str, password: str, now: dt.datetime | None = None) -> Editor:
-    """The editor with these credentials; LoginRefused otherwise. Failures in a row past
-    LOGIN_MAX_FAILURES lock the account for LOGIN_LOCKOUT_MINUTES, even to the right password."""
-    settings = get_settings()
+    """The editor with these credentials; LoginRefused otherwise. LOGIN_MAX_FAILURES refusals
+    within LOGIN_LOCKOUT_MINUTES lock the account for LOGIN_LOCKOUT_MINUTES, even to the right
+    password. Every answer costs exactly one password hash check, whatever the reason, so the
+    time taken tells nothing about the account."""
     now = now or utcnow()
     refused = LoginRefused("that email and password do not match an editor account, or the account "
                            "is locked for a while after repeated failures")
@@ -58,19 +59,43 @@ def authenticate(session: Session, email: str, password: str, now: dt.datetime |
     if editor is None:
         _verify(_DUMMY_HASH, password)
         raise refused
-    if editor.locked_until and editor.locked_until > now:
-        raise refused
-    if not _verify(editor.password_hash, password):
-        editor.failed_logins += 1
-        if editor.failed_logins >= settings.LOGIN_MAX_FAILURES:
-            editor.locked_until = now + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-            editor.failed_logins = 0
-        raise refused
-    editor.failed_logins = 0
-    editor.locked_until = None
-    if _hasher.check_needs_rehash(editor.password_hash):
-        editor.password_hash = _hasher.hash(password)
-    return editor
+    if _verify(editor.password_hash, password) and _clear_failures(session, editor.id, now):
+        session.refresh(editor)
+        if _hasher.check_needs_rehash(editor.password_hash):
+            editor.password_hash = _hasher.hash(password)
+        return editor
+    _count_failure(session, editor.id, now)
+    raise refused
+
+
+def _unlocked(now: dt.datetime):
+    return or_(Editor.locked_until.is_(None), Editor.locked_until <= now)
+
+
+def _clear_failures(session: Session, editor_id: int, now: dt.datetime) -> bool:
+    """Let the right password in unless a lock stands, in one UPDATE: a lock set by a parallel
+    wrong guess a moment ago is seen, never overwritten."""
+    cleared = session.execute(update(Editor).where(Editor.id == editor_id, _unlocked(now))
+                              .values(failed_logins=0, failures_since=None, locked_until=None)
+                              .execution_options(synchronize_session=False))
+    return cleared.rowcount == 1
+
+
+def _count_failure(session: Session, editor_id: int, now: dt.datetime) -> None:
+    """Count a refusal and lock the account at the limit, in one UPDATE (no read-modify-write
+    that parallel guesses could race). SET expressions see the row as it was, so `count` is the
+    new count. A refusal while locked counts but never extends the lock."""
+    settings = get_settings()
+    window = dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    started, lock_end = literal(now, UTCDateTime()), literal(now + window, UTCDateTime())
+    in_window = and_(Editor.failures_since.is_not(None), Editor.failures_since > now - window)
+    count = case((in_window, Editor.failed_logins + 1), else_=1)
+    session.execute(update(Editor).where(Editor.id == editor_id).values(
+        failed_logins=count,
+        failures_since=case((in_window, Editor.failures_since), else_=started),
+        locked_until=case((and_(_unlocked(now), count >= settings.LOGIN_MAX_FAILURES), lock_end),
+                          else_=Editor.locked_until),
+    ).execution_options(synchronize_session=False))
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -80,14 +105,17 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def issue_api_token(session: Session, email: str) -> str:
-    """A new API token for the editor (replacing any earlier one); shown once, stored hashed."""
+def issue_api_token(session: Session, email: str, *, by: str | None = None, source: str = "cli") -> str:
+    """A new API token for the editor (replacing any earlier one); shown once, stored hashed.
+    Audited when `by` names who asked for it."""
     address = normalize_email(email, what="editor email")
     editor = session.scalar(select(Editor).where(Editor.email == address))
     if editor is None:
         raise NotFound(f"editor {address} does not exist")
     token = "dgt_" + secrets.token_urlsafe(32)
     editor.api_token_hash = token_hash(token)
+    if by is not None:
+        _audit(session, "token", editor, by=by, source=source)
     return token
 
 
@@ -97,3 +125,69 @@ def token_hash(token: str) -> str:
 
 def editor_for_token(session: Session, token: str) -> Editor | None:
     return session.scalar(select(Editor).where(Editor.api_token_hash == token_hash(token)))
+
+
+def end_sessions(session: Session, editor_id: int) -> None:
+    """End every session of the editor, on every browser: their cookies' signatures carry the
+    old generation. One UPDATE, so two logouts at once both count."""
+    session.execute(update(Editor).where(Editor.id == editor_id)
+                    .values(session_generation=Editor.session_generation + 1)
+                    .execution_options(synchronize_session=False))
+
+
+def list_editors(session: Session) -> list[Editor]:
+    return list(session.scalars(select(Editor).order_by(Editor.email)))
+
+
+def get_editor(session: Session, email: str) -> Editor:
+    address = normalize_email(email, what="editor email")
+    editor = session.scalar(select(Editor).where(Editor.email == address))
+    if editor is None:
+        raise NotFound(f"editor {address} does not exist")
+    return editor
+
+
+def set_password(session: Session, email: str, password: str, *, by: str, source: str) -> Editor:
+    """A new password (which ends the editor's sessions: their signature covers the hash) and
+    a lifted lock-out."""
+    editor = get_editor(session, email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    editor.password_hash = _hasher.hash(password)
+    editor.failed_logins, editor.failures_since, editor.locked_until = 0, None, None
+    editor.session_generation += 1
+    _audit(session, "passwd", editor, by=by, source=source)
+    return editor
+
+
+def remove_editor(session: Session, email: str, *, by: str, source: str) -> None:
+    """Remove an account (its sessions and API token die with it); the last publisher stays, or
+    nobody could approve an edition or manage accounts from the web again."""
+    editor = get_editor(session, email)
+    if editor.role == "publisher":
+        publishers = session.scalar(select(func.count()).select_from(Editor).where(Editor.role == "publisher"))
+        if publishers <= 1:
+            raise Conflict(f"{editor.email} is the last publisher; add another publisher first")
+    _audit(session, "remove", editor, by=by, source=source)
+    session.delete(editor)
+    session.flush()
+
+
+def revoke_api_token(session: Session, email: str, *, by: str, source: str) -> bool:
+    """Revoke the editor's API token; False when there was none (nothing changes, still audited)."""
+    editor = get_editor(session, email)
+    had_token = editor.api_token_hash is not None
+    editor.api_token_hash = None
+    _audit(session, "revoke_token", editor, by=by, source=source, had_token=had_token)
+    return had_token
+
+
+def _audit(session: Session, action: str, editor: Editor, *, by: str, source: str, **details) -> None:
+    # The audit log of subscribers and operators' actions; `editors:` rows are about accounts.
+    session.add(AuditEntry(at=utcnow(), action=f"editors:{action}", source=source,
+                           details={"editor": editor.email, "by": by, **details}))
+
+
+def account_actions(session: Session, limit: int = 20) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.action.startswith("editors:"))
+                                .order_by(AuditEntry.id.desc()).limit(limit)))

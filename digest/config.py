@@ -93,10 +93,14 @@ class Settings(BaseSettings):
         "News Digest",
     ]
 
-    # Editor sessions: how long a login lasts; failed logins in a row before a lock-out, and its length.
+    # Editor sessions: how long a login lasts; refused logins of an account within a window of
+    # LOGIN_LOCKOUT_MINUTES that lock it for as long; failed login attempts per client IP in that
+    # window (counted in Redis; without Redis only the account lock applies). Keep
+    # LOGIN_MAX_FAILURES above twice LOGIN_ATTEMPTS_PER_IP so that one address cannot lock anyone out.
     SESSION_HOURS: int = Field(default=12, ge=1)
-    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1)
+    LOGIN_MAX_FAILURES: int = Field(default=12, ge=1)
     LOGIN_LOCKOUT_MINUTES: int = Field(default=15, ge=1)
+    LOGIN_ATTEMPTS_PER_IP: int = Field(default=5, ge=1)
 
     # Request bodies, refused with 413 while they stream (Content-Length checked first): the
     # webhook, subscriber CSV imports (API and page), and every other form or JSON request.

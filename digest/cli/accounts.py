@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.common import transaction, app, console, editors_app, sample_app
+from digest.cli.common import transaction, app, console, editors_app, local_time, sample_app, who_runs_it
 from digest.clock import utcnow
 from digest.config import get_settings
 
@@ -32,13 +32,72 @@ def editors_add(email: str,
 
 @editors_app.command("token")
 def editors_token(email: str) -> None:
-    """Issue a new API token for an editor (replaces the old one); shown once."""
+    """Issue a new API token for an editor (replaces the old one); shown once. Audited."""
     from digest.accounts import issue_api_token
 
     with transaction() as session:
-        token = issue_api_token(session, email)
+        token = issue_api_token(session, email, **who_runs_it())
     console.print(f"API token for {email} (send as 'Authorization: Bearer <token>'; shown once):")
     sys.stdout.write(token + "\n")
+
+
+def _read_password(password_stdin: bool) -> str:
+    # Never from argv: a command line is visible to every user of the machine (ps) and in history.
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+
+@editors_app.command("passwd")
+def editors_passwd(email: str,
+                   password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False) -> None:
+    """Set an editor's password (asks for it); ends their sessions and lifts a lock-out. Audited."""
+    from digest.accounts import get_editor, set_password
+
+    with transaction() as session:
+        get_editor(session, email)  # complain before asking for a password
+    password = _read_password(password_stdin)
+    with transaction() as session:
+        editor = set_password(session, email, password, **who_runs_it())
+        console.print(f"password of {editor.email} changed; their sessions have ended")
+
+
+@editors_app.command("remove")
+def editors_remove(email: str,
+                   yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False) -> None:
+    """Remove an editor account (its sessions and API token stop working). Audited."""
+    from digest.accounts import get_editor, remove_editor
+
+    with transaction() as session:
+        address = get_editor(session, email).email
+    if not yes:
+        typer.confirm(f"Remove the editor account {address}?", abort=True)
+    with transaction() as session:
+        remove_editor(session, address, **who_runs_it())
+    console.print(f"editor {address} removed")
+
+
+@editors_app.command("revoke-token")
+def editors_revoke_token(email: str) -> None:
+    """Revoke an editor's API token at once. Audited."""
+    from digest.accounts import revoke_api_token
+
+    with transaction() as session:
+        had_token = revoke_api_token(session, email, **who_runs_it())
+    console.print(f"API token of {email} revoked" if had_token else f"{email} had no API token; nothing to revoke")
+
+
+@editors_app.command("list")
+def editors_list() -> None:
+    """Editor accounts: address, role, lock-out, API token."""
+    from digest.accounts import list_editors
+
+    now = utcnow()
+    with transaction() as session:
+        for editor in list_editors(session):
+            locked = f"locked until {local_time(editor.locked_until)}" if editor.locked_until and editor.locked_until > now else ""
+            token = "API token" if editor.api_token_hash else ""
+            console.print("  ".join(filter(None, [editor.email, editor.role, locked, token])), highlight=False)
 
 
 @app.command("serve")

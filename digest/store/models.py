@@ -375,9 +375,13 @@ class Editor(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="editor")
-    # Failed logins in a row; past the limit the account is locked until `locked_until`.
+    # Refused logins since `failures_since` (a window of LOGIN_LOCKOUT_MINUTES); at
+    # LOGIN_MAX_FAILURES the account is locked until `locked_until`. Counted by one UPDATE each.
     failed_logins: Mapped[int] = mapped_column(default=0)
+    failures_since: Mapped[dt.datetime | None]
     locked_until: Mapped[dt.datetime | None]
+    # Part of every session cookie's signature: logging out adds one, which ends every session.
+    session_generation: Mapped[int] = mapped_column(default=0)
     # SHA-256 of the editor's API token (the token itself is shown once, never stored).
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -13,6 +13,8 @@ from digest.errors import InputError
 
 # The common case, an ASCII dot-atom at a domain already accepted, skips email-validator's full
 # pass (most of an import's time otherwise); whatever does not match takes the full pass.
+MAX_LOCAL_OCTETS = 64
+MAX_ADDRESS_OCTETS = 254
 _ASCII_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 
 
@@ -26,7 +28,7 @@ def _accepted_domain(domain: str) -> str | None:
 
 def _fast_normalize(address: str) -> str | None:
     local, at, domain = address.rpartition("@")
-    if not (at and address.isascii() and len(local) <= 64 and len(address) <= 254
+    if not (at and address.isascii() and len(local) <= MAX_LOCAL_OCTETS and len(address) <= MAX_ADDRESS_OCTETS
             and _ASCII_LOCAL.match(local)):
         return None
     ascii_domain = _accepted_domain(domain.lower())
@@ -44,7 +46,15 @@ def normalize_email(address: str, *, what: str = "email address", check_delivera
         raise InputError(f"{what} {address!r} is not valid: {exc}") from None
     local, _, domain = result.normalized.rpartition("@")
     # Mailbox names are case-insensitive in practice; one person, one row.
-    return f"{local.lower()}@{result.ascii_domain or domain.lower()}"
+    normalized = f"{local.lower()}@{result.ascii_domain or domain.lower()}"
+    # RFC 5321 counts octets (email-validator lets a long local part through): a longer address
+    # is refused by mail servers, and would never get a confirmation.
+    if len(local.lower().encode()) > MAX_LOCAL_OCTETS:
+        raise InputError(f"{what} {address!r} is not valid: its local part is longer than "
+                         f"{MAX_LOCAL_OCTETS} octets (RFC 5321)")
+    if len(normalized.encode()) > MAX_ADDRESS_OCTETS:
+        raise InputError(f"{what} {address!r} is not valid: it is longer than {MAX_ADDRESS_OCTETS} octets (RFC 5321)")
+    return normalized
 
 
 def address_hash(address: str) -> str:

@@ -30,7 +30,7 @@ def _cell(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ";".join(value)
+        return guard(";".join(value))
     return guard(str(value))
 
 
@@ -43,7 +43,8 @@ def export_subscribers(session: Session, out: TextIO, status: SubscriberStatus |
         keys.update(attributes or {})
     extra = sorted(keys)
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([*IMPORT_COLUMNS, *STATE_COLUMNS, *extra])
+    # Attribute keys are column names from an imported file: guarded like every other cell.
+    writer.writerow([*IMPORT_COLUMNS, *STATE_COLUMNS, *(guard(key) for key in extra)])
     # Columns, not ORM objects: nothing is kept per row, so memory stays flat for any size.
     sub = Subscriber
     rows = session.execute(

@@ -33,7 +33,7 @@ from digest.errors import InputError
 from digest.store.models import AuditEntry, Subscriber, SubscriberFormat, SubscriberStatus, Suppression
 from digest.store.upsert import insert_ignoring_duplicates
 from digest.subscribers.addresses import address_hash, normalize_email
-from digest.subscribers.lifecycle import clean_name
+from digest.subscribers.lifecycle import clean_name, refuse_control_characters
 
 IMPORT_COLUMNS = ("email", "name", "sections", "confirmed_at", "source")
 # What csv_export writes besides the import columns; read back, they mean nothing.
@@ -84,13 +84,57 @@ def unguard(cell: str) -> str:
     return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START else cell
 
 
+# What a spreadsheet's "Unicode text" or an old export writes instead of UTF-8.
+_UTF16_BOMS = {b"\xff\xfe": "FF FE", b"\xfe\xff": "FE FF"}
+_SAVE_AS_UTF8 = 'save it as "CSV UTF-8" and import it again'
+_LATIN1 = f"the file looks like Latin-1 or Windows-1252; {_SAVE_AS_UTF8}"
+
+
+def _refuse_other_encodings(stream: io.BufferedReader, what: str) -> None:
+    """UTF-16 (with or without a byte order mark) is refused whole, with the reason: read as
+    UTF-8, every row of it would be garbage."""
+    head = stream.peek(4096)[:4096]
+    bom = _UTF16_BOMS.get(head[:2])
+    if bom:
+        raise InputError(f"{what} is not UTF-8: it is UTF-16 (it starts with the byte order mark {bom}); "
+                         f"{_SAVE_AS_UTF8}")
+    # UTF-16 without a mark: every other byte of Latin text is NUL. One stray NUL is a bad cell,
+    # refused with its row.
+    if head and head.count(0) * 4 >= len(head):
+        raise InputError(f"{what} is not UTF-8: a quarter or more of its bytes are NUL, as in UTF-16 "
+                         f"text (or it is not a text file at all); {_SAVE_AS_UTF8}")
+
+
+def _not_utf8(text: str) -> str | None:
+    """The first byte that was not UTF-8, as surrogateescape kept it (U+DC80..U+DCFF)."""
+    for char in text:
+        if "\udc80" <= char <= "\udcff":
+            return f"0x{ord(char) - 0xDC00:02X}"
+    return None
+
+
+def _column_names(cells: list[str], what: str) -> list[str]:
+    header = [unguard(h.strip()).lower() for h in cells]
+    for name in header:
+        if byte := _not_utf8(name):
+            raise InputError(f"{what}, line 1: the column names are not valid UTF-8 (byte {byte}); {_LATIN1}")
+        try:
+            refuse_control_characters(name, f"column name {name!r}")
+        except InputError as exc:
+            raise InputError(f"{what}, line 1: {exc}") from None
+    return header
+
+
 def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str]]]:
     """(first line of the record, cells by column) for every non-empty record."""
+    buffered = io.BufferedReader(stream)
+    _refuse_other_encodings(buffered, what)
     # utf-8-sig drops a byte order mark; newline="" lets csv handle \r\n inside and between rows;
-    # undecodable bytes become U+FFFD so that the row, not the whole file, is refused.
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    # bytes that are not UTF-8 are kept as surrogates, so that the row, not the whole file, is
+    # refused, and the message can name the byte.
+    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
-    header = [h.strip().lower() for h in next(reader, [])]
+    header = _column_names(next(reader, []), what)
     if "email" not in header:
         raise InputError(f"{what} has no email column (its columns: {', '.join(header) or 'none'})")
     duplicates = sorted({h for h in header if header.count(h) > 1})
@@ -110,8 +154,9 @@ def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str]]
 def _parse(line: int, cells: dict[str, str], now: dt.datetime, order: list[str]) -> _Row:
     if "" in cells:
         raise InputError(cells[""])
-    if any("\ufffd" in value for value in cells.values()):
-        raise InputError("is not valid UTF-8")
+    for column, value in cells.items():
+        if byte := _not_utf8(value):
+            raise InputError(f"is not valid UTF-8 (byte {byte} in column {column!r}): {_LATIN1}")
     address = normalize_email(cells["email"], what="email")
     sections = []
     if raw := cells.get("sections", "").strip():
@@ -134,6 +179,8 @@ def _parse(line: int, cells: dict[str, str], now: dt.datetime, order: list[str])
         raise InputError(f"source is longer than {MAX_SOURCE} characters")
     attributes = {key: value for key, value in cells.items()
                   if key not in IMPORT_COLUMNS and key not in STATE_COLUMNS and key and value != ""}
+    for key, value in attributes.items():
+        refuse_control_characters(value, key)
     return _Row(line, address, clean_name(cells.get("name"), address),
                 [s for s in order if s in sections], confirmed_at, source, attributes)
 

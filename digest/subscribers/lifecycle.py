@@ -8,6 +8,7 @@ finds, the caller answers the same way, so the form cannot tell who is subscribe
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -32,7 +33,17 @@ class SignUp:
     send_confirmation: bool  # False when the address has had its share of confirmations
 
 
+def refuse_control_characters(value: str, what: str) -> None:
+    """NUL, escape, DEL, C1 and the like have no place in a name or an attribute, and can break
+    a terminal, a CSV consumer or a mail header. Tab and line breaks are text (a spreadsheet's
+    multi-line cell); names fold them into spaces."""
+    for char in value:
+        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+            raise InputError(f"{what} contains a control character (U+{ord(char):04X})")
+
+
 def clean_name(name: str | None, address: str) -> str | None:
+    refuse_control_characters(name or "", "name")
     name = " ".join((name or "").split())
     if len(name) > MAX_NAME:
         raise InputError(f"name for {address} is longer than {MAX_NAME} characters")

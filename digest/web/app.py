@@ -32,7 +32,7 @@ from digest.store.db import on_commit, unit_of_work
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import api, editor, editor_feeds, editor_subscribers, ops, subscribers
+from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, subscribers
 from digest.templating import web_environment
 from digest.web.auth import (
     CSRF_HEADER,
@@ -56,6 +56,7 @@ app.include_router(api.router)
 app.include_router(editor.router)
 app.include_router(editor_subscribers.router)
 app.include_router(editor_feeds.router)
+app.include_router(editor_accounts.router)
 app.include_router(ops.router)
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,11 @@ def too_large(request: Request, exc: RequestTooLarge) -> Response:
     return _error(request, 413, "Too large", exc.detail, {"Connection": "close"})
 
 
+@app.exception_handler(subscribers.SignupUnavailable)
+def signup_unavailable(request: Request, exc: subscribers.SignupUnavailable) -> Response:
+    return _error(request, 503, "Please try again shortly", exc.message, {"Retry-After": str(exc.retry_after)})
+
+
 @app.exception_handler(RequestValidationError)
 async def malformed(request: Request, exc: RequestValidationError) -> Response:
     # A path that names no object (/editions/abc) is a page that does not exist.
@@ -112,7 +118,7 @@ def login_required(request: Request, exc: LoginRequired) -> Response:
 @app.exception_handler(PublisherRequired)
 def publisher_required(request: Request, exc: PublisherRequired) -> Response:
     return _error(request, 403, "Publishers only", "only a publisher may do this (approve, schedule, "
-                  "pause, resume or cancel a send)")
+                  "pause, resume or cancel a send, or manage editor accounts)")
 
 
 @app.exception_handler(CsrfRejected)

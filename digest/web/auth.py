@@ -1,10 +1,12 @@
 """Editor logins for the web app: signed session cookies, per-editor API tokens, CSRF tokens.
 
 The session cookie carries the editor's id, when it was issued and a nonce, signed with
-SECRET_KEY together with a fingerprint of the editor's password hash, so that changing a
-password ends every session. It is HttpOnly, SameSite=Lax, and Secure when the public address is
-https. CSRF tokens are derived from a random per-browser cookie (double submit, signed), so the
-login form is protected before anyone is logged in.
+SECRET_KEY together with a fingerprint of the editor's password hash and the editor's session
+generation: changing the password, or logging out (which adds one to the generation), ends every
+session of that editor on every browser, server-side; a copied cookie stops working too. It is
+HttpOnly, SameSite=Lax, and Secure when the public address is https. CSRF tokens are derived
+from a random per-browser cookie (double submit, signed), so the login form is protected before
+anyone is logged in.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from digest.accounts import LoginRefused, authenticate, editor_for_token
+from digest.accounts import LoginRefused, authenticate, editor_for_token, end_sessions
 from digest.config import get_settings
 from digest.store.models import Editor
-from digest.web.pages import db, page
+from digest.login_limit import refund_login_attempt, reserve_login_attempt
+from digest.subscribers.ratelimit import RateLimited
+from digest.web.pages import client_ip, db, page
 
 SESSION_COOKIE = "digest_session"
 CSRF_COOKIE = "digest_csrf"
@@ -52,7 +56,8 @@ def _sign(*parts: str) -> str:
 
 
 def _fingerprint(editor: Editor) -> str:
-    return hashlib.sha256(editor.password_hash.encode()).hexdigest()[:16]
+    password = hashlib.sha256(editor.password_hash.encode()).hexdigest()[:16]
+    return f"{password}.{editor.session_generation}"
 
 
 def session_value(editor: Editor, issued: int | None = None) -> str:
@@ -156,12 +161,19 @@ def login_page(request: Request, next: str = "/dashboard"):  # noqa: A002 - the 
 def login(request: Request, email: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
           next: str = Form("/dashboard"), db: Session = Depends(db)):  # noqa: A002
     verify_csrf(request, {"csrf_token": csrf_token})
+    ip = client_ip(request)
+    try:
+        reserve_login_attempt(ip)
+    except RateLimited as exc:
+        return page("login.html", 429, headers={"Retry-After": str(exc.retry_after)}, title="Log in",
+                    request=request, next=_safe_next(next), error=str(exc), email=email)
     try:
         editor = authenticate(db, email, password)
     except LoginRefused as exc:
         db.commit()  # the failure count is kept, whatever the answer
         return page("login.html", 401, title="Log in", request=request, next=_safe_next(next),
                     error=str(exc), email=email)
+    refund_login_attempt(ip)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_value(editor), max_age=get_settings().SESSION_HOURS * 3600,
                         httponly=True, samesite="lax", secure=_secure(), path="/")
@@ -169,8 +181,12 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), csr
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: str = Form("")):
+def logout(request: Request, csrf_token: str = Form(""), db: Session = Depends(db)):
     verify_csrf(request, {"csrf_token": csrf_token})
+    editor = _editor_from_session(db, request.cookies.get(SESSION_COOKIE, ""))
+    if editor is not None:
+        end_sessions(db, editor.id)
+        db.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

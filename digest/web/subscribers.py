@@ -7,8 +7,11 @@ sent only once the change is stored, and the confirmation task is enqueued only 
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import kombu.exceptions
+import redis
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
@@ -23,12 +26,33 @@ from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_to
 from digest.web.pages import client_ip, page
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+
+
+class SignupUnavailable(Exception):
+    """Redis (rate limits, the confirmation queue) is down: the sign-up is refused with a
+    request to retry. Before the commit nothing is stored; if only the enqueue failed, the row is
+    pending and the retry sends its confirmation."""
+
+    retry_after = 120
+    message = ("We could not take your sign-up just now: part of our service is briefly unavailable. "
+               "Please try again in a few minutes.")
 
 
 def request_signup(request: Request, email: str, name: str | None, honeypot: str, source: str) -> None:
-    """The one sign-up path of the form and the API. Whatever happens short of bad input or the
-    IP limit, the caller answers the same way: new, pending, confirmed, unsubscribed, suppressed,
-    a bot (the honeypot is filled) or an address that has had its confirmations for today."""
+    """The one sign-up path of the form and the API. Whatever happens short of bad input, the
+    IP limit or an outage, the caller answers the same way: new, pending, confirmed,
+    unsubscribed, suppressed, a bot (the honeypot is filled) or an address that has had its
+    confirmations for today."""
+    try:
+        _request_signup(request, email, name, honeypot, source)
+    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
+        log.error("sign-up refused, Redis unavailable (%s: %s); the reader was asked to retry",
+                  type(exc).__name__, exc)
+        raise SignupUnavailable() from exc
+
+
+def _request_signup(request: Request, email: str, name: str | None, honeypot: str, source: str) -> None:
     ip = client_ip(request)
     check_signup_ip(ip)
     if honeypot:
@@ -57,6 +81,9 @@ def subscribe(request: Request, email: Annotated[str, Form()] = "", name: Annota
         raise
     except InputError as exc:
         return page("subscribe.html", 400, title="Subscribe", error=str(exc), email=email, name=name)
+    except SignupUnavailable as exc:
+        return page("subscribe.html", 503, headers={"Retry-After": str(exc.retry_after)}, title="Subscribe",
+                    error=exc.message, email=email, name=name)
     return page("subscribe_sent.html", title="Check your inbox")
 
 

@@ -13,6 +13,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import Editor
 from digest.web.app import app
 from digest.web.auth import SESSION_COOKIE, login_as
+from tests.conftest import reset_caches
 from tests.factories import draft_edition, polled_feed
 
 PASSWORD = "a long and careful password"
@@ -59,9 +60,11 @@ def test_a_form_without_its_csrf_token_is_refused(client):
     assert answer.status_code == 400 and SESSION_COOKIE not in answer.headers.get("set-cookie", "")
 
 
-def test_repeated_failures_lock_the_account(client):
+def test_repeated_failures_lock_the_account(client, settings, monkeypatch):
+    monkeypatch.setenv("LOGIN_ATTEMPTS_PER_IP", "100")  # the account's lock, not the address's limit
+    reset_caches()
     _editor()
-    for _ in range(5):
+    for _ in range(settings.LOGIN_MAX_FAILURES):
         wrong = client.post("/login", data={"email": "ed@example.org", "password": "wrong password!",
                                             "csrf_token": _csrf(client)})
         assert wrong.status_code == 401 and "do not match" in wrong.text

