@@ -1,12 +1,17 @@
 """A tiny local web server for the bundled sample feed, so the demo needs no internet. It serves
 the feed and answers each item's link with the article page, laid out as Joomla K2 lays out the
-journal's pages (header, intro text, full text, tags), made from the feed's own item."""
+journal's pages (header, intro text, full text, tags), made from the feed's own item.
+
+The items are dated November 2026. So that the quickstart and the demo always find recent
+articles, the server moves every date forward by whole fortnights until the newest item is at
+most two weeks old (`today` fixes the day, for tests); weekdays and spacing stay as written."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache, partial
 from html import escape
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -24,10 +29,31 @@ DEFAULT_PORT = 8025
 SAMPLE_FEED_PATH = "/publications/analytical-articles.feed"
 
 
-@lru_cache(maxsize=1)
-def article_pages() -> dict[str, bytes]:
+FORTNIGHT = dt.timedelta(days=14)
+_PUB_DATE = re.compile(rb"<pubDate>([^<]+)</pubDate>")
+
+
+def date_shift(today: dt.date) -> dt.timedelta:
+    """Whole fortnights that bring the newest item to within two weeks of `today` (never back)."""
+    newest = max(parsedate_to_datetime(m.decode()).date() for m in _PUB_DATE.findall(SAMPLE_FEED.read_bytes()))
+    behind = today - FORTNIGHT - newest
+    return FORTNIGHT * -(-behind.days // FORTNIGHT.days) if behind.days > 0 else dt.timedelta(0)
+
+
+@lru_cache(maxsize=4)
+def sample_feed(shift: dt.timedelta) -> bytes:
+    """The bundled feed with every pubDate moved forward by `shift`."""
+    def moved(match: re.Match) -> bytes:
+        when = parsedate_to_datetime(match.group(1).decode()) + shift
+        return b"<pubDate>" + format_datetime(when).encode() + b"</pubDate>"
+
+    return _PUB_DATE.sub(moved, SAMPLE_FEED.read_bytes())
+
+
+@lru_cache(maxsize=4)
+def article_pages(shift: dt.timedelta) -> dict[str, bytes]:
     """Each item's page, by the path of its link (the feed is ours and fixed: built once)."""
-    channel = etree.parse(str(SAMPLE_FEED), etree.XMLParser(resolve_entities=False, no_network=True))
+    channel = etree.fromstring(sample_feed(shift), etree.XMLParser(resolve_entities=False, no_network=True))
     pages = {}
     for item in channel.iterfind(".//item"):
         pages[urlsplit(item.findtext("link").strip()).path] = _k2_page(item)
@@ -64,30 +90,34 @@ def _k2_page(item: etree._Element) -> bytes:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {".feed": "application/rss+xml; charset=utf-8"}
+    def __init__(self, *args, today: dt.date | None, **kwargs):
+        self.today = today
+        super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        page = article_pages().get(self.path.split("?", 1)[0])
-        if page is None:
-            super().do_GET()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        self.wfile.write(page)
+        shift = date_shift(self.today or dt.date.today())
+        path = self.path.split("?", 1)[0]
+        if path == SAMPLE_FEED_PATH:
+            self._answer(sample_feed(shift), "application/rss+xml; charset=utf-8")
+        elif path in article_pages(shift):
+            self._answer(article_pages(shift)[path], "text/html; charset=utf-8")
+        else:
+            self.send_error(404)
 
-    def translate_path(self, path: str) -> str:
-        # /publications/<name>.feed -> the bundled <name>.feed; nothing else is served.
-        name = path.split("?", 1)[0].rsplit("/", 1)[-1]
-        return str(SAMPLE_DIR / name) if name.endswith(".feed") else str(SAMPLE_DIR / "missing")
+    def _answer(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - signature of the base class
         pass
 
 
-def make_server(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), partial(_Handler, directory=str(SAMPLE_DIR)))
+def make_server(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                today: dt.date | None = None) -> ThreadingHTTPServer:
+    return ThreadingHTTPServer((host, port), partial(_Handler, directory=str(SAMPLE_DIR), today=today))
 
 
 def start_in_thread(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> ThreadingHTTPServer:

@@ -4,8 +4,10 @@ both parts, no byline in a lead, a page behind every "Read the article", the foo
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import re
 import threading
+from urllib.parse import urlsplit
 
 import httpx
 import lxml.html
@@ -18,7 +20,7 @@ from digest.feeds.extract import extract_from_page
 from digest.feeds.lead import LEAD_WORDS
 from digest.feeds.poll import poll_feed
 from digest.feeds.registry import add_feed
-from digest.sample.server import feed_url, make_server
+from digest.sample.server import SAMPLE_FEED, feed_url, make_server
 from digest.store.db import unit_of_work
 from digest.store.models import Article
 
@@ -37,7 +39,7 @@ BYLINE_WORDS = ("By ", "By:", "CACI Analyst", "issue of the")
 
 @pytest.fixture
 def sample_server():
-    server = make_server(port=0)
+    server = make_server(port=0, today=NOW.date())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
@@ -104,3 +106,26 @@ def test_every_item_link_of_the_sample_opens_a_k2_article_page(sample_server):
         assert (", ".join(found.authors), found.section, found.issue_date) == (authors, section, issue)
         assert found.tags and found.lead_html and found.published_on
     assert httpx.get(f"http://127.0.0.1:{sample_server}/publications/nothing/item/1-x.html").status_code == 404
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 11, 29), dt.date(2027, 6, 3), dt.date(2031, 1, 1)])
+def test_the_sample_stays_recent_whatever_the_day_it_is_served(today):
+    """A quickstart run months from now still finds a fortnight's articles: dates move forward by
+    whole fortnights, keeping their weekdays, and so do the article pages."""
+    server = make_server(port=0, today=today)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        feed = httpx.get(feed_url(port=server.server_address[1])).text
+        served = [email.utils.parsedate_to_datetime(d) for d in re.findall(r"<pubDate>([^<]+)</pubDate>", feed)]
+        written = [email.utils.parsedate_to_datetime(d) for d in re.findall(
+            r"<pubDate>([^<]+)</pubDate>", SAMPLE_FEED.read_text())]
+        assert today - dt.timedelta(days=14) <= max(served).date() <= today
+        assert {d.weekday() for d in served} == {d.weekday() for d in written}
+        assert [b - a for a, b in zip(served, served[1:])] == [b - a for a, b in zip(written, written[1:])]
+        link = re.search(r"<item>.*?<link>([^<]+)</link>", feed, re.S)
+        page = httpx.get(base + urlsplit(link.group(1)).path).text
+        assert f"{served[0]:%d %B %Y}" in page
+    finally:
+        server.shutdown()
+        server.server_close()
