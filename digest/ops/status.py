@@ -14,7 +14,8 @@ from sqlalchemy import func, select, text
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.delivery.ratelimit import BUCKET_KEY, HOUR_KEY
+from digest.delivery.ratelimit import SCHEDULE_KEY, read_schedule
+from digest.delivery.sendrate import limits_on
 from digest.feeds.registry import feed_health
 from digest.ops.queues import queue_stats
 from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, SENDGRID_KEY,
@@ -104,12 +105,15 @@ def beat_status(client: redis.Redis, now: float) -> dict:
 
 
 def rate_limit_status(client: redis.Redis, now: float) -> dict:
+    """Today's limits (a warm-up day's caps, or the flat rates) and the shared schedule."""
     settings = get_settings()
-    tokens = client.hget(BUCKET_KEY, "tokens")
-    hour = client.get(f"{HOUR_KEY}{int(now // 3600)}")
-    return {"per_second": settings.SEND_RATE_PER_SECOND, "per_hour": settings.SEND_RATE_PER_HOUR,
-            "tokens": round(float(tokens), 1) if tokens is not None else None,
-            "sent_this_hour": int(hour or 0)}
+    today = limits_on(dt.datetime.fromtimestamp(now, dt.UTC).date(), settings)
+    schedule = read_schedule(client.hgetall(SCHEDULE_KEY))
+    taken_today = schedule.day_used if schedule.day == int(now // 86400) else 0
+    return {"per_second": today.per_second, "per_hour": today.per_hour, "per_day": today.per_day,
+            "warmup": bool(settings.SEND_WARMUP_PLAN),
+            "next_free_slot": _iso(schedule.free_at) if schedule.free_at > now else None,
+            "reserved_today": taken_today}
 
 
 def sendgrid_status(client: redis.Redis) -> dict:

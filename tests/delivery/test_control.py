@@ -19,7 +19,6 @@ from digest.delivery.control import (
     stalled_batches,
 )
 from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.ratelimit import SendRateLimiter
 from digest.delivery.send import RateLimited, claim_batch, delivery_counts, send_batch
 from digest.editions.approve import get_edition
 from digest.errors import Conflict
@@ -145,23 +144,6 @@ def test_lost_queue_messages_are_found_and_reissued(standin, feed_server):
                         .values(started_at=utcnow() - dt.timedelta(hours=1)))
     with unit_of_work() as session:
         assert stalled_batches(session) == {edition_id: batches}
-
-
-def test_the_rate_limit_is_shared_and_exact(redis_client):
-    limiter = SendRateLimiter(redis_client, per_second=100, per_hour=250, capacity=100)
-    redis_client.delete(*redis_client.keys("digest:send-rate:*") or ["none"])
-    first = limiter.acquire(100)
-    assert first.granted and first.sent_this_hour == 100
-    second = limiter.acquire(50)
-    assert not second.granted and 0 < second.wait_seconds <= 0.5
-    other_worker = SendRateLimiter(redis_client, per_second=100, per_hour=250, capacity=100)
-    assert not other_worker.acquire(50).granted  # the same bucket, wherever it is asked
-    redis_client.hset("digest:send-rate:bucket", "tokens", 100)
-    assert limiter.acquire(100).granted
-    capped = limiter.acquire(100)  # 300 > 250 this hour
-    assert not capped.granted and capped.wait_seconds > 1
-    with pytest.raises(ValueError):
-        limiter.acquire(251)
 
 
 def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_server, monkeypatch, redis_client):

@@ -55,11 +55,11 @@ def test_the_rate_limit_state_is_shown(settings, clean_redis, monkeypatch):
     monkeypatch.setenv("SEND_RATE_PER_SECOND", "50")
     reset_caches()
     get_rate_limiter.cache_clear()
-    assert get_rate_limiter().acquire(20).granted
+    assert get_rate_limiter().acquire("1:a", 20).granted
     rate = gather_status()["rate_limit"]
     get_rate_limiter.cache_clear()
-    assert rate["per_hour"] == 500 and rate["per_second"] == 50 and rate["sent_this_hour"] == 20
-    assert 30 <= rate["tokens"] < 1000
+    assert rate["per_hour"] == 500 and rate["per_second"] == 50 and rate["reserved_today"] == 20
+    assert rate["next_free_slot"] is not None  # 20 at 500 an hour: the next slot is 144 s away
 
 
 def test_feeds_show_their_last_success_failures_and_error(settings, clean_redis, feed_server):
