@@ -12,7 +12,7 @@ import random
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
-from digest.delivery.control import mark_stuck_unknown, stalled_batches
+from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown, stalled_batches
 from digest.delivery.events import process_webhook_batch
 from digest.delivery.message import SendError, Throttled
 from digest.delivery.ratelimit import requeue_countdown
@@ -101,14 +101,21 @@ def send_batch(edition_id: int, delivery_ids: list[int], failures: int = 0) -> i
 
 @app.task(name="digest.delivery.reconcile")
 def reconcile_deliveries() -> dict:
-    """Beat: stuck claims become unknown; sends whose queue messages were lost are re-issued."""
+    """Beat: stuck claims become unknown; unknown rows SendGrid stayed silent about are re-sent
+    once; sends whose queue messages were lost are re-issued."""
     with unit_of_work() as session:
         stuck = mark_stuck_unknown(session)
+        resent = resend_silent_unknown(session)
+        for edition_id, done in resent.items():
+            enqueue_batches(session, edition_id, done.batches)
         stalled = stalled_batches(session)
         for edition_id, batches in stalled.items():
+            if edition_id in resent:
+                continue  # just enqueued above
             log.warning("edition %s stalled; re-issuing %s batches", edition_id, len(batches))
             enqueue_batches(session, edition_id, batches)
-    return {"unknown": stuck, "reissued": {str(k): len(v) for k, v in stalled.items()}}
+    return {"unknown": stuck, "resent": {str(k): v.deliveries for k, v in resent.items()},
+            "reissued": {str(k): len(v) for k, v in stalled.items()}}
 
 
 @app.task(name="digest.webhooks.process", acks_late=True)

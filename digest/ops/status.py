@@ -10,10 +10,11 @@ import math
 import time
 
 import redis
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from digest.clock import utcnow
 from digest.config import get_settings
+from digest.delivery.progress import send_progress
 from digest.delivery.ratelimit import SCHEDULE_KEY, read_schedule
 from digest.delivery.sendrate import limits_on
 from digest.feeds.registry import feed_health
@@ -21,13 +22,11 @@ from digest.ops.queues import queue_stats
 from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, SENDGRID_KEY,
                                 TASK_COUNTS_KEY, WORKERS_KEY, minute, redis_client)
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from digest.store.models import Edition, EditionStatus
 
 # A lost worker stays on the page this long, then its record is dropped.
 FORGET_WORKER_AFTER = 24 * 3600
 FAILURES_SHOWN = 20
-# Throughput is measured over this window; the ETA assumes it holds.
-THROUGHPUT_WINDOW = dt.timedelta(minutes=5)
 # Sent editions stay on the page this long after their last delivery was handed over.
 RECENT_SEND = dt.timedelta(days=2)
 
@@ -133,7 +132,8 @@ def feed_status(session) -> list[dict]:
 
 
 def send_status(session, now: dt.datetime) -> list[dict]:
-    """Editions sending or paused, and those sent recently: deliveries by state, throughput, ETA."""
+    """Editions sending or paused, and those sent recently, with their progress (the same
+    figures the edition page shows: digest.delivery.progress)."""
     active = (EditionStatus.SENDING, EditionStatus.PAUSED)
     editions = session.scalars(
         select(Edition).where(Edition.status.in_(active) | ((Edition.status == EditionStatus.SENT)
@@ -142,19 +142,12 @@ def send_status(session, now: dt.datetime) -> list[dict]:
     ).all()
     sends = []
     for edition in editions:
-        rows = session.execute(select(Delivery.status, func.count()).where(Delivery.edition_id == edition.id)
-                               .group_by(Delivery.status)).all()
-        counts = dict.fromkeys((s.value for s in DeliveryStatus), 0) | {s.value: n for s, n in rows}
-        recent = session.scalar(select(func.count()).where(
-            Delivery.edition_id == edition.id, Delivery.sent_at >= now - THROUGHPUT_WINDOW))
-        per_minute = recent / (THROUGHPUT_WINDOW.total_seconds() / 60)
-        left = counts["pending"] + counts["sending"]
-        eta = None
-        if edition.status == EditionStatus.SENDING and left and per_minute:
-            eta = (now + dt.timedelta(minutes=left / per_minute)).isoformat()
+        progress = send_progress(session, edition, now)
         sends.append({"edition_id": edition.id, "subject": edition.subject, "status": edition.status.value,
-                      "note": edition.note, "deliveries": counts, "total": sum(counts.values()),
-                      "per_minute": round(per_minute, 1), "eta": eta})
+                      "note": edition.note, "deliveries": progress.counts, "total": progress.total,
+                      "done": progress.done, "percent": progress.percent, "per_minute": progress.per_minute,
+                      "eta": progress.eta.isoformat() if progress.eta else None,
+                      "resent": progress.resent, "maybe_twice": progress.maybe_twice})
     return sends
 
 

@@ -46,7 +46,7 @@ def status_tables(status: dict) -> list[Table]:
                   "per min", "eta", title="Sends")
     for s in status["sends"]:
         sends.add_row(str(s["edition_id"]), s["status"], *(str(n) for n in s["deliveries"].values()),
-                      str(s["per_minute"]), s["eta"] or "-")
+                      str(s["per_minute"] or "-"), s["eta"] or "-")
     tables.append(sends)
     feeds = Table("feed", "url", "status", "last success", "failures", "stale", "last error", title="Feeds")
     for f in status["feeds"]:

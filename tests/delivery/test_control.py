@@ -10,11 +10,11 @@ from sqlalchemy import update
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender
 from digest.delivery.control import (
-    cancel_edition,
+    cancel_send,
     mark_stuck_unknown,
-    pause_edition,
+    pause_send,
     resend_unknown,
-    resume_edition,
+    resume_send,
     settle_unknown,
     stalled_batches,
 )
@@ -39,6 +39,9 @@ def _started(feed_server, readers: int = 2500, release: bool = True) -> tuple[in
         return edition_id, start_edition(session, edition_id, sender=get_sender())
 
 
+BY = {"by": "ops@example.org", "source": "test"}
+
+
 def _send(edition_id: int, batch: list[int]) -> int:
     with unit_of_work() as session:
         return send_batch(session, edition_id, batch, get_sender())
@@ -54,10 +57,10 @@ def test_pause_holds_the_rest_and_resume_never_resends(standin, feed_server):
     assert [len(b) for b in batches] == [1000, 1000, 500]
     assert _send(edition_id, batches[0]) == 1000
     with unit_of_work() as session:
-        pause_edition(session, edition_id)
+        pause_send(session, edition_id, **BY)
     assert _send(edition_id, batches[1]) == 0
     with unit_of_work() as session:
-        again = resume_edition(session, edition_id)
+        again = resume_send(session, edition_id, **BY).batches
     assert [len(b) for b in again] == [1000, 500]
     for batch in again + batches:  # old messages arriving late change nothing
         _send(edition_id, batch)
@@ -70,14 +73,14 @@ def test_cancel_stops_what_was_not_handed_over(standin, feed_server):
     edition_id, batches = _started(feed_server)
     _send(edition_id, batches[0])
     with unit_of_work() as session:
-        _, cancelled = cancel_edition(session, edition_id, get_sender())
+        cancelled = cancel_send(session, edition_id, get_sender(), **BY).deliveries
     assert cancelled == 1500
     assert [_send(edition_id, b) for b in batches[1:]] == [0, 0]
     with unit_of_work() as session:
         assert delivery_counts(session, edition_id) == {"accepted": 1000, "cancelled": 1500}
     assert _status(edition_id) == EditionStatus.CANCELLED
     with pytest.raises(Conflict), unit_of_work() as session:
-        resume_edition(session, edition_id)
+        resume_send(session, edition_id, **BY)
 
 
 def test_a_send_scheduled_ahead_carries_send_at_and_can_be_cancelled(standin, feed_server):
@@ -88,7 +91,7 @@ def test_a_send_scheduled_ahead_carries_send_at_and_can_be_cancelled(standin, fe
         edition = get_edition(session, edition_id)
         assert body["send_at"] == int(edition.send_at.timestamp())
         assert body["batch_id"] == edition.provider_batch_id
-        cancel_edition(session, edition_id, get_sender())
+        cancel_send(session, edition_id, get_sender(), **BY)
     assert standin.cancelled_batches == [body["batch_id"]]
 
 
@@ -99,7 +102,7 @@ def test_a_fixed_key_resumes_a_paused_send(standin, feed_server):
     assert _status(edition_id) == EditionStatus.PAUSED
     standin.api_key = "SG.test-key"
     with unit_of_work() as session:
-        again = resume_edition(session, edition_id)
+        again = resume_send(session, edition_id, **BY).batches
     assert _send(edition_id, again[0]) == 20
     assert _status(edition_id) == EditionStatus.SENT
 
@@ -118,9 +121,9 @@ def test_stuck_claims_become_unknown_and_are_resent_only_on_request(standin, fee
     with unit_of_work() as session:
         assert mark_stuck_unknown(session) == 30
         assert delivery_counts(session, edition_id) == {"unknown": 30}
-        assert resend_unknown(session, edition_id) == []  # not old enough by default (60 min)
+        assert resend_unknown(session, edition_id, **BY).batches == []  # not old enough by default (60 min)
     with unit_of_work() as session:
-        [again] = resend_unknown(session, edition_id, older_than_minutes=0)
+        [again] = resend_unknown(session, edition_id, older_than_minutes=0, **BY).batches
     assert _send(edition_id, again) == 30
     assert set(standin.delivered.values()) == {1} and _status(edition_id) == EditionStatus.SENT
 
@@ -131,7 +134,7 @@ def test_an_operator_can_settle_unknown_rows(standin, feed_server):
         claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(hours=1))
     with unit_of_work() as session:
         mark_stuck_unknown(session)
-        assert settle_unknown(session, edition_id, "failed") == 5
+        assert settle_unknown(session, edition_id, "failed", **BY).deliveries == 5
     assert _status(edition_id) == EditionStatus.SENT
     assert standin.requests == []
 
