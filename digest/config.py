@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     SEND_STALL_AFTER_SECONDS: int = Field(default=300, ge=1)
     # Unknown rows no webhook event settled within this time are re-sent once by themselves when
     # the event webhook is configured and has reported on the edition; otherwise by an operator.
-    SEND_UNKNOWN_RESEND_AFTER_MINUTES: int = Field(default=60, ge=0)
+    SEND_UNKNOWN_RESEND_AFTER_MINUTES: float = Field(default=60, ge=0)
     # Hand batches to SendGrid this long before the send time, with send_at (at most 72 hours).
     SEND_SCHEDULE_AHEAD_MINUTES: int = Field(default=0, ge=0, le=72 * 60)
     SENDGRID_ASM_GROUP_ID: int | None = None
