@@ -19,7 +19,7 @@ from digest.delivery.ratelimit import requeue_countdown
 from digest.delivery.plan import start_edition as plan_edition
 from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
 from digest.editions.schedule import tick
-from digest.feeds.poll import due_feed_ids, poll_feed as poll_one_feed
+from digest.feeds.poll import claim_due_feeds, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
 from digest.subscribers.confirmation import send_confirmation as send_confirmation_email
 from workers.app import app
@@ -42,7 +42,7 @@ def enqueue_batches(session, edition_id: int, batches: list[list[int]]) -> None:
 @app.task(name="digest.feeds.poll_due_feeds")
 def poll_due_feeds() -> int:
     with unit_of_work() as session:
-        feed_ids = due_feed_ids(session, utcnow())
+        feed_ids = claim_due_feeds(session, utcnow())
     for feed_id in feed_ids:
         poll_feed.delay(feed_id)
     return len(feed_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender
@@ -168,3 +168,75 @@ def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_serv
     with unit_of_work() as session:
         assert delivery_counts(session, edition_id) == {"pending": 15}
     get_rate_limiter.cache_clear()
+
+
+def _unknown(feed_server, readers: int = 20) -> tuple[int, list[list[int]]]:
+    edition_id, batches = _started(feed_server, readers=readers)
+    with unit_of_work() as session:
+        claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(hours=2))  # then "died"
+    with unit_of_work() as session:
+        mark_stuck_unknown(session)
+    return edition_id, batches
+
+
+def _event_for(edition_id: int, delivery_id: int | None, message: str = "first") -> None:
+    from digest.store.models import DeliveryEvent
+
+    with unit_of_work() as session:
+        session.add(DeliveryEvent(delivery_id=delivery_id, provider_event_id=f"{message}-{delivery_id}-{edition_id}",
+                                  event="processed", payload={"sg_message_id": f"{message}.filter-0"},
+                                  occurred_at=utcnow()))
+
+
+def test_silent_unknown_rows_are_resent_once_only_with_a_webhook_that_reported_on_the_edition(
+        standin, feed_server, monkeypatch):
+    from digest.delivery.control import resend_silent_unknown
+    from digest.store.models import AuditEntry
+
+    edition_id, _ = _unknown(feed_server, readers=20)
+    with unit_of_work() as session:
+        assert resend_silent_unknown(session) == {}, "no event for this edition yet: no evidence"
+        other = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)
+                                .order_by(Delivery.id.desc()).limit(1)).one()
+        first = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)
+                                .order_by(Delivery.id).limit(1)).one()
+    _event_for(edition_id, first)  # SendGrid reported one unknown row: it went out
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", "")
+    reset_caches()
+    with unit_of_work() as session:
+        assert resend_silent_unknown(session) == {}, "without a webhook the rows wait for an operator"
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", standin.public_key)
+    reset_caches()
+    with unit_of_work() as session:
+        done = resend_silent_unknown(session)
+    assert list(done) == [edition_id] and done[edition_id].deliveries == 19
+    [batch] = done[edition_id].batches
+    assert first not in batch and other in batch
+    with unit_of_work() as session:
+        audit = session.scalars(select(AuditEntry)).one()
+        assert (audit.action, audit.source, audit.details["automatic"]) == ("ops:resend_unknown", "beat", True)
+    # Dies again: the second time the rows stay unknown for an operator.
+    with unit_of_work() as session:
+        claim_batch(session, edition_id, batch, utcnow() - dt.timedelta(hours=2))
+    with unit_of_work() as session:
+        assert mark_stuck_unknown(session) == 19
+        assert resend_silent_unknown(session) == {}
+
+
+def test_a_late_event_for_the_first_attempt_is_counted_as_maybe_twice(standin, feed_server):
+    from digest.delivery.control import resend_silent_unknown
+    from digest.delivery.progress import send_progress
+
+    edition_id, _ = _unknown(feed_server, readers=5)
+    with unit_of_work() as session:
+        any_delivery = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)).first()
+    _event_for(edition_id, any_delivery, message="elsewhere")  # SendGrid reports on this edition
+    with unit_of_work() as session:
+        [batch] = resend_silent_unknown(session)[edition_id].batches
+    assert _send(edition_id, batch) == 4
+    with unit_of_work() as session:
+        late = session.scalars(select(Delivery.id).where(Delivery.id.in_(batch))).first()
+    _event_for(edition_id, late, message="first-attempt")  # the first attempt got through after all
+    with unit_of_work() as session:
+        progress = send_progress(session, session.get(Edition, edition_id))
+    assert (progress.resent, progress.maybe_twice) == (4, 1)
