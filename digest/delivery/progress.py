@@ -24,7 +24,7 @@ THROUGHPUT_WINDOW = dt.timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Progress:
-    counts: dict[str, int]  # every state, zeros included
+    counts: dict[str, int]  # rows by state (states with none left out)
     total: int
     done: int  # handed over, failed or cancelled: no longer waiting
     per_minute: float | None  # handed over per minute, recently (or over the whole send once sent)
@@ -45,7 +45,7 @@ class Progress:
 def _counts_by_state(session: Session, edition_id: int) -> dict[str, int]:
     rows = session.execute(select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id)
                            .group_by(Delivery.status))
-    return dict.fromkeys((s.value for s in DeliveryStatus), 0) | {status.value: count for status, count in rows}
+    return {status.value: count for status, count in rows}
 
 
 def _per_minute(session: Session, edition: Edition, now: dt.datetime) -> float | None:

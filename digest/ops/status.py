@@ -22,7 +22,7 @@ from digest.ops.queues import queue_stats
 from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, SENDGRID_KEY,
                                 TASK_COUNTS_KEY, WORKERS_KEY, minute, redis_client)
 from digest.store.db import unit_of_work
-from digest.store.models import Edition, EditionStatus
+from digest.store.models import DeliveryStatus, Edition, EditionStatus
 
 # A lost worker stays on the page this long, then its record is dropped.
 FORGET_WORKER_AFTER = 24 * 3600
@@ -144,7 +144,8 @@ def send_status(session, now: dt.datetime) -> list[dict]:
     for edition in editions:
         progress = send_progress(session, edition, now)
         sends.append({"edition_id": edition.id, "subject": edition.subject, "status": edition.status.value,
-                      "note": edition.note, "deliveries": progress.counts, "total": progress.total,
+                      "note": edition.note,
+                      "deliveries": dict.fromkeys((s.value for s in DeliveryStatus), 0) | progress.counts, "total": progress.total,
                       "done": progress.done, "percent": progress.percent, "per_minute": progress.per_minute,
                       "eta": progress.eta.isoformat() if progress.eta else None,
                       "resent": progress.resent, "maybe_twice": progress.maybe_twice})

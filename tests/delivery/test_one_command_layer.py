@@ -144,3 +144,27 @@ def test_the_edition_page_and_the_ops_page_show_the_same_throughput_and_eta(clie
     assert (api["per_minute"], api["total"], api["done"]) == (send["per_minute"], send["total"], send["done"])
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_without_a_webhook_unknown_rows_wait_for_one_action_on_the_ops_page(client, feed_server, redis_client):
+    from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown
+    from digest.delivery.send import claim_batch
+
+    edition_id = _sending_edition(feed_server, readers=12)
+    _login(client)
+    with unit_of_work() as session:
+        ids = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)).all()
+        claim_batch(session, edition_id, ids, utcnow() - dt.timedelta(hours=2))  # a worker died here
+    with unit_of_work() as session:
+        assert mark_stuck_unknown(session) == 12
+        assert resend_silent_unknown(session) == {}  # no webhook: no evidence, nothing by itself
+    redis_client.flushdb()
+    page = client.get("/ops").text
+    assert f'action="/ops/editions/{edition_id}/resend-unknown"' in page
+    token = TOKEN.search(page).group(1)
+    assert client.post(f"/ops/editions/{edition_id}/resend-unknown", data={"csrf_token": token}).status_code == 303
+    with unit_of_work() as session:
+        states = session.scalars(select(Delivery.status).where(Delivery.edition_id == edition_id)).all()
+    assert set(states) == {DeliveryStatus.PENDING} and redis_client.llen("delivery") == 1
+    assert _audit_rows() == [("ops:resend_unknown", "web:ops", PUBLISHER)]
+    assert 'resend-unknown"' not in client.get("/ops").text  # nothing unknown left

@@ -44,7 +44,7 @@ def test_progress_gives_throughput_and_an_estimated_end(settings):
     _set(edition_id, 10, DeliveryStatus.FAILED)
     with unit_of_work() as session:
         progress = send_progress(session, session.get(Edition, edition_id), START + dt.timedelta(minutes=10))
-    assert {k: v for k, v in progress.counts.items() if v} == {"pending": 150, "accepted": 140, "failed": 10}
+    assert progress.counts == {"pending": 150, "accepted": 140, "failed": 10}
     # The pace of the last five minutes: 100 handed over, 20 a minute.
     assert (progress.done, progress.percent, progress.per_minute) == (150, 50, 20.0)
     assert progress.eta == START + dt.timedelta(minutes=10 + 7.5)  # 150 left at 20 a minute
