@@ -129,3 +129,20 @@ def test_a_warm_up_of_2000_an_hour_sends_10000_readers_in_five_hours_without_fai
     assert longest, "no waiting batch was ever seen held by a worker"
     assert max(longest) <= VISIBILITY / 2 + 0.5, max(longest)
     assert scaled_now(origin, SCALE) > edition.sent_at
+
+
+def test_429s_are_waited_out_without_spending_a_retry(sending_env, feed_server, standin, tmp_path):
+    env = sending_env(SEND_MAX_RETRIES="0")
+    standin.fail_next.extend([429, 429, 429, 429])
+    worker = Worker(env, tmp_path / "worker.log").start()
+    try:
+        edition_id, emails = _edition(1500, feed_server)
+        start_edition.delay(edition_id)
+        wait_for(lambda: _edition_row(edition_id).status == EditionStatus.SENT, timeout=60,
+                 what="the edition to be sent")
+    finally:
+        worker.stop()
+        standin.fail_next.clear()
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"accepted": 1500}
+    assert standin.delivered == {email: 1 for email in emails}
