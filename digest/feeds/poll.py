@@ -36,11 +36,6 @@ class PollResult:
     warning: str | None = None
 
 
-def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:
-    query = select(Feed.id).where(Feed.status == FeedStatus.ACTIVE, Feed.next_poll_at <= now)
-    return list(session.scalars(query.order_by(Feed.next_poll_at)))
-
-
 def claim_due_feeds(session: Session, now: dt.datetime) -> list[int]:
     """The due feeds, claimed in one conditional UPDATE: their next poll moves an interval ahead
     (the poll itself sets it properly when it runs), so a second tick, in this process or
@@ -53,6 +48,11 @@ def claim_due_feeds(session: Session, now: dt.datetime) -> list[int]:
         execution_options={"synchronize_session": False},
     )
     return sorted(claimed)
+
+
+def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:
+    query = select(Feed.id).where(Feed.status == FeedStatus.ACTIVE, Feed.next_poll_at <= now)
+    return list(session.scalars(query.order_by(Feed.next_poll_at)))
 
 
 def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None) -> PollResult:
