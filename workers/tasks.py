@@ -15,8 +15,8 @@ from digest.delivery.backends import get_sender
 from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown, stalled_batches
 from digest.delivery.events import process_webhook_batch
 from digest.delivery.message import SendError, Throttled
-from digest.delivery.ratelimit import requeue_countdown
 from digest.delivery.plan import start_edition as plan_edition
+from digest.delivery.ratelimit import requeue_countdown
 from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
 from digest.editions.schedule import tick
 from digest.feeds.poll import claim_due_feeds, poll_feed as poll_one_feed
