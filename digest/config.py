@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DeliveryBackend = Literal["outbox", "sendgrid", "memory"]
@@ -26,6 +26,12 @@ class ConfigError(Exception):
 
 # The one file of settings besides the environment; DIGEST_ENV_FILE="" reads none (tests).
 ENV_FILE = os.environ.get("DIGEST_ENV_FILE", ".env") or None
+
+
+class WarmupDay(BaseModel):
+    """One day of an IP warm-up plan: at most `daily` messages that UTC day, `hourly` per hour (0: flat rate)."""
+    daily: int = Field(ge=1)
+    hourly: int = Field(default=0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -53,6 +59,12 @@ class Settings(BaseSettings):
     # Global sending rate across all workers (0: no limit); per hour for IP warm-up.
     SEND_RATE_PER_SECOND: float = Field(default=0, ge=0)
     SEND_RATE_PER_HOUR: int = Field(default=0, ge=0)
+    # An IP warm-up: day 1 of the plan is SEND_WARMUP_START (UTC); a JSON list of
+    # {"daily": n, "hourly": n}, one per day; after its last day the flat rates above apply.
+    SEND_WARMUP_START: dt.date | None = None
+    SEND_WARMUP_PLAN: list[WarmupDay] = []
+    # Failures (5xx, time-outs, dropped connections) a batch may retry; waiting for a rate limit
+    # or a 429's reset is not a failure and spends none of these.
     SEND_MAX_RETRIES: int = Field(default=8, ge=0)
     # Retry n waits about base * 2**n seconds (with jitter, at most 10 minutes).
     SEND_RETRY_BASE_SECONDS: float = Field(default=5.0, gt=0)
@@ -61,8 +73,9 @@ class Settings(BaseSettings):
     SEND_STUCK_AFTER_SECONDS: int = Field(default=600, ge=1)
     # An edition sending with pending rows and no claim for this long lost its queue messages.
     SEND_STALL_AFTER_SECONDS: int = Field(default=300, ge=1)
-    # Unknown rows no webhook event settled within this time may be re-sent by an operator.
-    SEND_UNKNOWN_RESEND_AFTER_MINUTES: int = Field(default=60, ge=0)
+    # Unknown rows no webhook event settled within this time are re-sent once by themselves when
+    # the event webhook is configured and has reported on the edition; otherwise by an operator.
+    SEND_UNKNOWN_RESEND_AFTER_MINUTES: float = Field(default=60, ge=0)
     # Hand batches to SendGrid this long before the send time, with send_at (at most 72 hours).
     SEND_SCHEDULE_AHEAD_MINUTES: int = Field(default=0, ge=0, le=72 * 60)
     SENDGRID_ASM_GROUP_ID: int | None = None
@@ -205,6 +218,16 @@ class Settings(BaseSettings):
         if actual != self.EDITION_WEEKDAY:
             raise ValueError(f"EDITION_ANCHOR_DATE {self.EDITION_ANCHOR_DATE} is a {actual}, "
                              f"not a {self.EDITION_WEEKDAY} (EDITION_WEEKDAY)")
+        return self
+
+    @model_validator(mode="after")
+    def _warmup_plan_fits(self) -> "Settings":
+        if self.SEND_WARMUP_PLAN and self.SEND_WARMUP_START is None:
+            raise ValueError("SEND_WARMUP_START is required when SEND_WARMUP_PLAN is set")
+        for number, day in enumerate(self.SEND_WARMUP_PLAN, start=1):
+            if day.daily < self.SEND_BATCH_SIZE:
+                raise ValueError(f"SEND_WARMUP_PLAN day {number} allows {day.daily} a day, fewer than one batch "
+                                 f"(SEND_BATCH_SIZE={self.SEND_BATCH_SIZE}); lower SEND_BATCH_SIZE")
         return self
 
     @model_validator(mode="after")

@@ -1,5 +1,6 @@
 """The Jinja2 environments: one for email (HTML autoescaped, text not) and one for web pages."""
 
+import datetime as dt
 from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context, select_autoescape
@@ -16,7 +17,10 @@ def _local_date(value, tz) -> str:
 
 
 def _local_time(value, tz) -> str:
-    """A UTC datetime in the publication's time zone, '9 December 2026, 09:00 EST'."""
+    """A UTC datetime (or its ISO text, as status data carries it) in the publication's time zone,
+    '9 December 2026, 09:00 EST'."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     local = value.astimezone(tz)
     return f"{_long_date(local.date())}, {local:%H:%M %Z}"
 

@@ -163,20 +163,22 @@ def redis_client():
 class Worker:
     """A real `celery worker` process (its own process group, so it can be killed whole)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1):
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1,
+                 celery: tuple[str, ...] = (sys.executable, "-m", "celery")):
         from workers.app import app
 
         self.app = app
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.celery = list(celery)  # how `celery` is started (tests/scaled_clock.py starts it on a faster clock)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", ",".join(QUEUES),
+            [*self.celery, "-A", "workers.app", "worker", "-Q", ",".join(QUEUES),
              "-c", str(self.concurrency), "-n", self.name, "--without-gossip", "--without-mingle",
              "--loglevel", "INFO"],
             cwd=REPO, env=dict(os.environ, **self.env), stdout=log, stderr=subprocess.STDOUT,

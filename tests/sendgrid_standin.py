@@ -31,6 +31,9 @@ RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "conten
 UNAUTHORIZED = {"errors": [{"field": None, "message": "The provided authorization grant is invalid, "
                             "expired, or revoked", "help": None}]}
 DROP = "drop"  # in `fail_next`: close the connection without answering
+HOLD = "hold"  # in `fail_next`: keep the request HOLD_SECONDS, then drop it unaccepted (lost in transit)
+SLOW = "slow"  # in `fail_next`: accept the request, then answer only after HOLD_SECONDS
+HOLD_SECONDS = 3.0
 
 
 class Invalid(Exception):
@@ -95,6 +98,10 @@ class SendGridStandIn:
         self.accepted: list[tuple[str, dict, str]] = []  # (email, custom_args, message id)
         self.cancelled_batches: list[str] = []
         self.received = threading.Event()  # set when a mail/send request arrives
+        self.arrived = 0  # mail/send requests that reached the stand-in, whatever became of them
+        # Where to post signed `processed` events for every accepted message (None: nowhere).
+        self.webhook_url: str | None = None
+        self.posted: list[int] = []  # status codes of those posts
         self._lock = threading.Lock()
         self._private_key = ec.generate_private_key(ec.SECP256R1())
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -139,6 +146,22 @@ class SendGridStandIn:
                  "sg_message_id": f"{message_id}.filter-{i}", **custom_args}
                 for i, (email, custom_args, message_id) in enumerate(self.accepted)]
 
+    def _report_processed(self, accepted: list[tuple[str, dict, str]]) -> None:
+        """As SendGrid does within seconds of a 202: one signed `processed` event per message."""
+        now = int(time.time())
+        events = [{"email": email, "timestamp": now, "event": "processed", "sg_event_id": uuid.uuid4().hex,
+                   "sg_message_id": f"{message_id}.filter-{i}", **custom_args}
+                  for i, (email, custom_args, message_id) in enumerate(accepted)]
+        for attempt in range(20):  # SendGrid retries a webhook that does not answer 2xx
+            try:
+                status = self.post_events(self.webhook_url, events).status_code
+            except httpx.HTTPError:
+                status = 0
+            self.posted.append(status)
+            if 200 <= status < 300:
+                return
+            time.sleep(0.5)
+
     def post_events(self, webhook_url: str, events: list[dict]) -> httpx.Response:
         payload = json.dumps(events) + "\r\n"
         return httpx.post(webhook_url, content=payload.encode(), headers=self.signed_headers(payload), timeout=30)
@@ -176,6 +199,10 @@ class SendGridStandIn:
             return self._answer(handler, 404, _errors("not found"))
         with self._lock:
             injected = self.fail_next.pop(0) if self.fail_next else None
+            self.arrived += 1
+        if injected == HOLD:
+            time.sleep(HOLD_SECONDS)
+            injected = DROP
         if injected == DROP:
             handler.close_connection = True
             handler.connection.shutdown(2)
@@ -184,7 +211,7 @@ class SendGridStandIn:
             reset = int(time.time()) + 1
             return self._answer(handler, 429, _errors("too many requests"), {
                 "X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
-        if injected is not None:
+        if injected is not None and injected != SLOW:
             return self._answer(handler, int(injected), _errors("injected failure"))
         if self.max_body_bytes is not None and len(raw) > self.max_body_bytes:
             return self._answer(handler, 413, _errors("Payload Too Large"))
@@ -196,13 +223,18 @@ class SendGridStandIn:
         except Invalid as exc:
             return self._answer(handler, 400, _errors(str(exc), exc.field_name))
         message_id = uuid.uuid4().hex[:22]
+        accepted = [(address["email"], p.get("custom_args") or {}, message_id)
+                    for p in body["personalizations"] for address in p["to"]]
         with self._lock:
             self.requests.append(body)
-            for p in body["personalizations"]:
-                for address in p["to"]:
-                    self.delivered[address["email"]] += 1
-                    self.accepted.append((address["email"], p.get("custom_args") or {}, message_id))
+            for email, _, _ in accepted:
+                self.delivered[email] += 1
+            self.accepted.extend(accepted)
         self.received.set()
+        if self.webhook_url:
+            threading.Thread(target=self._report_processed, args=(accepted,), daemon=True).start()
+        if injected == SLOW:
+            time.sleep(HOLD_SECONDS)
         if self.latency:
             time.sleep(self.latency)
         self._answer(handler, 202, None, {"X-Message-Id": message_id})

@@ -13,13 +13,14 @@ import random
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
-from digest.delivery.control import mark_stuck_unknown, stalled_batches
+from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown, stalled_batches
 from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
-from digest.delivery.message import SendError
+from digest.delivery.message import SendError, Throttled
 from digest.delivery.plan import start_edition as plan_edition
+from digest.delivery.ratelimit import requeue_countdown
 from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
 from digest.editions.schedule import tick
-from digest.feeds.poll import due_feed_ids, poll_feed as poll_one_feed
+from digest.feeds.poll import claim_due_feeds, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
 from digest.subscribers.confirmation import send_confirmation as send_confirmation_email
 from workers.app import app
@@ -27,10 +28,10 @@ from workers.app import app
 log = logging.getLogger(__name__)
 
 
-def _backoff(exc: SendError, retries: int) -> float:
-    """What the provider asked for, else exponential backoff with jitter (at most 10 minutes)."""
+def _backoff(failures: int) -> float:
+    """Exponential backoff with jitter after the n-th failure, within the queue's safe countdown."""
     base = get_settings().SEND_RETRY_BASE_SECONDS
-    return exc.retry_after or min(600.0, base * 2 ** retries) * random.uniform(0.8, 1.2)
+    return requeue_countdown(min(600.0, base * 2 ** failures) * random.uniform(0.8, 1.2))
 
 
 def enqueue_batches(session, edition_id: int, batches: list[list[int]]) -> None:
@@ -42,7 +43,7 @@ def enqueue_batches(session, edition_id: int, batches: list[list[int]]) -> None:
 @app.task(name="digest.feeds.poll_due_feeds")
 def poll_due_feeds() -> int:
     with unit_of_work() as session:
-        feed_ids = due_feed_ids(session, utcnow())
+        feed_ids = claim_due_feeds(session, utcnow())
     for feed_id in feed_ids:
         poll_feed.delay(feed_id)
     return len(feed_ids)
@@ -73,34 +74,49 @@ def start_edition(edition_id: int) -> int:
     return len(batches)
 
 
-@app.task(name="digest.delivery.send_batch", bind=True, acks_late=True, reject_on_worker_lost=True)
-def send_batch(self, edition_id: int, delivery_ids: list[int]) -> int:
+@app.task(name="digest.delivery.send_batch", acks_late=True, reject_on_worker_lost=True)
+def send_batch(edition_id: int, delivery_ids: list[int], failures: int = 0) -> int:
+    """Waiting (our rate limit, a 429) sends the batch back with the same failure count;
+    a failure spends one of SEND_MAX_RETRIES. Either way a fresh message, never a long ETA."""
     try:
         with unit_of_work() as session:
             return send_delivery_batch(session, edition_id, delivery_ids, get_sender())
+    except Throttled as exc:
+        send_batch.apply_async((edition_id, delivery_ids), {"failures": failures},
+                               countdown=requeue_countdown(exc.wait))
+        return 0
     except SendError as exc:
         if exc.permanent:
             raise
-        if self.request.retries >= get_settings().SEND_MAX_RETRIES:
+        if failures >= get_settings().SEND_MAX_RETRIES:
             with unit_of_work() as session:
-                give_up_batch(session, edition_id, delivery_ids,
-                              f"gave up after {self.request.retries} retries: {exc}")
+                give_up_batch(session, edition_id, delivery_ids, f"gave up after {failures} retries: {exc}")
             log.error("edition %s: batch of %s failed for good: %s", edition_id, len(delivery_ids), exc)
             return 0
-        # Exponential backoff with jitter, or what the provider asked for.
-        raise self.retry(exc=exc, countdown=_backoff(exc, self.request.retries), max_retries=None) from exc
+        log.warning("edition %s: batch of %s failed (%s); retry %s", edition_id, len(delivery_ids), exc,
+                    failures + 1)
+        send_batch.apply_async((edition_id, delivery_ids), {"failures": failures + 1},
+                               countdown=_backoff(failures))
+        return 0
 
 
 @app.task(name="digest.delivery.reconcile")
 def reconcile_deliveries() -> dict:
-    """Beat: stuck claims become unknown; sends whose queue messages were lost are re-issued."""
+    """Beat: stuck claims become unknown; unknown rows SendGrid stayed silent about are re-sent
+    once; sends whose queue messages were lost are re-issued."""
     with unit_of_work() as session:
         stuck = mark_stuck_unknown(session)
+        resent = resend_silent_unknown(session)
+        for edition_id, done in resent.items():
+            enqueue_batches(session, edition_id, done.batches)
         stalled = stalled_batches(session)
         for edition_id, batches in stalled.items():
+            if edition_id in resent:
+                continue  # just enqueued above
             log.warning("edition %s stalled; re-issuing %s batches", edition_id, len(batches))
             enqueue_batches(session, edition_id, batches)
-    return {"unknown": stuck, "reissued": {str(k): len(v) for k, v in stalled.items()}}
+    return {"unknown": stuck, "resent": {str(k): v.deliveries for k, v in resent.items()},
+            "reissued": {str(k): len(v) for k, v in stalled.items()}}
 
 
 @app.task(name="digest.webhooks.process", acks_late=True)
@@ -135,4 +151,5 @@ def send_confirmation(self, subscriber_id: int) -> bool:
     except SendError as exc:
         if exc.permanent or self.request.retries >= get_settings().SEND_MAX_RETRIES:
             raise
-        raise self.retry(exc=exc, countdown=_backoff(exc, self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=requeue_countdown(exc.retry_after) if exc.retry_after
+                         else _backoff(self.request.retries)) from exc

@@ -194,7 +194,7 @@ def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
 @editions_app.command("pause")
 def editions_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Pause a send: batches not yet handed over wait."""
-    from digest.ops.actions import pause_send
+    from digest.delivery.control import pause_send
 
     with transaction() as session:
         pause_send(session, edition_id, **who_runs_it())
@@ -204,11 +204,11 @@ def editions_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> 
 @editions_app.command("resume")
 def editions_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Resume a paused send; rows already accepted are never sent again."""
-    from digest.ops.actions import resume_send
+    from digest.delivery.control import resume_send
     from workers.tasks import enqueue_batches
 
     with transaction() as session:
-        batches = resume_send(session, edition_id, **who_runs_it())
+        batches = resume_send(session, edition_id, **who_runs_it()).batches
         enqueue_batches(session, edition_id, batches)
     console.print(f"edition {edition_id} resumed: {sum(map(len, batches))} deliveries queued")
 
@@ -218,12 +218,12 @@ def editions_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")],
                     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False) -> None:
     """Cancel an approved or sending edition; what was handed over stays sent."""
     from digest.delivery.backends import get_sender
-    from digest.ops.actions import cancel_send
+    from digest.delivery.control import cancel_send
 
     if not yes and not typer.confirm(f"Cancel edition {edition_id}? This cannot be undone"):
         raise typer.Exit(1)
     with transaction() as session:
-        cancelled = cancel_send(session, edition_id, get_sender(), **who_runs_it())
+        cancelled = cancel_send(session, edition_id, get_sender(), **who_runs_it()).deliveries
     console.print(f"edition {edition_id} cancelled; {cancelled} deliveries will not be sent")
 
 
@@ -251,7 +251,7 @@ def editions_resend_unknown(
     from workers.tasks import enqueue_batches
 
     with transaction() as session:
-        batches = resend_unknown(session, edition_id, older_than)
+        batches = resend_unknown(session, edition_id, older_than_minutes=older_than, **who_runs_it()).batches
         enqueue_batches(session, edition_id, batches)
     console.print(f"edition {edition_id}: {sum(map(len, batches))} deliveries queued again")
 
@@ -263,5 +263,5 @@ def editions_settle_unknown(edition_id: Annotated[int, typer.Argument(metavar="I
     from digest.delivery.control import settle_unknown
 
     with transaction() as session:
-        count = settle_unknown(session, edition_id, outcome)
+        count = settle_unknown(session, edition_id, outcome, **who_runs_it()).deliveries
     console.print(f"edition {edition_id}: {count} unknown deliveries recorded as {outcome}")

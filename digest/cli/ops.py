@@ -49,11 +49,11 @@ def ops_purge(queue: str, yes: Annotated[bool, typer.Option("--yes", help="Do no
 @ops_app.command("retry-failed")
 def ops_retry_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Send an edition's failed deliveries again (they never reached the provider)."""
-    from digest.ops.actions import retry_failed
+    from digest.delivery.control import retry_failed
     from workers.tasks import enqueue_batches
 
     with transaction() as session:
-        batches = retry_failed(session, edition_id, **who_runs_it())
+        batches = retry_failed(session, edition_id, **who_runs_it()).batches
         enqueue_batches(session, edition_id, batches)
     console.print(f"edition {edition_id}: failed deliveries pending again; {len(batches)} batches queued")
 
@@ -61,8 +61,8 @@ def ops_retry_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -
 @ops_app.command("discard-failed")
 def ops_discard_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Give an edition's failed deliveries up for good (they become cancelled)."""
-    from digest.ops.actions import discard_failed
+    from digest.delivery.control import discard_failed
 
     with transaction() as session:
-        count = discard_failed(session, edition_id, **who_runs_it())
+        count = discard_failed(session, edition_id, **who_runs_it()).deliveries
     console.print(f"edition {edition_id}: {count} failed deliveries discarded")

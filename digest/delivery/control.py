@@ -1,39 +1,84 @@
-"""Operators' hold on a send (pause, resume, cancel) and the reconciliation that keeps every
-delivery in a state someone can see: stuck claims become `unknown`, lost queue messages are
-re-issued, and unknown rows are re-sent or settled only when an operator says so."""
+"""The one command layer over a send: pause, resume, cancel, retry or discard failed rows,
+re-send or settle unknown ones. The edition page, the ops page, the CLI, the JSON API and beat
+all call these functions; each takes who did it and from where, writes the audit row in the
+same transaction as the change, and returns what the caller enqueues after commit.
+
+Also the reconciliation that keeps every delivery in a state someone can see: stuck claims
+become `unknown`, lost queue messages are re-issued, and unknown rows that the provider's
+webhook stayed silent about are re-sent once by themselves."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
 
-from sqlalchemy import exists, select, update
+import redis
+from sqlalchemy import exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.plan import pending_batches
+from digest.delivery.ratelimit import get_rate_limiter
 from digest.delivery.send import finish_edition_if_complete
 from digest.editions.approve import get_edition
 from digest.errors import Conflict, InputError
-from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from digest.store.models import AuditEntry, Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus
 
 log = logging.getLogger(__name__)
 
+# The actions an operator names (ops page, API); each maps to a function below.
+ACTIONS = ("pause", "resume", "cancel", "retry-failed", "discard-failed", "resend-unknown")
 
-def pause_edition(session: Session, edition_id: int) -> Edition:
+
+@dataclass(frozen=True)
+class Done:
+    """What a command changed: rows touched, and batches to enqueue once the transaction commits."""
+    action: str
+    deliveries: int = 0
+    batches: list[list[int]] = field(default_factory=list)
+
+
+def record_action(session: Session, action: str, *, by: str, source: str, **details) -> None:
+    session.add(AuditEntry(at=utcnow(), action=f"ops:{action}", source=source, details={"by": by, **details}))
+
+
+def run_action(session: Session, edition_id: int, action: str, *, by: str, source: str, sender=None) -> Done:
+    """An action named by a surface (ops page form, API path)."""
+    commands = {"pause": pause_send, "resume": resume_send, "retry-failed": retry_failed,
+                "discard-failed": discard_failed, "resend-unknown": resend_unknown}
+    if action == "cancel":
+        return cancel_send(session, edition_id, sender, by=by, source=source)
+    if action not in commands:
+        raise InputError(f"action {action!r} must be one of: {', '.join(ACTIONS)}")
+    return commands[action](session, edition_id, by=by, source=source)
+
+
+def _forget_slots(edition_id: int) -> None:
+    """A stopped edition's waiting batches give their rate-limit slots back (best effort: Redis
+    down must not stop an operator from pausing; the slots then simply expire)."""
+    try:
+        get_rate_limiter().forget_reservations(edition_id)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("edition %s: rate-limit slots not released: %s", edition_id, exc)
+
+
+def pause_send(session: Session, edition_id: int, *, by: str, source: str) -> Done:
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENDING:
         raise Conflict(f"edition {edition_id} is {edition.status.value}; only a sending edition can be paused")
     edition.status = EditionStatus.PAUSED
-    edition.note = "paused by an operator"
+    edition.note = f"paused by {by}"
     edition.updated_at = utcnow()
-    return edition
+    record_action(session, "pause", by=by, source=source, edition_id=edition_id)
+    _forget_slots(edition_id)
+    return Done("pause")
 
 
-def resume_edition(session: Session, edition_id: int) -> list[list[int]]:
-    """Back to sending; returns the batches of still-pending rows to enqueue (after commit).
-    Accepted rows are never pending again, so nothing is sent twice."""
+def resume_send(session: Session, edition_id: int, *, by: str, source: str) -> Done:
+    """Back to sending, with the still-pending rows as batches. Accepted rows are never pending
+    again, so nothing is sent twice."""
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.PAUSED:
         raise Conflict(f"edition {edition_id} is {edition.status.value}; only a paused edition can be resumed")
@@ -44,13 +89,14 @@ def resume_edition(session: Session, edition_id: int) -> list[list[int]]:
     batches = pending_batches(session, edition_id)
     if not batches:
         finish_edition_if_complete(session, edition_id, utcnow())
-    return batches
+    count = sum(map(len, batches))
+    record_action(session, "resume", by=by, source=source, edition_id=edition_id, deliveries=count)
+    return Done("resume", count, batches)
 
 
-def cancel_edition(session: Session, edition_id: int, sender=None) -> tuple[Edition, int]:
+def cancel_send(session: Session, edition_id: int, sender=None, *, by: str, source: str) -> Done:
     """Stop an edition for good: rows not yet handed over are cancelled, and a send scheduled
-    ahead at the provider (send_at with a batch id) is cancelled there. Returns (edition, rows
-    cancelled here)."""
+    ahead at the provider (send_at with a batch id) is cancelled there."""
     edition = get_edition(session, edition_id)
     scheduled_at_provider = bool(edition.provider_batch_id) and edition.send_at > utcnow()
     stoppable = (EditionStatus.APPROVED, EditionStatus.SENDING, EditionStatus.PAUSED)
@@ -66,10 +112,96 @@ def cancel_edition(session: Session, edition_id: int, sender=None) -> tuple[Edit
         .values(status=DeliveryStatus.CANCELLED)
     ).rowcount
     edition.status = EditionStatus.CANCELLED
-    edition.note = "cancelled by an operator"
+    edition.note = f"cancelled by {by}"
     edition.updated_at = utcnow()
-    return edition, cancelled
+    record_action(session, "cancel", by=by, source=source, edition_id=edition_id, deliveries=cancelled)
+    _forget_slots(edition_id)
+    return Done("cancel", cancelled)
 
+
+def _failed_rows(session: Session, edition_id: int):
+    edition = get_edition(session, edition_id)
+    if edition.status == EditionStatus.CANCELLED:
+        raise Conflict(f"edition {edition_id} is cancelled; its failed deliveries stay as they are")
+    return edition, update(Delivery).where(Delivery.edition_id == edition_id,
+                                           Delivery.status == DeliveryStatus.FAILED)
+
+
+def _sending_again(edition: Edition) -> None:
+    if edition.status == EditionStatus.SENT:
+        edition.status, edition.sent_at, edition.updated_at = EditionStatus.SENDING, None, utcnow()
+
+
+def retry_failed(session: Session, edition_id: int, *, by: str, source: str) -> Done:
+    """Failed rows were never accepted by the provider, so sending them again sends nothing twice.
+    No batches while the edition is paused: resuming sends them."""
+    edition, failed = _failed_rows(session, edition_id)
+    count = session.execute(failed.values(status=DeliveryStatus.PENDING, claim_token=None,
+                                          claimed_at=None)).rowcount
+    if not count:
+        raise Conflict(f"edition {edition_id} has no failed deliveries to retry")
+    _sending_again(edition)
+    record_action(session, "retry_failed", by=by, source=source, edition_id=edition_id, deliveries=count)
+    session.flush()
+    return Done("retry-failed", count,
+                pending_batches(session, edition_id) if edition.status == EditionStatus.SENDING else [])
+
+
+def discard_failed(session: Session, edition_id: int, *, by: str, source: str) -> Done:
+    """Give failed rows up for good: they become cancelled, their error kept behind a note."""
+    _, failed = _failed_rows(session, edition_id)
+    count = session.execute(failed.values(
+        status=DeliveryStatus.CANCELLED,
+        error=literal("discarded by an operator: ") + func.coalesce(Delivery.error, ""))).rowcount
+    if not count:
+        raise Conflict(f"edition {edition_id} has no failed deliveries to discard")
+    finish_edition_if_complete(session, edition_id, utcnow())
+    record_action(session, "discard_failed", by=by, source=source, edition_id=edition_id, deliveries=count)
+    return Done("discard-failed", count)
+
+
+def resend_unknown(session: Session, edition_id: int, *, by: str, source: str,
+                   older_than_minutes: int | None = None) -> Done:
+    """Put unknown rows claimed longer ago than the given time back to pending.
+
+    Only for rows no webhook event settled: the provider never reported them, so they most
+    likely never left. The wait (SEND_UNKNOWN_RESEND_AFTER_MINUTES) is what guards against
+    sending twice; it is the operator's call to shorten it."""
+    edition = get_edition(session, edition_id)
+    minutes = get_settings().SEND_UNKNOWN_RESEND_AFTER_MINUTES if older_than_minutes is None else older_than_minutes
+    if minutes < 0:
+        raise InputError(f"--older-than {minutes} must not be negative")
+    limit = utcnow() - dt.timedelta(minutes=minutes)
+    count = session.execute(
+        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.UNKNOWN,
+                               Delivery.claimed_at <= limit)
+        .values(status=DeliveryStatus.PENDING, claim_token=None)
+    ).rowcount
+    if count:
+        _sending_again(edition)
+    record_action(session, "resend_unknown", by=by, source=source, edition_id=edition_id, deliveries=count)
+    session.flush()
+    return Done("resend-unknown", count,
+                pending_batches(session, edition_id) if edition.status == EditionStatus.SENDING else [])
+
+
+def settle_unknown(session: Session, edition_id: int, outcome: str, *, by: str, source: str) -> Done:
+    """An operator's verdict on unknown rows: 'accepted' (they went out) or 'failed'."""
+    status = {"accepted": DeliveryStatus.ACCEPTED, "failed": DeliveryStatus.FAILED}.get(outcome)
+    if status is None:
+        raise InputError(f"outcome {outcome!r} must be accepted or failed")
+    get_edition(session, edition_id)
+    count = session.execute(
+        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.UNKNOWN)
+        .values(status=status, error="settled by an operator" if status == DeliveryStatus.FAILED else None)
+    ).rowcount
+    finish_edition_if_complete(session, edition_id, utcnow())
+    record_action(session, f"settle_unknown_{outcome}", by=by, source=source, edition_id=edition_id,
+                  deliveries=count)
+    return Done(f"settle-unknown-{outcome}", count)
+
+
+# --- reconciliation (beat) -------------------------------------------------------------------
 
 def mark_stuck_unknown(session: Session, now: dt.datetime | None = None) -> int:
     """Rows claimed longer ago than SEND_STUCK_AFTER_SECONDS with no outcome become unknown:
@@ -100,37 +232,36 @@ def stalled_batches(session: Session, now: dt.datetime | None = None) -> dict[in
     return {edition_id: pending_batches(session, edition_id) for edition_id in edition_ids}
 
 
-def resend_unknown(session: Session, edition_id: int, older_than_minutes: int | None = None) -> list[list[int]]:
-    """Put unknown rows claimed longer ago than the given time back to pending; returns batches.
-
-    Only for rows no webhook event settled: the provider never reported them, so they most
-    likely never left. The wait (SEND_UNKNOWN_RESEND_AFTER_MINUTES) is what guards against
-    sending twice; it is the operator's call to shorten it."""
-    edition = get_edition(session, edition_id)
-    minutes = get_settings().SEND_UNKNOWN_RESEND_AFTER_MINUTES if older_than_minutes is None else older_than_minutes
-    if minutes < 0:
-        raise InputError(f"--older-than {minutes} must not be negative")
-    limit = utcnow() - dt.timedelta(minutes=minutes)
-    count = session.execute(
-        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.UNKNOWN,
-                               Delivery.claimed_at <= limit)
-        .values(status=DeliveryStatus.PENDING, claim_token=None)
-    ).rowcount
-    if count and edition.status == EditionStatus.SENT:
-        edition.status = EditionStatus.SENDING
-    session.flush()
-    return pending_batches(session, edition_id) if edition.status == EditionStatus.SENDING else []
-
-
-def settle_unknown(session: Session, edition_id: int, outcome: str) -> int:
-    """An operator's verdict on unknown rows: 'accepted' (they went out) or 'failed'."""
-    status = {"accepted": DeliveryStatus.ACCEPTED, "failed": DeliveryStatus.FAILED}.get(outcome)
-    if status is None:
-        raise InputError(f"outcome {outcome!r} must be accepted or failed")
-    get_edition(session, edition_id)
-    count = session.execute(
-        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.UNKNOWN)
-        .values(status=status, error="settled by an operator" if status == DeliveryStatus.FAILED else None)
-    ).rowcount
-    finish_edition_if_complete(session, edition_id, utcnow())
-    return count
+def resend_silent_unknown(session: Session, now: dt.datetime | None = None) -> dict[int, Done]:
+    """With the event webhook on, SendGrid reports `processed` for every message it accepted
+    within minutes. So once an edition's events are arriving, an unknown row with no event of its
+    own after SEND_UNKNOWN_RESEND_AFTER_MINUTES never reached SendGrid: it is re-sent, once
+    (resent_at), and the audit log says so. Without a webhook nothing is evidence; the rows wait
+    for an operator."""
+    settings = get_settings()
+    if not settings.SENDGRID_WEBHOOK_PUBLIC_KEY:
+        return {}
+    now = now or utcnow()
+    limit = now - dt.timedelta(minutes=settings.SEND_UNKNOWN_RESEND_AFTER_MINUTES)
+    own_event = exists().where(DeliveryEvent.delivery_id == Delivery.id)
+    edition_heard = (select(DeliveryEvent.id).join(Delivery, Delivery.id == DeliveryEvent.delivery_id)
+                     .where(Delivery.edition_id == Edition.id).limit(1).exists())
+    silent = (Delivery.status == DeliveryStatus.UNKNOWN, Delivery.resent_at.is_(None),
+              Delivery.claimed_at <= limit, ~own_event)
+    edition_ids = session.scalars(
+        select(Edition.id).where(Edition.status == EditionStatus.SENDING, edition_heard,
+                                 exists().where(Delivery.edition_id == Edition.id, *silent))
+    ).all()
+    done = {}
+    for edition_id in edition_ids:
+        count = session.execute(
+            update(Delivery).where(Delivery.edition_id == edition_id, *silent)
+            .values(status=DeliveryStatus.PENDING, claim_token=None, resent_at=now),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        record_action(session, "resend_unknown", by="reconciliation", source="beat", edition_id=edition_id,
+                      deliveries=count, automatic=True)
+        log.warning("edition %s: %s unknown deliveries with no provider event re-sent", edition_id, count)
+        session.flush()
+        done[edition_id] = Done("resend-unknown", count, pending_batches(session, edition_id))
+    return done

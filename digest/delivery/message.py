@@ -20,6 +20,14 @@ class SendError(Exception):
         self.retry_after = retry_after
 
 
+class Throttled(SendError):
+    """Not now, later: our rate limit or the provider's 429. Waiting, never counted as failing."""
+
+    def __init__(self, message: str, wait: float):
+        super().__init__(message, permanent=False, retry_after=wait)
+        self.wait = wait
+
+
 class CredentialsRefused(SendError):
     """401/403: no batch can succeed until an operator fixes the key; the edition is paused."""
 

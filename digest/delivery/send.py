@@ -16,10 +16,11 @@ from itertools import groupby
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from digest.clock import utcnow
+from digest.clock import utcnow, wall_seconds
 from digest.config import get_settings
-from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, Recipient, Sender, SendError
-from digest.delivery.ratelimit import get_rate_limiter
+from digest.delivery.message import (BatchTooLarge, CredentialsRefused, OutgoingBatch, Recipient, Sender, SendError,
+                                     Throttled)
+from digest.delivery.ratelimit import batch_key, get_rate_limiter
 from digest.editions.approve import approved_render, get_edition
 from digest.editions.render import DEFAULT_VARIANT
 from digest.errors import Conflict
@@ -33,14 +34,9 @@ log = logging.getLogger(__name__)
 # over the identity map (it costs more than the UPDATE itself on a batch of 1000).
 BULK = {"synchronize_session": False}
 
-# Waits shorter than this are slept through; longer ones give the batch back to the queue.
-MAX_INLINE_WAIT = 2.0
-
-
-class RateLimited(SendError):
+class RateLimited(Throttled):
     def __init__(self, wait: float):
-        super().__init__(f"sending rate limit reached; next slot in {wait:.1f}s", permanent=False,
-                         retry_after=wait)
+        super().__init__(f"sending rate limit reached; this batch's slot is in {wait:.1f}s", wait)
 
 
 def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now: dt.datetime) -> str:
@@ -59,15 +55,19 @@ def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now:
     return token
 
 
-def _wait_for_rate(count: int) -> None:
+def _wait_for_rate(session: Session, edition_id: int, delivery_ids: list[int]) -> None:
+    """Take this batch's slot in the shared schedule: sleep if it is near, else RateLimited.
+    Only rows still pending count, so a batch already sent takes no slot."""
     limiter = get_rate_limiter()
-    while True:
-        permit = limiter.acquire(count)
-        if permit.granted:
-            return
-        if permit.wait_seconds > MAX_INLINE_WAIT:
-            raise RateLimited(permit.wait_seconds)
-        time.sleep(permit.wait_seconds)
+    if not limiter.enabled:
+        return
+    count = session.scalar(select(func.count()).where(among(session, Delivery.id, delivery_ids),
+                                                      Delivery.status == DeliveryStatus.PENDING))
+    permit = limiter.acquire(batch_key(edition_id, delivery_ids), count)
+    if not permit.granted:
+        raise RateLimited(permit.wait_seconds)
+    if permit.wait_seconds:
+        time.sleep(wall_seconds(permit.wait_seconds))
 
 
 def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sender: Sender,
@@ -80,7 +80,7 @@ def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sende
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENDING:
         return 0
-    _wait_for_rate(len(delivery_ids))
+    _wait_for_rate(session, edition_id, delivery_ids)
     token = claim_batch(session, edition_id, delivery_ids, now)
     session.commit()
     rows = session.execute(
@@ -109,9 +109,11 @@ def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sende
             pause_for_credentials(session, edition_id, str(exc))
             session.commit()
             return sent
-        except SendError:
+        except SendError as exc:
             _release(session, token, delivery_ids)
             session.commit()
+            if isinstance(exc, Throttled) and not isinstance(exc, RateLimited):
+                get_rate_limiter().hold_until(utcnow().timestamp() + exc.wait)
             raise
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent

@@ -14,11 +14,13 @@ from socket import timeout as SocketTimeout
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, SendError
+from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, SendError, Throttled
 from digest.editions.placeholders import substitutions
 from digest.ops.records import record_sendgrid_answer
 
-RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+RETRYABLE_STATUS = {408, 500, 502, 503, 504}
+# A 429 without a reset time: wait about this long (seconds) before asking again.
+THROTTLED_WAIT = 5.0
 
 
 def request_body(batch: OutgoingBatch, asm_group_id: int | None = None) -> dict:
@@ -103,12 +105,11 @@ def _classify(exc: HTTPError) -> SendError:
         return CredentialsRefused(message)
     if status == 413:
         return BatchTooLarge(message)
-    retry_after = None
     if status == 429:
         reset = (exc.headers or {}).get("X-RateLimit-Reset")
-        if reset and reset.isdigit():
-            retry_after = max(1.0, int(reset) - time.time())
-    return SendError(message, permanent=status not in RETRYABLE_STATUS, retry_after=retry_after)
+        wait = max(1.0, int(reset) - time.time()) if reset and reset.isdigit() else THROTTLED_WAIT
+        return Throttled(message, min(wait, 3600.0))
+    return SendError(message, permanent=status not in RETRYABLE_STATUS)
 
 
 def _error_messages(body: bytes | str | None) -> str:

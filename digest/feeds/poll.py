@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -35,6 +35,20 @@ class PollResult:
     skipped: str | None = None  # why a feed was not polled (paused, disabled)
     error: str | None = None
     warning: str | None = None
+
+
+def claim_due_feeds(session: Session, now: dt.datetime) -> list[int]:
+    """The due feeds, claimed in one conditional UPDATE: their next poll moves an interval ahead
+    (the poll itself sets it properly when it runs), so a second tick, in this process or
+    another, finds them not due and never queues one twice. A poll whose message is lost runs
+    an interval late, as if one poll were missed."""
+    lease = now + dt.timedelta(minutes=get_settings().FEED_POLL_INTERVAL_MINUTES)
+    claimed = session.scalars(
+        update(Feed).where(Feed.status == FeedStatus.ACTIVE, Feed.next_poll_at <= now)
+        .values(next_poll_at=lease).returning(Feed.id),
+        execution_options={"synchronize_session": False},
+    )
+    return sorted(claimed)
 
 
 def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:

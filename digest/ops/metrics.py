@@ -41,7 +41,7 @@ def families(status: dict) -> list[GaugeMetricFamily]:
     for send in status["sends"]:
         for state, count in send["deliveries"].items():
             deliveries.add_metric([str(send["edition_id"]), state], count)
-        send_rate.add_metric([str(send["edition_id"])], send["per_minute"])
+        send_rate.add_metric([str(send["edition_id"])], send["per_minute"] or 0)
     feed_failures = _gauge("feed_consecutive_failures", "Failed polls in a row", ["feed"])
     feeds_stale = _gauge("feeds_stale", "Feeds with nothing new for FEED_STALE_DAYS")
     for feed in status["feeds"]:

@@ -10,23 +10,23 @@ import math
 import time
 
 import redis
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.delivery.ratelimit import BUCKET_KEY, HOUR_KEY
+from digest.delivery.progress import send_progress
+from digest.delivery.ratelimit import SCHEDULE_KEY, read_schedule
+from digest.delivery.sendrate import limits_on
 from digest.feeds.registry import feed_health
 from digest.ops.queues import queue_stats
 from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, SENDGRID_KEY,
                                 TASK_COUNTS_KEY, WORKERS_KEY, minute, redis_client)
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from digest.store.models import DeliveryStatus, Edition, EditionStatus
 
 # A lost worker stays on the page this long, then its record is dropped.
 FORGET_WORKER_AFTER = 24 * 3600
 FAILURES_SHOWN = 20
-# Throughput is measured over this window; the ETA assumes it holds.
-THROUGHPUT_WINDOW = dt.timedelta(minutes=5)
 # Sent editions stay on the page this long after their last delivery was handed over.
 RECENT_SEND = dt.timedelta(days=2)
 
@@ -104,12 +104,15 @@ def beat_status(client: redis.Redis, now: float) -> dict:
 
 
 def rate_limit_status(client: redis.Redis, now: float) -> dict:
+    """Today's limits (a warm-up day's caps, or the flat rates) and the shared schedule."""
     settings = get_settings()
-    tokens = client.hget(BUCKET_KEY, "tokens")
-    hour = client.get(f"{HOUR_KEY}{int(now // 3600)}")
-    return {"per_second": settings.SEND_RATE_PER_SECOND, "per_hour": settings.SEND_RATE_PER_HOUR,
-            "tokens": round(float(tokens), 1) if tokens is not None else None,
-            "sent_this_hour": int(hour or 0)}
+    today = limits_on(dt.datetime.fromtimestamp(now, dt.UTC).date(), settings)
+    schedule = read_schedule(client.hgetall(SCHEDULE_KEY))
+    taken_today = schedule.day_used if schedule.day == int(now // 86400) else 0
+    return {"per_second": today.per_second, "per_hour": today.per_hour, "per_day": today.per_day,
+            "warmup": bool(settings.SEND_WARMUP_PLAN),
+            "next_free_slot": _iso(schedule.free_at) if schedule.free_at > now else None,
+            "reserved_today": taken_today}
 
 
 def sendgrid_status(client: redis.Redis) -> dict:
@@ -129,7 +132,8 @@ def feed_status(session) -> list[dict]:
 
 
 def send_status(session, now: dt.datetime) -> list[dict]:
-    """Editions sending or paused, and those sent recently: deliveries by state, throughput, ETA."""
+    """Editions sending or paused, and those sent recently, with their progress (the same
+    figures the edition page shows: digest.delivery.progress)."""
     active = (EditionStatus.SENDING, EditionStatus.PAUSED)
     editions = session.scalars(
         select(Edition).where(Edition.status.in_(active) | ((Edition.status == EditionStatus.SENT)
@@ -138,19 +142,13 @@ def send_status(session, now: dt.datetime) -> list[dict]:
     ).all()
     sends = []
     for edition in editions:
-        rows = session.execute(select(Delivery.status, func.count()).where(Delivery.edition_id == edition.id)
-                               .group_by(Delivery.status)).all()
-        counts = dict.fromkeys((s.value for s in DeliveryStatus), 0) | {s.value: n for s, n in rows}
-        recent = session.scalar(select(func.count()).where(
-            Delivery.edition_id == edition.id, Delivery.sent_at >= now - THROUGHPUT_WINDOW))
-        per_minute = recent / (THROUGHPUT_WINDOW.total_seconds() / 60)
-        left = counts["pending"] + counts["sending"]
-        eta = None
-        if edition.status == EditionStatus.SENDING and left and per_minute:
-            eta = (now + dt.timedelta(minutes=left / per_minute)).isoformat()
+        progress = send_progress(session, edition, now)
         sends.append({"edition_id": edition.id, "subject": edition.subject, "status": edition.status.value,
-                      "note": edition.note, "deliveries": counts, "total": sum(counts.values()),
-                      "per_minute": round(per_minute, 1), "eta": eta})
+                      "note": edition.note,
+                      "deliveries": dict.fromkeys((s.value for s in DeliveryStatus), 0) | progress.counts, "total": progress.total,
+                      "done": progress.done, "percent": progress.percent, "per_minute": progress.per_minute,
+                      "eta": progress.eta.isoformat() if progress.eta else None,
+                      "resent": progress.resent, "maybe_twice": progress.maybe_twice})
     return sends
 
 

@@ -46,7 +46,7 @@ def status_tables(status: dict) -> list[Table]:
                   "per min", "eta", title="Sends")
     for s in status["sends"]:
         sends.add_row(str(s["edition_id"]), s["status"], *(str(n) for n in s["deliveries"].values()),
-                      str(s["per_minute"]), s["eta"] or "-")
+                      str(s["per_minute"] or "-"), s["eta"] or "-")
     tables.append(sends)
     feeds = Table("feed", "url", "status", "last success", "failures", "stale", "last error", title="Feeds")
     for f in status["feeds"]:
@@ -59,8 +59,11 @@ def status_tables(status: dict) -> list[Table]:
                   else f"last tick {_age(beat['age_seconds'])} ago" + (" (silent)" if beat["silent"] else ""))
     rate = status["rate_limit"]
     if rate:
-        other.add_row("send rate", f"{rate['per_second'] or 'no'}/s limit, {rate['per_hour'] or 'no'}/h limit, "
-                                   f"{rate['sent_this_hour']} sent this hour")
+        other.add_row("send rate", f"{rate['per_second'] or 'no'}/s, {rate['per_hour'] or 'no'}/h, "
+                                   f"{rate['per_day'] or 'no'}/day limit today"
+                                   + (" (warm-up)" if rate["warmup"] else "")
+                                   + f", {rate['reserved_today']} reserved today, next free slot "
+                                   f"{rate['next_free_slot'] or 'now'}")
     for name in ("database", "redis"):
         dep = status["dependencies"][name]
         other.add_row(name, f"ok ({dep['latency_ms']} ms)" if dep["ok"] else f"DOWN: {dep['error']}")

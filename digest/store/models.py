@@ -329,6 +329,8 @@ class Delivery(Base):
     sent_at: Mapped[dt.datetime | None]
     # When the provider last told us about this message (webhook events).
     event_at: Mapped[dt.datetime | None]
+    # Set when an unknown outcome with no provider event was sent again by itself (once only).
+    resent_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

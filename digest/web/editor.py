@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
-from digest.delivery.control import cancel_edition, pause_edition, resume_edition
+from digest.delivery import control
 from digest.delivery.message import SendError
 from digest.delivery.plan import release_edition
-from digest.delivery.progress import send_progress
+from digest.delivery.progress import planned_send, send_progress
 from digest.delivery.proof import parse_test_addresses, send_test
 from digest.editions.approve import approve_edition, get_edition
 from digest.editions.compose import compose_next_edition
@@ -125,7 +125,9 @@ def edition_page(request: Request, edition_id: int, status_code: int = 200, *, v
             view = "text"
         facts = preview_facts(preview_edition(edition, Variant(current.sections)))
         text = values or {}
-        progress = None
+        progress = planned = None
+        if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED):
+            planned = planned_send(session, edition)
         if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
                               EditionStatus.CANCELLED) and edition.started_at is not None:
             progress = send_progress(session, edition)
@@ -135,7 +137,7 @@ def edition_page(request: Request, edition_id: int, status_code: int = 200, *, v
             facts=facts, notice=NOTICES.get(notice), error=error,
             subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),
             intro=text.get("intro", edition.intro), intro_preview=Markup(intro_html(text.get("intro", edition.intro))),
-            q=q, candidates=_candidates(session, q), progress=progress,
+            q=q, candidates=_candidates(session, q), progress=progress, planned=planned,
             send_at_local=local_input(edition.send_at), period_send_at=period_send_at(edition),
             editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
             publisher=request.state.editor.role == "publisher",
@@ -272,24 +274,30 @@ def send_now(request: Request, edition_id: int, form: EditorForm = Depends(publi
     return _act(request, edition_id, "released", action, anchor="#sending")
 
 
+def _send_action(request: Request, edition_id: int, form: EditorForm, action: str, notice: str) -> Response:
+    """Pause, resume or cancel through the one command layer (audited as from the edition page)."""
+    from workers.tasks import enqueue_batches  # the web enqueues; digest proper never does
+
+    def act(session):
+        done = control.run_action(session, edition_id, action, by=form.editor.email, source="web:edition",
+                                  sender=get_sender() if action == "cancel" else None)
+        enqueue_batches(session, edition_id, done.batches)
+    return _act(request, edition_id, notice, act, anchor="#sending")
+
+
 @router.post("/editions/{edition_id}/pause")
 def pause(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _act(request, edition_id, "paused", lambda s: pause_edition(s, edition_id), anchor="#sending")
+    return _send_action(request, edition_id, form, "pause", "paused")
 
 
 @router.post("/editions/{edition_id}/resume")
 def resume(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    from workers.tasks import enqueue_batches
-
-    def action(session):
-        enqueue_batches(session, edition_id, resume_edition(session, edition_id))
-    return _act(request, edition_id, "resumed", action, anchor="#sending")
+    return _send_action(request, edition_id, form, "resume", "resumed")
 
 
 @router.post("/editions/{edition_id}/cancel")
 def cancel(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _act(request, edition_id, "cancelled", lambda s: cancel_edition(s, edition_id, sender=get_sender()),
-                anchor="#sending")
+    return _send_action(request, edition_id, form, "cancel", "cancelled")
 
 
 @router.get("/api/editions/{edition_id}/progress")

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from digest.config import get_settings
+from digest.delivery import control
+from digest.delivery.control import Done
 from digest.errors import InputError
 from digest.ops import actions
 from digest.ops.metrics import metrics_text
@@ -52,7 +54,7 @@ def ops_page(request: Request, editor: Editor = Depends(current_editor)) -> Resp
 
 
 def _by(editor: Editor) -> dict:
-    return {"by": editor.email, "source": "web"}
+    return {"by": editor.email, "source": "web:ops"}
 
 
 async def _form(request: Request):
@@ -65,31 +67,31 @@ def _done() -> RedirectResponse:
     return RedirectResponse("/ops", status_code=303)
 
 
+def _run_edition_action(edition_id: int, action: str, editor: Editor, source: str) -> Done:
+    from digest.delivery.backends import get_sender
+    from workers.tasks import enqueue_batches
+
+    with unit_of_work() as session:
+        done = control.run_action(session, edition_id, action, by=editor.email, source=source,
+                                  sender=get_sender() if action == "cancel" else None)
+        enqueue_batches(session, edition_id, done.batches)
+    return done
+
+
 @router.post("/ops/editions/{edition_id}/{action}")
 async def edition_action(edition_id: int, action: str, request: Request,
                          editor: Editor = Depends(require_publisher)) -> Response:
     await _form(request)
-
-    def run() -> None:
-        from digest.delivery.backends import get_sender
-        from workers.tasks import enqueue_batches
-
-        with unit_of_work() as session:
-            if action == "pause":
-                actions.pause_send(session, edition_id, **_by(editor))
-            elif action == "resume":
-                enqueue_batches(session, edition_id, actions.resume_send(session, edition_id, **_by(editor)))
-            elif action == "cancel":
-                actions.cancel_send(session, edition_id, get_sender(), **_by(editor))
-            elif action == "retry-failed":
-                enqueue_batches(session, edition_id, actions.retry_failed(session, edition_id, **_by(editor)))
-            elif action == "discard-failed":
-                actions.discard_failed(session, edition_id, **_by(editor))
-            else:
-                raise InputError(f"action {action!r} must be pause, resume, cancel, retry-failed or discard-failed")
-
-    await run_in_threadpool(run)
+    await run_in_threadpool(_run_edition_action, edition_id, action, editor, "web:ops")
     return _done()
+
+
+@router.post("/api/editions/{edition_id}/{action}")
+def api_edition_action(edition_id: int, action: str, editor: Editor = Depends(require_publisher)) -> JSONResponse:
+    """The same actions for scripts (an editor's API token): pause, resume, cancel, ..."""
+    done = _run_edition_action(edition_id, action, editor, "api")
+    return JSONResponse({"edition_id": edition_id, "action": done.action, "deliveries": done.deliveries,
+                         "batches_queued": len(done.batches)})
 
 
 @router.post("/ops/queues/{queue}/purge")

@@ -5,21 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender
 from digest.delivery.control import (
-    cancel_edition,
+    cancel_send,
     mark_stuck_unknown,
-    pause_edition,
+    pause_send,
     resend_unknown,
-    resume_edition,
+    resume_send,
     settle_unknown,
     stalled_batches,
 )
 from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.ratelimit import SendRateLimiter
 from digest.delivery.send import RateLimited, claim_batch, delivery_counts, send_batch
 from digest.editions.approve import get_edition
 from digest.errors import Conflict
@@ -40,6 +39,9 @@ def _started(feed_server, readers: int = 2500, release: bool = True) -> tuple[in
         return edition_id, start_edition(session, edition_id, sender=get_sender())
 
 
+BY = {"by": "ops@example.org", "source": "test"}
+
+
 def _send(edition_id: int, batch: list[int]) -> int:
     with unit_of_work() as session:
         return send_batch(session, edition_id, batch, get_sender())
@@ -55,10 +57,10 @@ def test_pause_holds_the_rest_and_resume_never_resends(standin, feed_server):
     assert [len(b) for b in batches] == [1000, 1000, 500]
     assert _send(edition_id, batches[0]) == 1000
     with unit_of_work() as session:
-        pause_edition(session, edition_id)
+        pause_send(session, edition_id, **BY)
     assert _send(edition_id, batches[1]) == 0
     with unit_of_work() as session:
-        again = resume_edition(session, edition_id)
+        again = resume_send(session, edition_id, **BY).batches
     assert [len(b) for b in again] == [1000, 500]
     for batch in again + batches:  # old messages arriving late change nothing
         _send(edition_id, batch)
@@ -71,14 +73,14 @@ def test_cancel_stops_what_was_not_handed_over(standin, feed_server):
     edition_id, batches = _started(feed_server)
     _send(edition_id, batches[0])
     with unit_of_work() as session:
-        _, cancelled = cancel_edition(session, edition_id, get_sender())
+        cancelled = cancel_send(session, edition_id, get_sender(), **BY).deliveries
     assert cancelled == 1500
     assert [_send(edition_id, b) for b in batches[1:]] == [0, 0]
     with unit_of_work() as session:
         assert delivery_counts(session, edition_id) == {"accepted": 1000, "cancelled": 1500}
     assert _status(edition_id) == EditionStatus.CANCELLED
     with pytest.raises(Conflict), unit_of_work() as session:
-        resume_edition(session, edition_id)
+        resume_send(session, edition_id, **BY)
 
 
 def test_a_send_scheduled_ahead_carries_send_at_and_can_be_cancelled(standin, feed_server):
@@ -89,7 +91,7 @@ def test_a_send_scheduled_ahead_carries_send_at_and_can_be_cancelled(standin, fe
         edition = get_edition(session, edition_id)
         assert body["send_at"] == int(edition.send_at.timestamp())
         assert body["batch_id"] == edition.provider_batch_id
-        cancel_edition(session, edition_id, get_sender())
+        cancel_send(session, edition_id, get_sender(), **BY)
     assert standin.cancelled_batches == [body["batch_id"]]
 
 
@@ -100,7 +102,7 @@ def test_a_fixed_key_resumes_a_paused_send(standin, feed_server):
     assert _status(edition_id) == EditionStatus.PAUSED
     standin.api_key = "SG.test-key"
     with unit_of_work() as session:
-        again = resume_edition(session, edition_id)
+        again = resume_send(session, edition_id, **BY).batches
     assert _send(edition_id, again[0]) == 20
     assert _status(edition_id) == EditionStatus.SENT
 
@@ -119,9 +121,9 @@ def test_stuck_claims_become_unknown_and_are_resent_only_on_request(standin, fee
     with unit_of_work() as session:
         assert mark_stuck_unknown(session) == 30
         assert delivery_counts(session, edition_id) == {"unknown": 30}
-        assert resend_unknown(session, edition_id) == []  # not old enough by default (60 min)
+        assert resend_unknown(session, edition_id, **BY).batches == []  # not old enough by default (60 min)
     with unit_of_work() as session:
-        [again] = resend_unknown(session, edition_id, older_than_minutes=0)
+        [again] = resend_unknown(session, edition_id, older_than_minutes=0, **BY).batches
     assert _send(edition_id, again) == 30
     assert set(standin.delivered.values()) == {1} and _status(edition_id) == EditionStatus.SENT
 
@@ -132,7 +134,7 @@ def test_an_operator_can_settle_unknown_rows(standin, feed_server):
         claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(hours=1))
     with unit_of_work() as session:
         mark_stuck_unknown(session)
-        assert settle_unknown(session, edition_id, "failed") == 5
+        assert settle_unknown(session, edition_id, "failed", **BY).deliveries == 5
     assert _status(edition_id) == EditionStatus.SENT
     assert standin.requests == []
 
@@ -145,23 +147,6 @@ def test_lost_queue_messages_are_found_and_reissued(standin, feed_server):
                         .values(started_at=utcnow() - dt.timedelta(hours=1)))
     with unit_of_work() as session:
         assert stalled_batches(session) == {edition_id: batches}
-
-
-def test_the_rate_limit_is_shared_and_exact(redis_client):
-    limiter = SendRateLimiter(redis_client, per_second=100, per_hour=250, capacity=100)
-    redis_client.delete(*redis_client.keys("digest:send-rate:*") or ["none"])
-    first = limiter.acquire(100)
-    assert first.granted and first.sent_this_hour == 100
-    second = limiter.acquire(50)
-    assert not second.granted and 0 < second.wait_seconds <= 0.5
-    other_worker = SendRateLimiter(redis_client, per_second=100, per_hour=250, capacity=100)
-    assert not other_worker.acquire(50).granted  # the same bucket, wherever it is asked
-    redis_client.hset("digest:send-rate:bucket", "tokens", 100)
-    assert limiter.acquire(100).granted
-    capped = limiter.acquire(100)  # 300 > 250 this hour
-    assert not capped.granted and capped.wait_seconds > 1
-    with pytest.raises(ValueError):
-        limiter.acquire(251)
 
 
 def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_server, monkeypatch, redis_client):
@@ -183,3 +168,75 @@ def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_serv
     with unit_of_work() as session:
         assert delivery_counts(session, edition_id) == {"pending": 15}
     get_rate_limiter.cache_clear()
+
+
+def _unknown(feed_server, readers: int = 20) -> tuple[int, list[list[int]]]:
+    edition_id, batches = _started(feed_server, readers=readers)
+    with unit_of_work() as session:
+        claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(hours=2))  # then "died"
+    with unit_of_work() as session:
+        mark_stuck_unknown(session)
+    return edition_id, batches
+
+
+def _event_for(edition_id: int, delivery_id: int | None, message: str = "first") -> None:
+    from digest.store.models import DeliveryEvent
+
+    with unit_of_work() as session:
+        session.add(DeliveryEvent(delivery_id=delivery_id, provider_event_id=f"{message}-{delivery_id}-{edition_id}",
+                                  event="processed", payload={"sg_message_id": f"{message}.filter-0"},
+                                  occurred_at=utcnow()))
+
+
+def test_silent_unknown_rows_are_resent_once_only_with_a_webhook_that_reported_on_the_edition(
+        standin, feed_server, monkeypatch):
+    from digest.delivery.control import resend_silent_unknown
+    from digest.store.models import AuditEntry
+
+    edition_id, _ = _unknown(feed_server, readers=20)
+    with unit_of_work() as session:
+        assert resend_silent_unknown(session) == {}, "no event for this edition yet: no evidence"
+        other = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)
+                                .order_by(Delivery.id.desc()).limit(1)).one()
+        first = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)
+                                .order_by(Delivery.id).limit(1)).one()
+    _event_for(edition_id, first)  # SendGrid reported one unknown row: it went out
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", "")
+    reset_caches()
+    with unit_of_work() as session:
+        assert resend_silent_unknown(session) == {}, "without a webhook the rows wait for an operator"
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", standin.public_key)
+    reset_caches()
+    with unit_of_work() as session:
+        done = resend_silent_unknown(session)
+    assert list(done) == [edition_id] and done[edition_id].deliveries == 19
+    [batch] = done[edition_id].batches
+    assert first not in batch and other in batch
+    with unit_of_work() as session:
+        audit = session.scalars(select(AuditEntry)).one()
+        assert (audit.action, audit.source, audit.details["automatic"]) == ("ops:resend_unknown", "beat", True)
+    # Dies again: the second time the rows stay unknown for an operator.
+    with unit_of_work() as session:
+        claim_batch(session, edition_id, batch, utcnow() - dt.timedelta(hours=2))
+    with unit_of_work() as session:
+        assert mark_stuck_unknown(session) == 19
+        assert resend_silent_unknown(session) == {}
+
+
+def test_a_late_event_for_the_first_attempt_is_counted_as_maybe_twice(standin, feed_server):
+    from digest.delivery.control import resend_silent_unknown
+    from digest.delivery.progress import send_progress
+
+    edition_id, _ = _unknown(feed_server, readers=5)
+    with unit_of_work() as session:
+        any_delivery = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)).first()
+    _event_for(edition_id, any_delivery, message="elsewhere")  # SendGrid reports on this edition
+    with unit_of_work() as session:
+        [batch] = resend_silent_unknown(session)[edition_id].batches
+    assert _send(edition_id, batch) == 4
+    with unit_of_work() as session:
+        late = session.scalars(select(Delivery.id).where(Delivery.id.in_(batch))).first()
+    _event_for(edition_id, late, message="first-attempt")  # the first attempt got through after all
+    with unit_of_work() as session:
+        progress = send_progress(session, session.get(Edition, edition_id))
+    assert (progress.resent, progress.maybe_twice) == (4, 1)

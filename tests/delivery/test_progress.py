@@ -27,11 +27,11 @@ def _sending_edition(readers: int) -> int:
     return edition_id
 
 
-def _set(edition_id: int, count: int, status: DeliveryStatus) -> None:
+def _set(edition_id: int, count: int, status: DeliveryStatus, sent_at: dt.datetime | None = None) -> None:
     with unit_of_work() as session:
         ids = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id,
                                                          Delivery.status == DeliveryStatus.PENDING).limit(count)).all()
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(status=status))
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(status=status, sent_at=sent_at))
 
 
 def test_progress_gives_throughput_and_an_estimated_end(settings):
@@ -39,19 +39,35 @@ def test_progress_gives_throughput_and_an_estimated_end(settings):
     with unit_of_work() as session:
         before = send_progress(session, session.get(Edition, edition_id), START + dt.timedelta(minutes=1))
     assert (before.total, before.done, before.percent, before.per_minute, before.eta) == (300, 0, 0, None, None)
-    _set(edition_id, 90, DeliveryStatus.ACCEPTED)
+    _set(edition_id, 40, DeliveryStatus.ACCEPTED, sent_at=START + dt.timedelta(minutes=2))  # before the window
+    _set(edition_id, 100, DeliveryStatus.ACCEPTED, sent_at=START + dt.timedelta(minutes=8))
     _set(edition_id, 10, DeliveryStatus.FAILED)
     with unit_of_work() as session:
         progress = send_progress(session, session.get(Edition, edition_id), START + dt.timedelta(minutes=10))
-    assert progress.counts == {"pending": 200, "accepted": 90, "failed": 10}
-    assert (progress.done, progress.percent, progress.per_minute) == (100, 33, 10.0)
-    assert progress.eta == START + dt.timedelta(minutes=30)  # 200 left at 10 a minute
-    assert progress.as_dict()["eta"] == "2026-12-09T14:30:00+00:00"
+    assert progress.counts == {"pending": 150, "accepted": 140, "failed": 10}
+    # The pace of the last five minutes: 100 handed over, 20 a minute.
+    assert (progress.done, progress.percent, progress.per_minute) == (150, 50, 20.0)
+    assert progress.eta == START + dt.timedelta(minutes=10 + 7.5)  # 150 left at 20 a minute
+    assert progress.as_dict()["eta"] == "2026-12-09T14:17:30+00:00"
+
+
+def test_the_estimate_never_beats_the_rate_limit(settings, monkeypatch):
+    edition_id = _sending_edition(300)
+    _set(edition_id, 100, DeliveryStatus.ACCEPTED, sent_at=START + dt.timedelta(minutes=1))
+    monkeypatch.setenv("SEND_RATE_PER_HOUR", "100")
+    monkeypatch.setenv("SEND_BATCH_SIZE", "100")
+    from tests.conftest import reset_caches
+
+    reset_caches()
+    with unit_of_work() as session:
+        progress = send_progress(session, session.get(Edition, edition_id), START + dt.timedelta(minutes=2))
+    # 100 a minute lately, but 200 more at 100 an hour: the second batch an hour after the first.
+    assert progress.eta == START + dt.timedelta(minutes=62)
 
 
 def test_a_finished_send_has_no_estimate_and_keeps_its_rate(settings):
     edition_id = _sending_edition(60)
-    _set(edition_id, 60, DeliveryStatus.ACCEPTED)
+    _set(edition_id, 60, DeliveryStatus.ACCEPTED, sent_at=START + dt.timedelta(minutes=1))
     with unit_of_work() as session:
         edition = session.get(Edition, edition_id)
         edition.sent_at = START + dt.timedelta(minutes=2)

@@ -141,7 +141,7 @@ def test_a_worker_killed_mid_request_loses_and_repeats_nothing(env, worker, feed
     wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=60,
              what="webhook events to settle the unknown rows")
     with unit_of_work() as session:
-        assert resend_unknown(session, edition_id, older_than_minutes=0) == []
+        assert resend_unknown(session, edition_id, older_than_minutes=0, by="ops", source="test").batches == []
         assert delivery_counts(session, edition_id) == {"delivered": 2500}
         assert session.scalar(select(WebhookBatch.processed_at)) is not None
     assert standin.delivered == {email: 1 for email in emails}
@@ -167,7 +167,8 @@ def test_unknown_rows_no_event_settles_are_resent_once(env, worker, feed_server,
     time.sleep(3)
     with unit_of_work() as session:
         assert mark_stuck_unknown(session) == 1000
-        enqueue_batches(session, edition_id, resend_unknown(session, edition_id, older_than_minutes=0))
+        enqueue_batches(session, edition_id, resend_unknown(session, edition_id, older_than_minutes=0,
+                                                            by="ops", source="test").batches)
     wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=60, what="the resend")
     assert standin.delivered == {email: 1 for email in emails}
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from digest.delivery.backends import get_sender
-from digest.delivery.control import resume_edition
+from digest.delivery.control import resume_send
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import send_batch
 from digest.ops.queues import QUEUES
@@ -51,7 +51,7 @@ def test_sendgrids_last_answer_is_kept_and_a_refused_key_warns(standin, feed_ser
     assert refused["dependencies"]["sendgrid"]["status"] == 401
     assert warnings_of(refused, "sendgrid_auth") == ["sendgrid"]
     with unit_of_work() as session:
-        resume_edition(session, edition_id)
+        resume_send(session, edition_id, by="ops@example.org", source="test")
     with unit_of_work() as session:
         assert send_batch(session, edition_id, batch, get_sender()) == 1
     accepted = gather_status()

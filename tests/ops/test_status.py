@@ -16,7 +16,7 @@ from digest.ops.records import (FAILURES_KEY, RUNTIMES_KEY, TASK_COUNTS_KEY, min
                                 record_task)
 from digest.ops.status import gather_status
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryStatus, Feed
+from digest.store.models import Delivery, DeliveryStatus, Edition, Feed
 from tests.conftest import reset_caches
 from tests.factories import approved_edition, polled_feed, subscribers
 from tests.ops.conftest import queue, task
@@ -39,6 +39,7 @@ def test_a_send_shows_its_deliveries_throughput_and_eta(settings, clean_redis, f
     edition_id = _sending_edition(feed_server)
     now = utcnow()
     with unit_of_work() as session:
+        session.execute(update(Edition).values(started_at=now - dt.timedelta(minutes=10)))
         first_five = session.scalars(select(Delivery.id).order_by(Delivery.id).limit(5)).all()
         session.execute(update(Delivery).where(Delivery.id.in_(first_five))
                         .values(status=DeliveryStatus.ACCEPTED, sent_at=now - dt.timedelta(minutes=1)))
@@ -55,11 +56,11 @@ def test_the_rate_limit_state_is_shown(settings, clean_redis, monkeypatch):
     monkeypatch.setenv("SEND_RATE_PER_SECOND", "50")
     reset_caches()
     get_rate_limiter.cache_clear()
-    assert get_rate_limiter().acquire(20).granted
+    assert get_rate_limiter().acquire("1:a", 20).granted
     rate = gather_status()["rate_limit"]
     get_rate_limiter.cache_clear()
-    assert rate["per_hour"] == 500 and rate["per_second"] == 50 and rate["sent_this_hour"] == 20
-    assert 30 <= rate["tokens"] < 1000
+    assert rate["per_hour"] == 500 and rate["per_second"] == 50 and rate["reserved_today"] == 20
+    assert rate["next_free_slot"] is not None  # 20 at 500 an hour: the next slot is 144 s away
 
 
 def test_feeds_show_their_last_success_failures_and_error(settings, clean_redis, feed_server):
