@@ -110,6 +110,11 @@ def require_publisher(editor: Editor = Depends(current_editor)) -> Editor:
     return editor
 
 
+def api_publisher(editor: Editor = Depends(api_editor)) -> Editor:
+    """`require_publisher` for the JSON API, with `api_editor`'s CSRF rule for cookies."""
+    return require_publisher(editor)
+
+
 def csrf_token(request: Request) -> str:
     """The CSRF token for forms on this page; sets the browser's CSRF cookie when it has none."""
     nonce = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_nonce", None)

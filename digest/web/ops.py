@@ -19,7 +19,7 @@ from digest.ops.records import redis_client
 from digest.ops.status import gather_status, readiness
 from digest.store.db import unit_of_work
 from digest.store.models import Editor
-from digest.web.auth import current_editor, require_publisher, verify_csrf
+from digest.web.auth import api_publisher, current_editor, require_publisher, verify_csrf
 from digest.web.pages import page
 
 router = APIRouter()
@@ -87,7 +87,7 @@ async def edition_action(edition_id: int, action: str, request: Request,
 
 
 @router.post("/api/editions/{edition_id}/{action}")
-def api_edition_action(edition_id: int, action: str, editor: Editor = Depends(require_publisher)) -> JSONResponse:
+def api_edition_action(edition_id: int, action: str, editor: Editor = Depends(api_publisher)) -> JSONResponse:
     """The same actions for scripts (an editor's API token): pause, resume, cancel, ..."""
     done = _run_edition_action(edition_id, action, editor, "api")
     return JSONResponse({"edition_id": edition_id, "action": done.action, "deliveries": done.deliveries,

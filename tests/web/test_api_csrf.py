@@ -66,3 +66,20 @@ def test_a_bearer_token_needs_no_csrf_token(client):
     assert _subscribers() == 1
     # Reading needs no token either way: another site cannot read the answer.
     assert client.get("/api/subscribers/export", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_every_state_changing_api_route_refuses_a_cookie_without_the_token(client):
+    """Every POST/PUT/PATCH/DELETE under /api/ that an editor's cookie can reach, present and future."""
+    from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops
+
+    logged_in(client, "ed@example.org", "publisher")
+    csrf(client)
+    routers = (api, editor, editor_accounts, editor_feeds, editor_subscribers, ops)
+    routes = [(route.path, method) for module in routers for route in module.router.routes
+              if route.path.startswith("/api/") and route.path != "/api/subscribers/signup"  # public
+              for method in route.methods - {"GET", "HEAD", "OPTIONS"}]
+    assert len(routes) >= 2
+    for path, method in routes:
+        url = path.replace("{edition_id}", "1").replace("{action}", "pause")
+        answer = client.request(method, url, content=b"x", headers={"Content-Type": "text/plain"})
+        assert answer.status_code == 403, (method, path, answer.status_code)
