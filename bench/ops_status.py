@@ -5,7 +5,7 @@ while an edition of many readers is half sent and the last hour holds many task 
 
 Prints the median and slowest gather_status() and metrics_text() in milliseconds. Needs
 PostgreSQL at BENCH_POSTGRES_URL (a scratch database is created and dropped) and Redis at
-BENCH_REDIS_URL (default redis://127.0.0.1:6379/11, flushed).
+BENCH_REDIS_URL (flushed), else a private redis-server for the run.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ SendGrid stand-in answering after a fixed latency.
 Prints the wall time from "due" to "all accepted", recipients per second, requests made and the
 peak resident memory of each worker process (and its pool children). Needs PostgreSQL at
 BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test; a scratch database
-is created and dropped) and Redis at BENCH_REDIS_URL (default redis://127.0.0.1:6379/11, flushed).
+is created and dropped) and a Redis it may flush: BENCH_REDIS_URL, else a private redis-server started
+on a free port for the run (a shared Redis is never flushed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,29 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+def private_redis() -> str:
+    """A redis-server of the benchmark's own, keeping nothing on disk, stopped when it ends."""
+    import atexit
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    atexit.register(server.terminate)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or private_redis()
 
 
 def scratch_database() -> tuple[str, callable]:
