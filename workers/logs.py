@@ -9,10 +9,13 @@ import inspect
 from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
 
 from digest.config import get_settings
-from digest.ops.logs import use_format
+from digest.ops.logs import log_early_lines_as_json, use_format
 
 # A task argument -> the log field it fills (digest.ops.logs.ID_FIELDS).
 _ID_ARGUMENTS = {"edition_id": "edition", "feed_id": "feed", "batch_id": "batch", "subscriber_id": "subscriber"}
+
+if get_settings().LOG_FORMAT == "json":
+    log_early_lines_as_json()
 
 
 @after_setup_logger.connect

@@ -62,6 +62,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def log_early_lines_as_json() -> None:
+    """Until Celery sets up its own handlers (then `use_format` formats them): Python's warnings
+    and anything logged at start-up go to stderr as JSON too."""
+    logging.captureWarnings(True)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger().handlers = [handler]
+
+
 def use_format(logger: logging.Logger, log_format: str) -> None:
     """Give every handler of `logger` the format (Celery sets up its handlers, then this swaps
     their formatter; plain keeps Celery's own)."""
