@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import inspect
 
-from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
+from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_init
 
 from digest.config import get_settings
 from digest.ops.logs import log_early_lines_as_json, use_format
 
 # A task argument -> the log field it fills (digest.ops.logs.ID_FIELDS).
 _ID_ARGUMENTS = {"edition_id": "edition", "feed_id": "feed", "batch_id": "batch", "subscriber_id": "subscriber"}
-
-if get_settings().LOG_FORMAT == "json":
-    log_early_lines_as_json()
 
 
 @after_setup_logger.connect
@@ -24,9 +21,11 @@ def _format_handlers(logger=None, **_) -> None:
     use_format(logger, get_settings().LOG_FORMAT)
 
 
-@celeryd_after_setup.connect
-def _no_banner_in_json(instance=None, **_) -> None:
+@celeryd_init.connect
+def _json_from_the_start(instance=None, **_) -> None:
+    # Sent before the worker checks its privileges (a warning) and prints its banner (plain text).
     if get_settings().LOG_FORMAT == "json":
+        log_early_lines_as_json()
         instance.quiet = True
 
 
