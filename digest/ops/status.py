@@ -133,7 +133,8 @@ def feed_status(session) -> list[dict]:
 
 def event_counts(session, edition_id: int) -> dict[str, int]:
     """Provider events received for an edition's deliveries, by type (for the complaint rate)."""
-    rows = session.execute(select(DeliveryEvent.event, func.count()).join(Delivery, Delivery.id == DeliveryEvent.delivery_id)
+    rows = session.execute(select(DeliveryEvent.event, func.count())
+                           .join(Delivery, Delivery.id == DeliveryEvent.delivery_id)
                            .where(Delivery.edition_id == edition_id).group_by(DeliveryEvent.event))
     return {event: count for event, count in rows}
 

@@ -11,7 +11,6 @@ import sys
 
 import httpx
 import pytest
-from sqlalchemy import update
 
 from digest.delivery.plan import release_edition, start_edition
 from digest.feeds.registry import add_feed

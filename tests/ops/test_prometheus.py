@@ -11,7 +11,6 @@ import subprocess
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
 
 from digest.delivery.plan import release_edition, start_edition
 from digest.editions.approve import get_edition
