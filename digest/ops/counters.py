@@ -37,13 +37,19 @@ class Histogram:
 TASK_RUNS = Counter("digest_task_runs", "Celery task runs finished, by task and outcome "
                     "(succeeded, failed, retried)", ("task", "outcome"))
 DELIVERIES_SENT = Counter("digest_deliveries_sent", "Deliveries the email provider accepted")
+PROVIDER_EVENTS = Counter("digest_provider_events", "Events the email provider reported through the "
+                          "webhook, by type (other: a type SendGrid does not document)", ("event",))
 HTTP_REQUESTS = Counter("digest_http_requests", "HTTP requests answered, by method, route and status",
                         ("method", "route", "status"))
 TASK_DURATION = Histogram("digest_task_duration_seconds", "Celery task run time", ("task",),
                           (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
 HTTP_DURATION = Histogram("digest_http_request_duration_seconds", "Time to answer an HTTP request",
                           ("method", "route"), (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-COUNTERS = (TASK_RUNS, DELIVERIES_SENT, HTTP_REQUESTS)
+COUNTERS = (TASK_RUNS, DELIVERIES_SENT, PROVIDER_EVENTS, HTTP_REQUESTS)
+# SendGrid's documented event types; any other name a webhook carries is counted as "other", so a
+# payload cannot create series without end.
+PROVIDER_EVENT_TYPES = frozenset({"processed", "dropped", "delivered", "deferred", "bounce", "open", "click",
+                                  "spamreport", "unsubscribe", "group_unsubscribe", "group_resubscribe"})
 HISTOGRAMS = (TASK_DURATION, HTTP_DURATION)
 
 
@@ -81,6 +87,21 @@ def record_deliveries_sent(count: int) -> None:
         increment(pipe, DELIVERIES_SENT, count)
         pipe.execute()
     if count:
+        quietly(write)
+
+
+def record_provider_events(names: list[str]) -> None:
+    counts: dict[str, int] = {}
+    for name in names:
+        label = name if name in PROVIDER_EVENT_TYPES else "other"
+        counts[label] = counts.get(label, 0) + 1
+
+    def write(client: redis.Redis) -> None:
+        pipe = client.pipeline(transaction=False)
+        for label, count in sorted(counts.items()):
+            increment(pipe, PROVIDER_EVENTS, count, event=label)
+        pipe.execute()
+    if counts:
         quietly(write)
 
 

@@ -47,8 +47,6 @@ def _edition_families(status: dict, now: dt.datetime) -> list[GaugeMetricFamily]
                       ["edition"])
     rate = _gauge("edition_deliveries_per_second", "Deliveries handed over per second, recently", ["edition"])
     eta = _gauge("edition_eta_seconds", "Seconds until the send is expected to finish", ["edition"])
-    events = _gauge("edition_events", "Provider events received for an edition by type "
-                    "(delivered, bounce, spamreport, ...)", ["edition", "event"])
     for send in status["sends"]:
         edition = str(send["edition_id"])
         edition_status.add_metric([edition, send["status"]], 1)
@@ -58,9 +56,7 @@ def _edition_families(status: dict, now: dt.datetime) -> list[GaugeMetricFamily]
         rate.add_metric([edition], (send["per_minute"] or 0) / 60)
         if send["eta"]:
             eta.add_metric([edition], max(0.0, (dt.datetime.fromisoformat(send["eta"]) - now).total_seconds()))
-        for event, count in sorted(send["events"].items()):
-            events.add_metric([edition, event], count)
-    return [edition_status, deliveries, progress, rate, eta, events]
+    return [edition_status, deliveries, progress, rate, eta]
 
 
 def _service_families(status: dict, now: dt.datetime) -> list[GaugeMetricFamily]:

@@ -10,7 +10,7 @@ import math
 import time
 
 import redis
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from digest.clock import utcnow
 from digest.config import get_settings
@@ -22,7 +22,7 @@ from digest.ops.queues import queue_stats
 from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, SENDGRID_KEY,
                                 TASK_COUNTS_KEY, WORKERS_KEY, minute, redis_client)
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus
+from digest.store.models import DeliveryStatus, Edition, EditionStatus
 
 # A lost worker stays on the page this long, then its record is dropped.
 FORGET_WORKER_AFTER = 24 * 3600
@@ -131,14 +131,6 @@ def feed_status(session) -> list[dict]:
             for h in feed_health(session)]
 
 
-def event_counts(session, edition_id: int) -> dict[str, int]:
-    """Provider events received for an edition's deliveries, by type (for the complaint rate)."""
-    rows = session.execute(select(DeliveryEvent.event, func.count())
-                           .join(Delivery, Delivery.id == DeliveryEvent.delivery_id)
-                           .where(Delivery.edition_id == edition_id).group_by(DeliveryEvent.event))
-    return {event: count for event, count in rows}
-
-
 def send_status(session, now: dt.datetime) -> list[dict]:
     """Editions sending or paused, and those sent recently, with their progress (the same
     figures the edition page shows: digest.delivery.progress)."""
@@ -156,8 +148,7 @@ def send_status(session, now: dt.datetime) -> list[dict]:
                       "deliveries": dict.fromkeys((s.value for s in DeliveryStatus), 0) | progress.counts, "total": progress.total,
                       "done": progress.done, "percent": progress.percent, "per_minute": progress.per_minute,
                       "eta": progress.eta.isoformat() if progress.eta else None,
-                      "resent": progress.resent, "maybe_twice": progress.maybe_twice,
-                      "events": event_counts(session, edition.id)})
+                      "resent": progress.resent, "maybe_twice": progress.maybe_twice})
     return sends
 
 

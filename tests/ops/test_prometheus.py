@@ -4,6 +4,7 @@ scrape configuration; and counters that only ever go up across a real send by a 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -11,15 +12,19 @@ import subprocess
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
+from digest.delivery.backends import get_sender
+from digest.delivery.events import process_webhook_batch
 from digest.delivery.plan import release_edition, start_edition
 from digest.editions.approve import get_edition
 from digest.ops.records import record_beat_tick, record_sendgrid_answer
 from digest.store.db import unit_of_work
-from digest.store.models import EditionStatus
+from digest.store.models import EditionStatus, WebhookBatch
 from digest.web.app import app
-from tests.conftest import REPO, Worker, wait_for
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.conftest import REPO, Worker, reset_caches, wait_for
+from tests.factories import approved_edition, many_subscribers, polled_feed, send_now, subscribers
+from tests.sendgrid_standin import SendGridStandIn
 from workers.tasks import send_batch
 
 PROMETHEUS = REPO / "deploy" / "prometheus"
@@ -76,6 +81,43 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(client):
     assert not any(route.startswith(("/u/not", "/u/another", "/scan")) for route in routes)
     unmatched = ("digest_http_requests_total", (("method", "GET"), ("route", "unmatched"), ("status", "404")))
     assert samples[unmatched] == 2
+
+
+@pytest.fixture
+def standin(settings, clean_redis, monkeypatch):
+    with SendGridStandIn() as server:
+        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
+        monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
+        monkeypatch.setenv("SENDGRID_API_HOST", server.url)
+        monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", server.public_key)
+        reset_caches()
+        yield server
+
+
+def _apply_webhook(client, standin, events: list[dict]) -> None:
+    payload = json.dumps(events) + "\r\n"
+    answer = client.post("/webhooks/sendgrid", content=payload.encode(), headers=standin.signed_headers(payload))
+    assert answer.status_code == 200, answer.text
+    with unit_of_work() as session:
+        batch_id = session.scalar(select(WebhookBatch.id).where(WebhookBatch.processed_at.is_(None)))
+    with unit_of_work() as session:
+        process_webhook_batch(session, batch_id)
+
+
+def test_provider_events_are_counted_once_by_documented_type(standin, feed_server):
+    polled_feed(feed_server)
+    many_subscribers(3)
+    send_now(approved_edition(), get_sender())
+    with TestClient(app, base_url="https://testserver") as client:
+        delivered = standin.events("delivered")
+        invented = [dict(event, event=f"made-up-{number}", sg_event_id=f"invented-{number}")
+                    for number, event in enumerate(delivered)]
+        _apply_webhook(client, standin, delivered + standin.events("spamreport")[:1] + invented)
+        _apply_webhook(client, standin, delivered)  # SendGrid retried the request: nothing counts twice
+        samples = _samples(client.get("/metrics").text)
+    counted = {dict(labels)["event"]: value for (name, labels), value in samples.items()
+               if name == "digest_provider_events_total"}
+    assert counted == {"delivered": 3, "spamreport": 1, "other": 3}
 
 
 def test_the_alert_rules_pass_promtool_check_rules():
