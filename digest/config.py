@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     OPS_FAILURES_KEPT: int = Field(default=100, ge=1, le=10000)
     # Seconds between refreshes of the ops page.
     OPS_PAGE_REFRESH_SECONDS: int = Field(default=15, ge=2)
+    # Log lines of web, workers and beat: "plain" text, or "json" (one object per line, for a log
+    # shipper; digest/ops/logs.py).
+    LOG_FORMAT: Literal["plain", "json"] = "plain"
 
     @field_validator("PUBLICATION_TZ")
     @classmethod

@@ -105,3 +105,10 @@ ensure_spamassassin() {
 ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
 }
+
+# ensure_promtool: Prometheus' promtool from Debian's `prometheus` package, which the tests use to
+# check /metrics and the alert rules in deploy/prometheus. The package also installs a Prometheus
+# service; the tests never start it.
+ensure_promtool() {
+    command -v promtool >/dev/null || apt_install prometheus
+}

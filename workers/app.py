@@ -4,6 +4,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from digest.store.db import dispose_engines
+from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
 
 app = Celery("analyst_digest", include=["workers.tasks"])

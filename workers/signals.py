@@ -1,6 +1,7 @@
 """What workers and beat tell operators, through Celery's signals: the publish time stamped on
 each message, a heartbeat record per worker, and every task's outcome and runtime
-(digest.ops.records keeps them in Redis, bounded)."""
+(digest.ops.records keeps them in Redis, bounded; digest.ops.counters adds them to the
+service-wide totals /metrics shows)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from celery.signals import (before_task_publish, heartbeat_sent, task_failure, t
                             task_prerun, worker_shutdown)
 from celery.worker import state as worker_state
 
+from digest.ops.counters import record_task_run
+from digest.ops.logs import bind_ids, unbind_ids
 from digest.ops.queues import PUBLISHED_AT
 from digest.ops.records import forget_worker, record_failure, record_task, record_worker_heartbeat
+from workers.logs import task_ids
 
 _started: dict[str, float] = {}
+_log_ids: dict[str, object] = {}  # task id -> the token that ends its log ids
 _OUTCOME = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
 
 
@@ -41,16 +46,22 @@ def _forget(sender=None, **_) -> None:
 
 
 @task_prerun.connect
-def _task_started(task_id=None, **_) -> None:
+def _task_started(task_id=None, task=None, args=None, kwargs=None, **_) -> None:
     _started[task_id] = time.monotonic()
+    if task is not None:
+        _log_ids[task_id] = bind_ids(task_id=task_id, task=task.name, **task_ids(task, args, kwargs))
 
 
 @task_postrun.connect
 def _task_finished(task_id=None, task=None, state=None, **_) -> None:  # noqa: A002
     began = _started.pop(task_id, None)
+    if task_id in _log_ids:
+        unbind_ids(_log_ids.pop(task_id))
     outcome = _OUTCOME.get(state)
     if outcome and task is not None:
-        record_task(task.name, outcome, time.monotonic() - began if began is not None else None)
+        runtime = time.monotonic() - began if began is not None else None
+        record_task(task.name, outcome, runtime)
+        record_task_run(task.name, outcome, runtime)
 
 
 @task_failure.connect

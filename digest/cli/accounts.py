@@ -105,11 +105,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the web app."""
     import uvicorn
 
+    from digest.ops.logs import uvicorn_log_config
+
     trusted = get_settings().FORWARDED_ALLOW_IPS.strip()
     # X-Forwarded-For names the client only when our own proxy set it; uvicorn would otherwise
     # trust any local client's (its default is 127.0.0.1), letting it pick its rate-limit address.
     uvicorn.run("digest.web.app:app", host=host, port=port, proxy_headers=bool(trusted),
-                forwarded_allow_ips=trusted or None)
+                forwarded_allow_ips=trusted or None,
+                log_config=uvicorn_log_config(get_settings().LOG_FORMAT) or uvicorn.config.LOGGING_CONFIG)
 
 
 @sample_app.command("serve")

@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.delivery.send import finish_edition_if_complete
 from digest.errors import NotFound
+from digest.ops.counters import record_provider_events
+from digest.store.db import on_commit
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, WebhookBatch
 from digest.store.upsert import insert_ignoring_duplicates
 from digest.subscribers.feedback import record_provider_feedback
@@ -142,6 +144,7 @@ def process_webhook_batch(session: Session, batch_id: int) -> dict[str, int]:
     for edition_id in _apply(session, fresh, deliveries):
         finish_edition_if_complete(session, edition_id, utcnow())
     unmatched = sum(1 for _, row in fresh if row["delivery_id"] is None)
+    on_commit(session, lambda: record_provider_events([row["event"] for _, row in fresh]))
     return {"new": len(fresh), "duplicate": len(rows) - len(fresh), "unmatched": unmatched, "skipped": skipped}
 
 

@@ -24,6 +24,7 @@ from digest.delivery.ratelimit import batch_key, get_rate_limiter
 from digest.editions.approve import approved_render, get_edition
 from digest.editions.render import DEFAULT_VARIANT
 from digest.errors import Conflict
+from digest.ops.counters import record_deliveries_sent
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 from digest.store.upsert import among
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
@@ -138,6 +139,7 @@ def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
         return 0
     _accept(session, message_ids)
     session.commit()  # accepted rows are never released by a later part's retry
+    record_deliveries_sent(len(message_ids))
     return len(message_ids)
 
 

@@ -37,7 +37,7 @@ def redis_client() -> redis.Redis:
     return _client(get_settings().REDIS_URL)
 
 
-def _quietly(write) -> None:
+def quietly(write) -> None:
     """Operators' records are never worth failing a task or a send for."""
     try:
         write(redis_client())
@@ -62,7 +62,7 @@ def record_task(name: str, outcome: str, runtime: float | None, at: float | None
             pipe.lpush(key, f"{runtime:.6f}").ltrim(key, 0, RUNTIMES_PER_MINUTE - 1).expire(key, BUCKET_TTL)
         pipe.execute()
 
-    _quietly(write)
+    quietly(write)
 
 
 def record_failure(name: str, task_id: str | None, exception: str, traceback: str,
@@ -70,7 +70,7 @@ def record_failure(name: str, task_id: str | None, exception: str, traceback: st
     entry = json.dumps({"task": name, "task_id": task_id, "exception": exception,
                         "traceback": traceback[-20000:], "at": time.time() if at is None else at})
     kept = get_settings().OPS_FAILURES_KEPT
-    _quietly(lambda client: client.pipeline(transaction=False)
+    quietly(lambda client: client.pipeline(transaction=False)
              .lpush(FAILURES_KEY, entry).ltrim(FAILURES_KEY, 0, kept - 1).execute())
 
 
@@ -78,20 +78,20 @@ def record_worker_heartbeat(hostname: str, queues: list[str], active: int, proce
                             pid: int, at: float | None = None) -> None:
     entry = json.dumps({"hostname": hostname, "queues": sorted(queues), "active": active,
                         "processed": processed, "pid": pid, "last_seen": time.time() if at is None else at})
-    _quietly(lambda client: client.hset(WORKERS_KEY, hostname, entry))
+    quietly(lambda client: client.hset(WORKERS_KEY, hostname, entry))
 
 
 def forget_worker(hostname: str) -> None:
     """A worker that shut down cleanly is gone, not lost."""
-    _quietly(lambda client: client.hdel(WORKERS_KEY, hostname))
+    quietly(lambda client: client.hdel(WORKERS_KEY, hostname))
 
 
 def record_beat_tick(next_tick_in: float, at: float | None = None) -> None:
     entry = json.dumps({"at": time.time() if at is None else at, "next_tick_in": next_tick_in})
-    _quietly(lambda client: client.set(BEAT_KEY, entry))
+    quietly(lambda client: client.set(BEAT_KEY, entry))
 
 
 def record_sendgrid_answer(status: int | None, detail: str = "", at: float | None = None) -> None:
     """SendGrid's last answer (status None: it could not be reached)."""
     entry = json.dumps({"status": status, "detail": detail[:500], "at": time.time() if at is None else at})
-    _quietly(lambda client: client.set(SENDGRID_KEY, entry))
+    quietly(lambda client: client.set(SENDGRID_KEY, entry))

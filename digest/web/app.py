@@ -46,6 +46,7 @@ from digest.web.auth import router as auth_router
 from digest.web.headers import SecurityHeaders, email_csp
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.pages import db, page
+from digest.web.request_metrics import RequestMetrics
 
 # No /docs, /redoc or /openapi.json: the API is documented in the README, not mapped for anyone.
 app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None)
@@ -143,6 +144,8 @@ async def csrf_cookie(request: Request, call_next):
 
 # Added last, so outermost: every answer, errors included, carries the headers.
 app.add_middleware(SecurityHeaders)
+# Outside even that: a request is timed from its first byte in to its last byte out.
+app.add_middleware(RequestMetrics)
 
 
 @app.get("/healthz", response_class=PlainTextResponse)

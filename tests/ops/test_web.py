@@ -14,6 +14,7 @@ from digest.accounts import add_editor
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import delivery_counts, give_up_batch
 from digest.editions.approve import get_edition
+from digest.ops.counters import record_task_run
 from digest.ops.queues import queue_keys
 from digest.ops.records import record_task, record_worker_heartbeat
 from digest.store.db import unit_of_work
@@ -118,6 +119,8 @@ def test_metrics_parse_and_match_the_json(client, feed_server):
     record_task("digest.delivery.send_batch", "succeeded", 0.75)
     record_task("digest.delivery.send_batch", "failed", 0.5)
     record_task("digest.delivery.send_batch", "retried", None)
+    for outcome, seconds in (("succeeded", 0.25), ("succeeded", 0.75), ("failed", 0.5), ("retried", None)):
+        record_task_run("digest.delivery.send_batch", outcome, seconds)
 
     status = client.get("/api/ops/status").json()
     metrics = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -138,13 +141,18 @@ def test_metrics_parse_and_match_the_json(client, feed_server):
     [sends] = [t for t in status["tasks"] if t["name"] == "digest.delivery.send_batch"]
     assert (sends["succeeded"], sends["failed"], sends["retried"]) == (2, 1, 1)
     for outcome in ("succeeded", "failed", "retried"):
-        assert metric("tasks_last_hour", task=sends["name"], outcome=outcome) == sends[outcome]
-    assert metric("task_runtime_seconds", task=sends["name"], quantile="0.5") == sends["runtime_p50"] == 0.5
-    assert metric("task_runtime_seconds", task=sends["name"], quantile="1") == sends["runtime_max"] == 0.75
+        assert metric("task_runs_total", task=sends["name"], outcome=outcome) == sends[outcome]
+    assert metric("task_duration_seconds_bucket", task=sends["name"], le="0.5") == 2  # le: at or below
+    assert metric("task_duration_seconds_bucket", task=sends["name"], le="1.0") == 3
+    assert metric("task_duration_seconds_count", task=sends["name"]) == 3
+    assert metric("task_duration_seconds_sum", task=sends["name"]) == 1.5
+    assert metric("deliveries_sent_total") == 0  # shown before the first send
     [send] = status["sends"]
     assert send["edition_id"] == edition_id and send["deliveries"]["pending"] == 3
     for state, count in send["deliveries"].items():
-        assert metric("deliveries", edition=str(edition_id), state=state) == count
+        assert metric("edition_deliveries", edition=str(edition_id), state=state) == count
+    assert metric("edition_status", edition=str(edition_id), status="sending") == 1
+    assert metric("edition_progress_ratio", edition=str(edition_id)) == 0
     [feed] = status["feeds"]
     assert metric("feed_consecutive_failures", feed=str(feed["id"])) == feed["consecutive_failures"] == 2
     assert metric("dependency_up", dependency="redis") == 1 and metric("dependency_up", dependency="database") == 1
