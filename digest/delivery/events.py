@@ -166,8 +166,12 @@ def _deliveries_of(session: Session, rows: list[dict]) -> dict[int, Delivery]:
     ids = {row["delivery_id"] for row in rows if row["delivery_id"] is not None}
     found = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))} if ids else {}
     for row in rows:
-        if row["delivery_id"] not in found:
+        delivery = found.get(row["delivery_id"])
+        if delivery is None:
             row["delivery_id"] = None
+        else:
+            # The delivery's own edition and reader, never the event's word for them.
+            row["edition_id"], row["subscriber_id"] = delivery.edition_id, delivery.subscriber_id
     return found
 
 
@@ -230,9 +234,16 @@ def _event_row(event: object) -> dict:
     # Events without an id cannot be de-duplicated; derive one from their content.
     event_id = _optional_text(event, "sg_event_id") or (
         f"{_optional_text(event, 'sg_message_id')}:{name}:{str(occurred)[:40]}")
+    url = _optional_text(event, "url") if name == "click" else None
+    # A bounce's class (SendGrid's bounce_classification) groups reasons far better than the
+    # receiving server's text, which differs per address.
+    reason = _optional_text(event, "bounce_classification") or _optional_text(event, "reason") or (
+        _optional_text(event, "response") if name == "deferred" else None)
     return dict(delivery_id=delivery_id, provider_event_id=event_id[:100], event=name[:40],
                 email=(email or "")[:320] or None, payload=event,
-                occurred_at=occurred_at, received_at=utcnow())
+                occurred_at=occurred_at, received_at=utcnow(),
+                edition_id=None, subscriber_id=None, url=(url or "")[:2000] or None,
+                kind=(_optional_text(event, "type") or "")[:40] or None, reason=(reason or "")[:500] or None)
 
 
 def _apply(session: Session, fresh: list[tuple[dict, dict]], deliveries: dict[int, Delivery]) -> set[int]:

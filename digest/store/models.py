@@ -352,6 +352,35 @@ class DeliveryEvent(Base):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[dt.datetime]
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Copied from the delivery and the payload when the event is kept, so that the reports are
+    # grouped queries over indexed columns, never a walk through JSON payloads.
+    edition_id: Mapped[int | None] = mapped_column(Integer)
+    subscriber_id: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(2000))  # a click's link
+    # A bounce's type ("bounce": hard, "blocked": soft) and the receiving server's reason.
+    kind: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_delivery_events_edition", "edition_id", "event", "delivery_id"),
+        Index("ix_delivery_events_subscriber", "subscriber_id", "event", "occurred_at"),
+    )
+
+
+class EditionLink(Base):
+    """A link of an edition and the article it leads to, written when the edition is approved:
+    a click event names only its URL, and this maps it back to article, section and position."""
+
+    __tablename__ = "edition_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int]
+
+    __table_args__ = (UniqueConstraint("edition_id", "url", name="uq_edition_links_url"),)
 
 
 class WebhookBatch(Base):

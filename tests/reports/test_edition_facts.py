@@ -1,0 +1,131 @@
+"""Every figure of an edition's report, from signed events in SendGrid's documented shapes and the
+readers' own clicks on the edition's unsubscribe and preferences links."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from digest.reports.facts import edition_report, reader_activity
+from digest.store.db import unit_of_work
+from digest.store.models import DeliveryEvent
+from digest.web.app import app
+from tests.reports.events import (SentEdition, bounced, clicked, deferred, delivered, dropped, group_unsubscribed,
+                                  opened)
+
+
+@pytest.fixture
+def client(standin):
+    with TestClient(app) as client:
+        yield client
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@pytest.fixture
+def reported(standin, feed_server, client):
+    sent = SentEdition(standin, feed_server, readers=7)
+    first, second = sent.links[0], sent.links[1]
+    e = sent.event
+    sent.post(client, [
+        e(0, "delivered", 1, **delivered()), e(0, "open", 10, **opened()), e(0, "click", 11, **clicked(first)),
+        e(0, "open", 70, **opened()), e(0, "click", 80, **clicked(first, 1)),
+        e(1, "deferred", 0.5, **deferred()), e(1, "delivered", 5, **delivered()), e(1, "open", 20, **opened()),
+        e(1, "click", 21, **clicked(second)),
+        e(2, "delivered", 1, **delivered()), e(2, "open", 2, **opened(machine=True)),
+        e(2, "click", 3, **clicked(first)), e(2, "unsubscribe", 4),
+        e(3, "delivered", 1, **delivered()), e(3, "spamreport", 30), e(3, "group_unsubscribe", 31, **group_unsubscribed()),
+        e(3, "click", 40, **clicked(sent.values[sent.emails[3]]["[%preferences_url%]"])),
+        e(4, "bounce", 1, **bounced(hard=True)),
+        e(5, "bounce", 1, **bounced(hard=False)),
+        e(6, "dropped", 0.5, **dropped()),
+    ])
+    # Reader 0 changes preferences and reader 1 unsubscribes in one click, through this edition's links.
+    preferences = sent.values[sent.emails[0]]["[%preferences_url%]"]
+    unsubscribe = sent.values[sent.emails[1]]["[%unsubscribe_url%]"]
+    assert preferences.endswith(f"?e={sent.edition_id}") and unsubscribe.endswith(f"?e={sent.edition_id}")
+    assert client.post(_path(preferences), data={"format": "text", "sections": ["Analytical Articles"]}).status_code == 200
+    assert client.post(_path(unsubscribe), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    return sent
+
+
+def test_the_funnel_counts_each_reader_once_per_fact(reported):
+    with unit_of_work() as session:
+        report = edition_report(session, reported.edition_id)
+    funnel = report.funnel
+    assert (funnel.handed_over, funnel.delivered, funnel.deferred, funnel.dropped) == (7, 4, 1, 1)
+    assert (funnel.hard_bounces, funnel.soft_bounces, funnel.spam_reports) == (1, 1, 1)
+    assert (funnel.unique_opens, funnel.unique_clicks, funnel.clicks) == (3, 4, 5)
+    assert (funnel.unsubscribes, funnel.preference_changes) == (3, 1)
+    assert report.funnel.rates["delivery"] == 4 / 7 and report.funnel.rates["complaint"] == 1 / 4
+    assert report.complaint_warning
+
+
+def test_clicks_are_attributed_to_the_articles_their_links_lead_to(reported):
+    with unit_of_work() as session:
+        report = edition_report(session, reported.edition_id)
+    top, runner_up, *rest = report.articles
+    assert (top["url"], top["unique_clicks"], top["clicks"], top["position"]) == (reported.links[0], 2, 3, 1)
+    assert (runner_up["url"], runner_up["unique_clicks"], runner_up["clicks"]) == (reported.links[1], 1, 1)
+    assert top["section"] and top["authors"] and top["title"]
+    assert all(article["unique_clicks"] == 0 for article in rest)
+    assert len(report.articles) == len(reported.links)
+
+
+def test_a_readers_own_links_are_counted_but_never_shown(reported):
+    with unit_of_work() as session:
+        links = edition_report(session, reported.edition_id).links
+    assert {"url": "(preferences link)", "unique_clicks": 1, "clicks": 1} in links
+    assert not any("/p/" in link["url"] or "/u/" in link["url"] for link in links)
+
+
+def test_bounces_and_complaints_come_with_their_reasons(reported):
+    with unit_of_work() as session:
+        problems = edition_report(session, reported.edition_id).problems
+    assert {"what": "hard bounce", "reason": "Invalid Address", "readers": 1} in problems
+    assert {"what": "soft bounce", "reason": "Reputation", "readers": 1} in problems
+    assert {"what": "dropped", "reason": "Bounced Address", "readers": 1} in problems
+    assert {"what": "spam report", "reason": "", "readers": 1} in problems
+    assert {"what": "deferred", "reason": "400 try again later", "readers": 1} in problems
+
+
+def test_the_timeline_counts_opens_and_clicks_per_hour(reported):
+    with unit_of_work() as session:
+        timeline = edition_report(session, reported.edition_id).timeline
+    assert len(timeline) == 72
+    assert timeline[0] == {"hour": 0, "opens": 3, "clicks": 4}
+    assert timeline[1] == {"hour": 1, "opens": 1, "clicks": 1}
+    assert sum(hour["opens"] + hour["clicks"] for hour in timeline[2:]) == 0
+
+
+def test_each_reader_has_a_last_delivery_open_and_click(reported):
+    ids = reported.subscriber_ids
+    with unit_of_work() as session:
+        activity = reader_activity(session, ids)
+    start = reported.started_at.replace(microsecond=0)
+
+    def at(minutes: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(int(reported.started_at.timestamp() + minutes * 60), dt.UTC)
+
+    assert start <= at(1)
+    assert activity[ids[0]] == {"last_delivered": at(1), "last_open": at(70), "last_click": at(80)}
+    assert activity[ids[1]] == {"last_delivered": at(5), "last_open": at(20), "last_click": at(21)}
+    assert activity[ids[4]] == {"last_delivered": None, "last_open": None, "last_click": None}
+
+
+def test_an_edition_named_in_a_link_is_credited_only_if_the_reader_was_sent_it(standin, feed_server, client):
+    sent = SentEdition(standin, feed_server, readers=2)
+    unsubscribe = _path(sent.values[sent.emails[0]]["[%unsubscribe_url%]"]).split("?")[0]
+    for forged in ("?e=999999", "?e=abc", "?e=" + "9" * 40, "?e=-1"):
+        assert client.post(unsubscribe + forged).status_code == 200
+    with unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(DeliveryEvent)
+                              .where(DeliveryEvent.event == "web_unsubscribe")) == 0
+        assert edition_report(session, sent.edition_id).funnel.unsubscribes == 0
