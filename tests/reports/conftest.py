@@ -15,7 +15,7 @@ from tests.reports.events import (SentEdition, bounced, clicked, deferred, deliv
 
 @pytest.fixture
 def client(standin):
-    with TestClient(app) as client:
+    with TestClient(app, base_url="https://testserver") as client:
         yield client
 
 
