@@ -7,12 +7,13 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 COLOURS = ("#1d4e89", "#b5452b", "#1f6f43", "#8a5a00", "#6b3fa0", "#2f7f8f")
-WIDTH, ROW, LABEL = 640, 26, 230
+# Narrow drawings with large type: on a 375 px phone they shrink little and stay legible.
+BAR_WIDTH, BAR_ROW, LINE_WIDTH = 420, 44, 520
 
 
-def _svg(title: str, height: int, body: list[str]) -> Markup:
+def _svg(title: str, width: int, height: int, body: list[str]) -> Markup:
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>")
 
@@ -27,29 +28,29 @@ def _short(label: str, limit: int = 34) -> str:
 
 
 def bar_chart(title: str, rows: list[tuple[str, float]], fmt=lambda v: f"{v:,.0f}") -> Markup:
-    """Horizontal bars, one per (label, value), longest scaled to the width."""
+    """Horizontal bars, one per (label, value), each label above its bar so that long titles keep
+    the whole width; the longest bar fills the width less room for its figure."""
     top = max((value for _, value in rows), default=0) or 1
-    height = max(1, len(rows)) * ROW + 10
+    height = max(1, len(rows)) * BAR_ROW + 6
     body = []
     for index, (label, value) in enumerate(rows):
-        y = 5 + index * ROW
-        length = (WIDTH - LABEL - 80) * value / top
-        body.append(_text(LABEL - 8, y + 17, _short(label), anchor="end"))
-        body.append(f'<rect x="{LABEL}" y="{y + 4}" width="{max(length, 1):.1f}" height="{ROW - 8}" '
-                    f'fill="{COLOURS[0]}" rx="2"/>')
-        body.append(_text(LABEL + length + 6, y + 17, fmt(value)))
+        y = 4 + index * BAR_ROW
+        length = (BAR_WIDTH - 60) * value / top
+        body.append(_text(0, y + 15, _short(label, 52), size=14))
+        body.append(f'<rect x="0" y="{y + 21}" width="{max(length, 1):.1f}" height="16" fill="{COLOURS[0]}" rx="2"/>')
+        body.append(_text(length + 6, y + 34, fmt(value), size=14))
     if not rows:
-        body.append(_text(10, 20, "Nothing to show yet.", fill="#666"))
-    return _svg(title, height, body)
+        body.append(_text(0, 20, "Nothing to show yet.", size=14, fill="#666"))
+    return _svg(title, BAR_WIDTH, height, body)
 
 
 def line_chart(title: str, labels: list[str], series: list[tuple[str, list[float | None]]],
                fmt=lambda v: f"{v:,.0f}") -> Markup:
     """One line per series over `labels` (gaps where a value is None), with a legend."""
-    height, left, right, top, bottom = 260, 60, 20, 34, 40
+    width, height, left, right, top, bottom = LINE_WIDTH, 250, 56, 12, 40, 30
     values = [v for _, points in series for v in points if v is not None]
     high = max(values, default=0) or 1
-    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+    plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(1, len(labels) - 1)
 
     def x(i: int) -> float:
@@ -58,13 +59,16 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, list[float
     def y(v: float) -> float:
         return top + plot_h - plot_h * v / high
 
-    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{WIDTH - right}" y2="{top + plot_h}" stroke="#999"/>',
-            _text(left - 6, top + 4, fmt(high), anchor="end", size=11),
-            _text(left - 6, top + plot_h + 4, fmt(0), anchor="end", size=11)]
-    every = max(1, len(labels) // 8)
+    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>',
+            f'<line x1="{left}" y1="{top}" x2="{width - right}" y2="{top}" stroke="#ddd"/>',
+            _text(left - 6, top + 5, fmt(high), anchor="end", size=13),
+            _text(left - 6, top + plot_h + 5, fmt(0), anchor="end", size=13)]
+    every = max(1, len(labels) // 4)
     for i, label in enumerate(labels):
         if i % every == 0 or i == len(labels) - 1:
-            body.append(_text(x(i), height - bottom + 18, _short(label, 12), anchor="middle", size=11))
+            # The first and last labels sit inside the frame rather than centred past its edges.
+            anchor = "start" if i == 0 and len(labels) > 1 else "end" if i == len(labels) - 1 and i else "middle"
+            body.append(_text(x(i), height - bottom + 18, _short(label, 12), anchor=anchor, size=13))
     for n, (name, points) in enumerate(series):
         colour = COLOURS[n % len(COLOURS)]
         runs, run = [], []
@@ -79,9 +83,10 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, list[float
             if len(run) == 1:
                 cx, cy = run[0].split(",")
                 body.append(f'<circle cx="{cx}" cy="{cy}" r="3.5" fill="{colour}"/>')
-        body.append(f'<rect x="{left + n * 150}" y="6" width="12" height="12" fill="{colour}"/>')
-        body.append(_text(left + n * 150 + 17, 17, name, size=12))
-    return _svg(title, height, body)
+        legend_x = n * (width // max(1, len(series)))
+        body.append(f'<rect x="{legend_x}" y="6" width="13" height="13" fill="{colour}"/>')
+        body.append(_text(legend_x + 18, 18, name, size=14))
+    return _svg(title, width, height, body)
 
 
 def percent(value: float | None) -> str:
