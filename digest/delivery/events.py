@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.delivery.send import finish_edition_if_complete
 from digest.errors import NotFound
+from digest.reports.counting import count_events
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, WebhookBatch
 from digest.store.upsert import insert_ignoring_duplicates
 from digest.subscribers.feedback import record_provider_feedback
@@ -139,6 +140,7 @@ def process_webhook_batch(session: Session, batch_id: int) -> dict[str, int]:
         if event_id in new_ids and event_id not in seen:
             seen.add(event_id)
             fresh.append((event, row))
+    count_events(session, [row for _, row in fresh])
     for edition_id in _apply(session, fresh, deliveries):
         finish_edition_if_complete(session, edition_id, utcnow())
     unmatched = sum(1 for _, row in fresh if row["delivery_id"] is None)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
+from digest.reports.counting import count_events
 from digest.store.models import Delivery, DeliveryEvent
 from digest.store.upsert import insert_ignoring_duplicates
 
@@ -41,8 +42,11 @@ def credit_edition(session: Session, subscriber_id: int, edition_param: str | No
     if delivery is None:
         return False
     now = now or utcnow()
-    session.execute(insert_ignoring_duplicates(session, DeliveryEvent.__table__).values(
-        delivery_id=delivery.id, provider_event_id=f"{action}:{delivery.id}", event=action,
-        email=delivery.email, payload={}, occurred_at=now, received_at=now,
-        edition_id=delivery.edition_id, subscriber_id=subscriber_id))
+    row = dict(delivery_id=delivery.id, provider_event_id=f"{action}:{delivery.id}", event=action,
+               email=delivery.email, payload={}, occurred_at=now, received_at=now,
+               edition_id=delivery.edition_id, subscriber_id=subscriber_id)
+    kept = session.execute(insert_ignoring_duplicates(session, DeliveryEvent.__table__).values(**row)
+                           .returning(DeliveryEvent.id)).first()
+    if kept is not None:
+        count_events(session, [row])
     return True

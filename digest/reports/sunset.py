@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from digest.clock import utcnow
 from digest.errors import Conflict
 from digest.reports.trends import sent_editions
-from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Subscriber, SubscriberStatus
+from digest.store.models import Delivery, DeliveryStatus, ReaderMark, Subscriber, SubscriberStatus
 from digest.subscribers.audit import audit
 
 
@@ -23,8 +23,11 @@ def _inactive(session: Session, editions: int):
     ids = [edition.id for edition in sent_editions(session, editions)]
     if len(ids) < editions:
         return None, ids
-    engaged = exists().where(DeliveryEvent.subscriber_id == Delivery.subscriber_id,
-                             DeliveryEvent.edition_id.in_(ids), DeliveryEvent.event.in_(("open", "click")))
+    # Any open or click of any of those editions (each delivery's first is marked once).
+    theirs = aliased(Delivery)
+    engaged = (select(ReaderMark.delivery_id).join(theirs, theirs.id == ReaderMark.delivery_id)
+               .where(theirs.subscriber_id == Subscriber.id, theirs.edition_id.in_(ids),
+                      ReaderMark.mark.in_(("event:open", "event:click"))).exists())
     query = (
         select(Subscriber.id, Subscriber.email, Subscriber.confirmed_at)
         .join(Delivery, Delivery.subscriber_id == Subscriber.id)

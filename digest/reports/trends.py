@@ -1,18 +1,18 @@
 """Trends across the latest sent editions: rates per edition, the list's size at each send, and
 clicks by section and by author. A fixed handful of grouped queries, whatever the number of
-editions, readers or events."""
+editions, readers or events (the events themselves are read only as running counts)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER, UNSUBSCRIBE_EVENTS
-from digest.store.models import (Article, Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionLink,
-                                 EditionStatus, Subscriber, SubscriberStatus, Suppression)
+from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER
+from digest.store.models import (Article, Delivery, DeliveryStatus, Edition, EditionCount, EditionLink, EditionStatus,
+                                 Subscriber, SubscriberStatus, Suppression)
 
 
 @dataclass
@@ -75,22 +75,20 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
     deliveries = {row[0]: row[1:] for row in session.execute(
         select(Delivery.edition_id, handed, delivered).where(Delivery.edition_id.in_(ids))
         .group_by(Delivery.edition_id))}
-    events: dict[tuple[int, str], int] = {}
-    named = case((DeliveryEvent.event.in_(UNSUBSCRIBE_EVENTS), "unsubscribe"), else_=DeliveryEvent.event)
-    for edition_id, event, readers in session.execute(
-            select(DeliveryEvent.edition_id, named, func.count(DeliveryEvent.delivery_id.distinct()))
-            .where(DeliveryEvent.edition_id.in_(ids),
-                   DeliveryEvent.event.in_(("click", "spamreport", *UNSUBSCRIBE_EVENTS)))
-            .group_by(DeliveryEvent.edition_id, named)):
-        events[edition_id, event] = readers
+    events: dict[tuple[int, str], int] = {
+        (edition_id, key): readers for edition_id, key, readers in session.execute(
+            select(EditionCount.edition_id, EditionCount.key, EditionCount.readers)
+            .where(EditionCount.edition_id.in_(ids),
+                   EditionCount.key.in_(("event:click", "event:spamreport", "event:unsubscribe"))))}
     trends = []
     for edition in editions:
         handed_over, delivered_count = deliveries.get(edition.id, (0, 0))
         trends.append(EditionTrend(
             edition_id=edition.id, period=edition.period, subject=edition.subject, sent_at=edition.started_at,
             handed_over=int(handed_over or 0), delivered=int(delivered_count or 0),
-            unique_clicks=events.get((edition.id, "click"), 0), unsubscribes=events.get((edition.id, "unsubscribe"), 0),
-            spam_reports=events.get((edition.id, "spamreport"), 0)))
+            unique_clicks=events.get((edition.id, "event:click"), 0),
+            unsubscribes=events.get((edition.id, "event:unsubscribe"), 0),
+            spam_reports=events.get((edition.id, "event:spamreport"), 0)))
     _list_sizes(session, trends)
     return trends
 
@@ -116,17 +114,19 @@ def _list_sizes(session: Session, trends: list[EditionTrend]) -> None:
 
 
 def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[tuple[str, int]]:
-    """Unique clicks over the latest `count` sent editions, by article section or author."""
+    """Unique clicks over the latest `count` sent editions, by article section or author: the
+    counts of each edition's links, summed."""
     column = {"section": EditionLink.section, "author": func.coalesce(Article.authors, "")}[what]
     ids = [edition.id for edition in sent_editions(session, count)]
     if not ids:
         return []
-    clicks = func.count(DeliveryEvent.delivery_id.distinct())
+    clicks = func.sum(EditionCount.readers)
     rows = session.execute(
         select(column.label("name"), clicks)
-        .select_from(DeliveryEvent)
-        .join(EditionLink, and_(EditionLink.edition_id == DeliveryEvent.edition_id, EditionLink.url == DeliveryEvent.url))
+        .select_from(EditionLink)
+        .join(EditionCount, and_(EditionCount.edition_id == EditionLink.edition_id,
+                                 EditionCount.key == literal("link:") + cast(EditionLink.position, String)))
         .join(Article, Article.id == EditionLink.article_id)
-        .where(DeliveryEvent.edition_id.in_(ids), DeliveryEvent.event == "click")
+        .where(EditionLink.edition_id.in_(ids))
         .group_by(column).order_by(clicks.desc(), column).limit(limit)).all()
-    return [(name or "(no author)", readers) for name, readers in rows]
+    return [(name or "(no author)", int(readers)) for name, readers in rows if readers]

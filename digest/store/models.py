@@ -367,6 +367,31 @@ class DeliveryEvent(Base):
     )
 
 
+class EditionCount(Base):
+    """A running count of one fact of an edition, kept as events arrive so that a report reads a
+    few hundred rows, never the edition's events: `key` names the fact ("event:open",
+    "link:3", "hour:click:5", "reason:bounce:hard:Invalid Address"), `total` counts events and
+    `readers` counts deliveries (each once, see ReaderMark)."""
+
+    __tablename__ = "edition_counts"
+
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    readers: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+
+
+class ReaderMark(Base):
+    """That a delivery has had a fact counted once: the first insert of (delivery, mark) wins,
+    so `readers` grows exactly once per reader however many workers apply events at a time."""
+
+    __tablename__ = "reader_marks"
+
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True)
+    mark: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
 class EditionLink(Base):
     """A link of an edition and the article it leads to, written when the edition is approved:
     a click event names only its URL, and this maps it back to article, section and position."""

@@ -38,9 +38,24 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.UniqueConstraint("edition_id", "url", name="uq_edition_links_url"),
     )
+    op.create_table(
+        "edition_counts",
+        sa.Column("edition_id", sa.Integer(), sa.ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("key", sa.String(600), primary_key=True),
+        sa.Column("readers", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "reader_marks",
+        sa.Column("delivery_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  sa.ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("mark", sa.String(100), primary_key=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reader_marks")
+    op.drop_table("edition_counts")
     op.drop_table("edition_links")
     op.drop_index("ix_delivery_events_subscriber", "delivery_events")
     op.drop_index("ix_delivery_events_edition", "delivery_events")
