@@ -91,6 +91,14 @@ def edition_report(session: Session, edition_id: int) -> EditionReport:
         links=link_clicks(counts), problems=bounces_and_complaints(counts), timeline=first_hours(counts))
 
 
+def spam_reports(session: Session, edition_ids: list[int]) -> dict[int, int]:
+    """Readers who reported each edition as spam (for the operators' complaint-rate warning)."""
+    if not edition_ids:
+        return {}
+    return dict(session.execute(select(EditionCount.edition_id, EditionCount.readers).where(
+        EditionCount.edition_id.in_(edition_ids), EditionCount.key == "event:spamreport")).all())
+
+
 def edition_counts(session: Session, edition_id: int) -> dict[str, tuple[int, int]]:
     """The edition's running counts: key -> (readers, total)."""
     return {key: (readers, total) for key, readers, total in session.execute(

@@ -73,3 +73,10 @@ def test_the_cli_prints_the_same_report_as_json(reported):
     missing = subprocess.run([sys.executable, "-m", "digest", "editions", "report", "999"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "edition 999 does not exist" in missing.stderr
+
+
+def test_operators_are_warned_of_a_complaint_rate_above_a_tenth_of_a_percent(reported):
+    from digest.ops.status import gather_status
+
+    [warning] = [w for w in gather_status()["warnings"] if w["check"] == "complaint_rate"]
+    assert warning["subject"] == f"edition {reported.edition_id}" and "1 spam reports of 4 delivered" in warning["message"]
