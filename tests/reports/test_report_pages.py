@@ -80,3 +80,12 @@ def test_operators_are_warned_of_a_complaint_rate_above_a_tenth_of_a_percent(rep
 
     [warning] = [w for w in gather_status()["warnings"] if w["check"] == "complaint_rate"]
     assert warning["subject"] == f"edition {reported.edition_id}" and "1 spam reports of 4 delivered" in warning["message"]
+
+
+def test_a_readers_page_shows_their_last_delivery_open_and_click(reported, client):
+    logged_in(client)
+    html = client.get(f"/subscribers/{reported.subscriber_ids[0]}").text
+    activity = re.search(r'<span id="activity">(.*?)</span></p>', html, re.S).group(1)
+    assert not any(f"{what} –" in activity for what in ("Last delivered", "last opened", "last clicked"))
+    bounced = client.get(f"/subscribers/{reported.subscriber_ids[4]}").text
+    assert re.search(r'<span id="activity">Last delivered –;\s+last opened –', bounced)
