@@ -278,6 +278,19 @@ def editions_report(edition_id: Annotated[int, typer.Argument(metavar="ID")],
         console.print(f"  {problem['what']:<12} {problem['readers']:>6}  {problem['reason']}", highlight=False)
 
 
+@editions_app.command("recount")
+def editions_recount(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Rebuild an edition's report counts from its stored events (events kept before reports
+    existed, or after a repair)."""
+    from digest.editions.approve import get_edition
+    from digest.reports.counting import recount_edition
+
+    with transaction() as session:
+        get_edition(session, edition_id)
+        counted = recount_edition(session, edition_id)
+    console.print(f"edition {edition_id}: {counted} events counted")
+
+
 @editions_app.command("resend-unknown")
 def editions_resend_unknown(
     edition_id: Annotated[int, typer.Argument(metavar="ID")],

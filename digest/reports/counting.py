@@ -111,3 +111,28 @@ def count_events(session: Session, rows: list[dict]) -> None:
             index_elements=[table.c.edition_id, table.c.key],
             set_={"total": table.c.total + statement.excluded.total,
                   "readers": table.c.readers + statement.excluded.readers}))
+
+
+def recount_edition(session: Session, edition_id: int) -> int:
+    """Rebuild an edition's counts from its stored events (for events kept before counting
+    existed, or after a repair); returns how many events were counted. Reads the events in
+    pages, oldest first, as the webhook applied them."""
+    from sqlalchemy import delete
+
+    from digest.store.models import Delivery, DeliveryEvent
+
+    session.execute(delete(EditionCount).where(EditionCount.edition_id == edition_id))
+    session.execute(delete(ReaderMark).where(ReaderMark.delivery_id.in_(
+        select(Delivery.id).where(Delivery.edition_id == edition_id))))
+    columns = (DeliveryEvent.id, DeliveryEvent.delivery_id, DeliveryEvent.edition_id, DeliveryEvent.event,
+               DeliveryEvent.kind, DeliveryEvent.reason, DeliveryEvent.url, DeliveryEvent.occurred_at)
+    counted, after = 0, 0
+    while True:
+        page = session.execute(select(*columns).where(DeliveryEvent.edition_id == edition_id,
+                                                      DeliveryEvent.id > after)
+                               .order_by(DeliveryEvent.id).limit(1000)).mappings().all()
+        if not page:
+            return counted
+        count_events(session, [dict(row) for row in page])
+        counted += len(page)
+        after = page[-1]["id"]

@@ -1,4 +1,7 @@
-"""edition reports: normalized event columns and the per-edition link map
+"""edition reports: normalized event columns, the per-edition link map and running counts
+
+Events kept before this revision get their edition and reader here; their counts are rebuilt
+per edition with `digest editions recount ID`.
 
 Revision ID: 0011
 Revises: 0009

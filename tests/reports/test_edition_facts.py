@@ -86,3 +86,16 @@ def test_an_edition_named_in_a_link_is_credited_only_if_the_reader_was_sent_it(s
         assert session.scalar(select(func.count()).select_from(DeliveryEvent)
                               .where(DeliveryEvent.event == "web_unsubscribe")) == 0
         assert edition_report(session, sent.edition_id).funnel.unsubscribes == 0
+
+
+def test_recounting_from_the_stored_events_gives_the_same_report(reported):
+    import subprocess
+    import sys
+
+    with unit_of_work() as session:
+        before = edition_report(session, reported.edition_id).as_dict()
+    done = subprocess.run([sys.executable, "-m", "digest", "editions", "recount", str(reported.edition_id)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "events counted" in done.stdout, done.stderr
+    with unit_of_work() as session:
+        assert edition_report(session, reported.edition_id).as_dict() == before
