@@ -11,9 +11,9 @@ COLOURS = ("#1d4e89", "#b5452b", "#1f6f43", "#8a5a00", "#6b3fa0", "#2f7f8f")
 BAR_WIDTH, BAR_ROW, LINE_WIDTH = 420, 44, 520
 
 
-def _svg(title: str, width: int, height: int, body: list[str]) -> Markup:
+def _svg(title: str, width: int, height: int, body: list[str], kind: str) -> Markup:
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'<svg class="chart {kind}" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>")
 
@@ -41,7 +41,7 @@ def bar_chart(title: str, rows: list[tuple[str, float]], fmt=lambda v: f"{v:,.0f
         body.append(_text(length + 6, y + 34, fmt(value), size=14))
     if not rows:
         body.append(_text(0, 20, "Nothing to show yet.", size=14, fill="#666"))
-    return _svg(title, BAR_WIDTH, height, body)
+    return _svg(title, BAR_WIDTH, height, body, "bars")
 
 
 def line_chart(title: str, labels: list[str], series: list[tuple[str, list[float | None]]],
@@ -86,7 +86,7 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, list[float
         legend_x = n * (width // max(1, len(series)))
         body.append(f'<rect x="{legend_x}" y="6" width="13" height="13" fill="{colour}"/>')
         body.append(_text(legend_x + 18, 18, name, size=14))
-    return _svg(title, width, height, body)
+    return _svg(title, width, height, body, "lines")
 
 
 def percent(value: float | None) -> str:
