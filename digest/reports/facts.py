@@ -177,8 +177,9 @@ def reader_activity(session: Session, subscriber_ids: list[int]) -> dict[int, di
 
 
 def _utc(value) -> dt.datetime | None:
-    """An aggregate's time: SQLite hands back text (the column's type is lost in MAX)."""
-    if value is None or isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo else (
-            value.replace(tzinfo=dt.UTC) if value else None)
-    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    """An aggregate's time: SQLite hands back text (MAX loses the column's type there)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
