@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # Hand batches to SendGrid this long before the send time, with send_at (at most 72 hours).
     SEND_SCHEDULE_AHEAD_MINUTES: int = Field(default=0, ge=0, le=72 * 60)
     SENDGRID_ASM_GROUP_ID: int | None = None
+    # What SendGrid tracks in every edition (see README "Tracking"): opens put a 1-pixel image in
+    # the HTML part; clicks send each HTML link through SendGrid's redirect. Off: neither.
+    TRACK_OPENS: bool = True
+    TRACK_CLICKS: bool = True
+    # The sunset view lists readers sent this many editions in a row with no open or click.
+    SUNSET_EDITIONS: int = Field(default=12, ge=1, le=100)
+    # Trends on the dashboard and /reports cover this many of the latest sent editions.
+    REPORT_TREND_EDITIONS: int = Field(default=12, ge=2, le=100)
     # The Event Webhook's verification key (base64 DER, as SendGrid's settings show it).
     SENDGRID_WEBHOOK_PUBLIC_KEY: str | None = None
     WEBHOOK_MAX_AGE_SECONDS: int = Field(default=600, ge=1)

@@ -84,6 +84,41 @@ def check_mail_send(body: dict) -> None:
     types = [c.get("type") for c in content]
     if "text/plain" in types and types[0] != "text/plain":
         raise Invalid("If present, text/plain must be first, followed by text/html.", "content")
+    if "tracking_settings" in body:
+        check_tracking_settings(body["tracking_settings"])
+
+
+# mail/send's `tracking_settings`, as SendGrid's v3 reference states it: an object of optional
+# settings, each an object whose fields have these types (`enable` a boolean, the rest strings).
+TRACKING_FIELDS = {
+    "click_tracking": {"enable": bool, "enable_text": bool},
+    "open_tracking": {"enable": bool, "substitution_tag": str},
+    "subscription_tracking": {"enable": bool, "text": str, "html": str, "substitution_tag": str},
+    "ganalytics": {"enable": bool, "utm_source": str, "utm_medium": str, "utm_term": str,
+                   "utm_content": str, "utm_campaign": str},
+}
+_JSON_TYPE = {bool: "boolean", str: "string", dict: "object", list: "array", int: "integer",
+              float: "number", type(None): "null"}
+
+
+def check_tracking_settings(tracking: object) -> None:
+    if not isinstance(tracking, dict):
+        raise Invalid(f"Invalid type. Expected: object, given: {_JSON_TYPE.get(type(tracking), 'value')}.",
+                      "tracking_settings")
+    for name, setting in tracking.items():
+        where = f"tracking_settings.{name}"
+        fields = TRACKING_FIELDS.get(name)
+        if fields is None:
+            raise Invalid(f"Additional property {name} is not allowed.", "tracking_settings")
+        if not isinstance(setting, dict):
+            raise Invalid(f"Invalid type. Expected: object, given: {_JSON_TYPE.get(type(setting), 'value')}.", where)
+        for field_name, value in setting.items():
+            expected = fields.get(field_name)
+            if expected is None:
+                raise Invalid(f"Additional property {field_name} is not allowed.", where)
+            if type(value) is not expected:  # noqa: E721 - JSON true is not the string "true"
+                raise Invalid(f"Invalid type. Expected: {_JSON_TYPE[expected]}, given: "
+                              f"{_JSON_TYPE.get(type(value), 'value')}.", f"{where}.{field_name}")
 
 
 class SendGridStandIn:

@@ -67,3 +67,29 @@ def test_what_sendgrid_refuses_is_refused(standin, body, field):
     assert answer.status_code == 400
     [error] = answer.json()["errors"]
     assert error["field"] == field and error["message"] and "help" in error
+
+
+@pytest.mark.parametrize("tracking, field_name", [
+    ("on", "tracking_settings"),
+    ({"click_tracking": {"enable": "true"}}, "tracking_settings.click_tracking.enable"),
+    ({"click_tracking": {"enable": True, "enable_text": 1}}, "tracking_settings.click_tracking.enable_text"),
+    ({"open_tracking": {"enable": True, "substitution_tag": 7}}, "tracking_settings.open_tracking.substitution_tag"),
+    ({"open_tracking": True}, "tracking_settings.open_tracking"),
+    ({"subscription_tracking": {"enable": False, "html": None}}, "tracking_settings.subscription_tracking.html"),
+    ({"ganalytics": {"enable": True, "utm_source": ["x"]}}, "tracking_settings.ganalytics.utm_source"),
+    ({"pixel_tracking": {"enable": True}}, "tracking_settings"),
+    ({"open_tracking": {"enable": True, "pixel": "top"}}, "tracking_settings.open_tracking"),
+])
+def test_tracking_settings_of_the_wrong_shape_are_refused(standin, tracking, field_name):
+    answer = _post(standin, _body(tracking_settings=tracking))
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["field"] == field_name
+
+
+def test_every_documented_tracking_setting_is_accepted(standin):
+    tracking = {"click_tracking": {"enable": True, "enable_text": False},
+                "open_tracking": {"enable": True, "substitution_tag": "%open%"},
+                "subscription_tracking": {"enable": False, "text": "t", "html": "<p>h</p>", "substitution_tag": "%u%"},
+                "ganalytics": {"enable": True, "utm_source": "digest", "utm_medium": "email", "utm_term": "",
+                               "utm_content": "", "utm_campaign": "edition"}}
+    assert _post(standin, _body(tracking_settings=tracking)).status_code == 202

@@ -241,6 +241,56 @@ def editions_deliveries(edition_id: Annotated[int, typer.Argument(metavar="ID")]
         console.print(f"  {status:<10} {count}")
 
 
+@editions_app.command("report")
+def editions_report(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                    as_json: Annotated[bool, typer.Option("--json", help="Every figure as JSON")] = False) -> None:
+    """What readers did with an edition: the funnel, articles by unique clicks, bounces and
+    complaints with reasons, and opens and clicks over the first 72 hours (same figures as the page)."""
+    import json
+
+    from digest.reports.charts import percent
+    from digest.reports.facts import edition_report
+
+    with transaction() as session:
+        report = edition_report(session, edition_id)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
+        return
+    funnel, rates = report.funnel, report.funnel.rates
+    console.print(f"edition {edition_id}: {report.subject}", highlight=False)
+    for label, value, rate in (
+            ("handed over", funnel.handed_over, None), ("delivered", funnel.delivered, rates["delivery"]),
+            ("opened (includes machine opens)", funnel.unique_opens, rates["open"]),
+            ("clicked", funnel.unique_clicks, rates["click"]), ("deferred", funnel.deferred, None),
+            ("hard bounces", funnel.hard_bounces, None), ("soft bounces", funnel.soft_bounces, None),
+            ("dropped", funnel.dropped, None), ("spam reports", funnel.spam_reports, rates["complaint"]),
+            ("unsubscribed", funnel.unsubscribes, rates["unsubscribe"]),
+            ("changed preferences", funnel.preference_changes, None)):
+        console.print(f"  {label:<33} {value:>8}  {percent(rate)}", highlight=False)
+    if report.complaint_warning:
+        console.print("  [bold red]complaints above 0.1% of delivered (Gmail's limit is 0.3%)[/]")
+    table = Table("#", "article", "section", "author", "readers", "clicks")
+    for article in report.articles:
+        table.add_row(str(article["position"]), article["title"], article["section"], article["authors"],
+                      str(article["unique_clicks"]), str(article["clicks"]))
+    console.print(table)
+    for problem in report.problems:
+        console.print(f"  {problem['what']:<12} {problem['readers']:>6}  {problem['reason']}", highlight=False)
+
+
+@editions_app.command("recount")
+def editions_recount(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Rebuild an edition's report counts from its stored events (events kept before reports
+    existed, or after a repair)."""
+    from digest.editions.approve import get_edition
+    from digest.reports.counting import recount_edition
+
+    with transaction() as session:
+        get_edition(session, edition_id)
+        counted = recount_edition(session, edition_id)
+    console.print(f"edition {edition_id}: {counted} events counted")
+
+
 @editions_app.command("resend-unknown")
 def editions_resend_unknown(
     edition_id: Annotated[int, typer.Argument(metavar="ID")],

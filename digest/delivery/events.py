@@ -30,6 +30,7 @@ from digest.clock import utcnow
 from digest.delivery.send import finish_edition_if_complete
 from digest.errors import NotFound
 from digest.ops.counters import record_provider_events
+from digest.reports.counting import count_events
 from digest.store.db import on_commit
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, WebhookBatch
 from digest.store.upsert import insert_ignoring_duplicates
@@ -141,6 +142,7 @@ def process_webhook_batch(session: Session, batch_id: int) -> dict[str, int]:
         if event_id in new_ids and event_id not in seen:
             seen.add(event_id)
             fresh.append((event, row))
+    count_events(session, [row for _, row in fresh])
     for edition_id in _apply(session, fresh, deliveries):
         finish_edition_if_complete(session, edition_id, utcnow())
     unmatched = sum(1 for _, row in fresh if row["delivery_id"] is None)
@@ -169,8 +171,12 @@ def _deliveries_of(session: Session, rows: list[dict]) -> dict[int, Delivery]:
     ids = {row["delivery_id"] for row in rows if row["delivery_id"] is not None}
     found = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))} if ids else {}
     for row in rows:
-        if row["delivery_id"] not in found:
+        delivery = found.get(row["delivery_id"])
+        if delivery is None:
             row["delivery_id"] = None
+        else:
+            # The delivery's own edition and reader, never the event's word for them.
+            row["edition_id"], row["subscriber_id"] = delivery.edition_id, delivery.subscriber_id
     return found
 
 
@@ -233,9 +239,16 @@ def _event_row(event: object) -> dict:
     # Events without an id cannot be de-duplicated; derive one from their content.
     event_id = _optional_text(event, "sg_event_id") or (
         f"{_optional_text(event, 'sg_message_id')}:{name}:{str(occurred)[:40]}")
+    url = _optional_text(event, "url") if name == "click" else None
+    # A bounce's class (SendGrid's bounce_classification) groups reasons far better than the
+    # receiving server's text, which differs per address.
+    reason = _optional_text(event, "bounce_classification") or _optional_text(event, "reason") or (
+        _optional_text(event, "response") if name == "deferred" else None)
     return dict(delivery_id=delivery_id, provider_event_id=event_id[:100], event=name[:40],
                 email=(email or "")[:320] or None, payload=event,
-                occurred_at=occurred_at, received_at=utcnow())
+                occurred_at=occurred_at, received_at=utcnow(),
+                edition_id=None, subscriber_id=None, url=(url or "")[:2000] or None,
+                kind=(_optional_text(event, "type") or "")[:40] or None, reason=(reason or "")[:500] or None)
 
 
 def _apply(session: Session, fresh: list[tuple[dict, dict]], deliveries: dict[int, Delivery]) -> set[int]:

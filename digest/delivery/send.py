@@ -25,6 +25,7 @@ from digest.editions.approve import approved_render, get_edition
 from digest.editions.render import DEFAULT_VARIANT
 from digest.errors import Conflict
 from digest.ops.counters import record_deliveries_sent
+from digest.reports.attribution import edition_query
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 from digest.store.upsert import among
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
@@ -159,8 +160,10 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
     settings = get_settings()
     recipients = []
     for row in rows:
-        unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, row.subscriber_id)}"
-        preferences_url = f"{settings.base_url}/p/{make_token(PREFERENCES, row.subscriber_id)}"
+        # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
+        via = edition_query(edition.id)
+        unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, row.subscriber_id)}{via}"
+        preferences_url = f"{settings.base_url}/p/{make_token(PREFERENCES, row.subscriber_id)}{via}"
         name = row.name
         recipients.append(Recipient(
             delivery_id=row.id,

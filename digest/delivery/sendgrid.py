@@ -14,6 +14,7 @@ from socket import timeout as SocketTimeout
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from digest.config import get_settings
 from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, SendError, Throttled
 from digest.editions.placeholders import substitutions
 from digest.ops.records import record_sendgrid_answer
@@ -50,7 +51,20 @@ def request_body(batch: OutgoingBatch, asm_group_id: int | None = None) -> dict:
         body["batch_id"] = batch.provider_batch_id
     if asm_group_id is not None:
         body["asm"] = {"group_id": asm_group_id}
+    body["tracking_settings"] = tracking_settings()
     return body
+
+
+def tracking_settings() -> dict:
+    """What SendGrid may track, stated in every request so that the account's defaults never
+    decide it. Text links stay as written (readers see the real address); SendGrid's own
+    unsubscribe footer stays off (every edition carries ours)."""
+    settings = get_settings()
+    return {
+        "click_tracking": {"enable": settings.TRACK_CLICKS, "enable_text": False},
+        "open_tracking": {"enable": settings.TRACK_OPENS},
+        "subscription_tracking": {"enable": False},
+    }
 
 
 def _address(email: str, name: str | None) -> dict:

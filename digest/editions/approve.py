@@ -8,9 +8,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
-from digest.editions.render import DEFAULT_VARIANT, RenderedEdition, render_edition
+from digest.editions.render import DEFAULT_VARIANT, RenderedEdition, edition_links, render_edition
 from digest.errors import Conflict, NotFound
-from digest.store.models import Edition, EditionRender, EditionStatus
+from digest.store.models import Edition, EditionLink, EditionRender, EditionStatus
 from digest.subscribers.addresses import normalize_email
 
 
@@ -36,6 +36,7 @@ def approve_edition(session: Session, edition_id: int, approved_by: str,
     rendered = render_edition(edition)
     session.execute(delete(EditionRender).where(EditionRender.edition_id == edition.id))
     store_render(session, edition.id, DEFAULT_VARIANT.key, rendered)
+    store_links(session, edition)
     edition.approved_hash = rendered.content_hash
     edition.approved_by = approver
     edition.approved_at = now or utcnow()
@@ -53,6 +54,13 @@ def void_approval(edition: Edition, reason: str) -> None:
 def store_render(session: Session, edition_id: int, variant_key: str, rendered: RenderedEdition) -> None:
     session.add(EditionRender(edition_id=edition_id, variant=variant_key, subject=rendered.subject,
                               html=rendered.html, text=rendered.text, content_hash=rendered.content_hash))
+
+
+def store_links(session: Session, edition: Edition) -> None:
+    """The edition's link -> article map, rewritten with each approval (the content it maps is
+    pinned by the approved hash from then on)."""
+    session.execute(delete(EditionLink).where(EditionLink.edition_id == edition.id))
+    session.add_all(EditionLink(edition_id=edition.id, **link) for link in edition_links(edition))
 
 
 def approved_render(session: Session, edition: Edition, variant_key: str = DEFAULT_VARIANT.key) -> RenderedEdition:

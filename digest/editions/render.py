@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from digest.config import get_settings
 from digest.editions.placeholders import Segments, markers, substitutions
 from digest.errors import InputError
+from digest.feeds.links import rendered_url
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Edition
 from digest.templating import email_environment
@@ -147,6 +148,7 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
         if not sections or sections[-1]["name"] != name:
             sections.append({"name": name, "articles": []})
         sections[-1]["articles"].append({
+            "id": article.id,
             "title": article.title,
             "url": article.url,
             "authors": article.authors,
@@ -168,6 +170,22 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
         "intro_html": intro_html(edition.intro),
         "intro_text": edition.intro.strip(),
     }
+
+
+def edition_links(edition: Edition) -> list[dict]:
+    """Each article link the edition shows, as the templates' `http_url` filter writes it (so as
+    SendGrid's click event reports it), with its article, section and 1-based position. A URL two
+    articles share maps to the first, since a click on it cannot say which was meant."""
+    links: dict[str, dict] = {}
+    position = 0
+    for section in edition_context(edition)["sections"]:
+        for article in section["articles"]:
+            position += 1
+            url = rendered_url(article["url"])
+            if url and url not in links:
+                links[url] = {"url": url, "article_id": article["id"], "section": section["name"],
+                              "position": position}
+    return list(links.values())
 
 
 def _without_article(name: str) -> str:

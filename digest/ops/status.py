@@ -21,6 +21,7 @@ from digest.feeds.registry import feed_health
 from digest.ops.queues import queue_stats
 from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, SENDGRID_KEY,
                                 TASK_COUNTS_KEY, WORKERS_KEY, minute, redis_client)
+from digest.reports.facts import COMPLAINT_WARNING_RATE, spam_reports
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryStatus, Edition, EditionStatus
 
@@ -141,6 +142,7 @@ def send_status(session, now: dt.datetime) -> list[dict]:
         .order_by(Edition.id)
     ).all()
     sends = []
+    complaints = spam_reports(session, [edition.id for edition in editions])
     for edition in editions:
         progress = send_progress(session, edition, now)
         sends.append({"edition_id": edition.id, "subject": edition.subject, "status": edition.status.value,
@@ -148,7 +150,8 @@ def send_status(session, now: dt.datetime) -> list[dict]:
                       "deliveries": dict.fromkeys((s.value for s in DeliveryStatus), 0) | progress.counts, "total": progress.total,
                       "done": progress.done, "percent": progress.percent, "per_minute": progress.per_minute,
                       "eta": progress.eta.isoformat() if progress.eta else None,
-                      "resent": progress.resent, "maybe_twice": progress.maybe_twice})
+                      "resent": progress.resent, "maybe_twice": progress.maybe_twice,
+                      "spam_reports": complaints.get(edition.id, 0)})
     return sends
 
 
@@ -187,6 +190,12 @@ def _warnings(status: dict) -> list[dict]:
             _warn(warnings, "failure_ratio", task["name"],
                   f"{task['name']} failed {task['failed']} of {task['succeeded'] + task['failed']} runs "
                   f"in the last hour (above {settings.OPS_FAILURE_RATIO_MAX:.0%})")
+    for send in status["sends"]:
+        delivered = send["deliveries"].get("delivered", 0)
+        if delivered and send["spam_reports"] / delivered > COMPLAINT_WARNING_RATE:
+            _warn(warnings, "complaint_rate", f"edition {send['edition_id']}",
+                  f"edition {send['edition_id']}: {send['spam_reports']} spam reports of {delivered} delivered "
+                  f"({send['spam_reports'] / delivered:.2%}, above 0.1%; Gmail refuses bulk senders above 0.3%)")
     beat = status["beat"]
     if deps["redis"]["ok"] and beat["silent"]:
         _warn(warnings, "beat_silent", "beat", "beat has never ticked" if beat["last_tick"] is None

@@ -14,7 +14,9 @@ from digest.subscribers.addresses import address_hash
 
 # The actions written; `show` and the tests rely on these names.
 ACTIONS = ("add", "signup", "confirmation_sent", "confirm", "unsubscribe", "preferences",
-           "suppress", "unsuppress", "soft_bounce", "forget", "import")
+           "suppress", "unsuppress", "soft_bounce", "forget", "import",
+           # A publisher paused an inactive reader (the sunset view); the reader can lift it.
+           "sunset_pause")
 
 
 def audit(session: Session, action: str, *, email: str | None, source: str,

@@ -32,7 +32,7 @@ from digest.store.db import on_commit, unit_of_work
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, subscribers
+from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, reports, subscribers
 from digest.templating import web_environment
 from digest.web.auth import (
     CSRF_HEADER,
@@ -59,6 +59,7 @@ app.include_router(editor_subscribers.router)
 app.include_router(editor_feeds.router)
 app.include_router(editor_accounts.router)
 app.include_router(ops.router)
+app.include_router(reports.router)
 log = logging.getLogger(__name__)
 
 

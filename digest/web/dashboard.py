@@ -11,9 +11,12 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.delivery.progress import send_progress
 from digest.editions.cadence import Cadence
+from digest.reports.charts import percent
 from digest.store.models import Delivery, Edition, EditionSkip, EditionStatus
+from digest.web.trend_view import trend_charts
 
 RECENT = 10
+
 
 
 def dashboard_context(session: Session, now: dt.datetime) -> dict:
@@ -42,4 +45,7 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
         "sending": [(edition, send_progress(session, edition, now)) for edition in sending],
         "recent": [(edition, figures[edition.id]) for edition in recent],
         "skip": skip,
+        "percent": percent,
+        # Trends across the latest editions, with the complaint-rate warning.
+        **trend_charts(session, get_settings().REPORT_TREND_EDITIONS),
     }

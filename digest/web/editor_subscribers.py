@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.errors import InputError, NotFound
+from digest.reports.facts import reader_activity
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
 from digest.subscribers.audit import audit_trail
@@ -95,7 +96,8 @@ def _detail_page(request: Request, subscriber_id: int, status_code: int = 200, n
                                  .order_by(DeliveryEvent.occurred_at.desc())).all()
         return page("subscriber.html", status_code, request=request, title=subscriber.email, subscriber=subscriber,
                     suppression=suppression_for(session, subscriber.email), deliveries=deliveries, events=events,
-                    audit=audit_trail(session, subscriber.email), notice=NOTICES.get(notice), error=error)
+                    audit=audit_trail(session, subscriber.email), notice=NOTICES.get(notice), error=error,
+                    activity=reader_activity(session, [subscriber.id])[subscriber.id])
 
 
 @router.get("/subscribers/export")

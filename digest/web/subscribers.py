@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from digest.config import get_settings
 from digest.errors import InputError, NotFound
+from digest.reports.attribution import credit_edition, edition_query
 from digest.store.db import on_commit, unit_of_work
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.subscribers.lifecycle import confirm_subscription, sign_up, unsubscribe
@@ -116,27 +117,30 @@ def _preferences_page(subscriber, token: str, status_code: int = 200, **context)
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def preferences_page(token: str) -> HTMLResponse:
+def preferences_page(token: str, e: str | None = None) -> HTMLResponse:
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     with unit_of_work() as session:
-        return _preferences_page(get_subscriber(session, subscriber_id), token, saved=False, error=None)
+        return _preferences_page(get_subscriber(session, subscriber_id), token, saved=False, error=None,
+                                 via=_via(e))
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
 def preferences_save(request: Request, token: str, sections: Annotated[list[str], Form()] = [],  # noqa: B006
                      format: Annotated[str, Form()] = SubscriberFormat.HTML.value,  # noqa: A002
-                     paused: Annotated[str, Form()] = "") -> HTMLResponse:
+                     paused: Annotated[str, Form()] = "", e: str | None = None) -> HTMLResponse:
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     try:
         with unit_of_work() as session:
             subscriber = update_preferences(session, subscriber_id, sections=sections, format=format,
                                             paused=bool(paused), ip=client_ip(request))
-            return _preferences_page(subscriber, token, saved=True, error=None)
+            credit_edition(session, subscriber_id, e, "web_preferences")
+            return _preferences_page(subscriber, token, saved=True, error=None, via=_via(e))
     except NotFound:
         raise
     except InputError as exc:
         with unit_of_work() as session:
-            return _preferences_page(get_subscriber(session, subscriber_id), token, 400, saved=False, error=str(exc))
+            return _preferences_page(get_subscriber(session, subscriber_id), token, 400, saved=False,
+                                     error=str(exc), via=_via(e))
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
@@ -144,17 +148,23 @@ def unsubscribe_help() -> HTMLResponse:
     return page("unsubscribe_help.html", title="Unsubscribe")
 
 
+def _via(e: str | None) -> str:
+    """The edition credit (`?e=`) a reader link came with, carried on into the page's form."""
+    return edition_query(int(e)) if e and e.isascii() and e.isdigit() and len(e) <= 9 else ""
+
+
 @router.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(token: str) -> HTMLResponse:
+def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
     read_token(UNSUBSCRIBE, token)
-    return page("unsubscribe.html", title="Unsubscribe", token=token, done=False)
+    return page("unsubscribe.html", title="Unsubscribe", token=token, via=_via(e), done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_now(request: Request, token: str) -> HTMLResponse:
+def unsubscribe_now(request: Request, token: str, e: str | None = None) -> HTMLResponse:
     """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
     cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
     subscriber_id = read_token(UNSUBSCRIBE, token).subscriber_id
     with unit_of_work() as session:
         unsubscribe(session, subscriber_id, source="web", ip=client_ip(request))
-    return page("unsubscribe.html", title="Unsubscribed", token=token, done=True)
+        credit_edition(session, subscriber_id, e, "web_unsubscribe")
+    return page("unsubscribe.html", title="Unsubscribed", token=token, via="", done=True)

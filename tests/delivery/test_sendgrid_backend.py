@@ -45,6 +45,24 @@ def test_one_request_carries_the_whole_batch(standin, feed_server):
         assert all(r.message_id for r in rows)
 
 
+@pytest.mark.parametrize("opens, clicks", [("true", "true"), ("false", "false"), ("true", "false")])
+def test_every_request_states_what_sendgrid_may_track(standin, feed_server, monkeypatch, opens, clicks):
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("TRACK_OPENS", opens)
+    monkeypatch.setenv("TRACK_CLICKS", clicks)
+    reset_caches()
+    edition_id, batch = _batch(feed_server)
+    with unit_of_work() as session:
+        assert send_batch(session, edition_id, batch, get_sender()) == 3
+    [body] = standin.requests  # accepted: the stand-in checked the settings' shape
+    assert body["tracking_settings"] == {
+        "click_tracking": {"enable": clicks == "true", "enable_text": False},
+        "open_tracking": {"enable": opens == "true"},
+        "subscription_tracking": {"enable": False},
+    }
+
+
 def test_a_rejected_key_pauses_the_edition_and_keeps_every_row(standin, feed_server):
     standin.api_key = "SG.another-key"
     edition_id, batch = _batch(feed_server)

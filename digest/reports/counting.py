@@ -1,0 +1,138 @@
+"""The running counts behind the reports, kept as each batch of events is applied.
+
+A report of an edition with 300,000 events must not read them: each kept event adds to a few
+counters of its edition (its kind, its link, its hour, its reason), and a counter's `readers`
+grows only the first time a delivery reaches that fact. "First" is decided by the database, by
+inserting (delivery, mark) and seeing which rows went in, so workers applying batches at the
+same time never count a reader twice. The tally of one batch is done here in Python over that
+batch only (at most a request's events); the reports themselves only read the counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from digest.config import get_settings
+from digest.store.models import Edition, EditionCount, EditionLink, ReaderMark
+from digest.store.upsert import insert_ignoring_duplicates
+
+TIMELINE_HOURS = 72
+# SendGrid's bounce `type`: "blocked" is a soft bounce (the server refused for now), "bounce" hard.
+SOFT_BOUNCE = "blocked"
+# Every way out through an edition counts as one unsubscribe of that edition.
+UNSUBSCRIBE_EVENTS = ("unsubscribe", "group_unsubscribe", "web_unsubscribe")
+PROBLEMS = {"dropped": "dropped", "deferred": "deferred", "spamreport": "spam report"}
+
+
+def fact_name(event: str) -> str:
+    return "unsubscribe" if event in UNSUBSCRIBE_EVENTS else event
+
+
+def _mark(key: str) -> str:
+    return key if len(key) <= 100 else "h:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def link_label(url: str) -> str:
+    """A clicked link as the report shows it: a reader's own links carry their token, so they are
+    named, never shown."""
+    base = get_settings().base_url
+    if url.startswith(f"{base}/u/"):
+        return "(unsubscribe link)"
+    if url.startswith(f"{base}/p/"):
+        return "(preferences link)"
+    return url
+
+
+def _facts(row: dict, started_at: dt.datetime | None, positions: dict[str, int]) -> list[tuple[str, bool]]:
+    """The counters one event adds to, and whether each counts readers."""
+    event = row["event"]
+    facts = [(f"event:{fact_name(event)}", True)]
+    if event == "bounce":
+        what = "soft bounce" if row.get("kind") == SOFT_BOUNCE else "hard bounce"
+        facts += [(f"bounce:{what}", True), (f"reason:{what}:{row.get('reason') or ''}"[:600], True)]
+    elif event in PROBLEMS:
+        facts.append((f"reason:{PROBLEMS[event]}:{row.get('reason') or ''}"[:600], True))
+    if event == "click" and row.get("url"):
+        position = positions.get(row["url"])
+        if position is not None:
+            facts.append((f"link:{position}", True))
+        facts.append((f"url:{link_label(row['url'])}"[:600], True))
+    if event in ("open", "click") and started_at is not None:
+        hour = int((row["occurred_at"] - started_at).total_seconds() // 3600)
+        if 0 <= hour < TIMELINE_HOURS:
+            facts.append((f"hour:{event}:{hour}", False))
+    return facts
+
+
+def count_events(session: Session, rows: list[dict]) -> None:
+    """Add newly kept events (rows with delivery_id, edition_id, event, kind, reason, url,
+    occurred_at) to their editions' counters."""
+    rows = [row for row in rows if row.get("edition_id") is not None and row.get("delivery_id") is not None]
+    if not rows:
+        return
+    editions = {row["edition_id"] for row in rows}
+    started = dict(session.execute(
+        select(Edition.id, Edition.started_at).where(Edition.id.in_(editions))).all())
+    positions: dict[int, dict[str, int]] = {edition_id: {} for edition_id in editions}
+    for edition_id, url, position in session.execute(
+            select(EditionLink.edition_id, EditionLink.url, EditionLink.position)
+            .where(EditionLink.edition_id.in_(editions))):
+        positions[edition_id][url] = position
+    totals: Counter = Counter()
+    marks: dict[tuple[int, str], tuple[int, str]] = {}  # (delivery, mark) -> (edition, key)
+    for row in rows:
+        started_at = started.get(row["edition_id"])
+        for key, per_reader in _facts(row, started_at, positions[row["edition_id"]]):
+            totals[row["edition_id"], key] += 1
+            if per_reader:
+                marks[row["delivery_id"], _mark(key)] = (row["edition_id"], key)
+    readers: Counter = Counter()
+    pairs = list(marks)
+    for start in range(0, len(pairs), 500):
+        inserted = session.execute(
+            insert_ignoring_duplicates(session, ReaderMark.__table__)
+            .values([{"delivery_id": d, "mark": m} for d, m in pairs[start:start + 500]])
+            .returning(ReaderMark.delivery_id, ReaderMark.mark)).all()
+        for delivery_id, mark in inserted:
+            readers[marks[delivery_id, mark]] += 1
+    values = [{"edition_id": edition_id, "key": key, "total": total, "readers": readers[edition_id, key]}
+              for (edition_id, key), total in sorted(totals.items())]
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+    table = EditionCount.__table__
+    for start in range(0, len(values), 500):
+        statement = insert(table).values(values[start:start + 500])
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.edition_id, table.c.key],
+            set_={"total": table.c.total + statement.excluded.total,
+                  "readers": table.c.readers + statement.excluded.readers}))
+
+
+def recount_edition(session: Session, edition_id: int) -> int:
+    """Rebuild an edition's counts from its stored events (for events kept before counting
+    existed, or after a repair); returns how many events were counted. Reads the events in
+    pages, oldest first, as the webhook applied them."""
+    from sqlalchemy import delete
+
+    from digest.store.models import Delivery, DeliveryEvent
+
+    session.execute(delete(EditionCount).where(EditionCount.edition_id == edition_id))
+    session.execute(delete(ReaderMark).where(ReaderMark.delivery_id.in_(
+        select(Delivery.id).where(Delivery.edition_id == edition_id))))
+    columns = (DeliveryEvent.id, DeliveryEvent.delivery_id, DeliveryEvent.edition_id, DeliveryEvent.event,
+               DeliveryEvent.kind, DeliveryEvent.reason, DeliveryEvent.url, DeliveryEvent.occurred_at)
+    counted, after = 0, 0
+    while True:
+        page = session.execute(select(*columns).where(DeliveryEvent.edition_id == edition_id,
+                                                      DeliveryEvent.id > after)
+                               .order_by(DeliveryEvent.id).limit(1000)).mappings().all()
+        if not page:
+            return counted
+        count_events(session, [dict(row) for row in page])
+        counted += len(page)
+        after = page[-1]["id"]

@@ -1,0 +1,132 @@
+"""Trends across the latest sent editions: rates per edition, the list's size at each send, and
+clicks by section and by author. A fixed handful of grouped queries, whatever the number of
+editions, readers or events (the events themselves are read only as running counts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import String, and_, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+
+from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER
+from digest.store.models import (Article, Delivery, DeliveryStatus, Edition, EditionCount, EditionLink, EditionStatus,
+                                 Subscriber, SubscriberStatus, Suppression)
+
+
+@dataclass
+class EditionTrend:
+    edition_id: int
+    period: dt.date
+    subject: str
+    sent_at: dt.datetime
+    handed_over: int
+    delivered: int
+    unique_clicks: int
+    unsubscribes: int
+    spam_reports: int
+    # The list at this edition's send: confirmed readers, unsubscribed, suppressed addresses.
+    confirmed: int = 0
+    unsubscribed: int = 0
+    suppressed: int = 0
+
+    @staticmethod
+    def _rate(part: int, whole: int) -> float | None:
+        return part / whole if whole else None
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return self._rate(self.delivered, self.handed_over)
+
+    @property
+    def click_rate(self) -> float | None:
+        return self._rate(self.unique_clicks, self.delivered)
+
+    @property
+    def unsubscribe_rate(self) -> float | None:
+        return self._rate(self.unsubscribes, self.delivered)
+
+    @property
+    def complaint_rate(self) -> float | None:
+        return self._rate(self.spam_reports, self.delivered)
+
+    @property
+    def complaint_warning(self) -> bool:
+        return self.complaint_rate is not None and self.complaint_rate > COMPLAINT_WARNING_RATE
+
+
+def sent_editions(session: Session, count: int) -> list[Edition]:
+    """The latest `count` editions that went out (or are going), oldest first."""
+    rows = session.scalars(
+        select(Edition).where(Edition.status.in_((EditionStatus.SENT, EditionStatus.SENDING, EditionStatus.PAUSED)),
+                              Edition.started_at.is_not(None))
+        .order_by(Edition.started_at.desc()).limit(count)).all()
+    return list(reversed(rows))
+
+
+def edition_trends(session: Session, count: int) -> list[EditionTrend]:
+    editions = sent_editions(session, count)
+    if not editions:
+        return []
+    ids = [edition.id for edition in editions]
+    handed = func.sum(case((Delivery.status.in_(HANDED_OVER), 1), else_=0))
+    delivered = func.sum(case((Delivery.status == DeliveryStatus.DELIVERED, 1), else_=0))
+    deliveries = {row[0]: row[1:] for row in session.execute(
+        select(Delivery.edition_id, handed, delivered).where(Delivery.edition_id.in_(ids))
+        .group_by(Delivery.edition_id))}
+    events: dict[tuple[int, str], int] = {
+        (edition_id, key): readers for edition_id, key, readers in session.execute(
+            select(EditionCount.edition_id, EditionCount.key, EditionCount.readers)
+            .where(EditionCount.edition_id.in_(ids),
+                   EditionCount.key.in_(("event:click", "event:spamreport", "event:unsubscribe"))))}
+    trends = []
+    for edition in editions:
+        handed_over, delivered_count = deliveries.get(edition.id, (0, 0))
+        trends.append(EditionTrend(
+            edition_id=edition.id, period=edition.period, subject=edition.subject, sent_at=edition.started_at,
+            handed_over=int(handed_over or 0), delivered=int(delivered_count or 0),
+            unique_clicks=events.get((edition.id, "event:click"), 0),
+            unsubscribes=events.get((edition.id, "event:unsubscribe"), 0),
+            spam_reports=events.get((edition.id, "event:spamreport"), 0)))
+    _list_sizes(session, trends)
+    return trends
+
+
+def _list_sizes(session: Session, trends: list[EditionTrend]) -> None:
+    """The list at each send, from when readers confirmed and unsubscribed and when addresses were
+    suppressed: one row of sums for all the editions at once."""
+    subscriber_sums, suppression_sums = [], []
+    for trend in trends:
+        moment = trend.sent_at
+        gone = and_(Subscriber.unsubscribed_at.is_not(None), Subscriber.unsubscribed_at <= moment)
+        subscriber_sums += [
+            func.sum(case((and_(Subscriber.confirmed_at <= moment, ~gone,
+                                Subscriber.status != SubscriberStatus.PENDING), 1), else_=0)),
+            func.sum(case((gone, 1), else_=0))]
+        suppression_sums.append(func.sum(case((Suppression.created_at <= moment, 1), else_=0)))
+    people = session.execute(select(*subscriber_sums)).one()
+    suppressed = session.execute(select(*suppression_sums)).one()
+    for index, trend in enumerate(trends):
+        trend.confirmed = int(people[2 * index] or 0)
+        trend.unsubscribed = int(people[2 * index + 1] or 0)
+        trend.suppressed = int(suppressed[index] or 0)
+
+
+def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[tuple[str, int]]:
+    """Unique clicks over the latest `count` sent editions, by article section or author: the
+    counts of each edition's links, summed."""
+    column = {"section": EditionLink.section, "author": func.coalesce(Article.authors, "")}[what]
+    ids = [edition.id for edition in sent_editions(session, count)]
+    if not ids:
+        return []
+    clicks = func.sum(EditionCount.readers)
+    rows = session.execute(
+        select(column.label("name"), clicks)
+        .select_from(EditionLink)
+        .join(EditionCount, and_(EditionCount.edition_id == EditionLink.edition_id,
+                                 EditionCount.key == literal("link:") + cast(EditionLink.position, String)))
+        .join(Article, Article.id == EditionLink.article_id)
+        .where(EditionLink.edition_id.in_(ids))
+        .group_by(column).order_by(clicks.desc(), column).limit(limit)).all()
+    return [(name or "(no author)", int(readers)) for name, readers in rows if readers]

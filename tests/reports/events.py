@@ -1,0 +1,98 @@
+"""An edition sent through the SendGrid stand-in, and events for it in the shapes SendGrid's Event
+Webhook reference documents, posted signed to our endpoint and applied as the worker would."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from sqlalchemy import select
+
+from digest.delivery.backends import get_sender
+from digest.delivery.events import process_webhook_batch
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery, EditionLink, WebhookBatch
+from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
+from tests.sendgrid_standin import SendGridStandIn
+
+
+class SentEdition:
+    """One edition sent to `readers` readers; `event(i, kind, at, **fields)` makes reader i's event."""
+
+    def __init__(self, standin: SendGridStandIn, feed_server, readers: int = 0, emails: list[str] | None = None):
+        if feed_server is not None:  # else the articles are in the store already
+            polled_feed(feed_server)
+        self.emails = emails if emails is not None else many_subscribers(readers)
+        self.edition_id = approved_edition()
+        send_now(self.edition_id, get_sender())
+        self.standin = standin
+        with unit_of_work() as session:
+            rows = session.execute(select(Delivery.email, Delivery.id, Delivery.subscriber_id)
+                                   .where(Delivery.edition_id == self.edition_id)).all()
+            self.links = [link.url for link in session.scalars(
+                select(EditionLink).where(EditionLink.edition_id == self.edition_id)
+                .order_by(EditionLink.position))]
+            from digest.store.models import Edition
+
+            self.started_at = session.get(Edition, self.edition_id).started_at
+        self.delivery = {email: (delivery_id, subscriber_id) for email, delivery_id, subscriber_id in rows}
+        self.subscriber_ids = [self.delivery[email][1] for email in self.emails if email in self.delivery]
+        # Each reader's own substitutions, as sent (their unsubscribe and preferences links).
+        self.values = {p["to"][0]["email"]: p["substitutions"]
+                       for body in standin.requests for p in body["personalizations"]}
+
+    def event(self, reader: int, kind: str, minutes: float = 0, **fields) -> dict:
+        email = self.emails[reader]
+        delivery_id, _ = self.delivery[email]
+        return {"email": email, "timestamp": int(self.started_at.timestamp() + minutes * 60),
+                "smtp-id": f"<{uuid.uuid4().hex}@ismtpd-555>", "event": kind, "category": ["edition"],
+                "sg_event_id": uuid.uuid4().hex, "sg_message_id": f"{uuid.uuid4().hex[:22]}.filter0001.0",
+                "edition_id": str(self.edition_id), "delivery_id": str(delivery_id), **fields}
+
+    def post(self, client, events: list[dict]) -> None:
+        payload = json.dumps(events) + "\r\n"
+        answer = client.post("/webhooks/sendgrid", content=payload.encode(),
+                             headers=self.standin.signed_headers(payload))
+        assert answer.status_code == 200, answer.text
+        with unit_of_work() as session:
+            ids = session.scalars(select(WebhookBatch.id).where(WebhookBatch.processed_at.is_(None))).all()
+        for batch_id in ids:
+            with unit_of_work() as session:
+                result = process_webhook_batch(session, batch_id)
+                assert result["skipped"] == 0, result
+
+
+# Shapes from SendGrid's Event Webhook reference (fields beyond the common ones).
+def delivered() -> dict:
+    return {"ip": "168.1.1.1", "response": "250 OK", "tls": 1}
+
+
+def deferred() -> dict:
+    return {"ip": "168.1.1.1", "response": "400 try again later", "attempt": "5"}
+
+
+def opened(machine: bool = False) -> dict:
+    return {"ip": "255.255.255.255", "sg_machine_open": machine,
+            "useragent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"}
+
+
+def clicked(url: str, index: int = 0) -> dict:
+    return {"ip": "255.255.255.255", "useragent": "Mozilla/5.0", "url": url,
+            "url_offset": {"index": index, "type": "html"}}
+
+
+def bounced(hard: bool) -> dict:
+    if hard:
+        return {"ip": "168.1.1.1", "reason": "550 5.1.1 The email account that you tried to reach does not exist",
+                "status": "5.1.1", "type": "bounce", "bounce_classification": "Invalid Address", "tls": 0}
+    return {"ip": "168.1.1.1", "reason": "421 4.7.0 Try again later, closing connection (rate limited)",
+            "status": "4.7.0", "type": "blocked", "bounce_classification": "Reputation", "tls": 0}
+
+
+def dropped() -> dict:
+    return {"reason": "Bounced Address", "status": "5.0.0"}
+
+
+def group_unsubscribed(group: int = 42) -> dict:
+    return {"ip": "255.255.255.255", "useragent": "Mozilla/5.0", "asm_group_id": group,
+            "url": "https://u.example.sendgrid.net/unsubscribe"}
