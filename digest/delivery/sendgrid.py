@@ -14,7 +14,7 @@ from socket import timeout as SocketTimeout
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, SendError, Throttled
+from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, Sender, SendError, Throttled
 from digest.editions.placeholders import substitutions
 from digest.ops.records import record_sendgrid_answer
 
@@ -62,7 +62,10 @@ def _address(email: str, name: str | None) -> dict:
     return address
 
 
-class SendGridSender:
+class SendGridSender(Sender):
+    scheduled_sends = True  # send_at in the request: SendGrid holds the messages until then
+    cancellable_batches = True  # mail/batch ids and user/scheduled_sends
+
     def __init__(self, api_key: str, host: str, timeout: float, asm_group_id: int | None = None):
         self.client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
         self.timeout = timeout

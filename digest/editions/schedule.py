@@ -18,20 +18,17 @@ from digest.errors import Conflict, InputError
 from digest.store.models import Edition, EditionStatus
 
 
-def due_edition_ids(session: Session, now: dt.datetime) -> list[int]:
-    """Approved editions whose send time has come; with SendGrid, up to
-    SEND_SCHEDULE_AHEAD_MINUTES early (the provider holds the messages until send_at)."""
-    settings = get_settings()
-    ahead = settings.SEND_SCHEDULE_AHEAD_MINUTES if settings.DELIVERY_BACKEND == "sendgrid" else 0
-    query = select(Edition.id).where(Edition.status == EditionStatus.APPROVED,
-                                     Edition.send_at <= now + dt.timedelta(minutes=ahead))
+def due_edition_ids(session: Session, now: dt.datetime, ahead: dt.timedelta = dt.timedelta(0)) -> list[int]:
+    """Approved editions whose send time has come, or comes within `ahead` (a backend with
+    scheduled sends holds the messages until send_at: digest.delivery.plan.send_ahead)."""
+    query = select(Edition.id).where(Edition.status == EditionStatus.APPROVED, Edition.send_at <= now + ahead)
     return list(session.scalars(query.order_by(Edition.send_at)))
 
 
-def tick(session: Session, now: dt.datetime) -> list[int]:
+def tick(session: Session, now: dt.datetime, ahead: dt.timedelta = dt.timedelta(0)) -> list[int]:
     """Compose the due draft if missing; return the ids of editions to start sending."""
     compose_due_edition(session, now)
-    return due_edition_ids(session, now)
+    return due_edition_ids(session, now, ahead)
 
 
 # Editors choose when an approved edition goes out. An approved edition IS scheduled: the tick
