@@ -151,6 +151,20 @@ def feed_server():
         yield server
 
 
+@pytest.fixture
+def standin(settings, monkeypatch):
+    """A SendGrid stand-in (tests/sendgrid_standin.py), and settings that send through it."""
+    from tests.sendgrid_standin import SendGridStandIn
+
+    with SendGridStandIn() as server:
+        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
+        monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
+        monkeypatch.setenv("SENDGRID_API_HOST", server.url)
+        monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", server.public_key)
+        reset_caches()
+        yield server
+
+
 @pytest.fixture(scope="session")
 def redis_client():
     import redis

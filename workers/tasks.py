@@ -13,6 +13,7 @@ import random
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
+from digest.delivery.confirmation import send_confirmation as send_confirmation_email
 from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown, stalled_batches
 from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError, Throttled
@@ -22,7 +23,6 @@ from digest.delivery.send import give_up_batch, send_batch as send_delivery_batc
 from digest.editions.schedule import tick
 from digest.feeds.poll import claim_due_feeds, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
-from digest.subscribers.confirmation import send_confirmation as send_confirmation_email
 from workers.app import app
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from digest.delivery.message import Sender
 from digest.delivery.plan import pending_batches
 from digest.delivery.ratelimit import get_rate_limiter
 from digest.delivery.send import finish_edition_if_complete
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
 from digest.store.models import AuditEntry, Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus
 

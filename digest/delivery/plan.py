@@ -13,7 +13,8 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.message import Sender
 from digest.delivery.send import finish_edition_if_complete
-from digest.editions.approve import get_edition, store_render, void_approval
+from digest.editions.approve import store_render, void_approval
+from digest.editions.lookup import get_edition
 from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
 from digest.store.models import (

@@ -16,10 +16,10 @@ from markdown_it import MarkdownIt
 
 from digest.config import get_settings
 from digest.editions.placeholders import Segments, markers, substitutions
+from digest.editions.templates import email_environment
 from digest.errors import InputError
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Edition
-from digest.templating import email_environment
 
 TEXT_WIDTH = 72
 GMAIL_CLIP_BYTES = 102 * 1024

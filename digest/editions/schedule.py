@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.editions.approve import get_edition, void_approval
+from digest.editions.cadence import Cadence
+from digest.editions.approve import void_approval
 from digest.editions.compose import compose_due_edition
+from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
 from digest.store.models import Edition, EditionStatus
 
@@ -40,8 +42,7 @@ SCHEDULABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED)
 
 def period_send_at(edition: Edition) -> dt.datetime:
     """The send time of the edition's period: EDITION_SEND_TIME on its date, local time."""
-    settings = get_settings()
-    return dt.datetime.combine(edition.period, settings.EDITION_SEND_TIME, tzinfo=settings.tz).astimezone(dt.UTC)
+    return Cadence.from_settings(get_settings()).send_at(edition.period)
 
 
 def parse_local_time(value: str) -> dt.datetime:

@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.editions.approve import approved_render, get_edition
+from digest.editions.approve import approved_render
+from digest.editions.lookup import get_edition
+from digest.editions.preview import preview_values
 from digest.editions.render import fill
 from digest.errors import InputError, NotFound
 from digest.resources import resource_dir
@@ -34,15 +36,9 @@ from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, subscribers
 from digest.templating import web_environment
-from digest.web.auth import (
-    CSRF_HEADER,
-    CsrfRejected,
-    LoginRequired,
-    PublisherRequired,
-    login_redirect,
-    set_auth_cookies,
-)
+from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
+from digest.web.csrf import CSRF_HEADER, CsrfRejected, set_csrf_cookie
 from digest.web.headers import SecurityHeaders, email_csp
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.pages import db, page
@@ -138,7 +134,7 @@ app.add_middleware(BodySizeLimit)
 
 @app.middleware("http")
 async def csrf_cookie(request: Request, call_next):
-    return set_auth_cookies(request, await call_next(request))
+    return set_csrf_cookie(request, await call_next(request))
 
 
 # Added last, so outermost: every answer, errors included, carries the headers.
@@ -179,10 +175,8 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
     if edition.status != EditionStatus.SENT:
         raise NotFound(f"edition {edition_id} has not been published")
     # The web version carries no per-reader links.
-    base = get_settings().base_url
-    values = {"name": "reader", "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
     # Same origin as the editors' pages: the email's HTML may style itself but never run anything.
-    return HTMLResponse(fill(approved_render(session, edition), values).html,
+    return HTMLResponse(fill(approved_render(session, edition), preview_values()).html,
                         headers={"Content-Security-Policy": email_csp("'none'")})
 
 

@@ -13,11 +13,11 @@ from digest.delivery.memory import MemorySender
 from digest.delivery.message import Sender, Unsupported
 from digest.delivery.outbox import OutboxSender
 from digest.delivery.plan import send_ahead, start_edition
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.editions.render import RenderedEdition, TransactionalMail
 from digest.editions.schedule import due_edition_ids
 from digest.store.db import unit_of_work
-from digest.subscribers.confirmation import confirmation_email
+from digest.delivery.confirmation import confirmation_email
 from digest.store.models import Subscriber
 from tests.conftest import reset_caches
 from tests.factories import approved_edition, many_subscribers, polled_feed, subscribers

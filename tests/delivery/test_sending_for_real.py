@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from digest.delivery.control import mark_stuck_unknown, resend_unknown
 from digest.delivery.send import delivery_counts
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.store.db import unit_of_work
 from digest.store.models import EditionStatus, WebhookBatch
 from tests.conftest import REPO, Worker, reset_caches, wait_for, wait_until_drained

@@ -22,7 +22,7 @@ from digest.clock import utcnow
 from digest.store.db import unit_of_work
 from digest.store.models import Editor
 from digest.web.app import app
-from digest.web.auth import CSRF_COOKIE
+from digest.web.csrf import CSRF_COOKIE
 from tests.conftest import reset_caches, wait_for
 
 PASSWORD = "a long and careful password"
