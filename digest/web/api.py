@@ -37,8 +37,8 @@ class SignupRequest(BaseModel):
 
 
 @router.post("/signup", status_code=202)
-def signup(request: Request, body: SignupRequest) -> dict:
-    request_signup(request, body.email, body.name, body.website, source="api")
+def signup(request: Request, body: SignupRequest, session: Session = Depends(db)) -> dict:
+    request_signup(request, session, body.email, body.name, body.website, source="api")
     return SIGNUP_ANSWER
 
 

@@ -30,7 +30,7 @@ from digest.delivery.events import (
     store_webhook_batch,
     verify_sendgrid_request,
 )
-from digest.store.db import on_commit, unit_of_work
+from digest.store.db import on_commit
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
@@ -181,7 +181,7 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
 
 
 @app.post("/webhooks/sendgrid")
-async def sendgrid_webhook(request: Request) -> Response:
+async def sendgrid_webhook(request: Request, session: Session = Depends(db)) -> Response:
     """Verify and keep SendGrid's events, answer at once; a worker applies them."""
     settings = get_settings()
     if not settings.SENDGRID_WEBHOOK_PUBLIC_KEY:
@@ -195,17 +195,22 @@ async def sendgrid_webhook(request: Request) -> Response:
     except WebhookRejected as exc:
         return PlainTextResponse(f"rejected: {exc}", status_code=403)
     try:
-        batch_id = await run_in_threadpool(_keep_webhook, body)
+        batch_id = await run_in_threadpool(_keep_webhook, session, body)
     except WebhookRejected as exc:
         return PlainTextResponse(f"rejected: {exc}", status_code=400)
     return PlainTextResponse(f"accepted batch {batch_id}")
 
 
-def _keep_webhook(body: bytes) -> int:
-    with unit_of_work() as session:
+def _keep_webhook(session: Session, body: bytes) -> int:
+    """Store the batch and commit before SendGrid gets its 200 (the queue message follows)."""
+    try:
         batch = store_webhook_batch(session, body)
-        on_commit(session, lambda: _enqueue_webhook(batch.id))
-        return batch.id
+    except WebhookRejected:
+        session.rollback()
+        raise
+    on_commit(session, lambda: _enqueue_webhook(batch.id))
+    session.commit()
+    return batch.id
 
 
 def _enqueue_webhook(batch_id: int) -> None:

@@ -70,5 +70,24 @@ def test_every_editor_route_uses_one_session(client, feed_server):
         assert session.get(Feed, feed_id).status == FeedStatus.PAUSED
 
 
+def test_every_public_route_uses_one_session(client):
+    from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+
+    [reader] = subscribers("reader@example.org")
+    calls = [("GET", f"/p/{make_token(PREFERENCES, reader)}", {}, 200),
+             ("POST", f"/p/{make_token(PREFERENCES, reader)}", {"format": "html", "sections": "Field Reports"}, 200),
+             ("POST", f"/p/{make_token(PREFERENCES, reader)}", {"format": "pdf"}, 400),
+             ("POST", f"/u/{make_token(UNSUBSCRIBE, reader)}", {}, 200),
+             ("POST", "/subscribe", {"email": "new@example.org"}, 200),
+             ("POST", "/subscribe", {"email": "not an address"}, 400),
+             ("GET", "/archive", {}, 200)]
+    for method, path, data, status in calls:
+        with sessions() as taken:
+            answer = client.request(method, path, data=data or None)
+        assert answer.status_code == status, (path, answer.text[:300])
+        # Refused before any query (a malformed address): no session at all.
+        assert len(taken) <= 1, f"{method} {path} used {len(taken)} sessions"
+
+
 def test_not_found_is_not_bad_input():
     assert not issubclass(NotFound, InputError), "a missing object is a 404, never the form again with an error"
