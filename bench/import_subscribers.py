@@ -13,22 +13,22 @@ import argparse
 import io
 import os
 import random
+import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.databases
 
 os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-0000")
 os.environ["DIGEST_ENV_FILE"] = ""
-
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from digest.config import get_settings  # noqa: E402
 from digest.store.db import dispose_engines, get_engine, unit_of_work  # noqa: E402
 from digest.store.migrate import upgrade  # noqa: E402
 from digest.subscribers.csv_export import export_subscribers  # noqa: E402
 from digest.subscribers.csv_import import import_subscribers  # noqa: E402
+from tests.databases import scratch_postgres  # noqa: E402
 
 SECTIONS = ["Analytical Articles", "Feature Articles", "Field Reports", "News Digest"]
 
@@ -79,17 +79,11 @@ def main() -> None:
     run(f"sqlite:///{workdir}/bench.sqlite3", csv_path, args.rows)
     if args.no_postgres:
         return
-    admin_url = make_url(args.postgres)
-    database = f"digest_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    database_url, drop = scratch_postgres(args.postgres, "digest_bench")
     try:
-        run(admin_url.set(database=database).render_as_string(hide_password=False), csv_path, args.rows)
+        run(database_url, csv_path, args.rows)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+        drop()
 
 
 if __name__ == "__main__":

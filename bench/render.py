@@ -27,7 +27,7 @@ from digest.editions.render import Variant, _inliner, edition_context, fill, ren
 from digest.store.db import unit_of_work  # noqa: E402
 from digest.store.migrate import upgrade  # noqa: E402
 from digest.store.models import Article, Feed  # noqa: E402
-from digest.templating import email_environment  # noqa: E402
+from digest.editions.templates import email_environment  # noqa: E402
 
 SECTIONS = ("Analytical Articles", "Feature Articles", "Field Reports", "News Digest")
 VARIANTS = [Variant(), *(Variant((s,)) for s in SECTIONS),

@@ -50,19 +50,9 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL") or private_redis()
 
 
 def scratch_database() -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from tests.databases import scratch_postgres
 
-    name = f"digest_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False), drop
+    return scratch_postgres(ADMIN_URL, "digest_bench")
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     DATABASE_URL: str = "sqlite:///var/digest.sqlite3"
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     SECRET_KEY: str = Field(min_length=16)
+    # Rotating SECRET_KEY (digest/signing.py): the old key, accepted until the grace period ends.
+    SECRET_KEY_PREVIOUS: str | None = Field(default=None, min_length=16)
+    SECRET_KEY_PREVIOUS_UNTIL: dt.datetime | None = None
     PUBLIC_BASE_URL: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
 
     FROM_EMAIL: EmailStr = "digest@localhost.localdomain"
@@ -225,10 +228,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _anchor_on_weekday(self) -> "Settings":
+        # Both name the weekday (the anchor fixes which weeks are edition weeks): to move the
+        # editions, both change together; the error names the anchor date that would fit.
         actual = WEEKDAYS[self.EDITION_ANCHOR_DATE.weekday()]
         if actual != self.EDITION_WEEKDAY:
-            raise ValueError(f"EDITION_ANCHOR_DATE {self.EDITION_ANCHOR_DATE} is a {actual}, "
-                             f"not a {self.EDITION_WEEKDAY} (EDITION_WEEKDAY)")
+            shift = (WEEKDAYS.index(self.EDITION_WEEKDAY) - self.EDITION_ANCHOR_DATE.weekday()) % 7
+            fitting = self.EDITION_ANCHOR_DATE + dt.timedelta(days=shift)
+            raise ValueError(f"EDITION_ANCHOR_DATE {self.EDITION_ANCHOR_DATE} is a {actual}, not a "
+                             f"{self.EDITION_WEEKDAY} (EDITION_WEEKDAY): to send on {self.EDITION_WEEKDAY}s, "
+                             f"set EDITION_ANCHOR_DATE to a {self.EDITION_WEEKDAY} as well, e.g. {fitting}")
         return self
 
     @model_validator(mode="after")
@@ -239,6 +247,16 @@ class Settings(BaseSettings):
             if day.daily < self.SEND_BATCH_SIZE:
                 raise ValueError(f"SEND_WARMUP_PLAN day {number} allows {day.daily} a day, fewer than one batch "
                                  f"(SEND_BATCH_SIZE={self.SEND_BATCH_SIZE}); lower SEND_BATCH_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _rotation_has_an_end(self) -> "Settings":
+        if self.SECRET_KEY_PREVIOUS and self.SECRET_KEY_PREVIOUS_UNTIL is None:
+            raise ValueError("SECRET_KEY_PREVIOUS_UNTIL (when the old key stops being accepted, e.g. "
+                             "2027-03-01T00:00Z) is required when SECRET_KEY_PREVIOUS is set")
+        if self.SECRET_KEY_PREVIOUS_UNTIL is not None and self.SECRET_KEY_PREVIOUS_UNTIL.tzinfo is None:
+            raise ValueError(f"SECRET_KEY_PREVIOUS_UNTIL {self.SECRET_KEY_PREVIOUS_UNTIL.isoformat()} needs a "
+                             "time zone, e.g. 2027-03-01T00:00Z")
         return self
 
     @model_validator(mode="after")

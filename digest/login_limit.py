@@ -16,7 +16,8 @@ import logging
 import redis
 
 from digest.config import get_settings
-from digest.subscribers.ratelimit import PREFIX, RateLimited, _hit, _redis
+from digest.redis_clients import redis_client
+from digest.subscribers.ratelimit import PREFIX, RateLimited, _hit
 
 log = logging.getLogger(__name__)
 _DECR_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0"
@@ -43,6 +44,6 @@ def refund_login_attempt(ip: str) -> None:
     """A successful login does not use up its address's allowance."""
     try:
         # Only within a live window: a DECR on an expired key would leave a count with no expiry.
-        _redis(get_settings().REDIS_URL).eval(_DECR_IF_PRESENT, 1, PREFIX + _key(ip))
+        redis_client().eval(_DECR_IF_PRESENT, 1, PREFIX + _key(ip))
     except redis.RedisError as exc:
         log.warning("login attempt from %s not handed back, Redis unavailable (%s)", ip, exc)

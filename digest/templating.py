@@ -1,12 +1,12 @@
-"""The Jinja2 environments: one for email (HTML autoescaped, text not) and one for web pages."""
+"""The Jinja2 environments' common ground: templates/<folder>, strict about undefined names, and
+the date and link filters. The web pages' environment is here; the email environment, which also
+guards the placeholders, is digest.editions.templates'."""
 
 import datetime as dt
 from functools import lru_cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context, select_autoescape
-from markupsafe import Markup, escape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from digest.editions.placeholders import Marker, neutralize
 from digest.feeds.links import rendered_url
 from digest.resources import resource_dir
 
@@ -29,45 +29,14 @@ def _long_date(value) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-@pass_eval_context
-def _only_templates_make_placeholders(eval_ctx, value):
-    """Jinja's `finalize` for email: every value output, except the templates' own markers,
-    is neutralized (placeholders.neutralize), after HTML escaping where the part is HTML."""
-    if isinstance(value, Marker) or not isinstance(value, str):
-        return value
-    if eval_ctx.autoescape:
-        return Markup(neutralize(str(escape(value))))
-    return neutralize(value)
-
-
-@lru_cache(maxsize=1)
-def email_environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(resource_dir("templates") / "email"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        finalize=_only_templates_make_placeholders,
-    )
-    env.filters["local_date"] = _local_date
-    env.filters["long_date"] = _long_date
-    env.filters["http_url"] = rendered_url
+def environment(folder: str, **options) -> Environment:
+    """An environment over templates/<folder>; `options` (autoescape, finalize, ...) are Jinja's."""
+    env = Environment(loader=FileSystemLoader(resource_dir("templates") / folder), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, **options)
+    env.filters.update(local_date=_local_date, local_time=_local_time, long_date=_long_date, http_url=rendered_url)
     return env
 
 
 @lru_cache(maxsize=1)
 def web_environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(resource_dir("templates") / "web"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["local_date"] = _local_date
-    env.filters["local_time"] = _local_time
-    env.filters["long_date"] = _long_date
-    env.filters["http_url"] = rendered_url
-    return env
+    return environment("web", autoescape=True)

@@ -37,13 +37,13 @@ for name in ("DATABASE_URL", "SENDGRID_API_KEY", "SENDGRID_API_HOST", "OUTBOX_DI
     os.environ.pop(name, None)
 
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from digest.config import get_settings  # noqa: E402
 from digest.delivery.backends import get_sender  # noqa: E402
 from digest.store.db import dispose_engines  # noqa: E402
 from digest.store.migrate import upgrade  # noqa: E402
 from digest.store.models import Base  # noqa: E402
+from tests.databases import scratch_postgres  # noqa: E402
 from tests.servers import FeedServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,27 +87,13 @@ def wait_until_drained(timeout: float = 60.0) -> None:
     wait_for(lambda: idle() and (time.sleep(0.5) or idle()), timeout=timeout, what="the queues to drain")
 
 
-def _create_postgres_database() -> tuple[str, callable]:
-    admin_url = make_url(TEST_POSTGRES_URL)
-    name = f"digest_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin_url.set(database=name).render_as_string(hide_password=False), drop
-
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/digest.sqlite3"
     else:
-        url, drop = _create_postgres_database()
+        url, drop = scratch_postgres(TEST_POSTGRES_URL, f"digest_test_{os.getpid()}")
         request.addfinalizer(drop)
     upgrade(url)
     return url
@@ -148,6 +134,20 @@ def settings(service_env, monkeypatch):
 @pytest.fixture
 def feed_server():
     with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def standin(settings, monkeypatch):
+    """A SendGrid stand-in (tests/sendgrid_standin.py), and settings that send through it."""
+    from tests.sendgrid_standin import SendGridStandIn
+
+    with SendGridStandIn() as server:
+        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
+        monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
+        monkeypatch.setenv("SENDGRID_API_HOST", server.url)
+        monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", server.public_key)
+        reset_caches()
         yield server
 
 

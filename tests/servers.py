@@ -76,3 +76,26 @@ class FeedServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def start_redis_server(port: int, directory) -> "subprocess.Popen":
+    """A redis-server of a test's own on `port` (one the test may stop and restart, never the
+    shared one), answering once this returns. The caller terminates it."""
+    import subprocess
+
+    import redis
+
+    from tests.conftest import wait_for
+
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(directory)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def answers() -> bool:
+        try:
+            return redis.Redis(port=port).ping()
+        except redis.RedisError:
+            return False
+
+    wait_for(answers, timeout=10, what="the private redis-server")
+    return process

@@ -1,22 +1,17 @@
-"""The `digest` command as a user runs it: a real process, exit codes, messages, no tracebacks."""
+"""The `digest` command as a user runs it: exit codes, messages, no tracebacks (in this process,
+tests/cli.py; a few smoke tests run it as a real process)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import func, select
 
 from digest.store.db import unit_of_work
 from digest.store.models import Edition, Editor, Feed, Subscriber
+from tests.cli import digest, digest_process
 from tests.factories import serve_feed
-
-
-def digest(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "digest", *args], capture_output=True, text=True,
-                          input=stdin, timeout=60)
 
 
 def _count(model) -> int:
@@ -44,6 +39,15 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(settings, args, mes
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert _count(model) == 0
+
+
+def test_a_real_process_answers_bad_input_the_same_way(settings):
+    result = digest_process("feeds", "add", "not-a-url")
+    assert result.returncode == 2 and "feed URL 'not-a-url' is not an http(s) URL" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert _count(Feed) == 0
+    helped = digest_process("--help")
+    assert helped.returncode == 0 and "Usage" in helped.stdout
 
 
 def test_a_short_editor_password_is_refused_and_nothing_is_saved(settings):
@@ -107,7 +111,7 @@ def test_an_editor_works_an_edition_from_the_command_line(settings, feed_server,
     assert digest("editions", "preview", "1", "--format", "text", "--out", str(out)).returncode == 0
     assert "Port Capacity Shapes the Middle Corridor" in out.read_text()
     html = digest("editions", "preview", "1").stdout
-    assert html.startswith("<!DOCTYPE html>") and "Dear Reader," in html
+    assert html.startswith("<!DOCTYPE html>") and "Dear reader," in html
     approved = digest("editions", "approve", "1", "--by", "ed@example.org")
     assert "approved by ed@example.org" in approved.stdout
     again = digest("editions", "approve", "1", "--by", "ed@example.org")
@@ -125,7 +129,7 @@ def test_demo_leaves_a_readable_edition_in_the_outbox(tmp_path, monkeypatch):
         port = probe.getsockname()[1]
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/demo.sqlite3")
     monkeypatch.setenv("OUTBOX_DIR", str(tmp_path / "outbox"))
-    result = digest("demo", "--port", str(port))
+    result = digest_process("demo", "--port", str(port))  # the whole pipeline, as a real process
     assert result.returncode == 0, result.stderr
     [path] = (tmp_path / "outbox").rglob("*.eml")
     assert str(path) in result.stdout

@@ -1,4 +1,4 @@
-"""`digest editors passwd|remove|revoke-token|list` as an operator runs them: a real process,
+"""`digest editors passwd|remove|revoke-token|list` as an operator runs them (tests/cli.py),
 passwords never on the command line, each change audited."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from sqlalchemy import select
 from digest.accounts import add_editor, authenticate
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Editor
-from tests.test_cli import digest
+from tests.cli import digest
 
 PASSWORD = "a long and careful password"
 

@@ -34,6 +34,8 @@ def test_the_defaults_pick_the_outbox_without_a_sendgrid_key(fresh):
     ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
     ("SEND_BATCH_SIZE", "5000", "SEND_BATCH_SIZE"),
     ("DELIVERY_BACKEND", "sendgrid", "SENDGRID_API_KEY is required"),
+    # Moving editions to another weekday alone: the error says what else to change, and to what.
+    ("EDITION_WEEKDAY", "thursday", "set EDITION_ANCHOR_DATE to a thursday as well, e.g. 2026-01-08"),
 ])
 def test_a_bad_setting_is_named(fresh, name, value, expected):
     if value is None:

@@ -41,7 +41,7 @@ def test_an_unpacked_wheel_migrates_and_renders_from_its_own_files(wheel, tmp_pa
 import digest, sys
 from digest.resources import resource_dir
 from digest.store.migrate import upgrade
-from digest.templating import email_environment
+from digest.editions.templates import email_environment
 assert digest.__file__.startswith({str(site)!r}), digest.__file__
 assert str(resource_dir("templates")).startswith({str(site)!r})
 upgrade("sqlite:///{tmp_path}/wheel.sqlite3")

@@ -45,8 +45,17 @@ def test_a_committed_transaction_enqueues_after_the_commit(settings, held):
     assert [h["task"] for h in held()] == ["digest.feeds.poll_feed"]
 
 
-def test_sends_acknowledge_late_one_message_at_a_time():
-    assert send_batch.acks_late and send_batch.reject_on_worker_lost
-    assert app.conf.worker_prefetch_multiplier == 1
-    assert app.conf.task_routes["digest.delivery.*"]["queue"] == "delivery"
-    assert {"poll-due-feeds", "edition-tick"} <= set(app.conf.beat_schedule)
+def test_send_batches_wait_in_the_delivery_queue_and_feeds_in_theirs(settings, redis_client):
+    # The delivery workers (Procfile) consume "delivery" alone: a send never waits behind polls.
+    before = {queue: redis_client.llen(queue) for queue in ("delivery", "feeds")}
+    send_batch.delay(999_999, [1])
+    poll_feed.delay(999_999)
+    # Kombu pushes on the left: the newest message is the first, taken back here.
+    arrived = {queue: json.loads(redis_client.lpop(queue))["headers"]["task"] for queue in before}
+    assert arrived == {"delivery": send_batch.name, "feeds": poll_feed.name}
+
+
+def test_every_beat_entry_names_a_task_the_workers_run():
+    import workers.tasks  # noqa: F401 - registers the tasks
+
+    assert {entry["task"] for entry in app.conf.beat_schedule.values()} <= set(app.tasks)

@@ -13,16 +13,16 @@ import random
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
+from digest.delivery.confirmation import send_confirmation as send_confirmation_email
 from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown, stalled_batches
 from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError, Throttled
-from digest.delivery.plan import start_edition as plan_edition
+from digest.delivery.plan import send_ahead, start_edition as plan_edition
 from digest.delivery.ratelimit import requeue_countdown
 from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
 from digest.editions.schedule import tick
 from digest.feeds.poll import claim_due_feeds, poll_feed as poll_one_feed
 from digest.store.db import on_commit, unit_of_work
-from digest.subscribers.confirmation import send_confirmation as send_confirmation_email
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def poll_feed(feed_id: int) -> dict:
 @app.task(name="digest.editions.tick")
 def edition_tick() -> None:
     with unit_of_work() as session:
-        for edition_id in tick(session, utcnow()):
+        for edition_id in tick(session, utcnow(), ahead=send_ahead(get_sender())):
             on_commit(session, lambda edition_id=edition_id: start_edition.delay(edition_id))
 
 

@@ -7,16 +7,16 @@ each command is one transaction that rolls back on error.
 import sys
 
 # Each module registers its commands on the apps in `common` when imported.
-from digest.cli import accounts, db, editions, feeds, ops, subscribers  # noqa: F401
+from digest.cli import accounts, db, editions, feeds, ops, service, subscribers  # noqa: F401
 from digest.cli.common import app, err
 from digest.config import ConfigError
-from digest.errors import InputError
+from digest.errors import UserError
 
 
 def main() -> None:
     try:
         app()
-    except (InputError, ConfigError) as exc:
+    except (UserError, ConfigError) as exc:
         # One line however long (a URL and the reason it is refused), whatever the terminal width.
         err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from digest.cli.common import local_time, who_runs_it, transaction, console, editions_app
+from digest.cli.common import console, editions_app, local_time, send_action, transaction, who_runs_it
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError
@@ -34,7 +34,7 @@ def editions_list() -> None:
     """Recent editions, and periods skipped for want of articles."""
     from sqlalchemy import select
 
-    from digest.editions.approve import list_editions
+    from digest.editions.lookup import list_editions
     from digest.store.models import EditionSkip
 
     table = Table("id", "period", "status", "articles", "send at", "approved by", "subject")
@@ -63,7 +63,7 @@ def editions_schedule(count: Annotated[int, typer.Option(help="How many periods"
 @editions_app.command("show")
 def editions_show(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """An edition's state, size and articles (with the ids the edit commands take)."""
-    from digest.editions.approve import get_edition
+    from digest.editions.lookup import get_edition
     from digest.editions.render import GMAIL_CLIP_BYTES, render_edition
 
     with transaction() as session:
@@ -152,7 +152,7 @@ def editions_preview(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout")] = None,
 ) -> None:
     """Render an edition as a reader would receive it."""
-    from digest.editions.approve import get_edition
+    from digest.editions.lookup import get_edition
     from digest.editions.preview import preview_edition
 
     if format not in ("html", "text"):
@@ -194,22 +194,14 @@ def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
 @editions_app.command("pause")
 def editions_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Pause a send: batches not yet handed over wait."""
-    from digest.delivery.control import pause_send
-
-    with transaction() as session:
-        pause_send(session, edition_id, **who_runs_it())
+    send_action(edition_id, "pause")
     console.print(f"edition {edition_id} paused")
 
 
 @editions_app.command("resume")
 def editions_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Resume a paused send; rows already accepted are never sent again."""
-    from digest.delivery.control import resume_send
-    from workers.tasks import enqueue_batches
-
-    with transaction() as session:
-        batches = resume_send(session, edition_id, **who_runs_it()).batches
-        enqueue_batches(session, edition_id, batches)
+    batches = send_action(edition_id, "resume").batches
     console.print(f"edition {edition_id} resumed: {sum(map(len, batches))} deliveries queued")
 
 
@@ -217,13 +209,9 @@ def editions_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) ->
 def editions_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")],
                     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False) -> None:
     """Cancel an approved or sending edition; what was handed over stays sent."""
-    from digest.delivery.backends import get_sender
-    from digest.delivery.control import cancel_send
-
     if not yes and not typer.confirm(f"Cancel edition {edition_id}? This cannot be undone"):
         raise typer.Exit(1)
-    with transaction() as session:
-        cancelled = cancel_send(session, edition_id, get_sender(), **who_runs_it()).deliveries
+    cancelled = send_action(edition_id, "cancel").deliveries
     console.print(f"edition {edition_id} cancelled; {cancelled} deliveries will not be sent")
 
 
@@ -231,7 +219,7 @@ def editions_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")],
 def editions_deliveries(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Deliveries of an edition by state."""
     from digest.delivery.send import delivery_counts
-    from digest.editions.approve import get_edition
+    from digest.editions.lookup import get_edition
 
     with transaction() as session:
         edition = get_edition(session, edition_id)
@@ -282,7 +270,7 @@ def editions_report(edition_id: Annotated[int, typer.Argument(metavar="ID")],
 def editions_recount(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Rebuild an edition's report counts from its stored events (events kept before reports
     existed, or after a repair)."""
-    from digest.editions.approve import get_edition
+    from digest.editions.lookup import get_edition
     from digest.reports.counting import recount_edition
 
     with transaction() as session:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.common import who_runs_it, transaction, console, ops_app
+from digest.cli.common import console, ops_app, send_action, transaction, who_runs_it
 from digest.errors import InputError
 
 
@@ -49,20 +49,12 @@ def ops_purge(queue: str, yes: Annotated[bool, typer.Option("--yes", help="Do no
 @ops_app.command("retry-failed")
 def ops_retry_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Send an edition's failed deliveries again (they never reached the provider)."""
-    from digest.delivery.control import retry_failed
-    from workers.tasks import enqueue_batches
-
-    with transaction() as session:
-        batches = retry_failed(session, edition_id, **who_runs_it()).batches
-        enqueue_batches(session, edition_id, batches)
+    batches = send_action(edition_id, "retry-failed").batches
     console.print(f"edition {edition_id}: failed deliveries pending again; {len(batches)} batches queued")
 
 
 @ops_app.command("discard-failed")
 def ops_discard_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Give an edition's failed deliveries up for good (they become cancelled)."""
-    from digest.delivery.control import discard_failed
-
-    with transaction() as session:
-        count = discard_failed(session, edition_id, **who_runs_it()).deliveries
+    count = send_action(edition_id, "discard-failed").deliveries
     console.print(f"edition {edition_id}: {count} failed deliveries discarded")

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
+from digest.delivery.message import Sender
 from digest.delivery.plan import pending_batches
 from digest.delivery.ratelimit import get_rate_limiter
 from digest.delivery.send import finish_edition_if_complete
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
 from digest.store.models import AuditEntry, Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus
 
@@ -44,7 +45,8 @@ def record_action(session: Session, action: str, *, by: str, source: str, **deta
     session.add(AuditEntry(at=utcnow(), action=f"ops:{action}", source=source, details={"by": by, **details}))
 
 
-def run_action(session: Session, edition_id: int, action: str, *, by: str, source: str, sender=None) -> Done:
+def run_action(session: Session, edition_id: int, action: str, *, by: str, source: str,
+               sender: Sender | None = None) -> Done:
     """An action named by a surface (ops page form, API path)."""
     commands = {"pause": pause_send, "resume": resume_send, "retry-failed": retry_failed,
                 "discard-failed": discard_failed, "resend-unknown": resend_unknown}
@@ -94,7 +96,7 @@ def resume_send(session: Session, edition_id: int, *, by: str, source: str) -> D
     return Done("resume", count, batches)
 
 
-def cancel_send(session: Session, edition_id: int, sender=None, *, by: str, source: str) -> Done:
+def cancel_send(session: Session, edition_id: int, sender: Sender | None = None, *, by: str, source: str) -> Done:
     """Stop an edition for good: rows not yet handed over are cancelled, and a send scheduled
     ahead at the provider (send_at with a batch id) is cancelled there."""
     edition = get_edition(session, edition_id)
@@ -103,7 +105,7 @@ def cancel_send(session: Session, edition_id: int, sender=None, *, by: str, sour
     if edition.status not in stoppable and not (edition.status == EditionStatus.SENT and scheduled_at_provider):
         raise Conflict(f"edition {edition_id} is {edition.status.value}; it cannot be cancelled")
     stopped = [DeliveryStatus.PENDING]
-    if scheduled_at_provider and hasattr(sender, "cancel_scheduled"):
+    if scheduled_at_provider and sender is not None and sender.cancellable_batches:
         # Handed over but held until send_at: the provider drops the whole batch id.
         sender.cancel_scheduled(edition.provider_batch_id)
         stopped.append(DeliveryStatus.ACCEPTED)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from digest.delivery.message import OutgoingBatch
+from digest.delivery.message import OutgoingBatch, Sender
 from digest.delivery.mime import build_mime
 
 
-class MemorySender:
+class MemorySender(Sender):
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
-from typing import Protocol
-
-from digest.editions.render import RenderedEdition
+from digest.editions.render import RenderedEdition, TransactionalMail
 
 
 class SendError(Exception):
@@ -58,7 +56,7 @@ class OutgoingBatch:
     from_email: str
     from_name: str
     reply_to: str | None
-    rendered: RenderedEdition
+    rendered: RenderedEdition | TransactionalMail
     recipients: list[Recipient]
     categories: list[str] = field(default_factory=list)
     send_at: int | None = None  # unix time: the provider holds the messages until then
@@ -74,7 +72,28 @@ class OutgoingBatch:
         return Address(self.from_name, username, domain)
 
 
-class Sender(Protocol):
-    """A delivery backend. Returns the message id per delivery id; raises SendError."""
+class Unsupported(Exception):
+    """A caller asked a backend for something its capabilities say it cannot do: a bug."""
 
-    def send(self, batch: OutgoingBatch) -> dict[int, str]: ...
+
+class Sender:
+    """A delivery backend. What one backend can do and another cannot is declared here as a
+    capability, read by the callers (never probed with hasattr or by a setting's name)."""
+
+    # The provider holds a batch until its send_at, so an edition may be handed over ahead of time
+    # (SEND_SCHEDULE_AHEAD_MINUTES early).
+    scheduled_sends: bool = False
+    # A batch handed over ahead of its send_at can still be called back by its batch id.
+    cancellable_batches: bool = False
+
+    def send(self, batch: OutgoingBatch) -> dict[int, str]:
+        """Hand the batch over; returns the message id per delivery id; raises SendError."""
+        raise NotImplementedError
+
+    def create_batch_id(self) -> str:
+        """A batch id for a scheduled send (only when cancellable_batches)."""
+        raise Unsupported(f"{type(self).__name__} has no cancellable batches")
+
+    def cancel_scheduled(self, batch_id: str) -> None:
+        """Call back every message of a scheduled batch (only when cancellable_batches)."""
+        raise Unsupported(f"{type(self).__name__} has no cancellable batches")

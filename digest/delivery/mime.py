@@ -12,7 +12,6 @@ from email.utils import format_datetime, make_msgid
 
 from digest.clock import utcnow
 from digest.delivery.message import OutgoingBatch, Recipient
-from digest.editions.render import fill
 
 # Headers that are lists of <URI>s. Python folds an unbreakable URI longer than the line limit
 # into RFC 2047 encoded words, which no client reads back as a URI: these are folded between the
@@ -58,7 +57,7 @@ MIME_POLICY = _MailPolicy(max_line_length=76, linesep="\r\n")
 
 
 def build_mime(batch: OutgoingBatch, recipient: Recipient) -> EmailMessage:
-    filled = fill(batch.rendered, recipient.values)
+    filled = batch.rendered.fill(recipient.values)
     message = EmailMessage(policy=MIME_POLICY)
     message["Subject"] = filled.subject
     message["From"] = batch.sender

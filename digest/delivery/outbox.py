@@ -7,11 +7,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from digest.delivery.message import OutgoingBatch, SendError
+from digest.delivery.message import OutgoingBatch, Sender, SendError
 from digest.delivery.mime import build_mime
 
 
-class OutboxSender:
+class OutboxSender(Sender):
     def __init__(self, directory: Path):
         self.directory = directory
 

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
+from digest.delivery.message import Sender
 from digest.delivery.send import finish_edition_if_complete
-from digest.editions.approve import get_edition, store_render, void_approval
+from digest.editions.approve import store_render, void_approval
+from digest.editions.lookup import get_edition
 from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
 from digest.store.models import (
@@ -27,6 +29,13 @@ from digest.store.models import (
 )
 
 
+def send_ahead(sender: Sender) -> dt.timedelta:
+    """How early the beat tick may start an approved edition: SEND_SCHEDULE_AHEAD_MINUTES with a
+    backend that holds scheduled sends until send_at, otherwise not at all."""
+    minutes = get_settings().SEND_SCHEDULE_AHEAD_MINUTES if sender.scheduled_sends else 0
+    return dt.timedelta(minutes=minutes)
+
+
 def release_edition(session: Session, edition_id: int, now: dt.datetime | None = None) -> Edition:
     """An editor's "send now": an approved edition becomes due at once."""
     edition = get_edition(session, edition_id)
@@ -37,12 +46,13 @@ def release_edition(session: Session, edition_id: int, now: dt.datetime | None =
 
 
 def start_edition(session: Session, edition_id: int, now: dt.datetime | None = None,
-                  sender=None) -> list[list[int]]:
+                  sender: Sender | None = None) -> list[list[int]]:
     """Move a due approved edition to sending and plan its deliveries.
 
     Returns the batches of delivery ids to send (enqueue them after commit); [] when the edition
     was not approved (already started by another tick, or voided). An edition started ahead of
-    its send time gets a provider batch id, so the scheduled send can still be cancelled."""
+    its send time by a backend with cancellable batches gets a provider batch id, so the
+    scheduled send can still be cancelled."""
     now = now or utcnow()
     claimed = session.execute(
         update(Edition)
@@ -58,7 +68,7 @@ def start_edition(session: Session, edition_id: int, now: dt.datetime | None = N
         # editor looks again rather than readers receiving something nobody approved.
         void_approval(edition, "the content changed after approval; approve it again")
         return []
-    if edition.send_at > now and hasattr(sender, "create_batch_id"):
+    if edition.send_at > now and sender is not None and sender.cancellable_batches:
         edition.provider_batch_id = sender.create_batch_id()
     plan_deliveries(session, edition, now)
     batches = pending_batches(session, edition_id)

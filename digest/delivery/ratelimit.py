@@ -20,6 +20,7 @@ import redis
 from digest.clock import utcnow, wall_seconds
 from digest.config import get_settings
 from digest.delivery.sendrate import Schedule, limits_on, next_slot
+from digest.redis_clients import redis_client
 
 SCHEDULE_KEY = "digest:send-rate:schedule"
 SLOT_KEY = "digest:send-rate:slot:"  # + edition id + ":" + a digest of the batch's ids
@@ -140,5 +141,4 @@ def read_schedule(raw: dict) -> Schedule:
 @lru_cache(maxsize=1)
 def get_rate_limiter() -> SendRateLimiter:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    return SendRateLimiter(client, settings)
+    return SendRateLimiter(redis_client(), settings)

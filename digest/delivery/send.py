@@ -21,7 +21,9 @@ from digest.config import get_settings
 from digest.delivery.message import (BatchTooLarge, CredentialsRefused, OutgoingBatch, Recipient, Sender, SendError,
                                      Throttled)
 from digest.delivery.ratelimit import batch_key, get_rate_limiter
-from digest.editions.approve import approved_render, get_edition
+from digest.editions.approve import approved_render
+from digest.editions.lookup import get_edition
+from digest.editions.placeholders import NAMELESS_READER
 from digest.editions.render import DEFAULT_VARIANT
 from digest.errors import Conflict
 from digest.ops.counters import record_deliveries_sent
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 # over the identity map (it costs more than the UPDATE itself on a batch of 1000).
 BULK = {"synchronize_session": False}
 
-class RateLimited(Throttled):
+class SendRateLimited(Throttled):
     def __init__(self, wait: float):
         super().__init__(f"sending rate limit reached; this batch's slot is in {wait:.1f}s", wait)
 
@@ -58,7 +60,7 @@ def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now:
 
 
 def _wait_for_rate(session: Session, edition_id: int, delivery_ids: list[int]) -> None:
-    """Take this batch's slot in the shared schedule: sleep if it is near, else RateLimited.
+    """Take this batch's slot in the shared schedule: sleep if it is near, else SendRateLimited.
     Only rows still pending count, so a batch already sent takes no slot."""
     limiter = get_rate_limiter()
     if not limiter.enabled:
@@ -67,7 +69,7 @@ def _wait_for_rate(session: Session, edition_id: int, delivery_ids: list[int]) -
                                                       Delivery.status == DeliveryStatus.PENDING))
     permit = limiter.acquire(batch_key(edition_id, delivery_ids), count)
     if not permit.granted:
-        raise RateLimited(permit.wait_seconds)
+        raise SendRateLimited(permit.wait_seconds)
     if permit.wait_seconds:
         time.sleep(wall_seconds(permit.wait_seconds))
 
@@ -114,7 +116,7 @@ def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sende
         except SendError as exc:
             _release(session, token, delivery_ids)
             session.commit()
-            if isinstance(exc, Throttled) and not isinstance(exc, RateLimited):
+            if isinstance(exc, Throttled) and not isinstance(exc, SendRateLimited):
                 get_rate_limiter().hold_until(utcnow().timestamp() + exc.wait)
             raise
     finish_edition_if_complete(session, edition_id, utcnow())
@@ -169,7 +171,7 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
             delivery_id=row.id,
             email=row.email,
             name=name,
-            values={"name": name or "reader", "unsubscribe_url": unsubscribe_url,
+            values={"name": name or NAMELESS_READER, "unsubscribe_url": unsubscribe_url,
                     "preferences_url": preferences_url},
             headers={
                 "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{settings.unsubscribe_mailto}"

@@ -7,18 +7,23 @@ personalization's `substitutions`, so a batch of 1000 readers is one request, no
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.error
 from socket import timeout as SocketTimeout
 
+import redis
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.config import get_settings
-from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, SendError, Throttled
+from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, Sender, SendError, Throttled
 from digest.editions.placeholders import substitutions
-from digest.ops.records import record_sendgrid_answer
+from digest.redis_clients import redis_client
 
+log = logging.getLogger(__name__)
+# SendGrid's last answer, for the ops page (digest.ops.status reads it).
+SENDGRID_KEY = "digest:ops:sendgrid"
 RETRYABLE_STATUS = {408, 500, 502, 503, 504}
 # A 429 without a reset time: wait about this long (seconds) before asking again.
 THROTTLED_WAIT = 5.0
@@ -76,7 +81,20 @@ def _address(email: str, name: str | None) -> dict:
     return address
 
 
-class SendGridSender:
+def record_sendgrid_answer(status: int | None, detail: str = "", at: float | None = None) -> None:
+    """Keep SendGrid's last answer (status None: it could not be reached) for operators; never
+    worth failing a send for, so Redis being down is only logged."""
+    entry = json.dumps({"status": status, "detail": detail[:500], "at": time.time() if at is None else at})
+    try:
+        redis_client(decode_responses=True).set(SENDGRID_KEY, entry)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not record SendGrid's answer: %s", exc)
+
+
+class SendGridSender(Sender):
+    scheduled_sends = True  # send_at in the request: SendGrid holds the messages until then
+    cancellable_batches = True  # mail/batch ids and user/scheduled_sends
+
     def __init__(self, api_key: str, host: str, timeout: float, asm_group_id: int | None = None):
         self.client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
         self.timeout = timeout

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from digest.config import get_settings
 from digest.delivery.message import OutgoingBatch, Recipient, Sender
-from digest.editions.render import RenderedEdition
+from digest.editions.render import TransactionalMail
 
 # The Recipient's key in the backend's answer; no delivery row stands behind a one-off message.
 ONE_OFF = 0
 
 
-def send_transactional(sender: Sender, *, to: str, name: str | None, rendered: RenderedEdition,
+def send_transactional(sender: Sender, *, to: str, name: str | None, rendered: TransactionalMail,
                        category: str, custom_args: dict[str, str]) -> str:
     """Send `rendered` (already filled for its reader) to `to`; returns the message id.
     Raises SendError like an edition batch, for the caller to retry or give up."""

@@ -8,21 +8,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
+from digest.editions.lookup import get_edition
 from digest.editions.render import DEFAULT_VARIANT, RenderedEdition, edition_links, render_edition
-from digest.errors import Conflict, NotFound
+from digest.errors import Conflict
 from digest.store.models import Edition, EditionLink, EditionRender, EditionStatus
 from digest.subscribers.addresses import normalize_email
-
-
-def get_edition(session: Session, edition_id: int) -> Edition:
-    edition = session.get(Edition, edition_id)
-    if edition is None:
-        raise NotFound(f"edition {edition_id} does not exist")
-    return edition
-
-
-def list_editions(session: Session, limit: int = 50) -> list[Edition]:
-    return list(session.scalars(select(Edition).order_by(Edition.period.desc()).limit(limit)))
 
 
 def approve_edition(session: Session, edition_id: int, approved_by: str,

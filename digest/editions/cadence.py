@@ -35,10 +35,14 @@ class Cadence:
             tz=settings.tz,
         )
 
+    def send_at(self, date: dt.date) -> dt.datetime:
+        """The send time on `date` (UTC). Local wall-clock time, converted per date: DST changes
+        never move the local send time."""
+        return dt.datetime.combine(date, self.send_time, tzinfo=self.tz).astimezone(dt.UTC)
+
     def period(self, index: int) -> Period:
         date = self.anchor + index * self.every
-        # Local wall-clock time, converted per date: DST changes never move the local send time.
-        send_at = dt.datetime.combine(date, self.send_time, tzinfo=self.tz).astimezone(dt.UTC)
+        send_at = self.send_at(date)
         return Period(date=date, cutoff_at=send_at - self.cutoff_before, send_at=send_at)
 
     def _index_near(self, moment: dt.datetime) -> int:

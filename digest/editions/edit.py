@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
-from digest.editions.approve import get_edition, void_approval
+from digest.editions.approve import void_approval
+from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError, NotFound
 from digest.store.models import Article, Edition, EditionItem, EditionStatus
 

@@ -16,6 +16,8 @@ import re
 from html import escape
 
 READER_FIELDS = ("name", "unsubscribe_url", "preferences_url")
+# The name a reader without one is greeted by ("Dear reader,"): in sends, previews and the archive.
+NAMELESS_READER = "reader"
 _MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
 # Every marker starts with "[%". An invisible WORD JOINER between the two characters reads the
 # same to a person, survives HTML escaping, CSS inlining and text wrapping, and matches no key.

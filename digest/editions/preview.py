@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from digest.config import get_settings
+from digest.editions.placeholders import NAMELESS_READER
 from digest.editions.render import DEFAULT_VARIANT, GMAIL_CLIP_BYTES, Filled, Variant, edition_sections, fill, render_edition
 from digest.errors import InputError
 from digest.store.models import Edition
 
-PREVIEW_READER = {"name": "Reader"}
-
-
 def preview_values() -> dict[str, str]:
+    """A reader without a name, and links to the pages that explain unsubscribing and
+    preferences: what the preview and the public archive fill in (neither is one reader's)."""
     base = get_settings().base_url
-    return dict(PREVIEW_READER, unsubscribe_url=f"{base}/unsubscribe", preferences_url=f"{base}/preferences")
+    return {"name": NAMELESS_READER, "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
 
 
 def preview_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> Filled:

@@ -16,11 +16,11 @@ from markdown_it import MarkdownIt
 
 from digest.config import get_settings
 from digest.editions.placeholders import Segments, markers, substitutions
+from digest.editions.templates import email_environment
 from digest.errors import InputError
 from digest.feeds.links import rendered_url
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Edition
-from digest.templating import email_environment
 
 TEXT_WIDTH = 72
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -78,6 +78,9 @@ class RenderedEdition:
     def clipped_by_gmail(self) -> bool:
         return self.html_bytes > GMAIL_CLIP_BYTES
 
+    def fill(self, values: dict[str, str]) -> Filled:
+        return fill(self, values)
+
     @property
     def content_hash(self) -> str:
         digest = hashlib.sha256()
@@ -98,6 +101,18 @@ def fill(rendered: RenderedEdition, values: dict[str, str]) -> Filled:
     table = substitutions(values)
     html, text = rendered.segments
     return Filled(rendered.subject, html.fill(table), text.fill(table))
+
+
+@dataclass(frozen=True)
+class TransactionalMail:
+    """A one-off email (the sign-up confirmation), rendered for its one reader: it has no
+    placeholders, no variant and no content hash to approve, so it is not an edition."""
+    subject: str
+    html: str
+    text: str
+
+    def fill(self, values: dict[str, str]) -> Filled:
+        return Filled(self.subject, self.html, self.text)
 
 
 @lru_cache(maxsize=1)
@@ -206,11 +221,11 @@ def render_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> Rend
     return RenderedEdition(subject=subject, html=html, text=_wrap(text))
 
 
-def render_message(name: str, context: dict) -> RenderedEdition:
+def render_message(name: str, context: dict) -> TransactionalMail:
     """A one-off email from templates/email/<name>/ (laid out on the editions' base, CSS inlined
     the same way), rendered for its one reader: no placeholders."""
     env = email_environment()
     subject = " ".join(env.get_template(f"{name}/subject.txt").render(context).split())
     html = env.get_template(f"{name}/body.html").render(context, subject=subject)
     text = env.get_template(f"{name}/body.txt").render(context, subject=subject)
-    return RenderedEdition(subject=subject, html=_inliner().inline(html), text=_wrap(text))
+    return TransactionalMail(subject=subject, html=_inliner().inline(html), text=_wrap(text))

@@ -12,26 +12,25 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.editions.approve import get_edition, void_approval
+from digest.editions.cadence import Cadence
+from digest.editions.approve import void_approval
 from digest.editions.compose import compose_due_edition
+from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
 from digest.store.models import Edition, EditionStatus
 
 
-def due_edition_ids(session: Session, now: dt.datetime) -> list[int]:
-    """Approved editions whose send time has come; with SendGrid, up to
-    SEND_SCHEDULE_AHEAD_MINUTES early (the provider holds the messages until send_at)."""
-    settings = get_settings()
-    ahead = settings.SEND_SCHEDULE_AHEAD_MINUTES if settings.DELIVERY_BACKEND == "sendgrid" else 0
-    query = select(Edition.id).where(Edition.status == EditionStatus.APPROVED,
-                                     Edition.send_at <= now + dt.timedelta(minutes=ahead))
+def due_edition_ids(session: Session, now: dt.datetime, ahead: dt.timedelta = dt.timedelta(0)) -> list[int]:
+    """Approved editions whose send time has come, or comes within `ahead` (a backend with
+    scheduled sends holds the messages until send_at: digest.delivery.plan.send_ahead)."""
+    query = select(Edition.id).where(Edition.status == EditionStatus.APPROVED, Edition.send_at <= now + ahead)
     return list(session.scalars(query.order_by(Edition.send_at)))
 
 
-def tick(session: Session, now: dt.datetime) -> list[int]:
+def tick(session: Session, now: dt.datetime, ahead: dt.timedelta = dt.timedelta(0)) -> list[int]:
     """Compose the due draft if missing; return the ids of editions to start sending."""
     compose_due_edition(session, now)
-    return due_edition_ids(session, now)
+    return due_edition_ids(session, now, ahead)
 
 
 # Editors choose when an approved edition goes out. An approved edition IS scheduled: the tick
@@ -43,8 +42,7 @@ SCHEDULABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED)
 
 def period_send_at(edition: Edition) -> dt.datetime:
     """The send time of the edition's period: EDITION_SEND_TIME on its date, local time."""
-    settings = get_settings()
-    return dt.datetime.combine(edition.period, settings.EDITION_SEND_TIME, tzinfo=settings.tz).astimezone(dt.UTC)
+    return Cadence.from_settings(get_settings()).send_at(edition.period)
 
 
 def parse_local_time(value: str) -> dt.datetime:

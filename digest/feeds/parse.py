@@ -112,8 +112,7 @@ def _declared_charset(content: bytes, content_type: str | None) -> str | None:
         return None
 
 
-def parse_feed(content: bytes, *, url: str, content_type: str | None = None,
-               fetched_at: dt.datetime) -> ParsedFeed:
+def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
     """Raises ParseError for a document with no entries, one that is not a feed, or one that
     declares XML entities (an entity-expansion attack needs them; real feeds do not)."""
     text = decode_document(content, content_type)

@@ -76,7 +76,7 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
             _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
             return PollResult(feed.id, not_modified=True, warning=feed.last_warning)
         parsed = parse_feed(fetched.content, url=fetched.url,
-                            content_type=fetched.headers.get("content-type"), fetched_at=now)
+                            content_type=fetched.headers.get("content-type"))
         if parsed.warning:
             warnings.append(parsed.warning)
         existing = _existing_articles(session, feed, parsed.entries)

@@ -1,17 +1,16 @@
 """What workers, beat and the SendGrid backend write to Redis for operators to read: worker
-heartbeats, per-minute task counts and runtimes, recent failures, beat ticks and SendGrid's last
-answer. Every key is bounded (expiry or a capped list) and a write never fails the caller."""
+heartbeats, per-minute task counts and runtimes, recent failures and beat ticks (SendGrid's last
+answer is digest.delivery.sendgrid's). Every key is bounded (expiry or a capped list) and a write never fails the caller."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from functools import lru_cache
-
 import redis
 
 from digest.config import get_settings
+from digest.redis_clients import redis_client as shared_client
 
 log = logging.getLogger(__name__)
 
@@ -20,21 +19,15 @@ TASK_COUNTS_KEY = "digest:ops:tasks:"  # + minute: hash "<task>|<outcome>" -> co
 RUNTIMES_KEY = "digest:ops:runtimes:"  # + minute + ":" + task: list of seconds
 FAILURES_KEY = "digest:ops:failures"  # list of JSON, newest first, capped
 BEAT_KEY = "digest:ops:beat"
-SENDGRID_KEY = "digest:ops:sendgrid"
 OUTCOMES = ("succeeded", "failed", "retried")
 # Per-minute figures are read over the last hour; an extra hour of margin, then Redis drops them.
 BUCKET_TTL = 2 * 3600
 RUNTIMES_PER_MINUTE = 1000  # per task and minute: enough for percentiles, bounded under load
 
 
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    # Short timeouts: a status page or probe must answer quickly when Redis does not.
-    return redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3, decode_responses=True)
-
-
 def redis_client() -> redis.Redis:
-    return _client(get_settings().REDIS_URL)
+    """The operators' records are read and written as text."""
+    return shared_client(decode_responses=True)
 
 
 def quietly(write) -> None:
@@ -89,9 +82,3 @@ def forget_worker(hostname: str) -> None:
 def record_beat_tick(next_tick_in: float, at: float | None = None) -> None:
     entry = json.dumps({"at": time.time() if at is None else at, "next_tick_in": next_tick_in})
     quietly(lambda client: client.set(BEAT_KEY, entry))
-
-
-def record_sendgrid_answer(status: int | None, detail: str = "", at: float | None = None) -> None:
-    """SendGrid's last answer (status None: it could not be reached)."""
-    entry = json.dumps({"status": status, "detail": detail[:500], "at": time.time() if at is None else at})
-    quietly(lambda client: client.set(SENDGRID_KEY, entry))

@@ -8,19 +8,22 @@ import datetime as dt
 import json
 import math
 import time
+from contextlib import nullcontext
 
 import redis
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.progress import send_progress
 from digest.delivery.ratelimit import SCHEDULE_KEY, read_schedule
+from digest.delivery.sendgrid import SENDGRID_KEY
 from digest.delivery.sendrate import limits_on
 from digest.feeds.registry import feed_health
 from digest.ops.queues import queue_stats
-from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, SENDGRID_KEY,
-                                TASK_COUNTS_KEY, WORKERS_KEY, minute, redis_client)
+from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, TASK_COUNTS_KEY, WORKERS_KEY,
+                                minute, redis_client)
 from digest.reports.facts import COMPLAINT_WARNING_RATE, spam_reports
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryStatus, Edition, EditionStatus
@@ -218,8 +221,9 @@ def readiness() -> dict[str, str | None]:
     return errors
 
 
-def gather_status(now: dt.datetime | None = None) -> dict:
-    """Everything an operator asks "is it healthy, and what is it doing?" about, as plain data."""
+def gather_status(now: dt.datetime | None = None, session: Session | None = None) -> dict:
+    """Everything an operator asks "is it healthy, and what is it doing?" about, as plain data.
+    A web request passes its own session (one per request); the CLI and /metrics open one."""
     now = now or utcnow()
     epoch = now.timestamp()
     status: dict = {"generated_at": now.isoformat(), "queues": [], "workers": [], "tasks": [],
@@ -228,12 +232,12 @@ def gather_status(now: dt.datetime | None = None) -> dict:
                     "feeds": [], "sends": [], "rate_limit": {}, "dependencies": {}}
     started = time.perf_counter()
     try:
-        with unit_of_work() as session:
-            session.execute(text("SELECT 1"))
+        with nullcontext(session) if session is not None else unit_of_work() as db:
+            db.execute(text("SELECT 1"))
             status["dependencies"]["database"] = {"ok": True, "error": None,
                                                   "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
-            status["feeds"] = feed_status(session)
-            status["sends"] = send_status(session, now)
+            status["feeds"] = feed_status(db)
+            status["sends"] = send_status(db, now)
     except Exception as exc:  # noqa: BLE001 - an unreachable database is a figure here, not a crash
         status["dependencies"]["database"] = {"ok": False, "error": str(exc).splitlines()[0][:300],
                                               "latency_ms": None}

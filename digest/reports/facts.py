@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.reports.counting import TIMELINE_HOURS
 from digest.store.models import Article, Delivery, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink
 

@@ -1,6 +1,6 @@
 """Subscribers: sign up (double opt-in), confirm, unsubscribe, and an operator's add.
 
-Only confirmed, unpaused, unsuppressed subscribers receive editions (delivery.send.plan_deliveries).
+Only confirmed, unpaused, unsuppressed subscribers receive editions (delivery.plan.plan_deliveries).
 A sign-up never creates a second row and never changes a confirmed subscriber; whatever it
 finds, the caller answers the same way, so the form cannot tell who is subscribed.
 """

@@ -5,12 +5,9 @@ Fixed windows: the first hit starts a window of the configured length."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
-import redis
-
 from digest.config import get_settings
 from digest.errors import InputError
+from digest.redis_clients import redis_client
 from digest.subscribers.addresses import address_hash
 
 PREFIX = "digest:ratelimit:"
@@ -28,13 +25,8 @@ class Hit:
     retry_after: int  # seconds until the window ends
 
 
-@lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5)
-
-
 def _hit(key: str, limit: int, window: int) -> Hit:
-    client = _redis(get_settings().REDIS_URL)
+    client = redis_client()
     pipe = client.pipeline(transaction=True)
     pipe.set(PREFIX + key, 0, ex=window, nx=True)
     pipe.incr(PREFIX + key)
@@ -60,4 +52,4 @@ def allow_confirmation(address: str) -> bool:
 
 
 def forget_address(address: str) -> None:
-    _redis(get_settings().REDIS_URL).delete(PREFIX + f"confirmation:{address_hash(address)}")
+    redis_client().delete(PREFIX + f"confirmation:{address_hash(address)}")

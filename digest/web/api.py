@@ -13,13 +13,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from digest.errors import InputError
-from digest.store.db import unit_of_work
 from digest.store.models import SubscriberStatus
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import import_subscribers
 from digest.web.auth import api_editor
+from digest.web.pages import db
 from digest.web.subscribers import request_signup
 
 router = APIRouter(prefix="/api/subscribers")
@@ -36,13 +37,13 @@ class SignupRequest(BaseModel):
 
 
 @router.post("/signup", status_code=202)
-def signup(request: Request, body: SignupRequest) -> dict:
-    request_signup(request, body.email, body.name, body.website, source="api")
+def signup(request: Request, body: SignupRequest, session: Session = Depends(db)) -> dict:
+    request_signup(request, session, body.email, body.name, body.website, source="api")
     return SIGNUP_ANSWER
 
 
 @router.get("/export", dependencies=[Depends(api_editor)])
-def export(status: str | None = None) -> Response:
+def export(status: str | None = None, session: Session = Depends(db)) -> Response:
     chosen = None
     if status is not None:
         try:
@@ -51,19 +52,19 @@ def export(status: str | None = None) -> Response:
             raise InputError(f"status {status!r} must be one of: "
                              f"{', '.join(s.value for s in SubscriberStatus)}") from None
     out = io.StringIO()
-    with unit_of_work() as session:
-        export_subscribers(session, out, chosen)
+    export_subscribers(session, out, chosen)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
 
 @router.post("/import", dependencies=[Depends(api_editor)])
-async def import_csv(request: Request) -> JSONResponse:
+async def import_csv(request: Request, session: Session = Depends(db)) -> JSONResponse:
     """The request body is the CSV file itself (Content-Type: text/csv)."""
     data = await request.body()
 
     def run() -> dict:
-        with unit_of_work() as session:
-            return import_subscribers(session, io.BytesIO(data), what="the uploaded CSV", actor="api").as_dict()
+        report = import_subscribers(session, io.BytesIO(data), what="the uploaded CSV", actor="api").as_dict()
+        session.commit()
+        return report
 
     return JSONResponse(await run_in_threadpool(run))

@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.editions.approve import approved_render, get_edition
+from digest.editions.approve import approved_render
+from digest.editions.lookup import get_edition
+from digest.editions.preview import preview_values
 from digest.editions.render import fill
 from digest.errors import InputError, NotFound
 from digest.resources import resource_dir
@@ -28,21 +30,15 @@ from digest.delivery.events import (
     store_webhook_batch,
     verify_sendgrid_request,
 )
-from digest.store.db import on_commit, unit_of_work
+from digest.store.db import on_commit
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, reports, subscribers
 from digest.templating import web_environment
-from digest.web.auth import (
-    CSRF_HEADER,
-    CsrfRejected,
-    LoginRequired,
-    PublisherRequired,
-    login_redirect,
-    set_auth_cookies,
-)
+from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
+from digest.web.csrf import CSRF_HEADER, CsrfRejected, set_csrf_cookie
 from digest.web.headers import SecurityHeaders, email_csp
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.pages import db, page
@@ -140,7 +136,7 @@ app.add_middleware(BodySizeLimit)
 
 @app.middleware("http")
 async def csrf_cookie(request: Request, call_next):
-    return set_auth_cookies(request, await call_next(request))
+    return set_csrf_cookie(request, await call_next(request))
 
 
 # Added last, so outermost: every answer, errors included, carries the headers.
@@ -183,15 +179,13 @@ def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResp
     if edition.status != EditionStatus.SENT:
         raise NotFound(f"edition {edition_id} has not been published")
     # The web version carries no per-reader links.
-    base = get_settings().base_url
-    values = {"name": "reader", "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
     # Same origin as the editors' pages: the email's HTML may style itself but never run anything.
-    return HTMLResponse(fill(approved_render(session, edition), values).html,
+    return HTMLResponse(fill(approved_render(session, edition), preview_values()).html,
                         headers={"Content-Security-Policy": email_csp("'none'")})
 
 
 @app.post("/webhooks/sendgrid")
-async def sendgrid_webhook(request: Request) -> Response:
+async def sendgrid_webhook(request: Request, session: Session = Depends(db)) -> Response:
     """Verify and keep SendGrid's events, answer at once; a worker applies them."""
     settings = get_settings()
     if not settings.SENDGRID_WEBHOOK_PUBLIC_KEY:
@@ -205,17 +199,22 @@ async def sendgrid_webhook(request: Request) -> Response:
     except WebhookRejected as exc:
         return PlainTextResponse(f"rejected: {exc}", status_code=403)
     try:
-        batch_id = await run_in_threadpool(_keep_webhook, body)
+        batch_id = await run_in_threadpool(_keep_webhook, session, body)
     except WebhookRejected as exc:
         return PlainTextResponse(f"rejected: {exc}", status_code=400)
     return PlainTextResponse(f"accepted batch {batch_id}")
 
 
-def _keep_webhook(body: bytes) -> int:
-    with unit_of_work() as session:
+def _keep_webhook(session: Session, body: bytes) -> int:
+    """Store the batch and commit before SendGrid gets its 200 (the queue message follows)."""
+    try:
         batch = store_webhook_batch(session, body)
-        on_commit(session, lambda: _enqueue_webhook(batch.id))
-        return batch.id
+    except WebhookRejected:
+        session.rollback()
+        raise
+    on_commit(session, lambda: _enqueue_webhook(batch.id))
+    session.commit()
+    return batch.id
 
 
 def _enqueue_webhook(batch_id: int) -> None:

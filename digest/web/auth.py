@@ -1,39 +1,33 @@
 """Editor logins for the web app: signed session cookies, per-editor API tokens, CSRF tokens.
 
-The session cookie carries the editor's id, when it was issued and a nonce, signed with
-SECRET_KEY together with a fingerprint of the editor's password hash and the editor's session
+The session cookie carries the editor's id, when it was issued and a nonce, signed (digest.signing,
+scope "session") together with a fingerprint of the editor's password hash and the editor's session
 generation: changing the password, or logging out (which adds one to the generation), ends every
 session of that editor on every browser, server-side; a copied cookie stops working too. It is
-HttpOnly, SameSite=Lax, and Secure when the public address is https. CSRF tokens are derived
-from a random per-browser cookie (double submit, signed), so the login form is protected before
-anyone is logged in.
+HttpOnly, SameSite=Lax, and Secure when the public address is https. CSRF tokens: digest/web/csrf.py.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 import time
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from digest.accounts import LoginRefused, authenticate, editor_for_token, end_sessions
 from digest.config import get_settings
 from digest.store.models import Editor
 from digest.login_limit import refund_login_attempt, reserve_login_attempt
+from digest.signing import COOKIE_MAC_BYTES, sign, verify
+from digest.web.csrf import CSRF_HEADER, secure_cookies, verify_csrf
 from digest.subscribers.ratelimit import RateLimited
 from digest.web.pages import client_ip, db, page
 
 SESSION_COOKIE = "digest_session"
-CSRF_COOKIE = "digest_csrf"
-# A state-changing /api/ call authenticated by the session cookie carries the page's CSRF token here.
-CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 router = APIRouter()
 
@@ -49,12 +43,6 @@ class PublisherRequired(Exception):
     """An editor asked for what only a publisher may do."""
 
 
-def _sign(*parts: str) -> str:
-    key = get_settings().SECRET_KEY.encode()
-    mac = hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
-
-
 def _fingerprint(editor: Editor) -> str:
     password = hashlib.sha256(editor.password_hash.encode()).hexdigest()[:16]
     return f"{password}.{editor.session_generation}"
@@ -64,7 +52,8 @@ def session_value(editor: Editor, issued: int | None = None) -> str:
     issued = int(time.time()) if issued is None else issued
     nonce = secrets.token_urlsafe(12)
     payload = f"{editor.id}.{issued}.{nonce}"
-    return f"{payload}.{_sign('session', payload, _fingerprint(editor))}"
+    signature = sign("session", f"{payload}\0{_fingerprint(editor)}", COOKIE_MAC_BYTES)
+    return f"{payload}.{signature}"
 
 
 def _editor_from_session(db: Session, value: str) -> Editor | None:
@@ -76,8 +65,8 @@ def _editor_from_session(db: Session, value: str) -> Editor | None:
         return None
     if editor is None or not fresh:
         return None
-    expected = _sign("session", f"{editor_id}.{issued}.{nonce}", _fingerprint(editor))
-    return editor if hmac.compare_digest(signature, expected) else None
+    signed = f"{editor_id}.{issued}.{nonce}\0{_fingerprint(editor)}"
+    return editor if verify("session", signed, signature, COOKIE_MAC_BYTES) else None
 
 
 def current_editor(request: Request, db: Session = Depends(db)) -> Editor:
@@ -115,41 +104,6 @@ def api_publisher(editor: Editor = Depends(api_editor)) -> Editor:
     return require_publisher(editor)
 
 
-def csrf_token(request: Request) -> str:
-    """The CSRF token for forms on this page; sets the browser's CSRF cookie when it has none."""
-    nonce = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_nonce", None)
-    if not nonce:
-        nonce = request.state.new_csrf_nonce = secrets.token_urlsafe(16)
-    return _sign("csrf", nonce)
-
-
-def csrf_field(token: str) -> Markup:
-    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(token)}">')
-
-
-class CsrfRejected(Exception):
-    """A form arrived without the token of the page it came from."""
-
-
-def verify_csrf(request: Request, form) -> None:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    sent = str(form.get("csrf_token") or "")
-    if not nonce or not sent or not hmac.compare_digest(sent, _sign("csrf", nonce)):
-        raise CsrfRejected()
-
-
-def set_auth_cookies(request: Request, response: Response) -> Response:
-    """Called for every response: hands out the CSRF cookie a rendered form relies on."""
-    nonce = getattr(request.state, "new_csrf_nonce", None)
-    if nonce:
-        response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=_secure(), path="/")
-    return response
-
-
-def _secure() -> bool:
-    return get_settings().base_url.startswith("https://")
-
-
 def _safe_next(next_path: str | None) -> str:
     # Only a path on this site: never an absolute URL an attacker chose.
     if next_path and next_path.startswith("/") and not next_path.startswith("//"):
@@ -181,7 +135,7 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), csr
     refund_login_attempt(ip)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_value(editor), max_age=get_settings().SESSION_HOURS * 3600,
-                        httponly=True, samesite="lax", secure=_secure(), path="/")
+                        httponly=True, samesite="lax", secure=secure_cookies(), path="/")
     return response
 
 
@@ -199,8 +153,3 @@ def logout(request: Request, csrf_token: str = Form(""), db: Session = Depends(d
 
 def login_redirect(exc: LoginRequired) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
-
-
-def login_as(client, editor: Editor) -> None:
-    """Tests: log an HTTP client in as `editor` (a stored Editor row)."""
-    client.cookies.set(SESSION_COOKIE, session_value(editor))

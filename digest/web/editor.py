@@ -22,19 +22,22 @@ from digest.delivery.message import SendError
 from digest.delivery.plan import release_edition
 from digest.delivery.progress import planned_send, send_progress
 from digest.delivery.proof import parse_test_addresses, send_test
-from digest.editions.approve import approve_edition, get_edition
+from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
 from digest.editions.edit import add_article, move_article, recent_articles, remove_article, update_text
+from digest.editions.lookup import get_edition
 from digest.editions.preview import preview_edition, preview_facts, preview_variants
 from digest.editions.render import DEFAULT_VARIANT, Variant, intro_html
 from digest.editions.schedule import parse_local_time, period_send_at, schedule_edition, unschedule_edition
-from digest.errors import InputError, NotFound
-from digest.store.db import on_commit, unit_of_work
+from digest.errors import InputError
+from digest.store.db import on_commit
 from digest.store.models import EditionItem, EditionStatus, Editor
-from digest.web.auth import current_editor, require_publisher, verify_csrf
+from digest.web.auth import current_editor, require_publisher
+from digest.web.csrf import verify_csrf
 from digest.web.dashboard import dashboard_context
+from digest.web.forms import form_action
 from digest.web.headers import email_csp
-from digest.web.pages import page
+from digest.web.pages import db, page
 
 router = APIRouter()
 
@@ -60,24 +63,28 @@ NOTICES = {
 class EditorForm:
     editor: Editor
     form: Any
+    request: Request
+    session: Session  # the request's one session (pages.db), the editor's too
 
     def get(self, name: str, default: str = "") -> str:
         value = self.form.get(name, default)
         return value if isinstance(value, str) else default
 
 
-async def editor_form(request: Request, editor: Editor = Depends(current_editor)) -> EditorForm:
+async def editor_form(request: Request, editor: Editor = Depends(current_editor),
+                      session: Session = Depends(db)) -> EditorForm:
     """A logged-in editor's form, its CSRF token checked (after the login, so that a logged-out
     browser is sent to log in rather than told its form expired)."""
     form = await request.form()
     verify_csrf(request, form)
-    return EditorForm(editor, form)
+    return EditorForm(editor, form, request, session)
 
 
-async def publisher_form(request: Request, editor: Editor = Depends(require_publisher)) -> EditorForm:
+async def publisher_form(request: Request, editor: Editor = Depends(require_publisher),
+                         session: Session = Depends(db)) -> EditorForm:
     form = await request.form()
     verify_csrf(request, form)
-    return EditorForm(editor, form)
+    return EditorForm(editor, form, request, session)
 
 
 def local_input(moment: dt.datetime) -> str:
@@ -90,58 +97,55 @@ def _variant(key: str | None) -> Variant:
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, notice: str = "", editor: Editor = Depends(current_editor)) -> HTMLResponse:
-    with unit_of_work() as session:
-        return page("dashboard.html", request=request, title="Dashboard", notice=NOTICES.get(notice),
-                    **dashboard_context(session, utcnow()))
+def dashboard(request: Request, notice: str = "", editor: Editor = Depends(current_editor),
+              session: Session = Depends(db)) -> HTMLResponse:
+    return page("dashboard.html", request=request, title="Dashboard", notice=NOTICES.get(notice),
+                **dashboard_context(session, utcnow()))
 
 
 @router.post("/editions/compose")
-def compose(request: Request, form: EditorForm = Depends(editor_form)) -> Response:
-    with unit_of_work() as session:
-        edition = compose_next_edition(session, utcnow())
-        target = f"/editions/{edition.id}" if edition else None
-    if target is None:
-        with unit_of_work() as session:
-            return page("dashboard.html", 409, request=request, title="Dashboard", notice=None,
-                        error="There is nothing to compose: no new article since the previous edition.",
-                        **dashboard_context(session, utcnow()))
-    return RedirectResponse(target, status_code=303)
+def compose(request: Request, form: EditorForm = Depends(editor_form), session: Session = Depends(db)) -> Response:
+    edition = compose_next_edition(session, utcnow())
+    session.commit()
+    if edition is None:
+        return page("dashboard.html", 409, request=request, title="Dashboard", notice=None,
+                    error="There is nothing to compose: no new article since the previous edition.",
+                    **dashboard_context(session, utcnow()))
+    return RedirectResponse(f"/editions/{edition.id}", status_code=303)
 
 
-def edition_page(request: Request, edition_id: int, status_code: int = 200, *, view: str = "desktop",
+def edition_page(request: Request, session: Session, edition_id: int, status_code: int = 200, *, view: str = "desktop",
                  variant: str = "", q: str = "", notice: str = "", error: str | None = None,
                  values: dict[str, str] | None = None) -> HTMLResponse:
     """The edition page; `values` re-fills the text form after bad input."""
-    with unit_of_work() as session:
-        edition = get_edition(session, edition_id)
-        if view not in VIEWS:
-            view = "desktop"
-        choices = preview_variants(edition)
-        chosen = variant if variant in {key for key, _ in choices} else DEFAULT_VARIANT.key
-        current = Variant.from_key(chosen)
-        filled = preview_edition(edition, current)
-        if current.text_only:
-            view = "text"
-        facts = preview_facts(preview_edition(edition, Variant(current.sections)))
-        text = values or {}
-        progress = planned = None
-        if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED):
-            planned = planned_send(session, edition)
-        if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
-                              EditionStatus.CANCELLED) and edition.started_at is not None:
-            progress = send_progress(session, edition)
-        return page(
-            "edition.html", status_code, request=request, title=edition.subject, edition=edition,
-            view=view, variants=choices, variant=chosen, text_only=current.text_only, filled=filled,
-            facts=facts, notice=NOTICES.get(notice), error=error,
-            subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),
-            intro=text.get("intro", edition.intro), intro_preview=Markup(intro_html(text.get("intro", edition.intro))),
-            q=q, candidates=_candidates(session, q), progress=progress, planned=planned,
-            send_at_local=local_input(edition.send_at), period_send_at=period_send_at(edition),
-            editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
-            publisher=request.state.editor.role == "publisher",
-        )
+    edition = get_edition(session, edition_id)
+    if view not in VIEWS:
+        view = "desktop"
+    choices = preview_variants(edition)
+    chosen = variant if variant in {key for key, _ in choices} else DEFAULT_VARIANT.key
+    current = Variant.from_key(chosen)
+    filled = preview_edition(edition, current)
+    if current.text_only:
+        view = "text"
+    facts = preview_facts(preview_edition(edition, Variant(current.sections)))
+    text = values or {}
+    progress = planned = None
+    if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED):
+        planned = planned_send(session, edition)
+    if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
+                          EditionStatus.CANCELLED) and edition.started_at is not None:
+        progress = send_progress(session, edition)
+    return page(
+        "edition.html", status_code, request=request, title=edition.subject, edition=edition,
+        view=view, variants=choices, variant=chosen, text_only=current.text_only, filled=filled,
+        facts=facts, notice=NOTICES.get(notice), error=error,
+        subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),
+        intro=text.get("intro", edition.intro), intro_preview=Markup(intro_html(text.get("intro", edition.intro))),
+        q=q, candidates=_candidates(session, q), progress=progress, planned=planned,
+        send_at_local=local_input(edition.send_at), period_send_at=period_send_at(edition),
+        editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
+        publisher=request.state.editor.role == "publisher",
+    )
 
 
 def _candidates(session: Session, q: str):
@@ -152,18 +156,18 @@ def _candidates(session: Session, q: str):
 
 @router.get("/editions/{edition_id}", response_class=HTMLResponse)
 def edition_view(request: Request, edition_id: int, view: str = "desktop", variant: str = "", q: str = "",
-                 notice: str = "", editor: Editor = Depends(current_editor)) -> HTMLResponse:
-    return edition_page(request, edition_id, view=view, variant=variant, q=q, notice=notice)
+                 notice: str = "", editor: Editor = Depends(current_editor),
+                 session: Session = Depends(db)) -> HTMLResponse:
+    return edition_page(request, session, edition_id, view=view, variant=variant, q=q, notice=notice)
 
 
 @router.get("/editions/{edition_id}/preview")
 def edition_preview(edition_id: int, format: str = "html", variant: str = "",  # noqa: A002
-                    editor: Editor = Depends(current_editor)) -> Response:
+                    editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> Response:
     """The email itself, for the page's sandboxed iframe (or the plain-text part)."""
     if format not in ("html", "text"):
         raise InputError(f"format {format!r} must be html or text")
-    with unit_of_work() as session:
-        filled = preview_edition(get_edition(session, edition_id), _variant(variant))
+    filled = preview_edition(get_edition(session, edition_id), _variant(variant))
     if format == "text" or not filled.html:
         return PlainTextResponse(f"Subject: {filled.subject}\n\n{filled.text}")
     # Shown inside the editor's page only (the iframe's sandbox stops any script anyway).
@@ -172,31 +176,26 @@ def edition_preview(edition_id: int, format: str = "html", variant: str = "",  #
 
 
 @router.post("/editions/{edition_id}/intro-preview", response_class=HTMLResponse)
-def intro_preview(edition_id: int, form: EditorForm = Depends(editor_form)) -> HTMLResponse:
+def intro_preview(edition_id: int, form: EditorForm = Depends(editor_form),
+                  session: Session = Depends(db)) -> HTMLResponse:
     """The intro's Markdown as the email shows it (the page's live preview)."""
-    with unit_of_work() as session:
-        get_edition(session, edition_id)
+    get_edition(session, edition_id)
     return HTMLResponse(intro_html(form.get("intro")))
 
 
-def _act(request: Request, edition_id: int, notice: str, action, *, anchor: str = "",
+def _act(form: EditorForm, edition_id: int, notice: str, action, *, anchor: str = "",
          values: dict[str, str] | None = None) -> Response:
-    """Run `action(session)` in one transaction; bad input shows the page again, unchanged."""
-    try:
-        with unit_of_work() as session:
-            get_edition(session, edition_id)
-            action(session)
-    except NotFound:
-        raise
-    except InputError as exc:
-        return edition_page(request, edition_id, 400, error=str(exc), values=values)
-    return RedirectResponse(f"/editions/{edition_id}?notice={notice}{anchor}", status_code=303)
+    """Run `action(session)` on an edition that exists; bad input shows the page again, unchanged."""
+    get_edition(form.session, edition_id)
+    return form_action(form.session, action, done=f"/editions/{edition_id}?notice={notice}{anchor}",
+                       show_again=lambda error: edition_page(form.request, form.session, edition_id, 400,
+                                                             error=error, values=values))
 
 
 @router.post("/editions/{edition_id}/text")
 def edit_text(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
     values = {name: form.get(name) for name in ("subject", "preheader", "intro")}
-    return _act(request, edition_id, "saved", lambda s: update_text(s, edition_id, **values),
+    return _act(form, edition_id, "saved", lambda s: update_text(s, edition_id, **values),
                 anchor="#text", values=values)
 
 
@@ -211,19 +210,19 @@ def _int(value: str, what: str) -> int:
 def add(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
     def action(session):
         add_article(session, edition_id, _int(form.get("article_id"), "article"))
-    return _act(request, edition_id, "added", action, anchor="#articles")
+    return _act(form, edition_id, "added", action, anchor="#articles")
 
 
 @router.post("/editions/{edition_id}/articles/{article_id}/move")
 def move(request: Request, edition_id: int, article_id: int, form: EditorForm = Depends(editor_form)) -> Response:
     def action(session):
         move_article(session, edition_id, article_id, _int(form.get("position"), "position"))
-    return _act(request, edition_id, "moved", action, anchor="#articles")
+    return _act(form, edition_id, "moved", action, anchor="#articles")
 
 
 @router.post("/editions/{edition_id}/articles/{article_id}/remove")
 def remove(request: Request, edition_id: int, article_id: int, form: EditorForm = Depends(editor_form)) -> Response:
-    return _act(request, edition_id, "removed", lambda s: remove_article(s, edition_id, article_id),
+    return _act(form, edition_id, "removed", lambda s: remove_article(s, edition_id, article_id),
                 anchor="#articles")
 
 
@@ -236,12 +235,12 @@ def send_a_test(request: Request, edition_id: int, form: EditorForm = Depends(ed
                       _variant(form.get("variant")))
         except SendError as exc:
             raise InputError(f"the test could not be sent: {exc}") from exc
-    return _act(request, edition_id, "test-sent", action, anchor="#test")
+    return _act(form, edition_id, "test-sent", action, anchor="#test")
 
 
 @router.post("/editions/{edition_id}/approve")
 def approve(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _act(request, edition_id, "approved", lambda s: approve_edition(s, edition_id, form.editor.email))
+    return _act(form, edition_id, "approved", lambda s: approve_edition(s, edition_id, form.editor.email))
 
 
 @router.post("/editions/{edition_id}/schedule")
@@ -256,12 +255,12 @@ def schedule(request: Request, edition_id: int, form: EditorForm = Depends(publi
         else:
             raise InputError(f"when {when!r} must be period or custom")
         schedule_edition(session, edition_id, send_at)
-    return _act(request, edition_id, "scheduled", action, anchor="#schedule")
+    return _act(form, edition_id, "scheduled", action, anchor="#schedule")
 
 
 @router.post("/editions/{edition_id}/unschedule")
 def unschedule(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _act(request, edition_id, "unscheduled", lambda s: unschedule_edition(s, edition_id, form.editor.email))
+    return _act(form, edition_id, "unscheduled", lambda s: unschedule_edition(s, edition_id, form.editor.email))
 
 
 @router.post("/editions/{edition_id}/send-now")
@@ -271,10 +270,10 @@ def send_now(request: Request, edition_id: int, form: EditorForm = Depends(publi
     def action(session):
         release_edition(session, edition_id)
         on_commit(session, lambda: start_edition.delay(edition_id))
-    return _act(request, edition_id, "released", action, anchor="#sending")
+    return _act(form, edition_id, "released", action, anchor="#sending")
 
 
-def _send_action(request: Request, edition_id: int, form: EditorForm, action: str, notice: str) -> Response:
+def _send_action(edition_id: int, form: EditorForm, action: str, notice: str) -> Response:
     """Pause, resume or cancel through the one command layer (audited as from the edition page)."""
     from workers.tasks import enqueue_batches  # the web enqueues; digest proper never does
 
@@ -282,26 +281,25 @@ def _send_action(request: Request, edition_id: int, form: EditorForm, action: st
         done = control.run_action(session, edition_id, action, by=form.editor.email, source="web:edition",
                                   sender=get_sender() if action == "cancel" else None)
         enqueue_batches(session, edition_id, done.batches)
-    return _act(request, edition_id, notice, act, anchor="#sending")
+    return _act(form, edition_id, notice, act, anchor="#sending")
 
 
 @router.post("/editions/{edition_id}/pause")
 def pause(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _send_action(request, edition_id, form, "pause", "paused")
+    return _send_action(edition_id, form, "pause", "paused")
 
 
 @router.post("/editions/{edition_id}/resume")
 def resume(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _send_action(request, edition_id, form, "resume", "resumed")
+    return _send_action(edition_id, form, "resume", "resumed")
 
 
 @router.post("/editions/{edition_id}/cancel")
 def cancel(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _send_action(request, edition_id, form, "cancel", "cancelled")
+    return _send_action(edition_id, form, "cancel", "cancelled")
 
 
 @router.get("/api/editions/{edition_id}/progress")
-def progress(edition_id: int, editor: Editor = Depends(current_editor)) -> JSONResponse:
-    with unit_of_work() as session:
-        edition = get_edition(session, edition_id)
-        return JSONResponse({"status": edition.status.value, **send_progress(session, edition).as_dict()})
+def progress(edition_id: int, editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> JSONResponse:
+    edition = get_edition(session, edition_id)
+    return JSONResponse({"status": edition.status.value, **send_progress(session, edition).as_dict()})

@@ -4,16 +4,17 @@ remove an account. The same functions as `digest editors ...`, audited the same 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from digest.accounts import account_actions, list_editors, remove_editor, revoke_api_token, set_password
 from digest.clock import utcnow
-from digest.errors import InputError, NotFound
-from digest.store.db import unit_of_work
+from digest.errors import NotFound
 from digest.store.models import Editor
 from digest.web.auth import require_publisher
 from digest.web.editor import EditorForm, publisher_form
-from digest.web.pages import page
+from digest.web.forms import form_action
+from digest.web.pages import db, page
 
 router = APIRouter()
 NOTICES = {"password": "Password changed; that editor's sessions have ended.",
@@ -21,43 +22,38 @@ NOTICES = {"password": "Password changed; that editor's sessions have ended.",
            "removed": "Editor removed."}
 
 
-def _page(request: Request, status_code: int = 200, **context) -> HTMLResponse:
-    with unit_of_work() as session:
-        return page("editors.html", status_code, request=request, title="Editors", editors=list_editors(session),
-                    actions=account_actions(session), now=utcnow(), **context)
+def _page(request: Request, session: Session, status_code: int = 200, **context) -> HTMLResponse:
+    return page("editors.html", status_code, request=request, title="Editors", editors=list_editors(session),
+                actions=account_actions(session), now=utcnow(), **context)
 
 
 @router.get("/editors", response_class=HTMLResponse)
-def editors(request: Request, notice: str = "", editor: Editor = Depends(require_publisher)) -> HTMLResponse:
-    return _page(request, notice=NOTICES.get(notice), error=None)
+def editors(request: Request, notice: str = "", editor: Editor = Depends(require_publisher),
+            session: Session = Depends(db)) -> HTMLResponse:
+    return _page(request, session, notice=NOTICES.get(notice), error=None)
 
 
-def _act(request: Request, form: EditorForm, editor_id: int, notice: str, action) -> Response:
-    try:
-        with unit_of_work() as session:
-            target = session.get(Editor, editor_id)
-            if target is None:
-                raise NotFound(f"editor {editor_id} does not exist")
-            action(session, target.email, by=form.editor.email, source=f"editor:{form.editor.id}")
-    except NotFound:
-        raise
-    except InputError as exc:
-        return _page(request, 400, notice=None, error=str(exc))
-    return RedirectResponse(f"/editors?notice={notice}", status_code=303)
+def _act(form: EditorForm, editor_id: int, notice: str, action) -> Response:
+    target = form.session.get(Editor, editor_id)
+    if target is None:
+        raise NotFound(f"editor {editor_id} does not exist")
+    email, who = target.email, {"by": form.editor.email, "source": f"editor:{form.editor.id}"}
+    return form_action(form.session, lambda session: action(session, email, **who), done=f"/editors?notice={notice}",
+                       show_again=lambda error: _page(form.request, form.session, 400, notice=None, error=error))
 
 
 @router.post("/editors/{editor_id}/password")
 def reset_password(request: Request, editor_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
     password = form.get("password")
-    return _act(request, form, editor_id, "password",
+    return _act(form, editor_id, "password",
                 lambda session, email, **who: set_password(session, email, password, **who))
 
 
 @router.post("/editors/{editor_id}/revoke-token")
 def revoke_token(request: Request, editor_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _act(request, form, editor_id, "token", revoke_api_token)
+    return _act(form, editor_id, "token", revoke_api_token)
 
 
 @router.post("/editors/{editor_id}/remove")
 def remove(request: Request, editor_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _act(request, form, editor_id, "removed", remove_editor)
+    return _act(form, editor_id, "removed", remove_editor)

@@ -7,14 +7,13 @@ import io
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.errors import InputError, NotFound
 from digest.reports.facts import reader_activity
-from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
 from digest.subscribers.audit import audit_trail
 from digest.subscribers.csv_export import export_subscribers
@@ -22,9 +21,11 @@ from digest.subscribers.csv_import import import_subscribers
 from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.privacy import forget_subscriber
 from digest.subscribers.suppressions import suppress, suppression_for
-from digest.web.auth import current_editor, verify_csrf
+from digest.web.auth import current_editor
+from digest.web.csrf import verify_csrf
 from digest.web.editor import EditorForm, editor_form, publisher_form
-from digest.web.pages import client_ip, page
+from digest.web.forms import form_action
+from digest.web.pages import client_ip, db, page
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -60,23 +61,22 @@ def search_subscribers(session: Session, q: str, status: str, section: str) -> t
     return list(session.scalars(query.order_by(Subscriber.id).limit(PAGE_SIZE))), total
 
 
-def _list_page(request: Request, q: str = "", status: str = "", section: str = "", status_code: int = 200,
-               error: str | None = None, report=None, notice: str = "") -> HTMLResponse:
-    with unit_of_work() as session:
-        try:
-            found, total = search_subscribers(session, q, status, section)
-        except InputError as exc:
-            found, total, error, status_code = [], 0, str(exc), 400
-        return page("subscribers.html", status_code, request=request, title="Subscribers", subscribers=found,
-                    total=total, q=q, status=status, section=section, statuses=[s.value for s in SubscriberStatus],
-                    sections=get_settings().SECTION_ORDER, error=error, report=report, page_size=PAGE_SIZE,
-                    notice=NOTICES.get(notice))
+def _list_page(request: Request, session: Session, q: str = "", status: str = "", section: str = "",
+               status_code: int = 200, error: str | None = None, report=None, notice: str = "") -> HTMLResponse:
+    try:
+        found, total = search_subscribers(session, q, status, section)
+    except InputError as exc:
+        found, total, error, status_code = [], 0, str(exc), 400
+    return page("subscribers.html", status_code, request=request, title="Subscribers", subscribers=found,
+                total=total, q=q, status=status, section=section, statuses=[s.value for s in SubscriberStatus],
+                sections=get_settings().SECTION_ORDER, error=error, report=report, page_size=PAGE_SIZE,
+                notice=NOTICES.get(notice))
 
 
 @router.get("/subscribers", response_class=HTMLResponse)
 def subscribers(request: Request, q: str = "", status: str = "", section: str = "", notice: str = "",
-                editor: Editor = Depends(current_editor)) -> HTMLResponse:
-    return _list_page(request, q, status, section, notice=notice)
+                editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> HTMLResponse:
+    return _list_page(request, session, q, status, section, notice=notice)
 
 
 def _subscriber(session: Session, subscriber_id: int) -> Subscriber:
@@ -86,65 +86,63 @@ def _subscriber(session: Session, subscriber_id: int) -> Subscriber:
     return subscriber
 
 
-def _detail_page(request: Request, subscriber_id: int, status_code: int = 200, notice: str = "",
+def _detail_page(request: Request, session: Session, subscriber_id: int, status_code: int = 200, notice: str = "",
                  error: str | None = None) -> HTMLResponse:
-    with unit_of_work() as session:
-        subscriber = _subscriber(session, subscriber_id)
-        deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber.id)
-                                     .order_by(Delivery.id.desc())).all()
-        events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == subscriber.email)
-                                 .order_by(DeliveryEvent.occurred_at.desc())).all()
-        return page("subscriber.html", status_code, request=request, title=subscriber.email, subscriber=subscriber,
-                    suppression=suppression_for(session, subscriber.email), deliveries=deliveries, events=events,
-                    audit=audit_trail(session, subscriber.email), notice=NOTICES.get(notice), error=error,
-                    activity=reader_activity(session, [subscriber.id])[subscriber.id])
+    subscriber = _subscriber(session, subscriber_id)
+    deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber.id)
+                                 .order_by(Delivery.id.desc())).all()
+    events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == subscriber.email)
+                             .order_by(DeliveryEvent.occurred_at.desc())).all()
+    return page("subscriber.html", status_code, request=request, title=subscriber.email, subscriber=subscriber,
+                suppression=suppression_for(session, subscriber.email), deliveries=deliveries, events=events,
+                audit=audit_trail(session, subscriber.email), notice=NOTICES.get(notice), error=error,
+                activity=reader_activity(session, [subscriber.id])[subscriber.id])
 
 
 @router.get("/subscribers/export")
-def export(status: str = "", editor: Editor = Depends(current_editor)) -> Response:
+def export(status: str = "", editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> Response:
     out = io.StringIO()
-    with unit_of_work() as session:
-        export_subscribers(session, out, _status(status))
+    export_subscribers(session, out, _status(status))
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
 
 @router.post("/subscribers/import", response_class=HTMLResponse)
-async def import_csv(request: Request, editor: Editor = Depends(current_editor)) -> HTMLResponse:
+async def import_csv(request: Request, editor: Editor = Depends(current_editor),
+                     session: Session = Depends(db)) -> HTMLResponse:
     form = await request.form()
     verify_csrf(request, form)
     upload = form.get("file")
     data = await upload.read() if hasattr(upload, "read") else b""
     if not data:
-        return await run_in_threadpool(_list_page, request, status_code=400, error="file: choose a CSV file to import")
+        return await run_in_threadpool(_list_page, request, session, status_code=400,
+                                       error="file: choose a CSV file to import")
     name = getattr(upload, "filename", None) or "the uploaded CSV"
 
     def run():
         try:
-            with unit_of_work() as session:
-                report = import_subscribers(session, io.BytesIO(data), what=name, actor=f"editor:{editor.id}")
+            report = import_subscribers(session, io.BytesIO(data), what=name, actor=f"editor:{editor.id}")
+            session.commit()
         except InputError as exc:
-            return _list_page(request, status_code=400, error=str(exc))
-        return _list_page(request, report=report)
+            session.rollback()
+            return _list_page(request, session, status_code=400, error=str(exc))
+        return _list_page(request, session, report=report)
 
     return await run_in_threadpool(run)
 
 
 @router.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
 def subscriber(request: Request, subscriber_id: int, notice: str = "",
-               editor: Editor = Depends(current_editor)) -> HTMLResponse:
-    return _detail_page(request, subscriber_id, notice=notice)
+               editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> HTMLResponse:
+    return _detail_page(request, session, subscriber_id, notice=notice)
 
 
-def _act(request: Request, subscriber_id: int, notice: str, action, after: str | None = None) -> Response:
-    try:
-        with unit_of_work() as session:
-            action(session, _subscriber(session, subscriber_id))
-    except NotFound:
-        raise
-    except InputError as exc:
-        return _detail_page(request, subscriber_id, 400, error=str(exc))
-    return RedirectResponse(after or f"/subscribers/{subscriber_id}?notice={notice}", status_code=303)
+def _act(form: EditorForm, subscriber_id: int, notice: str, action, after: str | None = None) -> Response:
+    subscriber = _subscriber(form.session, subscriber_id)
+    return form_action(form.session, lambda session: action(session, subscriber),
+                       done=after or f"/subscribers/{subscriber_id}?notice={notice}",
+                       show_again=lambda error: _detail_page(form.request, form.session, subscriber_id, 400,
+                                                             error=error))
 
 
 @router.post("/subscribers/{subscriber_id}/suppress")
@@ -152,12 +150,12 @@ def suppress_subscriber(request: Request, subscriber_id: int, form: EditorForm =
     def action(session, subscriber):
         suppress(session, subscriber.email, SuppressionReason.OPERATOR, source=f"editor:{form.editor.id}",
                  detail=form.get("detail").strip()[:500] or None, ip=client_ip(request))
-    return _act(request, subscriber_id, "suppressed", action)
+    return _act(form, subscriber_id, "suppressed", action)
 
 
 @router.post("/subscribers/{subscriber_id}/unsubscribe")
 def unsubscribe_subscriber(request: Request, subscriber_id: int, form: EditorForm = Depends(editor_form)) -> Response:
-    return _act(request, subscriber_id, "unsubscribed",
+    return _act(form, subscriber_id, "unsubscribed",
                 lambda session, subscriber: unsubscribe(session, subscriber.id, source=f"editor:{form.editor.id}",
                                                         ip=client_ip(request)))
 
@@ -168,4 +166,4 @@ def forget(request: Request, subscriber_id: int, form: EditorForm = Depends(publ
         if form.get("confirm").strip().lower() != subscriber.email:
             raise InputError("confirm: type the subscriber's address exactly to forget them")
         forget_subscriber(session, subscriber.email, source=f"editor:{form.editor.id}")
-    return _act(request, subscriber_id, "forgotten", action, after="/subscribers?notice=forgotten")
+    return _act(form, subscriber_id, "forgotten", action, after="/subscribers?notice=forgotten")

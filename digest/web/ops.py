@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.delivery import control
@@ -17,10 +18,10 @@ from digest.ops.metrics import metrics_text
 from digest.ops.queues import QUEUES
 from digest.ops.records import redis_client
 from digest.ops.status import gather_status, readiness
-from digest.store.db import unit_of_work
 from digest.store.models import Editor
-from digest.web.auth import api_publisher, current_editor, require_publisher, verify_csrf
-from digest.web.pages import page
+from digest.web.auth import api_publisher, current_editor, require_publisher
+from digest.web.csrf import verify_csrf
+from digest.web.pages import db, page
 
 router = APIRouter()
 
@@ -40,15 +41,14 @@ def metrics() -> Response:
 
 
 @router.get("/api/ops/status")
-def api_status(editor: Editor = Depends(current_editor)) -> JSONResponse:
-    return JSONResponse(gather_status())
+def api_status(editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> JSONResponse:
+    return JSONResponse(gather_status(session=session))
 
 
 @router.get("/ops")
-def ops_page(request: Request, editor: Editor = Depends(current_editor)) -> Response:
-    status = gather_status()
-    with unit_of_work() as session:
-        recent = actions.recent_actions(session)
+def ops_page(request: Request, editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> Response:
+    status = gather_status(session=session)
+    recent = actions.recent_actions(session)
     return page("ops.html", request=request, title="Operations", status=status, recent=recent,
                 queues=QUEUES, refresh=get_settings().OPS_PAGE_REFRESH_SECONDS)
 
@@ -67,35 +67,37 @@ def _done() -> RedirectResponse:
     return RedirectResponse("/ops", status_code=303)
 
 
-def _run_edition_action(edition_id: int, action: str, editor: Editor, source: str) -> Done:
+def _run_edition_action(session: Session, edition_id: int, action: str, editor: Editor, source: str) -> Done:
     from digest.delivery.backends import get_sender
     from workers.tasks import enqueue_batches
 
-    with unit_of_work() as session:
-        done = control.run_action(session, edition_id, action, by=editor.email, source=source,
-                                  sender=get_sender() if action == "cancel" else None)
-        enqueue_batches(session, edition_id, done.batches)
+    done = control.run_action(session, edition_id, action, by=editor.email, source=source,
+                              sender=get_sender() if action == "cancel" else None)
+    enqueue_batches(session, edition_id, done.batches)
+    session.commit()  # before the answer: the batches are enqueued, the next page shows the change
     return done
 
 
 @router.post("/ops/editions/{edition_id}/{action}")
 async def edition_action(edition_id: int, action: str, request: Request,
-                         editor: Editor = Depends(require_publisher)) -> Response:
+                         editor: Editor = Depends(require_publisher), session: Session = Depends(db)) -> Response:
     await _form(request)
-    await run_in_threadpool(_run_edition_action, edition_id, action, editor, "web:ops")
+    await run_in_threadpool(_run_edition_action, session, edition_id, action, editor, "web:ops")
     return _done()
 
 
 @router.post("/api/editions/{edition_id}/{action}")
-def api_edition_action(edition_id: int, action: str, editor: Editor = Depends(api_publisher)) -> JSONResponse:
+def api_edition_action(edition_id: int, action: str, editor: Editor = Depends(api_publisher),
+                       session: Session = Depends(db)) -> JSONResponse:
     """The same actions for scripts (an editor's API token): pause, resume, cancel, ..."""
-    done = _run_edition_action(edition_id, action, editor, "api")
+    done = _run_edition_action(session, edition_id, action, editor, "api")
     return JSONResponse({"edition_id": edition_id, "action": done.action, "deliveries": done.deliveries,
                          "batches_queued": len(done.batches)})
 
 
 @router.post("/ops/queues/{queue}/purge")
-async def purge_queue(queue: str, request: Request, editor: Editor = Depends(require_publisher)) -> Response:
+async def purge_queue(queue: str, request: Request, editor: Editor = Depends(require_publisher),
+                      session: Session = Depends(db)) -> Response:
     form = await _form(request)
     if queue not in QUEUES:
         raise InputError(f"queue {queue!r} is not one of: {', '.join(QUEUES)}")
@@ -103,8 +105,8 @@ async def purge_queue(queue: str, request: Request, editor: Editor = Depends(req
         raise InputError(f"to purge {queue}, type its name ({queue}) in the confirmation box")
 
     def run() -> None:
-        with unit_of_work() as session:
-            actions.purge(session, redis_client(), queue, **_by(editor))
+        actions.purge(session, redis_client(), queue, **_by(editor))
+        session.commit()
 
     await run_in_threadpool(run)
     return _done()

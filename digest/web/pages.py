@@ -11,14 +11,13 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.store.db import unit_of_work
 from digest.templating import web_environment
+from digest.web.csrf import csrf_field, csrf_token
 
 
 def page(template: str, status_code: int = 200, /, headers: dict[str, str] | None = None,
          request: Request | None = None, **context) -> HTMLResponse:
     """Render a page. Pass `request` for pages with forms: `{{ csrf_field() }}` then holds the
     token `verify_csrf` expects, and the logged-in editor (if any) is `editor`."""
-    from digest.web.auth import csrf_field, csrf_token
-
     settings = get_settings()
     if request is not None:
         token = csrf_token(request)

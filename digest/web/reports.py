@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.errors import InputError
 from digest.reports.charts import bar_chart, line_chart, percent
 from digest.reports.facts import edition_report

@@ -1,8 +1,9 @@
 """Public subscriber pages: sign-up form, confirmation, preferences and unsubscribe. Each
 link page is reached through a signed token from an email; no login, no cookie.
 
-State changes commit inside the route (not in a dependency's teardown), so that the answer is
-sent only once the change is stored, and the confirmation task is enqueued only after commit.
+Each route works in the request's one session (pages.db). State changes commit inside the route
+(not in the dependency's teardown), so that the answer is sent only once the change is stored,
+and the confirmation task is enqueued only after commit.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ from typing import Annotated
 
 import kombu.exceptions
 import redis
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.errors import InputError, NotFound
+from digest.errors import InputError
 from digest.reports.attribution import credit_edition, edition_query
-from digest.store.db import on_commit, unit_of_work
+from digest.store.db import on_commit
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.subscribers.lifecycle import confirm_subscription, sign_up, unsubscribe
 from digest.subscribers.preferences import chosen_sections, get_subscriber, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
-from digest.web.pages import client_ip, page
+from digest.web.pages import client_ip, db, page
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -40,20 +42,22 @@ class SignupUnavailable(Exception):
                "Please try again in a few minutes.")
 
 
-def request_signup(request: Request, email: str, name: str | None, honeypot: str, source: str) -> None:
+def request_signup(request: Request, session: Session, email: str, name: str | None, honeypot: str,
+                   source: str) -> None:
     """The one sign-up path of the form and the API. Whatever happens short of bad input, the
     IP limit or an outage, the caller answers the same way: new, pending, confirmed,
     unsubscribed, suppressed, a bot (the honeypot is filled) or an address that has had its
     confirmations for today."""
     try:
-        _request_signup(request, email, name, honeypot, source)
+        _request_signup(request, session, email, name, honeypot, source)
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
         log.error("sign-up refused, Redis unavailable (%s: %s); the reader was asked to retry",
                   type(exc).__name__, exc)
         raise SignupUnavailable() from exc
 
 
-def _request_signup(request: Request, email: str, name: str | None, honeypot: str, source: str) -> None:
+def _request_signup(request: Request, session: Session, email: str, name: str | None, honeypot: str,
+                    source: str) -> None:
     ip = client_ip(request)
     check_signup_ip(ip)
     if honeypot:
@@ -61,11 +65,15 @@ def _request_signup(request: Request, email: str, name: str | None, honeypot: st
     from workers.tasks import send_confirmation  # the web and the CLI enqueue; digest proper never does
 
     settings = get_settings()
-    with unit_of_work() as session:
+    try:
         signup = sign_up(session, email, name=name, source=source, ip=ip,
                          check_deliverability=settings.SIGNUP_CHECK_DELIVERABILITY)
-        if signup.send_confirmation:
-            on_commit(session, lambda: send_confirmation.delay(signup.subscriber_id))
+    except InputError:
+        session.rollback()
+        raise
+    if signup.send_confirmation:
+        on_commit(session, lambda: send_confirmation.delay(signup.subscriber_id))
+    session.commit()
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -75,9 +83,9 @@ def subscribe_form() -> HTMLResponse:
 
 @router.post("/subscribe", response_class=HTMLResponse)
 def subscribe(request: Request, email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
-              website: Annotated[str, Form()] = "") -> HTMLResponse:
+              website: Annotated[str, Form()] = "", session: Session = Depends(db)) -> HTMLResponse:
     try:
-        request_signup(request, email, name, website, source="web")
+        request_signup(request, session, email, name, website, source="web")
     except RateLimited:
         raise
     except InputError as exc:
@@ -96,10 +104,10 @@ def confirm_page(token: str) -> HTMLResponse:
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
-def confirm_now(request: Request, token: str) -> HTMLResponse:
-    with unit_of_work() as session:
-        subscriber = confirm_subscription(session, token, ip=client_ip(request))
-        preferences = f"/p/{make_token(PREFERENCES, subscriber.id)}"
+def confirm_now(request: Request, token: str, session: Session = Depends(db)) -> HTMLResponse:
+    subscriber = confirm_subscription(session, token, ip=client_ip(request))
+    preferences = f"/p/{make_token(PREFERENCES, subscriber.id)}"
+    session.commit()
     return page("confirm.html", title="You are subscribed", token=token, done=True, preferences_url=preferences)
 
 
@@ -117,30 +125,27 @@ def _preferences_page(subscriber, token: str, status_code: int = 200, **context)
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def preferences_page(token: str, e: str | None = None) -> HTMLResponse:
+def preferences_page(token: str, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
-    with unit_of_work() as session:
-        return _preferences_page(get_subscriber(session, subscriber_id), token, saved=False, error=None,
-                                 via=_via(e))
+    return _preferences_page(get_subscriber(session, subscriber_id), token, saved=False, error=None, via=_via(e))
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
 def preferences_save(request: Request, token: str, sections: Annotated[list[str], Form()] = [],  # noqa: B006
                      format: Annotated[str, Form()] = SubscriberFormat.HTML.value,  # noqa: A002
-                     paused: Annotated[str, Form()] = "", e: str | None = None) -> HTMLResponse:
+                     paused: Annotated[str, Form()] = "", e: str | None = None,
+                     session: Session = Depends(db)) -> HTMLResponse:
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     try:
-        with unit_of_work() as session:
-            subscriber = update_preferences(session, subscriber_id, sections=sections, format=format,
-                                            paused=bool(paused), ip=client_ip(request))
-            credit_edition(session, subscriber_id, e, "web_preferences")
-            return _preferences_page(subscriber, token, saved=True, error=None, via=_via(e))
-    except NotFound:
-        raise
+        subscriber = update_preferences(session, subscriber_id, sections=sections, format=format,
+                                        paused=bool(paused), ip=client_ip(request))
+        credit_edition(session, subscriber_id, e, "web_preferences")
+        session.commit()
     except InputError as exc:
-        with unit_of_work() as session:
-            return _preferences_page(get_subscriber(session, subscriber_id), token, 400, saved=False,
-                                     error=str(exc), via=_via(e))
+        session.rollback()
+        return _preferences_page(get_subscriber(session, subscriber_id), token, 400, saved=False,
+                                 error=str(exc), via=_via(e))
+    return _preferences_page(subscriber, token, saved=True, error=None, via=_via(e))
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
@@ -160,11 +165,11 @@ def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_now(request: Request, token: str, e: str | None = None) -> HTMLResponse:
+def unsubscribe_now(request: Request, token: str, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
     """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
     cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
     subscriber_id = read_token(UNSUBSCRIBE, token).subscriber_id
-    with unit_of_work() as session:
-        unsubscribe(session, subscriber_id, source="web", ip=client_ip(request))
-        credit_edition(session, subscriber_id, e, "web_unsubscribe")
+    unsubscribe(session, subscriber_id, source="web", ip=client_ip(request))
+    credit_edition(session, subscriber_id, e, "web_unsubscribe")
+    session.commit()
     return page("unsubscribe.html", title="Unsubscribed", token=token, via="", done=True)

@@ -19,8 +19,8 @@ from digest.delivery.control import (
     stalled_batches,
 )
 from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.send import RateLimited, claim_batch, delivery_counts, send_batch
-from digest.editions.approve import get_edition
+from digest.delivery.send import SendRateLimited, claim_batch, delivery_counts, send_batch
+from digest.editions.lookup import get_edition
 from digest.errors import Conflict
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition, EditionStatus
@@ -162,7 +162,7 @@ def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_serv
     with unit_of_work() as session:
         session.execute(update(Delivery).where(Delivery.edition_id == edition_id).values(status="pending"))
         session.execute(update(Edition).where(Edition.id == edition_id).values(status="sending"))
-    with pytest.raises(RateLimited) as raised:
+    with pytest.raises(SendRateLimited) as raised:
         _send(edition_id, edition_two[0])
     assert raised.value.retry_after > 2
     with unit_of_work() as session:

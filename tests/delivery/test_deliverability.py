@@ -19,7 +19,7 @@ from digest.editions.render import edition_sections
 from digest.sample.server import SAMPLE_FEED_PATH, make_server
 from digest.store.db import unit_of_work
 from digest.store.models import Edition
-from digest.subscribers.confirmation import send_confirmation
+from digest.delivery.confirmation import send_confirmation
 from digest.subscribers.lifecycle import add_subscriber
 from digest.subscribers.preferences import update_preferences
 from tests.factories import approved_edition, poll_url, send_now

@@ -19,9 +19,9 @@ from digest.delivery.plan import release_edition, start_edition
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus
 from digest.web.app import app
-from digest.web.auth import login_as
 from tests.factories import approved_edition, many_subscribers, polled_feed
-from tests.test_cli import digest
+from tests.cli import digest
+from tests.web.editor_helpers import login_as
 
 PUBLISHER = "publisher@example.org"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -14,9 +14,9 @@ from digest.store.db import unit_of_work
 from digest.store.models import Edition
 from digest.templating import _local_time
 from digest.web.app import app
-from digest.web.auth import login_as
 from tests.conftest import reset_caches
 from tests.factories import draft_edition, many_subscribers, polled_feed
+from tests.web.editor_helpers import login_as
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from digest.delivery.message import SendError
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import delivery_counts, send_batch
 from digest.store.db import unit_of_work
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.store.models import Delivery, EditionStatus
 from tests.factories import approved_edition, polled_feed, subscribers
 

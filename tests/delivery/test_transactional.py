@@ -9,13 +9,11 @@ from digest.delivery.backends import get_sender
 from digest.delivery.memory import MemorySender
 from digest.delivery.outbox import OutboxSender
 from digest.store.db import unit_of_work
-from digest.subscribers.confirmation import send_confirmation
-from tests.conftest import reset_caches
+from digest.delivery.confirmation import send_confirmation
 from tests.factories import subscribers
-from tests.sendgrid_standin import SendGridStandIn
 
 
-def test_a_confirmation_goes_out_through_each_backend(settings, monkeypatch):
+def test_a_confirmation_goes_out_through_each_backend(settings, request):
     [reader] = subscribers("reader@example.org", confirmed=False)
     memory = MemorySender()
     with unit_of_work() as session:
@@ -33,13 +31,9 @@ def test_a_confirmation_goes_out_through_each_backend(settings, monkeypatch):
     parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
     assert "/confirm/" in parsed.get_body(("plain",)).get_content()
 
-    with SendGridStandIn() as standin:
-        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
-        monkeypatch.setenv("SENDGRID_API_KEY", standin.api_key)
-        monkeypatch.setenv("SENDGRID_API_HOST", standin.url)
-        reset_caches()
-        with unit_of_work() as session:
-            assert send_confirmation(session, reader, get_sender())
+    standin = request.getfixturevalue("standin")  # SendGrid from here on
+    with unit_of_work() as session:
+        assert send_confirmation(session, reader, get_sender())
     [body] = standin.requests
     assert body["categories"] == ["confirm"]
     [personalization] = body["personalizations"]

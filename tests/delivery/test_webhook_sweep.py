@@ -16,9 +16,9 @@ from digest.delivery.send import delivery_counts
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryEvent, Subscriber, SubscriberStatus, WebhookBatch
 from tests.conftest import REPO, Worker, wait_for
-from tests.delivery.test_sending_for_real import _start_redis
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
 from tests.live_app import LiveApp, free_port
+from tests.servers import start_redis_server
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_batches_whose_queue_message_was_lost_are_applied_by_beats_sweep(standin
     spam = standin.events("spamreport")[1]
 
     port = free_port()
-    redis_process = _start_redis(port, tmp_path)
+    redis_process = start_redis_server(port, tmp_path)
     env = {name: os.environ[name] for name in ("DATABASE_URL", "DELIVERY_BACKEND", "SENDGRID_API_KEY",
                                                "SENDGRID_API_HOST", "SENDGRID_WEBHOOK_PUBLIC_KEY", "OUTBOX_DIR")}
     env.update(REDIS_URL=f"redis://127.0.0.1:{port}/0", WEBHOOK_SWEEP_AFTER_SECONDS="1")
@@ -62,7 +62,7 @@ def test_batches_whose_queue_message_was_lost_are_applied_by_beats_sweep(standin
             answer = _post(app, standin, [second, spam])
             assert answer.status_code == 200, answer.text
             assert "not queued" in (tmp_path / "web.log").read_text()
-        redis_process = _start_redis(port, tmp_path)
+        redis_process = start_redis_server(port, tmp_path)
         assert _unprocessed() == 2
         worker = Worker(env, tmp_path / "worker.log").start()
         beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", "beat", "--loglevel", "INFO",

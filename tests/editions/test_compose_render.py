@@ -11,8 +11,9 @@ from sqlalchemy import func, select, update
 
 from digest.clock import utcnow
 from digest.delivery.plan import start_edition
-from digest.editions.approve import approve_edition, get_edition
+from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_due_edition, compose_next_edition
+from digest.editions.lookup import get_edition
 from digest.editions.render import fill, render_edition
 from digest.errors import Conflict
 from digest.feeds.poll import poll_feed

@@ -13,8 +13,8 @@ import httpx
 import lxml.html
 import pytest
 
-from digest.editions.approve import get_edition
 from digest.editions.compose import compose_next_edition
+from digest.editions.lookup import get_edition
 from digest.editions.render import fill, render_edition
 from digest.feeds.extract import extract_from_page
 from digest.feeds.lead import LEAD_WORDS

@@ -10,7 +10,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import Feed
 from tests.factories import poll_url, serve_feed
 from tests.feed_documents import recent_items
-from tests.test_cli import digest
+from tests.cli import digest
 
 
 def test_it_prints_authors_issue_date_section_tags_and_lead_length(settings, feed_server):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from digest.ops.queues import queue_keys
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry
-from tests.test_cli import digest
+from tests.cli import digest
 from workers.tasks import poll_due_feeds
 
 

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from digest.delivery.backends import get_sender
 from digest.delivery.events import process_webhook_batch
 from digest.delivery.plan import release_edition, start_edition
-from digest.editions.approve import get_edition
-from digest.ops.records import record_beat_tick, record_sendgrid_answer
+from digest.editions.lookup import get_edition
+from digest.delivery.sendgrid import record_sendgrid_answer
+from digest.ops.records import record_beat_tick
 from digest.store.db import unit_of_work
 from digest.store.models import EditionStatus, WebhookBatch
 from digest.web.app import app

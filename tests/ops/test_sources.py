@@ -19,21 +19,10 @@ from digest.ops.queues import QUEUES
 from digest.ops.records import record_beat_tick
 from digest.ops.status import gather_status
 from digest.store.db import unit_of_work
-from tests.conftest import REPO, reset_caches, wait_for
+from tests.conftest import REPO, wait_for
 from tests.factories import approved_edition, polled_feed, subscribers
 from tests.ops.conftest import warnings_of
-from tests.sendgrid_standin import SendGridStandIn
 from workers.app import app
-
-
-@pytest.fixture
-def standin(settings, monkeypatch):
-    with SendGridStandIn() as server:
-        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
-        monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
-        monkeypatch.setenv("SENDGRID_API_HOST", server.url)
-        reset_caches()
-        yield server
 
 
 def test_sendgrids_last_answer_is_kept_and_a_refused_key_warns(standin, feed_server, clean_redis):

@@ -13,17 +13,17 @@ from sqlalchemy import select, update
 from digest.accounts import add_editor
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import delivery_counts, give_up_batch
-from digest.editions.approve import get_edition
+from digest.editions.lookup import get_edition
 from digest.ops.counters import record_task_run
 from digest.ops.queues import queue_keys
 from digest.ops.records import record_task, record_worker_heartbeat
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, EditionStatus, Feed
 from digest.web.app import app
-from digest.web.auth import login_as
 from tests.conftest import reset_caches
 from tests.factories import approved_edition, polled_feed, subscribers
 from workers.tasks import edition_tick, poll_due_feeds
+from tests.web.editor_helpers import login_as
 
 PASSWORD = "a long and careful password"
 READERS = ("aida@example.org", "bakhtiyar@example.org", "nino@example.org")

@@ -14,7 +14,7 @@ from digest.store.db import unit_of_work
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import FORMULA_START, import_subscribers
 from digest.subscribers.addresses import normalize_email
-from tests.test_cli import digest
+from tests.cli import digest
 
 
 def _import(data: bytes):

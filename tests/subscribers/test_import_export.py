@@ -19,7 +19,7 @@ from digest.subscribers.csv_import import import_subscribers
 from digest.subscribers.lifecycle import add_subscriber, sign_up, unsubscribe
 from digest.subscribers.suppressions import record_bounce
 from tests.factories import subscribers
-from tests.test_cli import digest
+from tests.cli import digest
 
 
 ROWS = [  # (line, text) of a file exported from a spreadsheet on Windows

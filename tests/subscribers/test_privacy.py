@@ -22,7 +22,7 @@ from digest.subscribers.preferences import update_preferences
 from digest.subscribers.suppressions import suppress, suppression_for
 from digest.subscribers.tokens import CONFIRM, make_token
 from tests.factories import polled_feed
-from tests.test_cli import digest
+from tests.cli import digest
 
 PERSON = "zarina.tursunova@example.org"
 

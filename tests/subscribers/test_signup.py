@@ -15,7 +15,7 @@ from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.suppressions import suppress
 from tests.factories import subscribers
 from tests.subscribers.conftest import confirmations, link_path, settle_confirmations, wait_for_confirmations
-from tests.test_cli import digest
+from tests.cli import digest
 
 
 def _rows(address: str) -> list[Subscriber]:

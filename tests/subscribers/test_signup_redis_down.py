@@ -4,37 +4,24 @@ page asking to try again, nothing half-written, the outage logged."""
 from __future__ import annotations
 
 import logging
-import socket
-import subprocess
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from digest.store.db import unit_of_work
 from digest.store.models import Subscriber
 from digest.web.app import app
-from tests.conftest import reset_caches, wait_for
-
-
-def _pings(port: int) -> bool:
-    try:
-        return redis.Redis(port=port).ping()
-    except redis.RedisError:
-        return False
+from tests.conftest import reset_caches
+from tests.live_app import free_port
+from tests.servers import start_redis_server
 
 
 @pytest.fixture
 def private_redis(settings, monkeypatch, tmp_path):
     """A redis-server of this test's own, that the test may stop (never the shared one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: _pings(port), timeout=10, what="the private redis-server")
+    port = free_port()
+    process = start_redis_server(port, tmp_path)
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
     reset_caches()
     yield process

@@ -20,7 +20,7 @@ from digest.subscribers.lifecycle import add_subscriber, confirm_subscription, s
 from digest.subscribers.suppressions import record_bounce, record_delivered, suppress, suppression_for
 from digest.subscribers.tokens import CONFIRM, BadToken, make_token
 from tests.factories import polled_feed, subscribers
-from tests.test_cli import digest
+from tests.cli import digest
 
 
 def _planned(feed_server) -> set[str]:

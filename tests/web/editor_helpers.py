@@ -7,10 +7,15 @@ import re
 from digest.accounts import add_editor
 from digest.store.db import unit_of_work
 from digest.store.models import Editor
-from digest.web.auth import login_as
+from digest.web.auth import SESSION_COOKIE, session_value
 
 PASSWORD = "a long enough password"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def login_as(client, editor: Editor) -> None:
+    """Log an HTTP client in as `editor` (a stored Editor row), as the login form would."""
+    client.cookies.set(SESSION_COOKIE, session_value(editor))
 
 
 def make_editor(email: str, role: str) -> Editor:

@@ -11,6 +11,7 @@ from digest.store.models import Subscriber, SubscriberStatus
 from digest.subscribers.tokens import UNSUBSCRIBE, make_token
 from digest.web.app import app
 from tests.factories import approved_edition, draft_edition, polled_feed, send_now, subscribers
+from tests.web.editor_helpers import login_as
 
 
 @pytest.fixture
@@ -31,8 +32,7 @@ def test_health(client):
 
 def test_the_preview_shows_the_email_and_its_text(client, feed_server):
     from digest.accounts import add_editor
-    from digest.web.auth import login_as
-
+    
     with unit_of_work() as session:
         login_as(client, add_editor(session, "ed@example.org", "a long enough password"))
     polled_feed(feed_server)

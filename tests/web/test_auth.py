@@ -12,9 +12,10 @@ from digest.accounts import add_editor, issue_api_token
 from digest.store.db import unit_of_work
 from digest.store.models import Editor
 from digest.web.app import app
-from digest.web.auth import SESSION_COOKIE, login_as
+from digest.web.auth import SESSION_COOKIE
 from tests.conftest import reset_caches
 from tests.factories import draft_edition, polled_feed
+from tests.web.editor_helpers import login_as
 
 PASSWORD = "a long and careful password"
 

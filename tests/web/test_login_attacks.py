@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import socket
 import statistics
-import subprocess
 import threading
 import time
 
@@ -22,8 +21,10 @@ from digest.clock import utcnow
 from digest.store.db import unit_of_work
 from digest.store.models import Editor
 from digest.web.app import app
-from digest.web.auth import CSRF_COOKIE
+from digest.web.csrf import CSRF_COOKIE
 from tests.conftest import reset_caches, wait_for
+from tests.live_app import free_port
+from tests.servers import start_redis_server
 
 PASSWORD = "a long and careful password"
 EMAIL = "ed@example.org"
@@ -147,14 +148,9 @@ def test_one_address_is_rate_limited_before_it_can_lock_the_editor_out(settings,
 def test_with_redis_down_logins_fall_back_on_the_account_lock(settings, monkeypatch, tmp_path):
     """Fails open: editors must reach the ops page while Redis is down; the lock in the database
     still bounds guessing."""
-    port = _free_port()
-    redis_process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(tmp_path)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    redis_process = start_redis_server(port, tmp_path)
     try:
-        import redis
-
-        wait_for(lambda: _pings(redis.Redis(port=port)), timeout=10, what="the private redis-server")
         monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
         reset_caches()
         _editor()
@@ -172,14 +168,3 @@ def test_with_redis_down_logins_fall_back_on_the_account_lock(settings, monkeypa
     assert _account().locked_until is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except Exception:  # noqa: BLE001 - not up yet
-        return False

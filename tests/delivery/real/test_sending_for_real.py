@@ -4,118 +4,41 @@ a worker killed mid-request, a 429 storm and 503s, Redis restarted mid-send."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from digest.delivery.control import mark_stuck_unknown, resend_unknown
 from digest.delivery.send import delivery_counts
-from digest.editions.approve import get_edition
 from digest.store.db import unit_of_work
 from digest.store.models import EditionStatus, WebhookBatch
-from tests.conftest import REPO, Worker, reset_caches, wait_for, wait_until_drained
-from tests.factories import approved_edition, many_subscribers, polled_feed
-from tests.sendgrid_standin import DROP, SendGridStandIn
+from tests.conftest import REPO, Worker, wait_for, wait_until_drained
+from tests.delivery.real.support import approved_for, edition_status
+from tests.live_app import free_port
+from tests.sendgrid_standin import DROP
+from tests.servers import start_redis_server
 from workers.tasks import enqueue_batches, start_edition
 
 pytestmark = pytest.mark.slow
 
-FAST_RECOVERY = {
-    "BROKER_VISIBILITY_TIMEOUT_SECONDS": "6",
-    "SEND_STUCK_AFTER_SECONDS": "3",
-    "SEND_STALL_AFTER_SECONDS": "3",
-    "SEND_RETRY_BASE_SECONDS": "0.2",
-    "SEND_RECONCILE_INTERVAL_SECONDS": "1",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def standin():
-    with SendGridStandIn() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def sendgrid_env(service_env, standin) -> dict[str, str]:
-    return dict(service_env, DELIVERY_BACKEND="sendgrid", SENDGRID_API_KEY=standin.api_key,
-                SENDGRID_API_HOST=standin.url, SENDGRID_WEBHOOK_PUBLIC_KEY=standin.public_key, **FAST_RECOVERY)
-
-
-@pytest.fixture(scope="module")
-def worker(sendgrid_env, redis_client, tmp_path_factory):
-    redis_client.flushdb()
-    worker = Worker(sendgrid_env, tmp_path_factory.mktemp("worker") / "worker.log").start()
-    yield worker
-    worker.stop()
-
-
-@pytest.fixture
-def env(settings, sendgrid_env, standin, monkeypatch):
-    for name, value in sendgrid_env.items():
-        monkeypatch.setenv(name, value)
-    reset_caches()
-    standin.requests.clear()
-    standin.delivered.clear()
-    standin.accepted.clear()
-    standin.fail_next.clear()
-    standin.received.clear()
-    standin.latency = 0.0
-    yield sendgrid_env
-
-
-@pytest.fixture
-def webhook_url(env):
-    """The web app served for real, so the stand-in can post events to it."""
-    from digest.web.app import app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=10, what="the web app to start")
-    yield f"http://127.0.0.1:{port}/webhooks/sendgrid"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-def _approved_for(readers: int, feed_server) -> tuple[int, list[str]]:
-    polled_feed(feed_server)
-    emails = many_subscribers(readers)
-    return approved_edition(), emails
-
-
-def _edition_status(edition_id: int) -> EditionStatus:
-    with unit_of_work() as session:
-        return get_edition(session, edition_id).status
-
 
 def test_2500_readers_take_three_requests_and_one_message_each(env, worker, feed_server, standin):
-    edition_id, emails = _approved_for(2500, feed_server)
+    edition_id, emails = approved_for(2500, feed_server)
     start_edition.delay(edition_id)
-    wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, what="the edition to be sent")
+    wait_for(lambda: edition_status(edition_id) == EditionStatus.SENT, what="the edition to be sent")
     assert len(standin.requests) == 3
     assert sorted(len(r["personalizations"]) for r in standin.requests) == [500, 1000, 1000]
     assert standin.delivered == {email: 1 for email in emails}
 
 
 def test_a_429_storm_and_503s_still_deliver_everything_once(env, worker, feed_server, standin):
-    edition_id, emails = _approved_for(2500, feed_server)
+    edition_id, emails = approved_for(2500, feed_server)
     standin.fail_next.extend([429, 429, 429, 503, 503, DROP, 500, 429, 503])
     start_edition.delay(edition_id)
-    wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=90, what="the edition to be sent")
+    wait_for(lambda: edition_status(edition_id) == EditionStatus.SENT, timeout=90, what="the edition to be sent")
     assert standin.fail_next == []
     assert standin.delivered == {email: 1 for email in emails}
     with unit_of_work() as session:
@@ -123,7 +46,7 @@ def test_a_429_storm_and_503s_still_deliver_everything_once(env, worker, feed_se
 
 
 def test_a_worker_killed_mid_request_loses_and_repeats_nothing(env, worker, feed_server, standin, webhook_url):
-    edition_id, emails = _approved_for(2500, feed_server)
+    edition_id, emails = approved_for(2500, feed_server)
     standin.latency = 3.0  # the first request is in flight for a while
     start_edition.delay(edition_id)
     assert standin.received.wait(30), "no request reached the stand-in"
@@ -138,7 +61,7 @@ def test_a_worker_killed_mid_request_loses_and_repeats_nothing(env, worker, feed
         assert mark_stuck_unknown(session) == 1000
     # SendGrid reports what it accepted, the killed request's readers included.
     assert standin.post_events(webhook_url, standin.events("delivered")).status_code == 200
-    wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=60,
+    wait_for(lambda: edition_status(edition_id) == EditionStatus.SENT, timeout=60,
              what="webhook events to settle the unknown rows")
     with unit_of_work() as session:
         assert resend_unknown(session, edition_id, older_than_minutes=0, by="ops", source="test").batches == []
@@ -148,7 +71,7 @@ def test_a_worker_killed_mid_request_loses_and_repeats_nothing(env, worker, feed
 
 
 def test_unknown_rows_no_event_settles_are_resent_once(env, worker, feed_server, standin):
-    edition_id, emails = _approved_for(1200, feed_server)
+    edition_id, emails = approved_for(1200, feed_server)
     standin.fail_next.append(DROP)  # the connection drops: did SendGrid take it? No.
     standin.latency = 0.0
     with unit_of_work() as session:
@@ -169,31 +92,14 @@ def test_unknown_rows_no_event_settles_are_resent_once(env, worker, feed_server,
         assert mark_stuck_unknown(session) == 1000
         enqueue_batches(session, edition_id, resend_unknown(session, edition_id, older_than_minutes=0,
                                                             by="ops", source="test").batches)
-    wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=60, what="the resend")
+    wait_for(lambda: edition_status(edition_id) == EditionStatus.SENT, timeout=60, what="the resend")
     assert standin.delivered == {email: 1 for email in emails}
-
-
-def _start_redis(port: int, directory: Path) -> subprocess.Popen:
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(directory)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import redis
-
-    wait_for(lambda: _answers(redis.Redis(port=port)), timeout=10, what="the private redis-server")
-    return process
-
-
-def _answers(client) -> bool:
-    try:
-        return client.ping()
-    except Exception:  # noqa: BLE001 - not up yet
-        return False
 
 
 def test_a_redis_restart_mid_send_completes_without_duplicates(env, feed_server, standin, tmp_path):
     # A private Redis of this test's own, never the machine's shared one.
-    port = _free_port()
-    redis_process = _start_redis(port, tmp_path)
+    port = free_port()
+    redis_process = start_redis_server(port, tmp_path)
     private = dict(env, REDIS_URL=f"redis://127.0.0.1:{port}/0")
     worker = Worker(private, tmp_path / "worker.log").start()
     beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", "beat", "--loglevel", "INFO",
@@ -201,7 +107,7 @@ def test_a_redis_restart_mid_send_completes_without_duplicates(env, feed_server,
                             cwd=REPO, env=dict(os.environ, **private), stdout=(tmp_path / "beat.log").open("wb"),
                             stderr=subprocess.STDOUT)
     try:
-        edition_id, emails = _approved_for(2500, feed_server)
+        edition_id, emails = approved_for(2500, feed_server)
         standin.latency = 1.5
         sent = subprocess.run([sys.executable, "-m", "digest", "editions", "send", str(edition_id)],
                               env=dict(os.environ, **private), capture_output=True, text=True, timeout=60)
@@ -209,9 +115,9 @@ def test_a_redis_restart_mid_send_completes_without_duplicates(env, feed_server,
         assert standin.received.wait(30)
         redis_process.terminate()  # queued batches vanish with it
         redis_process.wait(timeout=10)
-        redis_process = _start_redis(port, tmp_path)
+        redis_process = start_redis_server(port, tmp_path)
         standin.latency = 0.0
-        wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=90,
+        wait_for(lambda: edition_status(edition_id) == EditionStatus.SENT, timeout=90,
                  what="beat's reconciliation to re-issue the lost batches")
         assert standin.delivered == {email: 1 for email in emails}
         assert "stalled; re-issuing" in (tmp_path / "worker.log").read_text()

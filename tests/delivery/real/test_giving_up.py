@@ -12,7 +12,7 @@ from digest.delivery.send import delivery_counts
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, EditionStatus
 from tests.conftest import Worker, wait_for
-from tests.delivery.test_sending_for_real import _approved_for, _edition_status, env, sendgrid_env, standin  # noqa: F401
+from tests.delivery.real.support import approved_for, edition_status
 from workers.tasks import start_edition
 
 pytestmark = pytest.mark.slow
@@ -23,10 +23,10 @@ def test_a_batch_that_keeps_failing_gives_up_visibly(env, feed_server, standin, 
     redis_client.flushdb()
     worker = Worker(dict(env, SEND_MAX_RETRIES="2"), tmp_path / "worker.log").start()
     try:
-        edition_id, _ = _approved_for(20, feed_server)
+        edition_id, _ = approved_for(20, feed_server)
         standin.fail_next.extend([503] * 3)
         start_edition.delay(edition_id)
-        wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, what="the edition to finish")
+        wait_for(lambda: edition_status(edition_id) == EditionStatus.SENT, what="the edition to finish")
     finally:
         worker.stop()
     with unit_of_work() as session:

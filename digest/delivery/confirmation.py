@@ -12,7 +12,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.message import Sender
 from digest.delivery.transactional import send_transactional
-from digest.editions.render import RenderedEdition, render_message
+from digest.editions.render import TransactionalMail, render_message
 from digest.store.models import Subscriber
 from digest.subscribers.audit import audit
 from digest.subscribers.tokens import CONFIRM, make_token
@@ -22,7 +22,7 @@ def confirm_url(subscriber_id: int, now: dt.datetime | None = None) -> str:
     return f"{get_settings().base_url}/confirm/{make_token(CONFIRM, subscriber_id, now)}"
 
 
-def confirmation_email(subscriber: Subscriber, now: dt.datetime | None = None) -> RenderedEdition:
+def confirmation_email(subscriber: Subscriber, now: dt.datetime | None = None) -> TransactionalMail:
     settings = get_settings()
     return render_message("confirm", {
         "email": subscriber.email,

@@ -1,0 +1,20 @@
+"""Finding editions: one by id (NotFound when it does not exist), or the latest ones."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.errors import NotFound
+from digest.store.models import Edition
+
+
+def get_edition(session: Session, edition_id: int) -> Edition:
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        raise NotFound(f"edition {edition_id} does not exist")
+    return edition
+
+
+def list_editions(session: Session, limit: int = 50) -> list[Edition]:
+    return list(session.scalars(select(Edition).order_by(Edition.period.desc()).limit(limit)))
