@@ -7,11 +7,15 @@ and opens fresh connections in the child, so a forked worker never shares its pa
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import lru_cache
 
 import redis
 
 from digest.config import get_settings
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 3
@@ -26,3 +30,12 @@ def _client(url: str, decode_responses: bool) -> redis.Redis:
 def redis_client(*, decode_responses: bool = False) -> redis.Redis:
     """The client for REDIS_URL; `decode_responses` answers str instead of bytes."""
     return _client(get_settings().REDIS_URL, decode_responses)
+
+
+def write_quietly(write: Callable[[redis.Redis], object]) -> None:
+    """Run `write` with the text client; a write of operators' figures (records, counters) is
+    never worth failing a task, a send or a request for, so a Redis error is only logged."""
+    try:
+        write(redis_client(decode_responses=True))
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not record operations data: %s", exc)

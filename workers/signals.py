@@ -1,6 +1,6 @@
 """What workers and beat tell operators, through Celery's signals: the publish time stamped on
 each message, a heartbeat record per worker, and every task's outcome and runtime
-(digest.ops.records keeps them in Redis, bounded; digest.ops.counters adds them to the
+(digest.ops.records keeps them in Redis, bounded; digest.counters adds them to the
 service-wide totals /metrics shows)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from celery.signals import (before_task_publish, heartbeat_sent, task_failure, t
                             task_prerun, worker_shutdown)
 from celery.worker import state as worker_state
 
-from digest.ops.counters import record_task_run
+from digest.counters import record_task_run
 from digest.ops.logs import bind_ids, unbind_ids
 from digest.ops.queues import PUBLISHED_AT
 from digest.ops.records import forget_worker, record_failure, record_task, record_worker_heartbeat

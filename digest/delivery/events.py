@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.delivery.send import finish_edition_if_complete
 from digest.errors import NotFound
-from digest.ops.counters import record_provider_events
+from digest.counters import record_provider_events
 from digest.reports.counting import count_events
 from digest.store.db import on_commit
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, WebhookBatch

@@ -26,7 +26,7 @@ from digest.editions.lookup import get_edition
 from digest.editions.placeholders import NAMELESS_READER
 from digest.editions.render import DEFAULT_VARIANT
 from digest.errors import Conflict
-from digest.ops.counters import record_deliveries_sent
+from digest.counters import record_deliveries_sent
 from digest.reports.attribution import edition_query
 from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 from digest.store.upsert import among

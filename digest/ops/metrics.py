@@ -1,7 +1,7 @@
 """`/metrics`: the service in Prometheus text format, read afresh at each scrape by a collector in
 a registry of its own. Gauges are the status structure (digest.ops.status, the figures the ops
 page shows); counters and histograms are the service-wide totals kept in Redis
-(digest.ops.counters). Names and units are listed in the README's metrics table."""
+(digest.counters). Names and units are listed in the README's metrics table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from digest.ops.counters import COUNTERS, HISTOGRAMS, read_counters, read_histograms
+from digest.counters import COUNTERS, HISTOGRAMS, read_counters, read_histograms
 from digest.ops.records import redis_client
 from digest.ops.status import gather_status
 

@@ -5,14 +5,11 @@ answer is digest.delivery.sendgrid's). Every key is bounded (expiry or a capped 
 from __future__ import annotations
 
 import json
-import logging
 import time
 import redis
 
 from digest.config import get_settings
-from digest.redis_clients import redis_client as shared_client
-
-log = logging.getLogger(__name__)
+from digest.redis_clients import redis_client as shared_client, write_quietly
 
 WORKERS_KEY = "digest:ops:workers"  # hash: hostname -> JSON of its last heartbeat
 TASK_COUNTS_KEY = "digest:ops:tasks:"  # + minute: hash "<task>|<outcome>" -> count
@@ -28,14 +25,6 @@ RUNTIMES_PER_MINUTE = 1000  # per task and minute: enough for percentiles, bound
 def redis_client() -> redis.Redis:
     """The operators' records are read and written as text."""
     return shared_client(decode_responses=True)
-
-
-def quietly(write) -> None:
-    """Operators' records are never worth failing a task or a send for."""
-    try:
-        write(redis_client())
-    except (redis.RedisError, OSError) as exc:
-        log.warning("could not record operations data: %s", exc)
 
 
 def minute(at: float) -> int:
@@ -55,7 +44,7 @@ def record_task(name: str, outcome: str, runtime: float | None, at: float | None
             pipe.lpush(key, f"{runtime:.6f}").ltrim(key, 0, RUNTIMES_PER_MINUTE - 1).expire(key, BUCKET_TTL)
         pipe.execute()
 
-    quietly(write)
+    write_quietly(write)
 
 
 def record_failure(name: str, task_id: str | None, exception: str, traceback: str,
@@ -63,7 +52,7 @@ def record_failure(name: str, task_id: str | None, exception: str, traceback: st
     entry = json.dumps({"task": name, "task_id": task_id, "exception": exception,
                         "traceback": traceback[-20000:], "at": time.time() if at is None else at})
     kept = get_settings().OPS_FAILURES_KEPT
-    quietly(lambda client: client.pipeline(transaction=False)
+    write_quietly(lambda client: client.pipeline(transaction=False)
              .lpush(FAILURES_KEY, entry).ltrim(FAILURES_KEY, 0, kept - 1).execute())
 
 
@@ -71,14 +60,14 @@ def record_worker_heartbeat(hostname: str, queues: list[str], active: int, proce
                             pid: int, at: float | None = None) -> None:
     entry = json.dumps({"hostname": hostname, "queues": sorted(queues), "active": active,
                         "processed": processed, "pid": pid, "last_seen": time.time() if at is None else at})
-    quietly(lambda client: client.hset(WORKERS_KEY, hostname, entry))
+    write_quietly(lambda client: client.hset(WORKERS_KEY, hostname, entry))
 
 
 def forget_worker(hostname: str) -> None:
     """A worker that shut down cleanly is gone, not lost."""
-    quietly(lambda client: client.hdel(WORKERS_KEY, hostname))
+    write_quietly(lambda client: client.hdel(WORKERS_KEY, hostname))
 
 
 def record_beat_tick(next_tick_in: float, at: float | None = None) -> None:
     entry = json.dumps({"at": time.time() if at is None else at, "next_tick_in": next_tick_in})
-    quietly(lambda client: client.set(BEAT_KEY, entry))
+    write_quietly(lambda client: client.set(BEAT_KEY, entry))

@@ -1,4 +1,4 @@
-"""Counts and times every HTTP request for /metrics (digest.ops.counters). The route label is the
+"""Counts and times every HTTP request for /metrics (digest.counters). The route label is the
 route's template (`/editions/{edition_id}`), never the raw path, so that a scan of random
 addresses cannot create series without end: a request no route matched is counted as `unmatched`."""
 
@@ -9,7 +9,7 @@ import time
 from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digest.ops.counters import record_http_request
+from digest.counters import record_http_request
 
 
 class RequestMetrics:

@@ -14,7 +14,7 @@ from digest.accounts import add_editor
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import delivery_counts, give_up_batch
 from digest.editions.lookup import get_edition
-from digest.ops.counters import record_task_run
+from digest.counters import record_task_run
 from digest.ops.queues import queue_keys
 from digest.ops.records import record_task, record_worker_heartbeat
 from digest.store.db import unit_of_work

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.web.app import app
-from tests.delivery.conftest import standin  # noqa: F401 - the fixture, shared
 from tests.reports.events import (SentEdition, bounced, clicked, deferred, delivered, dropped, group_unsubscribed,
                                   opened)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
-from digest.ops.records import quietly
+from digest.redis_clients import write_quietly
 
 COUNTERS_KEY = "digest:metrics:counters"  # hash: JSON [name, labels] -> count
 HISTOGRAMS_KEY = "digest:metrics:histograms"  # hash: JSON [name, labels, bucket index | "sum"] -> value
@@ -78,7 +78,7 @@ def record_task_run(task: str, outcome: str, seconds: float | None) -> None:
         if seconds is not None:
             observe(pipe, TASK_DURATION, seconds, task=task)
         pipe.execute()
-    quietly(write)
+    write_quietly(write)
 
 
 def record_deliveries_sent(count: int) -> None:
@@ -87,7 +87,7 @@ def record_deliveries_sent(count: int) -> None:
         increment(pipe, DELIVERIES_SENT, count)
         pipe.execute()
     if count:
-        quietly(write)
+        write_quietly(write)
 
 
 def record_provider_events(names: list[str]) -> None:
@@ -102,7 +102,7 @@ def record_provider_events(names: list[str]) -> None:
             increment(pipe, PROVIDER_EVENTS, count, event=label)
         pipe.execute()
     if counts:
-        quietly(write)
+        write_quietly(write)
 
 
 def record_http_request(method: str, route: str, status: int, seconds: float) -> None:
@@ -111,7 +111,7 @@ def record_http_request(method: str, route: str, status: int, seconds: float) ->
         increment(pipe, HTTP_REQUESTS, method=method, route=route, status=str(status))
         observe(pipe, HTTP_DURATION, seconds, method=method, route=route)
         pipe.execute()
-    quietly(write)
+    write_quietly(write)
 
 
 def read_counters(client: redis.Redis) -> dict[str, dict[tuple[str, ...], int]]:
