@@ -5,13 +5,10 @@ with beat's reconciliation doing the rest and no command typed."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from digest.delivery.ratelimit import SCHEDULE_KEY
@@ -26,12 +23,6 @@ from workers.tasks import start_edition
 pytestmark = pytest.mark.slow
 
 WINDOW_MINUTES = 0.25  # SEND_UNKNOWN_RESEND_AFTER_MINUTES, short for the test
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -53,21 +44,6 @@ def env(settings, service_env, standin, redis_client, monkeypatch):
     reset_caches()
     yield env
     redis_client.delete(SCHEDULE_KEY)
-
-
-@pytest.fixture
-def webhook_url(env):
-    """The web app served for real, so the stand-in can post its events to it."""
-    from digest.web.app import app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=10, what="the web app to start")
-    yield f"http://127.0.0.1:{port}/webhooks/sendgrid"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture
