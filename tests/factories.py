@@ -111,6 +111,20 @@ def many_subscribers(count: int, domain: str = "readers.example.org") -> list[st
     return emails
 
 
+def sending_edition(server: FeedServer, *readers: str) -> tuple[int, list[list[int]]]:
+    """An approved edition of a polled feed, released and planned for `readers` (confirmed):
+    its id and the batches its send queues, none sent yet."""
+    from digest.delivery.plan import release_edition, start_edition
+
+    polled_feed(server)
+    subscribers(*readers)
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+    with unit_of_work() as session:
+        return edition_id, start_edition(session, edition_id)
+
+
 def send_now(edition_id: int, sender) -> None:
     """Release, plan and send an approved edition in this process, as the workers would."""
     from digest.delivery.plan import release_edition, start_edition

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from digest.delivery.backends import get_sender
 from digest.delivery.events import process_webhook_batch
-from digest.delivery.plan import release_edition, start_edition
 from digest.editions.lookup import get_edition
 from digest.delivery.sendgrid import record_sendgrid_answer
 from digest.ops.records import record_beat_tick
@@ -24,7 +23,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import EditionStatus, WebhookBatch
 from digest.web.app import app
 from tests.conftest import REPO, Worker, reset_caches, wait_for
-from tests.factories import approved_edition, many_subscribers, polled_feed, send_now, subscribers
+from tests.factories import approved_edition, many_subscribers, polled_feed, send_now, sending_edition
 from tests.sendgrid_standin import SendGridStandIn
 from workers.tasks import send_batch
 
@@ -44,23 +43,13 @@ def client(settings, clean_redis):
         yield client
 
 
-def _sending_edition(feed_server) -> tuple[int, list[list[int]]]:
-    polled_feed(feed_server)
-    subscribers(*READERS)
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        return edition_id, start_edition(session, edition_id)
-
-
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def test_the_real_metrics_output_passes_promtool_check_metrics(client, feed_server):
-    _sending_edition(feed_server)
+    sending_edition(feed_server, *READERS)
     record_beat_tick(60)
     record_sendgrid_answer(202)
     client.get("/healthz")
@@ -142,7 +131,7 @@ def test_the_scrape_config_passes_promtool_check_config():
 
 
 def test_the_alerts_use_only_metrics_the_service_exposes(client, feed_server):
-    _sending_edition(feed_server)
+    sending_edition(feed_server, *READERS)
     record_beat_tick(60)
     record_sendgrid_answer(202)
     exposed = {family.name for family in text_string_to_metric_families(client.get("/metrics").text)}
@@ -170,7 +159,7 @@ def test_counters_only_increase_across_a_real_send(client, feed_server, service_
         send_batch.delay(999, [1])  # no such edition: a failed run to count
         wait_for(lambda: b'outcome="failed"' in client.get("/metrics").content, timeout=30,
                  what="the failed run to be counted")
-        edition_id, batches = _sending_edition(feed_server)
+        edition_id, batches = sending_edition(feed_server, *READERS)
         before = _counter_samples(client.get("/metrics").text)
         for delivery_ids in batches:
             send_batch.delay(edition_id, delivery_ids)

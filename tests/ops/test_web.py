@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
 from digest.accounts import add_editor
-from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import delivery_counts, give_up_batch
 from digest.editions.lookup import get_edition
 from digest.counters import record_task_run
@@ -21,7 +20,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, EditionStatus, Feed
 from digest.web.app import app
 from tests.conftest import reset_caches
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import sending_edition
 from workers.tasks import edition_tick, poll_due_feeds
 from tests.web.editor_helpers import login_as
 
@@ -44,16 +43,6 @@ def _login(client, role: str = "publisher") -> str:
 
 def _csrf(client) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/ops").text).group(1)
-
-
-def _sending_edition(feed_server) -> tuple[int, list[list[int]]]:
-    polled_feed(feed_server)
-    subscribers(*READERS)
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        return edition_id, start_edition(session, edition_id)
 
 
 def _status(edition_id: int) -> EditionStatus:
@@ -95,7 +84,7 @@ def test_readyz_answers_503_while_redis_or_the_database_is_unreachable(client, m
 def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_server, thresholds):
     thresholds(OPS_QUEUE_WAITING_MAX=0, OPS_PAGE_REFRESH_SECONDS=7)
     _login(client, role="editor")
-    edition_id, _ = _sending_edition(feed_server)
+    edition_id, _ = sending_edition(feed_server, *READERS)
     edition_tick.delay()
     page = client.get("/ops")
     assert page.status_code == 200
@@ -108,7 +97,7 @@ def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_serve
 
 def test_metrics_parse_and_match_the_json(client, feed_server):
     _login(client)
-    edition_id, _ = _sending_edition(feed_server)
+    edition_id, _ = sending_edition(feed_server, *READERS)
     with unit_of_work() as session:
         session.execute(update(Feed).values(consecutive_failures=2, last_error="answered 503"))
     for _ in range(2):
@@ -165,7 +154,7 @@ def test_metrics_parse_and_match_the_json(client, feed_server):
 
 
 def test_pause_resume_and_cancel_need_a_publisher_a_form_token_and_are_audited(client, feed_server, clean_redis):
-    edition_id, _ = _sending_edition(feed_server)
+    edition_id, _ = sending_edition(feed_server, *READERS)
     _login(client, role="editor")
     assert client.post(f"/ops/editions/{edition_id}/pause", data={"csrf_token": _csrf(client)}).status_code == 403
     client.cookies.clear()
@@ -193,7 +182,7 @@ def test_pause_resume_and_cancel_need_a_publisher_a_form_token_and_are_audited(c
 
 
 def test_failed_batches_can_be_retried_or_discarded(client, feed_server, clean_redis):
-    edition_id, [batch] = _sending_edition(feed_server)
+    edition_id, [batch] = sending_edition(feed_server, *READERS)
     publisher = _login(client)
     token = _csrf(client)
     nothing = client.post(f"/ops/editions/{edition_id}/retry-failed", data={"csrf_token": token})
