@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from digest.clock import utcnow
 from digest.feeds.links import rendered_url
 from digest.resources import resource_dir
 
@@ -25,6 +26,28 @@ def _local_time(value, tz) -> str:
     return f"{_long_date(local.date())}, {local:%H:%M %Z}"
 
 
+def _ago(value) -> str:
+    """How long ago a UTC datetime (or its ISO text) was, as people say it: 'just now',
+    '3 min ago', '2 h ago', '5 days ago' ('in 4 min' for a time ahead)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    seconds = (utcnow() - value).total_seconds()
+    ahead, seconds = seconds < 0, abs(seconds)
+    if seconds < 45:
+        return "just now"
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size * (1 if unit == "min" else 1.5 if unit == "h" else 2):
+            count = round(seconds / size)
+            said = f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+            return f"in {said}" if ahead else f"{said} ago"
+    return "in 1 min" if ahead else "1 min ago"
+
+
+def _when(value, tz) -> str:
+    """A moment for people watching the service: local time and how long ago, no seconds."""
+    return f"{_local_time(value, tz)} ({_ago(value)})"
+
+
 def _long_date(value) -> str:
     return f"{value.day} {value:%B %Y}"
 
@@ -33,10 +56,21 @@ def environment(folder: str, **options) -> Environment:
     """An environment over templates/<folder>; `options` (autoescape, finalize, ...) are Jinja's."""
     env = Environment(loader=FileSystemLoader(resource_dir("templates") / folder), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, **options)
-    env.filters.update(local_date=_local_date, local_time=_local_time, long_date=_long_date, http_url=rendered_url)
+    env.filters.update(local_date=_local_date, local_time=_local_time, long_date=_long_date, http_url=rendered_url,
+                       ago=_ago, when=_when)
     return env
+
+
+def _sentence(text: str) -> str:
+    """A message of the library's (lower case, no full stop: CLI style) as a sentence on a page."""
+    text = str(text).strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
 
 
 @lru_cache(maxsize=1)
 def web_environment() -> Environment:
-    return environment("web", autoescape=True)
+    env = environment("web", autoescape=True)
+    env.filters["sentence"] = _sentence
+    return env

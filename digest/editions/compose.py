@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.editions.cadence import Cadence, Period
-from digest.store.models import Article, Edition, EditionItem, EditionSkip
+from digest.store.models import Article, Edition, EditionItem, EditionSkip, EditionStatus
 from digest.store.upsert import insert_ignoring_duplicates
 
 
@@ -97,8 +97,22 @@ def compose_due_edition(session: Session, now: dt.datetime) -> Edition | None:
     return compose_edition(session, Cadence.from_settings(get_settings()).latest_due(now))
 
 
+# An edition in one of these states has gone out (or is going): its period is no longer "next".
+GONE_OUT = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT, EditionStatus.CANCELLED)
+
+
+def next_period(session: Session, now: dt.datetime) -> Period:
+    """The first period still ahead whose edition has not gone out. An edition sent early ("Send
+    now") leaves its period's send time ahead; the next edition is then the following period's."""
+    cadence = Cadence.from_settings(get_settings())
+    first = cadence.upcoming(now)[0]
+    gone = set(session.scalars(select(Edition.period).where(Edition.period >= first.date,
+                                                             Edition.status.in_(GONE_OUT))))
+    return next(period for period in cadence.upcoming(now, len(gone) + 1) if period.date not in gone)
+
+
 def compose_next_edition(session: Session, now: dt.datetime) -> Edition | None:
-    """Compose the upcoming period's draft now, before its cutoff (an editor's explicit request)."""
-    upcoming = Cadence.from_settings(get_settings()).upcoming(now)[0]
+    """Compose the next period's draft now, before its cutoff (an editor's explicit request)."""
+    upcoming = next_period(session, now)
     period = Period(date=upcoming.date, cutoff_at=min(now, upcoming.cutoff_at), send_at=upcoming.send_at)
     return compose_edition(session, period)

@@ -8,12 +8,13 @@ import datetime as dt
 import logging
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
@@ -92,11 +93,19 @@ def signup_unavailable(request: Request, exc: subscribers.SignupUnavailable) -> 
     return _error(request, 503, "Please try again shortly", exc.message, {"Retry-After": str(exc.retry_after)})
 
 
+@app.exception_handler(StarletteHTTPException)
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    # A path no route serves is a page like the others (JSON under /api/), not Starlette's JSON.
+    if exc.status_code == 404:
+        return _error(request, 404, "Not found", f"There is no page at {request.url.path}.")
+    return await http_exception_handler(request, exc)
+
+
 @app.exception_handler(RequestValidationError)
 async def malformed(request: Request, exc: RequestValidationError) -> Response:
     # A path that names no object (/editions/abc) is a page that does not exist.
     if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
-        return _error(request, 404, "Not found", f"{request.url.path} does not exist")
+        return _error(request, 404, "Not found", f"There is no page at {request.url.path}.")
     return await request_validation_exception_handler(request, exc)
 
 
@@ -149,6 +158,12 @@ app.add_middleware(RequestMetrics)
 def healthz() -> str:
     """Alive: the process answers. Whether its database and Redis do is /readyz (web/ops.py)."""
     return "ok"
+
+
+@app.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    # Browsers and feed readers ask for /favicon.ico whatever the page's <link rel=icon> says.
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @app.get("/", response_class=HTMLResponse)

@@ -104,6 +104,10 @@ def api_publisher(editor: Editor = Depends(api_editor)) -> Editor:
     return require_publisher(editor)
 
 
+WRONG_LOGIN = ("Wrong email or password. After repeated failures an account is locked for a while; "
+               "try again later.")
+
+
 def _safe_next(next_path: str | None) -> str:
     # Only a path on this site: never an absolute URL an attacker chose.
     if next_path and next_path.startswith("/") and not next_path.startswith("//"):
@@ -128,10 +132,11 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), csr
                     request=request, next=_safe_next(next), error=str(exc), email=email)
     try:
         editor = authenticate(db, email, password)
-    except LoginRefused as exc:
+    except LoginRefused:
         db.commit()  # the failure count is kept, whatever the answer
+        # The page's words; the same for a wrong password, an unknown address and a locked account.
         return page("login.html", 401, title="Log in", request=request, next=_safe_next(next),
-                    error=str(exc), email=email)
+                    error=WRONG_LOGIN, email=email)
     refund_login_attempt(ip)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_value(editor), max_age=get_settings().SESSION_HOURS * 3600,

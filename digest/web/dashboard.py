@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.delivery.progress import send_progress
-from digest.editions.cadence import Cadence
+from digest.editions.compose import next_period
 from digest.reports.charts import percent
 from digest.store.models import Delivery, Edition, EditionSkip, EditionStatus
 from digest.web.trend_view import trend_charts
@@ -18,9 +18,8 @@ from digest.web.trend_view import trend_charts
 RECENT = 10
 
 
-
 def dashboard_context(session: Session, now: dt.datetime) -> dict:
-    period = Cadence.from_settings(get_settings()).upcoming(now)[0]
+    period = next_period(session, now)
 
     def editions(*statuses: EditionStatus, order=Edition.send_at, limit: int | None = None) -> list[Edition]:
         query = select(Edition).where(Edition.status.in_(statuses)).order_by(order)
@@ -36,7 +35,12 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
             .where(Delivery.edition_id.in_(figures)).group_by(Delivery.edition_id, Delivery.status))
         for edition_id, status, count in rows:
             figures[edition_id][status.value] = count
+    # A skip matters until a later edition exists: a period skipped because its articles went
+    # out early, in the edition after it, is no news.
+    newest = session.scalar(select(func.max(Edition.period)))
     skip = session.scalar(select(EditionSkip).order_by(EditionSkip.period.desc()).limit(1))
+    if skip is not None and newest is not None and skip.period < newest:
+        skip = None
     return {
         "period": period,
         "draft": drafts[0] if drafts else None,

@@ -45,12 +45,28 @@ def api_status(editor: Editor = Depends(current_editor), session: Session = Depe
     return JSONResponse(gather_status(session=session))
 
 
+def send_actions(send: dict) -> list[tuple[str, str, str]]:
+    """The actions that apply to a send in its state, as (action, label, button style): a sent
+    edition offers none, except re-sending rows SendGrid never reported. Stopping and dropping
+    are styled as the destructive actions they are."""
+    counts = send["deliveries"]
+    offered = {"sending": [("pause", "Pause", "secondary"), ("cancel", "Cancel the send", "danger")],
+               "paused": [("resume", "Resume", ""), ("cancel", "Cancel the send", "danger")]}
+    applicable = list(offered.get(send["status"], []))
+    if send["status"] in offered and counts.get("failed"):
+        applicable += [("retry-failed", "Retry failed", "secondary"), ("discard-failed", "Discard failed", "danger")]
+    if counts.get("unknown"):
+        applicable.append(("resend-unknown", "Re-send unknown", "secondary"))
+    return applicable
+
+
 @router.get("/ops")
 def ops_page(request: Request, editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> Response:
     status = gather_status(session=session)
     recent = actions.recent_actions(session)
     return page("ops.html", request=request, title="Operations", status=status, recent=recent,
-                queues=QUEUES, refresh=get_settings().OPS_PAGE_REFRESH_SECONDS)
+                queues=QUEUES, refresh=get_settings().OPS_PAGE_REFRESH_SECONDS, send_actions=send_actions,
+                publisher=editor.role == "publisher", backend=get_settings().DELIVERY_BACKEND)
 
 
 def _by(editor: Editor) -> dict:

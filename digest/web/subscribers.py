@@ -22,7 +22,8 @@ from digest.errors import InputError
 from digest.reports.attribution import credit_edition, edition_query
 from digest.store.db import on_commit
 from digest.store.models import SubscriberFormat, SubscriberStatus
-from digest.subscribers.lifecycle import confirm_subscription, sign_up, unsubscribe
+from digest.subscribers.addresses import normalize_email
+from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
 from digest.subscribers.preferences import chosen_sections, get_subscriber, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
@@ -76,6 +77,23 @@ def _request_signup(request: Request, session: Session, email: str, name: str | 
     session.commit()
 
 
+def signup_problem(email: str, name: str) -> str:
+    """What was wrong with the form, in the page's words: the validator's own message is written
+    for developers ("An email address must have an @-sign."), not for a reader."""
+    typed = email.strip()
+    if not typed:
+        return "Please enter your email address."
+    try:
+        address = normalize_email(typed)
+    except InputError:
+        return f"“{typed}” is not a complete email address. Please check it: it should look like name@example.org."
+    try:
+        clean_name(name, address)
+    except InputError:
+        return f"Please give a name of at most {MAX_NAME} characters, or leave it empty."
+    return f"“{typed}” does not seem to receive email. Please check the part after the @."
+
+
 @router.get("/subscribe", response_class=HTMLResponse)
 def subscribe_form() -> HTMLResponse:
     return page("subscribe.html", title="Subscribe", error=None, email="", name="")
@@ -88,8 +106,8 @@ def subscribe(request: Request, email: Annotated[str, Form()] = "", name: Annota
         request_signup(request, session, email, name, website, source="web")
     except RateLimited:
         raise
-    except InputError as exc:
-        return page("subscribe.html", 400, title="Subscribe", error=str(exc), email=email, name=name)
+    except InputError:
+        return page("subscribe.html", 400, title="Subscribe", error=signup_problem(email, name), email=email, name=name)
     except SignupUnavailable as exc:
         return page("subscribe.html", 503, headers={"Retry-After": str(exc.retry_after)}, title="Subscribe",
                     error=exc.message, email=email, name=name)

@@ -68,14 +68,14 @@ def test_repeated_failures_lock_the_account(client, settings, monkeypatch):
     for _ in range(settings.LOGIN_MAX_FAILURES):
         wrong = client.post("/login", data={"email": "ed@example.org", "password": "wrong password!",
                                             "csrf_token": _csrf(client)})
-        assert wrong.status_code == 401 and "do not match" in wrong.text
+        assert wrong.status_code == 401 and "Wrong email or password." in wrong.text
     right = client.post("/login", data={"email": "ed@example.org", "password": PASSWORD, "csrf_token": _csrf(client)})
     assert right.status_code == 401, "locked, even to the right password"
     with unit_of_work() as session:
         assert session.scalar(select(Editor.locked_until)) is not None
     unknown = client.post("/login", data={"email": "nobody@example.org", "password": PASSWORD,
                                           "csrf_token": _csrf(client)})
-    assert unknown.text.count("do not match") == 1  # the same answer for an unknown address
+    assert unknown.text.count("Wrong email or password.") == 1  # the same answer for an unknown address
 
 
 def test_an_offsite_next_is_ignored(client):

@@ -71,12 +71,12 @@ def test_ids_that_name_nothing_get_the_404_page(client, edition):
     token = csrf(client, f"/editions/{edition_id}")
     for path in _paths(EDITOR_POSTS[1:] + PUBLISHER_POSTS, 999, article_id):
         answer = client.post(path, data={"csrf_token": token})
-        assert answer.status_code == 404 and "edition 999 does not exist" in answer.text, path
+        assert answer.status_code == 404 and "Edition 999 does not exist." in answer.text, path
     for action in ("move", "remove"):
         answer = client.post(f"/editions/{edition_id}/articles/99999/{action}", data={"csrf_token": token, "position": "1"})
-        assert answer.status_code == 404 and "article 99999 is not in edition" in answer.text
+        assert answer.status_code == 404 and "Article 99999 is not in edition" in answer.text
     answer = client.post(f"/editions/{edition_id}/articles/add", data={"csrf_token": token, "article_id": "99999"})
-    assert answer.status_code == 404 and "article 99999 does not exist" in answer.text
+    assert answer.status_code == 404 and "Article 99999 does not exist." in answer.text
 
 
 BAD_INPUT = [
