@@ -26,6 +26,7 @@ def confirmation_email(subscriber: Subscriber, now: dt.datetime | None = None) -
     settings = get_settings()
     return render_message("confirm", {
         "email": subscriber.email,
+        "name": subscriber.name,
         "confirm_url": confirm_url(subscriber.id, now),
         "days": settings.CONFIRM_TOKEN_DAYS,
         "archive_url": f"{settings.base_url}/archive",
