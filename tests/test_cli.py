@@ -67,7 +67,7 @@ def test_every_command_has_help():
 
 
 def _feed_row(listing: str, feed_id: int) -> str:
-    return next(line for line in listing.splitlines() if line.startswith(f"│ {feed_id} "))
+    return next(line for line in listing.splitlines() if line.startswith(f"{feed_id} "))
 
 
 def test_an_operator_pauses_resumes_and_removes_a_feed(settings, feed_server, monkeypatch):
@@ -140,13 +140,14 @@ def test_demo_leaves_a_readable_edition_in_the_outbox(tmp_path, monkeypatch):
     assert "Dear Demo Reader," in text
 
 
-def test_editors_adjust_an_edition_and_see_the_schedule(settings, feed_server, tmp_path):
+def test_editors_adjust_an_edition_and_see_the_schedule(settings, feed_server, tmp_path, monkeypatch):
     from tests.factories import draft_edition, polled_feed
 
     polled_feed(feed_server)
     edition_id = str(draft_edition())
+    monkeypatch.setenv("COLUMNS", "120")  # room for the UTC columns too (80 shows local times only)
     schedule = digest("editions", "schedule", "--count", "3")
-    assert schedule.returncode == 0 and schedule.stdout.count(" UTC ") == 6  # 3 periods, cutoff and send
+    assert schedule.returncode == 0 and schedule.stdout.count(" UTC") == 6  # 3 periods, cutoff and send
     intro = tmp_path / "intro.md"
     intro.write_text("This issue looks at **ports** and water.", encoding="utf-8")
     edited = digest("editions", "edit", edition_id, "--subject", "Ports and water", "--intro-file", str(intro))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.common import console, editors_app, local_time, transaction, who_runs_it
+from digest.cli.listing import print_json
 from digest.clock import utcnow
 
 
@@ -87,13 +88,21 @@ def editors_revoke_token(email: str) -> None:
 
 
 @editors_app.command("list")
-def editors_list() -> None:
+def editors_list(as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON")] = False) -> None:
     """Editor accounts: address, role, lock-out, API token."""
     from digest.accounts import list_editors
 
     now = utcnow()
     with transaction() as session:
-        for editor in list_editors(session):
-            locked = f"locked until {local_time(editor.locked_until)}" if editor.locked_until and editor.locked_until > now else ""
-            token = "API token" if editor.api_token_hash else ""
-            console.print("  ".join(filter(None, [editor.email, editor.role, locked, token])), highlight=False)
+        rows = [{"email": editor.email, "role": editor.role,
+                 "locked_until": editor.locked_until if editor.locked_until and editor.locked_until > now else None,
+                 "api_token": bool(editor.api_token_hash)} for editor in list_editors(session)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no editor yet: add one with `digest editors add EMAIL --role publisher`", highlight=False)
+    for row in rows:
+        locked = f"locked until {local_time(row['locked_until'])}" if row["locked_until"] else ""
+        console.print("  ".join(filter(None, [row["email"], row["role"], locked, "API token" if row["api_token"] else ""])),
+                      highlight=False, markup=False)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from digest.cli.common import console, editions_app, local_time, send_action, transaction, who_runs_it
+from digest.cli.listing import Column, list_table, print_json, print_list
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError
@@ -29,35 +29,53 @@ def editions_compose(now: Annotated[bool, typer.Option("--now", help="Compose th
                       f"{edition.status.value}, sends {local_time(edition.send_at)}")
 
 
+EDITION_COLUMNS = [
+    Column("id", "id"), Column("period", "period"), Column("status", "status"),
+    Column("sends", "send_at"), Column("articles", "articles", optional=True),
+    Column("approved by", "approved_by", show=lambda by: by or "", optional=True),
+    Column("subject", "subject", wraps=True),
+]
+
+
 @editions_app.command("list")
-def editions_list() -> None:
+def editions_list(as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON")] = False) -> None:
     """Recent editions, and periods skipped for want of articles."""
     from sqlalchemy import select
 
     from digest.editions.lookup import list_editions
     from digest.store.models import EditionSkip
 
-    table = Table("id", "period", "status", "articles", "send at", "approved by", "subject")
     with transaction() as session:
-        for edition in list_editions(session):
-            table.add_row(str(edition.id), str(edition.period), edition.status.value, str(len(edition.items)),
-                          local_time(edition.send_at), edition.approved_by or "", edition.subject)
-        skips = session.scalars(select(EditionSkip).order_by(EditionSkip.period.desc()).limit(10)).all()
-    console.print(table)
+        rows = [{"id": edition.id, "period": edition.period, "status": edition.status.value,
+                 "send_at": edition.send_at, "articles": len(edition.items), "approved_by": edition.approved_by,
+                 "subject": edition.subject, "sent_at": edition.sent_at}
+                for edition in list_editions(session)]
+        skips = [{"period": skip.period, "reason": skip.reason} for skip in
+                 session.scalars(select(EditionSkip).order_by(EditionSkip.period.desc()).limit(10))]
+    if as_json:
+        print_json({"editions": rows, "skipped_periods": skips})
+        return
+    print_list(rows, EDITION_COLUMNS, as_json=False, empty="no edition yet")
     for skip in skips:
-        console.print(f"period {skip.period}: no edition ({skip.reason})")
+        console.print(f"period {skip['period']}: no edition ({skip['reason']})", highlight=False, markup=False)
+
+
+def _utc(moment) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 @editions_app.command("schedule")
-def editions_schedule(count: Annotated[int, typer.Option(help="How many periods")] = 5) -> None:
+def editions_schedule(count: Annotated[int, typer.Option(help="How many periods")] = 5,
+                      as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON")] = False) -> None:
     """The next periods: when each draft is composed (cutoff) and sent, local and UTC."""
     from digest.editions.cadence import Cadence
 
-    table = Table("period", "cutoff (local)", "send (local)", "cutoff (UTC)", "send (UTC)")
-    for period in Cadence.from_settings(get_settings()).upcoming(utcnow(), count=count):
-        table.add_row(str(period.date), local_time(period.cutoff_at), local_time(period.send_at),
-                      f"{period.cutoff_at:%Y-%m-%d %H:%M} UTC", f"{period.send_at:%Y-%m-%d %H:%M} UTC")
-    console.print(table)
+    rows = [{"period": period.date, "cutoff_at": period.cutoff_at, "send_at": period.send_at}
+            for period in Cadence.from_settings(get_settings()).upcoming(utcnow(), count=count)]
+    print_list(rows, [Column("period", "period"), Column("cutoff (local)", "cutoff_at"), Column("send (local)", "send_at"),
+                      Column("cutoff (UTC)", "cutoff_at", show=_utc, optional=True),
+                      Column("send (UTC)", "send_at", show=_utc, optional=True)],
+               as_json=as_json, empty="no period ahead")
 
 
 @editions_app.command("show")
@@ -80,11 +98,13 @@ def editions_show(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
         if rendered.clipped_by_gmail:
             size += f" [bold red](over {GMAIL_CLIP_BYTES // 1024} KB: Gmail clips it)[/]"
         console.print(size)
-        table = Table("#", "article", "section", "published", "title")
-        for item in edition.items:
-            table.add_row(str(item.position + 1), str(item.article_id), item.article.section or "",
-                          local_time(item.article.published_at), item.article.title)
-    console.print(table)
+        rows = [{"#": item.position + 1, "article": item.article_id, "section": item.article.section or "",
+                 "published": item.article.published_at, "title": item.article.title} for item in edition.items]
+    if rows:
+        console.print(list_table(rows, [Column("#", "#"), Column("article", "article"),
+                                        Column("section", "section", optional=True),
+                                        Column("published", "published", optional=True),
+                                        Column("title", "title", wraps=True)]))
 
 
 @editions_app.command("edit")
@@ -257,11 +277,11 @@ def editions_report(edition_id: Annotated[int, typer.Argument(metavar="ID")],
         console.print(f"  {label:<33} {value:>8}  {percent(rate)}", highlight=False)
     if report.complaint_warning:
         console.print("  [bold red]complaints above 0.1% of delivered (Gmail's limit is 0.3%)[/]")
-    table = Table("#", "article", "section", "author", "readers", "clicks")
-    for article in report.articles:
-        table.add_row(str(article["position"]), article["title"], article["section"], article["authors"],
-                      str(article["unique_clicks"]), str(article["clicks"]))
-    console.print(table)
+    if report.articles:
+        console.print(list_table(report.articles, [
+            Column("#", "position"), Column("article", "title", wraps=True),
+            Column("section", "section", optional=True), Column("author", "authors", optional=True, wraps=True),
+            Column("readers", "unique_clicks"), Column("clicks", "clicks")]))
     for problem in report.problems:
         console.print(f"  {problem['what']:<12} {problem['readers']:>6}  {problem['reason']}", highlight=False)
 

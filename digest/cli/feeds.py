@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
-
 from digest.cli.common import local_time, transaction, console, feeds_app
+from digest.cli.listing import Column, fitting_columns, print_list
 
 
 @feeds_app.command("add")
@@ -20,21 +19,35 @@ def feeds_add(url: str, section: Annotated[Optional[str], typer.Option(help="Sec
         console.print(f"feed {feed.id} added: {feed.url}")
 
 
+FEED_COLUMNS = [
+    Column("id", "id"), Column("url", "url", wraps=True), Column("status", "status"),
+    Column("failures", "consecutive_failures", optional=True),
+    Column("last success", "last_success_at", optional=True),
+    Column("stale", "stale", show=lambda stale: "stale" if stale else "", optional=True),
+    Column("section", "section", show=lambda section: section or "", optional=True),
+    Column("next poll", "next_poll_at", optional=True),
+    Column("last error / warning", "problem", show=lambda problem: problem or "", wraps=True, optional=True),
+]
+
+
 @feeds_app.command("list")
-def feeds_list() -> None:
+def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON")] = False) -> None:
     """Feeds with their health: last success, last error or warning, failures, stale."""
     from digest.feeds.registry import feed_health
 
-    table = Table("id", "url", "section", "status", "last success", "failures", "stale",
-                  "next poll", "last error / warning")
     with transaction() as session:
-        for health in feed_health(session):
-            feed = health.feed
-            table.add_row(str(feed.id), feed.url, feed.section or "", feed.status.value,
-                          local_time(feed.last_success_at), str(feed.consecutive_failures),
-                          "stale" if health.stale else "", local_time(feed.next_poll_at),
-                          feed.last_error or (f"warning: {feed.last_warning}" if feed.last_warning else ""))
-    console.print(table)
+        rows = [{"id": h.feed.id, "url": h.feed.url, "section": h.feed.section, "status": h.feed.status.value,
+                 "last_success_at": h.feed.last_success_at, "consecutive_failures": h.feed.consecutive_failures,
+                 "stale": h.stale, "next_poll_at": h.feed.next_poll_at, "last_error": h.feed.last_error,
+                 "last_warning": h.feed.last_warning,
+                 "problem": h.feed.last_error or (f"warning: {h.feed.last_warning}" if h.feed.last_warning else None)}
+                for h in feed_health(session)]
+    print_list(rows, FEED_COLUMNS, as_json=as_json, empty="no feed yet: add one with `digest feeds add URL`")
+    # A narrow terminal drops the error column; a feed's error is never dropped with it.
+    if not as_json and "problem" not in {c.key for c in fitting_columns(FEED_COLUMNS, rows, console.width)}:
+        for row in rows:
+            if row["problem"]:
+                console.print(f"feed {row['id']}: {row['problem']}", highlight=False, markup=False)
 
 
 @feeds_app.command("pause")

@@ -17,15 +17,14 @@ def ops_status(as_json: Annotated[bool, typer.Option("--json", help="Print the s
     crossed (for cron and probes)."""
     import json
 
+    from digest.cli.status_view import print_status
     from digest.ops.status import gather_status
-    from digest.ops.tables import status_tables
 
     status = gather_status()
     if as_json:
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
     else:
-        for table in status_tables(status):
-            console.print(table)
+        print_status(status)
     if status["warnings"]:
         raise typer.Exit(1)
 

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
-
 from digest.cli.common import local_time, transaction, console, err, subscribers_app
+from digest.cli.listing import Column, print_list
 from digest.errors import InputError
 
 
@@ -50,17 +49,23 @@ def _status(value: Optional[str]):
         raise InputError(f"--status {value!r} must be one of: {', '.join(s.value for s in SubscriberStatus)}") from None
 
 
+SUBSCRIBER_COLUMNS = [
+    Column("id", "id"), Column("email", "email"), Column("status", "status"),
+    Column("paused", "paused", show=lambda paused: "paused" if paused else "", optional=True),
+    Column("since", "created_at", optional=True), Column("name", "name", show=lambda name: name or "", wraps=True, optional=True),
+]
+
+
 @subscribers_app.command("list")
-def subscribers_list(status: Annotated[Optional[str], typer.Option(help="pending, confirmed or unsubscribed")] = None) -> None:
+def subscribers_list(status: Annotated[Optional[str], typer.Option(help="pending, confirmed or unsubscribed")] = None,
+                     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON")] = False) -> None:
     """Subscribers (all, or those with one status)."""
     from digest.subscribers.lifecycle import list_subscribers
 
-    table = Table("id", "email", "name", "status", "paused", "since")
     with transaction() as session:
-        for s in list_subscribers(session, status=_status(status)):
-            table.add_row(str(s.id), s.email, s.name or "", s.status.value, "paused" if s.paused else "",
-                          local_time(s.created_at))
-    console.print(table)
+        rows = [{"id": s.id, "email": s.email, "name": s.name, "status": s.status.value, "paused": s.paused,
+                 "created_at": s.created_at} for s in list_subscribers(session, status=_status(status))]
+    print_list(rows, SUBSCRIBER_COLUMNS, as_json=as_json, empty="no subscriber" + (f" is {status}" if status else " yet"))
 
 
 @subscribers_app.command("suppress")
