@@ -19,16 +19,23 @@ from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import send_batch
 from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
-from digest.feeds.poll import poll_feed
+from digest.feeds.poll import PollResult, poll_feed
 from digest.feeds.registry import add_feed
 from digest.sample.server import feed_url, start_in_thread
 from digest.store.db import unit_of_work
 from digest.store.migrate import upgrade
-from digest.store.models import Delivery, EditionStatus, Editor, Feed, Subscriber
+from digest.store.models import Delivery, Edition, EditionStatus, Editor, Feed, Subscriber
 from digest.subscribers.lifecycle import add_subscriber
 
 DEMO_APPROVER = "editor@example.org"
 DEMO_SUBSCRIBER = ("reader@example.org", "Demo Reader")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    feed_id: int
+    url: str
+    poll: PollResult
 
 
 @dataclass(frozen=True)
@@ -47,16 +54,16 @@ def _ensure_sample_server(port: int) -> str:
     return url
 
 
-def seed_sample(port: int) -> Feed:
+def seed_sample(port: int) -> Seeded:
     """Register and poll the sample feed, and add the demo reader (idempotent)."""
     upgrade()
     url = _ensure_sample_server(port)
     with unit_of_work() as session:
         feed = session.scalar(select(Feed).where(Feed.url == url)) or add_feed(session, url, None)
-        poll_feed(session, feed.id)
+        result = poll_feed(session, feed.id)
         if session.scalar(select(Subscriber.id).where(Subscriber.email == DEMO_SUBSCRIBER[0])) is None:
             add_subscriber(session, DEMO_SUBSCRIBER[0], name=DEMO_SUBSCRIBER[1], confirmed=True, source="demo")
-        return feed
+        return Seeded(feed.id, feed.url, result)
 
 
 def ensure_demo_editor(email: str, password: str) -> bool:
@@ -75,7 +82,15 @@ def run_demo(port: int) -> DemoResult:
     with unit_of_work() as session:
         edition = compose_next_edition(session, utcnow())
         if edition is None:
-            return DemoResult(None, [], "no edition: the sample feed had no articles that are not already in one")
+            # Run again: the sample's articles all went out already; say so, and send nothing.
+            sent = session.scalar(select(Edition).where(Edition.status == EditionStatus.SENT)
+                                  .order_by(Edition.sent_at.desc()).limit(1))
+            if sent is None:
+                return DemoResult(None, [], "no edition: the sample feed had no articles that are not already in one")
+            found = _messages(session, outbox, sent.id)
+            return DemoResult(sent.id, found, "\n".join([
+                f"nothing new to send: edition {sent.id} already went out with every sample article "
+                f"({len(found)} message(s) in the outbox):", *(f"  {path.resolve()}" for path in found)]))
         if edition.status == EditionStatus.DRAFT:
             approve_edition(session, edition.id, DEMO_APPROVER)
         if edition.status == EditionStatus.APPROVED:
@@ -87,11 +102,12 @@ def run_demo(port: int) -> DemoResult:
         with unit_of_work() as session:
             send_batch(session, edition_id, delivery_ids, outbox)
     with unit_of_work() as session:
-        deliveries = session.execute(
-            select(Delivery.id).where(Delivery.edition_id == edition_id).order_by(Delivery.id)
-        ).scalars()
-        paths = [outbox.path_for(edition_id, delivery_id) for delivery_id in deliveries]
-    found = [path for path in paths if path.exists()]
+        found = _messages(session, outbox, edition_id)
     lines = [f"edition {edition_id} sent to {len(found)} reader(s); the messages are in the outbox:"]
     lines += [f"  {path.resolve()}" for path in found]
     return DemoResult(edition_id, found, "\n".join(lines))
+
+
+def _messages(session, outbox: OutboxSender, edition_id: int) -> list[Path]:
+    deliveries = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id).order_by(Delivery.id))
+    return [path for path in (outbox.path_for(edition_id, delivery_id) for delivery_id in deliveries) if path.exists()]

@@ -73,8 +73,8 @@ def _feed_row(listing: str, feed_id: int) -> str:
 def test_an_operator_pauses_resumes_and_removes_a_feed(settings, feed_server, monkeypatch):
     monkeypatch.setenv("COLUMNS", "400")  # the whole table on one line per feed
     url = serve_feed(feed_server)
-    assert digest("feeds", "add", url).returncode == 0
-    assert "4 new" in digest("feeds", "poll").stdout
+    added = digest("feeds", "add", url)  # polled once as it is added
+    assert added.returncode == 0 and "first poll: 4 new" in added.stdout
     row = _feed_row(digest("feeds", "list").stdout, 1)
     assert url in row and "active" in row and "stale" not in row
     with unit_of_work() as session:  # two months pass without a new article
@@ -97,9 +97,8 @@ def test_an_operator_pauses_resumes_and_removes_a_feed(settings, feed_server, mo
 
 def test_an_editor_works_an_edition_from_the_command_line(settings, feed_server, tmp_path):
     url = serve_feed(feed_server)
-    assert digest("feeds", "add", url, "--section", "Analytical Articles").returncode == 0
-    polled = digest("feeds", "poll")
-    assert "4 new" in polled.stdout, polled.stderr
+    polled = digest("feeds", "add", url, "--section", "Analytical Articles")
+    assert polled.returncode == 0 and "first poll: 4 new" in polled.stdout, polled.stderr
     assert digest("subscribers", "add", "Reader@Example.org", "--name", "R", "--confirmed").returncode == 0
     assert "reader@example.org" in digest("subscribers", "list").stdout
     added = digest("editors", "add", "ed@example.org", "--role", "publisher", "--password-stdin",

@@ -16,15 +16,17 @@ from digest.clock import utcnow
 def editors_add(email: str,
                 role: Annotated[str, typer.Option(help="editor or publisher")] = "editor",
                 password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False) -> None:
-    """Create an editor account (asks for the password)."""
-    from digest.accounts import add_editor
+    """Create an editor account (asks for the password; without a terminal, reads it from
+    standard input)."""
+    from digest.accounts import ROLES, add_editor
+    from digest.errors import InputError
     from digest.subscribers.addresses import normalize_email
 
-    normalize_email(email, what="editor email")  # complain before asking for a password
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # Everything that can be refused is refused before anyone types a password.
+    normalize_email(email, what="editor email")
+    if role not in ROLES:
+        raise InputError(f"--role {role!r} must be one of: {', '.join(ROLES)}")
+    password = _read_password(password_stdin, "Password")
     with transaction() as session:
         editor = add_editor(session, email, password, role)
         console.print(f"editor {editor.email} added ({editor.role})")
@@ -41,11 +43,13 @@ def editors_token(email: str) -> None:
     sys.stdout.write(token + "\n")
 
 
-def _read_password(password_stdin: bool) -> str:
+def _read_password(password_stdin: bool, prompt: str = "New password") -> str:
     # Never from argv: a command line is visible to every user of the machine (ps) and in history.
-    if password_stdin:
+    # Without a terminal (a pipe, a script) there is nothing to prompt on: read the piped line,
+    # rather than let getpass warn that it cannot hide what is typed.
+    if password_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
-    return typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
 
 
 @editors_app.command("passwd")

@@ -198,14 +198,32 @@ def editions_approve(edition_id: Annotated[int, typer.Argument(metavar="ID")],
         console.print(f"edition {edition.id} approved by {edition.approved_by}; sends {local_time(edition.send_at)}")
 
 
+def refuse_send_advice(edition) -> None:
+    """Refuse `send` on an edition that is not approved, with the advice its state calls for."""
+    from digest.errors import Conflict
+
+    advice = {
+        "draft": f"approve it first: digest editions approve {edition.id} --by EMAIL",
+        "sending": f"it is already going out; follow it with `digest editions deliveries {edition.id}`",
+        "paused": f"its send is paused; continue it with `digest editions resume {edition.id}`",
+        "sent": f"it went out {local_time(edition.sent_at)}; the next edition is composed at its cutoff "
+                "(or now: `digest editions compose --now`)",
+        "cancelled": "its send was cancelled; a cancelled edition is not sent again",
+    }.get(edition.status.value)
+    if advice:
+        raise Conflict(f"edition {edition.id} is {edition.status.value}: {advice}")
+
+
 @editions_app.command("send")
 def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Send an approved edition now (the workers deliver it)."""
     from digest.delivery.plan import release_edition
+    from digest.editions.lookup import get_edition
     from digest.store.db import on_commit
     from workers.tasks import start_edition
 
     with transaction() as session:
+        refuse_send_advice(get_edition(session, edition_id))
         release_edition(session, edition_id)
         on_commit(session, lambda: start_edition.delay(edition_id))
     console.print(f"edition {edition_id} queued for sending; follow it with `digest editions list`")

@@ -5,18 +5,30 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from digest.cli.common import local_time, transaction, console, feeds_app
+from digest.cli.common import local_time, transaction, console, err, feeds_app
 from digest.cli.listing import Column, fitting_columns, print_list
 
 
 @feeds_app.command("add")
 def feeds_add(url: str, section: Annotated[Optional[str], typer.Option(help="Section name")] = None) -> None:
-    """Register a feed to poll."""
+    """Register a feed to poll, and poll it once now (a feed that does not answer is still added,
+    with a warning: the poller keeps trying it)."""
+    from digest.feeds.poll import poll_feed
     from digest.feeds.registry import add_feed
 
     with transaction() as session:
         feed = add_feed(session, url, section)
-        console.print(f"feed {feed.id} added: {feed.url}")
+        feed_id, feed_url = feed.id, feed.url
+    console.print(f"feed {feed_id} added: {feed_url}", soft_wrap=True, highlight=False, markup=False)
+    # Its own transaction: the feed stays added whatever the first poll meets.
+    with transaction() as session:
+        result = poll_feed(session, feed_id)
+    if result.error:
+        err.print(f"Warning: feed {feed_id} did not answer its first poll ({result.error}). It stays added; "
+                  "the poller tries it again on its schedule (see `digest feeds list`).",
+                  soft_wrap=True, highlight=False, markup=False)
+    else:
+        console.print(f"first poll: {poll_summary(result)}", soft_wrap=True, highlight=False, markup=False)
 
 
 FEED_COLUMNS = [
@@ -95,17 +107,20 @@ def feeds_poll(feed: Annotated[Optional[int], typer.Option(help="Poll only this 
         # One transaction per feed: what one feed stored stays stored whatever the next does.
         with transaction() as session:
             result = poll_feed(session, feed_id)
-        if result.error:
-            status = f"error: {result.error}"
-        elif result.deferred:
-            status = "deferred: its host is busy with another request"
-        elif result.skipped:
-            status = f"not polled: {result.skipped}"
-        else:
-            status = "not modified" if result.not_modified else f"{result.new} new, {result.updated} updated"
-        if result.warning:
-            status += f" (warning: {result.warning})"
-        console.print(f"feed {feed_id}: {status}", soft_wrap=True, highlight=False)
+        console.print(f"feed {feed_id}: {poll_summary(result)}", soft_wrap=True, highlight=False, markup=False)
+
+
+def poll_summary(result) -> str:
+    """What a poll did, in a few words: '4 new, 0 updated', 'not modified', 'error: ...'."""
+    if result.error:
+        summary = f"error: {result.error}"
+    elif result.deferred:
+        summary = "deferred: its host is busy with another request"
+    elif result.skipped:
+        summary = f"not polled: {result.skipped}"
+    else:
+        summary = "not modified" if result.not_modified else f"{result.new} new, {result.updated} updated"
+    return summary + (f" (warning: {result.warning})" if result.warning else "")
 
 
 @feeds_app.command("show")

@@ -45,9 +45,13 @@ def sample_setup(port: Annotated[int, typer.Option(help="Port of the sample feed
     from digest.demo import ensure_demo_editor, seed_sample
     from digest.editions.compose import compose_next_edition
 
+    from digest.cli.feeds import poll_summary
+
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
-    feed = seed_sample(port)
-    console.print(f"sample feed {feed.id} polled: {feed.url}")
+    seeded = seed_sample(port)
+    # soft_wrap: a URL longer than the terminal's line stays on its line, never pushed to the next.
+    console.print(f"sample feed {seeded.feed_id} polled ({poll_summary(seeded.poll)}): {seeded.url}",
+                  soft_wrap=True, highlight=False, markup=False)
     with transaction() as session:
         edition = compose_next_edition(session, utcnow())
         if edition is not None:

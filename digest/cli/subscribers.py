@@ -149,8 +149,12 @@ def subscribers_show(email: str, as_json: Annotated[bool, typer.Option("--json",
 
     from digest.subscribers.privacy import describe_subscriber
 
+    from digest.errors import NotFound
+
     with transaction() as session:
         held = describe_subscriber(session, email)
+    if not any((held["subscriber"], held["suppression"], held["deliveries"], held["delivery_events"], held["audit_log"])):
+        raise NotFound(f"nothing is held about {held['email']}: no subscriber, suppression, delivery or audit entry")
     if as_json:
         sys.stdout.write(json.dumps(held, default=_json_default, indent=2, ensure_ascii=False) + "\n")
         return
