@@ -38,6 +38,7 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
     # A skip matters until a later edition exists: a period skipped because its articles went
     # out early, in the edition after it, is no news.
     newest = session.scalar(select(func.max(Edition.period)))
+    recent_rows = [(edition, figures[edition.id]) for edition in recent]
     skip = session.scalar(select(EditionSkip).order_by(EditionSkip.period.desc()).limit(1))
     if skip is not None and newest is not None and skip.period < newest:
         skip = None
@@ -47,8 +48,9 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
         "older_drafts": drafts[1:],
         "scheduled": editions(EditionStatus.APPROVED),
         "sending": [(edition, send_progress(session, edition, now)) for edition in sending],
-        "recent": [(edition, figures[edition.id]) for edition in recent],
+        "recent": recent_rows,
         "skip": skip,
+        "last_sent": next((edition for edition, _ in recent_rows if edition.sent_at), None),
         "percent": percent,
         # Trends across the latest editions, with the complaint-rate warning.
         **trend_charts(session, get_settings().REPORT_TREND_EDITIONS),

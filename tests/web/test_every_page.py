@@ -171,10 +171,11 @@ def test_the_dashboard_after_a_send_names_the_next_period_and_composes_it(editor
     editor.shoot("dashboard-after-send")
     upcoming = Cadence.from_settings(get_settings()).upcoming(utcnow(), 3)
     following = next(p for p in upcoming if p.date > seeded["sent_period"])
-    card = page.locator("[aria-labelledby=next-period]").inner_text()
+    card = page.locator("#next-period-times").inner_text()
     assert long_date(following.date) in card, card
     assert long_date(seeded["sent_period"]) not in card, card
     assert page.locator("#skipped").count() == 0
+    assert long_date(seeded["sent_period"]) in page.locator("#last-sent").inner_text()
 
     page.get_by_role("button", name="Compose the next edition now").click()
     page.wait_for_url(re.compile(r"/editions/\d+$"))
