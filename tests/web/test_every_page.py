@@ -39,6 +39,9 @@ from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 WIDTHS = (1280, 375)
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+# From the email field's label to the field: the same on every form.
+LABEL_GAP = """() => document.querySelector('#email').getBoundingClientRect().top
+  - document.querySelector('label[for=email]').getBoundingClientRect().bottom"""
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -242,6 +245,7 @@ def test_every_public_page_fits_a_phone(reader, service, redis_client):
     _, seeded = service
     page = reader.page
     reader.shoot("login", "/login")
+    login_gap = page.evaluate(LABEL_GAP)
     page.get_by_label("Email").fill("publisher@example.org")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
@@ -255,6 +259,8 @@ def test_every_public_page_fits_a_phone(reader, service, redis_client):
                        "unsubscribe": f"/u/{make_token(UNSUBSCRIBE, seeded['reader'])}",
                        "confirm": f"/confirm/{make_token(CONFIRM, seeded['pending'])}"}.items():
         reader.shoot(name, path)
+    page.goto("/subscribe")
+    assert abs(page.evaluate(LABEL_GAP) - login_gap) <= 1, "the login form's spacing differs from the others'"
     page.goto("/no-such-page")
     assert re.match(r"[A-Z]", page.locator("main p").first.inner_text())
 
