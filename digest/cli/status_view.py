@@ -80,9 +80,10 @@ def print_status(status: dict) -> None:
 
     _heading("Sends")
     for send in status["sends"]:
+        going = send["status"] in ("sending", "paused")  # a pace and an ETA are news only then
         _say(f"  edition {send['edition_id']} ({send['status']}): {send['done']} of {send['total']} done "
-             f"({send['percent']}%)" + (f", {send['per_minute']} a minute" if send["per_minute"] else "")
-             + (f", done by {_when(send['eta'])}" if send["eta"] else ""))
+             f"({send['percent']}%)" + (f", {send['per_minute']} a minute" if going and send["per_minute"] else "")
+             + (f", done by {_when(send['eta'])}" if going and send["eta"] else ""))
         counts = " · ".join(f"{state} {count}" for state, count in send["deliveries"].items() if count)
         _say(f"    {counts or 'no deliveries'}")
     if not status["sends"]:
