@@ -154,6 +154,8 @@ def send_status(session, now: dt.datetime) -> list[dict]:
                       "done": progress.done, "percent": progress.percent, "per_minute": progress.per_minute,
                       "eta": progress.eta.isoformat() if progress.eta else None,
                       "resent": progress.resent, "maybe_twice": progress.maybe_twice,
+                      # Handed to the provider to hold until send_at: it can still be called off.
+                      "held_at_provider": bool(edition.provider_batch_id) and edition.send_at > now,
                       "spam_reports": complaints.get(edition.id, 0)})
     return sends
 

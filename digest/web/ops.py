@@ -47,12 +47,15 @@ def api_status(editor: Editor = Depends(current_editor), session: Session = Depe
 
 def send_actions(send: dict) -> list[tuple[str, str, str]]:
     """The actions that apply to a send in its state, as (action, label, button style): a sent
-    edition offers none, except re-sending rows SendGrid never reported. Stopping and dropping
-    are styled as the destructive actions they are."""
+    edition offers none, except calling off a send the provider holds until its time, and
+    re-sending rows SendGrid never reported. Stopping and dropping are styled as the destructive
+    actions they are."""
     counts = send["deliveries"]
     offered = {"sending": [("pause", "Pause", "secondary"), ("cancel", "Cancel the send", "danger")],
                "paused": [("resume", "Resume", ""), ("cancel", "Cancel the send", "danger")]}
     applicable = list(offered.get(send["status"], []))
+    if send["status"] == "sent" and send["held_at_provider"]:
+        applicable.append(("cancel", "Cancel the scheduled send", "danger"))
     if send["status"] in offered and counts.get("failed"):
         applicable += [("retry-failed", "Retry failed", "secondary"), ("discard-failed", "Discard failed", "danger")]
     if counts.get("unknown"):
