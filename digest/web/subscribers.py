@@ -9,6 +9,7 @@ and the confirmation task is enqueued only after commit.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from typing import Annotated
 
 import kombu.exceptions
@@ -90,6 +91,9 @@ def signup_problem(email: str, name: str) -> str:
     try:
         clean_name(name, address)
     except InputError:
+        hidden = next((char for char in name if unicodedata.category(char) == "Cc" and char not in "\t\n\r"), None)
+        if hidden is not None:
+            return f"The name contains an invisible control character (U+{ord(hidden):04X}). Please remove it."
         return f"Please give a name of at most {MAX_NAME} characters, or leave it empty."
     return f"“{typed}” does not seem to receive email. Please check the part after the @."
 

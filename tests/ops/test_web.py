@@ -82,7 +82,7 @@ def test_readyz_answers_503_while_redis_or_the_database_is_unreachable(client, m
 
 
 def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_server, thresholds):
-    thresholds(OPS_QUEUE_WAITING_MAX=0, OPS_PAGE_REFRESH_SECONDS=7)
+    thresholds(OPS_QUEUE_WAITING_MAX=0, OPS_PAGE_REFRESH_SECONDS=7, SEND_RATE_PER_HOUR=500)
     _login(client, role="editor")
     edition_id, _ = sending_edition(feed_server, *READERS)
     edition_tick.delay()
@@ -93,6 +93,8 @@ def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_serve
     assert "No worker online consumes delivery." in page.text and "Beat has never ticked." in page.text
     assert f'data-edition="{edition_id}"' in page.text and "Pending: 3" in page.text
     assert f'action="/ops/editions/{edition_id}/pause"' not in page.text, "actions are for publishers"
+    # Only the limits that are set, in words; none of "no/s".
+    assert "Rate limit today: 500 an hour;" in " ".join(page.text.split()) and "no/s" not in page.text
 
 
 def test_metrics_parse_and_match_the_json(client, feed_server):
