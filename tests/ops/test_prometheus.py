@@ -164,7 +164,7 @@ def test_counters_only_increase_across_a_real_send(client, feed_server, service_
         for delivery_ids in batches:
             send_batch.delay(edition_id, delivery_ids)
         wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=60, what="the send")
-        runs = ("digest_task_runs_total", (("outcome", "succeeded"), ("task", "digest.delivery.send_batch")))
+        runs = ("digest_task_runs_total", (("outcome", "succeeded"), ("task", "workers.tasks.send_batch")))
         wait_for(lambda: _counter_samples(client.get("/metrics").text).get(runs, 0) >= len(batches),
                  timeout=30, what="the send task's run to be counted")
         after = _counter_samples(client.get("/metrics").text)
@@ -176,7 +176,7 @@ def test_counters_only_increase_across_a_real_send(client, feed_server, service_
     assert not went_down
     assert after[("digest_deliveries_sent_total", ())] - before[("digest_deliveries_sent_total", ())] == 3
     assert after[runs] - before.get(runs, 0) == len(batches)
-    duration = ("digest_task_duration_seconds_count", (("task", "digest.delivery.send_batch"),))
+    duration = ("digest_task_duration_seconds_count", (("task", "workers.tasks.send_batch"),))
     assert after[duration] - before[duration] == len(batches)
-    failed = ("digest_task_runs_total", (("outcome", "failed"), ("task", "digest.delivery.send_batch")))
+    failed = ("digest_task_runs_total", (("outcome", "failed"), ("task", "workers.tasks.send_batch")))
     assert before[failed] == after[failed] == 1

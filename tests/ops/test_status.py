@@ -75,19 +75,19 @@ def test_feeds_show_their_last_success_failures_and_error(settings, clean_redis,
 def test_task_records_are_bounded(settings, clean_redis, thresholds):
     thresholds(OPS_FAILURES_KEPT=3)
     for number in range(5):
-        record_failure("digest.feeds.poll_feed", f"id-{number}", "ValueError: no", "Traceback ...")
+        record_failure("workers.tasks.poll_feed", f"id-{number}", "ValueError: no", "Traceback ...")
     assert [json.loads(raw)["task_id"] for raw in clean_redis.lrange(FAILURES_KEY, 0, -1)] == ["id-4", "id-3", "id-2"]
-    record_task("digest.editions.tick", "succeeded", 0.1)
+    record_task("workers.tasks.edition_tick", "succeeded", 0.1)
     bucket = minute(utcnow().timestamp())
-    for key in (f"{TASK_COUNTS_KEY}{bucket}", f"{RUNTIMES_KEY}{bucket}:digest.editions.tick"):
+    for key in (f"{TASK_COUNTS_KEY}{bucket}", f"{RUNTIMES_KEY}{bucket}:workers.tasks.edition_tick"):
         assert 0 < clean_redis.ttl(key) <= 7200
 
 
 def test_only_the_last_hour_counts(settings, clean_redis):
     now = utcnow().timestamp()
-    record_task("digest.editions.tick", "succeeded", 0.1, at=now - 61 * 60)
-    record_task("digest.editions.tick", "failed", 0.2, at=now - 30 * 60)
-    tick = task(gather_status(), "digest.editions.tick")
+    record_task("workers.tasks.edition_tick", "succeeded", 0.1, at=now - 61 * 60)
+    record_task("workers.tasks.edition_tick", "failed", 0.2, at=now - 30 * 60)
+    tick = task(gather_status(), "workers.tasks.edition_tick")
     assert (tick["succeeded"], tick["failed"], tick["runtime_count"]) == (0, 1, 1)
 
 
