@@ -65,6 +65,8 @@ from tests.databases import scratch_postgres  # noqa: E402
 from tests.servers import FeedServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+# The browser fixtures, for the browser tests in tests/web and tests/reports.
+pytest_plugins = ["tests.browser"]
 
 
 def reset_caches() -> None:

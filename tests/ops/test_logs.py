@@ -12,13 +12,12 @@ import sys
 import httpx
 import pytest
 
-from digest.delivery.plan import release_edition, start_edition
 from digest.feeds.registry import add_feed
 from digest.ops.records import BEAT_KEY
 from digest.store.db import unit_of_work
 from digest.store.models import Edition, EditionStatus
 from tests.conftest import REPO, Worker, wait_for
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import sending_edition
 from tests.live_app import LiveApp
 from workers.tasks import poll_feed, send_batch
 
@@ -47,13 +46,8 @@ def _edition_sent(edition_id: int) -> bool:
 
 def test_a_worker_logs_one_json_object_per_line_with_the_ids_in_play(settings, clean_redis, service_env,
                                                                     feed_server, tmp_path):
-    polled_feed(feed_server)
-    subscribers(*READERS)
-    edition_id = approved_edition()
+    edition_id, [batch] = sending_edition(feed_server, *READERS)
     with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
         broken_feed = add_feed(session, "http://127.0.0.1:1/feed.xml", None).id  # nothing listens there
     log = tmp_path / "worker.log"
     worker = Worker(dict(service_env, LOG_FORMAT="json"), log).start()

@@ -22,9 +22,8 @@ from digest.ops.records import record_beat_tick
 from digest.store.db import unit_of_work
 from digest.store.models import EditionStatus, WebhookBatch
 from digest.web.app import app
-from tests.conftest import REPO, Worker, reset_caches, wait_for
+from tests.conftest import REPO, Worker, wait_for
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now, sending_edition
-from tests.sendgrid_standin import SendGridStandIn
 from workers.tasks import send_batch
 
 PROMETHEUS = REPO / "deploy" / "prometheus"
@@ -73,17 +72,6 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(client):
     assert samples[unmatched] == 2
 
 
-@pytest.fixture
-def standin(settings, clean_redis, monkeypatch):
-    with SendGridStandIn() as server:
-        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
-        monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
-        monkeypatch.setenv("SENDGRID_API_HOST", server.url)
-        monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", server.public_key)
-        reset_caches()
-        yield server
-
-
 def _apply_webhook(client, standin, events: list[dict]) -> None:
     payload = json.dumps(events) + "\r\n"
     answer = client.post("/webhooks/sendgrid", content=payload.encode(), headers=standin.signed_headers(payload))
@@ -94,7 +82,7 @@ def _apply_webhook(client, standin, events: list[dict]) -> None:
         process_webhook_batch(session, batch_id)
 
 
-def test_provider_events_are_counted_once_by_documented_type(standin, feed_server):
+def test_provider_events_are_counted_once_by_documented_type(clean_redis, standin, feed_server):
     polled_feed(feed_server)
     many_subscribers(3)
     send_now(approved_edition(), get_sender())

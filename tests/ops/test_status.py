@@ -10,7 +10,6 @@ from kombu import Connection, Exchange, Producer, Queue
 from sqlalchemy import select, update
 
 from digest.clock import utcnow
-from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.ratelimit import get_rate_limiter
 from digest.ops.records import (FAILURES_KEY, RUNTIMES_KEY, TASK_COUNTS_KEY, minute, record_failure,
                                 record_task)
@@ -18,25 +17,14 @@ from digest.ops.status import gather_status
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryStatus, Edition, Feed
 from tests.conftest import reset_caches
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import polled_feed, sending_edition
 from tests.ops.conftest import queue, task
 
 READERS = [f"reader{i}@example.org" for i in range(10)]
 
 
-def _sending_edition(feed_server) -> int:
-    polled_feed(feed_server)
-    subscribers(*READERS)
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        start_edition(session, edition_id)
-    return edition_id
-
-
 def test_a_send_shows_its_deliveries_throughput_and_eta(settings, clean_redis, feed_server):
-    edition_id = _sending_edition(feed_server)
+    edition_id, _ = sending_edition(feed_server, *READERS)
     now = utcnow()
     with unit_of_work() as session:
         session.execute(update(Edition).values(started_at=now - dt.timedelta(minutes=10)))
