@@ -11,13 +11,31 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+
+def _redis_url_of_this_process(url: str) -> str:
+    """The Redis database of this test process: TEST_REDIS_URL's own, or under pytest-xdist the
+    n-th after it for worker gwN. Each database holds its own Celery queues, and kombu prefixes
+    broadcasts and events with the database number, so the worker processes one test process
+    starts never take another's tasks or answer its inspections."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    if database > 15:
+        sys.exit(f"TEST_REDIS_URL {url}: test process {worker} would need Redis database {database} "
+                 "(a default server has 0-15); name a lower database or run fewer processes")
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 # The tests flush this Redis database, so it is never guessed: scripts/test starts a private one.
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or sys.exit(
+TEST_REDIS_URL = _redis_url_of_this_process(os.environ.get("TEST_REDIS_URL") or sys.exit(
     "TEST_REDIS_URL is not set: run scripts/test, or name a Redis database the tests may flush"
-)
+))
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BASE_ENV = {
     "DIGEST_ENV_FILE": "",  # never read a developer's .env
@@ -47,6 +65,8 @@ from tests.databases import scratch_postgres  # noqa: E402
 from tests.servers import FeedServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+# The browser fixtures, for the browser tests in tests/web and tests/reports.
+pytest_plugins = ["tests.browser"]
 
 
 def reset_caches() -> None:
@@ -80,12 +100,27 @@ def wait_until_drained(timeout: float = 60.0) -> None:
     def idle() -> bool:
         if any(client.llen(key) for queue in QUEUES for key in queue_keys(queue)) or client.hlen("unacked"):
             return False
-        inspect = app.control.inspect(timeout=1)
+        # Asking the workers this process runs by name returns as soon as each has answered,
+        # not after the whole time-out.
+        names = sorted(Worker.running)
+        if not names:
+            return True
+        inspect = app.control.inspect(destination=names, limit=len(names), timeout=1)
         busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
         return not any(busy)
 
     wait_for(lambda: idle() and (time.sleep(0.5) or idle()), timeout=timeout, what="the queues to drain")
 
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked postgresql_only are not run on SQLite: slow tests whose SQLite run proves
+    nothing the PostgreSQL run and the rest of the suite do not (README, Quickstart, says which)."""
+    sqlite_runs = [item for item in items if item.get_closest_marker("postgresql_only")
+                   and getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "sqlite"]
+    if sqlite_runs:
+        config.hook.pytest_deselected(items=sqlite_runs)
+        items[:] = [item for item in items if item not in sqlite_runs]
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -163,6 +198,8 @@ def redis_client():
 class Worker:
     """A real `celery worker` process (its own process group, so it can be killed whole)."""
 
+    running: set[str] = set()  # the names of this test process's workers now running
+
     def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1,
                  celery: tuple[str, ...] = (sys.executable, "-m", "celery")):
         from workers.app import app
@@ -173,6 +210,7 @@ class Worker:
         self.concurrency = concurrency
         self.celery = list(celery)  # how `celery` is started (tests/scaled_clock.py starts it on a faster clock)
         self.process: subprocess.Popen | None = None
+        self.name: str | None = None
 
     def start(self) -> "Worker":
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -186,6 +224,7 @@ class Worker:
         )
         log.close()
         wait_for(self._ready, timeout=60, what="the Celery worker to be ready")
+        Worker.running.add(self.name)
         return self
 
     def _ready(self) -> bool:
@@ -197,6 +236,7 @@ class Worker:
         """SIGKILL the worker and its pool children at once, as an OOM killer or a crash would."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        Worker.running.discard(self.name)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -205,6 +245,7 @@ class Worker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        Worker.running.discard(self.name)
 
 
 @pytest.fixture(scope="module")

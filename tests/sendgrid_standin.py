@@ -24,6 +24,8 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.servers import serve_in_thread
+
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
 RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
@@ -141,11 +143,10 @@ class SendGridStandIn:
         self._private_key = ec.generate_private_key(ec.SECP256R1())
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     # --- running -------------------------------------------------------------------------
     def __enter__(self) -> "SendGridStandIn":
-        self._thread.start()
+        serve_in_thread(self.httpd)
         return self
 
     def __exit__(self, *exc) -> None:

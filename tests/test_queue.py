@@ -42,7 +42,7 @@ def test_a_committed_transaction_enqueues_after_the_commit(settings, held):
         on_commit(session, enqueue)
         assert held() == []
     assert seen_at_enqueue == [1]
-    assert [h["task"] for h in held()] == ["digest.feeds.poll_feed"]
+    assert [h["task"] for h in held()] == ["workers.tasks.poll_feed"]
 
 
 def test_send_batches_wait_in_the_delivery_queue_and_feeds_in_theirs(settings, redis_client):
@@ -59,3 +59,11 @@ def test_every_beat_entry_names_a_task_the_workers_run():
     import workers.tasks  # noqa: F401 - registers the tasks
 
     assert {entry["task"] for entry in app.conf.beat_schedule.values()} <= set(app.tasks)
+
+
+def test_every_task_is_named_for_where_it_lives_and_routed_to_its_queue():
+    import workers.tasks  # noqa: F401 - registers the tasks
+
+    ours = {name: task for name, task in app.tasks.items() if type(task).__module__ == "workers.tasks"}
+    assert ours and all(name == f"workers.tasks.{task.run.__name__}" for name, task in ours.items())
+    assert set(app.conf.task_routes) == set(ours), "a task without a route waits in the default queue"

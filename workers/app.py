@@ -7,7 +7,8 @@ from digest.store.db import dispose_engines
 from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
 
-app = Celery("analyst_digest", include=["workers.tasks"])
+# renamed_tasks: old task names still accepted for one release (README, "Renamed tasks").
+app = Celery("analyst_digest", include=["workers.tasks", "workers.renamed_tasks"])
 app.config_from_object("workers.config")
 
 

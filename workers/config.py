@@ -27,24 +27,29 @@ worker_send_task_events = True
 task_send_sent_event = True
 
 task_default_queue = "editions"
+# Every task by its name (workers/tasks.py); a new task goes to the default queue until listed here.
 task_routes = {
-    "digest.feeds.*": {"queue": "feeds"},
-    "digest.editions.*": {"queue": "editions"},
-    "digest.delivery.*": {"queue": "delivery"},
-    "digest.webhooks.*": {"queue": "webhooks"},
+    "workers.tasks.poll_due_feeds": {"queue": "feeds"},
+    "workers.tasks.poll_feed": {"queue": "feeds"},
+    "workers.tasks.edition_tick": {"queue": "editions"},
+    "workers.tasks.start_edition": {"queue": "editions"},
+    "workers.tasks.send_batch": {"queue": "delivery"},
+    "workers.tasks.reconcile_deliveries": {"queue": "delivery"},
+    "workers.tasks.process_webhook": {"queue": "webhooks"},
+    "workers.tasks.sweep_webhooks": {"queue": "webhooks"},
     # Confirmations go with the short edition tasks, never behind an edition's send batches:
     # a reader who just signed up waits for that email.
-    "digest.subscribers.*": {"queue": "editions"},
+    "workers.tasks.send_confirmation": {"queue": "editions"},
 }
 
 # Records each tick for the ops page (workers/beat.py).
 beat_scheduler = "workers.beat:RecordingScheduler"
 beat_schedule = {
-    "poll-due-feeds": {"task": "digest.feeds.poll_due_feeds", "schedule": crontab(minute="*/5")},
+    "poll-due-feeds": {"task": "workers.tasks.poll_due_feeds", "schedule": crontab(minute="*/5")},
     # Cheap: one indexed query finds nothing most minutes. The cadence decides what is due.
-    "edition-tick": {"task": "digest.editions.tick", "schedule": 60.0},
-    "reconcile-deliveries": {"task": "digest.delivery.reconcile",
+    "edition-tick": {"task": "workers.tasks.edition_tick", "schedule": 60.0},
+    "reconcile-deliveries": {"task": "workers.tasks.reconcile_deliveries",
                              "schedule": _settings.SEND_RECONCILE_INTERVAL_SECONDS},
     # Webhook batches kept but never applied (their message was lost with Redis).
-    "sweep-webhooks": {"task": "digest.webhooks.sweep", "schedule": float(_settings.WEBHOOK_SWEEP_AFTER_SECONDS)},
+    "sweep-webhooks": {"task": "workers.tasks.sweep_webhooks", "schedule": float(_settings.WEBHOOK_SWEEP_AFTER_SECONDS)},
 }

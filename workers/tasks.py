@@ -2,6 +2,10 @@
 
 Every task may run twice (Redis redelivers unacknowledged messages); the database makes that
 harmless through unique rows and conditional updates.
+
+Each task is named for where it lives, `workers.tasks.<function>`, spelled out so that renaming a
+function never renames the messages already queued for it; workers/config.py routes each name
+to its queue.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def enqueue_batches(session, edition_id: int, batches: list[list[int]]) -> None:
         on_commit(session, lambda ids=delivery_ids: send_batch.delay(edition_id, ids))
 
 
-@app.task(name="digest.feeds.poll_due_feeds")
+@app.task(name="workers.tasks.poll_due_feeds")
 def poll_due_feeds() -> int:
     with unit_of_work() as session:
         feed_ids = claim_due_feeds(session, utcnow())
@@ -49,7 +53,7 @@ def poll_due_feeds() -> int:
     return len(feed_ids)
 
 
-@app.task(name="digest.feeds.poll_feed")
+@app.task(name="workers.tasks.poll_feed")
 def poll_feed(feed_id: int) -> dict:
     with unit_of_work() as session:
         result = poll_one_feed(session, feed_id)
@@ -59,14 +63,14 @@ def poll_feed(feed_id: int) -> dict:
             "deferred": result.deferred, "error": result.error}
 
 
-@app.task(name="digest.editions.tick")
+@app.task(name="workers.tasks.edition_tick")
 def edition_tick() -> None:
     with unit_of_work() as session:
         for edition_id in tick(session, utcnow(), ahead=send_ahead(get_sender())):
             on_commit(session, lambda edition_id=edition_id: start_edition.delay(edition_id))
 
 
-@app.task(name="digest.editions.start")
+@app.task(name="workers.tasks.start_edition")
 def start_edition(edition_id: int) -> int:
     with unit_of_work() as session:
         batches = plan_edition(session, edition_id, sender=get_sender())
@@ -74,7 +78,7 @@ def start_edition(edition_id: int) -> int:
     return len(batches)
 
 
-@app.task(name="digest.delivery.send_batch", acks_late=True, reject_on_worker_lost=True)
+@app.task(name="workers.tasks.send_batch", acks_late=True, reject_on_worker_lost=True)
 def send_batch(edition_id: int, delivery_ids: list[int], failures: int = 0) -> int:
     """Waiting (our rate limit, a 429) sends the batch back with the same failure count;
     a failure spends one of SEND_MAX_RETRIES. Either way a fresh message, never a long ETA."""
@@ -100,7 +104,7 @@ def send_batch(edition_id: int, delivery_ids: list[int], failures: int = 0) -> i
         return 0
 
 
-@app.task(name="digest.delivery.reconcile")
+@app.task(name="workers.tasks.reconcile_deliveries")
 def reconcile_deliveries() -> dict:
     """Beat: stuck claims become unknown; unknown rows SendGrid stayed silent about are re-sent
     once; sends whose queue messages were lost are re-issued."""
@@ -119,13 +123,13 @@ def reconcile_deliveries() -> dict:
             "reissued": {str(k): len(v) for k, v in stalled.items()}}
 
 
-@app.task(name="digest.webhooks.process", acks_late=True)
+@app.task(name="workers.tasks.process_webhook", acks_late=True)
 def process_webhook(batch_id: int) -> dict:
     with unit_of_work() as session:
         return process_webhook_batch(session, batch_id)
 
 
-@app.task(name="digest.webhooks.sweep")
+@app.task(name="workers.tasks.sweep_webhooks")
 def sweep_webhooks() -> int:
     """Beat: apply kept webhook batches whose queue message was lost, each in its own transaction
     (the claim in process_webhook_batch makes a race with the normal path harmless)."""
@@ -143,7 +147,7 @@ def sweep_webhooks() -> int:
     return len(batch_ids)
 
 
-@app.task(name="digest.subscribers.send_confirmation", bind=True)
+@app.task(name="workers.tasks.send_confirmation", bind=True)
 def send_confirmation(self, subscriber_id: int) -> bool:
     try:
         with unit_of_work() as session:

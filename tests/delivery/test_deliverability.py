@@ -8,7 +8,6 @@ import quopri
 import re
 import shutil
 import subprocess
-import threading
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from digest.delivery.confirmation import send_confirmation
 from digest.subscribers.lifecycle import add_subscriber
 from digest.subscribers.preferences import update_preferences
 from tests.factories import approved_edition, poll_url, send_now
+from tests.servers import serve_in_thread
 
 MAX_SPAM_SCORE = 1.0
 
@@ -30,7 +30,7 @@ MAX_SPAM_SCORE = 1.0
 @pytest.fixture
 def sample_feed_url():
     server = make_server(port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     yield f"http://127.0.0.1:{server.server_port}{SAMPLE_FEED_PATH}"
     server.shutdown()
     server.server_close()
@@ -72,6 +72,7 @@ def test_every_message_is_mime_clean_on_the_wire(every_message):
         assert not problems, f"{label}: {problems}"
 
 
+@pytest.mark.postgresql_only  # the messages' bytes are the same from either database
 def test_every_message_scores_under_one_point_in_spamassassin(every_message):
     if shutil.which("spamassassin") is None:
         pytest.fail("spamassassin is missing: scripts/test installs Debian's package")
@@ -203,7 +204,7 @@ LOW_CONTRAST_TEXT_JS = """
 def test_every_text_passes_wcag_aa_contrast_in_light_and_dark_mode(every_message):
     from playwright.sync_api import sync_playwright
 
-    from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+    from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
     pages = {label: html_part(raw) for label, raw in every_message.items()}
     with sync_playwright() as playwright:

@@ -22,7 +22,7 @@ from tests.sendgrid_standin import SendGridStandIn
 from workers.app import app
 from workers.tasks import start_edition
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
 
 @pytest.fixture(scope="module")

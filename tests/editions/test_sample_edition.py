@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
-import threading
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,6 +22,7 @@ from digest.feeds.registry import add_feed
 from digest.sample.server import SAMPLE_FEED, feed_url, make_server
 from digest.store.db import unit_of_work
 from digest.store.models import Article
+from tests.servers import serve_in_thread
 
 # The sample's items are dated November 2026; the edition is composed as of the end of that month.
 NOW = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
@@ -40,7 +40,7 @@ BYLINE_WORDS = ("By ", "By:", "CACI Analyst", "issue of the")
 @pytest.fixture
 def sample_server():
     server = make_server(port=0, today=NOW.date())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
@@ -113,7 +113,7 @@ def test_the_sample_stays_recent_whatever_the_day_it_is_served(today):
     """A quickstart run months from now still finds a fortnight's articles: dates move forward by
     whole fortnights, keeping their weekdays, and so do the article pages."""
     server = make_server(port=0, today=today)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         feed = httpx.get(feed_url(port=server.server_address[1])).text

@@ -82,7 +82,7 @@ def test_flower_lists_the_workers_with_their_queues_and_a_send_batch_with_its_st
     sent = send_batch.delay(edition_id, batch)
     missing = send_batch.delay(999, [1])  # no such edition: the task fails
 
-    tasks = wait_for(lambda: (t := _tasks_named(flower, "digest.delivery.send_batch"))
+    tasks = wait_for(lambda: (t := _tasks_named(flower, "workers.tasks.send_batch"))
                      and {t.get(sent.id, {}).get("state"), t.get(missing.id, {}).get("state")} == {"SUCCESS", "FAILURE"}
                      and t, timeout=30, what="Flower to see both send_batch tasks finish")
     assert tasks[sent.id]["state"] == "SUCCESS" and tasks[sent.id]["worker"] == worker.name

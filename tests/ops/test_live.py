@@ -64,11 +64,11 @@ def test_waiting_messages_age_and_warn_until_a_worker_drains_them(settings, clea
     [record] = online["workers"]
     assert record["hostname"] == worker.name and record["queues"] == ["delivery", "editions", "feeds", "webhooks"]
     drained = wait_for(lambda: (s := gather_status()) and not any(q["waiting"] or q["in_flight"] for q in s["queues"])
-                       and (task(s, "digest.editions.tick") or {}).get("succeeded") == 3 and s,
+                       and (task(s, "workers.tasks.edition_tick") or {}).get("succeeded") == 3 and s,
                        timeout=30, what="the queues to drain")
-    tick = task(drained, "digest.editions.tick")
+    tick = task(drained, "workers.tasks.edition_tick")
     assert tick["failed"] == 0 and tick["runtime_count"] == 3 and 0 < tick["runtime_p50"] <= tick["runtime_max"]
-    assert task(drained, "digest.feeds.poll_due_feeds")["succeeded"] == 1
+    assert task(drained, "workers.tasks.poll_due_feeds")["succeeded"] == 1
     assert not warnings_of(drained, "queue_unserved") and not warnings_of(drained, "queue_waiting")
     assert all(q["workers"] == [worker.name] for q in drained["queues"])
 
@@ -84,15 +84,15 @@ def test_a_failing_task_shows_with_its_traceback_and_raises_the_failure_ratio(se
     worker.start()
     edition_tick.delay()
     send_batch.delay(999, [1])  # no such edition: the task raises
-    status = wait_for(lambda: (s := gather_status()) and s["failures"] and task(s, "digest.editions.tick") and s,
+    status = wait_for(lambda: (s := gather_status()) and s["failures"] and task(s, "workers.tasks.edition_tick") and s,
                       timeout=30, what="the failure to be recorded")
     [failure] = status["failures"]
-    assert failure["task"] == "digest.delivery.send_batch"
+    assert failure["task"] == "workers.tasks.send_batch"
     assert failure["exception"] == "NotFound: edition 999 does not exist"
     assert "Traceback (most recent call last)" in failure["traceback"] and "get_edition" in failure["traceback"]
-    sends = task(status, "digest.delivery.send_batch")
+    sends = task(status, "workers.tasks.send_batch")
     assert (sends["succeeded"], sends["failed"], sends["failure_ratio"]) == (0, 1, 1.0)
-    assert warnings_of(status, "failure_ratio") == ["digest.delivery.send_batch"]
+    assert warnings_of(status, "failure_ratio") == ["workers.tasks.send_batch"]
 
 
 def test_a_killed_worker_is_shown_lost(settings, clean_redis, thresholds, worker):

@@ -12,13 +12,12 @@ import sys
 import httpx
 import pytest
 
-from digest.delivery.plan import release_edition, start_edition
 from digest.feeds.registry import add_feed
 from digest.ops.records import BEAT_KEY
 from digest.store.db import unit_of_work
 from digest.store.models import Edition, EditionStatus
 from tests.conftest import REPO, Worker, wait_for
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import sending_edition
 from tests.live_app import LiveApp
 from workers.tasks import poll_feed, send_batch
 
@@ -47,13 +46,8 @@ def _edition_sent(edition_id: int) -> bool:
 
 def test_a_worker_logs_one_json_object_per_line_with_the_ids_in_play(settings, clean_redis, service_env,
                                                                     feed_server, tmp_path):
-    polled_feed(feed_server)
-    subscribers(*READERS)
-    edition_id = approved_edition()
+    edition_id, [batch] = sending_edition(feed_server, *READERS)
     with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
         broken_feed = add_feed(session, "http://127.0.0.1:1/feed.xml", None).id  # nothing listens there
     log = tmp_path / "worker.log"
     worker = Worker(dict(service_env, LOG_FORMAT="json"), log).start()
@@ -72,13 +66,13 @@ def test_a_worker_logs_one_json_object_per_line_with_the_ids_in_play(settings, c
 
     assert any(e["message"].endswith("ready.") for e in entries), "the worker's own start-up lines are JSON too"
     send_lines = [e for e in entries if e.get("task_id") == result.id]
-    assert send_lines and all(e["task"] == "digest.delivery.send_batch" for e in send_lines)
+    assert send_lines and all(e["task"] == "workers.tasks.send_batch" for e in send_lines)
     assert any("received" in e["message"] for e in send_lines), "the main process's line carries the id"
     [done] = [e for e in send_lines if "succeeded in" in e["message"]]
     assert done["edition"] == edition_id and done["deliveries"] == len(batch) and done["level"] == "info"
     [failed] = [e for e in entries if e["message"].startswith(f"feed {broken_feed} failed")]
     assert failed["feed"] == broken_feed and failed["level"] == "warning"
-    assert failed["logger"] == "workers.tasks" and failed["task"] == "digest.feeds.poll_feed"
+    assert failed["logger"] == "workers.tasks" and failed["task"] == "workers.tasks.poll_feed"
 
 
 def test_beat_logs_json(settings, clean_redis, service_env, tmp_path):

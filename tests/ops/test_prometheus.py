@@ -22,9 +22,8 @@ from digest.ops.records import record_beat_tick
 from digest.store.db import unit_of_work
 from digest.store.models import EditionStatus, WebhookBatch
 from digest.web.app import app
-from tests.conftest import REPO, Worker, reset_caches, wait_for
+from tests.conftest import REPO, Worker, wait_for
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now, sending_edition
-from tests.sendgrid_standin import SendGridStandIn
 from workers.tasks import send_batch
 
 PROMETHEUS = REPO / "deploy" / "prometheus"
@@ -73,17 +72,6 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(client):
     assert samples[unmatched] == 2
 
 
-@pytest.fixture
-def standin(settings, clean_redis, monkeypatch):
-    with SendGridStandIn() as server:
-        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
-        monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
-        monkeypatch.setenv("SENDGRID_API_HOST", server.url)
-        monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", server.public_key)
-        reset_caches()
-        yield server
-
-
 def _apply_webhook(client, standin, events: list[dict]) -> None:
     payload = json.dumps(events) + "\r\n"
     answer = client.post("/webhooks/sendgrid", content=payload.encode(), headers=standin.signed_headers(payload))
@@ -94,7 +82,7 @@ def _apply_webhook(client, standin, events: list[dict]) -> None:
         process_webhook_batch(session, batch_id)
 
 
-def test_provider_events_are_counted_once_by_documented_type(standin, feed_server):
+def test_provider_events_are_counted_once_by_documented_type(clean_redis, standin, feed_server):
     polled_feed(feed_server)
     many_subscribers(3)
     send_now(approved_edition(), get_sender())
@@ -164,7 +152,7 @@ def test_counters_only_increase_across_a_real_send(client, feed_server, service_
         for delivery_ids in batches:
             send_batch.delay(edition_id, delivery_ids)
         wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, timeout=60, what="the send")
-        runs = ("digest_task_runs_total", (("outcome", "succeeded"), ("task", "digest.delivery.send_batch")))
+        runs = ("digest_task_runs_total", (("outcome", "succeeded"), ("task", "workers.tasks.send_batch")))
         wait_for(lambda: _counter_samples(client.get("/metrics").text).get(runs, 0) >= len(batches),
                  timeout=30, what="the send task's run to be counted")
         after = _counter_samples(client.get("/metrics").text)
@@ -176,7 +164,7 @@ def test_counters_only_increase_across_a_real_send(client, feed_server, service_
     assert not went_down
     assert after[("digest_deliveries_sent_total", ())] - before[("digest_deliveries_sent_total", ())] == 3
     assert after[runs] - before.get(runs, 0) == len(batches)
-    duration = ("digest_task_duration_seconds_count", (("task", "digest.delivery.send_batch"),))
+    duration = ("digest_task_duration_seconds_count", (("task", "workers.tasks.send_batch"),))
     assert after[duration] - before[duration] == len(batches)
-    failed = ("digest_task_runs_total", (("outcome", "failed"), ("task", "digest.delivery.send_batch")))
+    failed = ("digest_task_runs_total", (("outcome", "failed"), ("task", "workers.tasks.send_batch")))
     assert before[failed] == after[failed] == 1

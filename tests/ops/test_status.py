@@ -10,7 +10,6 @@ from kombu import Connection, Exchange, Producer, Queue
 from sqlalchemy import select, update
 
 from digest.clock import utcnow
-from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.ratelimit import get_rate_limiter
 from digest.ops.records import (FAILURES_KEY, RUNTIMES_KEY, TASK_COUNTS_KEY, minute, record_failure,
                                 record_task)
@@ -18,25 +17,14 @@ from digest.ops.status import gather_status
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryStatus, Edition, Feed
 from tests.conftest import reset_caches
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import polled_feed, sending_edition
 from tests.ops.conftest import queue, task
 
 READERS = [f"reader{i}@example.org" for i in range(10)]
 
 
-def _sending_edition(feed_server) -> int:
-    polled_feed(feed_server)
-    subscribers(*READERS)
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        start_edition(session, edition_id)
-    return edition_id
-
-
 def test_a_send_shows_its_deliveries_throughput_and_eta(settings, clean_redis, feed_server):
-    edition_id = _sending_edition(feed_server)
+    edition_id, _ = sending_edition(feed_server, *READERS)
     now = utcnow()
     with unit_of_work() as session:
         session.execute(update(Edition).values(started_at=now - dt.timedelta(minutes=10)))
@@ -75,19 +63,19 @@ def test_feeds_show_their_last_success_failures_and_error(settings, clean_redis,
 def test_task_records_are_bounded(settings, clean_redis, thresholds):
     thresholds(OPS_FAILURES_KEPT=3)
     for number in range(5):
-        record_failure("digest.feeds.poll_feed", f"id-{number}", "ValueError: no", "Traceback ...")
+        record_failure("workers.tasks.poll_feed", f"id-{number}", "ValueError: no", "Traceback ...")
     assert [json.loads(raw)["task_id"] for raw in clean_redis.lrange(FAILURES_KEY, 0, -1)] == ["id-4", "id-3", "id-2"]
-    record_task("digest.editions.tick", "succeeded", 0.1)
+    record_task("workers.tasks.edition_tick", "succeeded", 0.1)
     bucket = minute(utcnow().timestamp())
-    for key in (f"{TASK_COUNTS_KEY}{bucket}", f"{RUNTIMES_KEY}{bucket}:digest.editions.tick"):
+    for key in (f"{TASK_COUNTS_KEY}{bucket}", f"{RUNTIMES_KEY}{bucket}:workers.tasks.edition_tick"):
         assert 0 < clean_redis.ttl(key) <= 7200
 
 
 def test_only_the_last_hour_counts(settings, clean_redis):
     now = utcnow().timestamp()
-    record_task("digest.editions.tick", "succeeded", 0.1, at=now - 61 * 60)
-    record_task("digest.editions.tick", "failed", 0.2, at=now - 30 * 60)
-    tick = task(gather_status(), "digest.editions.tick")
+    record_task("workers.tasks.edition_tick", "succeeded", 0.1, at=now - 61 * 60)
+    record_task("workers.tasks.edition_tick", "failed", 0.2, at=now - 30 * 60)
+    tick = task(gather_status(), "workers.tasks.edition_tick")
     assert (tick["succeeded"], tick["failed"], tick["runtime_count"]) == (0, 1, 1)
 
 

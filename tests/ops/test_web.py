@@ -106,12 +106,12 @@ def test_metrics_parse_and_match_the_json(client, feed_server):
         edition_tick.delay()
     poll_due_feeds.apply_async(priority=6)
     record_worker_heartbeat("delivery@ops-test", ["delivery"], active=1, processed=40, pid=1)
-    record_task("digest.delivery.send_batch", "succeeded", 0.25)
-    record_task("digest.delivery.send_batch", "succeeded", 0.75)
-    record_task("digest.delivery.send_batch", "failed", 0.5)
-    record_task("digest.delivery.send_batch", "retried", None)
+    record_task("workers.tasks.send_batch", "succeeded", 0.25)
+    record_task("workers.tasks.send_batch", "succeeded", 0.75)
+    record_task("workers.tasks.send_batch", "failed", 0.5)
+    record_task("workers.tasks.send_batch", "retried", None)
     for outcome, seconds in (("succeeded", 0.25), ("succeeded", 0.75), ("failed", 0.5), ("retried", None)):
-        record_task_run("digest.delivery.send_batch", outcome, seconds)
+        record_task_run("workers.tasks.send_batch", outcome, seconds)
 
     status = client.get("/api/ops/status").json()
     metrics = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -129,7 +129,7 @@ def test_metrics_parse_and_match_the_json(client, feed_server):
             assert abs(metric("queue_oldest_age_seconds", queue=q["queue"]) - q["oldest_age_seconds"]) < 5
     assert metric("queue_workers", queue="delivery") == 1
     assert metric("workers", state="online") == 1 == len(status["workers"])
-    [sends] = [t for t in status["tasks"] if t["name"] == "digest.delivery.send_batch"]
+    [sends] = [t for t in status["tasks"] if t["name"] == "workers.tasks.send_batch"]
     assert (sends["succeeded"], sends["failed"], sends["retried"]) == (2, 1, 1)
     for outcome in ("succeeded", "failed", "retried"):
         assert metric("task_runs_total", task=sends["name"], outcome=outcome) == sends[outcome]

@@ -15,10 +15,10 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.store.db import unit_of_work
 from digest.store.models import Article
+from tests.browser import ARTIFACTS, log_in
 from tests.factories import many_subscribers, stored_articles
 from tests.reports.events import SentEdition, bounced, clicked, deferred, delivered, opened
 from tests.web.editor_helpers import make_editor
-from tests.web.test_browser import ARTIFACTS, _log_in, live_server, page  # noqa: F401 - fixtures
 
 # Elements of `scope` reaching past the right edge of the screen, outside a scrolling box.
 WIDER_THAN_SCREEN = """(scope) => [...document.querySelectorAll(scope)]
@@ -67,12 +67,12 @@ def _four_editions(standin, client) -> int:
     return sent.edition_id
 
 
-def test_the_report_and_the_trends_in_a_browser(standin, client, page):  # noqa: F811 - the fixture
+def test_the_report_and_the_trends_in_a_browser(standin, client, page):
     edition_id = _four_editions(standin, client)
     make_editor("editor@example.org", "editor")
     ARTIFACTS.mkdir(exist_ok=True)
     database = "sqlite" if get_settings().DATABASE_URL.startswith("sqlite") else "postgresql"
-    _log_in(page, "editor@example.org")
+    log_in(page, "editor@example.org")
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
         for name, path in (("dashboard-trends", "/dashboard"), ("reports", "/reports"),

@@ -7,13 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import email
 import re
-import socket
-import threading
 from email import policy
-from pathlib import Path
 
-import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from digest.clock import utcnow
@@ -24,69 +19,9 @@ from digest.delivery.send import send_batch
 from digest.editions.schedule import tick
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition
-from digest.web.app import app
-from tests.conftest import REPO, reset_caches
+from tests.browser import ARTIFACTS, log_in
 from tests.factories import draft_edition, polled_feed, subscribers
-from tests.web.editor_helpers import PASSWORD, make_editor
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
-ARTIFACTS = REPO / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def live_server(settings, monkeypatch):
-    """The app on a real socket; the public address is this server, so every link works."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("PUBLIC_BASE_URL", base)
-    reset_caches()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = dt.datetime.now() + dt.timedelta(seconds=20)
-    while not server.started:
-        assert dt.datetime.now() < deadline, "uvicorn did not start"
-        threading.Event().wait(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def page(live_server):
-    # No skip: a machine without Chromium fails this test (scripts/test installs it).
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        # The pages' Content-Security-Policy must not block anything they need.
-        refused = []
-        page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
-        yield page
-        context.close()
-        browser.close()
-        assert refused == []
-
-
-def _log_in(page, email: str) -> None:
-    page.goto("/dashboard")
-    assert "/login" in page.url
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard")
+from tests.web.editor_helpers import make_editor
 
 
 def _log_out(page) -> None:
@@ -132,7 +67,7 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     database = "sqlite" if get_settings().DATABASE_URL.startswith("sqlite") else "postgresql"
 
     # An editor logs in and opens the draft from the dashboard.
-    _log_in(page, "editor@example.org")
+    log_in(page, "editor@example.org")
     page.screenshot(path=ARTIFACTS / f"dashboard-{database}.png", full_page=True)
     _assert_labelled(page)
     page.get_by_role("link", name=re.compile(r"^Central Asia-Caucasus Analyst, ")).click()
@@ -171,7 +106,7 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     # An editor may not approve; a publisher does, and schedules it for another time.
     assert page.get_by_role("button", name="Approve this edition").is_disabled()
     _log_out(page)
-    _log_in(page, "publisher@example.org")
+    log_in(page, "publisher@example.org")
     page.goto(f"/editions/{edition_id}")
     page.get_by_role("button", name="Approve this edition").click()
     page.get_by_text("Approved by publisher@example.org").wait_for()
@@ -209,7 +144,7 @@ def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed
     subscribers(*(f"reader{i}@example.org" for i in range(5)))
     edition_id = draft_edition()
     make_editor("publisher@example.org", "publisher")
-    _log_in(page, "publisher@example.org")
+    log_in(page, "publisher@example.org")
     page.goto(f"/editions/{edition_id}")
     page.get_by_role("button", name="Approve this edition").click()
     page.get_by_role("button", name="Send now instead").click()

@@ -34,7 +34,8 @@ from tests.conftest import REPO, _empty_tables, reset_caches
 from tests.factories import draft_edition, polled_feed, stored_articles, subscribers
 from tests.servers import FeedServer
 from tests.web.editor_helpers import PASSWORD, make_editor
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.live_app import free_port
 
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 WIDTHS = (1280, 375)
@@ -53,7 +54,7 @@ def service(service_env):
         for name, value in service_env.items():
             patch.setenv(name, value)
         _empty_tables(service_env["DATABASE_URL"])
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         patch.setenv("PUBLIC_BASE_URL", base)
         reset_caches()

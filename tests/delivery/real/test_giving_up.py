@@ -15,7 +15,7 @@ from tests.conftest import Worker, wait_for
 from tests.delivery.real.support import approved_for, edition_status
 from workers.tasks import start_edition
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
 
 def test_a_batch_that_keeps_failing_gives_up_visibly(env, feed_server, standin, tmp_path, redis_client):

@@ -20,7 +20,7 @@ from tests.factories import approved_edition, many_subscribers, polled_feed
 from tests.sendgrid_standin import HOLD, SLOW, SendGridStandIn
 from workers.tasks import start_edition
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
 WINDOW_MINUTES = 0.25  # SEND_UNKNOWN_RESEND_AFTER_MINUTES, short for the test
 
