@@ -39,8 +39,9 @@ def approve_checked(session: Session, edition_id: int, by: str, *, source: str, 
         raise ApprovalBlocked(f"edition {edition_id} cannot be approved: {problems}")
     if checklist.warnings and confirmed != checklist.fingerprint:
         titles = ", ".join(check.title for check in checklist.warnings)
-        how = ("the warnings changed since they were shown; read them again and confirm" if confirmed
-               else "confirm that you have read them to approve anyway")
+        them = "them" if len(checklist.warnings) != 1 else "it"
+        how = (f"the warnings changed since they were shown; read {them} again and confirm" if confirmed
+               else f"confirm that you have read {them} to approve anyway")
         raise WarningsUnconfirmed(f"edition {edition_id} has {len(checklist.warnings)} "
                                   f"warning{'s' if len(checklist.warnings) != 1 else ''} ({titles}): {how}")
     approve_edition(session, edition_id, by, now)

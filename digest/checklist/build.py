@@ -77,8 +77,8 @@ def links_check(edition: Edition, content_hash: str, filled) -> Check:
         return Check("links", "Links", PASSED, "No links to check", data=data)
     if broken:
         return Check("links", "Links", WARNING,
-                     f"{len(broken)} of {len(urls)} links do not answer as they should: readers would land on an "
-                     "error. Correct or remove the article, or check again later.", tuple(findings), data)
+                     f"Links that fail: {len(broken)} of {len(urls)}. Readers would land on an error: correct or "
+                     "remove the article, or check again later.", tuple(findings), data)
     return Check("links", "Links", PASSED, f"All {len(urls)} links answer", tuple(findings), data)
 
 

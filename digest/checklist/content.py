@@ -107,7 +107,7 @@ def images_check(edition: Edition) -> Check:
         findings += [Finding(WARNING, f"{where}: an image without alt text", src) for src in parser.without_alt]
     if findings:
         return Check("images", "Image alt text", WARNING,
-                     f"{len(findings)} of {count} images have no alt text: readers who block images or use a "
+                     f"Images without alt text: {len(findings)} of {count}. Readers who block images or use a "
                      "screen reader get nothing in their place.", tuple(findings))
     return Check("images", "Image alt text", PASSED,
                  f"{count} images, each with alt text" if count else "No images")
