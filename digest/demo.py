@@ -80,7 +80,7 @@ def run_demo(port: int) -> DemoResult:
         if edition.status == EditionStatus.DRAFT:
             # As an editor who read the checklist and accepted its warnings (blocking ones still refuse).
             approve_checked(session, edition.id, DEMO_APPROVER, source="demo",
-                            confirmed=edition_checklist(session, edition).fingerprint)
+                            confirmed=edition_checklist(edition).fingerprint)
         if edition.status == EditionStatus.APPROVED:
             release_edition(session, edition.id)
         edition_id = edition.id

@@ -33,7 +33,7 @@ def approve_checked(session: Session, edition_id: int, by: str, *, source: str, 
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.DRAFT:  # before the slow checks: they would change nothing
         raise Conflict(f"edition {edition_id} is {edition.status.value}; only a draft can be approved")
-    checklist = edition_checklist(session, edition)
+    checklist = edition_checklist(edition)
     if checklist.blocking:
         problems = "; ".join(check.describe() for check in checklist.blocking)
         raise ApprovalBlocked(f"edition {edition_id} cannot be approved: {problems}")

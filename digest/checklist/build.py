@@ -7,8 +7,6 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from sqlalchemy.orm import Session
-
 from digest.checklist import cache
 from digest.checklist.compliance import compliance_checks
 from digest.checklist.content import (articles_check, article_name, images_check, preheader_check, size_check,
@@ -29,7 +27,7 @@ SAMPLE_READER = "reader@example.org"
 SAMPLE_ID = 0
 
 
-def edition_checklist(session: Session, edition: Edition) -> Checklist:
+def edition_checklist(edition: Edition) -> Checklist:
     settings = get_settings()
     rendered = render_edition(edition)
     recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None)

@@ -178,7 +178,7 @@ def editions_check(edition_id: Annotated[int, typer.Argument(metavar="ID")],
     from digest.editions.lookup import get_edition
 
     with transaction() as session:
-        checklist = edition_checklist(session, get_edition(session, edition_id))
+        checklist = edition_checklist(get_edition(session, edition_id))
     if as_json:
         sys.stdout.write(json.dumps(checklist.as_dict(), indent=2) + "\n")
     else:
@@ -220,7 +220,7 @@ def editions_approve(edition_id: Annotated[int, typer.Argument(metavar="ID")],
         edition = get_edition(session, edition_id)
         confirmed = None
         if edition.status == EditionStatus.DRAFT:
-            checklist = edition_checklist(session, edition)
+            checklist = edition_checklist(edition)
             if checklist.blocking or checklist.warnings:
                 print_checklist(checklist)
             if checklist.warnings and not checklist.blocking:

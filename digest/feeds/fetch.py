@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -76,20 +77,25 @@ class _CheckedTransport(httpx.HTTPTransport):
 
 
 _clients: dict[AddressPolicy, httpx.Client] = {}
+# The link check asks from several threads at once: one client per policy all the same.
+_clients_lock = threading.Lock()
 
 
 def _client(policy: AddressPolicy) -> httpx.Client:
     # One pooled client per process (and policy): a poll reuses the host's open connection
     # instead of paying a new TCP (and TLS) handshake per feed. A connection opened under one
     # policy is never reused under a stricter one.
-    if policy not in _clients:
-        _clients[policy] = httpx.Client(follow_redirects=False, trust_env=False, transport=_CheckedTransport(policy),
-                                        headers={"User-Agent": user_agent()})
-    return _clients[policy]
+    with _clients_lock:
+        if policy not in _clients:
+            _clients[policy] = httpx.Client(follow_redirects=False, trust_env=False, transport=_CheckedTransport(policy),
+                                            headers={"User-Agent": user_agent()})
+        return _clients[policy]
 
 
 def _forget_client() -> None:
+    global _clients_lock
     _clients.clear()
+    _clients_lock = threading.Lock()  # a fork may have happened while a thread of the parent held it
 
 
 os.register_at_fork(after_in_child=_forget_client)

@@ -133,7 +133,7 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
     text = values or {}
     progress = planned = checklist = None
     if edition.status == EditionStatus.DRAFT:
-        checklist = edition_checklist(session, edition)
+        checklist = edition_checklist(edition)
     if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED):
         planned = planned_send(session, edition)
     if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,

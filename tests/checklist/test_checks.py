@@ -24,7 +24,7 @@ from tests.conftest import reset_caches
 
 def checklist_of(edition_id: int):
     with unit_of_work() as session:
-        return edition_checklist(session, get_edition(session, edition_id))
+        return edition_checklist(get_edition(session, edition_id))
 
 
 def check(edition_id: int, key: str):

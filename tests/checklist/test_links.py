@@ -21,7 +21,7 @@ from tests.servers import Route
 
 def _links(edition_id: int):
     with unit_of_work() as session:
-        return next(check for check in edition_checklist(session, get_edition(session, edition_id)).checks
+        return next(check for check in edition_checklist(get_edition(session, edition_id)).checks
                     if check.key == "links")
 
 
@@ -103,4 +103,46 @@ def test_a_server_that_never_answers_times_out_and_the_rest_are_still_checked(se
     answers = check_links([silent_server + "/item/hangs", feed_server.url("/item/ok")])
     assert answers[silent_server + "/item/hangs"].ok is False
     assert answers[silent_server + "/item/hangs"].note == "timed out"
+    assert answers[feed_server.url("/item/ok")].ok is True
+
+
+@pytest.fixture
+def dripping_server():
+    """Answers a byte of its status line every 0.3 s, for ever: each read is quick, so no read
+    time-out fires; only the check's own deadline ends the wait."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip(connection):
+        with connection:
+            while not stop.wait(0.3):
+                try:
+                    connection.sendall(b"H")
+                except OSError:
+                    return
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                threading.Thread(target=drip, args=(listener.accept()[0],), daemon=True).start()
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_a_server_that_drips_forever_is_cut_off_by_the_check_deadline(settings, feed_server, dripping_server,
+                                                                      monkeypatch):
+    monkeypatch.setenv("FEED_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("FEED_CONNECT_TIMEOUT_SECONDS", "1")
+    reset_caches()
+    feed_server.routes["/item/ok"] = Route(200)
+    answers = check_links([dripping_server + "/item/drips", feed_server.url("/item/ok")])
+    assert answers[dripping_server + "/item/drips"].note == "no answer within 5 s"
     assert answers[feed_server.url("/item/ok")].ok is True
