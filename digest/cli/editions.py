@@ -200,8 +200,10 @@ def print_checklist(checklist) -> None:
         console.print(textwrap.fill(check.summary, max(40, console.width), initial_indent=" " * 10,
                                     subsequent_indent=" " * 10), markup=False, highlight=False)
         for finding in check.findings:
-            where = f" {finding.url}" if finding.url else ""
-            console.print(f"            - {finding.text}{where}", markup=False, highlight=False, soft_wrap=True)
+            console.print(textwrap.fill(finding.text, max(40, console.width), initial_indent=" " * 12 + "- ",
+                                        subsequent_indent=" " * 14), markup=False, highlight=False)
+            if finding.url:  # whole on its line, so a terminal can open it
+                console.print(" " * 14 + finding.url, markup=False, highlight=False, soft_wrap=True)
 
 
 @editions_app.command("approve")
