@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     OPS_FAILURES_KEPT: int = Field(default=100, ge=1, le=10000)
     # Seconds between refreshes of the ops page.
     OPS_PAGE_REFRESH_SECONDS: int = Field(default=15, ge=2)
+    # The pre-send checklist warns (approval asks to confirm) when SpamAssassin scores an edition
+    # above this; SpamAssassin itself calls 5.0 spam, and mailbox providers filter well below it.
+    CHECKLIST_SPAM_SCORE_MAX: float = Field(default=2.5, ge=0)
     # Log lines of web, workers and beat: "plain" text, or "json" (one object per line, for a log
     # shipper; digest/ops/logs.py).
     LOG_FORMAT: Literal["plain", "json"] = "plain"

@@ -94,8 +94,8 @@ ensure_postgres() {
     tcp_answers 127.0.0.1 5432 || die "PostgreSQL did not start on 127.0.0.1:5432"
 }
 
-# ensure_spamassassin: Debian's SpamAssassin, which scores every message the tests write (run
-# locally, network tests off).
+# ensure_spamassassin: Debian's SpamAssassin, which scores every message the tests write and each
+# draft in the pre-send checklist (run locally, network tests off).
 ensure_spamassassin() {
     command -v spamassassin >/dev/null || apt_install spamassassin
 }

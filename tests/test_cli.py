@@ -111,7 +111,7 @@ def test_an_editor_works_an_edition_from_the_command_line(settings, feed_server,
     assert "Port Capacity Shapes the Middle Corridor" in out.read_text()
     html = digest("editions", "preview", "1").stdout
     assert html.startswith("<!DOCTYPE html>") and "Dear reader," in html
-    approved = digest("editions", "approve", "1", "--by", "ed@example.org")
+    approved = digest("editions", "approve", "1", "--by", "ed@example.org", "--yes")
     assert "approved by ed@example.org" in approved.stdout
     again = digest("editions", "approve", "1", "--by", "ed@example.org")
     assert again.returncode == 2 and "only a draft can be approved" in again.stderr

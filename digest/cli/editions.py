@@ -187,14 +187,70 @@ def editions_preview(
         console.print(f"wrote {out}")
 
 
-@editions_app.command("approve")
-def editions_approve(edition_id: Annotated[int, typer.Argument(metavar="ID")],
-                     by: Annotated[str, typer.Option("--by", help="Approver's email")]) -> None:
-    """Approve a draft: pins its content; it goes out at its send time."""
-    from digest.editions.approve import approve_edition
+@editions_app.command("check")
+def editions_check(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                   as_json: Annotated[bool, typer.Option("--json", help="The checklist as JSON")] = False) -> None:
+    """The pre-send checklist: size, subject, preheader, articles, links, images, unsubscribe and
+    the other required parts, spam score. Exits 1 when a problem blocks approval."""
+    import json
+
+    from digest.checklist.build import edition_checklist
+    from digest.editions.lookup import get_edition
 
     with transaction() as session:
-        edition = approve_edition(session, edition_id, by)
+        checklist = edition_checklist(get_edition(session, edition_id))
+    if as_json:
+        sys.stdout.write(json.dumps(checklist.as_dict(), indent=2) + "\n")
+    else:
+        print_checklist(checklist)
+    if checklist.blocking:
+        raise typer.Exit(1)
+
+
+def print_checklist(checklist) -> None:
+    """Blocking problems first, then warnings, then what passed; what each found, indented."""
+    import textwrap
+
+    styles = {"blocking": "bold red", "warning": "yellow", "passed": "green", "skipped": "dim"}
+    tally = ", ".join(f"{count} {level}" for level, count in checklist.counts.items() if count)
+    console.print(f"edition {checklist.edition_id} checklist: {tally}", highlight=False)
+    for check in checklist.checks:
+        console.print(f"[{styles[check.level]}]{check.level.upper():<9}[/] {check.title}", highlight=False)
+        # Feed text (titles, URLs) is printed as is, never read as markup.
+        console.print(textwrap.fill(check.summary, max(40, console.width), initial_indent=" " * 10,
+                                    subsequent_indent=" " * 10), markup=False, highlight=False)
+        for finding in check.findings:
+            console.print(textwrap.fill(finding.text, max(40, console.width), initial_indent=" " * 12 + "- ",
+                                        subsequent_indent=" " * 14), markup=False, highlight=False)
+            if finding.url:  # whole on its line, so a terminal can open it
+                console.print(" " * 14 + finding.url, markup=False, highlight=False, soft_wrap=True)
+
+
+@editions_app.command("approve")
+def editions_approve(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+                     by: Annotated[str, typer.Option("--by", help="Approver's email")],
+                     yes: Annotated[bool, typer.Option("--yes", help="Approve despite the checklist's warnings "
+                                                       "(they are printed and audited)")] = False) -> None:
+    """Approve a draft: runs the checklist first (blocking problems refuse it; warnings are shown
+    and must be confirmed), then pins its content; it goes out at its send time."""
+    from digest.checklist.approval import approve_checked
+    from digest.checklist.build import edition_checklist
+    from digest.editions.lookup import get_edition
+    from digest.store.models import EditionStatus
+
+    with transaction() as session:
+        edition = get_edition(session, edition_id)
+        confirmed = None
+        if edition.status == EditionStatus.DRAFT:
+            checklist = edition_checklist(edition)
+            if checklist.blocking or checklist.warnings:
+                print_checklist(checklist)
+            if checklist.warnings and not checklist.blocking:
+                if not yes and not typer.confirm(f"Approve edition {edition_id} despite "
+                                                 f"{len(checklist.warnings)} warning(s)?"):
+                    raise InputError(f"edition {edition_id} not approved: its warnings were not confirmed")
+                confirmed = checklist.fingerprint
+        edition, _ = approve_checked(session, edition_id, by, source="cli", confirmed=confirmed)
         console.print(f"edition {edition.id} approved by {edition.approved_by}; sends {local_time(edition.send_at)}")
 
 

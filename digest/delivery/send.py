@@ -159,27 +159,36 @@ def _accept(session: Session, message_ids: dict[int, str]) -> None:
 
 
 def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
+    return edition_batch(edition, rendered, [reader_recipient(edition.id, row.id, row.subscriber_id, row.email,
+                                                              row.name) for row in rows])
+
+
+def reader_recipient(edition_id: int, delivery_id: int, subscriber_id: int, email: str,
+                     name: str | None) -> Recipient:
+    """One reader of an edition: the values of their placeholders and their own headers. Also
+    what the pre-send checklist builds its sample reader's message from."""
     settings = get_settings()
-    recipients = []
-    for row in rows:
-        # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
-        via = edition_query(edition.id)
-        unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, row.subscriber_id)}{via}"
-        preferences_url = f"{settings.base_url}/p/{make_token(PREFERENCES, row.subscriber_id)}{via}"
-        name = row.name
-        recipients.append(Recipient(
-            delivery_id=row.id,
-            email=row.email,
-            name=name,
-            values={"name": name or NAMELESS_READER, "unsubscribe_url": unsubscribe_url,
-                    "preferences_url": preferences_url},
-            headers={
-                "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{settings.unsubscribe_mailto}"
-                                    f"?subject=unsubscribe>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-            custom_args={"edition_id": str(edition.id), "delivery_id": str(row.id)},
-        ))
+    # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
+    via = edition_query(edition_id)
+    unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, subscriber_id)}{via}"
+    preferences_url = f"{settings.base_url}/p/{make_token(PREFERENCES, subscriber_id)}{via}"
+    return Recipient(
+        delivery_id=delivery_id,
+        email=email,
+        name=name,
+        values={"name": name or NAMELESS_READER, "unsubscribe_url": unsubscribe_url,
+                "preferences_url": preferences_url},
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{settings.unsubscribe_mailto}"
+                                f"?subject=unsubscribe>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        custom_args={"edition_id": str(edition_id), "delivery_id": str(delivery_id)},
+    )
+
+
+def edition_batch(edition: Edition, rendered, recipients: list[Recipient]) -> OutgoingBatch:
+    settings = get_settings()
     send_at = int(edition.send_at.timestamp()) if edition.send_at > utcnow() else None
     return OutgoingBatch(
         edition_id=edition.id,

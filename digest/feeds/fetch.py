@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -76,20 +77,25 @@ class _CheckedTransport(httpx.HTTPTransport):
 
 
 _clients: dict[AddressPolicy, httpx.Client] = {}
+# The link check asks from several threads at once: one client per policy all the same.
+_clients_lock = threading.Lock()
 
 
 def _client(policy: AddressPolicy) -> httpx.Client:
     # One pooled client per process (and policy): a poll reuses the host's open connection
     # instead of paying a new TCP (and TLS) handshake per feed. A connection opened under one
     # policy is never reused under a stricter one.
-    if policy not in _clients:
-        _clients[policy] = httpx.Client(follow_redirects=False, trust_env=False, transport=_CheckedTransport(policy),
-                                        headers={"User-Agent": user_agent()})
-    return _clients[policy]
+    with _clients_lock:
+        if policy not in _clients:
+            _clients[policy] = httpx.Client(follow_redirects=False, trust_env=False, transport=_CheckedTransport(policy),
+                                            headers={"User-Agent": user_agent()})
+        return _clients[policy]
 
 
 def _forget_client() -> None:
+    global _clients_lock
     _clients.clear()
+    _clients_lock = threading.Lock()  # a fork may have happened while a thread of the parent held it
 
 
 os.register_at_fork(after_in_child=_forget_client)
@@ -111,6 +117,21 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    return _follow(url, lambda current: _get(current, headers, policy), same_host_as)
+
+
+def probe(url: str, *, method: str = "HEAD", policy: AddressPolicy | None = None) -> FetchResult:
+    """Whether `url` answers, without reading its body: redirects followed as `fetch` does, only
+    to addresses `policy` allows, with the same time-outs. Not under the per-host lock, which
+    paces polls: a link check is a handful of short requests. Raises FetchError like `fetch`
+    (with `status` for an HTTP error, e.g. 404 or the 405 of a server that refuses HEAD)."""
+    policy = policy or address_policy()
+    return _follow(url, lambda current: _send(method, current, {"Accept": PAGE_ACCEPT}, policy, max_bytes=0),
+                   None)
+
+
+def _follow(url: str, request, same_host_as: str | None) -> FetchResult:
+    """`request(url)` -> (status, headers, content), repeated along redirects."""
     current, permanent, only_permanent = url, url, True
     for _ in range(MAX_REDIRECTS + 1):
         if same_host_as and host_and_port(current) != host_and_port(same_host_as):
@@ -118,7 +139,7 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
             raise FetchError(f"{current}{how} is refused: not on the feed's own host "
                              f"{urlsplit(same_host_as).netloc}")
         try:
-            status, response_headers, content = _get(current, headers, policy)
+            status, response_headers, content = request(current)
         except RefusedAddress as exc:
             where = f"{url} redirects to {current}, which" if current != url else url
             raise RefusedFetch(f"{where} is refused: {exc}") from exc
@@ -151,23 +172,34 @@ def _get(url: str, headers: dict[str, str], policy: AddressPolicy) -> tuple[int,
     host = urlsplit(url).hostname or ""
     # The lock outlives the longest request it guards, and lapses if this process dies.
     with host_slot(host, hold_seconds=connect + total + 5):
-        deadline = time.monotonic() + connect + total
-        try:
-            with _client(policy).stream("GET", url, headers=headers,
-                                  timeout=httpx.Timeout(total, connect=connect)) as response:
-                status = response.status_code
-                if status == 304 or status in _REDIRECTS:
-                    # Read the (empty or short) rest, so the connection goes back to the pool.
-                    _read_capped(response, url, 64 * 1024, deadline)
-                    return status, response.headers, b""
-                if status >= 400:
-                    raise FetchError(f"{url} answered HTTP {status}", status=status,
-                                     retry_after=retry_after_seconds(response.headers.get("retry-after")))
-                return status, response.headers, _read_capped(response, url, settings.FEED_MAX_BYTES, deadline)
-        except httpx.TimeoutException as exc:
-            raise FetchError(f"{url} timed out ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(f"{url} could not be fetched: {type(exc).__name__}: {exc}") from exc
+        return _send("GET", url, headers, policy, max_bytes=settings.FEED_MAX_BYTES)
+
+
+def _send(method: str, url: str, headers: dict[str, str], policy: AddressPolicy, *,
+          max_bytes: int) -> tuple[int, httpx.Headers, bytes]:
+    """One request under the time-outs; the body read up to `max_bytes` (0: not read at all)."""
+    settings = get_settings()
+    total = settings.FEED_TIMEOUT_SECONDS
+    connect = min(settings.FEED_CONNECT_TIMEOUT_SECONDS, total)
+    deadline = time.monotonic() + connect + total
+    try:
+        with _client(policy).stream(method, url, headers=headers,
+                                    timeout=httpx.Timeout(total, connect=connect)) as response:
+            status = response.status_code
+            if status == 304 or status in _REDIRECTS:
+                # Read the (empty or short) rest, so the connection goes back to the pool.
+                _read_capped(response, url, 64 * 1024, deadline)
+                return status, response.headers, b""
+            if status >= 400:
+                raise FetchError(f"{url} answered HTTP {status}", status=status,
+                                 retry_after=retry_after_seconds(response.headers.get("retry-after")))
+            if not max_bytes:
+                return status, response.headers, b""  # unread: the connection is dropped, not drained
+            return status, response.headers, _read_capped(response, url, max_bytes, deadline)
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"{url} timed out ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(f"{url} could not be fetched: {type(exc).__name__}: {exc}") from exc
 
 
 def _read_capped(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> bytes:

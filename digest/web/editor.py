@@ -14,6 +14,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.checklist.approval import approve_checked
+from digest.checklist.build import edition_checklist, forget_checks
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
@@ -22,7 +24,6 @@ from digest.delivery.message import SendError
 from digest.delivery.plan import release_edition
 from digest.delivery.progress import planned_send, send_progress
 from digest.delivery.proof import parse_test_addresses, send_test
-from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
 from digest.editions.edit import add_article, move_article, recent_articles, remove_article, update_text
 from digest.editions.lookup import get_edition
@@ -50,6 +51,7 @@ NOTICES = {
     "moved": "Article moved.",
     "test-sent": "Test sent. Check the inbox of each address (the subject starts with [Test]).",
     "approved": "Approved. The edition goes out at its send time.",
+    "rechecked": "Checked again: links and spam score are fresh.",
     "scheduled": "Send time set.",
     "unscheduled": "Unscheduled: the edition is a draft again and goes nowhere until approved.",
     "released": "Sending has started.",
@@ -129,7 +131,9 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
         view = "text"
     facts = preview_facts(preview_edition(edition, Variant(current.sections)))
     text = values or {}
-    progress = planned = None
+    progress = planned = checklist = None
+    if edition.status == EditionStatus.DRAFT:
+        checklist = edition_checklist(edition)
     if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED):
         planned = planned_send(session, edition)
     if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
@@ -141,7 +145,7 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
         facts=facts, notice=NOTICES.get(notice), error=error,
         subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),
         intro=text.get("intro", edition.intro), intro_preview=Markup(intro_html(text.get("intro", edition.intro))),
-        q=q, candidates=_candidates(session, q), progress=progress, planned=planned,
+        q=q, candidates=_candidates(session, q), progress=progress, planned=planned, checklist=checklist,
         send_at_local=local_input(edition.send_at), period_send_at=period_send_at(edition),
         editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
         publisher=request.state.editor.role == "publisher",
@@ -240,7 +244,17 @@ def send_a_test(request: Request, edition_id: int, form: EditorForm = Depends(ed
 
 @router.post("/editions/{edition_id}/approve")
 def approve(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _act(form, edition_id, "approved", lambda s: approve_edition(s, edition_id, form.editor.email))
+    """Approval through the checklist: the form carries the fingerprint of the checklist shown,
+    confirmed by its tick box when there were warnings."""
+    confirmed = form.get("checklist") if form.get("confirm_warnings") == "yes" else None
+    return _act(form, edition_id, "approved", lambda s: approve_checked(
+        s, edition_id, form.editor.email, source="web:edition", confirmed=confirmed))
+
+
+@router.post("/editions/{edition_id}/checklist/recheck")
+def recheck(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+    """Forget the cached link answers and spam score; the page runs them again."""
+    return _act(form, edition_id, "rechecked", lambda s: forget_checks(edition_id), anchor="#checklist")
 
 
 @router.post("/editions/{edition_id}/schedule")

@@ -37,3 +37,13 @@ def csrf(client, path: str = "/dashboard") -> str:
 
 def post_form(client, path: str, data: dict | None = None, page: str = "/dashboard"):
     return client.post(path, data={"csrf_token": csrf(client, page), **(data or {})})
+
+
+_CHECKLIST = re.compile(r'name="checklist" value="([0-9a-f]+)"')
+
+
+def approve_form(client, edition_id: int) -> dict[str, str]:
+    """The approve form as a publisher sends it who read the checklist and ticked its box."""
+    page = client.get(f"/editions/{edition_id}")
+    return {"csrf_token": _TOKEN.search(page.text).group(1), "checklist": _CHECKLIST.search(page.text).group(1),
+            "confirm_warnings": "yes"}

@@ -12,7 +12,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition, EditionStatus
 from digest.web.app import app
 from tests.factories import approved_edition, draft_edition, polled_feed, subscribers
-from tests.web.editor_helpers import csrf, logged_in
+from tests.web.editor_helpers import approve_form, csrf, logged_in
 
 EDITOR_POSTS = ["/editions/compose", "/editions/{e}/text", "/editions/{e}/intro-preview", "/editions/{e}/articles/add",
                 "/editions/{e}/articles/{a}/move", "/editions/{e}/articles/{a}/remove", "/editions/{e}/test"]
@@ -127,8 +127,9 @@ def test_removing_the_last_article_or_approving_twice_is_refused(client, edition
         assert client.post(f"/editions/{edition_id}/articles/{other}/remove", data={"csrf_token": token}).status_code == 303
     answer = client.post(f"/editions/{edition_id}/articles/{article_id}/remove", data={"csrf_token": token})
     assert answer.status_code == 400 and "the last one in edition" in answer.text
-    assert client.post(f"/editions/{edition_id}/approve", data={"csrf_token": token}).status_code == 303
-    again = client.post(f"/editions/{edition_id}/approve", data={"csrf_token": token})
+    approval = approve_form(client, edition_id)
+    assert client.post(f"/editions/{edition_id}/approve", data=approval).status_code == 303
+    again = client.post(f"/editions/{edition_id}/approve", data=approval)
     assert again.status_code == 400 and "only a draft can be approved" in again.text
 
 
