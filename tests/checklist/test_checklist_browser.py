@@ -12,7 +12,7 @@ from digest.store.models import Article, Edition, EditionStatus
 from tests.checklist.conftest import edition_linking_to
 from tests.conftest import reset_caches
 from tests.web.editor_helpers import make_editor
-from tests.web.test_browser import ARTIFACTS, _log_in, live_server, page  # noqa: F401 - fixtures
+from tests.browser import ARTIFACTS, log_in
 
 OVERFLOW = "(selector) => { const e = document.querySelector(selector); return e.scrollWidth - e.clientWidth; }"
 
@@ -30,7 +30,7 @@ def test_an_editor_reads_the_checklist_and_approves_through_it(page, feed_server
     reset_caches()
     make_editor("publisher@example.org", "publisher")
     ARTIFACTS.mkdir(exist_ok=True)
-    _log_in(page, "publisher@example.org")
+    log_in(page, "publisher@example.org")
 
     page.goto(f"/editions/{edition_id}#checklist")
     checklist = page.locator("#checklist")
