@@ -83,9 +83,9 @@ def run_demo(port: int) -> DemoResult:
         edition_id = edition.id
     with unit_of_work() as session:
         batches = start_edition(session, edition_id)
-    for delivery_ids in batches:
+    for batch_id in batches:
         with unit_of_work() as session:
-            send_batch(session, edition_id, delivery_ids, outbox)
+            send_batch(session, edition_id, batch_id, outbox)
     with unit_of_work() as session:
         deliveries = session.execute(
             select(Delivery.id).where(Delivery.edition_id == edition_id).order_by(Delivery.id)

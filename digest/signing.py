@@ -44,6 +44,20 @@ def sign(scope: str, payload: str, size: int = LINK_MAC_BYTES) -> str:
     return _mac(get_settings().SECRET_KEY, scope, payload, size).decode()
 
 
+def signer(scope: str, size: int = LINK_MAC_BYTES):
+    """`sign(scope, ·)` for many payloads (the links of a batch's readers): the keyed hash
+    state is set up once and copied per payload, which halves the cost of each signature.
+    The signatures are the same as sign()'s."""
+    keyed = hmac.new(get_settings().SECRET_KEY.encode(), f"{scope}\0".encode(), hashlib.sha256)
+
+    def sign_one(payload: str) -> str:
+        mac = keyed.copy()
+        mac.update(payload.encode())
+        return base64.urlsafe_b64encode(mac.digest()[:size]).rstrip(b"=").decode()
+
+    return sign_one
+
+
 def verify(scope: str, payload: str, signature: str, size: int = LINK_MAC_BYTES) -> bool:
     """Whether `signature` is `payload`'s for `scope`, under any key still accepted."""
     # Compared as bytes: a non-ASCII str would make compare_digest raise instead of refuse.
