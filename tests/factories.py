@@ -111,7 +111,7 @@ def many_subscribers(count: int, domain: str = "readers.example.org") -> list[st
     return emails
 
 
-def sending_edition(server: FeedServer, *readers: str) -> tuple[int, list[list[int]]]:
+def sending_edition(server: FeedServer, *readers: str) -> tuple[int, list[int]]:
     """An approved edition of a polled feed, released and planned for `readers` (confirmed):
     its id and the batches its send queues, none sent yet."""
     from digest.delivery.plan import release_edition, start_edition

@@ -260,13 +260,12 @@ def _stalled_editions(session: Session, now: dt.datetime | None) -> list[int]:
     now = now or utcnow()
     limit = now - dt.timedelta(seconds=get_settings().SEND_STALL_AFTER_SECONDS)
     recent_claim = exists().where(SendBatch.edition_id == Edition.id, SendBatch.claimed_at >= limit)
-    recent_plan = exists().where(PlanSlice.edition_id == Edition.id, PlanSlice.planned_at >= limit)
     waiting = or_(
         exists().where(Delivery.edition_id == Edition.id, Delivery.status == DeliveryStatus.PENDING),
         exists().where(PlanSlice.edition_id == Edition.id, PlanSlice.planned_at.is_(None)))
     return list(session.scalars(
         select(Edition.id).where(Edition.status == EditionStatus.SENDING, Edition.started_at < limit,
-                                 waiting, ~recent_claim, ~recent_plan)))
+                                 waiting, ~recent_claim)))
 
 
 def resend_silent_unknown(session: Session, now: dt.datetime | None = None) -> dict[int, Done]:
