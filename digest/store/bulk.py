@@ -4,22 +4,29 @@ so the rows commit or vanish with everything else the caller did."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
 
 def write_rows(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
-    """Insert `rows` (tuples in the order of `columns`) into `table`; returns how many. Column
-    defaults are not applied: every row gives every column named."""
+    """Insert `rows` (tuples of Python values in the order of `columns`) into `table`; returns
+    how many. Column defaults are not applied: every row gives every column named."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # COPY bypasses SQLAlchemy's types: JSON columns are given their text.
+        as_json = [position for position, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
         cursor = connection.connection.driver_connection.cursor()
         count = 0
         # Names come from our own models, never from input.
         with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
+                if as_json:
+                    row = list(row)
+                    for position in as_json:
+                        row[position] = json.dumps(row[position])
                 copy.write_row(row)
                 count += 1
         return count
