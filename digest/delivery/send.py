@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -44,17 +45,24 @@ class SendRateLimited(Throttled):
         super().__init__(f"sending rate limit reached; this batch's slot is in {wait:.1f}s", wait)
 
 
-def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.datetime) -> str | None:
+class Claim(NamedTuple):
+    token: str
+    variant: str
+
+
+def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.datetime) -> Claim | None:
     """Take the batch if it is still pending: one row, whatever the batch's size. Returns the
-    claim token, or None when another worker (or an earlier run of this task) has it."""
+    claim (its token and the batch's variant), or None when another worker (or an earlier run
+    of this task) has it."""
     token = str(uuid.uuid4())
-    claimed = session.execute(
+    variant = session.scalar(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
-        .values(state=BatchState.SENDING, claim_token=token, claimed_at=now, attempts=SendBatch.attempts + 1),
+        .values(state=BatchState.SENDING, claim_token=token, claimed_at=now, attempts=SendBatch.attempts + 1)
+        .returning(SendBatch.variant),
         execution_options=BULK,
-    ).rowcount
-    return token if claimed else None
+    )
+    return None if variant is None else Claim(token, variant)
 
 
 def _waiting(session: Session, batch_id: int):
@@ -88,11 +96,11 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     if edition.status != EditionStatus.SENDING:
         return 0
     _wait_for_rate(session, edition_id, batch_id)
-    token = claim_batch(session, edition_id, batch_id, now)
-    if token is None:
+    claim = claim_batch(session, edition_id, batch_id, now)
+    if claim is None:
         return 0
     session.commit()
-    variant = session.scalar(select(SendBatch.variant).where(SendBatch.id == batch_id))
+    token = claim.token
     rows = session.execute(
         select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -101,7 +109,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     try:
         # Sent from the stored render, never re-rendered: a later feed update cannot change
         # what half of the readers receive.
-        rendered = approved_render(session, edition, variant)
+        rendered = approved_render(session, edition, claim.variant)
     except Conflict:
         _release(session, batch_id, token)
         session.commit()
@@ -173,10 +181,11 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
     unsubscribe_token, preferences_token = token_maker(UNSUBSCRIBE), token_maker(PREFERENCES)
     mailto = f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>"
     edition_arg = str(edition.id)
+    unsubscribe_base, preferences_base = f"{settings.base_url}/u/", f"{settings.base_url}/p/"
     recipients = []
     for row in rows:
-        unsubscribe_url = f"{settings.base_url}/u/{unsubscribe_token(row.subscriber_id)}{via}"
-        preferences_url = f"{settings.base_url}/p/{preferences_token(row.subscriber_id)}{via}"
+        unsubscribe_url = f"{unsubscribe_base}{unsubscribe_token(row.subscriber_id)}{via}"
+        preferences_url = f"{preferences_base}{preferences_token(row.subscriber_id)}{via}"
         name = row.name
         recipients.append(Recipient(
             delivery_id=row.id,
