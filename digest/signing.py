@@ -45,15 +45,15 @@ def sign(scope: str, payload: str, size: int = LINK_MAC_BYTES) -> str:
 
 
 def signer(scope: str, size: int = LINK_MAC_BYTES):
-    """`sign(scope, ·)` for many payloads (the links of a batch's readers): the keyed hash
-    state is set up once and copied per payload, which halves the cost of each signature.
-    The signatures are the same as sign()'s."""
-    keyed = hmac.new(get_settings().SECRET_KEY.encode(), f"{scope}\0".encode(), hashlib.sha256)
+    """`sign(scope, ·)` for many payloads (the links of a batch's readers): the key and the
+    scope are encoded once and each payload is signed by one call into OpenSSL. The signatures
+    are the same as sign()'s."""
+    key = get_settings().SECRET_KEY.encode()
+    prefix = f"{scope}\0".encode()
 
     def sign_one(payload: str) -> str:
-        mac = keyed.copy()
-        mac.update(payload.encode())
-        return base64.urlsafe_b64encode(mac.digest()[:size]).rstrip(b"=").decode()
+        mac = hmac.digest(key, prefix + payload.encode(), "sha256")[:size]
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     return sign_one
 
