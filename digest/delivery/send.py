@@ -65,7 +65,7 @@ def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.dateti
     return None if variant is None else Claim(token, variant)
 
 
-def _waiting(session: Session, batch_id: int):
+def _waiting(batch_id: int):
     """The batch's readers not yet handed over (its rows still pending), by the batch index."""
     return and_(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.PENDING)
 
@@ -76,7 +76,7 @@ def _wait_for_rate(session: Session, edition_id: int, batch_id: int) -> None:
     limiter = get_rate_limiter()
     if not limiter.enabled:
         return
-    count = session.scalar(select(func.count()).where(_waiting(session, batch_id)))
+    count = session.scalar(select(func.count()).where(_waiting(batch_id)))
     permit = limiter.acquire(batch_key(edition_id, batch_id), count)
     if not permit.granted:
         raise SendRateLimited(permit.wait_seconds)
@@ -104,7 +104,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     rows = session.execute(
         select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(_waiting(session, batch_id)).order_by(Delivery.id)
+        .where(_waiting(batch_id)).order_by(Delivery.id)
     ).all()
     try:
         # Sent from the stored render, never re-rendered: a later feed update cannot change
@@ -118,7 +118,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     if rows:
         outgoing = _outgoing_batch(edition, rendered, rows)
         try:
-            sent = _hand_over(session, sender, outgoing, batch_id)
+            sent = _hand_over(session, sender, outgoing)
         except CredentialsRefused as exc:
             _release(session, batch_id, token)
             pause_for_credentials(session, edition_id, str(exc))
@@ -136,9 +136,8 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     return sent
 
 
-def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, batch_id: int, whole: bool = True) -> int:
-    """Send one single-variant batch; a 413 is split in halves until the parts fit. Rows are
-    found by the batch index while the batch is whole, by their ids once it is split."""
+def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
+    """Send one single-variant batch; a 413 is split in halves until the parts fit."""
     try:
         message_ids = sender.send(batch)
     except BatchTooLarge as exc:
@@ -147,29 +146,29 @@ def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, batch_id:
             session.commit()
             return 0
         first, second = batch.split()
-        return (_hand_over(session, sender, first, batch_id, whole=False)
-                + _hand_over(session, sender, second, batch_id, whole=False))
+        return _hand_over(session, sender, first) + _hand_over(session, sender, second)
     except SendError as exc:
         if not exc.permanent or isinstance(exc, CredentialsRefused):
             raise
         _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
         session.commit()
         return 0
-    _accept(session, message_ids, _waiting(session, batch_id) if whole else None)
+    _accept(session, message_ids)
     session.commit()  # accepted rows are never released by a later part's retry
     record_deliveries_sent(len(message_ids))
     return len(message_ids)
 
 
-def _accept(session: Session, message_ids: dict[int, str], whole_batch=None) -> None:
+def _accept(session: Session, message_ids: dict[int, str]) -> None:
+    """The readers handed over, named by id (one array parameter): exactly those in the request,
+    even if a retry made another row of the batch pending meanwhile."""
     now = utcnow()
     distinct = set(message_ids.values())
     accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None)
     if len(distinct) == 1:  # one provider request: one message id for all, one statement
-        rows = whole_batch if whole_batch is not None else and_(
-            among(session, Delivery.id, list(message_ids)), Delivery.status == DeliveryStatus.PENDING)
-        session.execute(update(Delivery).where(rows).values(message_id=distinct.pop(), **accepted),
-                        execution_options=BULK)
+        session.execute(update(Delivery).where(among(session, Delivery.id, list(message_ids)),
+                                               Delivery.status == DeliveryStatus.PENDING)
+                        .values(message_id=distinct.pop(), **accepted), execution_options=BULK)
     else:
         session.execute(update(Delivery), [dict(id=i, message_id=m, **accepted) for i, m in message_ids.items()])
 
@@ -235,7 +234,7 @@ def give_up_batch(session: Session, edition_id: int, batch_id: int, error: str) 
     ).rowcount
     failed = 0
     if gave_up:
-        failed = session.execute(update(Delivery).where(_waiting(session, batch_id))
+        failed = session.execute(update(Delivery).where(_waiting(batch_id))
                                  .values(status=DeliveryStatus.FAILED, error=error), execution_options=BULK).rowcount
     finish_edition_if_complete(session, edition_id, utcnow())
     return failed

@@ -19,7 +19,7 @@ from digest.delivery.plan import open_edition, plan_slice, release_edition
 from digest.delivery.send import send_batch
 from digest.sample.readers import add_readers
 from digest.store.db import get_engine, unit_of_work
-from digest.store.models import Delivery, SendBatch
+from digest.store.models import Delivery
 from tests.factories import approved_edition, polled_feed
 
 
