@@ -14,7 +14,8 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
 from digest.delivery.confirmation import send_confirmation as send_confirmation_email
-from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown, stalled_batches, stalled_slices
+from digest.delivery.control import (finish_complete_editions, mark_stuck_unknown, resend_silent_unknown,
+                                     stalled_batches, stalled_slices)
 from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError, Throttled
 from digest.delivery.plan import open_edition, plan_slice as plan_one_slice, send_ahead
@@ -117,7 +118,7 @@ def send_batch(edition_id: int, batch_id: int, failures: int = 0) -> int:
 @app.task(name="digest.delivery.reconcile")
 def reconcile_deliveries() -> dict:
     """Beat: stuck claims become unknown; unknown rows SendGrid stayed silent about are re-sent
-    once; sends whose queue messages were lost are re-issued."""
+    once; sends whose queue messages were lost are re-issued; sends with nothing left are sent."""
     with unit_of_work() as session:
         stuck = mark_stuck_unknown(session)
         resent = resend_silent_unknown(session)
@@ -133,9 +134,10 @@ def reconcile_deliveries() -> dict:
         for edition_id, numbers in slices.items():
             log.warning("edition %s stalled; re-issuing the planning of %s slices", edition_id, len(numbers))
             enqueue_slices(session, edition_id, numbers)
+        finished = finish_complete_editions(session)
     return {"unknown": stuck, "resent": {str(k): v.deliveries for k, v in resent.items()},
             "reissued": {str(k): len(v) for k, v in stalled.items()},
-            "replanned": {str(k): len(v) for k, v in slices.items()}}
+            "replanned": {str(k): len(v) for k, v in slices.items()}, "finished": finished}
 
 
 @app.task(name="digest.webhooks.process", acks_late=True)

@@ -256,6 +256,15 @@ def stalled_slices(session: Session, now: dt.datetime | None = None) -> dict[int
     return found
 
 
+def finish_complete_editions(session: Session, now: dt.datetime | None = None) -> list[int]:
+    """Sending editions with nothing left to send become sent. Each batch and slice checks this
+    as it commits, but the last two to commit at the same moment can each still see the other
+    unfinished; this sweep settles that."""
+    now = now or utcnow()
+    sending = session.scalars(select(Edition.id).where(Edition.status == EditionStatus.SENDING)).all()
+    return [edition_id for edition_id in sending if finish_edition_if_complete(session, edition_id, now)]
+
+
 def _stalled_editions(session: Session, now: dt.datetime | None) -> list[int]:
     now = now or utcnow()
     limit = now - dt.timedelta(seconds=get_settings().SEND_STALL_AFTER_SECONDS)

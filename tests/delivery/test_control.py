@@ -150,6 +150,23 @@ def test_lost_queue_messages_are_found_and_reissued(standin, feed_server):
         assert stalled_batches(session) == {edition_id: batches}
 
 
+def test_a_send_whose_last_two_commits_crossed_is_finished_by_the_reconciliation(standin, feed_server):
+    from digest.delivery.control import finish_complete_editions
+    from digest.store.models import PlanSlice
+
+    edition_id, batches = _started(feed_server, readers=5)
+    with unit_of_work() as session:
+        # A slice still being planned when the last batch checked: the edition stayed sending.
+        session.execute(update(PlanSlice).where(PlanSlice.edition_id == edition_id).values(planned_at=None))
+    assert _send(edition_id, batches[0]) == 5
+    with unit_of_work() as session:
+        assert finish_complete_editions(session) == []  # a slice is unplanned: not finished
+        session.execute(update(PlanSlice).where(PlanSlice.edition_id == edition_id).values(planned_at=utcnow()))
+    with unit_of_work() as session:
+        assert finish_complete_editions(session) == [edition_id]
+    assert _status(edition_id) == EditionStatus.SENT
+
+
 def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_server, monkeypatch, redis_client):
     monkeypatch.setenv("SEND_RATE_PER_HOUR", "20")
     reset_caches()
