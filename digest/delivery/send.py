@@ -48,21 +48,22 @@ class SendRateLimited(Throttled):
 class Claim(NamedTuple):
     token: str
     variant: str
+    attempt: int  # how many times the batch has been claimed, this time included
 
 
 def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.datetime) -> Claim | None:
     """Take the batch if it is still pending: one row, whatever the batch's size. Returns the
-    claim (its token and the batch's variant), or None when another worker (or an earlier run
-    of this task) has it."""
+    claim (its token, the batch's variant and attempt), or None when another worker (or an
+    earlier run of this task) has it."""
     token = str(uuid.uuid4())
-    variant = session.scalar(
+    claimed = session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
         .values(state=BatchState.SENDING, claim_token=token, claimed_at=now, attempts=SendBatch.attempts + 1)
-        .returning(SendBatch.variant),
+        .returning(SendBatch.variant, SendBatch.attempts),
         execution_options=BULK,
-    )
-    return None if variant is None else Claim(token, variant)
+    ).first()
+    return None if claimed is None else Claim(token, *claimed)
 
 
 def _waiting(batch_id: int):
@@ -118,7 +119,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     if rows:
         outgoing = _outgoing_batch(edition, rendered, rows)
         try:
-            sent = _hand_over(session, sender, outgoing)
+            sent = _hand_over(session, sender, outgoing, claim.attempt)
         except CredentialsRefused as exc:
             _release(session, batch_id, token)
             pause_for_credentials(session, edition_id, str(exc))
@@ -136,7 +137,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     return sent
 
 
-def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
+def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, attempt: int) -> int:
     """Send one single-variant batch; a 413 is split in halves until the parts fit."""
     try:
         message_ids = sender.send(batch)
@@ -146,25 +147,26 @@ def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
             session.commit()
             return 0
         first, second = batch.split()
-        return _hand_over(session, sender, first) + _hand_over(session, sender, second)
+        return _hand_over(session, sender, first, attempt) + _hand_over(session, sender, second, attempt)
     except SendError as exc:
         if not exc.permanent or isinstance(exc, CredentialsRefused):
             raise
         _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
         session.commit()
         return 0
-    _accept(session, message_ids)
+    _accept(session, message_ids, attempt)
     session.commit()  # accepted rows are never released by a later part's retry
     record_deliveries_sent(len(message_ids))
     return len(message_ids)
 
 
-def _accept(session: Session, message_ids: dict[int, str]) -> None:
+def _accept(session: Session, message_ids: dict[int, str], attempt: int) -> None:
     """The readers handed over, named by id (one array parameter): exactly those in the request,
-    even if a retry made another row of the batch pending meanwhile."""
+    even if a retry made another row of the batch pending meanwhile. Each row keeps the attempt
+    of its batch that handed it over."""
     now = utcnow()
     distinct = set(message_ids.values())
-    accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None)
+    accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None, attempts=attempt)
     if len(distinct) == 1:  # one provider request: one message id for all, one statement
         session.execute(update(Delivery).where(among(session, Delivery.id, list(message_ids)),
                                                Delivery.status == DeliveryStatus.PENDING)
