@@ -253,7 +253,9 @@ def _event_row(event: object) -> dict:
 
 def _apply(session: Session, fresh: list[tuple[dict, dict]], deliveries: dict[int, Delivery]) -> set[int]:
     touched: set[int] = set()
-    delivered_to: list[str] = []  # the commonest event: applied to the subscribers in one statement
+    # The commonest event, applied to the subscribers in one statement: before any other event
+    # about an address (a bounce after a delivery still counts), and at the end.
+    delivered_to: list[str] = []
     for event, row in sorted(fresh, key=lambda pair: pair[1]["occurred_at"]):
         delivery = deliveries.get(row["delivery_id"])
         status = _STATUS_OF_EVENT.get(row["event"])
@@ -266,6 +268,8 @@ def _apply(session: Session, fresh: list[tuple[dict, dict]], deliveries: dict[in
         if row["email"] and row["event"] == "delivered":
             delivered_to.append(row["email"])
         elif row["email"]:
+            record_deliveries(session, delivered_to)
+            delivered_to = []
             record_provider_feedback(session, row["email"], row["event"], event)
     record_deliveries(session, delivered_to)
     return touched
