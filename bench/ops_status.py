@@ -45,7 +45,7 @@ def main() -> None:
         import random
 
         import redis
-        from sqlalchemy import insert, select, update
+        from sqlalchemy import select, update
 
         from digest.clock import utcnow
         from digest.delivery.plan import release_edition, start_edition
@@ -56,7 +56,8 @@ def main() -> None:
         from digest.ops.status import gather_status
         from digest.store.db import unit_of_work
         from digest.store.migrate import upgrade
-        from digest.store.models import Article, Delivery, DeliveryStatus, Feed, Subscriber
+        from digest.sample.readers import add_readers
+        from digest.store.models import Article, Delivery, DeliveryStatus, Feed
 
         redis.Redis.from_url(REDIS_URL).flushdb()
         upgrade(database_url)
@@ -68,11 +69,7 @@ def main() -> None:
             session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
                                     title=f"Article {i}", section="Analytical Articles", summary_html="<p>Lead.</p>",
                                     content_html="", content_hash=str(i), published_at=now) for i in range(12))
-            for start in range(0, args.subscribers, 20_000):
-                session.execute(insert(Subscriber), [
-                    dict(email=f"r{i:07d}@readers.example.org", status="confirmed", sections=[],
-                         confirmed_at=now, created_at=now)
-                    for i in range(start, min(start + 20_000, args.subscribers))])
+            add_readers(session, args.subscribers, now=now)
         with unit_of_work() as session:
             edition = compose_next_edition(session, utcnow())
             approve_edition(session, edition.id, "publisher@example.org")

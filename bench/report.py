@@ -96,7 +96,8 @@ def main() -> None:
         from digest.store.db import unit_of_work
         from digest.store.migrate import upgrade
         from digest.store.models import (Article, Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionLink,
-                                         EditionStatus, Feed, Subscriber)
+                                         EditionStatus, Feed)
+        from digest.sample.readers import add_readers
 
         upgrade(database_url)
         now = utcnow()
@@ -109,11 +110,7 @@ def main() -> None:
                                     section=("Analytical Articles", "Field Reports", "News Digest")[i % 3],
                                     summary_html="<p>Lead.</p>", content_html="", content_hash=str(i),
                                     published_at=now) for i in range(12))
-            for start in range(0, args.subscribers, 20_000):
-                session.execute(insert(Subscriber), [
-                    dict(email=f"r{i:07d}@readers.example.org", status="confirmed", sections=[],
-                         confirmed_at=now, created_at=now)
-                    for i in range(start, min(start + 20_000, args.subscribers))])
+            add_readers(session, args.subscribers, now=now)
         with unit_of_work() as session:
             edition = compose_next_edition(session, utcnow())
             approve_edition(session, edition.id, "publisher@example.org")

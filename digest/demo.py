@@ -101,9 +101,9 @@ def run_demo(port: int) -> DemoResult:
         edition_id = edition.id
     with unit_of_work() as session:
         batches = start_edition(session, edition_id)
-    for delivery_ids in batches:
+    for batch_id in batches:
         with unit_of_work() as session:
-            send_batch(session, edition_id, delivery_ids, outbox)
+            send_batch(session, edition_id, batch_id, outbox)
     with unit_of_work() as session:
         found = _messages(session, outbox, edition_id)
     lines = [f"edition {edition_id} sent to {len(found)} reader(s); the messages are in the outbox:"]

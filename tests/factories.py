@@ -95,23 +95,15 @@ def stored_articles(*published, section: str = "Analytical Articles", prefix: st
 
 
 def many_subscribers(count: int, domain: str = "readers.example.org") -> list[str]:
-    """`count` confirmed subscribers in one statement; returns their addresses."""
-    from sqlalchemy import insert
+    """`count` confirmed subscribers, seeded as the benchmarks seed them; returns their addresses."""
+    from digest.sample.readers import add_readers, reader_email
 
-    from digest.clock import utcnow
-    from digest.store.models import Subscriber
-
-    now = utcnow()
-    emails = [f"reader{i:06d}@{domain}" for i in range(count)]
     with unit_of_work() as session:
-        session.execute(insert(Subscriber), [
-            dict(email=e, name=f"Reader {i}", status="confirmed", sections=[], confirmed_at=now, created_at=now)
-            for i, e in enumerate(emails)
-        ])
-    return emails
+        add_readers(session, count, domain)
+    return [reader_email(n, domain) for n in range(count)]
 
 
-def sending_edition(server: FeedServer, *readers: str) -> tuple[int, list[list[int]]]:
+def sending_edition(server: FeedServer, *readers: str) -> tuple[int, list[int]]:
     """An approved edition of a polled feed, released and planned for `readers` (confirmed):
     its id and the batches its send queues, none sent yet."""
     from digest.delivery.plan import release_edition, start_edition

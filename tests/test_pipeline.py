@@ -16,7 +16,7 @@ from digest.editions.approve import approve_edition
 from digest.editions.compose import compose_next_edition
 from digest.feeds.registry import add_feed
 from digest.store.db import unit_of_work
-from digest.store.models import Article, Delivery, DeliveryStatus, Edition, EditionStatus
+from digest.store.models import Article, Delivery, DeliveryStatus, Edition, EditionStatus, SendBatch
 from tests.conftest import wait_for, wait_until_drained
 from tests.factories import approved_edition, polled_feed, serve_feed, subscribers
 from workers.tasks import edition_tick, poll_feed, send_batch, start_edition
@@ -86,10 +86,10 @@ def test_running_a_send_task_twice_sends_nothing_more(settings, celery_worker, f
     wait_for(lambda: _edition_status(edition_id) == EditionStatus.SENT, what="the edition to be sent")
     first = {path.name: path.read_bytes() for path in settings.OUTBOX_DIR.rglob("*.eml")}
     with unit_of_work() as session:
-        ids = list(session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)))
+        [batch] = session.scalars(select(SendBatch.id).where(SendBatch.edition_id == edition_id))
 
     # A redelivered message, and a second start of the same edition.
-    send_batch.delay(edition_id, ids)
+    send_batch.delay(edition_id, batch)
     start_edition.delay(edition_id)
     wait_until_drained()
 

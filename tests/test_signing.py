@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.config import ConfigError, get_settings
-from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, BadToken, make_token, read_token
+from digest.subscribers.tokens import (CONFIRM, PREFERENCES, UNSUBSCRIBE, BadToken, make_token, read_token,
+                                       token_maker)
 from digest.web.app import app
 from digest.web.auth import session_value
 from digest.web.csrf import csrf_token
@@ -52,6 +53,17 @@ def test_links_and_tokens_made_before_still_verify(settings):
     assert make_token(UNSUBSCRIBE, 42) == SENT_UNSUBSCRIBE_42, "the same key signs the same link"
     nonce, token = SENT_CSRF
     assert csrf_token(_Request(nonce)) == token
+
+
+def test_a_batch_signs_its_readers_links_exactly_as_one_link_is_signed(settings, monkeypatch):
+    assert token_maker(UNSUBSCRIBE)(42) == SENT_UNSUBSCRIBE_42
+    assert token_maker(PREFERENCES)(42) == SENT_PREFERENCES_42
+    _rotate(monkeypatch, until=dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
+    made = token_maker(UNSUBSCRIBE)
+    assert [made(n) for n in (1, 255, 10**9)] == [make_token(UNSUBSCRIBE, n) for n in (1, 255, 10**9)]
+    assert made(7) != make_token(PREFERENCES, 7), "a batch's links keep their scope"
+    with pytest.raises(ValueError):
+        token_maker(CONFIRM)  # a confirmation carries its issue time: signed one by one
 
 
 def test_a_signature_for_one_scope_passes_for_no_other(settings):

@@ -33,6 +33,7 @@ task_routes = {
     "workers.tasks.poll_feed": {"queue": "feeds"},
     "workers.tasks.edition_tick": {"queue": "editions"},
     "workers.tasks.start_edition": {"queue": "editions"},
+    "workers.tasks.plan_slice": {"queue": "editions"},
     "workers.tasks.send_batch": {"queue": "delivery"},
     "workers.tasks.reconcile_deliveries": {"queue": "delivery"},
     "workers.tasks.process_webhook": {"queue": "webhooks"},

@@ -30,13 +30,9 @@ def _json_from_the_start(instance=None, **_) -> None:
 
 
 def task_ids(task, args, kwargs) -> dict:
-    """The ids a task's arguments name: edition, feed, webhook batch, subscriber, and how many
-    deliveries a send batch holds."""
+    """The ids a task's arguments name: edition, feed, send or webhook batch, subscriber."""
     try:
         bound = inspect.signature(task.run).bind_partial(*(args or ()), **(kwargs or {})).arguments
     except TypeError:
         return {}
-    ids = {field: bound[name] for name, field in _ID_ARGUMENTS.items() if name in bound}
-    if isinstance(bound.get("delivery_ids"), list):
-        ids["deliveries"] = len(bound["delivery_ids"])
-    return ids
+    return {field: bound[name] for name, field in _ID_ARGUMENTS.items() if name in bound}

@@ -18,10 +18,11 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
 from digest.delivery.confirmation import send_confirmation as send_confirmation_email
-from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown, stalled_batches
+from digest.delivery.control import (finish_complete_editions, mark_stuck_unknown, resend_silent_unknown,
+                                     stalled_batches, stalled_slices)
 from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError, Throttled
-from digest.delivery.plan import send_ahead, start_edition as plan_edition
+from digest.delivery.plan import open_edition, plan_slice as plan_one_slice, send_ahead
 from digest.delivery.ratelimit import requeue_countdown
 from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
 from digest.editions.schedule import tick
@@ -38,10 +39,16 @@ def _backoff(failures: int) -> float:
     return requeue_countdown(min(600.0, base * 2 ** failures) * random.uniform(0.8, 1.2))
 
 
-def enqueue_batches(session, edition_id: int, batches: list[list[int]]) -> None:
+def enqueue_batches(session, edition_id: int, batches: list[int]) -> None:
     """Send tasks for these batches, once the transaction that made their rows commits."""
-    for delivery_ids in batches:
-        on_commit(session, lambda ids=delivery_ids: send_batch.delay(edition_id, ids))
+    for batch_id in batches:
+        on_commit(session, lambda batch_id=batch_id: send_batch.delay(edition_id, batch_id))
+
+
+def enqueue_slices(session, edition_id: int, numbers: list[int]) -> None:
+    """Planning tasks for these slices of an edition, once its slices are committed."""
+    for number in numbers:
+        on_commit(session, lambda number=number: plan_slice.delay(edition_id, number))
 
 
 @app.task(name="workers.tasks.poll_due_feeds")
@@ -73,20 +80,29 @@ def edition_tick() -> None:
 @app.task(name="workers.tasks.start_edition")
 def start_edition(edition_id: int) -> int:
     with unit_of_work() as session:
-        batches = plan_edition(session, edition_id, sender=get_sender())
+        slices = open_edition(session, edition_id, sender=get_sender())
+        enqueue_slices(session, edition_id, slices)
+    return len(slices)
+
+
+@app.task(name="workers.tasks.plan_slice")
+def plan_slice(edition_id: int, number: int) -> int:
+    """Plan one slice of an edition's readers; its batches leave as soon as it commits."""
+    with unit_of_work() as session:
+        batches = plan_one_slice(session, edition_id, number)
         enqueue_batches(session, edition_id, batches)
     return len(batches)
 
 
 @app.task(name="workers.tasks.send_batch", acks_late=True, reject_on_worker_lost=True)
-def send_batch(edition_id: int, delivery_ids: list[int], failures: int = 0) -> int:
+def send_batch(edition_id: int, batch_id: int, failures: int = 0) -> int:
     """Waiting (our rate limit, a 429) sends the batch back with the same failure count;
     a failure spends one of SEND_MAX_RETRIES. Either way a fresh message, never a long ETA."""
     try:
         with unit_of_work() as session:
-            return send_delivery_batch(session, edition_id, delivery_ids, get_sender())
+            return send_delivery_batch(session, edition_id, batch_id, get_sender())
     except Throttled as exc:
-        send_batch.apply_async((edition_id, delivery_ids), {"failures": failures},
+        send_batch.apply_async((edition_id, batch_id), {"failures": failures},
                                countdown=requeue_countdown(exc.wait))
         return 0
     except SendError as exc:
@@ -94,12 +110,11 @@ def send_batch(edition_id: int, delivery_ids: list[int], failures: int = 0) -> i
             raise
         if failures >= get_settings().SEND_MAX_RETRIES:
             with unit_of_work() as session:
-                give_up_batch(session, edition_id, delivery_ids, f"gave up after {failures} retries: {exc}")
-            log.error("edition %s: batch of %s failed for good: %s", edition_id, len(delivery_ids), exc)
+                give_up_batch(session, edition_id, batch_id, f"gave up after {failures} retries: {exc}")
+            log.error("edition %s: batch %s failed for good: %s", edition_id, batch_id, exc)
             return 0
-        log.warning("edition %s: batch of %s failed (%s); retry %s", edition_id, len(delivery_ids), exc,
-                    failures + 1)
-        send_batch.apply_async((edition_id, delivery_ids), {"failures": failures + 1},
+        log.warning("edition %s: batch %s failed (%s); retry %s", edition_id, batch_id, exc, failures + 1)
+        send_batch.apply_async((edition_id, batch_id), {"failures": failures + 1},
                                countdown=_backoff(failures))
         return 0
 
@@ -107,7 +122,7 @@ def send_batch(edition_id: int, delivery_ids: list[int], failures: int = 0) -> i
 @app.task(name="workers.tasks.reconcile_deliveries")
 def reconcile_deliveries() -> dict:
     """Beat: stuck claims become unknown; unknown rows SendGrid stayed silent about are re-sent
-    once; sends whose queue messages were lost are re-issued."""
+    once; sends whose queue messages were lost are re-issued; sends with nothing left are sent."""
     with unit_of_work() as session:
         stuck = mark_stuck_unknown(session)
         resent = resend_silent_unknown(session)
@@ -119,8 +134,14 @@ def reconcile_deliveries() -> dict:
                 continue  # just enqueued above
             log.warning("edition %s stalled; re-issuing %s batches", edition_id, len(batches))
             enqueue_batches(session, edition_id, batches)
+        slices = stalled_slices(session)
+        for edition_id, numbers in slices.items():
+            log.warning("edition %s stalled; re-issuing the planning of %s slices", edition_id, len(numbers))
+            enqueue_slices(session, edition_id, numbers)
+        finished = finish_complete_editions(session)
     return {"unknown": stuck, "resent": {str(k): v.deliveries for k, v in resent.items()},
-            "reissued": {str(k): len(v) for k, v in stalled.items()}}
+            "reissued": {str(k): len(v) for k, v in stalled.items()},
+            "replanned": {str(k): len(v) for k, v in slices.items()}, "finished": finished}
 
 
 @app.task(name="workers.tasks.process_webhook", acks_late=True)

@@ -295,8 +295,8 @@ def editions_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> 
 @editions_app.command("resume")
 def editions_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Resume a paused send; rows already accepted are never sent again."""
-    batches = send_action(edition_id, "resume").batches
-    console.print(f"edition {edition_id} resumed: {sum(map(len, batches))} deliveries queued")
+    queued = send_action(edition_id, "resume").deliveries
+    console.print(f"edition {edition_id} resumed: {queued} deliveries queued")
 
 
 @editions_app.command("cancel")
@@ -383,9 +383,9 @@ def editions_resend_unknown(
     from workers.tasks import enqueue_batches
 
     with transaction() as session:
-        batches = resend_unknown(session, edition_id, older_than_minutes=older_than, **who_runs_it()).batches
-        enqueue_batches(session, edition_id, batches)
-    console.print(f"edition {edition_id}: {sum(map(len, batches))} deliveries queued again")
+        done = resend_unknown(session, edition_id, older_than_minutes=older_than, **who_runs_it())
+        enqueue_batches(session, edition_id, done.batches)
+    console.print(f"edition {edition_id}: {done.deliveries} deliveries queued again")
 
 
 @editions_app.command("settle-unknown")

@@ -14,18 +14,19 @@ import logging
 from dataclasses import dataclass, field
 
 import redis
-from sqlalchemy import exists, func, literal, select, update
+from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.message import Sender
-from digest.delivery.plan import pending_batches
+from digest.delivery.plan import batches_to_send
 from digest.delivery.ratelimit import get_rate_limiter
 from digest.delivery.send import finish_edition_if_complete
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
-from digest.store.models import AuditEntry, Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus
+from digest.store.models import (AuditEntry, BatchState, Delivery, DeliveryEvent, DeliveryStatus, Edition,
+                                 EditionStatus, PlanSlice, SendBatch)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class Done:
     """What a command changed: rows touched, and batches to enqueue once the transaction commits."""
     action: str
     deliveries: int = 0
-    batches: list[list[int]] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)  # send batch ids
 
 
 def record_action(session: Session, action: str, *, by: str, source: str, **details) -> None:
@@ -88,10 +89,11 @@ def resume_send(session: Session, edition_id: int, *, by: str, source: str) -> D
     edition.note = None
     edition.updated_at = utcnow()
     session.flush()
-    batches = pending_batches(session, edition_id)
+    batches = batches_to_send(session, edition_id)
     if not batches:
         finish_edition_if_complete(session, edition_id, utcnow())
-    count = sum(map(len, batches))
+    count = session.scalar(select(func.count()).where(
+        Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING))
     record_action(session, "resume", by=by, source=source, edition_id=edition_id, deliveries=count)
     return Done("resume", count, batches)
 
@@ -109,13 +111,21 @@ def cancel_send(session: Session, edition_id: int, sender: Sender | None = None,
         # Handed over but held until send_at: the provider drops the whole batch id.
         sender.cancel_scheduled(edition.provider_batch_id)
         stopped.append(DeliveryStatus.ACCEPTED)
-    cancelled = session.execute(
-        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status.in_(stopped))
-        .values(status=DeliveryStatus.CANCELLED)
-    ).rowcount
     edition.status = EditionStatus.CANCELLED
     edition.note = f"cancelled by {by}"
     edition.updated_at = utcnow()
+    # The edition row first: a slice being planned holds it shared, so this waits for the slice
+    # to commit and the statements below see its rows; later slices see the edition cancelled.
+    session.flush()
+    in_flight = select(SendBatch.id).where(SendBatch.edition_id == edition_id, SendBatch.state == BatchState.SENDING)
+    # Readers of a batch in flight are being handed over right now: the worker records them.
+    cancelled = session.execute(
+        update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status.in_(stopped),
+                               or_(Delivery.batch_id.is_(None), Delivery.batch_id.not_in(in_flight)))
+        .values(status=DeliveryStatus.CANCELLED), execution_options={"synchronize_session": False}
+    ).rowcount
+    session.execute(update(SendBatch).where(SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
+                    .values(state=BatchState.CANCELLED))
     record_action(session, "cancel", by=by, source=source, edition_id=edition_id, deliveries=cancelled)
     _forget_slots(edition_id)
     return Done("cancel", cancelled)
@@ -146,7 +156,7 @@ def retry_failed(session: Session, edition_id: int, *, by: str, source: str) -> 
     record_action(session, "retry_failed", by=by, source=source, edition_id=edition_id, deliveries=count)
     session.flush()
     return Done("retry-failed", count,
-                pending_batches(session, edition_id) if edition.status == EditionStatus.SENDING else [])
+                batches_to_send(session, edition_id) if edition.status == EditionStatus.SENDING else [])
 
 
 def discard_failed(session: Session, edition_id: int, *, by: str, source: str) -> Done:
@@ -184,7 +194,7 @@ def resend_unknown(session: Session, edition_id: int, *, by: str, source: str,
     record_action(session, "resend_unknown", by=by, source=source, edition_id=edition_id, deliveries=count)
     session.flush()
     return Done("resend-unknown", count,
-                pending_batches(session, edition_id) if edition.status == EditionStatus.SENDING else [])
+                batches_to_send(session, edition_id) if edition.status == EditionStatus.SENDING else [])
 
 
 def settle_unknown(session: Session, edition_id: int, outcome: str, *, by: str, source: str) -> Done:
@@ -206,32 +216,65 @@ def settle_unknown(session: Session, edition_id: int, outcome: str, *, by: str, 
 # --- reconciliation (beat) -------------------------------------------------------------------
 
 def mark_stuck_unknown(session: Session, now: dt.datetime | None = None) -> int:
-    """Rows claimed longer ago than SEND_STUCK_AFTER_SECONDS with no outcome become unknown:
-    their worker died between claiming and recording. Webhook events may still settle them."""
+    """Batches claimed longer ago than SEND_STUCK_AFTER_SECONDS with no outcome become unknown,
+    and so do their readers not yet recorded: their worker died between claiming and recording.
+    Webhook events may still settle them. Returns the readers."""
     now = now or utcnow()
     limit = now - dt.timedelta(seconds=get_settings().SEND_STUCK_AFTER_SECONDS)
-    count = session.execute(
-        update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < limit)
-        .values(status=DeliveryStatus.UNKNOWN)
-    ).rowcount
+    stuck = session.execute(
+        update(SendBatch).where(SendBatch.state == BatchState.SENDING, SendBatch.claimed_at < limit)
+        .values(state=BatchState.UNKNOWN).returning(SendBatch.id, SendBatch.claim_token, SendBatch.claimed_at)
+    ).all()
+    count = 0
+    for batch_id, token, claimed_at in stuck:
+        count += session.execute(
+            update(Delivery).where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.UNKNOWN, claim_token=token, claimed_at=claimed_at),
+            execution_options={"synchronize_session": False},
+        ).rowcount
     if count:
         log.warning("%s deliveries stuck in sending became unknown", count)
     return count
 
 
-def stalled_batches(session: Session, now: dt.datetime | None = None) -> dict[int, list[list[int]]]:
-    """Editions sending with pending rows but no claim for SEND_STALL_AFTER_SECONDS: their queue
-    messages were lost (a Redis restart without persistence). Returns batches to enqueue again;
-    a batch that was only slow is harmless to enqueue twice (claims are conditional)."""
+def stalled_batches(session: Session, now: dt.datetime | None = None) -> dict[int, list[int]]:
+    """Editions sending with pending batches but no claim for SEND_STALL_AFTER_SECONDS: their
+    queue messages were lost (a Redis restart without persistence). Returns batches to enqueue
+    again; a batch that was only slow is harmless to enqueue twice (claims are conditional)."""
+    return {edition_id: batches_to_send(session, edition_id) for edition_id in _stalled_editions(session, now)}
+
+
+def stalled_slices(session: Session, now: dt.datetime | None = None) -> dict[int, list[int]]:
+    """The unplanned slices of stalled editions (their planning messages were lost), to enqueue
+    again; planning a slice twice plans it once (the slice is claimed)."""
+    found = {}
+    for edition_id in _stalled_editions(session, now):
+        numbers = session.scalars(select(PlanSlice.number).where(
+            PlanSlice.edition_id == edition_id, PlanSlice.planned_at.is_(None)).order_by(PlanSlice.number)).all()
+        if numbers:
+            found[edition_id] = list(numbers)
+    return found
+
+
+def finish_complete_editions(session: Session, now: dt.datetime | None = None) -> list[int]:
+    """Sending editions with nothing left to send become sent. Each batch and slice checks this
+    as it commits, but the last two to commit at the same moment can each still see the other
+    unfinished; this sweep settles that."""
+    now = now or utcnow()
+    sending = session.scalars(select(Edition.id).where(Edition.status == EditionStatus.SENDING)).all()
+    return [edition_id for edition_id in sending if finish_edition_if_complete(session, edition_id, now)]
+
+
+def _stalled_editions(session: Session, now: dt.datetime | None) -> list[int]:
     now = now or utcnow()
     limit = now - dt.timedelta(seconds=get_settings().SEND_STALL_AFTER_SECONDS)
-    recent_claim = exists().where(Delivery.edition_id == Edition.id, Delivery.claimed_at >= limit)
-    has_pending = exists().where(Delivery.edition_id == Edition.id, Delivery.status == DeliveryStatus.PENDING)
-    edition_ids = session.scalars(
+    recent_claim = exists().where(SendBatch.edition_id == Edition.id, SendBatch.claimed_at >= limit)
+    waiting = or_(
+        exists().where(Delivery.edition_id == Edition.id, Delivery.status == DeliveryStatus.PENDING),
+        exists().where(PlanSlice.edition_id == Edition.id, PlanSlice.planned_at.is_(None)))
+    return list(session.scalars(
         select(Edition.id).where(Edition.status == EditionStatus.SENDING, Edition.started_at < limit,
-                                 has_pending, ~recent_claim)
-    ).all()
-    return {edition_id: pending_batches(session, edition_id) for edition_id in edition_ids}
+                                 waiting, ~recent_claim)))
 
 
 def resend_silent_unknown(session: Session, now: dt.datetime | None = None) -> dict[int, Done]:
@@ -265,5 +308,5 @@ def resend_silent_unknown(session: Session, now: dt.datetime | None = None) -> d
                       deliveries=count, automatic=True)
         log.warning("edition %s: %s unknown deliveries with no provider event re-sent", edition_id, count)
         session.flush()
-        done[edition_id] = Done("resend-unknown", count, pending_batches(session, edition_id))
+        done[edition_id] = Done("resend-unknown", count, batches_to_send(session, edition_id))
     return done

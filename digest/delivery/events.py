@@ -34,7 +34,7 @@ from digest.reports.counting import count_events
 from digest.store.db import on_commit
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, WebhookBatch
 from digest.store.upsert import insert_ignoring_duplicates
-from digest.subscribers.feedback import record_provider_feedback
+from digest.subscribers.feedback import record_deliveries, record_provider_feedback
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +253,9 @@ def _event_row(event: object) -> dict:
 
 def _apply(session: Session, fresh: list[tuple[dict, dict]], deliveries: dict[int, Delivery]) -> set[int]:
     touched: set[int] = set()
+    # The commonest event, applied to the subscribers in one statement: before any other event
+    # about an address (a bounce after a delivery still counts), and at the end.
+    delivered_to: list[str] = []
     for event, row in sorted(fresh, key=lambda pair: pair[1]["occurred_at"]):
         delivery = deliveries.get(row["delivery_id"])
         status = _STATUS_OF_EVENT.get(row["event"])
@@ -262,6 +265,11 @@ def _apply(session: Session, fresh: list[tuple[dict, dict]], deliveries: dict[in
             if status in (DeliveryStatus.BOUNCED, DeliveryStatus.DROPPED):
                 delivery.error = str(event.get("reason") or event.get("type") or row["event"])[:1000]
             touched.add(delivery.edition_id)
-        if row["email"]:
+        if row["email"] and row["event"] == "delivered":
+            delivered_to.append(row["email"])
+        elif row["email"]:
+            record_deliveries(session, delivered_to)
+            delivered_to = []
             record_provider_feedback(session, row["email"], row["event"], event)
+    record_deliveries(session, delivered_to)
     return touched

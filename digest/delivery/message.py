@@ -5,6 +5,7 @@ confirmation) is a batch of one reader that belongs to no edition."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 from email.headerregistry import Address
 from digest.editions.render import RenderedEdition, TransactionalMail
 
@@ -40,8 +41,9 @@ class BatchTooLarge(SendError):
         super().__init__(message, permanent=True)
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """One reader of a batch (a named tuple: a batch makes a thousand of them)."""
+
     delivery_id: int
     email: str
     name: str | None

@@ -1,32 +1,44 @@
-"""Start a due approved edition: verify it is what was approved, write one delivery row per
-eligible reader in set-based statements, give each row its variant, and cut batches."""
+"""Start a due approved edition and plan it: verify it is what was approved, cut the subscriber
+list into slices of ids, and plan each slice (its own task in the workers, in parallel): one
+delivery row per eligible reader, labelled with its variant and its send batch, written with COPY.
+The batches of a slice are sent as soon as the slice commits, while later slices are still being
+planned; no transaction grows with the list."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from itertools import groupby
 
-from sqlalchemy import Text, and_, cast, exists, literal, select, update
+from sqlalchemy import Text, and_, cast, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.message import Sender
 from digest.delivery.send import finish_edition_if_complete
-from digest.editions.approve import store_render, void_approval
+from digest.editions.approve import void_approval
 from digest.editions.lookup import get_edition
 from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
+from digest.store.bulk import write_rows
 from digest.store.models import (
+    BatchState,
     Delivery,
     DeliveryStatus,
     Edition,
+    EditionRender,
     EditionStatus,
+    PlanSlice,
+    SendBatch,
     Subscriber,
     SubscriberFormat,
     SubscriberStatus,
     Suppression,
 )
+from digest.store.upsert import among, insert_ignoring_duplicates
+
+DELIVERY_COLUMNS = ("edition_id", "subscriber_id", "email", "variant", "status", "attempts", "created_at", "batch_id")
 
 
 def send_ahead(sender: Sender) -> dt.timedelta:
@@ -45,11 +57,11 @@ def release_edition(session: Session, edition_id: int, now: dt.datetime | None =
     return edition
 
 
-def start_edition(session: Session, edition_id: int, now: dt.datetime | None = None,
-                  sender: Sender | None = None) -> list[list[int]]:
-    """Move a due approved edition to sending and plan its deliveries.
+def open_edition(session: Session, edition_id: int, now: dt.datetime | None = None,
+                 sender: Sender | None = None) -> list[int]:
+    """Move a due approved edition to sending and cut its plan into slices.
 
-    Returns the batches of delivery ids to send (enqueue them after commit); [] when the edition
+    Returns the numbers of the slices to plan (enqueue them after commit); [] when the edition
     was not approved (already started by another tick, or voided). An edition started ahead of
     its send time by a backend with cancellable batches gets a provider batch id, so the
     scheduled send can still be cancelled."""
@@ -70,10 +82,33 @@ def start_edition(session: Session, edition_id: int, now: dt.datetime | None = N
         return []
     if edition.send_at > now and sender is not None and sender.cancellable_batches:
         edition.provider_batch_id = sender.create_batch_id()
-    plan_deliveries(session, edition, now)
-    batches = pending_batches(session, edition_id)
-    if not batches:
-        finish_edition_if_complete(session, edition_id, now)
+    return cut_slices(session, edition_id)
+
+
+def cut_slices(session: Session, edition_id: int) -> list[int]:
+    """Slices of SEND_PLAN_SLICE_SIZE subscriber ids, from the first subscriber to the last
+    (a primary-key lookup each end, whatever the size of the list)."""
+    first, last = session.execute(select(func.min(Subscriber.id), func.max(Subscriber.id))).one()
+    if first is None:
+        session.flush()
+        finish_edition_if_complete(session, edition_id, utcnow())
+        return []
+    size = get_settings().SEND_PLAN_SLICE_SIZE
+    slices = [dict(edition_id=edition_id, number=number, first_subscriber_id=start,
+                   last_subscriber_id=min(start + size - 1, last))
+              for number, start in enumerate(range(first, last + 1, size))]
+    session.execute(insert(PlanSlice), slices)
+    return [s["number"] for s in slices]
+
+
+def start_edition(session: Session, edition_id: int, now: dt.datetime | None = None,
+                  sender: Sender | None = None) -> list[int]:
+    """Open the edition and plan every slice in this transaction; returns the batch ids to send.
+    For callers in one process (the demo, tests) with short lists: the workers plan each slice
+    in its own task (open_edition, then plan_slice)."""
+    batches: list[int] = []
+    for number in open_edition(session, edition_id, now, sender):
+        batches += plan_slice(session, edition_id, number, now)
     return batches
 
 
@@ -83,58 +118,105 @@ def eligible_readers():
     return and_(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.paused.is_(False), ~suppressed)
 
 
-def plan_deliveries(session: Session, edition: Edition, now: dt.datetime) -> dict[str, int]:
-    """One pending row per eligible reader, labelled with its variant, written by one
-    INSERT ... SELECT per group of readers who made the same choice (a handful of statements,
-    whatever the number of readers; no Python loop over readers).
+def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime | None = None) -> list[int]:
+    """Plan one slice: a delivery row per eligible reader in its id range, cut into batches of
+    at most SEND_BATCH_SIZE readers of one variant. Returns the batch ids to send now ([] if
+    the slice was planned already, or the edition is no longer sending).
 
-    Each variant the readers need is rendered once, from the edition just verified against the
-    approved hash, and stored. Returns the number of rows planned per variant."""
-    sections = edition_sections(edition)
-    choice = cast(Subscriber.sections, Text)
-    groups = session.execute(
-        select(choice, Subscriber.format).where(eligible_readers()).group_by(choice, Subscriber.format)
+    A fixed number of statements whatever the slice holds: the readers are read in one query
+    and their rows written with one COPY. A slice is claimed with a conditional UPDATE in the
+    same transaction as its rows, so a task that runs twice plans nothing twice."""
+    now = now or utcnow()
+    # Shared lock on the edition: a cancel (which updates the edition row first) waits for this
+    # slice to commit, then cancels its rows too; slices planned after it see it cancelled.
+    status = session.scalar(select(Edition.status).where(Edition.id == edition_id).with_for_update(read=True))
+    bounds = session.execute(
+        update(PlanSlice).where(PlanSlice.edition_id == edition_id, PlanSlice.number == number,
+                                PlanSlice.planned_at.is_(None))
+        .values(planned_at=now).returning(PlanSlice.first_subscriber_id, PlanSlice.last_subscriber_id)
+    ).first()
+    if bounds is None or status not in (EditionStatus.SENDING, EditionStatus.PAUSED):
+        return []
+    readers = session.execute(
+        select(Subscriber.id, Subscriber.email, cast(Subscriber.sections, Text), Subscriber.format)
+        .where(eligible_readers(), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
     ).all()
-    stored = {DEFAULT_VARIANT.key}
-    planned: dict[str, int] = {}
-    for chosen_json, chosen_format in groups:
-        variant = variant_for(sections, json.loads(chosen_json or "[]"), chosen_format == SubscriberFormat.TEXT)
-        if variant is None:
-            continue  # nothing in this edition is in the sections these readers chose
-        if variant.key not in stored:
-            store_render(session, edition.id, variant.key, render_edition(edition, variant))
-            stored.add(variant.key)
-        readers = select(
-            literal(edition.id), Subscriber.id, Subscriber.email, literal(variant.key),
-            literal(DeliveryStatus.PENDING.value), literal(0), literal(now, type_=Delivery.created_at.type),
-        ).where(eligible_readers(), choice == chosen_json, Subscriber.format == chosen_format)
-        # A plain INSERT: only the one call that moved the edition from approved to sending gets
-        # here, so no row exists yet; the unique (edition, subscriber) index still refuses a
-        # second one. (A NOT EXISTS guard costs a per-row check, and against a freshly imported
-        # table's statistics the planner may turn it into a scan per reader.)
-        insert = Delivery.__table__.insert().from_select(
-            ["edition_id", "subscriber_id", "email", "variant", "status", "attempts", "created_at"], readers)
-        count = session.execute(insert).rowcount
-        planned[variant.key] = planned.get(variant.key, 0) + count
-    return planned
-
-
-def pending_batches(session: Session, edition_id: int) -> list[list[int]]:
-    """Pending rows cut into batches of at most SEND_BATCH_SIZE, each of one variant."""
+    edition = get_edition(session, edition_id)
+    variant_of = _variant_keys(session, edition)
+    by_variant: dict[str, list[tuple[int, str]]] = {}
+    for subscriber_id, email, chosen, chosen_format in readers:
+        key = variant_of(chosen, chosen_format)
+        if key is not None:  # None: nothing in this edition is in the sections they chose
+            by_variant.setdefault(key, []).append((subscriber_id, email))
     size = get_settings().SEND_BATCH_SIZE
-    # Streamed (a server-side cursor on PostgreSQL): a million rows never sit in memory as rows,
-    # only as the ids of the batches.
-    rows = session.execute(
-        select(Delivery.variant, Delivery.id)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING)
+    cuts = [(key, group[start:start + size]) for key, group in sorted(by_variant.items())
+            for start in range(0, len(group), size)]
+    if not cuts:
+        finish_edition_if_complete(session, edition_id, now)
+        return []
+    batch_ids = list(session.scalars(
+        insert(SendBatch).returning(SendBatch.id, sort_by_parameter_order=True),
+        [dict(edition_id=edition_id, variant=key, size=len(members), state=BatchState.PENDING, attempts=0,
+              created_at=now) for key, members in cuts]))
+    pending = DeliveryStatus.PENDING.value
+    write_rows(session, Delivery.__table__, DELIVERY_COLUMNS, (
+        (edition_id, subscriber_id, email, key, pending, 0, now, batch_id)
+        for batch_id, (key, members) in zip(batch_ids, cuts) for subscriber_id, email in members))
+    return batch_ids if status == EditionStatus.SENDING else []
+
+
+def _variant_keys(session: Session, edition: Edition):
+    """The variant key for a reader's choice (sections as stored JSON text, format), computed
+    once per distinct choice. A variant met for the first time is rendered from the edition
+    just verified against the approved hash and stored; slices planned at the same time may
+    both store it, and the unique (edition, variant) index keeps one."""
+    sections = edition_sections(edition)
+    stored = set(session.scalars(select(EditionRender.variant).where(EditionRender.edition_id == edition.id)))
+    stored.add(DEFAULT_VARIANT.key)
+    known: dict[tuple[str | None, str], str | None] = {}
+
+    def key_of(chosen: str | None, chosen_format) -> str | None:
+        choice = (chosen, chosen_format)
+        if choice not in known:
+            variant = variant_for(sections, json.loads(chosen or "[]"), chosen_format == SubscriberFormat.TEXT)
+            if variant is not None and variant.key not in stored:
+                rendered = render_edition(edition, variant)
+                session.execute(insert_ignoring_duplicates(session, EditionRender.__table__).values(
+                    edition_id=edition.id, variant=variant.key, subject=rendered.subject, html=rendered.html,
+                    text=rendered.text, content_hash=rendered.content_hash, created_at=utcnow()))
+                stored.add(variant.key)
+            known[choice] = None if variant is None else variant.key
+        return known[choice]
+
+    return key_of
+
+
+def unplanned_slices(session: Session, edition_id: int) -> list[int]:
+    return list(session.scalars(select(PlanSlice.number).where(
+        PlanSlice.edition_id == edition_id, PlanSlice.planned_at.is_(None)).order_by(PlanSlice.number)))
+
+
+def batches_to_send(session: Session, edition_id: int) -> list[int]:
+    """The edition's batches waiting for a worker, after giving a batch to every pending row that
+    no live batch owns (rows made pending again by a retry or a re-send, or planned before
+    batches were rows). Those rows are few: they are read and moved one statement per batch."""
+    orphans = session.execute(
+        select(Delivery.id, Delivery.variant)
+        .outerjoin(SendBatch, and_(SendBatch.id == Delivery.batch_id, SendBatch.state.in_(BatchState.live())))
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING, SendBatch.id.is_(None))
         .order_by(Delivery.variant, Delivery.id)
-        .execution_options(yield_per=20_000)
-    )
-    batches: list[list[int]] = []
-    current_variant = object()
-    for variant, delivery_id in rows:
-        if variant != current_variant or len(batches[-1]) >= size:
-            batches.append([])
-            current_variant = variant
-        batches[-1].append(delivery_id)
-    return batches
+    ).all()
+    size = get_settings().SEND_BATCH_SIZE
+    now = utcnow()
+    for key, group in groupby(orphans, key=lambda row: row.variant or DEFAULT_VARIANT.key):
+        ids = [row.id for row in group]
+        for start in range(0, len(ids), size):
+            members = ids[start:start + size]
+            batch_id = session.scalar(insert(SendBatch).returning(SendBatch.id).values(
+                edition_id=edition_id, variant=key, size=len(members), state=BatchState.PENDING, attempts=0,
+                created_at=now))
+            session.execute(update(Delivery).where(among(session, Delivery.id, members))
+                            .values(batch_id=batch_id), execution_options={"synchronize_session": False})
+    return list(session.scalars(select(SendBatch.id).where(
+        SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING).order_by(SendBatch.id)))
+

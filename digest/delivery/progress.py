@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.plan import eligible_readers
+from digest.delivery.send import delivery_counts
 from digest.delivery.sendrate import expected_finish, limits_on
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, Subscriber
 
@@ -40,12 +41,6 @@ class Progress:
         return {"counts": self.counts, "total": self.total, "done": self.done, "percent": self.percent,
                 "per_minute": self.per_minute, "eta": self.eta.isoformat() if self.eta else None,
                 "resent": self.resent, "maybe_twice": self.maybe_twice}
-
-
-def _counts_by_state(session: Session, edition_id: int) -> dict[str, int]:
-    rows = session.execute(select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id)
-                           .group_by(Delivery.status))
-    return {status.value: count for status, count in rows}
 
 
 def _per_minute(session: Session, edition: Edition, now: dt.datetime) -> float | None:
@@ -82,7 +77,7 @@ def _copies(session: Session, edition_id: int) -> tuple[int, int]:
 
 def send_progress(session: Session, edition: Edition, now: dt.datetime | None = None) -> Progress:
     now = now or utcnow()
-    counts = _counts_by_state(session, edition.id)
+    counts = delivery_counts(session, edition.id)
     total = sum(counts.values())
     waiting = sum(count for status, count in counts.items() if status in WAITING)
     per_minute = _per_minute(session, edition, now)

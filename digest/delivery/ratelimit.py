@@ -10,7 +10,6 @@ and cannot do this.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,9 +51,9 @@ class Permit:
     wait_seconds: float  # until the batch's slot; 0 when granted
 
 
-def batch_key(edition_id: int, delivery_ids: list[int]) -> str:
-    digest = hashlib.blake2b(",".join(map(str, sorted(delivery_ids))).encode(), digest_size=8).hexdigest()
-    return f"{edition_id}:{digest}"
+def batch_key(edition_id: int, batch_id: int) -> str:
+    """A batch's slot in the schedule (a batch row is never reused: a re-send is a new batch)."""
+    return f"{edition_id}:{batch_id}"
 
 
 class SendRateLimiter:

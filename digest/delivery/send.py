@@ -1,8 +1,10 @@
 """Send claimed batches of an edition's deliveries and record every outcome.
 
-The deliveries table is the ledger: one row per (edition, subscriber), claimed with a
-conditional UPDATE and committed before the backend is called, so a task that runs twice sends
-nothing more, and a worker that dies mid-request leaves its rows visibly `sending`.
+The ledger has two levels. A send batch (up to SEND_BATCH_SIZE readers of one variant) is what a
+worker claims, with a conditional UPDATE of its one row committed before the backend is called:
+a task that runs twice sends nothing more, and a worker that dies mid-request leaves its batch
+visibly `sending`. The delivery rows (one per edition and reader) stay pending while their batch
+is in flight and are written when they are handed over, failed, or told about by an event.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from itertools import groupby
+from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -24,13 +26,13 @@ from digest.delivery.ratelimit import batch_key, get_rate_limiter
 from digest.editions.approve import approved_render
 from digest.editions.lookup import get_edition
 from digest.editions.placeholders import NAMELESS_READER
-from digest.editions.render import DEFAULT_VARIANT
 from digest.errors import Conflict
 from digest.counters import record_deliveries_sent
 from digest.reports.attribution import edition_query
-from digest.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
+from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionStatus, PlanSlice, SendBatch,
+                                 Subscriber)
 from digest.store.upsert import among
-from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, token_maker
 
 log = logging.getLogger(__name__)
 
@@ -43,87 +45,99 @@ class SendRateLimited(Throttled):
         super().__init__(f"sending rate limit reached; this batch's slot is in {wait:.1f}s", wait)
 
 
-def claim_batch(session: Session, edition_id: int, delivery_ids: list[int], now: dt.datetime) -> str:
-    """Mark the still-pending rows of the batch as ours; rows another worker took are skipped.
+class Claim(NamedTuple):
+    token: str
+    variant: str
+    attempt: int  # how many times the batch has been claimed, this time included
 
-    Only the primary key leads: a condition on (edition, status) tempts the planner into
-    scanning every pending row of the edition for each batch."""
+
+def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.datetime) -> Claim | None:
+    """Take the batch if it is still pending: one row, whatever the batch's size. Returns the
+    claim (its token, the batch's variant and attempt), or None when another worker (or an
+    earlier run of this task) has it."""
     token = str(uuid.uuid4())
-    session.execute(
-        update(Delivery)
-        .where(among(session, Delivery.id, delivery_ids), Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=now,
-                attempts=Delivery.attempts + 1),
+    claimed = session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
+        .values(state=BatchState.SENDING, claim_token=token, claimed_at=now, attempts=SendBatch.attempts + 1)
+        .returning(SendBatch.variant, SendBatch.attempts),
         execution_options=BULK,
-    )
-    return token
+    ).first()
+    return None if claimed is None else Claim(token, *claimed)
 
 
-def _wait_for_rate(session: Session, edition_id: int, delivery_ids: list[int]) -> None:
+def _waiting(batch_id: int):
+    """The batch's readers not yet handed over (its rows still pending), by the batch index."""
+    return and_(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.PENDING)
+
+
+def _wait_for_rate(session: Session, edition_id: int, batch_id: int) -> None:
     """Take this batch's slot in the shared schedule: sleep if it is near, else SendRateLimited.
     Only rows still pending count, so a batch already sent takes no slot."""
     limiter = get_rate_limiter()
     if not limiter.enabled:
         return
-    count = session.scalar(select(func.count()).where(among(session, Delivery.id, delivery_ids),
-                                                      Delivery.status == DeliveryStatus.PENDING))
-    permit = limiter.acquire(batch_key(edition_id, delivery_ids), count)
+    count = session.scalar(select(func.count()).where(_waiting(batch_id)))
+    permit = limiter.acquire(batch_key(edition_id, batch_id), count)
     if not permit.granted:
         raise SendRateLimited(permit.wait_seconds)
     if permit.wait_seconds:
         time.sleep(wall_seconds(permit.wait_seconds))
 
 
-def send_batch(session: Session, edition_id: int, delivery_ids: list[int], sender: Sender,
+def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
                now: dt.datetime | None = None) -> int:
-    """Claim, send and record one batch; returns how many rows this call handed over.
+    """Claim, send and record one batch; returns how many readers this call handed over.
 
-    A retryable SendError releases the rows not yet accepted and is raised for the caller to
-    retry; credentials refused pause the edition; other permanent errors fail the rows."""
+    A retryable SendError releases the batch (its readers not yet accepted wait for the retry)
+    and is raised for the caller to retry; credentials refused pause the edition; other
+    permanent errors fail the readers."""
     now = now or utcnow()
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENDING:
         return 0
-    _wait_for_rate(session, edition_id, delivery_ids)
-    token = claim_batch(session, edition_id, delivery_ids, now)
+    _wait_for_rate(session, edition_id, batch_id)
+    claim = claim_batch(session, edition_id, batch_id, now)
+    if claim is None:
+        return 0
     session.commit()
+    token = claim.token
     rows = session.execute(
-        select(Delivery.id, Delivery.subscriber_id, Delivery.email, Delivery.variant, Subscriber.name)
+        select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(among(session, Delivery.id, delivery_ids), Delivery.claim_token == token,
-               Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SENDING)
-        .order_by(Delivery.variant, Delivery.id)
+        .where(_waiting(batch_id)).order_by(Delivery.id)
     ).all()
     try:
-        # Sent from the stored renders, never re-rendered: a later feed update cannot change
+        # Sent from the stored render, never re-rendered: a later feed update cannot change
         # what half of the readers receive.
-        renders = {key: approved_render(session, edition, key)
-                   for key in {row.variant or DEFAULT_VARIANT.key for row in rows}}
+        rendered = approved_render(session, edition, claim.variant)
     except Conflict:
-        _release(session, token, delivery_ids)
+        _release(session, batch_id, token)
         session.commit()
         raise
     sent = 0
-    for key, group in groupby(rows, key=lambda row: row.variant or DEFAULT_VARIANT.key):
-        batch = _outgoing_batch(edition, renders[key], list(group))
+    if rows:
+        outgoing = _outgoing_batch(edition, rendered, rows)
         try:
-            sent += _hand_over(session, sender, batch)
+            sent = _hand_over(session, sender, outgoing, claim.attempt)
         except CredentialsRefused as exc:
-            _release(session, token, delivery_ids)
+            _release(session, batch_id, token)
             pause_for_credentials(session, edition_id, str(exc))
             session.commit()
             return sent
         except SendError as exc:
-            _release(session, token, delivery_ids)
+            _release(session, batch_id, token)
             session.commit()
             if isinstance(exc, Throttled) and not isinstance(exc, SendRateLimited):
                 get_rate_limiter().hold_until(utcnow().timestamp() + exc.wait)
             raise
+    session.execute(update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token)
+                    .values(state=BatchState.SENT), execution_options=BULK)
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent
 
 
-def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
+def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, attempt: int) -> int:
     """Send one single-variant batch; a 413 is split in halves until the parts fit."""
     try:
         message_ids = sender.send(batch)
@@ -133,58 +147,75 @@ def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch) -> int:
             session.commit()
             return 0
         first, second = batch.split()
-        return _hand_over(session, sender, first) + _hand_over(session, sender, second)
+        return _hand_over(session, sender, first, attempt) + _hand_over(session, sender, second, attempt)
     except SendError as exc:
         if not exc.permanent or isinstance(exc, CredentialsRefused):
             raise
         _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
         session.commit()
         return 0
-    _accept(session, message_ids)
+    _accept(session, message_ids, attempt)
     session.commit()  # accepted rows are never released by a later part's retry
     record_deliveries_sent(len(message_ids))
     return len(message_ids)
 
 
-def _accept(session: Session, message_ids: dict[int, str]) -> None:
+def _accept(session: Session, message_ids: dict[int, str], attempt: int) -> None:
+    """The readers handed over, named by id (one array parameter): exactly those in the request,
+    even if a retry made another row of the batch pending meanwhile. Each row keeps the attempt
+    of its batch that handed it over."""
     now = utcnow()
     distinct = set(message_ids.values())
-    accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None)
+    accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None, attempts=attempt)
     if len(distinct) == 1:  # one provider request: one message id for all, one statement
         session.execute(update(Delivery).where(among(session, Delivery.id, list(message_ids)),
-                                               Delivery.status == DeliveryStatus.SENDING)
+                                               Delivery.status == DeliveryStatus.PENDING)
                         .values(message_id=distinct.pop(), **accepted), execution_options=BULK)
     else:
         session.execute(update(Delivery), [dict(id=i, message_id=m, **accepted) for i, m in message_ids.items()])
 
 
 def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
-    return edition_batch(edition, rendered, [reader_recipient(edition.id, row.id, row.subscriber_id, row.email,
-                                                              row.name) for row in rows])
+    links = ReaderLinks(edition.id)
+    return edition_batch(edition, rendered, [links.recipient(row.id, row.subscriber_id, row.email, row.name)
+                                             for row in rows])
+
+
+class ReaderLinks:
+    """What each reader of one edition carries of their own: placeholder values, unsubscribe and
+    preference links, headers. Made once per batch: the signers are keyed once, not per reader."""
+
+    def __init__(self, edition_id: int):
+        settings = get_settings()
+        self.edition_arg = str(edition_id)
+        # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
+        self.via = edition_query(edition_id)
+        self.unsubscribe_token, self.preferences_token = token_maker(UNSUBSCRIBE), token_maker(PREFERENCES)
+        self.unsubscribe_base, self.preferences_base = f"{settings.base_url}/u/", f"{settings.base_url}/p/"
+        self.mailto = f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>"
+
+    def recipient(self, delivery_id: int, subscriber_id: int, email: str, name: str | None) -> Recipient:
+        unsubscribe_url = f"{self.unsubscribe_base}{self.unsubscribe_token(subscriber_id)}{self.via}"
+        preferences_url = f"{self.preferences_base}{self.preferences_token(subscriber_id)}{self.via}"
+        return Recipient(
+            delivery_id=delivery_id,
+            email=email,
+            name=name,
+            values={"name": name or NAMELESS_READER, "unsubscribe_url": unsubscribe_url,
+                    "preferences_url": preferences_url},
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe_url}>, {self.mailto}",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            custom_args={"edition_id": self.edition_arg, "delivery_id": str(delivery_id)},
+        )
 
 
 def reader_recipient(edition_id: int, delivery_id: int, subscriber_id: int, email: str,
                      name: str | None) -> Recipient:
-    """One reader of an edition: the values of their placeholders and their own headers. Also
-    what the pre-send checklist builds its sample reader's message from."""
-    settings = get_settings()
-    # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
-    via = edition_query(edition_id)
-    unsubscribe_url = f"{settings.base_url}/u/{make_token(UNSUBSCRIBE, subscriber_id)}{via}"
-    preferences_url = f"{settings.base_url}/p/{make_token(PREFERENCES, subscriber_id)}{via}"
-    return Recipient(
-        delivery_id=delivery_id,
-        email=email,
-        name=name,
-        values={"name": name or NAMELESS_READER, "unsubscribe_url": unsubscribe_url,
-                "preferences_url": preferences_url},
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{settings.unsubscribe_mailto}"
-                                f"?subject=unsubscribe>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-        custom_args={"edition_id": str(edition_id), "delivery_id": str(delivery_id)},
-    )
+    """One reader's part of a message, as a send builds it: what the pre-send checklist builds its
+    sample reader's message from."""
+    return ReaderLinks(edition_id).recipient(delivery_id, subscriber_id, email, name)
 
 
 def edition_batch(edition: Edition, rendered, recipients: list[Recipient]) -> OutgoingBatch:
@@ -203,28 +234,30 @@ def edition_batch(edition: Edition, rendered, recipients: list[Recipient]) -> Ou
     )
 
 
-def _release(session: Session, token: str, delivery_ids: list[int]) -> None:
+def _release(session: Session, batch_id: int, token: str) -> None:
+    """Give the batch back: its readers not yet accepted go with its next claim."""
     session.execute(
-        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.claim_token == token,
-                               Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.PENDING, claim_token=None, claimed_at=None), execution_options=BULK
-    )
+        update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token)
+        .values(state=BatchState.PENDING, claim_token=None, claimed_at=None), execution_options=BULK)
 
 
 def _fail(session: Session, delivery_ids: list[int], error: str) -> None:
     session.execute(
-        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.status == DeliveryStatus.SENDING)
+        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.FAILED, error=error), execution_options=BULK
     )
 
 
-def give_up_batch(session: Session, edition_id: int, delivery_ids: list[int], error: str) -> int:
-    """After the last retry: the batch's pending rows fail visibly instead of waiting forever."""
-    failed = session.execute(
-        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.edition_id == edition_id,
-                               Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.FAILED, error=error)
+def give_up_batch(session: Session, edition_id: int, batch_id: int, error: str) -> int:
+    """After the last retry: the batch's waiting readers fail visibly instead of waiting forever."""
+    gave_up = session.execute(
+        update(SendBatch).where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id,
+                                SendBatch.state == BatchState.PENDING).values(state=BatchState.FAILED)
     ).rowcount
+    failed = 0
+    if gave_up:
+        failed = session.execute(update(Delivery).where(_waiting(batch_id))
+                                 .values(status=DeliveryStatus.FAILED, error=error), execution_options=BULK).rowcount
     finish_edition_if_complete(session, edition_id, utcnow())
     return failed
 
@@ -239,19 +272,30 @@ def pause_for_credentials(session: Session, edition_id: int, error: str) -> None
 
 
 def finish_edition_if_complete(session: Session, edition_id: int, now: dt.datetime) -> bool:
-    """Mark the edition sent once no delivery is pending, in flight or unknown."""
+    """Mark the edition sent once every slice is planned and no delivery is pending, in flight
+    or unknown."""
     unfinished = exists().where(
         Delivery.edition_id == edition_id, Delivery.status.in_(DeliveryStatus.unfinished()),
     )
+    unplanned = exists().where(PlanSlice.edition_id == edition_id, PlanSlice.planned_at.is_(None))
     return bool(session.execute(
         update(Edition)
-        .where(and_(Edition.id == edition_id, Edition.status == EditionStatus.SENDING, ~unfinished))
+        .where(and_(Edition.id == edition_id, Edition.status == EditionStatus.SENDING, ~unfinished, ~unplanned))
         .values(status=EditionStatus.SENT, sent_at=now, updated_at=now)
     ).rowcount)
 
 
 def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
-    rows = session.execute(
-        select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status)
-    )
-    return {status.value: count for status, count in rows}
+    """Rows by state; the pending rows of a batch in flight are counted as `sending`."""
+    counts = {status.value: count for status, count in session.execute(
+        select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status))}
+    in_flight = session.scalar(
+        select(func.count()).select_from(SendBatch)
+        .join(Delivery, and_(Delivery.batch_id == SendBatch.id, Delivery.status == DeliveryStatus.PENDING))
+        .where(SendBatch.edition_id == edition_id, SendBatch.state == BatchState.SENDING))
+    if in_flight:
+        counts[DeliveryStatus.PENDING.value] -= in_flight
+        counts[DeliveryStatus.SENDING.value] = counts.get(DeliveryStatus.SENDING.value, 0) + in_flight
+        if not counts[DeliveryStatus.PENDING.value]:
+            del counts[DeliveryStatus.PENDING.value]
+    return counts

@@ -42,13 +42,18 @@ def neutralize(text: str) -> str:
     return "\u2060" + text if text.startswith("%") else text
 
 
+_TEXT_KEYS = [(field, f"[%{field}%]", f"[%{field}:html%]") for field in READER_FIELDS]
+# What html.escape changes; a value without any (most links and names) is its own escape.
+_ESCAPED = re.compile("[&<>\"']")
+
+
 def substitutions(values: dict[str, str]) -> dict[str, str]:
     """Marker -> value for one reader, HTML-escaped where the marker sits in HTML."""
     table = {}
-    for field in READER_FIELDS:
+    for field, text_key, html_key in _TEXT_KEYS:
         value = values.get(field, "")
-        table[f"[%{field}%]"] = value
-        table[f"[%{field}:html%]"] = escape(value, quote=True)
+        table[text_key] = value
+        table[html_key] = escape(value, quote=True) if _ESCAPED.search(value) else value
     return table
 
 

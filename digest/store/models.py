@@ -108,6 +108,20 @@ class DeliveryStatus(enum.StrEnum):
         return (cls.PENDING, cls.SENDING, cls.UNKNOWN)
 
 
+class BatchState(enum.StrEnum):
+    PENDING = "pending"  # waiting for a worker (or for the edition to be resumed)
+    SENDING = "sending"  # claimed: its readers are being handed over
+    SENT = "sent"  # every reader of it handed over or failed; nothing left to do
+    UNKNOWN = "unknown"  # claimed long ago and never recorded: its worker died mid-request
+    FAILED = "failed"  # given up after the last retry
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def live(cls) -> tuple["BatchState", ...]:
+        """States in which the batch still owns its pending readers."""
+        return (cls.PENDING, cls.SENDING)
+
+
 class Feed(Base):
     __tablename__ = "feeds"
 
@@ -332,11 +346,49 @@ class Delivery(Base):
     # Set when an unknown outcome with no provider event was sent again by itself (once only).
     resent_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The send batch that owns this row while it is pending (see SendBatch).
+    batch_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
         Index("ix_deliveries_edition_status", "edition_id", "status"),
+        Index("ix_deliveries_batch", "batch_id", "status"),
     )
+
+
+class SendBatch(Base):
+    """Up to SEND_BATCH_SIZE readers of one variant, sent in one provider request. The batch is
+    what a worker claims (one conditional UPDATE of this row); its readers' rows are written only
+    when they are handed over, or when something happens to one of them."""
+
+    __tablename__ = "send_batches"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    variant: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int]  # readers when the batch was cut
+    state: Mapped[BatchState] = mapped_column(_enum(BatchState), default=BatchState.PENDING)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claimed_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_send_batches_edition_state", "edition_id", "state"),)
+
+
+class PlanSlice(Base):
+    """One range of subscriber ids of an edition's plan, planned by its own task so that the first
+    batches leave while the rest of the list is still being planned. The edition is not sent
+    while a slice is unplanned."""
+
+    __tablename__ = "plan_slices"
+
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+    first_subscriber_id: Mapped[int]
+    last_subscriber_id: Mapped[int]
+    planned_at: Mapped[dt.datetime | None]
 
 
 class DeliveryEvent(Base):

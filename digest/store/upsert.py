@@ -13,10 +13,10 @@ def insert_ignoring_duplicates(session: Session, table):
     return insert(table).on_conflict_do_nothing()
 
 
-def among(session: Session, column, values: list[int]):
+def among(session: Session, column, values: list):
     """`column IN values`, as one array parameter on PostgreSQL.
 
-    A thousand-id IN list is a thousand placeholders to compile and send on every batch; an
+    A thousand-value IN list is a thousand placeholders to compile and send on every batch; an
     array is one, and the statement text stays the same from batch to batch."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(list(values), ARRAY(column.type)))

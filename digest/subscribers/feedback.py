@@ -14,7 +14,7 @@ from digest.errors import InputError
 from digest.store.models import Subscriber, SuppressionReason
 from digest.subscribers.addresses import normalize_email
 from digest.subscribers.lifecycle import unsubscribe
-from digest.subscribers.suppressions import record_bounce, record_delivered, suppress
+from digest.subscribers.suppressions import record_bounce, record_delivered, record_delivered_to, suppress
 
 # SendGrid's `reason` on a dropped event, for addresses it already refuses to mail.
 _DROPPED = {
@@ -49,6 +49,17 @@ def record_provider_feedback(session: Session, email: str, event: str, details: 
         _end(session, address, SuppressionReason.SPAM_REPORT, detail)
     elif event in ("unsubscribe", "group_unsubscribe"):
         _end(session, address, SuppressionReason.UNSUBSCRIBE, detail)
+
+
+def record_deliveries(session: Session, emails: list[str]) -> None:
+    """`delivered` events for many addresses at once (a webhook request reports hundreds)."""
+    addresses = set()
+    for email in emails:
+        try:
+            addresses.add(normalize_email(email))
+        except InputError:
+            pass  # not an address we could have sent to
+    record_delivered_to(session, sorted(addresses))
 
 
 def _end(session: Session, address: str, reason: SuppressionReason, detail: str | None) -> None:

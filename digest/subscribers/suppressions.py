@@ -83,6 +83,11 @@ def record_bounce(session: Session, email: str, kind: BounceKind, *, detail: str
 
 def record_delivered(session: Session, email: str) -> None:
     """A message reached the address: its run of soft bounces is over."""
-    address = normalize_email(email)
-    session.execute(update(Subscriber).where(Subscriber.email == address, Subscriber.soft_bounces > 0)
-                    .values(soft_bounces=0))
+    record_delivered_to(session, [normalize_email(email)])
+
+
+def record_delivered_to(session: Session, addresses: list[str]) -> None:
+    """Messages reached these (normalized) addresses: one statement for a webhook's worth."""
+    if addresses:
+        session.execute(update(Subscriber).where(Subscriber.email.in_(addresses), Subscriber.soft_bounces > 0)
+                        .values(soft_bounces=0), execution_options={"synchronize_session": False})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError
-from digest.signing import sign, verify
+from digest.signing import sign, signer, verify
 
 UNSUBSCRIBE = "unsubscribe"
 CONFIRM = "confirm"
@@ -41,6 +41,19 @@ def make_token(scope: str, subscriber_id: int, now: dt.datetime | None = None) -
     if scope in _EXPIRING:
         payload += "-" + format(int((now or utcnow()).timestamp() * 1000), "x")
     return f"{payload}.{sign(scope, payload)}"
+
+
+def token_maker(scope: str):
+    """make_token(scope, ·) for many readers at once (a send batch); never-expiring scopes only."""
+    if scope in _EXPIRING:
+        raise ValueError(f"{scope} tokens carry their issue time; make them one by one")
+    sign_payload = signer(scope)
+
+    def make(subscriber_id: int) -> str:
+        payload = format(subscriber_id, "x")
+        return f"{payload}.{sign_payload(payload)}"
+
+    return make
 
 
 def read_token(scope: str, token: str, now: dt.datetime | None = None) -> Claims:

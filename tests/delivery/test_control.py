@@ -25,10 +25,11 @@ from digest.errors import Conflict
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition, EditionStatus
 from tests.conftest import reset_caches
+from tests.delivery.batches import members, sizes
 from tests.factories import approved_edition, many_subscribers, polled_feed
 
 
-def _started(feed_server, readers: int = 2500, release: bool = True) -> tuple[int, list[list[int]]]:
+def _started(feed_server, readers: int = 2500, release: bool = True) -> tuple[int, list[int]]:
     polled_feed(feed_server)
     many_subscribers(readers)
     edition_id = approved_edition()
@@ -42,7 +43,7 @@ def _started(feed_server, readers: int = 2500, release: bool = True) -> tuple[in
 BY = {"by": "ops@example.org", "source": "test"}
 
 
-def _send(edition_id: int, batch: list[int]) -> int:
+def _send(edition_id: int, batch: int) -> int:
     with unit_of_work() as session:
         return send_batch(session, edition_id, batch, get_sender())
 
@@ -54,14 +55,14 @@ def _status(edition_id: int) -> EditionStatus:
 
 def test_pause_holds_the_rest_and_resume_never_resends(standin, feed_server):
     edition_id, batches = _started(feed_server)
-    assert [len(b) for b in batches] == [1000, 1000, 500]
+    assert sizes(batches) == [1000, 1000, 500]
     assert _send(edition_id, batches[0]) == 1000
     with unit_of_work() as session:
         pause_send(session, edition_id, **BY)
     assert _send(edition_id, batches[1]) == 0
     with unit_of_work() as session:
         again = resume_send(session, edition_id, **BY).batches
-    assert [len(b) for b in again] == [1000, 500]
+    assert again == batches[1:]  # the batches never claimed, as they were
     for batch in again + batches:  # old messages arriving late change nothing
         _send(edition_id, batch)
     assert len(standin.requests) == 3
@@ -149,6 +150,23 @@ def test_lost_queue_messages_are_found_and_reissued(standin, feed_server):
         assert stalled_batches(session) == {edition_id: batches}
 
 
+def test_a_send_whose_last_two_commits_crossed_is_finished_by_the_reconciliation(standin, feed_server):
+    from digest.delivery.control import finish_complete_editions
+    from digest.store.models import PlanSlice
+
+    edition_id, batches = _started(feed_server, readers=5)
+    with unit_of_work() as session:
+        # A slice still being planned when the last batch checked: the edition stayed sending.
+        session.execute(update(PlanSlice).where(PlanSlice.edition_id == edition_id).values(planned_at=None))
+    assert _send(edition_id, batches[0]) == 5
+    with unit_of_work() as session:
+        assert finish_complete_editions(session) == []  # a slice is unplanned: not finished
+        session.execute(update(PlanSlice).where(PlanSlice.edition_id == edition_id).values(planned_at=utcnow()))
+    with unit_of_work() as session:
+        assert finish_complete_editions(session) == [edition_id]
+    assert _status(edition_id) == EditionStatus.SENT
+
+
 def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_server, monkeypatch, redis_client):
     monkeypatch.setenv("SEND_RATE_PER_HOUR", "20")
     reset_caches()
@@ -170,7 +188,7 @@ def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_serv
     get_rate_limiter.cache_clear()
 
 
-def _unknown(feed_server, readers: int = 20) -> tuple[int, list[list[int]]]:
+def _unknown(feed_server, readers: int = 20) -> tuple[int, list[int]]:
     edition_id, batches = _started(feed_server, readers=readers)
     with unit_of_work() as session:
         claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(hours=2))  # then "died"
@@ -211,7 +229,7 @@ def test_silent_unknown_rows_are_resent_once_only_with_a_webhook_that_reported_o
         done = resend_silent_unknown(session)
     assert list(done) == [edition_id] and done[edition_id].deliveries == 19
     [batch] = done[edition_id].batches
-    assert first not in batch and other in batch
+    assert first not in members(batch) and other in members(batch)
     with unit_of_work() as session:
         audit = session.scalars(select(AuditEntry)).one()
         assert (audit.action, audit.source, audit.details["automatic"]) == ("ops:resend_unknown", "beat", True)
@@ -235,7 +253,7 @@ def test_a_late_event_for_the_first_attempt_is_counted_as_maybe_twice(standin, f
         [batch] = resend_silent_unknown(session)[edition_id].batches
     assert _send(edition_id, batch) == 4
     with unit_of_work() as session:
-        late = session.scalars(select(Delivery.id).where(Delivery.id.in_(batch))).first()
+        late = session.scalars(select(Delivery.id).where(Delivery.id.in_(members(batch)))).first()
     _event_for(edition_id, late, message="first-attempt")  # the first attempt got through after all
     with unit_of_work() as session:
         progress = send_progress(session, session.get(Edition, edition_id))

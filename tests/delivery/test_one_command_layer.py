@@ -17,7 +17,7 @@ from digest.clock import utcnow
 from digest.delivery.control import resume_send
 from digest.delivery.plan import release_edition, start_edition
 from digest.store.db import unit_of_work
-from digest.store.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus
+from digest.store.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, SendBatch
 from digest.web.app import app
 from tests.factories import approved_edition, many_subscribers, polled_feed
 from tests.cli import digest
@@ -153,8 +153,8 @@ def test_without_a_webhook_unknown_rows_wait_for_one_action_on_the_ops_page(clie
     edition_id = _sending_edition(feed_server, readers=12)
     _login(client)
     with unit_of_work() as session:
-        ids = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id)).all()
-        claim_batch(session, edition_id, ids, utcnow() - dt.timedelta(hours=2))  # a worker died here
+        [batch] = session.scalars(select(SendBatch.id).where(SendBatch.edition_id == edition_id)).all()
+        claim_batch(session, edition_id, batch, utcnow() - dt.timedelta(hours=2))  # a worker died here
     with unit_of_work() as session:
         assert mark_stuck_unknown(session) == 12
         assert resend_silent_unknown(session) == {}  # no webhook: no evidence, nothing by itself

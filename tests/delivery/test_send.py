@@ -13,6 +13,7 @@ from digest.editions.lookup import get_edition
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryStatus, EditionStatus
 from tests.factories import approved_edition, polled_feed, subscribers
+from tests.delivery.batches import sizes
 
 
 def _started(feed_server, readers=("a@example.org", "b@example.org", "c@example.org")) -> tuple[int, list]:
@@ -36,7 +37,7 @@ class FailingSender:
 
 def test_only_confirmed_subscribers_are_planned_and_a_batch_sends_once(settings, feed_server):
     edition_id, batches = _started(feed_server)
-    assert len(batches) == 1 and len(batches[0]) == 3
+    assert sizes(batches) == [3]
     sender = MemorySender()
     with unit_of_work() as session:
         assert send_batch(session, edition_id, batches[0], sender) == 3
@@ -55,7 +56,7 @@ def test_batches_respect_the_batch_size(settings, feed_server, monkeypatch):
 
     get_settings.cache_clear()
     _, batches = _started(feed_server, [f"r{i}@example.org" for i in range(5)])
-    assert [len(b) for b in batches] == [2, 2, 1]
+    assert sizes(batches) == [2, 2, 1]
 
 
 def test_a_retryable_failure_releases_the_rows_for_the_next_try(settings, feed_server):

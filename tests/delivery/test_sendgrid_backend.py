@@ -12,6 +12,7 @@ from digest.store.db import unit_of_work
 from digest.editions.lookup import get_edition
 from digest.store.models import Delivery, EditionStatus
 from tests.factories import approved_edition, polled_feed, subscribers
+from tests.delivery.batches import members
 
 READERS = ("ana@example.org", "bek@example.org", "cyrus@example.org")
 
@@ -35,7 +36,7 @@ def test_one_request_carries_the_whole_batch(standin, feed_server):
     assert [p["to"][0]["email"] for p in body["personalizations"]] == list(READERS)
     first = body["personalizations"][0]
     assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert first["custom_args"] == {"edition_id": str(edition_id), "delivery_id": str(batch[0])}
+    assert first["custom_args"] == {"edition_id": str(edition_id), "delivery_id": str(members(batch)[0])}
     assert first["substitutions"]["[%name%]"] == "Reader 0"
     assert first["substitutions"]["[%unsubscribe_url%]"].startswith("https://digest.example.org/u/")
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]

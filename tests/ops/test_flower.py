@@ -86,7 +86,7 @@ def test_flower_lists_the_workers_with_their_queues_and_a_send_batch_with_its_st
                      and {t.get(sent.id, {}).get("state"), t.get(missing.id, {}).get("state")} == {"SUCCESS", "FAILURE"}
                      and t, timeout=30, what="Flower to see both send_batch tasks finish")
     assert tasks[sent.id]["state"] == "SUCCESS" and tasks[sent.id]["worker"] == worker.name
-    assert tasks[sent.id]["result"] == str(len(batch)) and str(edition_id) in tasks[sent.id]["args"]
+    assert tasks[sent.id]["result"] == "2" and str(edition_id) in tasks[sent.id]["args"]
     assert tasks[missing.id]["state"] == "FAILURE" and "edition 999 does not exist" in tasks[missing.id]["exception"]
     info = flower.get(f"/api/task/info/{sent.id}").json()
     assert info["state"] == "SUCCESS" and info["routing_key"] == "delivery"

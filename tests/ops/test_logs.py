@@ -69,7 +69,7 @@ def test_a_worker_logs_one_json_object_per_line_with_the_ids_in_play(settings, c
     assert send_lines and all(e["task"] == "workers.tasks.send_batch" for e in send_lines)
     assert any("received" in e["message"] for e in send_lines), "the main process's line carries the id"
     [done] = [e for e in send_lines if "succeeded in" in e["message"]]
-    assert done["edition"] == edition_id and done["deliveries"] == len(batch) and done["level"] == "info"
+    assert done["edition"] == edition_id and done["batch"] == batch and done["level"] == "info"
     [failed] = [e for e in entries if e["message"].startswith(f"feed {broken_feed} failed")]
     assert failed["feed"] == broken_feed and failed["level"] == "warning"
     assert failed["logger"] == "workers.tasks" and failed["task"] == "workers.tasks.poll_feed"

@@ -1,0 +1,195 @@
+"""What the ledger costs does not grow with the list: planning a slice, sending a batch and
+applying a webhook request each take the same number of statements for 3 readers as for 300,
+and on PostgreSQL the hot statements find their rows through an index, never a scan of
+`deliveries`."""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import UniqueConstraint, event, select, text
+
+from digest.clock import utcnow
+from digest.delivery.backends import get_sender
+from digest.delivery.events import process_webhook_batch, store_webhook_batch
+from digest.delivery.plan import open_edition, plan_slice, release_edition
+from digest.delivery.send import send_batch
+from digest.sample.readers import add_readers
+from digest.store.db import get_engine, unit_of_work
+from digest.store.models import Delivery
+from tests.factories import approved_edition, polled_feed
+
+
+@contextmanager
+def statements():
+    """The SQL statements run inside the block (COPY, which bypasses SQLAlchemy, is not seen)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _opened(readers: int, first: int = 0) -> tuple[int, list[int]]:
+    with unit_of_work() as session:
+        add_readers(session, readers, first=first)
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+    with unit_of_work() as session:
+        return edition_id, open_edition(session, edition_id)
+
+
+def _forget_the_send() -> None:
+    """Back to the feed's articles alone, so that the same edition is composed again."""
+    with unit_of_work() as session:
+        for table in ("reader_marks", "edition_counts", "delivery_events", "webhook_batches", "deliveries",
+                      "send_batches", "plan_slices", "edition_renders", "edition_links", "edition_items", "audit_log",
+                      "editions", "subscribers"):
+            session.execute(text(f"DELETE FROM {table}"))
+
+
+def _plan_and_send(readers: int) -> tuple[int, int, int]:
+    """Statements to plan the edition's one slice and to send its one batch."""
+    edition_id, slices = _opened(readers)
+    assert slices == [0]
+    with statements() as planning, unit_of_work() as session:
+        [batch] = plan_slice(session, edition_id, 0)
+    with statements() as sending, unit_of_work() as session:
+        assert send_batch(session, edition_id, batch, get_sender()) == readers
+    return edition_id, len(planning), len(sending)
+
+
+def test_planning_and_sending_take_as_many_statements_for_300_readers_as_for_3(settings, feed_server):
+    polled_feed(feed_server)
+    _, planned_few, sent_few = _plan_and_send(3)
+    _forget_the_send()
+    _, planned_many, sent_many = _plan_and_send(300)
+    assert (planned_many, sent_many) == (planned_few, sent_few)
+    assert sent_few <= 8, "claim, read, accept and record: one statement each, not one per reader"
+
+
+def _events(edition_id: int, kind: str) -> bytes:
+    with unit_of_work() as session:
+        rows = session.execute(select(Delivery.id, Delivery.email).where(Delivery.edition_id == edition_id)).all()
+    now = int(utcnow().timestamp())
+    return json.dumps([{"event": kind, "email": email, "timestamp": now, "sg_event_id": f"{kind}-{delivery_id}",
+                        "sg_message_id": f"m{delivery_id}.filter", "edition_id": str(edition_id),
+                        "delivery_id": str(delivery_id)} for delivery_id, email in rows]).encode()
+
+
+def _apply(body: bytes) -> int:
+    with unit_of_work() as session:
+        batch_id = store_webhook_batch(session, body).id
+    with statements() as applied, unit_of_work() as session:
+        process_webhook_batch(session, batch_id)
+    return len(applied)
+
+
+def test_a_webhook_request_takes_as_many_statements_for_300_events_as_for_3(settings, feed_server):
+    polled_feed(feed_server)
+    few, _, _ = _plan_and_send(3)
+    costs_few = [_apply(_events(few, kind)) for kind in ("processed", "delivered", "open")]
+    _forget_the_send()
+    many, _, _ = _plan_and_send(300)
+    costs_many = [_apply(_events(many, kind)) for kind in ("processed", "delivered", "open")]
+    assert costs_many == costs_few
+
+
+def test_a_task_that_plans_a_slice_twice_plans_it_once(settings, feed_server):
+    polled_feed(feed_server)
+    edition_id, [number] = _opened(5)
+    with unit_of_work() as session:
+        assert len(plan_slice(session, edition_id, number)) == 1
+    with unit_of_work() as session:
+        assert plan_slice(session, edition_id, number) == []
+        assert session.scalar(select(text("count(*)")).select_from(Delivery)) == 5
+
+
+# --- PostgreSQL plans ------------------------------------------------------------------------
+
+@contextmanager
+def statements_with_parameters():
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not executemany:
+            seen.append((statement, parameters))
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _leading_columns() -> dict[str, str]:
+    """Each index of `deliveries` and the column it is sorted by first."""
+    table = Delivery.__table__
+    leading = {f"{table.name}_pkey": "id"}
+    for index in table.indexes:
+        leading[index.name] = index.columns[0].name
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            leading[constraint.name] = list(constraint.columns)[0].name
+    return leading
+
+
+def _whole_table_reads(plan: dict, leading: dict[str, str]) -> list[str]:
+    """Nodes that read all of `deliveries`: a sequential scan, or an index of it used without a
+    condition on the index's first column (a full walk of the index)."""
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") == "deliveries":
+        found.append("Seq Scan on deliveries")
+    index = plan.get("Index Name")
+    if index in leading:
+        condition = plan.get("Index Cond", "")
+        if not re.search(rf"(?<![\w.])(?:\w+\.)?{leading[index]}\s*(=|<=|>=|<|>)", condition):
+            found.append(f"{plan['Node Type']} using {index} with condition {condition or 'none'}")
+    for child in plan.get("Plans", []):
+        found += _whole_table_reads(child, leading)
+    return found
+
+
+def test_the_hot_statements_never_scan_deliveries(settings, feed_server):
+    """Every statement that sending a batch and counting an edition's progress run against
+    `deliveries` finds its rows through an index on what it selects by: with sequential scans
+    priced out (enable_seqscan off), a plan that still reads the whole table, directly or by
+    walking an index from end to end, had no index to use."""
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("the planner's choices are PostgreSQL's")
+    from digest.delivery.send import delivery_counts
+
+    polled_feed(feed_server)
+    edition_id, [number] = _opened(3000)
+    with unit_of_work() as session:
+        batches = plan_slice(session, edition_id, number)
+    with unit_of_work() as session:
+        session.execute(text("ANALYZE"))
+    with statements_with_parameters() as hot, unit_of_work() as session:
+        send_batch(session, edition_id, batches[0], get_sender())
+        delivery_counts(session, edition_id)
+    on_deliveries = [(sql, params) for sql, params in hot if "deliveries" in sql]
+    assert len(on_deliveries) >= 4  # the batch read, its accept, the finish check, the counts
+    leading = _leading_columns()
+    connection = get_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SET enable_seqscan = off")
+        for sql, params in on_deliveries:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0][0]["Plan"]
+            assert _whole_table_reads(plan, leading) == [], f"{sql}\n{json.dumps(plan, indent=1)}"
+    finally:
+        connection.rollback()
+        connection.close()
