@@ -20,6 +20,7 @@ from digest.editions.schedule import tick
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition
 from tests.browser import ARTIFACTS, log_in
+from tests.conftest import reset_caches
 from tests.factories import draft_edition, polled_feed, subscribers
 from tests.web.editor_helpers import make_editor
 
