@@ -39,7 +39,9 @@ def test_the_draft_page_shows_when_a_warm_up_send_would_finish(client, feed_serv
     unlimited = _expected(client.get(f"/editions/{edition_id}").text)
     assert unlimited.startswith("2500 readers.") and "No sending limit is set" in unlimited
 
-    send_at = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2)
+    # Noon (UTC) two days ahead: the first day's hourly cap leaves the first batch well inside that
+    # day, whatever the time the test runs (from 22:00 UTC on it would spill past midnight).
+    send_at = dt.datetime.combine(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2), dt.time(12), dt.UTC)
     with unit_of_work() as session:
         session.get(Edition, edition_id).send_at = send_at
     monkeypatch.setenv("SEND_WARMUP_START", send_at.date().isoformat())
