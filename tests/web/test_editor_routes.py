@@ -8,11 +8,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from digest.config import get_settings
-from digest.delivery.plan import release_edition, start_edition
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition, EditionStatus, Feed, Subscriber, Suppression
 from digest.web.app import app
-from tests.factories import approved_edition, draft_edition, polled_feed, subscribers
+from tests.factories import draft_edition, polled_feed, sending_edition, subscribers
 from tests.web.editor_helpers import approve_form, csrf, logged_in
 
 EDITOR_POSTS = ["/editions/compose", "/editions/{e}/text", "/editions/{e}/intro-preview", "/editions/{e}/articles/add",
@@ -135,13 +134,8 @@ def test_removing_the_last_article_or_approving_twice_is_refused(client, edition
 
 
 def test_a_sending_edition_is_paused_resumed_and_cancelled_by_a_publisher(client, settings, feed_server, redis_client):
-    polled_feed(feed_server)
-    subscribers("one@example.org", "two@example.org", "three@example.org")
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        assert start_edition(session, edition_id)
+    edition_id, batches = sending_edition(feed_server, "one@example.org", "two@example.org", "three@example.org")
+    assert batches
     redis_client.delete("delivery")
     logged_in(client, "publisher@example.org", "publisher")
     page = client.get(f"/editions/{edition_id}")
