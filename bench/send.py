@@ -89,8 +89,7 @@ def main() -> None:
     standin = SendGridStandIn(latency=args.latency).__enter__()
     env = {
         "DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000", "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL, "DELIVERY_BACKEND": "sendgrid", "SENDGRID_API_KEY": standin.api_key,
-        "SENDGRID_API_HOST": standin.url, "FROM_EMAIL": "digest@example.org",
+        "REDIS_URL": REDIS_URL, **standin.settings(), "FROM_EMAIL": "digest@example.org",
         "PUBLIC_BASE_URL": "https://digest.example.org",
     }
     os.environ.update(env)

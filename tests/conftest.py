@@ -172,18 +172,29 @@ def feed_server():
         yield server
 
 
-@pytest.fixture
-def standin(settings, monkeypatch):
-    """A SendGrid stand-in (tests/sendgrid_standin.py), and settings that send through it."""
+def standin_fixture(scope: str = "function", name: str = "standin"):
+    """A fixture that runs a SendGrid stand-in (tests/sendgrid_standin.py) for `scope`. A module
+    whose worker process outlives one test (the stand-in's URL is in its environment) takes
+    `standin = standin_fixture("module")` and resets the stand-in before each test."""
     from tests.sendgrid_standin import SendGridStandIn
 
-    with SendGridStandIn() as server:
-        monkeypatch.setenv("DELIVERY_BACKEND", "sendgrid")
-        monkeypatch.setenv("SENDGRID_API_KEY", server.api_key)
-        monkeypatch.setenv("SENDGRID_API_HOST", server.url)
-        monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", server.public_key)
-        reset_caches()
-        yield server
+    @pytest.fixture(scope=scope, name=name)
+    def running_standin():
+        with SendGridStandIn() as server:
+            yield server
+    return running_standin
+
+
+standin_server = standin_fixture(name="standin_server")
+
+
+@pytest.fixture
+def standin(settings, standin_server, monkeypatch):
+    """A SendGrid stand-in of this test's own, and settings that send through it."""
+    for name, value in standin_server.settings().items():
+        monkeypatch.setenv(name, value)
+    reset_caches()
+    return standin_server
 
 
 @pytest.fixture(scope="session")

@@ -103,29 +103,30 @@ def many_subscribers(count: int, domain: str = "readers.example.org") -> list[st
     return [reader_email(n, domain) for n in range(count)]
 
 
-def sending_edition(server: FeedServer, *readers: str) -> tuple[int, list[int]]:
-    """An approved edition of a polled feed, released and planned for `readers` (confirmed):
-    its id and the batches its send queues, none sent yet."""
+def planned(edition_id: int) -> list[int]:
+    """Release an approved edition and plan it for its readers, each step committed as the service
+    commits it: the batches its send queues, none sent yet."""
     from digest.delivery.plan import release_edition, start_edition
 
-    polled_feed(server)
-    subscribers(*readers)
-    edition_id = approved_edition()
     with unit_of_work() as session:
         release_edition(session, edition_id)
     with unit_of_work() as session:
-        return edition_id, start_edition(session, edition_id)
+        return start_edition(session, edition_id)
+
+
+def sending_edition(server: FeedServer, *readers: str) -> tuple[int, list[int]]:
+    """An approved edition of a polled feed, released and planned for `readers` (confirmed):
+    its id and the batches its send queues, none sent yet."""
+    polled_feed(server)
+    subscribers(*readers)
+    edition_id = approved_edition()
+    return edition_id, planned(edition_id)
 
 
 def send_now(edition_id: int, sender) -> None:
     """Release, plan and send an approved edition in this process, as the workers would."""
-    from digest.delivery.plan import release_edition, start_edition
     from digest.delivery.send import send_batch
 
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        batches = start_edition(session, edition_id)
-    for batch in batches:
+    for batch in planned(edition_id):
         with unit_of_work() as session:
             send_batch(session, edition_id, batch, sender)

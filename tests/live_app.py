@@ -1,5 +1,6 @@
-"""The web app as it runs in production: `digest serve` in a process of its own (real sockets,
-real streaming, uvicorn's own header handling), for tests that need what TestClient hides."""
+"""The web app over real HTTP, for tests that need what TestClient hides: as it runs in
+production, `digest serve` in a process of its own (real sockets, streaming, uvicorn's own header
+handling), or served by uvicorn in a thread of the test process where real sockets are enough."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 from tests.conftest import REPO, wait_for
 
@@ -19,6 +24,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def app_in_thread() -> Iterator[str]:
+    """The app served by uvicorn on a free local port in a thread of this process; its base URL."""
+    from digest.web.app import app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=10, interval=0.05, what="uvicorn to start")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 class LiveApp:

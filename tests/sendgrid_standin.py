@@ -125,7 +125,17 @@ def check_tracking_settings(tracking: object) -> None:
 
 class SendGridStandIn:
     def __init__(self, api_key: str = "SG.test-key", latency: float = 0.0):
-        self.api_key = api_key
+        self._first_key = api_key
+        self._private_key = ec.generate_private_key(ec.SECP256R1())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.httpd.daemon_threads = True
+        self._lock = threading.Lock()
+        self.reset(latency)
+
+    def reset(self, latency: float = 0.0) -> None:
+        """Forget every request and injected failure, as a stand-in just started would; a stand-in
+        shared by a module's tests (its URL in a worker's environment) is reset before each."""
+        self.api_key = self._first_key
         self.latency = latency
         # Answers to give before behaving normally: a status code, or DROP.
         self.fail_next: list[int | str] = []
@@ -139,10 +149,6 @@ class SendGridStandIn:
         # Where to post signed `processed` events for every accepted message (None: nowhere).
         self.webhook_url: str | None = None
         self.posted: list[int] = []  # status codes of those posts
-        self._lock = threading.Lock()
-        self._private_key = ec.generate_private_key(ec.SECP256R1())
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.httpd.daemon_threads = True
 
     # --- running -------------------------------------------------------------------------
     def __enter__(self) -> "SendGridStandIn":
@@ -156,6 +162,11 @@ class SendGridStandIn:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def settings(self) -> dict[str, str]:
+        """The service's settings that send through this stand-in and accept its signed events."""
+        return {"DELIVERY_BACKEND": "sendgrid", "SENDGRID_API_KEY": self.api_key, "SENDGRID_API_HOST": self.url,
+                "SENDGRID_WEBHOOK_PUBLIC_KEY": self.public_key}
 
     # --- the event webhook ---------------------------------------------------------------
     @property

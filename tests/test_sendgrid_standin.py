@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.sendgrid_standin import SendGridStandIn
+from tests.conftest import standin_fixture
 
 
 def _body(**overrides) -> dict:
@@ -21,10 +21,7 @@ def _body(**overrides) -> dict:
     return body
 
 
-@pytest.fixture(scope="module")
-def standin():
-    with SendGridStandIn() as server:
-        yield server
+standin = standin_fixture("module")
 
 
 def _post(standin, body, key="SG.test-key") -> httpx.Response:

@@ -16,17 +16,17 @@ import random
 
 from digest.clock import utcnow
 from digest.config import get_settings
+# Tasks take the names of the functions they call: those modules are imported whole
+# (`send.send_batch`), so a task never shadows its library function.
+from digest.delivery import confirmation, plan, send
 from digest.delivery.backends import get_sender
-from digest.delivery.confirmation import send_confirmation as send_confirmation_email
 from digest.delivery.control import (finish_complete_editions, mark_stuck_unknown, resend_silent_unknown,
                                      stalled_batches, stalled_slices)
 from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError, Throttled
-from digest.delivery.plan import open_edition, plan_slice as plan_one_slice, send_ahead
 from digest.delivery.ratelimit import requeue_countdown
-from digest.delivery.send import give_up_batch, send_batch as send_delivery_batch
 from digest.editions.schedule import tick
-from digest.feeds.poll import claim_due_feeds, poll_feed as poll_one_feed
+from digest.feeds import poll
 from digest.store.db import on_commit, unit_of_work
 from workers.app import app
 
@@ -54,7 +54,7 @@ def enqueue_slices(session, edition_id: int, numbers: list[int]) -> None:
 @app.task(name="workers.tasks.poll_due_feeds")
 def poll_due_feeds() -> int:
     with unit_of_work() as session:
-        feed_ids = claim_due_feeds(session, utcnow())
+        feed_ids = poll.claim_due_feeds(session, utcnow())
     for feed_id in feed_ids:
         poll_feed.delay(feed_id)
     return len(feed_ids)
@@ -63,7 +63,7 @@ def poll_due_feeds() -> int:
 @app.task(name="workers.tasks.poll_feed")
 def poll_feed(feed_id: int) -> dict:
     with unit_of_work() as session:
-        result = poll_one_feed(session, feed_id)
+        result = poll.poll_feed(session, feed_id)
     if result.error:
         log.warning("feed %s failed: %s", feed_id, result.error)
     return {"feed_id": feed_id, "new": result.new, "updated": result.updated,
@@ -73,14 +73,14 @@ def poll_feed(feed_id: int) -> dict:
 @app.task(name="workers.tasks.edition_tick")
 def edition_tick() -> None:
     with unit_of_work() as session:
-        for edition_id in tick(session, utcnow(), ahead=send_ahead(get_sender())):
+        for edition_id in tick(session, utcnow(), ahead=plan.send_ahead(get_sender())):
             on_commit(session, lambda edition_id=edition_id: start_edition.delay(edition_id))
 
 
 @app.task(name="workers.tasks.start_edition")
 def start_edition(edition_id: int) -> int:
     with unit_of_work() as session:
-        slices = open_edition(session, edition_id, sender=get_sender())
+        slices = plan.open_edition(session, edition_id, sender=get_sender())
         enqueue_slices(session, edition_id, slices)
     return len(slices)
 
@@ -89,7 +89,7 @@ def start_edition(edition_id: int) -> int:
 def plan_slice(edition_id: int, number: int) -> int:
     """Plan one slice of an edition's readers; its batches leave as soon as it commits."""
     with unit_of_work() as session:
-        batches = plan_one_slice(session, edition_id, number)
+        batches = plan.plan_slice(session, edition_id, number)
         enqueue_batches(session, edition_id, batches)
     return len(batches)
 
@@ -100,7 +100,7 @@ def send_batch(edition_id: int, batch_id: int, failures: int = 0) -> int:
     a failure spends one of SEND_MAX_RETRIES. Either way a fresh message, never a long ETA."""
     try:
         with unit_of_work() as session:
-            return send_delivery_batch(session, edition_id, batch_id, get_sender())
+            return send.send_batch(session, edition_id, batch_id, get_sender())
     except Throttled as exc:
         send_batch.apply_async((edition_id, batch_id), {"failures": failures},
                                countdown=requeue_countdown(exc.wait))
@@ -110,7 +110,7 @@ def send_batch(edition_id: int, batch_id: int, failures: int = 0) -> int:
             raise
         if failures >= get_settings().SEND_MAX_RETRIES:
             with unit_of_work() as session:
-                give_up_batch(session, edition_id, batch_id, f"gave up after {failures} retries: {exc}")
+                send.give_up_batch(session, edition_id, batch_id, f"gave up after {failures} retries: {exc}")
             log.error("edition %s: batch %s failed for good: %s", edition_id, batch_id, exc)
             return 0
         log.warning("edition %s: batch %s failed (%s); retry %s", edition_id, batch_id, exc, failures + 1)
@@ -172,7 +172,7 @@ def sweep_webhooks() -> int:
 def send_confirmation(self, subscriber_id: int) -> bool:
     try:
         with unit_of_work() as session:
-            return send_confirmation_email(session, subscriber_id, get_sender()) is not None
+            return confirmation.send_confirmation(session, subscriber_id, get_sender()) is not None
     except SendError as exc:
         if exc.permanent or self.request.retries >= get_settings().SEND_MAX_RETRIES:
             raise

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import quopri
 import re
-import threading
 from email import message_from_bytes, policy
 from pathlib import Path
 

@@ -15,15 +15,13 @@ import lxml.html
 from sqlalchemy import update
 
 from digest.delivery.backends import get_sender
-from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.send import send_batch
 from digest.editions.approve import approve_edition
 from digest.editions.edit import update_text
 from digest.editions.placeholders import READER_FIELDS
 from digest.store.db import unit_of_work
 from digest.store.models import Article, Subscriber
 from digest.subscribers.lifecycle import add_subscriber
-from tests.factories import draft_edition, poll_url
+from tests.factories import draft_edition, poll_url, send_now
 from tests.servers import FeedServer, Route
 
 PLANTED = "[%unsubscribe_url%]"
@@ -91,13 +89,7 @@ def _assert_only_the_templates_placed_reader_values(subject: str, html: str, tex
 
 
 def test_the_outbox_fills_only_the_templates_placeholders(settings):
-    edition_id = _planted_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
-    with unit_of_work() as session:
-        assert send_batch(session, edition_id, batch, get_sender()) == 1
+    send_now(_planted_edition(), get_sender())
     [eml] = list(Path(settings.OUTBOX_DIR).rglob("*.eml"))
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     unsubscribe = message["List-Unsubscribe"].split(",")[0].strip(" <>")
@@ -121,13 +113,7 @@ def _as_sendgrid_fills(body: dict, personalization: dict) -> tuple[str, str, str
 
 
 def test_sendgrid_substitutions_fill_only_the_templates_placeholders(standin):
-    edition_id = _planted_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
-    with unit_of_work() as session:
-        assert send_batch(session, edition_id, batch, get_sender()) == 1
+    send_now(_planted_edition(), get_sender())
     [body] = standin.requests
     [personalization] = body["personalizations"]
     values = {field: personalization["substitutions"][f"[%{field}%]"] for field in READER_FIELDS}

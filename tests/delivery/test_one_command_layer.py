@@ -15,11 +15,10 @@ from sqlalchemy import func, select, update
 from digest.accounts import add_editor, issue_api_token
 from digest.clock import utcnow
 from digest.delivery.control import resume_send
-from digest.delivery.plan import release_edition, start_edition
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, SendBatch
 from digest.web.app import app
-from tests.factories import approved_edition, many_subscribers, polled_feed
+from tests.factories import approved_edition, many_subscribers, planned, polled_feed
 from tests.cli import digest
 from tests.web.editor_helpers import login_as
 
@@ -38,10 +37,7 @@ def _sending_edition(feed_server, readers: int = 30) -> int:
     polled_feed(feed_server)
     many_subscribers(readers)
     edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        start_edition(session, edition_id)
+    planned(edition_id)
     return edition_id
 
 

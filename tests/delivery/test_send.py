@@ -7,12 +7,12 @@ from sqlalchemy import select
 
 from digest.delivery.memory import MemorySender
 from digest.delivery.message import SendError
-from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.plan import start_edition
 from digest.delivery.send import delivery_counts, send_batch
 from digest.editions.lookup import get_edition
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryStatus, EditionStatus
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import approved_edition, planned, polled_feed, subscribers
 from tests.delivery.batches import sizes
 
 
@@ -21,10 +21,7 @@ def _started(feed_server, readers=("a@example.org", "b@example.org", "c@example.
     subscribers(*readers)
     subscribers("pending@example.org", confirmed=False)
     edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        return edition_id, start_edition(session, edition_id)
+    return edition_id, planned(edition_id)
 
 
 class FailingSender:

@@ -6,25 +6,18 @@ import pytest
 
 from digest.delivery.backends import get_sender
 from digest.delivery.message import SendError
-from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import delivery_counts, send_batch
 from digest.store.db import unit_of_work
 from digest.editions.lookup import get_edition
 from digest.store.models import Delivery, EditionStatus
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import sending_edition
 from tests.delivery.batches import members
 
 READERS = ("ana@example.org", "bek@example.org", "cyrus@example.org")
 
 
 def _batch(feed_server) -> tuple[int, list[int]]:
-    polled_feed(feed_server)
-    subscribers(*READERS)
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
+    edition_id, [batch] = sending_edition(feed_server, *READERS)
     return edition_id, batch
 
 

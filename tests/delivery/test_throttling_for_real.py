@@ -15,30 +15,23 @@ from digest.delivery.send import delivery_counts
 from digest.delivery.sendrate import Limits, expected_finish
 from digest.store.db import unit_of_work
 from digest.store.models import Edition, EditionStatus
-from tests.conftest import Worker, reset_caches, wait_for
-from tests.factories import approved_edition, many_subscribers, polled_feed
+from tests.conftest import Worker, reset_caches, standin_fixture, wait_for
+from tests.delivery.real.support import approved_for
 from tests.scaled_clock import BOOT, ORIGIN_ENV, SCALE_ENV, scaled_now
-from tests.sendgrid_standin import SendGridStandIn
 from workers.app import app
 from workers.tasks import start_edition
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
 
-@pytest.fixture(scope="module")
-def standin():
-    with SendGridStandIn() as server:
-        yield server
+standin = standin_fixture("module")
 
 
 @pytest.fixture
 def sending_env(settings, service_env, standin, redis_client, monkeypatch):
     redis_client.delete(SCHEDULE_KEY, *redis_client.keys(f"{SLOT_KEY}*"))
-    env = dict(service_env, DELIVERY_BACKEND="sendgrid", SENDGRID_API_KEY=standin.api_key,
-               SENDGRID_API_HOST=standin.url, SEND_RETRY_BASE_SECONDS="0.2")
-    standin.requests.clear()
-    standin.delivered.clear()
-    standin.accepted.clear()
+    env = dict(service_env, **standin.settings(), SEND_RETRY_BASE_SECONDS="0.2")
+    standin.reset()
 
     def apply(**extra: str) -> dict[str, str]:
         env.update(extra)
@@ -47,12 +40,6 @@ def sending_env(settings, service_env, standin, redis_client, monkeypatch):
         reset_caches()
         return env
     return apply
-
-
-def _edition(readers: int, feed_server) -> tuple[int, list[str]]:
-    polled_feed(feed_server)
-    emails = many_subscribers(readers)
-    return approved_edition(), emails
 
 
 def _edition_row(edition_id: int) -> Edition:
@@ -67,7 +54,7 @@ def test_5000_readers_at_400_a_second_all_go_once_with_one_retry_allowed(sending
     env = sending_env(SEND_RATE_PER_SECOND="400", SEND_MAX_RETRIES="1")
     worker = Worker(env, tmp_path / "worker.log", concurrency=2).start()
     try:
-        edition_id, emails = _edition(5000, feed_server)
+        edition_id, emails = approved_for(5000, feed_server)
         start_edition.delay(edition_id)
         wait_for(lambda: _edition_row(edition_id).status == EditionStatus.SENT, timeout=120,
                  what="the edition to be sent")
@@ -107,7 +94,7 @@ def test_a_warm_up_of_2000_an_hour_sends_10000_readers_in_five_hours_without_fai
     stop = threading.Event()
     watcher = threading.Thread(target=_scheduled_etas, args=(longest, stop), daemon=True)
     try:
-        edition_id, emails = _edition(10000, feed_server)
+        edition_id, emails = approved_for(10000, feed_server)
         start_edition.delay(edition_id)
         watcher.start()
         wait_for(lambda: _edition_row(edition_id).status == EditionStatus.SENT, timeout=90,
@@ -136,7 +123,7 @@ def test_429s_are_waited_out_without_spending_a_retry(sending_env, feed_server, 
     standin.fail_next.extend([429, 429, 429, 429])
     worker = Worker(env, tmp_path / "worker.log").start()
     try:
-        edition_id, emails = _edition(1500, feed_server)
+        edition_id, emails = approved_for(1500, feed_server)
         start_edition.delay(edition_id)
         wait_for(lambda: _edition_row(edition_id).status == EditionStatus.SENT, timeout=60,
                  what="the edition to be sent")

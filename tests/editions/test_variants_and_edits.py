@@ -12,7 +12,6 @@ from sqlalchemy import func, select, update
 
 from digest.clock import utcnow
 from digest.delivery.outbox import OutboxSender
-from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import send_batch
 from digest.editions.approve import approve_edition
 from digest.editions.edit import add_article, move_article, remove_article, update_text
@@ -21,7 +20,7 @@ from digest.editions.render import render_edition
 from digest.errors import Conflict, InputError, NotFound
 from digest.store.db import unit_of_work
 from digest.store.models import Article, Delivery, EditionRender, EditionStatus, Subscriber
-from tests.factories import approved_edition, draft_edition, stored_articles, subscribers
+from tests.factories import approved_edition, draft_edition, planned, stored_articles, subscribers
 from tests.delivery.batches import sizes
 
 DAY = dt.timedelta(days=1)
@@ -49,9 +48,7 @@ def test_readers_with_the_same_choice_share_one_render(settings):
     _choose("d@example.org", ["News Digest"])  # nothing of that section in this edition
     with unit_of_work() as session:
         approve_edition(session, edition_id, "p@example.org")
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        batches = start_edition(session, edition_id)
+    batches = planned(edition_id)
     assert sorted(sizes(batches)) == [1, 3]
     outbox = OutboxSender(settings.OUTBOX_DIR)
     for batch in batches:
@@ -170,9 +167,7 @@ def test_a_sent_edition_cannot_be_changed(settings):
     edition_id = _two_section_edition()
     with unit_of_work() as session:
         approve_edition(session, edition_id, "p@example.org")
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        start_edition(session, edition_id)  # no readers: sent at once
+    planned(edition_id)  # no readers: sent at once
     with pytest.raises(Conflict, match="can no longer be changed"), unit_of_work() as session:
         update_text(session, edition_id, subject="Too late")
 

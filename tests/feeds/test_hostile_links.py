@@ -22,7 +22,7 @@ from digest.feeds.links import http_url
 from digest.store.db import unit_of_work
 from digest.store.models import Article
 from digest.web.app import app
-from tests.factories import approved_edition, articles, polled_feed, send_now, stored_articles, subscribers
+from tests.factories import approved_edition, articles, send_now, stored_articles, subscribers
 from tests.servers import FeedServer, Route
 from tests.web.editor_helpers import logged_in
 

@@ -11,10 +11,8 @@ import sys
 import httpx
 import pytest
 
-from digest.delivery.plan import release_edition, start_edition
-from digest.store.db import unit_of_work
 from tests.conftest import REPO, Worker, wait_for
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import approved_edition, planned, polled_feed, subscribers
 from tests.live_app import free_port
 from workers.tasks import send_batch
 
@@ -75,10 +73,7 @@ def test_flower_lists_the_workers_with_their_queues_and_a_send_batch_with_its_st
     polled_feed(feed_server)
     subscribers("aida@example.org", "nino@example.org")
     edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
+    [batch] = planned(edition_id)
     sent = send_batch.delay(edition_id, batch)
     missing = send_batch.delay(999, [1])  # no such edition: the task fails
 

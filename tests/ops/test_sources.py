@@ -13,14 +13,13 @@ import pytest
 
 from digest.delivery.backends import get_sender
 from digest.delivery.control import resume_send
-from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.send import send_batch
 from digest.ops.queues import QUEUES
 from digest.ops.records import record_beat_tick
 from digest.ops.status import gather_status
 from digest.store.db import unit_of_work
 from tests.conftest import REPO, wait_for
-from tests.factories import approved_edition, polled_feed, subscribers
+from tests.factories import approved_edition, planned, polled_feed, subscribers
 from tests.ops.conftest import warnings_of
 from workers.app import app
 
@@ -29,10 +28,7 @@ def test_sendgrids_last_answer_is_kept_and_a_refused_key_warns(standin, feed_ser
     polled_feed(feed_server)
     subscribers("dilnoza@example.org")
     edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        [batch] = start_edition(session, edition_id)
+    [batch] = planned(edition_id)
     standin.fail_next = [401]
     with unit_of_work() as session:
         send_batch(session, edition_id, batch, get_sender())

@@ -5,13 +5,10 @@ without cookies -> no further edition. Confirmations go out through a Celery wor
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
 from email.message import EmailMessage
 
 import httpx
 import pytest
-import uvicorn
 
 from digest.clock import utcnow
 from digest.delivery.memory import MemorySender
@@ -20,9 +17,9 @@ from digest.editions.cadence import Cadence
 from digest.editions.compose import compose_edition, compose_next_edition
 from digest.feeds.poll import poll_feed
 from digest.store.db import unit_of_work
-from digest.web.app import app
 from tests.factories import polled_feed, send_now, serve_feed, subscribers
 from tests.feed_documents import recent_items
+from tests.live_app import app_in_thread
 from tests.subscribers.conftest import link_path, wait_for_confirmations
 
 pytestmark = pytest.mark.slow
@@ -32,24 +29,8 @@ READER = "leyla.aliyeva@example.org"
 
 @pytest.fixture
 def live_app(settings):
-    """The app served by uvicorn on a free local port, in a thread of this process."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        for _ in range(100):
-            if server.started:
-                break
-            thread.join(0.05)
-        assert server.started, "uvicorn did not start"
+    with app_in_thread() as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def _send(edition_id: int) -> list[EmailMessage]:

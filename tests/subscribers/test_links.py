@@ -12,15 +12,12 @@ import time_machine
 from sqlalchemy import select
 
 from digest.clock import utcnow
-from digest.delivery.plan import release_edition, start_edition
-from digest.editions.approve import approve_edition
-from digest.editions.compose import compose_next_edition
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, Subscriber, SubscriberFormat, SubscriberStatus
 from digest.subscribers.lifecycle import sign_up
 from digest.subscribers.suppressions import suppression_for
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
-from tests.factories import polled_feed, subscribers
+from tests.factories import approved_edition, planned, polled_feed, subscribers
 
 
 def _pending(address: str = "reader@example.org") -> int:
@@ -159,11 +156,8 @@ def test_a_pause_applies_to_the_next_edition(client, feed_server):
     paused, active = subscribers("paused@example.org", "active@example.org")
     client.post(f"/p/{make_token(PREFERENCES, paused)}",
                 data={"sections": ["Analytical Articles"], "format": "html", "paused": "yes"})
+    edition_id = approved_edition()
+    planned(edition_id)
     with unit_of_work() as session:
-        edition = compose_next_edition(session, utcnow())
-        approve_edition(session, edition.id, "publisher@example.org")
-        release_edition(session, edition.id)
-    with unit_of_work() as session:
-        start_edition(session, edition.id)
-        planned = list(session.scalars(select(Delivery.subscriber_id).where(Delivery.edition_id == edition.id)))
-    assert planned == [active]
+        readers = list(session.scalars(select(Delivery.subscriber_id).where(Delivery.edition_id == edition_id)))
+    assert readers == [active]

@@ -7,12 +7,7 @@ import json
 
 from sqlalchemy import select, text
 
-from digest.clock import utcnow
 from digest.delivery.memory import MemorySender
-from digest.delivery.plan import release_edition, start_edition
-from digest.delivery.send import send_batch
-from digest.editions.approve import approve_edition
-from digest.editions.compose import compose_next_edition
 from digest.store.db import get_engine, unit_of_work
 from digest.store.models import AuditEntry, Base, Subscriber, SubscriberStatus, SuppressionReason
 from digest.subscribers.addresses import address_hash
@@ -21,7 +16,7 @@ from digest.subscribers.lifecycle import confirm_subscription, sign_up, unsubscr
 from digest.subscribers.preferences import update_preferences
 from digest.subscribers.suppressions import suppress, suppression_for
 from digest.subscribers.tokens import CONFIRM, make_token
-from tests.factories import polled_feed
+from tests.factories import approved_edition, polled_feed, send_now
 from tests.cli import digest
 
 PERSON = "zarina.tursunova@example.org"
@@ -37,15 +32,7 @@ def _subscribe(ip: str = "198.51.100.7") -> int:
 
 def _send_an_edition(feed_server) -> None:
     polled_feed(feed_server)
-    with unit_of_work() as session:
-        edition = compose_next_edition(session, utcnow())
-        approve_edition(session, edition.id, "publisher@example.org")
-        release_edition(session, edition.id)
-    with unit_of_work() as session:
-        batches = start_edition(session, edition.id)
-    for batch in batches:
-        with unit_of_work() as session:
-            send_batch(session, edition.id, batch, MemorySender())
+    send_now(approved_edition(), MemorySender())
 
 
 def _actions() -> list[str]:

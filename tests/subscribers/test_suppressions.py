@@ -10,29 +10,23 @@ from sqlalchemy import select, update
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.delivery.plan import release_edition, start_edition
-from digest.editions.approve import approve_edition
-from digest.editions.compose import compose_next_edition
 from digest.errors import Conflict
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Subscriber, SuppressionReason
 from digest.subscribers.lifecycle import add_subscriber, confirm_subscription, sign_up
 from digest.subscribers.suppressions import record_bounce, record_delivered, suppress, suppression_for
 from digest.subscribers.tokens import CONFIRM, BadToken, make_token
-from tests.factories import polled_feed, subscribers
+from tests.factories import approved_edition, planned, polled_feed, subscribers
 from tests.cli import digest
 
 
 def _planned(feed_server) -> set[str]:
     """Compose, approve and plan the next edition; the addresses it was planned for."""
     polled_feed(feed_server)
+    edition_id = approved_edition()
+    planned(edition_id)
     with unit_of_work() as session:
-        edition = compose_next_edition(session, utcnow())
-        approve_edition(session, edition.id, "publisher@example.org")
-        release_edition(session, edition.id)
-    with unit_of_work() as session:
-        start_edition(session, edition.id)
-        return set(session.scalars(select(Delivery.email).where(Delivery.edition_id == edition.id)))
+        return set(session.scalars(select(Delivery.email).where(Delivery.edition_id == edition_id)))
 
 
 def _reason(address: str) -> str | None:

@@ -18,9 +18,8 @@ from digest.editions.compose import compose_due_edition, next_period
 from digest.store.db import unit_of_work
 from digest.store.models import Edition, EditionSkip, EditionStatus
 from digest.web.app import app
-from tests.factories import approved_edition, polled_feed, stored_articles, subscribers
+from tests.factories import approved_edition, polled_feed, send_now, stored_articles, subscribers
 from tests.web.editor_helpers import logged_in, post_form
-from tests.web.test_app import send_now
 
 
 @pytest.fixture

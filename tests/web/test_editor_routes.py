@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from digest.config import get_settings
-from digest.delivery.plan import release_edition, start_edition
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, Edition, EditionStatus
+from digest.store.models import Delivery, Edition, EditionStatus, Feed, Subscriber, Suppression
 from digest.web.app import app
-from tests.factories import approved_edition, draft_edition, polled_feed, subscribers
+from tests.factories import draft_edition, polled_feed, sending_edition, subscribers
 from tests.web.editor_helpers import approve_form, csrf, logged_in
 
 EDITOR_POSTS = ["/editions/compose", "/editions/{e}/text", "/editions/{e}/intro-preview", "/editions/{e}/articles/add",
@@ -134,13 +134,8 @@ def test_removing_the_last_article_or_approving_twice_is_refused(client, edition
 
 
 def test_a_sending_edition_is_paused_resumed_and_cancelled_by_a_publisher(client, settings, feed_server, redis_client):
-    polled_feed(feed_server)
-    subscribers("one@example.org", "two@example.org", "three@example.org")
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        release_edition(session, edition_id)
-    with unit_of_work() as session:
-        assert start_edition(session, edition_id)
+    edition_id, batches = sending_edition(feed_server, "one@example.org", "two@example.org", "three@example.org")
+    assert batches
     redis_client.delete("delivery")
     logged_in(client, "publisher@example.org", "publisher")
     page = client.get(f"/editions/{edition_id}")
@@ -164,36 +159,57 @@ def test_a_sending_edition_is_paused_resumed_and_cancelled_by_a_publisher(client
     redis_client.delete("delivery")
 
 
-def test_no_editor_route_is_reachable_without_a_login(client, edition):
-    """Whatever routes the editors' modules gain, each one asks for a login first."""
+def _every_route(edition: tuple[int, int], *methods: str) -> list[tuple[str, str]]:
+    """(method, path) of every route of the editors' routers, its ids naming rows that exist:
+    the draft edition, its first article, one confirmed reader and the polled feed."""
     from digest.web import editor, editor_feeds, editor_subscribers
 
-    routes = [*editor.router.routes, *editor_subscribers.router.routes, *editor_feeds.router.routes]
+    [subscriber_id] = subscribers("reader@example.org")
+    with unit_of_work() as session:
+        feed_id = session.scalar(select(Feed.id))
+    ids = {"{edition_id}": edition[0], "{article_id}": edition[1], "{subscriber_id}": subscriber_id,
+           "{feed_id}": feed_id}
+    found = []
+    for route in [*editor.router.routes, *editor_subscribers.router.routes, *editor_feeds.router.routes]:
+        path = route.path
+        for name, value in ids.items():
+            path = path.replace(name, str(value))
+        found += [(method, path) for method in sorted(route.methods) if not methods or method in methods]
+    return found
+
+
+def saved_rows(edition_id: int) -> tuple:
+    """What a refused form must leave alone: the edition, and the readers, suppressions and feeds."""
+    with unit_of_work() as session:
+        return (snapshot(edition_id), [(s.email, s.status) for s in session.scalars(select(Subscriber))],
+                session.scalar(select(func.count()).select_from(Suppression)),
+                [(f.url, f.status) for f in session.scalars(select(Feed))])
+
+
+def test_no_editor_route_is_reachable_without_a_login(client, edition):
+    """Whatever routes the editors' modules gain, each one asks for a login first."""
+    routes = _every_route(edition)
     assert len(routes) >= 30
-    for route in routes:
-        path = route.path.replace("{edition_id}", str(edition[0])).replace("{article_id}", str(edition[1]))
-        path = path.replace("{subscriber_id}", "1").replace("{feed_id}", "1")
-        for method in route.methods:
-            answer = client.request(method, path, data={"subject": "Changed"} if method == "POST" else None)
-            expected = 401 if path.startswith("/api/") else 303
-            assert answer.status_code == expected, (method, path)
-            if expected == 303:
-                assert answer.headers["location"].startswith("/login?next="), (method, path)
-    assert snapshot(edition[0])[1] != "Changed"
+    before = saved_rows(edition[0])
+    for method, path in routes:
+        form = {"subject": "Changed", "url": "https://example.org/x.feed"} if method == "POST" else None
+        answer = client.request(method, path, data=form)
+        expected = 401 if path.startswith("/api/") else 303
+        assert answer.status_code == expected, (method, path)
+        if expected == 303:
+            assert answer.headers["location"].startswith("/login?next="), (method, path)
+    assert saved_rows(edition[0]) == before
 
 
 def test_no_editor_form_is_accepted_without_its_csrf_token(client, edition):
-    from digest.web import editor, editor_feeds, editor_subscribers
-
     logged_in(client, "publisher@example.org", "publisher")
-    before = snapshot(edition[0])
-    posts = [route for router in (editor.router, editor_subscribers.router, editor_feeds.router)
-             for route in router.routes if "POST" in route.methods]
+    posts = _every_route(edition, "POST")
     assert len(posts) >= 20
-    for route in posts:
-        path = route.path.replace("{edition_id}", str(edition[0])).replace("{article_id}", str(edition[1]))
-        path = path.replace("{subscriber_id}", "1").replace("{feed_id}", "1")
+    before = saved_rows(edition[0])
+    for _, path in posts:
         for token in ({}, {"csrf_token": "forged"}):
-            answer = client.post(path, data={"subject": "Changed", "article_id": str(edition[1]), **token})
-            assert answer.status_code == 400 and "Form expired" in answer.text, route.path
-    assert snapshot(edition[0]) == before
+            answer = client.post(path, data={"subject": "Changed", "article_id": str(edition[1]),
+                                              "url": "https://example.org/x.feed", "confirm": "reader@example.org",
+                                              **token})
+            assert answer.status_code == 400 and "Form expired" in answer.text, path
+    assert saved_rows(edition[0]) == before

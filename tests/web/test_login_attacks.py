@@ -5,14 +5,12 @@ before it can lock an editor out."""
 from __future__ import annotations
 
 import re
-import socket
 import statistics
 import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -23,7 +21,7 @@ from digest.store.models import Editor
 from digest.web.app import app
 from digest.web.csrf import CSRF_COOKIE
 from tests.conftest import reset_caches, wait_for
-from tests.live_app import free_port
+from tests.live_app import app_in_thread, free_port
 from tests.servers import start_redis_server
 
 PASSWORD = "a long and careful password"
@@ -32,18 +30,8 @@ EMAIL = "ed@example.org"
 
 @pytest.fixture
 def live_app(settings):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, timeout=10, interval=0.05, what="uvicorn to start")
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with app_in_thread() as base:
+        yield base
 
 
 @pytest.fixture

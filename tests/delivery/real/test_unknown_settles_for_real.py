@@ -17,7 +17,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, Edition, EditionStatus
 from tests.conftest import REPO, Worker, reset_caches, wait_for
 from tests.factories import approved_edition, many_subscribers, polled_feed
-from tests.sendgrid_standin import HOLD, SLOW, SendGridStandIn
+from tests.sendgrid_standin import HOLD, SLOW
 from workers.tasks import start_edition
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
@@ -26,18 +26,12 @@ WINDOW_MINUTES = 0.25  # SEND_UNKNOWN_RESEND_AFTER_MINUTES, short for the test
 
 
 @pytest.fixture
-def standin():
-    with SendGridStandIn() as server:
-        yield server
-
-
-@pytest.fixture
 def env(settings, service_env, standin, redis_client, monkeypatch):
+    """This module's own worker and beat: the stand-in (conftest.py's, one per module) reset."""
     redis_client.flushdb()
-    env = dict(service_env, DELIVERY_BACKEND="sendgrid", SENDGRID_API_KEY=standin.api_key,
-               SENDGRID_API_HOST=standin.url, SENDGRID_WEBHOOK_PUBLIC_KEY=standin.public_key,
-               BROKER_VISIBILITY_TIMEOUT_SECONDS="6", SEND_STUCK_AFTER_SECONDS="3",
-               SEND_STALL_AFTER_SECONDS="3", SEND_RECONCILE_INTERVAL_SECONDS="1",
+    standin.reset()
+    env = dict(service_env, **standin.settings(), BROKER_VISIBILITY_TIMEOUT_SECONDS="6",
+               SEND_STUCK_AFTER_SECONDS="3", SEND_STALL_AFTER_SECONDS="3", SEND_RECONCILE_INTERVAL_SECONDS="1",
                SEND_UNKNOWN_RESEND_AFTER_MINUTES=str(WINDOW_MINUTES))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
