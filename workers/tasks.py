@@ -178,3 +178,17 @@ def send_confirmation(self, subscriber_id: int) -> bool:
             raise
         raise self.retry(exc=exc, countdown=requeue_countdown(exc.retry_after) if exc.retry_after
                          else _backoff(self.request.retries)) from exc
+
+
+@app.task(name="workers.tasks.check_edition")
+def check_edition(edition_id: int) -> None:
+    """The edition page's slow checks (links, spam score), run here so the page never waits for
+    them; their results are kept for the edition's content, where the page finds them."""
+    from digest.checklist.build import edition_checklist  # kept beside the task: issue 14 owns the imports above
+    from digest.editions.lookup import get_edition
+    from digest.store.models import EditionStatus
+
+    with unit_of_work() as session:
+        edition = get_edition(session, edition_id)
+        if edition.status == EditionStatus.DRAFT:  # approved or sent meanwhile: nobody reads its checklist
+            edition_checklist(edition)
