@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from digest.checklist.build import edition_checklist
 from digest.clock import utcnow
-from digest.editions.lookup import get_edition
 from digest.store.db import unit_of_work
 from digest.store.models import Article
 from tests.factories import draft_edition, stored_articles
@@ -41,9 +39,3 @@ def edition_linking_to(server, *paths: str, answers: dict[str, int] | None = Non
                                         {"Content-Type": "text/html"})
     return draft_edition()
 
-
-def run_slow_checks(edition_id: int) -> None:
-    """What workers.tasks.check_edition does, in this process: the page then finds the results
-    (tests whose subject is the page, not the worker)."""
-    with unit_of_work() as session:
-        edition_checklist(get_edition(session, edition_id))

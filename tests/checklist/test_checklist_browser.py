@@ -9,9 +9,9 @@ from sqlalchemy import update
 from digest.editions.edit import update_text
 from digest.store.db import unit_of_work
 from digest.store.models import Article, Edition, EditionStatus
-from tests.checklist.conftest import edition_linking_to, run_slow_checks
+from tests.checklist.conftest import edition_linking_to
 from tests.conftest import reset_caches
-from tests.web.editor_helpers import make_editor
+from tests.web.editor_helpers import make_editor, run_slow_checks
 from tests.browser import ARTIFACTS, log_in
 
 OVERFLOW = "(selector) => { const e = document.querySelector(selector); return e.scrollWidth - e.clientWidth; }"
