@@ -18,10 +18,11 @@ from digest.checklist.links import LinkAnswer, check_links, deadline_seconds
 from digest.checklist.model import PASSED, PENDING, SKIPPED, WARNING, Check, Checklist, Finding
 from digest.checklist.spam import TIMEOUT_SECONDS as SPAM_TIMEOUT_SECONDS, SpamCheckUnavailable, SpamReport, spam_report
 from digest.config import get_settings
+from digest.delivery.message import Recipient
 from digest.delivery.mime import build_mime
 from digest.delivery.send import edition_batch, reader_recipient
 from digest.editions.preview import preview_facts
-from digest.editions.render import render_edition
+from digest.editions.render import RenderedEdition, render_edition
 from digest.feeds.links import http_url
 from digest.store.models import Article, Edition
 
@@ -34,9 +35,7 @@ def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
     """`wait`: run the slow checks whose results are not kept for this content; without it they
     are pending (request_slow_checks has a worker run them)."""
     settings = get_settings()
-    rendered = render_edition(edition)
-    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None)
-    raw = build_mime(edition_batch(edition, rendered, [recipient]), recipient).as_bytes()
+    rendered, recipient, raw = sample_message(edition)
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)
     filled = rendered.fill(recipient.values)
     checks = [size_check(len(filled.html.encode())), subject_check(filled.subject),
@@ -45,6 +44,13 @@ def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
               links_check(edition, rendered.content_hash, filled, wait),
               spam_check(edition.id, rendered.content_hash, raw, settings.CHECKLIST_SPAM_SCORE_MAX, wait)]
     return Checklist(edition.id, rendered.content_hash, tuple(checks))
+
+
+def sample_message(edition: Edition) -> tuple[RenderedEdition, Recipient, bytes]:
+    """The edition as the sample reader would receive it: rendered, their recipient, the MIME bytes."""
+    rendered = render_edition(edition)
+    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None)
+    return rendered, recipient, build_mime(edition_batch(edition, rendered, [recipient]), recipient).as_bytes()
 
 
 def forget_checks(edition_id: int) -> None:
