@@ -33,7 +33,7 @@ SAMPLE_ID = 0
 
 def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
     """`wait`: run the slow checks whose results are not kept for this content; without it they
-    are pending (request_slow_checks has a worker run them)."""
+    are pending (claim_slow_checks tells the page to have a worker run them)."""
     settings = get_settings()
     rendered, recipient, raw = sample_message(edition)
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)

@@ -1,6 +1,7 @@
 """The slow checks' results (link answers, the spam score) kept in Redis per edition and per
 content hash, so the edition page, the CLI and the approval reuse one run, and any change to the
-edition's content (a new hash) runs them afresh. Best effort: without Redis they simply run again."""
+edition's content (a new hash) runs them afresh. Best effort: without Redis the CLI runs them
+again each time, and the edition page shows them pending (a worker's results could not reach it)."""
 
 from __future__ import annotations
 

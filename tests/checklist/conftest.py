@@ -38,4 +38,3 @@ def edition_linking_to(server, *paths: str, answers: dict[str, int] | None = Non
             server.routes[path] = Route(status, b"<html><body>An article page</body></html>",
                                         {"Content-Type": "text/html"})
     return draft_edition()
-
