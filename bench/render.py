@@ -10,7 +10,6 @@ rendering per reader instead (timed on `--sample` readers, extrapolated to all o
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import resource
 import tempfile
@@ -20,13 +19,11 @@ os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-0000")
 os.environ["DIGEST_ENV_FILE"] = ""
 os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
 
-from digest.clock import utcnow  # noqa: E402
-from digest.editions.compose import compose_next_edition  # noqa: E402
 from digest.editions.placeholders import markers  # noqa: E402
 from digest.editions.render import Variant, _inliner, edition_context, fill, render_edition  # noqa: E402
+from digest.sample.editions import add_sample_edition  # noqa: E402
 from digest.store.db import unit_of_work  # noqa: E402
 from digest.store.migrate import upgrade  # noqa: E402
-from digest.store.models import Article, Feed  # noqa: E402
 from digest.editions.templates import email_environment  # noqa: E402
 
 SECTIONS = ("Analytical Articles", "Feature Articles", "Field Reports", "News Digest")
@@ -36,20 +33,8 @@ VARIANTS = [Variant(), *(Variant((s,)) for s in SECTIONS),
 
 def build_edition(articles: int):
     upgrade()
-    now = utcnow()
-    lead = " ".join(["A sentence of the lead paragraph about policy in the region."] * 6)
     with unit_of_work() as session:
-        feed = Feed(url="http://127.0.0.1/bench.feed")
-        session.add(feed)
-        session.flush()
-        session.add_all(
-            Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
-                    title=f"Article {i} on the Caspian corridor", authors="A. Author",
-                    section=SECTIONS[i % 4], summary_html=f"<p>{lead}</p>", content_html="",
-                    content_hash=str(i), published_at=now - dt.timedelta(days=1 + i % 10))
-            for i in range(articles))
-    with unit_of_work() as session:
-        return compose_next_edition(session, now)
+        return add_sample_edition(session, articles, lambda i: f"https://example.org/item/{i}", SECTIONS)
 
 
 def reader(i: int) -> dict[str, str]:

@@ -34,6 +34,7 @@ task_routes = {
     "workers.tasks.edition_tick": {"queue": "editions"},
     "workers.tasks.start_edition": {"queue": "editions"},
     "workers.tasks.plan_slice": {"queue": "editions"},
+    "workers.tasks.check_edition": {"queue": "editions"},
     "workers.tasks.send_batch": {"queue": "delivery"},
     "workers.tasks.reconcile_deliveries": {"queue": "delivery"},
     "workers.tasks.process_webhook": {"queue": "webhooks"},

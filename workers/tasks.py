@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import random
 
+from digest.checklist.build import edition_checklist
 from digest.clock import utcnow
 from digest.config import get_settings
 # Tasks take the names of the functions they call: those modules are imported whole
@@ -25,9 +26,11 @@ from digest.delivery.control import (finish_complete_editions, mark_stuck_unknow
 from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError, Throttled
 from digest.delivery.ratelimit import requeue_countdown
+from digest.editions.lookup import get_edition
 from digest.editions.schedule import tick
 from digest.feeds import poll
 from digest.store.db import on_commit, unit_of_work
+from digest.store.models import EditionStatus
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -178,3 +181,13 @@ def send_confirmation(self, subscriber_id: int) -> bool:
             raise
         raise self.retry(exc=exc, countdown=requeue_countdown(exc.retry_after) if exc.retry_after
                          else _backoff(self.request.retries)) from exc
+
+
+@app.task(name="workers.tasks.check_edition")
+def check_edition(edition_id: int) -> None:
+    """The edition page's slow checks (links, spam score), run here so the page never waits for
+    them; their results are kept for the edition's content, where the page finds them."""
+    with unit_of_work() as session:
+        edition = get_edition(session, edition_id)
+        if edition.status == EditionStatus.DRAFT:  # approved or sent meanwhile: nobody reads its checklist
+            edition_checklist(edition)

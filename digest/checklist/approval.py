@@ -22,18 +22,27 @@ class ApprovalBlocked(Conflict):
     """The checklist has blocking problems: the edition cannot be approved as it is."""
 
 
+class ChecksPending(Conflict):
+    """Links or the spam score are still being checked: what they find is not known yet."""
+
+
 class WarningsUnconfirmed(Conflict):
     """The checklist has warnings the person has not confirmed (or that changed since they read them)."""
 
 
 def approve_checked(session: Session, edition_id: int, by: str, *, source: str, confirmed: str | None = None,
-                    now: dt.datetime | None = None) -> tuple[Edition, Checklist]:
+                    now: dt.datetime | None = None, wait: bool = True) -> tuple[Edition, Checklist]:
     """Approve the draft if its checklist allows it. `confirmed` is the fingerprint of the
-    checklist whose warnings the person read and accepted (Checklist.fingerprint)."""
+    checklist whose warnings the person read and accepted (Checklist.fingerprint). `wait`: run
+    the slow checks not yet kept (the CLI) rather than refuse while a worker runs them (the page)."""
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.DRAFT:  # before the slow checks: they would change nothing
         raise Conflict(f"edition {edition_id} is {edition.status.value}; only a draft can be approved")
-    checklist = edition_checklist(edition)
+    checklist = edition_checklist(edition, wait=wait)
+    if checklist.pending:
+        titles = " and ".join(check.title.lower() for check in checklist.pending)
+        raise ChecksPending(f"edition {edition_id} cannot be approved yet: its {titles} are still being checked; "
+                            "approve once the checklist shows them")
     if checklist.blocking:
         problems = "; ".join(check.describe() for check in checklist.blocking)
         raise ApprovalBlocked(f"edition {edition_id} cannot be approved: {problems}")

@@ -1,6 +1,9 @@
 """One checklist for an edition, as the edition page, `digest editions check` and the approval
 see it: every check run on the message a reader would receive (the edition rendered as sent,
-filled for a sample reader, as MIME), the slow ones (links, spam score) cached per content."""
+filled for a sample reader, as MIME), the slow ones (links, spam score) cached per content.
+
+The CLI waits for the slow ones; the edition page does not (a hanging link would hold it for
+tens of seconds): it shows them pending while a worker runs `edition_checklist` to fill the cache."""
 
 from __future__ import annotations
 
@@ -11,14 +14,15 @@ from digest.checklist import cache
 from digest.checklist.compliance import compliance_checks
 from digest.checklist.content import (articles_check, article_name, images_check, preheader_check, size_check,
                                       subject_check)
-from digest.checklist.links import LinkAnswer, check_links
-from digest.checklist.model import PASSED, SKIPPED, WARNING, Check, Checklist, Finding
-from digest.checklist.spam import SpamCheckUnavailable, SpamReport, spam_report
+from digest.checklist.links import LinkAnswer, check_links, deadline_seconds
+from digest.checklist.model import PASSED, PENDING, SKIPPED, WARNING, Check, Checklist, Finding
+from digest.checklist.spam import TIMEOUT_SECONDS as SPAM_TIMEOUT_SECONDS, SpamCheckUnavailable, SpamReport, spam_report
 from digest.config import get_settings
+from digest.delivery.message import Recipient
 from digest.delivery.mime import build_mime
 from digest.delivery.send import edition_batch, reader_recipient
 from digest.editions.preview import preview_facts
-from digest.editions.render import render_edition
+from digest.editions.render import RenderedEdition, render_edition
 from digest.feeds.links import http_url
 from digest.store.models import Article, Edition
 
@@ -27,19 +31,26 @@ SAMPLE_READER = "reader@example.org"
 SAMPLE_ID = 0
 
 
-def edition_checklist(edition: Edition) -> Checklist:
+def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
+    """`wait`: run the slow checks whose results are not kept for this content; without it they
+    are pending (claim_slow_checks tells the page to have a worker run them)."""
     settings = get_settings()
-    rendered = render_edition(edition)
-    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None)
-    raw = build_mime(edition_batch(edition, rendered, [recipient]), recipient).as_bytes()
+    rendered, recipient, raw = sample_message(edition)
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)
     filled = rendered.fill(recipient.values)
     checks = [size_check(len(filled.html.encode())), subject_check(filled.subject),
               preheader_check(edition.preheader), articles_check(edition), images_check(edition),
               *compliance_checks(message, recipient, settings.POSTAL_ADDRESS),
-              links_check(edition, rendered.content_hash, filled),
-              spam_check(edition.id, rendered.content_hash, raw, settings.CHECKLIST_SPAM_SCORE_MAX)]
+              links_check(edition, rendered.content_hash, filled, wait),
+              spam_check(edition.id, rendered.content_hash, raw, settings.CHECKLIST_SPAM_SCORE_MAX, wait)]
     return Checklist(edition.id, rendered.content_hash, tuple(checks))
+
+
+def sample_message(edition: Edition) -> tuple[RenderedEdition, Recipient, bytes]:
+    """The edition as the sample reader would receive it: rendered, their recipient, the MIME bytes."""
+    rendered = render_edition(edition)
+    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None)
+    return rendered, recipient, build_mime(edition_batch(edition, rendered, [recipient]), recipient).as_bytes()
 
 
 def forget_checks(edition_id: int) -> None:
@@ -47,9 +58,16 @@ def forget_checks(edition_id: int) -> None:
     cache.forget(edition_id)
 
 
+def claim_slow_checks(checklist: Checklist) -> bool:
+    """Whether the caller should have a worker run this checklist's pending checks: false while
+    a run for the same content is already under way (every page view and poll asks)."""
+    return bool(checklist.pending) and cache.claim_run(checklist.edition_id, checklist.content_hash,
+                                                       deadline_seconds() + SPAM_TIMEOUT_SECONDS)
+
+
 # -- links -------------------------------------------------------------------------------------
 
-def links_check(edition: Edition, content_hash: str, filled) -> Check:
+def links_check(edition: Edition, content_hash: str, filled, wait: bool = True) -> Check:
     """Every distinct link a reader can follow, but our own pages: the reader's unsubscribe and
     preferences links are checked above, and the archive page exists only once the edition is sent."""
     base = get_settings().base_url + "/"
@@ -59,6 +77,8 @@ def links_check(edition: Edition, content_hash: str, filled) -> Check:
     stored = cache.cached(edition.id, content_hash, "links")
     if stored is not None and set(stored) == set(urls):
         answers = {url: LinkAnswer(**value) for url, value in stored.items()}
+    elif not wait and urls:
+        return Check("links", "Links", PENDING, f"Checking {len(urls)} link{'s' if len(urls) != 1 else ''}…")
     else:
         answers = check_links(urls)
         cache.store(edition.id, content_hash, "links", {url: answer.as_dict() for url, answer in answers.items()})
@@ -93,16 +113,20 @@ def _link_places(edition: Edition) -> dict[str, list[str]]:
 
 # -- spam score --------------------------------------------------------------------------------
 
-def spam_check(edition_id: int, content_hash: str, raw: bytes, threshold: float) -> Check:
+def spam_check(edition_id: int, content_hash: str, raw: bytes, threshold: float, wait: bool = True) -> Check:
     stored = cache.cached(edition_id, content_hash, "spam")
-    if stored is not None:
-        report = SpamReport.from_dict(stored)
-    else:
+    if stored is None and not wait:
+        return Check("spam", "Spam score", PENDING, "Scoring with SpamAssassin…")
+    if stored is None:
         try:
-            report = spam_report(raw)
+            stored = spam_report(raw).as_dict()
         except SpamCheckUnavailable as exc:
-            return Check("spam", "Spam score", SKIPPED, f"Skipped: {exc}.")
-        cache.store(edition_id, content_hash, "spam", report.as_dict())
+            stored = {"unavailable": str(exc)}
+        # Kept either way: a page waiting for the score must learn that it will not come.
+        cache.store(edition_id, content_hash, "spam", stored)
+    if "unavailable" in stored:
+        return Check("spam", "Spam score", SKIPPED, f"Skipped: {stored['unavailable']}.")
+    report = SpamReport.from_dict(stored)
     findings = tuple(Finding(WARNING if rule.points > 0 and report.score > threshold else PASSED,
                              f"{rule.points:+.1f} {rule.name}: {rule.description}") for rule in report.rules)
     data = {"spam": report.as_dict(), "threshold": threshold}

@@ -1,5 +1,6 @@
 """What a checklist says: checks, each passed, a warning (approval asks the editor to confirm),
-blocking (approval is refused) or skipped (could not be run here), with what each one found."""
+blocking (approval is refused), pending (a slow check still running in a worker: approval waits
+for it) or skipped (could not be run here), with what each one found."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-BLOCKING, WARNING, PASSED, SKIPPED = "blocking", "warning", "passed", "skipped"
+BLOCKING, WARNING, PENDING, PASSED, SKIPPED = "blocking", "warning", "pending", "passed", "skipped"
 # The order an editor reads them in: what stops approval first, what merely ran last.
-LEVEL_ORDER = (BLOCKING, WARNING, PASSED, SKIPPED)
+LEVEL_ORDER = (BLOCKING, WARNING, PENDING, PASSED, SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class Checklist:
     @property
     def warnings(self) -> list[Check]:
         return self.at(WARNING)
+
+    @property
+    def pending(self) -> list[Check]:
+        return self.at(PENDING)
 
     @property
     def counts(self) -> dict[str, int]:

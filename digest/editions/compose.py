@@ -93,8 +93,14 @@ def compose_due_edition(session: Session, now: dt.datetime) -> Edition | None:
     """The beat tick's half that drafts: compose the newest period whose cutoff has passed.
 
     After an outage only the newest missed period is composed (once); its send time may have
-    passed, and editors decide when it goes out."""
-    return compose_edition(session, Cadence.from_settings(get_settings()).latest_due(now))
+    passed, and editors decide when it goes out. A period that a later edition, sent early,
+    has overtaken is left alone: neither composed nor recorded as skipped."""
+    due = Cadence.from_settings(get_settings()).latest_due(now)
+    overtaken = session.scalar(select(Edition.id).where(Edition.period > due.date,
+                                                         Edition.status.in_(GONE_OUT)).limit(1))
+    if overtaken is not None:
+        return None
+    return compose_edition(session, due)
 
 
 # An edition in one of these states has gone out (or is going): its period is no longer "next".

@@ -178,16 +178,17 @@ def _warnings(status: dict) -> list[dict]:
     for worker in status["workers"]:
         if worker["state"] == "lost":
             _warn(warnings, "worker_lost", worker["hostname"],
-                  f"worker {worker['hostname']} silent for {worker['silent_seconds']:.0f}s: lost")
+                  f"worker {worker['hostname']} silent for {worker['silent_seconds']:.0f} s: lost")
     for queue in status["queues"]:
         name = queue["queue"]
         if queue["waiting"] > settings.OPS_QUEUE_WAITING_MAX:
             _warn(warnings, "queue_waiting", name,
-                  f"{queue['waiting']} messages waiting on {name} (above {settings.OPS_QUEUE_WAITING_MAX})")
+                  f"{queue['waiting']} message{'s' if queue['waiting'] != 1 else ''} waiting on {name} "
+                  f"(above {settings.OPS_QUEUE_WAITING_MAX})")
         age = queue["oldest_age_seconds"]
         if age is not None and age > settings.OPS_QUEUE_OLDEST_MAX_SECONDS:
-            _warn(warnings, "queue_oldest", name, f"oldest message on {name} waited {age:.0f}s "
-                                                  f"(above {settings.OPS_QUEUE_OLDEST_MAX_SECONDS:.0f}s)")
+            _warn(warnings, "queue_oldest", name, f"oldest message on {name} waited {age:.0f} s "
+                                                  f"(above {settings.OPS_QUEUE_OLDEST_MAX_SECONDS:.0f} s)")
         if deps["redis"]["ok"] and not any(name in w["queues"] for w in online):
             _warn(warnings, "queue_unserved", name, f"no worker online consumes {name}")
     for task in status["tasks"]:
@@ -204,7 +205,7 @@ def _warnings(status: dict) -> list[dict]:
     beat = status["beat"]
     if deps["redis"]["ok"] and beat["silent"]:
         _warn(warnings, "beat_silent", "beat", "beat has never ticked" if beat["last_tick"] is None
-              else f"beat silent for {beat['age_seconds']:.0f}s")
+              else f"beat silent for {beat['age_seconds']:.0f} s")
     return warnings
 
 

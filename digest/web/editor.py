@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.checklist.approval import approve_checked
-from digest.checklist.build import edition_checklist, forget_checks
+from digest.checklist.build import claim_slow_checks, edition_checklist, forget_checks
+from digest.checklist.model import Checklist
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
@@ -51,7 +52,7 @@ NOTICES = {
     "moved": "Article moved.",
     "test-sent": "Test sent. Check the inbox of each address (the subject starts with [Test]).",
     "approved": "Approved. The edition goes out at its send time.",
-    "rechecked": "Checked again: links and spam score are fresh.",
+    "rechecked": "Checking links and spam score again.",
     "scheduled": "Send time set.",
     "unscheduled": "Unscheduled: the edition is a draft again and goes nowhere until approved.",
     "released": "Sending has started.",
@@ -133,7 +134,7 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
     text = values or {}
     progress = planned = checklist = None
     if edition.status == EditionStatus.DRAFT:
-        checklist = edition_checklist(edition)
+        checklist = checklist_now(edition)
     if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED):
         planned = planned_send(session, edition)
     if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
@@ -150,6 +151,17 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
         editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
         publisher=request.state.editor.role == "publisher",
     )
+
+
+def checklist_now(edition) -> Checklist:
+    """The draft's checklist with what is known now: the slow checks not yet kept for its content
+    are pending, and handed to a worker (once per content) so the page never waits for a link."""
+    from workers.tasks import check_edition  # the web enqueues; digest proper never does
+
+    checklist = edition_checklist(edition, wait=False)
+    if claim_slow_checks(checklist):
+        check_edition.delay(edition.id)
+    return checklist
 
 
 def _candidates(session: Session, q: str):
@@ -248,7 +260,7 @@ def approve(request: Request, edition_id: int, form: EditorForm = Depends(publis
     confirmed by its tick box when there were warnings."""
     confirmed = form.get("checklist") if form.get("confirm_warnings") == "yes" else None
     return _act(form, edition_id, "approved", lambda s: approve_checked(
-        s, edition_id, form.editor.email, source="web:edition", confirmed=confirmed))
+        s, edition_id, form.editor.email, source="web:edition", confirmed=confirmed, wait=False))
 
 
 @router.post("/editions/{edition_id}/checklist/recheck")
@@ -311,6 +323,19 @@ def resume(request: Request, edition_id: int, form: EditorForm = Depends(publish
 @router.post("/editions/{edition_id}/cancel")
 def cancel(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
     return _send_action(edition_id, form, "cancel", "cancelled")
+
+
+@router.get("/api/editions/{edition_id}/checklist")
+def checklist_state(edition_id: int, editor: Editor = Depends(current_editor),
+                    session: Session = Depends(db)) -> JSONResponse:
+    """What the edition page's script polls while checks are pending: `ready` once the page
+    would show them all (it then fetches the page's checklist again)."""
+    edition = get_edition(session, edition_id)
+    if edition.status != EditionStatus.DRAFT:
+        return JSONResponse({"ready": True, "status": edition.status.value, "pending": []})
+    checklist = checklist_now(edition)  # asks a worker again if the run was lost
+    return JSONResponse({"ready": not checklist.pending, "status": edition.status.value,
+                         "pending": [check.key for check in checklist.pending]})
 
 
 @router.get("/api/editions/{edition_id}/progress")

@@ -17,7 +17,7 @@ from digest.web.app import app
 from tests.checklist.conftest import edition_linking_to
 from tests.checklist.test_checks import templates_without_unsubscribe  # noqa: F401 - a fixture
 from tests.cli import digest
-from tests.web.editor_helpers import csrf, logged_in
+from tests.web.editor_helpers import csrf, logged_in, run_slow_checks
 
 _FINGERPRINT = re.compile(r'name="checklist" value="([0-9a-f]+)"')
 
@@ -38,8 +38,30 @@ def _approvals() -> list[AuditEntry]:
         return list(session.scalars(select(AuditEntry).where(AuditEntry.action == "edition:approve")))
 
 
+def test_approval_waits_for_the_links_and_spam_score_still_being_checked(publisher, feed_server):
+    edition_id = edition_linking_to(feed_server, "/item/ok", "/item/gone", answers={"/item/gone": 404})
+    page = publisher.get(f"/editions/{edition_id}").text  # no worker runs here: they stay pending
+    assert "Checking links and spam score…" in page and "Approval waits until links and spam score are checked." in page
+    assert f'action="/editions/{edition_id}/approve"' not in page
+    state = publisher.get(f"/api/editions/{edition_id}/checklist").json()
+    assert state == {"ready": False, "status": "draft", "pending": ["links", "spam"]}
+
+    # A form posted anyway, with a fingerprint of what the page showed, is refused: the warnings
+    # the links may bring are not known yet.
+    answer = publisher.post(f"/editions/{edition_id}/approve", data={
+        "csrf_token": csrf(publisher, f"/editions/{edition_id}"), "checklist": "0" * 32, "confirm_warnings": "yes"})
+    assert answer.status_code == 400
+    assert f"edition {edition_id} cannot be approved yet: its links and spam score are still being checked" in answer.text
+    assert _status(edition_id) == EditionStatus.DRAFT and _approvals() == []
+
+    run_slow_checks(edition_id)  # what the worker does
+    assert publisher.get(f"/api/editions/{edition_id}/checklist").json()["ready"] is True
+    assert "Checking links and spam score…" not in publisher.get(f"/editions/{edition_id}").text
+
+
 def test_the_edition_page_shows_the_checklist_and_approval_asks_to_confirm_its_warnings(publisher, feed_server):
     edition_id = edition_linking_to(feed_server, "/item/ok", "/item/gone", answers={"/item/gone": 404})
+    run_slow_checks(edition_id)
     page = publisher.get(f"/editions/{edition_id}").text
     assert 'id="checklist"' in page and "HTTP 404 · “Corridor report 1”" in page
     assert page.index('id="check-links"') < page.index('id="check-size"')  # warnings before what passed
@@ -66,6 +88,7 @@ def test_the_edition_page_shows_the_checklist_and_approval_asks_to_confirm_its_w
 def test_a_missing_unsubscribe_link_refuses_approval_on_the_page_and_in_the_cli(
         publisher, feed_server, templates_without_unsubscribe):  # noqa: F811
     edition_id = edition_linking_to(feed_server, "/item/ok")
+    run_slow_checks(edition_id)
     page = publisher.get(f"/editions/{edition_id}").text
     assert "Approval is refused until the 1 blocking problem above is fixed." in page
     assert f'action="/editions/{edition_id}/approve"' not in page

@@ -11,7 +11,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import Article, Edition, EditionStatus
 from tests.checklist.conftest import edition_linking_to
 from tests.conftest import reset_caches
-from tests.web.editor_helpers import make_editor
+from tests.web.editor_helpers import make_editor, run_slow_checks
 from tests.browser import ARTIFACTS, log_in
 
 OVERFLOW = "(selector) => { const e = document.querySelector(selector); return e.scrollWidth - e.clientWidth; }"
@@ -31,6 +31,7 @@ def test_an_editor_reads_the_checklist_and_approves_through_it(page, feed_server
     make_editor("publisher@example.org", "publisher")
     ARTIFACTS.mkdir(exist_ok=True)
     log_in(page, "publisher@example.org")
+    run_slow_checks(edition_id)  # a worker's part (tests/checklist/test_checklist_worker.py)
 
     page.goto(f"/editions/{edition_id}#checklist")
     checklist = page.locator("#checklist")
@@ -50,6 +51,7 @@ def test_an_editor_reads_the_checklist_and_approves_through_it(page, feed_server
     # The address set, only warnings remain: the tick box confirms them, with no script.
     monkeypatch.setenv("POSTAL_ADDRESS", "Central Asia-Caucasus Institute, Washington, DC")
     reset_caches()
+    run_slow_checks(edition_id)  # the address is part of the content: checked anew
     page.set_viewport_size({"width": 1280, "height": 900})
     page.reload()
     page.get_by_role("button", name="Approve this edition").click()  # the browser asks for the tick first

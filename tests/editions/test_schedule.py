@@ -8,9 +8,10 @@ import time_machine
 from sqlalchemy import func, select
 
 from digest.editions.approve import approve_edition
+from digest.editions.compose import compose_next_edition
 from digest.editions.schedule import tick
 from digest.store.db import unit_of_work
-from digest.store.models import Edition, EditionSkip
+from digest.store.models import Edition, EditionSkip, EditionStatus
 from tests.factories import stored_articles
 
 UTC = dt.UTC
@@ -95,5 +96,22 @@ def test_a_period_without_articles_is_skipped_with_its_reason(settings):
     stored_articles(FEB_4_CUTOFF - dt.timedelta(hours=2))
     _tick(FEB_4_CUTOFF + dt.timedelta(minutes=3))
     assert [e.period for e in _editions()] == [dt.date(2026, 2, 4)]
+    with unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(EditionSkip)) == 0
+
+
+def test_a_period_overtaken_by_an_edition_sent_early_is_neither_composed_nor_skipped(settings):
+    # Beat was down over the Feb 4 period; an editor composed the next one (Feb 18) early and sent it.
+    after_feb_4 = FEB_4_CUTOFF + dt.timedelta(days=1, hours=2)
+    stored_articles(FEB_4_CUTOFF - dt.timedelta(days=2))
+    with time_machine.travel(after_feb_4, tick=False), unit_of_work() as session:
+        early = compose_next_edition(session, after_feb_4)
+        assert early.period == dt.date(2026, 2, 18)
+        early.status, early.started_at, early.sent_at = EditionStatus.SENT, after_feb_4, after_feb_4
+
+    _tick(after_feb_4 + dt.timedelta(minutes=1))  # Feb 4 is still the newest period whose cutoff passed
+    stored_articles(FEB_4_CUTOFF - dt.timedelta(hours=3))  # a late arrival from before the Feb 4 cutoff
+    _tick(after_feb_4 + dt.timedelta(minutes=2))
+    assert [e.period for e in _editions()] == [dt.date(2026, 2, 18)]
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(EditionSkip)) == 0

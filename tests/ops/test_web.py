@@ -89,7 +89,7 @@ def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_serve
     page = client.get("/ops")
     assert page.status_code == 200
     assert '<meta http-equiv="refresh" content="7">' in page.text
-    assert "1 messages waiting on editions (above 0)" in page.text
+    assert "1 message waiting on editions (above 0)" in page.text
     assert "No worker online consumes delivery." in page.text and "Beat has never ticked." in page.text
     assert f'data-edition="{edition_id}"' in page.text and "Pending: 3" in page.text
     assert f'action="/ops/editions/{edition_id}/pause"' not in page.text, "actions are for publishers"

@@ -22,7 +22,7 @@ from digest.store.models import Delivery, Edition
 from tests.browser import ARTIFACTS, log_in
 from tests.conftest import reset_caches
 from tests.factories import draft_edition, polled_feed, subscribers
-from tests.web.editor_helpers import make_editor
+from tests.web.editor_helpers import make_editor, run_slow_checks
 
 
 def _log_out(page) -> None:
@@ -108,6 +108,7 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     assert page.get_by_role("button", name="Approve this edition").is_disabled()
     _log_out(page)
     log_in(page, "publisher@example.org")
+    run_slow_checks(edition_id)  # a worker's part (tests/checklist/test_checklist_worker.py)
     page.goto(f"/editions/{edition_id}")
     page.get_by_label(re.compile(r"^I have read the \d+ warnings? above")).check()
     page.get_by_role("button", name="Approve this edition").click()
@@ -149,6 +150,7 @@ def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed
     edition_id = draft_edition()
     make_editor("publisher@example.org", "publisher")
     log_in(page, "publisher@example.org")
+    run_slow_checks(edition_id)  # a worker's part (tests/checklist/test_checklist_worker.py)
     page.goto(f"/editions/{edition_id}")
     page.get_by_label(re.compile(r"^I have read the \d+ warnings? above")).check()
     page.get_by_role("button", name="Approve this edition").click()

@@ -88,11 +88,12 @@ def test_the_dashboard_names_the_period_after_the_one_sent_and_composes_it(clien
 
 def test_a_period_skipped_before_an_edition_sent_early_is_not_shown(client, sent_early):
     _, period = sent_early
-    # The beat tick after the early send: the period before finds its articles gone, and is skipped.
+    # The beat tick after the early send: the period before, overtaken, is not even recorded as
+    # skipped (digest/editions/compose.py); a skip recorded before the send would not be shown either.
     cadence = Cadence.from_settings(get_settings())
     before = next(p for p in reversed(cadence.upcoming(utcnow() - dt.timedelta(days=30), 4)) if p.date < period)
     with unit_of_work() as session:
         compose_due_edition(session, before.cutoff_at + dt.timedelta(minutes=1))
-        assert session.scalar(select(EditionSkip.period)) == before.date
+        assert session.scalar(select(EditionSkip.period)) is None
     logged_in(client, "publisher@example.org", "publisher")
     assert "Last skipped period" not in client.get("/dashboard").text

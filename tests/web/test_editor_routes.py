@@ -12,7 +12,7 @@ from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition, EditionStatus, Feed, Subscriber, Suppression
 from digest.web.app import app
 from tests.factories import draft_edition, polled_feed, sending_edition, subscribers
-from tests.web.editor_helpers import approve_form, csrf, logged_in
+from tests.web.editor_helpers import approve_form, csrf, logged_in, run_slow_checks
 
 EDITOR_POSTS = ["/editions/compose", "/editions/{e}/text", "/editions/{e}/intro-preview", "/editions/{e}/articles/add",
                 "/editions/{e}/articles/{a}/move", "/editions/{e}/articles/{a}/remove", "/editions/{e}/test"]
@@ -57,6 +57,7 @@ def test_an_editor_cannot_approve_schedule_or_control_a_send(client, edition):
         answer = client.post(path, data={"csrf_token": token, "when": "period"})
         assert answer.status_code == 403 and "Publishers only" in answer.text, path
     assert snapshot(edition_id) == before
+    run_slow_checks(edition_id)
     page = client.get(f"/editions/{edition_id}").text
     assert "Only a publisher may approve" in page and '<button type="submit" disabled>Approve this edition</button>' in page
 
