@@ -15,7 +15,7 @@ import time
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from digest.accounts import LoginRefused, authenticate, editor_for_token, end_sessions
