@@ -128,8 +128,6 @@ def test_every_byte_that_is_not_utf8_is_named_and_every_control_character_refuse
     """Each stray byte 0x80..0xFF in a name is named in its row's reason; a name holding any
     control character but tab and line breaks (category Cc: C0, DEL, C1) is refused, naming it,
     and no other character is."""
-    import unicodedata
-
     stray = b"".join(f"x{n}@example.org,Ana ".encode() + bytes([n]) + b"\r\n" for n in range(0x80, 0x100))
     report = _import(b"email,name\r\n" + stray)
     reasons = _problems(report)
