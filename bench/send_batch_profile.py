@@ -5,8 +5,9 @@ against the SendGrid stand-in answering at once, on PostgreSQL, under cProfile.
 
 Prints the milliseconds per batch of 1,000: the CPU of the calling thread (the worker's share;
 the stand-in answers from other threads) and the wall time; with --profile, the functions that
-take the most time (cProfile slows the Python parts several times over). Needs PostgreSQL at BENCH_POSTGRES_URL (a scratch database is made and dropped)
-and a Redis it may use: BENCH_REDIS_URL (nothing is flushed).
+take the most time (cProfile slows the Python parts several times over). Needs PostgreSQL at
+BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis it may use:
+BENCH_REDIS_URL (nothing is flushed).
 """
 
 from __future__ import annotations

@@ -141,7 +141,9 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
 
 
 def _mark_sent(batch_id: int, token: str):
-    return update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token).values(state=BatchState.SENT)
+    """The batch is done, if this claim still holds it."""
+    return (update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token)
+            .values(state=BatchState.SENT))
 
 
 def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, attempt: int,
