@@ -1,13 +1,13 @@
 """Where one worker's time goes per send batch: send_batch called in-process, batch after batch,
-against the SendGrid stand-in answering at once, on PostgreSQL, under cProfile.
+against the SendGrid stand-in answering at once, on PostgreSQL, optionally under cProfile.
 
     python bench/send_batch_profile.py [--subscribers 20000] [--profile TOP]
 
 Prints the milliseconds per batch of 1,000: the CPU of the calling thread (the worker's share;
 the stand-in answers from other threads) and the wall time; with --profile, the functions that
 take the most time (cProfile slows the Python parts several times over). Needs PostgreSQL at
-BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis it may use:
-BENCH_REDIS_URL (nothing is flushed).
+BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
+BENCH_REDIS_URL, else a private redis-server for the run.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def main() -> None:
                         help="profile the batches and print the TOP functions by their own time")
     args = parser.parse_args()
 
+    from bench.send import REDIS_URL  # BENCH_REDIS_URL, else a private redis-server
     from tests.databases import scratch_postgres
     from tests.sendgrid_standin import SendGridStandIn
 
@@ -40,7 +41,7 @@ def main() -> None:
     standin = SendGridStandIn(latency=0).__enter__()
     os.environ.update({
         "DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000", "DATABASE_URL": database_url,
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_URL": REDIS_URL,
         "DELIVERY_BACKEND": "sendgrid", "SENDGRID_API_KEY": standin.api_key, "SENDGRID_API_HOST": standin.url,
         "FROM_EMAIL": "digest@example.org", "PUBLIC_BASE_URL": "https://digest.example.org",
     })
