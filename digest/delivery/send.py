@@ -16,7 +16,7 @@ import uuid
 from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from digest.clock import utcnow, wall_seconds
 from digest.config import get_settings
@@ -24,8 +24,9 @@ from digest.delivery.message import (BatchTooLarge, CredentialsRefused, Outgoing
                                      Throttled)
 from digest.delivery.ratelimit import batch_key, get_rate_limiter
 from digest.editions.approve import approved_render
+from digest.editions.lookup import get_edition
 from digest.editions.placeholders import NAMELESS_READER
-from digest.errors import Conflict, NotFound
+from digest.errors import Conflict
 from digest.counters import record_deliveries_sent
 from digest.reports.attribution import edition_query
 from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionStatus, PlanSlice, SendBatch,
@@ -92,11 +93,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     and is raised for the caller to retry; credentials refused pause the edition; other
     permanent errors fail the readers."""
     now = now or utcnow()
-    # The edition's own row is all a batch needs of it, not its items and their articles: the
-    # content comes from the stored render.
-    edition = session.scalar(select(Edition).where(Edition.id == edition_id).options(lazyload(Edition.items)))
-    if edition is None:
-        raise NotFound(f"edition {edition_id} does not exist")
+    edition = get_edition(session, edition_id, items=False)
     if edition.status != EditionStatus.SENDING:
         return 0
     _wait_for_rate(session, edition_id, batch_id)
