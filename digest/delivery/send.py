@@ -93,7 +93,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     and is raised for the caller to retry; credentials refused pause the edition; other
     permanent errors fail the readers."""
     now = now or utcnow()
-    edition = get_edition(session, edition_id)
+    edition = get_edition(session, edition_id, items=False)
     if edition.status != EditionStatus.SENDING:
         return 0
     _wait_for_rate(session, edition_id, batch_id)
@@ -115,11 +115,11 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
         _release(session, batch_id, token)
         session.commit()
         raise
-    sent = 0
+    sent, marked = 0, False
     if rows:
         outgoing = _outgoing_batch(edition, rendered, rows)
         try:
-            sent = _hand_over(session, sender, outgoing, claim.attempt)
+            sent, marked = _hand_over(session, sender, outgoing, claim.attempt, (batch_id, token))
         except CredentialsRefused as exc:
             _release(session, batch_id, token)
             pause_for_credentials(session, edition_id, str(exc))
@@ -131,48 +131,69 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
             if isinstance(exc, Throttled) and not isinstance(exc, SendRateLimited):
                 get_rate_limiter().hold_until(utcnow().timestamp() + exc.wait)
             raise
-    session.execute(update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token)
-                    .values(state=BatchState.SENT), execution_options=BULK)
+    if not marked:  # split in parts, failed for good, or nothing left to send
+        session.execute(_mark_sent(batch_id, token), execution_options=BULK)
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent
 
 
-def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, attempt: int) -> int:
-    """Send one single-variant batch; a 413 is split in halves until the parts fit."""
+def _mark_sent(batch_id: int, token: str):
+    """The batch is done, if this claim still holds it."""
+    return (update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token)
+            .values(state=BatchState.SENT))
+
+
+def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, attempt: int,
+               whole: tuple[int, str] | None) -> tuple[int, bool]:
+    """Send one single-variant batch; a 413 is split in halves until the parts fit. `whole` is
+    the send batch (id, claim token) when `batch` is all of it: accepted in one request, its row
+    is marked sent by the accepting statement. Returns the readers handed over and whether the
+    batch row was marked."""
     try:
         message_ids = sender.send(batch)
     except BatchTooLarge as exc:
         if len(batch.recipients) == 1:
             _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
             session.commit()
-            return 0
+            return 0, False
         first, second = batch.split()
-        return _hand_over(session, sender, first, attempt) + _hand_over(session, sender, second, attempt)
+        sent_first, _ = _hand_over(session, sender, first, attempt, None)
+        sent_second, _ = _hand_over(session, sender, second, attempt, None)
+        return sent_first + sent_second, False
     except SendError as exc:
         if not exc.permanent or isinstance(exc, CredentialsRefused):
             raise
         _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
         session.commit()
-        return 0
-    _accept(session, message_ids, attempt)
+        return 0, False
+    marked = _accept(session, message_ids, attempt, whole)
     session.commit()  # accepted rows are never released by a later part's retry
     record_deliveries_sent(len(message_ids))
-    return len(message_ids)
+    return len(message_ids), marked
 
 
-def _accept(session: Session, message_ids: dict[int, str], attempt: int) -> None:
+def _accept(session: Session, message_ids: dict[int, str], attempt: int, whole: tuple[int, str] | None) -> bool:
     """The readers handed over, named by id (one array parameter): exactly those in the request,
     even if a retry made another row of the batch pending meanwhile. Each row keeps the attempt
-    of its batch that handed it over."""
+    of its batch that handed it over.
+
+    With `whole` on PostgreSQL the batch row is marked sent by the same statement (a
+    data-modifying WITH that the UPDATE does not depend on: the readers handed over are accepted
+    whether the batch still holds its claim or not). Returns whether the batch row was marked."""
     now = utcnow()
     distinct = set(message_ids.values())
     accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None, attempts=attempt)
-    if len(distinct) == 1:  # one provider request: one message id for all, one statement
-        session.execute(update(Delivery).where(among(session, Delivery.id, list(message_ids)),
-                                               Delivery.status == DeliveryStatus.PENDING)
-                        .values(message_id=distinct.pop(), **accepted), execution_options=BULK)
-    else:
+    if len(distinct) != 1:  # a message id per reader (a backend's own): one row each
         session.execute(update(Delivery), [dict(id=i, message_id=m, **accepted) for i, m in message_ids.items()])
+        return False
+    statement = (update(Delivery).where(among(session, Delivery.id, list(message_ids)),
+                                        Delivery.status == DeliveryStatus.PENDING)
+                 .values(message_id=distinct.pop(), **accepted))
+    together = whole is not None and session.get_bind().dialect.name == "postgresql"
+    if together:
+        statement = statement.add_cte(_mark_sent(*whole).returning(SendBatch.id).cte("marked_sent"))
+    session.execute(statement, execution_options=BULK)
+    return together
 
 
 def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:

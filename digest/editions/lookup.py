@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from digest.errors import NotFound
 from digest.store.models import Edition
 
 
-def get_edition(session: Session, edition_id: int) -> Edition:
-    edition = session.get(Edition, edition_id)
+def get_edition(session: Session, edition_id: int, *, items: bool = True) -> Edition:
+    """The edition; with items=False its row alone, without its items and their articles (what a
+    send batch needs: its content comes from the stored render)."""
+    edition = session.get(Edition, edition_id, options=() if items else (lazyload(Edition.items),))
     if edition is None:
         raise NotFound(f"edition {edition_id} does not exist")
     return edition

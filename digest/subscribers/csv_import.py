@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -89,6 +90,8 @@ def unguard(cell: str) -> str:
 _UTF16_BOMS = {b"\xff\xfe": "FF FE", b"\xfe\xff": "FE FF"}
 _SAVE_AS_UTF8 = 'save it as "CSV UTF-8" and import it again'
 _LATIN1 = f"the file looks like Latin-1 or Windows-1252; {_SAVE_AS_UTF8}"
+# A byte that was not UTF-8, as surrogateescape keeps it.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def _refuse_other_encodings(stream: io.BufferedReader, what: str) -> None:
@@ -108,10 +111,8 @@ def _refuse_other_encodings(stream: io.BufferedReader, what: str) -> None:
 
 def _not_utf8(text: str) -> str | None:
     """The first byte that was not UTF-8, as surrogateescape kept it (U+DC80..U+DCFF)."""
-    for char in text:
-        if "\udc80" <= char <= "\udcff":
-            return f"0x{ord(char) - 0xDC00:02X}"
-    return None
+    found = _ESCAPED_BYTE.search(text)
+    return None if found is None else f"0x{ord(found.group()) - 0xDC00:02X}"
 
 
 def _column_names(cells: list[str], what: str) -> list[str]:

@@ -19,7 +19,7 @@ from digest.delivery.plan import open_edition, plan_slice, release_edition
 from digest.delivery.send import send_batch
 from digest.sample.readers import add_readers
 from digest.store.db import get_engine, unit_of_work
-from digest.store.models import Delivery
+from digest.store.models import BatchState, Delivery, DeliveryStatus, SendBatch
 from tests.factories import approved_edition, polled_feed
 
 
@@ -78,6 +78,26 @@ def test_planning_and_sending_take_as_many_statements_for_300_readers_as_for_3(s
     assert (planned_many, sent_many) == (planned_few, sent_few)
     assert sent_few <= 8, "claim, read, accept and record: one statement each, not one per reader"
 
+
+
+def test_a_batch_handed_to_sendgrid_is_accepted_and_marked_sent_by_one_statement(standin, feed_server):
+    """The edition's row, the claim, the read, the render, the accept and the finish check: six
+    statements on PostgreSQL, where the batch row is marked sent by the statement that accepts
+    its readers (SQLite marks it by a seventh). Loading the edition's items with it, or marking
+    apart, fails this."""
+    polled_feed(feed_server)
+    edition_id, [number] = _opened(40)
+    with unit_of_work() as session:
+        [batch_id] = plan_slice(session, edition_id, number)
+    with statements() as sending, unit_of_work() as session:
+        assert send_batch(session, edition_id, batch_id, get_sender()) == 40
+    assert len(sending) == (6 if get_engine().dialect.name == "postgresql" else 7), sending
+    with unit_of_work() as session:
+        assert session.scalar(select(SendBatch.state).where(SendBatch.id == batch_id)) == BatchState.SENT
+        states = session.execute(select(Delivery.status, Delivery.message_id).where(
+            Delivery.batch_id == batch_id)).all()
+    assert {status for status, _ in states} == {DeliveryStatus.ACCEPTED} and len(states) == 40
+    assert len({message_id for _, message_id in states}) == 1 and len(standin.delivered) == 40
 
 def _events(edition_id: int, kind: str) -> bytes:
     with unit_of_work() as session:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 
 import pytest
 
@@ -14,6 +15,7 @@ from digest.store.db import unit_of_work
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import FORMULA_START, import_subscribers
 from digest.subscribers.addresses import normalize_email
+from digest.subscribers.lifecycle import refuse_control_characters
 from tests.cli import digest
 
 
@@ -120,3 +122,31 @@ def test_a_latin1_file_names_latin1_on_each_row_it_spoils(settings):
     assert reason.startswith("is not valid UTF-8") and "byte 0xE9" in reason and "Latin-1" in reason
     with pytest.raises(InputError, match="line 1: .*not valid UTF-8.*Latin-1"):
         _import("email,société\r\nana@example.org,x\r\n".encode("latin-1"))
+
+
+def test_every_byte_that_is_not_utf8_is_named_and_every_control_character_refused(settings):
+    """Each stray byte 0x80..0xFF in a name is named in its row's reason; a name holding any
+    control character but tab and line breaks (category Cc: C0, DEL, C1) is refused, naming it,
+    and no other character is."""
+    stray = b"".join(f"x{n}@example.org,Ana ".encode() + bytes([n]) + b"\r\n" for n in range(0x80, 0x100))
+    report = _import(b"email,name\r\n" + stray)
+    reasons = _problems(report)
+    assert report.created == 0 and len(reasons) == 0x80
+    assert all(f"byte 0x{n:02X}" in reasons[n - 0x80 + 2] for n in range(0x80, 0x100))
+
+    control = [c for c in map(chr, range(0x110000)) if unicodedata.category(c) == "Cc" and c not in "\t\n\r"]
+    assert len(control) == 62
+    for char in control:
+        with pytest.raises(InputError, match=f"U\\+{ord(char):04X}"):
+            refuse_control_characters(f"Ana{char}Lee", "name")
+    refused = [c for c in map(chr, range(0x110000)) if not 0xD800 <= ord(c) <= 0xDFFF and c not in control
+               and _refused(c)]
+    assert refused == []
+
+
+def _refused(char: str) -> bool:
+    try:
+        refuse_control_characters(char, "name")
+    except InputError:
+        return True
+    return False

@@ -1,0 +1,107 @@
+"""Where one worker's time goes per send batch: send_batch called in-process, batch after batch,
+against the SendGrid stand-in answering at once, on PostgreSQL, optionally under cProfile.
+
+    python bench/send_batch_profile.py [--subscribers 20000] [--profile TOP]
+
+Prints the milliseconds per batch of 1,000: the CPU of the calling thread (the worker's share;
+the stand-in answers from other threads) and the wall time; with --profile, the functions that
+take the most time (cProfile slows the Python parts several times over). Needs PostgreSQL at
+BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
+BENCH_REDIS_URL, else a private redis-server for the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--profile", type=int, default=0, metavar="TOP",
+                        help="profile the batches and print the TOP functions by their own time")
+    args = parser.parse_args()
+
+    from bench.send import REDIS_URL  # BENCH_REDIS_URL, else a private redis-server
+    from tests.databases import scratch_postgres
+    from tests.sendgrid_standin import SendGridStandIn
+
+    database_url, drop = scratch_postgres(ADMIN_URL, "digest_bench")
+    standin = SendGridStandIn(latency=0).__enter__()
+    os.environ.update({
+        "DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000", "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "DELIVERY_BACKEND": "sendgrid", "SENDGRID_API_KEY": standin.api_key, "SENDGRID_API_HOST": standin.url,
+        "FROM_EMAIL": "digest@example.org", "PUBLIC_BASE_URL": "https://digest.example.org",
+    })
+    from sqlalchemy import text
+
+    from digest.clock import utcnow
+    from digest.delivery.backends import get_sender
+    from digest.delivery.plan import start_edition
+    from digest.delivery.send import send_batch
+    from digest.editions.approve import approve_edition
+    from digest.editions.compose import compose_next_edition
+    from digest.sample.readers import add_readers
+    from digest.store.db import dispose_engines, unit_of_work
+    from digest.store.migrate import upgrade
+    from digest.store.models import Article, Feed
+
+    try:
+        upgrade(database_url)
+        now = utcnow()
+        with unit_of_work() as session:
+            feed = Feed(url="http://127.0.0.1/bench.feed")
+            session.add(feed)
+            session.flush()
+            session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
+                                    title=f"Article {i}", authors="A. Author", section="Analytical Articles",
+                                    summary_html="<p>" + "A lead sentence. " * 30 + "</p>", content_html="",
+                                    content_hash=str(i), published_at=now) for i in range(12))
+            add_readers(session, args.subscribers)
+        with unit_of_work() as session:
+            session.execute(text("ANALYZE"))
+        with unit_of_work() as session:
+            edition = compose_next_edition(session, utcnow())
+            approve_edition(session, edition.id, "publisher@example.org")
+            edition_id = edition.id
+        with unit_of_work() as session:
+            batches = start_edition(session, edition_id, utcnow())
+        sender = get_sender()
+        with unit_of_work() as session:  # warm up: connections, caches, compiled statements
+            send_batch(session, edition_id, batches[0], sender)
+        profile = cProfile.Profile()
+        # The thread's own CPU: the stand-in answers from threads of this process, not counted.
+        cpu, wall = time.thread_time(), time.perf_counter()
+        if args.profile:
+            profile.enable()
+        for batch_id in batches[1:]:
+            with unit_of_work() as session:
+                send_batch(session, edition_id, batch_id, sender)
+        profile.disable()
+        cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+        sent = len(batches) - 1
+        print(f"{sent} batches of up to 1,000: {cpu / sent * 1000:.1f} ms of the worker's CPU, "
+              f"{wall / sent * 1000:.1f} ms wall per batch{' (profiled)' if args.profile else ''}; every reader once: "
+              f"{len(standin.delivered) == args.subscribers and set(standin.delivered.values()) == {1}}")
+        if args.profile:
+            pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+    finally:
+        standin.__exit__(None, None, None)
+        dispose_engines()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
