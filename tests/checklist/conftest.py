@@ -1,12 +1,18 @@
-"""An edition whose articles link to pages of a local server the test controls, and a Redis
-without checklist results from an earlier test (each test's editions restart at id 1)."""
+"""An edition whose articles link to pages of a local server the test controls, a Redis without
+checklist results from an earlier test (each test's editions restart at id 1), and email
+templates with the unsubscribe link edited out."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+from jinja2 import FileSystemLoader
 from sqlalchemy import update
 
 from digest.clock import utcnow
+from digest.editions.templates import email_environment
+from digest.resources import resource_dir
 from digest.store.db import unit_of_work
 from digest.store.models import Article
 from tests.factories import draft_edition, stored_articles
@@ -38,3 +44,20 @@ def edition_linking_to(server, *paths: str, answers: dict[str, int] | None = Non
             server.routes[path] = Route(status, b"<html><body>An article page</body></html>",
                                         {"Content-Type": "text/html"})
     return draft_edition()
+
+
+@pytest.fixture
+def templates_without_unsubscribe(tmp_path):
+    """The email templates as someone might edit them: the footer's unsubscribe link gone."""
+    copy = tmp_path / "email"
+    shutil.copytree(resource_dir("templates") / "email", copy)
+    for name in ("body.html", "body.txt"):
+        path = copy / "edition" / name
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line.replace('<a href="{{ reader.unsubscribe_url }}">Unsubscribe</a> &middot;', "")
+                                for line in lines if not line.startswith("Unsubscribe: ")))
+    environment = email_environment()
+    original = environment.loader
+    environment.loader = FileSystemLoader(copy)
+    yield copy
+    environment.loader = original

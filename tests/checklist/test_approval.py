@@ -15,7 +15,6 @@ from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Edition, EditionStatus
 from digest.web.app import app
 from tests.checklist.conftest import edition_linking_to
-from tests.checklist.test_checks import templates_without_unsubscribe  # noqa: F401 - a fixture
 from tests.cli import digest
 from tests.web.editor_helpers import csrf, logged_in, run_slow_checks
 

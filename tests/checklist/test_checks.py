@@ -3,19 +3,15 @@ articles, alt text, the parts every bulk message must carry, and SpamAssassin's 
 
 from __future__ import annotations
 
-import shutil
 from email.message import EmailMessage
 
 import pytest
-from jinja2 import FileSystemLoader
 from sqlalchemy import update
 
 from digest.checklist.build import edition_checklist
 from digest.checklist.spam import spam_report
 from digest.editions.edit import update_text
 from digest.editions.lookup import get_edition
-from digest.editions.templates import email_environment
-from digest.resources import resource_dir
 from digest.store.db import unit_of_work
 from digest.store.models import Article
 from tests.checklist.conftest import edition_linking_to
@@ -89,23 +85,6 @@ def test_a_long_subject_is_a_warning(settings, feed_server):
         update_text(session, edition_id, subject="Ports, pipelines, ferries, border crossings, budgets and "
                                                  "parliaments across the Caucasus and Central Asia")
     assert check(edition_id, "subject").level == "warning"
-
-
-@pytest.fixture
-def templates_without_unsubscribe(tmp_path):
-    """The email templates as someone might edit them: the footer's unsubscribe link gone."""
-    copy = tmp_path / "email"
-    shutil.copytree(resource_dir("templates") / "email", copy)
-    for name in ("body.html", "body.txt"):
-        path = copy / "edition" / name
-        lines = path.read_text().splitlines(keepends=True)
-        path.write_text("".join(line.replace('<a href="{{ reader.unsubscribe_url }}">Unsubscribe</a> &middot;', "")
-                                for line in lines if not line.startswith("Unsubscribe: ")))
-    environment = email_environment()
-    original = environment.loader
-    environment.loader = FileSystemLoader(copy)
-    yield copy
-    environment.loader = original
 
 
 def test_a_missing_unsubscribe_link_blocks(settings, feed_server, templates_without_unsubscribe):
