@@ -13,7 +13,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict, InputError, NotFound
 from digest.store.models import AuditEntry, Editor, UTCDateTime
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 
 ROLES = ("editor", "publisher")
 MIN_PASSWORD_LENGTH = 10

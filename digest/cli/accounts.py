@@ -20,7 +20,7 @@ def editors_add(email: str,
     standard input)."""
     from digest.accounts import ROLES, add_editor
     from digest.errors import InputError
-    from digest.subscribers.addresses import normalize_email
+    from digest.addresses import normalize_email
 
     # Everything that can be refused is refused before anyone types a password.
     normalize_email(email, what="editor email")

@@ -12,7 +12,7 @@ from digest.editions.preview import preview_edition
 from digest.editions.render import DEFAULT_VARIANT, RenderedEdition, Variant
 from digest.errors import InputError
 from digest.store.models import Edition
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 
 MAX_TEST_ADDRESSES = 10
 TEST_PREFIX = "[Test] "

@@ -12,7 +12,7 @@ from digest.editions.lookup import get_edition
 from digest.editions.render import DEFAULT_VARIANT, RenderedEdition, edition_links, render_edition
 from digest.errors import Conflict
 from digest.store.models import Edition, EditionLink, EditionRender, EditionStatus
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 
 
 def approve_edition(session: Session, edition_id: int, approved_by: str,

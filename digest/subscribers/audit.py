@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.store.models import AuditEntry
-from digest.subscribers.addresses import address_hash
+from digest.addresses import address_hash
 
 # The actions written; `show` and the tests rely on these names.
 ACTIONS = ("add", "signup", "confirmation_sent", "confirm", "unsubscribe", "preferences",

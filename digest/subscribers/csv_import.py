@@ -34,7 +34,7 @@ from digest.errors import InputError
 from digest.store.models import AuditEntry, Subscriber, SubscriberFormat, SubscriberStatus, Suppression
 from digest.store.bulk import copies, copy_new_rows, write_rows
 from digest.store.upsert import among, insert_ignoring_duplicates
-from digest.subscribers.addresses import address_hash, normalize_email
+from digest.addresses import address_hash, normalize_email
 from digest.subscribers.lifecycle import clean_name, refuse_control_characters
 
 IMPORT_COLUMNS = ("email", "name", "sections", "confirmed_at", "source")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from digest.errors import InputError
 from digest.store.models import Subscriber, SuppressionReason
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.suppressions import record_bounce, record_delivered, record_delivered_to, suppress
 

@@ -18,7 +18,7 @@ from digest.clock import utcnow
 from digest.errors import Conflict, InputError
 from digest.store.models import Subscriber, SubscriberFormat, SubscriberStatus, SuppressionReason
 from digest.store.upsert import insert_ignoring_duplicates
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 from digest.subscribers.audit import audit
 from digest.subscribers.ratelimit import allow_confirmation
 from digest.subscribers.suppressions import lift_suppression, suppress, suppression_for

@@ -19,7 +19,7 @@ from digest.store.models import (
     Suppression,
     SuppressionReason,
 )
-from digest.subscribers.addresses import address_hash, normalize_email
+from digest.addresses import address_hash, normalize_email
 from digest.subscribers.audit import audit, audit_trail
 from digest.subscribers.lifecycle import find_subscriber
 from digest.subscribers.ratelimit import forget_address

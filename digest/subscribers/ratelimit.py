@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from digest.config import get_settings
 from digest.errors import InputError
 from digest.redis_clients import redis_client
-from digest.subscribers.addresses import address_hash
+from digest.addresses import address_hash
 
 PREFIX = "digest:ratelimit:"
 

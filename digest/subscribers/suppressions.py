@@ -17,7 +17,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.store.models import Subscriber, Suppression, SuppressionReason
 from digest.store.upsert import insert_ignoring_duplicates
-from digest.subscribers.addresses import address_hash, normalize_email
+from digest.addresses import address_hash, normalize_email
 from digest.subscribers.audit import audit
 
 BounceKind = Literal["hard", "soft", "block"]

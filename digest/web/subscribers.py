@@ -23,7 +23,7 @@ from digest.errors import InputError
 from digest.reports.attribution import credit_edition, edition_query
 from digest.store.db import on_commit
 from digest.store.models import SubscriberFormat, SubscriberStatus
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
 from digest.subscribers.preferences import chosen_sections, get_subscriber, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip

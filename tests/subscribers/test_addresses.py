@@ -4,7 +4,7 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import InputError
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 
 ADDRESSES = [
     "reader@example.org", "Reader.Name@Example.ORG", "  padded@example.org ", "a+tag@sub.example.co.uk",

@@ -14,7 +14,7 @@ from digest.errors import InputError
 from digest.store.db import unit_of_work
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import FORMULA_START, import_subscribers
-from digest.subscribers.addresses import normalize_email
+from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import refuse_control_characters
 from tests.cli import digest
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from digest.delivery.memory import MemorySender
 from digest.store.db import get_engine, unit_of_work
 from digest.store.models import AuditEntry, Base, Subscriber, SubscriberStatus, SuppressionReason
-from digest.subscribers.addresses import address_hash
+from digest.addresses import address_hash
 from digest.subscribers.csv_import import import_subscribers
 from digest.subscribers.lifecycle import confirm_subscription, sign_up, unsubscribe
 from digest.subscribers.preferences import update_preferences

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from digest.config import get_settings
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Subscriber, SubscriberStatus, SuppressionReason
-from digest.subscribers.addresses import address_hash
+from digest.addresses import address_hash
 from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.suppressions import suppress
 from tests.factories import subscribers
