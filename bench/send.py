@@ -75,6 +75,37 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+
+def approved_edition_for(subscribers: int) -> int:
+    """The benchmarks' edition: 12 articles, `subscribers` confirmed readers, statistics fresh,
+    composed and approved; its id. The settings must already name the scratch database."""
+    from sqlalchemy import text
+
+    from digest.clock import utcnow
+    from digest.editions.approve import approve_edition
+    from digest.editions.compose import compose_next_edition
+    from digest.sample.readers import add_readers
+    from digest.store.db import unit_of_work
+    from digest.store.models import Article, Feed
+
+    now = utcnow()
+    with unit_of_work() as session:
+        feed = Feed(url="http://127.0.0.1/bench.feed")
+        session.add(feed)
+        session.flush()
+        session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
+                                title=f"Article {i}", authors="A. Author", section="Analytical Articles",
+                                summary_html="<p>" + "A lead sentence. " * 30 + "</p>", content_html="",
+                                content_hash=str(i), published_at=now) for i in range(12))
+        add_readers(session, subscribers)
+    with unit_of_work() as session:
+        session.execute(text("ANALYZE"))
+    with unit_of_work() as session:
+        edition = compose_next_edition(session, utcnow())
+        approve_edition(session, edition.id, "publisher@example.org")
+        return edition.id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
@@ -94,35 +125,17 @@ def main() -> None:
     }
     os.environ.update(env)
     import redis
-    from sqlalchemy import exists, func, select, text, update
+    from sqlalchemy import exists, func, select, update
 
     from digest.clock import utcnow
-    from digest.editions.approve import approve_edition
-    from digest.editions.compose import compose_next_edition
-    from digest.sample.readers import add_readers
     from digest.store.db import unit_of_work
     from digest.store.migrate import upgrade
-    from digest.store.models import Article, Delivery, DeliveryStatus, Edition, Feed, PlanSlice
+    from digest.store.models import Delivery, DeliveryStatus, Edition, PlanSlice
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     upgrade(database_url)
-    now = utcnow()
     started = time.perf_counter()
-    with unit_of_work() as session:
-        feed = Feed(url="http://127.0.0.1/bench.feed")
-        session.add(feed)
-        session.flush()
-        session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
-                                title=f"Article {i}", authors="A. Author", section="Analytical Articles",
-                                summary_html="<p>" + "A lead sentence. " * 30 + "</p>", content_html="",
-                                content_hash=str(i), published_at=now) for i in range(12))
-        add_readers(session, args.subscribers)
-    with unit_of_work() as session:
-        session.execute(text("ANALYZE"))
-    with unit_of_work() as session:
-        edition = compose_next_edition(session, utcnow())
-        approve_edition(session, edition.id, "publisher@example.org")
-        edition_id = edition.id
+    edition_id = approved_edition_for(args.subscribers)
     print(f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.1f} s")
 
     logs = Path(REPO / "var" / "bench")

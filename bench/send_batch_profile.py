@@ -33,7 +33,7 @@ def main() -> None:
                         help="profile the batches and print the TOP functions by their own time")
     args = parser.parse_args()
 
-    from bench.send import REDIS_URL  # BENCH_REDIS_URL, else a private redis-server
+    from bench.send import REDIS_URL, approved_edition_for  # REDIS_URL: BENCH_REDIS_URL, else a private redis-server
     from tests.databases import scratch_postgres
     from tests.sendgrid_standin import SendGridStandIn
 
@@ -45,37 +45,16 @@ def main() -> None:
         "DELIVERY_BACKEND": "sendgrid", "SENDGRID_API_KEY": standin.api_key, "SENDGRID_API_HOST": standin.url,
         "FROM_EMAIL": "digest@example.org", "PUBLIC_BASE_URL": "https://digest.example.org",
     })
-    from sqlalchemy import text
-
     from digest.clock import utcnow
     from digest.delivery.backends import get_sender
     from digest.delivery.plan import start_edition
     from digest.delivery.send import send_batch
-    from digest.editions.approve import approve_edition
-    from digest.editions.compose import compose_next_edition
-    from digest.sample.readers import add_readers
     from digest.store.db import dispose_engines, unit_of_work
     from digest.store.migrate import upgrade
-    from digest.store.models import Article, Feed
 
     try:
         upgrade(database_url)
-        now = utcnow()
-        with unit_of_work() as session:
-            feed = Feed(url="http://127.0.0.1/bench.feed")
-            session.add(feed)
-            session.flush()
-            session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
-                                    title=f"Article {i}", authors="A. Author", section="Analytical Articles",
-                                    summary_html="<p>" + "A lead sentence. " * 30 + "</p>", content_html="",
-                                    content_hash=str(i), published_at=now) for i in range(12))
-            add_readers(session, args.subscribers)
-        with unit_of_work() as session:
-            session.execute(text("ANALYZE"))
-        with unit_of_work() as session:
-            edition = compose_next_edition(session, utcnow())
-            approve_edition(session, edition.id, "publisher@example.org")
-            edition_id = edition.id
+        edition_id = approved_edition_for(args.subscribers)
         with unit_of_work() as session:
             batches = start_edition(session, edition_id, utcnow())
         sender = get_sender()
