@@ -68,6 +68,33 @@ def peak_rss_mib(pid: int) -> float:
     return max(peaks, default=0.0)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU of these processes so far (exited ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process of the machine: the server's CPU spent on this run's statements
+    (the machine should be otherwise quiet while benchmarking)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -154,6 +181,8 @@ def main() -> None:
             time.sleep(0.2)
         from workers.tasks import start_edition
 
+        worker_pids = [p for w in workers for p in (w.pid, *_children(w.pid))]
+        cpu_before = (cpu_seconds(worker_pids), cpu_seconds(postgres_pids()), time.process_time())
         due = time.perf_counter()
         with unit_of_work() as session:
             session.execute(update(Edition).where(Edition.id == edition_id).values(send_at=utcnow()))
@@ -175,6 +204,8 @@ def main() -> None:
             if time.perf_counter() - due > 1800:
                 raise SystemExit(f"gave up: edition {status} after 30 minutes")
         wall = time.perf_counter() - due
+        cpu_after = (cpu_seconds(worker_pids), cpu_seconds(postgres_pids()), time.process_time())
+        workers_cpu, postgres_cpu, own_cpu = (after - before for after, before in zip(cpu_after, cpu_before))
         print(f"planned (every slice committed) after {planned_at:.2f} s; "
               f"first batch accepted after {first_accepted:.2f} s")
         print(f"due -> all accepted: {wall:.2f} s for {args.subscribers:,} recipients "
@@ -186,6 +217,9 @@ def main() -> None:
             counts = dict(session.execute(select(Delivery.status, func.count()).where(
                 Delivery.edition_id == edition_id).group_by(Delivery.status)).all())
         print(f"ledger: {', '.join(f'{status.value} {count:,}' for status, count in counts.items())}")
+        print(f"CPU from due to sent: workers {workers_cpu:.2f} s, PostgreSQL {postgres_cpu:.2f} s, "
+              f"stand-in and this script {own_cpu:.2f} s ({(workers_cpu + postgres_cpu + own_cpu) / wall:.2f} "
+              f"of {os.cpu_count()} cores)")
         for n, worker in enumerate(workers):
             print(f"worker {n}: peak RSS {peak_rss_mib(worker.pid):.0f} MiB")
     finally:

@@ -26,11 +26,34 @@ sys.path.insert(0, str(REPO))
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def time_statements() -> dict[str, float]:
+    """Seconds spent in each kind of statement (its first 110 characters) from now on."""
+    from collections import defaultdict
+
+    from sqlalchemy import event
+
+    from digest.store.db import get_engine
+
+    spent: dict[str, float] = defaultdict(float)
+
+    @event.listens_for(get_engine(), "before_cursor_execute")
+    def started(conn, cursor, statement, parameters, context, executemany):
+        conn.info["statement_started"] = time.perf_counter()
+
+    @event.listens_for(get_engine(), "after_cursor_execute")
+    def finished(conn, cursor, statement, parameters, context, executemany):
+        spent[" ".join(statement.split())[:110]] += time.perf_counter() - conn.info.pop("statement_started")
+
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="profile the batches and print the TOP functions by their own time")
+    parser.add_argument("--statements", action="store_true",
+                        help="print each SQL statement's wall time per batch (client side: PostgreSQL's work and the round trip)")
     args = parser.parse_args()
 
     from bench.send import REDIS_URL, approved_edition_for  # REDIS_URL: BENCH_REDIS_URL, else a private redis-server
@@ -60,6 +83,7 @@ def main() -> None:
         sender = get_sender()
         with unit_of_work() as session:  # warm up: connections, caches, compiled statements
             send_batch(session, edition_id, batches[0], sender)
+        timings = time_statements() if args.statements else None
         profile = cProfile.Profile()
         # The thread's own CPU: the stand-in answers from threads of this process, not counted.
         cpu, wall = time.thread_time(), time.perf_counter()
@@ -74,6 +98,9 @@ def main() -> None:
         print(f"{sent} batches of up to 1,000: {cpu / sent * 1000:.1f} ms of the worker's CPU, "
               f"{wall / sent * 1000:.1f} ms wall per batch{' (profiled)' if args.profile else ''}; every reader once: "
               f"{len(standin.delivered) == args.subscribers and set(standin.delivered.values()) == {1}}")
+        if timings is not None:
+            for statement, seconds in sorted(timings.items(), key=lambda item: -item[1]):
+                print(f"{seconds / sent * 1000:7.2f} ms  {statement}")
         if args.profile:
             pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
     finally:

@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     SENDGRID_API_HOST: AnyHttpUrl = AnyHttpUrl("https://api.sendgrid.com")
     SENDGRID_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     SEND_BATCH_SIZE: int = Field(default=1000, ge=1, le=1000)
-    # Subscriber ids per planning slice: each slice is planned by its own task, in parallel, and
-    # its batches leave as soon as it is written.
+    # Subscriber ids per planning slice: each slice is planned by its own task (two at a time,
+    # workers/tasks.py PLANNING_LANES), and its batches leave as soon as it is written.
     SEND_PLAN_SLICE_SIZE: int = Field(default=10_000, ge=1)
     # Global sending rate across all workers (0: no limit); per hour for IP warm-up.
     SEND_RATE_PER_SECOND: float = Field(default=0, ge=0)

@@ -1,9 +1,13 @@
 """The Celery app: `celery -A workers.app worker` and `celery -A workers.app beat`."""
 
-from celery import Celery
-from celery.signals import worker_process_init
+import logging
 
-from digest.store.db import dispose_engines
+from celery import Celery
+from celery.signals import worker_init, worker_process_init
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import configure_mappers
+
+from digest.store.db import forget_inherited_connections, get_engine
 from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
 
@@ -12,7 +16,23 @@ app = Celery("analyst_digest", include=["workers.tasks", "workers.renamed_tasks"
 app.config_from_object("workers.config")
 
 
+log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def _prepare_database_access(**_) -> None:
+    # Before the pool forks: the database driver imported, the engine made and the models'
+    # mappers configured once, inherited by every child, instead of costing each child's first
+    # task (the first batch of a send waited for it).
+    get_engine()
+    configure_mappers()
+
+
 @worker_process_init.connect
 def _fresh_connections(**_) -> None:
-    # A prefork child inherits the parent's pooled sockets; sharing them corrupts both.
-    dispose_engines()
+    forget_inherited_connections()
+    try:  # a connection ready for the first task; a database not up yet is the task's problem
+        with get_engine().connect():
+            pass
+    except SQLAlchemyError as exc:
+        log.warning("worker process started without a database connection: %s", exc)

@@ -80,20 +80,33 @@ def edition_tick() -> None:
             on_commit(session, lambda edition_id=edition_id: start_edition.delay(edition_id))
 
 
+# Slices planned at the same time. Each planned slice queues its batches and then the slice
+# PLANNING_LANES further on, so the queue alternates sends and planning: with every slice queued
+# at once, the first batch waited behind the planning of the whole list.
+PLANNING_LANES = 2
+
+
+def start_planning(session, edition_id: int, slices: list[int]) -> None:
+    """Queue the first slice of each planning lane, once the slices are committed."""
+    enqueue_slices(session, edition_id, slices[:PLANNING_LANES])
+
+
 @app.task(name="workers.tasks.start_edition")
 def start_edition(edition_id: int) -> int:
     with unit_of_work() as session:
         slices = plan.open_edition(session, edition_id, sender=get_sender())
-        enqueue_slices(session, edition_id, slices)
+        start_planning(session, edition_id, slices)
     return len(slices)
 
 
 @app.task(name="workers.tasks.plan_slice")
 def plan_slice(edition_id: int, number: int) -> int:
-    """Plan one slice of an edition's readers; its batches leave as soon as it commits."""
+    """Plan one slice of an edition's readers; its batches leave as soon as it commits, then the
+    next slice of its lane is queued (a lost message is re-queued by reconciliation)."""
     with unit_of_work() as session:
         batches = plan.plan_slice(session, edition_id, number)
         enqueue_batches(session, edition_id, batches)
+        enqueue_slices(session, edition_id, plan.unplanned_slices(session, edition_id, number + PLANNING_LANES))
     return len(batches)
 
 

@@ -49,9 +49,17 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection; a forked child must not share its parent's sockets."""
+    """Close every pooled connection and forget the engines (tests and benchmarks that move to
+    another database)."""
     while _engines:
         _engines.popitem()[1].dispose()
+
+
+def forget_inherited_connections() -> None:
+    """In a forked child: start each engine's pool afresh without closing the parent's sockets
+    (sharing them would corrupt both), keeping the engine, its dialect and compiled statements."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
 
 
 def _session_factory(engine: Engine) -> sessionmaker[Session]:

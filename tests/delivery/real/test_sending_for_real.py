@@ -9,18 +9,19 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from digest.delivery.control import mark_stuck_unknown, resend_unknown
+from digest.delivery.plan import open_edition, release_edition, unplanned_slices
 from digest.delivery.send import delivery_counts
 from digest.store.db import unit_of_work
-from digest.store.models import EditionStatus, WebhookBatch
-from tests.conftest import REPO, Worker, wait_for, wait_until_drained
+from digest.store.models import Delivery, EditionStatus, PlanSlice, WebhookBatch
+from tests.conftest import REPO, Worker, reset_caches, wait_for, wait_until_drained
 from tests.delivery.real.support import approved_for, edition_status
 from tests.live_app import free_port
 from tests.sendgrid_standin import DROP
 from tests.servers import start_redis_server
-from workers.tasks import enqueue_batches, start_edition
+from workers.tasks import enqueue_batches, start_edition, start_planning
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +33,25 @@ def test_2500_readers_take_three_requests_and_one_message_each(env, worker, feed
     assert len(standin.requests) == 3
     assert sorted(len(r["personalizations"]) for r in standin.requests) == [500, 1000, 1000]
     assert standin.delivered == {email: 1 for email in emails}
+
+
+def test_slices_are_planned_in_lanes_while_the_first_batches_leave(env, worker, feed_server, standin, monkeypatch):
+    monkeypatch.setenv("SEND_PLAN_SLICE_SIZE", "300")
+    reset_caches()
+    edition_id, emails = approved_for(2500, feed_server)
+    with unit_of_work() as session:  # what the start_edition task does, with slices of 300 ids
+        release_edition(session, edition_id)
+        slices = open_edition(session, edition_id)
+        start_planning(session, edition_id, slices)
+    assert len(slices) >= 9
+    wait_for(lambda: edition_status(edition_id) == EditionStatus.SENT, what="the edition to be sent")
+    assert standin.delivered == {email: 1 for email in emails}
+    with unit_of_work() as session:
+        assert unplanned_slices(session, edition_id) == []
+        first_sent = session.scalar(select(func.min(Delivery.sent_at)).where(Delivery.edition_id == edition_id))
+        last_planned = session.scalar(select(func.max(PlanSlice.planned_at)).where(PlanSlice.edition_id == edition_id))
+    # The queue alternates planning and sending: readers were handed over before the list was planned.
+    assert first_sent < last_planned
 
 
 def test_a_429_storm_and_503s_still_deliver_everything_once(env, worker, feed_server, standin):
@@ -75,7 +95,7 @@ def test_unknown_rows_no_event_settles_are_resent_once(env, worker, feed_server,
     standin.fail_next.append(DROP)  # the connection drops: did SendGrid take it? No.
     standin.latency = 0.0
     with unit_of_work() as session:
-        from digest.delivery.plan import release_edition, start_edition as plan
+        from digest.delivery.plan import start_edition as plan
 
         release_edition(session, edition_id)
     with unit_of_work() as session:
