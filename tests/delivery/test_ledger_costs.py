@@ -198,3 +198,34 @@ def test_the_hot_statements_never_scan_deliveries(settings, feed_server):
     finally:
         connection.rollback()
         connection.close()
+
+
+def _loops_on_deliveries(plan: dict) -> int:
+    """How many times the plan's nodes reading `deliveries` ran (EXPLAIN ANALYZE)."""
+    loops = plan.get("Actual Loops", 0) if plan.get("Relation Name") == "deliveries" else 0
+    return loops + sum(_loops_on_deliveries(child) for child in plan.get("Plans", []))
+
+
+def test_while_a_batch_waits_the_finish_check_reads_no_delivery_row(settings, feed_server):
+    """A send of a million readers runs the finish check a thousand times: while any of its
+    batches is waiting or in flight, the check is settled by the batch rows and never reaches
+    the delivery rows (whose index holds every reader and every row version)."""
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("the executor's choices are PostgreSQL's")
+    polled_feed(feed_server)
+    edition_id, [number] = _opened(2500)
+    with unit_of_work() as session:
+        first, *waiting = plan_slice(session, edition_id, number)
+    with statements() as sending, unit_of_work() as session:
+        send_batch(session, edition_id, first, get_sender())
+    assert waiting
+    [(sql, params)] = [(sql, params) for sql, params in sending if sql.startswith("UPDATE editions")]
+    connection = get_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+        assert "deliveries" in json.dumps(plan) and _loops_on_deliveries(plan) == 0, json.dumps(plan, indent=1)
+    finally:
+        connection.rollback()
+        connection.close()
