@@ -43,11 +43,21 @@ THROTTLED_WAIT = 5.0
 
 def request_body(batch: OutgoingBatch, asm_group_id: int | None = None) -> bytes:
     """The mail/send request's JSON: one personalization per reader, then the batch's fields."""
-    # Joined as bytes, each reader's part encoded on its own: one copy of the whole body fewer
-    # than joining text and encoding that (about 0.3 ms of 2 for a batch of 1000).
-    personalizations = b", ".join([_personalization_json(r).encode() for r in batch.recipients])
-    batch_fields = json.dumps(_batch_fields(batch, asm_group_id))
-    return b"".join([b'{"personalizations": [', personalizations, b"], ", batch_fields[1:].encode()])
+    # The body (about 1 MB for 1000 readers) is made by one join of small pieces: every larger
+    # part joined first and copied again cost a batch 0.3 to 0.6 ms more, mostly the page faults
+    # of fresh memory.
+    return b"".join(_body_pieces(batch, asm_group_id))
+
+
+def _body_pieces(batch: OutgoingBatch, asm_group_id: int | None):
+    yield b'{"personalizations": ['
+    separator = b""
+    for recipient in batch.recipients:
+        yield separator
+        yield _personalization_json(recipient).encode()
+        separator = b", "
+    yield b"], "
+    yield json.dumps(_batch_fields(batch, asm_group_id))[1:].encode()
 
 
 def _batch_fields(batch: OutgoingBatch, asm_group_id: int | None) -> dict:
