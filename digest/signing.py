@@ -12,7 +12,7 @@ links then show "not valid" (the page explains how to unsubscribe without one).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import hmac
 
@@ -25,8 +25,15 @@ COOKIE_MAC_BYTES = 24
 
 
 def _mac(key: str, scope: str, payload: str, size: int) -> bytes:
-    mac = hmac.new(key.encode(), f"{scope}\0{payload}".encode(), hashlib.sha256).digest()[:size]
-    return base64.urlsafe_b64encode(mac).rstrip(b"=")
+    return _link_text(hmac.new(key.encode(), f"{scope}\0{payload}".encode(), hashlib.sha256).digest()[:size])
+
+
+def _link_text(mac: bytes) -> bytes:
+    """base64.urlsafe_b64encode(mac) without its padding, skipping the base64 module's Python wrappers."""
+    return binascii.b2a_base64(mac, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _keys() -> list[str]:
@@ -45,17 +52,36 @@ def sign(scope: str, payload: str, size: int = LINK_MAC_BYTES) -> str:
 
 
 def signer(scope: str, size: int = LINK_MAC_BYTES):
-    """`sign(scope, ·)` for many payloads (the links of a batch's readers): the key and the
-    scope are encoded once and each payload is signed by one call into OpenSSL. The signatures
-    are the same as sign()'s."""
-    key = get_settings().SECRET_KEY.encode()
-    prefix = f"{scope}\0".encode()
+    """`sign(scope, ·)` for many payloads (the links of a batch's readers), with the same
+    signatures as sign()'s. The HMAC is computed as RFC 2104 defines it, from two SHA-256 states
+    prepared once (the inner one has the key's pad and the scope hashed in already): each payload
+    then costs two short hash updates. About half the time of hmac.digest per payload, which
+    hashes the key's pads anew every call; hmac.new(...).copy() saves that too but spends as much
+    again in Python."""
+    inner, outer = _prepared_hmac(get_settings().SECRET_KEY.encode(), f"{scope}\0".encode())
 
     def sign_one(payload: str) -> str:
-        mac = hmac.digest(key, prefix + payload.encode(), "sha256")[:size]
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        inner_hash = inner.copy()
+        inner_hash.update(payload.encode())
+        outer_hash = outer.copy()
+        outer_hash.update(inner_hash.digest())
+        return _link_text(outer_hash.digest()[:size]).decode()
 
     return sign_one
+
+
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+def _prepared_hmac(key: bytes, message_start: bytes):
+    """HMAC-SHA256's inner hash with `message_start` already in it, and its outer hash, before
+    any payload (RFC 2104: a key longer than the hash's block is hashed first)."""
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    return hashlib.sha256(key.translate(_INNER_PAD) + message_start), hashlib.sha256(key.translate(_OUTER_PAD))
 
 
 def verify(scope: str, payload: str, signature: str, size: int = LINK_MAC_BYTES) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.config import ConfigError, get_settings
+from digest.signing import sign, signer, verify
 from digest.subscribers.tokens import (CONFIRM, PREFERENCES, UNSUBSCRIBE, BadToken, make_token, read_token,
                                        token_maker)
 from digest.web.app import app
@@ -64,6 +65,19 @@ def test_a_batch_signs_its_readers_links_exactly_as_one_link_is_signed(settings,
     assert made(7) != make_token(PREFERENCES, 7), "a batch's links keep their scope"
     with pytest.raises(ValueError):
         token_maker(CONFIRM)  # a confirmation carries its issue time: signed one by one
+
+
+@pytest.mark.parametrize("key", ["sixteen-byte-key", "k" * 64, "k" * 65, "a much longer key: " + "x" * 200,
+                                 "ünïcödé-key-with-more-bytes-than-characters"])
+def test_a_batch_signer_signs_as_hmac_does_with_keys_of_any_length(settings, monkeypatch, key):
+    """The batch signer prepares HMAC's hashes itself (RFC 2104): a key up to the hash's block
+    is padded, a longer one hashed first; either way the signature is hmac's."""
+    monkeypatch.setenv("SECRET_KEY", key)
+    reset_caches()
+    sign_payload = signer(UNSUBSCRIBE)
+    for payload in ("1", "2a", "3b9aca00", ""):
+        assert sign_payload(payload) == sign(UNSUBSCRIBE, payload)
+        assert verify(UNSUBSCRIBE, payload, sign_payload(payload))
 
 
 def test_a_signature_for_one_scope_passes_for_no_other(settings):

@@ -1,12 +1,20 @@
 """What a backend is given: one rendered edition and the readers of a batch, each with the values
 that fill its placeholders and the headers that are theirs alone. A one-off message (a sign-up
-confirmation) is a batch of one reader that belongs to no edition."""
+confirmation) is a batch of one reader that belongs to no edition.
+
+An edition's reader (EditionReader) reads as a Recipient does, but keeps only what is theirs
+alone: its placeholder values, headers and custom_args are made when a backend asks for them, so
+that a backend writing a batch of 1000 readers straight into its own format (SendGrid's JSON)
+builds none of them.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 from email.headerregistry import Address
+from digest.editions.placeholders import NAMELESS_READER
 from digest.editions.render import RenderedEdition, TransactionalMail
 
 
@@ -42,7 +50,8 @@ class BatchTooLarge(SendError):
 
 
 class Recipient(NamedTuple):
-    """One reader of a batch (a named tuple: a batch makes a thousand of them)."""
+    """One reader of a batch, every part made up front: a one-off message's reader (an edition's
+    readers are EditionReaders)."""
 
     delivery_id: int
     email: str
@@ -52,6 +61,54 @@ class Recipient(NamedTuple):
     custom_args: dict[str, str]  # ids that come back with the provider's events
 
 
+# The List-Unsubscribe-Post header of every edition (RFC 8058): unsubscribing takes one POST.
+ONE_CLICK_UNSUBSCRIBE = "List-Unsubscribe=One-Click"
+# Printable ASCII but for what JSON escaping (a backslash, a double quote) or HTML escaping
+# (& < > ' ") changes.
+_PLAIN = re.compile(r"[ !#-%(-;=?-\[\]-~]*")
+
+
+def is_plain(text: str) -> bool:
+    """Whether `text` is the same after JSON's (ASCII) and HTML's escaping: writable as it is."""
+    return _PLAIN.fullmatch(text) is not None
+
+
+class EditionReaders(NamedTuple):
+    """What the readers of one edition's batch have alike (one object for all of them)."""
+
+    edition_arg: str  # the edition id, as custom_args carry it
+    mailto: str  # List-Unsubscribe's mail address part, after the reader's own link
+    # Every reader's links are plain (is_plain): whoever made them checked the parts they share,
+    # and a signed token is URL-safe text.
+    plain_links: bool
+
+
+class EditionReader(NamedTuple):
+    """One reader of an edition's batch: the same attributes as a Recipient, made on demand from
+    their own links and what the batch's readers share."""
+
+    delivery_id: int
+    email: str
+    name: str | None
+    unsubscribe_url: str
+    preferences_url: str
+    alike: EditionReaders
+
+    @property
+    def values(self) -> dict[str, str]:
+        return {"name": self.name or NAMELESS_READER, "unsubscribe_url": self.unsubscribe_url,
+                "preferences_url": self.preferences_url}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"List-Unsubscribe": f"<{self.unsubscribe_url}>, {self.alike.mailto}",
+                "List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE}
+
+    @property
+    def custom_args(self) -> dict[str, str]:
+        return {"edition_id": self.alike.edition_arg, "delivery_id": str(self.delivery_id)}
+
+
 @dataclass(frozen=True)
 class OutgoingBatch:
     edition_id: int | None  # None for a one-off message (digest.delivery.transactional)
@@ -59,7 +116,7 @@ class OutgoingBatch:
     from_name: str
     reply_to: str | None
     rendered: RenderedEdition | TransactionalMail
-    recipients: list[Recipient]
+    recipients: list[Recipient | EditionReader]
     categories: list[str] = field(default_factory=list)
     send_at: int | None = None  # unix time: the provider holds the messages until then
     provider_batch_id: str | None = None

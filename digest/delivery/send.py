@@ -20,12 +20,11 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow, wall_seconds
 from digest.config import get_settings
-from digest.delivery.message import (BatchTooLarge, CredentialsRefused, OutgoingBatch, Recipient, Sender, SendError,
-                                     Throttled)
+from digest.delivery.message import (BatchTooLarge, CredentialsRefused, EditionReader, EditionReaders, OutgoingBatch,
+                                     Sender, SendError, Throttled, is_plain)
 from digest.delivery.ratelimit import batch_key, get_rate_limiter
 from digest.editions.approve import approved_render
 from digest.editions.lookup import get_edition
-from digest.editions.placeholders import NAMELESS_READER
 from digest.errors import Conflict
 from digest.counters import record_deliveries_sent
 from digest.reports.attribution import edition_query
@@ -204,43 +203,37 @@ def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
 
 
 class ReaderLinks:
-    """What each reader of one edition carries of their own: placeholder values, unsubscribe and
-    preference links, headers. Made once per batch: the signers are keyed once, not per reader."""
+    """What each reader of one edition carries of their own: unsubscribe and preference links,
+    from which their placeholder values and headers are made (EditionReader). Made once per
+    batch: the signers are keyed once, what readers share is made once, not per reader."""
 
     def __init__(self, edition_id: int):
         settings = get_settings()
-        self.edition_arg = str(edition_id)
         # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
         self.via = edition_query(edition_id)
         self.unsubscribe_token, self.preferences_token = token_maker(UNSUBSCRIBE), token_maker(PREFERENCES)
         self.unsubscribe_base, self.preferences_base = f"{settings.base_url}/u/", f"{settings.base_url}/p/"
-        self.mailto = f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>"
+        # A token is URL-safe text (hex, a dot, base64url), so the links are plain when these are.
+        plain = all(is_plain(part) for part in (self.unsubscribe_base, self.preferences_base, self.via))
+        self.alike = EditionReaders(edition_arg=str(edition_id),
+                                    mailto=f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>",
+                                    plain_links=plain)
 
-    def recipient(self, delivery_id: int, subscriber_id: int, email: str, name: str | None) -> Recipient:
-        unsubscribe_url = f"{self.unsubscribe_base}{self.unsubscribe_token(subscriber_id)}{self.via}"
-        preferences_url = f"{self.preferences_base}{self.preferences_token(subscriber_id)}{self.via}"
-        return Recipient(
-            delivery_id=delivery_id,
-            email=email,
-            name=name,
-            values={"name": name or NAMELESS_READER, "unsubscribe_url": unsubscribe_url,
-                    "preferences_url": preferences_url},
-            headers={
-                "List-Unsubscribe": f"<{unsubscribe_url}>, {self.mailto}",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-            custom_args={"edition_id": self.edition_arg, "delivery_id": str(delivery_id)},
-        )
+    def recipient(self, delivery_id: int, subscriber_id: int, email: str, name: str | None) -> EditionReader:
+        return EditionReader(delivery_id, email, name,
+                             f"{self.unsubscribe_base}{self.unsubscribe_token(subscriber_id)}{self.via}",
+                             f"{self.preferences_base}{self.preferences_token(subscriber_id)}{self.via}",
+                             self.alike)
 
 
 def reader_recipient(edition_id: int, delivery_id: int, subscriber_id: int, email: str,
-                     name: str | None) -> Recipient:
+                     name: str | None) -> EditionReader:
     """One reader's part of a message, as a send builds it: what the pre-send checklist builds its
     sample reader's message from."""
     return ReaderLinks(edition_id).recipient(delivery_id, subscriber_id, email, name)
 
 
-def edition_batch(edition: Edition, rendered, recipients: list[Recipient]) -> OutgoingBatch:
+def edition_batch(edition: Edition, rendered, recipients: list[EditionReader]) -> OutgoingBatch:
     settings = get_settings()
     send_at = int(edition.send_at.timestamp()) if edition.send_at > utcnow() else None
     return OutgoingBatch(

@@ -53,8 +53,13 @@ def substitutions(values: dict[str, str]) -> dict[str, str]:
     for field, text_key, html_key in _TEXT_KEYS:
         value = values.get(field, "")
         table[text_key] = value
-        table[html_key] = escape(value, quote=True) if _ESCAPED.search(value) else value
+        table[html_key] = html_escaped(value)
     return table
+
+
+def html_escaped(value: str) -> str:
+    """A reader's value as its HTML marker is filled: `value` itself when escaping changes nothing."""
+    return escape(value, quote=True) if _ESCAPED.search(value) else value
 
 
 class Segments:

@@ -1,0 +1,75 @@
+"""The mail/send body (digest/delivery/sendgrid.py) writes an edition reader's personalization
+straight as JSON text: SendGrid must get exactly what json.dumps of the personalization's dicts
+gives, whatever the reader's name holds and whatever the links' base is."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from digest.delivery.backends import get_sender
+from digest.delivery.message import OutgoingBatch, Recipient
+from digest.delivery.send import ReaderLinks, reader_recipient
+from digest.delivery.sendgrid import _batch_fields, personalization, request_body
+from digest.editions.render import TransactionalMail
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery, Subscriber
+from digest.subscribers.lifecycle import add_subscriber
+from tests.conftest import reset_caches
+from tests.factories import approved_edition, polled_feed, send_now
+
+# Names that JSON, HTML or SendGrid's address rules change, and one that looks like markers.
+NAMES = [
+    None, "", 'Dana "DJ" O\'Neil', "Tom & Jerry <tj@example.org>", "Zoë Ångström-Łukasiewicz",
+    "李小龙 \U0001F600", "[%unsubscribe_url%] [%name:html%] [%", "Back\\slash\u2028line", "Smith, John; Jr.", " ;, ", "%]",
+]
+# Refused as a subscriber's name, but a name a batch could still be given.
+CONTROL_CHARACTERS = "tab\tand\x01control"
+
+
+def _straightforward(batch: OutgoingBatch) -> dict:
+    """The body as built before: the dicts of every personalization, then json.dumps."""
+    return {"personalizations": [personalization(r) for r in batch.recipients], **_batch_fields(batch, 7)}
+
+
+def _batch(recipients) -> OutgoingBatch:
+    mail = TransactionalMail(subject="For [%name%]", text="Hello [%name%]", html="<p>[%name:html%]</p>")
+    return OutgoingBatch(edition_id=3, from_email="digest@example.org", from_name="Digest", reply_to=None,
+                         rendered=mail, recipients=recipients, categories=["edition"])
+
+
+@pytest.mark.parametrize("base_url, plain", [("https://digest.example.org", True),
+                                             ("https://digest.example.org/news&views's", False)])
+def test_the_body_is_json_dumps_of_the_personalizations_dicts(settings, monkeypatch, base_url, plain):
+    monkeypatch.setenv("PUBLIC_BASE_URL", base_url)
+    reset_caches()
+    links = ReaderLinks(3)
+    assert links.alike.plain_links is plain  # plain links take the written path, others json.dumps
+    readers = [links.recipient(100 + i, 40 + i, f"reader{i}@example.org", name)
+               for i, name in enumerate([*NAMES, CONTROL_CHARACTERS])]
+    one_off = Recipient(delivery_id=0, email="one@example.org", name='O"ne', values={}, headers={},
+                        custom_args={"message": "confirm"})
+    batch = _batch([*readers, one_off])
+    body = request_body(batch, 7)
+    assert json.loads(body) == _straightforward(batch)
+    assert body == json.dumps(_straightforward(batch)).encode(), "the same bytes as json.dumps writes"
+
+
+def test_sendgrid_gets_each_readers_personalization_as_the_dicts_give_it(standin, feed_server):
+    polled_feed(feed_server)
+    with unit_of_work() as session:
+        for i, name in enumerate(NAMES):
+            add_subscriber(session, f"reader{i}@example.org", name=name, confirmed=True)
+    edition_id = approved_edition()
+    send_now(edition_id, get_sender())
+    [body] = standin.requests  # accepted: the stand-in checked it as SendGrid does
+    with unit_of_work() as session:
+        readers = session.execute(select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name)
+                                  .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                                  .order_by(Delivery.id)).all()
+    expected = [personalization(reader_recipient(edition_id, *reader)) for reader in readers]
+    assert body["personalizations"] == expected
+    assert {p["substitutions"]["[%name:html%]"] for p in expected} >= {
+        "Dana &quot;DJ&quot; O&#x27;Neil", "Tom &amp; Jerry &lt;tj@example.org&gt;", "reader"}
