@@ -1,0 +1,81 @@
+"""Planning alone: an edition's slices planned by worker-like processes, nothing sent.
+
+    python bench/plan.py [--subscribers 1000000] [--lanes 2]
+
+Prints the time from "due" until every slice is committed when planning has the machine to
+itself (in bench/send.py it shares it with the sends), and the CPU of the planning processes
+and of PostgreSQL (writing the delivery rows is most of it). PostgreSQL at BENCH_POSTGRES_URL (a scratch database is made and
+dropped), as bench/send.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def plan_lane(numbers: list[int], edition_id: int) -> float:
+    """Plan these slices one after the other, as one lane of workers does; returns CPU seconds."""
+    from digest.delivery.plan import plan_slice
+    from digest.store.db import dispose_engines, unit_of_work
+
+    dispose_engines()  # a forked process opens its own connections
+    gc.freeze()  # as a worker process does after start-up (workers/app.py)
+    started = time.process_time()
+    for number in numbers:
+        with unit_of_work() as session:
+            plan_slice(session, edition_id, number)
+    return time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--lanes", type=int, default=2)
+    args = parser.parse_args()
+
+    from bench.send import ADMIN_URL, approved_edition_for, cpu_seconds, postgres_pids
+    from tests.databases import scratch_postgres
+
+    database_url, drop = scratch_postgres(ADMIN_URL, "digest_bench")
+    os.environ.update({"DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000",
+                       "DATABASE_URL": database_url, "FROM_EMAIL": "digest@example.org"})
+    from digest.delivery.plan import open_edition, release_edition
+    from digest.store.db import dispose_engines, unit_of_work
+    from digest.store.migrate import upgrade
+    from digest.store.models import Delivery
+    from sqlalchemy import func, select
+
+    try:
+        upgrade(database_url)
+        edition_id = approved_edition_for(args.subscribers)
+        postgres_before = cpu_seconds(postgres_pids())
+        due = time.perf_counter()
+        with unit_of_work() as session:
+            release_edition(session, edition_id)
+            slices = open_edition(session, edition_id)
+        dispose_engines()
+        lanes = [slices[lane::args.lanes] for lane in range(args.lanes)]
+        with multiprocessing.get_context("fork").Pool(args.lanes) as pool:
+            cpu = pool.starmap(plan_lane, [(lane, edition_id) for lane in lanes])
+        wall = time.perf_counter() - due
+        postgres_cpu = cpu_seconds(postgres_pids()) - postgres_before
+        with unit_of_work() as session:
+            rows = session.scalar(select(func.count()).where(Delivery.edition_id == edition_id))
+        print(f"planned {rows:,} readers in {len(slices)} slices by {args.lanes} lanes: {wall:.2f} s "
+              f"({rows / wall:,.0f}/s); CPU: the lanes {sum(cpu):.2f} s, PostgreSQL {postgres_cpu:.2f} s")
+    finally:
+        dispose_engines()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
