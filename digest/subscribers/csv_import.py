@@ -25,14 +25,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from sqlalchemy import select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError
 from digest.store.models import AuditEntry, Subscriber, SubscriberFormat, SubscriberStatus, Suppression
-from digest.store.bulk import copies, copy_new_rows, write_rows
+from digest.store.bulk import copies, write_rows
 from digest.store.upsert import among, insert_ignoring_duplicates
 from digest.addresses import address_hash, normalize_email
 from digest.subscribers.lifecycle import clean_name, refuse_control_characters
@@ -40,6 +40,8 @@ from digest.subscribers.lifecycle import clean_name, refuse_control_characters
 IMPORT_COLUMNS = ("email", "name", "sections", "confirmed_at", "source")
 # What csv_export writes besides the import columns; read back, they mean nothing.
 STATE_COLUMNS = ("status", "format", "paused", "suppressed", "unsubscribed_at", "created_at")
+# Columns that are not attributes ("" is a header cell left empty).
+_NOT_ATTRIBUTES = frozenset(IMPORT_COLUMNS + STATE_COLUMNS + ("",))
 BATCH_SIZE = 10_000
 MAX_SOURCE = 100
 # A cell an export had to guard against spreadsheet formulas starts with this quote.
@@ -79,6 +81,17 @@ class _Row:
     confirmed_at: dt.datetime | None
     source: str
     attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What every row is checked against, worked out once per import, not once per row."""
+    now: dt.datetime
+    sections: dict[str, str]  # a section's name in lower case: its name, in SECTION_ORDER
+
+    @classmethod
+    def of(cls, now: dt.datetime, order: list[str]) -> _Rules:
+        return cls(now, {name.lower(): name for name in order})
 
 
 def unguard(cell: str) -> str:
@@ -153,20 +166,24 @@ def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str]]
         yield start, dict(zip(header, (unguard(c) for c in cells), strict=True))
 
 
-def _parse(line: int, cells: dict[str, str], now: dt.datetime, order: list[str]) -> _Row:
+def _parse(line: int, cells: dict[str, str], rules: _Rules) -> _Row:
     if "" in cells:
         raise InputError(cells[""])
-    for column, value in cells.items():
-        if byte := _not_utf8(value):
-            raise InputError(f"is not valid UTF-8 (byte {byte} in column {column!r}): {_LATIN1}")
+    # A byte that was not UTF-8 is kept as a (non-ASCII) surrogate: most rows are all ASCII,
+    # and one test per cell is cheaper than a regex search per cell.
+    if not all(map(str.isascii, cells.values())):
+        for column, value in cells.items():
+            if byte := _not_utf8(value):
+                raise InputError(f"is not valid UTF-8 (byte {byte} in column {column!r}): {_LATIN1}")
     address = normalize_email(cells["email"], what="email")
     sections = []
     if raw := cells.get("sections", "").strip():
-        by_name = {s.lower(): s for s in order}
+        chosen = set()
         for part in filter(None, (p.strip() for p in raw.split(";"))):
-            if part.lower() not in by_name:
-                raise InputError(f"section {part!r} is not one of: {', '.join(order)}")
-            sections.append(by_name[part.lower()])
+            if (name := rules.sections.get(part.lower())) is None:
+                raise InputError(f"section {part!r} is not one of: {', '.join(rules.sections.values())}")
+            chosen.add(name)
+        sections = [name for name in rules.sections.values() if name in chosen]
     confirmed_at = None
     if raw := cells.get("confirmed_at", "").strip():
         try:
@@ -174,31 +191,29 @@ def _parse(line: int, cells: dict[str, str], now: dt.datetime, order: list[str])
         except ValueError:
             raise InputError(f"confirmed_at {raw!r} is not an ISO 8601 date or time") from None
         confirmed_at = confirmed_at.replace(tzinfo=dt.UTC) if confirmed_at.tzinfo is None else confirmed_at
-        if confirmed_at > now:
+        if confirmed_at > rules.now:
             raise InputError(f"confirmed_at {raw!r} is in the future")
     source = cells.get("source", "").strip() or "import"
     if len(source) > MAX_SOURCE:
         raise InputError(f"source is longer than {MAX_SOURCE} characters")
-    attributes = {key: value for key, value in cells.items()
-                  if key not in IMPORT_COLUMNS and key not in STATE_COLUMNS and key and value != ""}
+    attributes = {key: value for key, value in cells.items() if value != "" and key not in _NOT_ATTRIBUTES}
     for key, value in attributes.items():
         refuse_control_characters(value, key)
-    return _Row(line, address, clean_name(cells.get("name"), address),
-                [s for s in order if s in sections], confirmed_at, source, attributes)
+    return _Row(line, address, clean_name(cells.get("name"), address), sections, confirmed_at, source, attributes)
 
 
 def import_subscribers(session: Session, stream: BinaryIO, *, what: str = "the CSV file",
                        actor: str = "cli", now: dt.datetime | None = None) -> ImportReport:
     """Import the CSV read from `stream` (bytes); `what` names the file in messages."""
     now = now or utcnow()
-    order = get_settings().SECTION_ORDER
+    rules = _Rules.of(now, get_settings().SECTION_ORDER)
     report = ImportReport()
     seen: dict[str, int] = {}
     batch: list[_Row] = []
     for line, cells in _records(stream, what):
         report.rows += 1
         try:
-            row = _parse(line, cells, now, order)
+            row = _parse(line, cells, rules)
         except InputError as exc:
             report.problems.append(RowProblem(line, str(exc)))
             continue
@@ -227,7 +242,7 @@ def _apply(session: Session, batch: list[_Row], report: ImportReport, what: str,
         select(Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.name, Subscriber.attributes,
                Subscriber.confirmed_at).where(among(session, Subscriber.email, list(hashes)))
     )}
-    inserts, updates, audits = [], [], []
+    new, updates, audits = [], [], []
     for row in batch:
         reason = suppressed.get(hashes[row.address])
         old = existing.get(row.address)
@@ -236,13 +251,7 @@ def _apply(session: Session, batch: list[_Row], report: ImportReport, what: str,
         elif old is not None and old.status == SubscriberStatus.UNSUBSCRIBED:
             report.problems.append(RowProblem(row.line, f"{row.address} has unsubscribed; not imported"))
         elif old is None:
-            confirmed = row.confirmed_at is not None
-            inserts.append({
-                "email": row.address, "name": row.name, "sections": row.sections, "attributes": row.attributes,
-                "status": SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING,
-                "confirmed_at": row.confirmed_at, "source": row.source, "signup_at": now,
-                "format": SubscriberFormat.HTML, "paused": False, "soft_bounces": 0, "created_at": now,
-            })
+            new.append(row)
         else:
             change = _changes(old, row)
             if change:
@@ -250,36 +259,85 @@ def _apply(session: Session, batch: list[_Row], report: ImportReport, what: str,
                 audits.append(_audit_row(old.id, hashes[row.address], row, actor, what, now, "updated", sorted(change)))
             else:
                 report.unchanged += 1
-    # COPY on PostgreSQL, a plain executemany on SQLite: the ORM's bulk path, and RETURNING over
-    # many VALUES rows, cost several times more for the same rows.
-    subscribers = Subscriber.__table__
-    if inserts and copies(session):
-        # COPY, then one INSERT ... SELECT that skips an address a sign-up added meanwhile.
-        columns = list(inserts[0])
-        created = copy_new_rows(session, subscribers, columns, (
-            [_stored(column, i[column]) for column in columns] for i in inserts), ("id", "email"))
-    elif inserts:
-        session.execute(insert_ignoring_duplicates(session, subscribers), inserts)
-        # The rows this import made carry its time; a sign-up may have added one meanwhile.
-        created = session.execute(select(subscribers.c.id, subscribers.c.email).where(
-            subscribers.c.email.in_([i["email"] for i in inserts]), subscribers.c.created_at == now)).all()
-    if inserts:
-        report.created += len(created)
-        report.unchanged += len(inserts) - len(created)  # added meanwhile by a sign-up
-        by_address = {row.address: row for row in batch}
-        audits += [_audit_row(i, hashes[email], by_address[email], actor, what, now, "created") for i, email in created]
+    if new:
+        created = (_copy_created if copies(session) else _insert_created)(session, new, hashes, what, actor, now)
+        report.created += created
+        report.unchanged += len(new) - created  # added meanwhile by a sign-up
     if updates:
         session.execute(update(Subscriber), updates)
         report.updated += len(updates)
     if audits:
-        columns = list(audits[0])
-        write_rows(session, AuditEntry.__table__, columns, ([a[column] for column in columns] for a in audits))
+        _write_audits(session, audits)
     session.commit()
 
 
-def _stored(column: str, value):
-    """A value as its column stores it (COPY bypasses the column types): states as their text."""
-    return value.value if isinstance(value, (SubscriberStatus, SubscriberFormat)) else value
+def _status(row: _Row) -> SubscriberStatus:
+    return SubscriberStatus.PENDING if row.confirmed_at is None else SubscriberStatus.CONFIRMED
+
+
+# PostgreSQL: a batch's new rows are COPYed here, with the line and the address's hash that their
+# audit entries need. Temporary: each connection has its own, gone when the batch commits.
+_STAGING = Table(
+    "import_staging", MetaData(),
+    Column("line", Integer), Column("email_hash", String(64)),
+    *(Column(name, Subscriber.__table__.c[name].type)
+      for name in ("email", "name", "sections", "attributes", "confirmed_at", "source")),
+    Column("status", String(20)),  # COPY bypasses the enum type: the state's text
+    prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+# Inserts the staged rows but those whose address a sign-up added meanwhile, and writes the audit
+# entry of each row inserted, in one statement: no ids travel back to Python and no audit rows
+# are built there.
+_CREATE_STAGED = text("""
+WITH created AS (
+    INSERT INTO subscribers (email, name, sections, attributes, status, confirmed_at, source,
+                             signup_at, format, paused, soft_bounces, created_at)
+    SELECT email, name, sections, attributes, status, confirmed_at, source, :now, :format, false, 0, :now
+    FROM import_staging
+    ON CONFLICT DO NOTHING
+    RETURNING id, email)
+INSERT INTO audit_log (at, action, subscriber_id, email_hash, source, ip, details)
+SELECT :now, 'import', created.id, staged.email_hash, :actor, NULL,
+       json_build_object('file', CAST(:what AS text), 'line', staged.line, 'outcome', 'created')
+FROM created JOIN import_staging AS staged USING (email)
+ORDER BY staged.line""")
+
+
+def _copy_created(session: Session, rows: list[_Row], hashes: dict[str, str], what: str, actor: str,
+                  now: dt.datetime) -> int:
+    """PostgreSQL: COPY the new rows into the staging table, then insert them with their audit
+    entries (_CREATE_STAGED); how many were created."""
+    _STAGING.create(session.connection())
+    write_rows(session, _STAGING, [column.name for column in _STAGING.c], (
+        (row.line, hashes[row.address], row.address, row.name, row.sections, row.attributes, row.confirmed_at,
+         row.source, _status(row).value) for row in rows))
+    return session.execute(_CREATE_STAGED, {"now": now, "format": SubscriberFormat.HTML.value,
+                                            "actor": actor, "what": what}).rowcount
+
+
+def _insert_created(session: Session, rows: list[_Row], hashes: dict[str, str], what: str, actor: str,
+                    now: dt.datetime) -> int:
+    """SQLite: one executemany that skips an address a sign-up added meanwhile, then the audit
+    entries of the rows it inserted; how many were created."""
+    subscribers = Subscriber.__table__
+    session.execute(insert_ignoring_duplicates(session, subscribers), [{
+        "email": row.address, "name": row.name, "sections": row.sections, "attributes": row.attributes,
+        "status": _status(row), "confirmed_at": row.confirmed_at, "source": row.source, "signup_at": now,
+        "format": SubscriberFormat.HTML, "paused": False, "soft_bounces": 0, "created_at": now,
+    } for row in rows])
+    # The rows this import made carry its time.
+    created = session.execute(select(subscribers.c.id, subscribers.c.email).where(
+        subscribers.c.email.in_([row.address for row in rows]), subscribers.c.created_at == now)).all()
+    by_address = {row.address: row for row in rows}
+    if created:
+        _write_audits(session, [_audit_row(i, hashes[email], by_address[email], actor, what, now, "created")
+                                for i, email in created])
+    return len(created)
+
+
+def _write_audits(session: Session, audits: list[dict]) -> None:
+    columns = list(audits[0])
+    write_rows(session, AuditEntry.__table__, columns, ([a[column] for column in columns] for a in audits))
 
 
 def _changes(old, row: _Row) -> dict:
