@@ -18,6 +18,7 @@ finished by running it again.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import datetime as dt
 import gc
@@ -243,13 +244,19 @@ def import_subscribers(session: Session, stream: BinaryIO, *, what: str = "the C
                 # At most one batch is held besides the one being read; a failed write stops the import here.
                 if writing:
                     report.add(writing.result())
-                writing, batch = writer.submit(_apply, session, batch, what, actor, now), []
+                writing, batch = _write(writer, session, batch, what, actor, now), []
         if writing:
             report.add(writing.result())
         if batch:
-            report.add(writer.submit(_apply, session, batch, what, actor, now).result())
+            report.add(_write(writer, session, batch, what, actor, now).result())
     report.problems.sort(key=lambda p: p.line)
     return report
+
+
+def _write(writer: ThreadPoolExecutor, session: Session, batch: list[_Row], what: str, actor: str,
+           now: dt.datetime) -> Future[ImportReport]:
+    # In the caller's context: what it bound (the ids its log lines carry) holds for the writes.
+    return writer.submit(contextvars.copy_context().run, _apply, session, batch, what, actor, now)
 
 
 @contextmanager
