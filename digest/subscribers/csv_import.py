@@ -88,6 +88,7 @@ class ImportReport:
 class _Row:
     line: int
     address: str
+    email_hash: str  # address_hash(address), worked out as the row is read, not while a batch is written
     name: str | None
     sections: list[str]
     confirmed_at: dt.datetime | None
@@ -211,7 +212,8 @@ def _parse(line: int, cells: dict[str, str], rules: _Rules) -> _Row:
     attributes = {key: value for key, value in cells.items() if value != "" and key not in _NOT_ATTRIBUTES}
     for key, value in attributes.items():
         refuse_control_characters(value, key)
-    return _Row(line, address, clean_name(cells.get("name"), address), sections, confirmed_at, source, attributes)
+    return _Row(line, address, address_hash(address), clean_name(cells.get("name"), address), sections,
+                confirmed_at, source, attributes)
 
 
 def import_subscribers(session: Session, stream: BinaryIO, *, what: str = "the CSV file",
@@ -278,18 +280,17 @@ def _cycle_collector_paused() -> Iterator[None]:
 def _apply(session: Session, batch: list[_Row], what: str, actor: str, now: dt.datetime) -> ImportReport:
     """Write one batch and commit it; what it found (rows and problems are counted by the reader)."""
     report = ImportReport()
-    hashes = {row.address: address_hash(row.address) for row in batch}
     suppressed = dict(session.execute(
         select(Suppression.email_hash, Suppression.reason).where(among(session, Suppression.email_hash,
-                                                                       list(hashes.values())))
+                                                                       [row.email_hash for row in batch]))
     ).all())
     existing = {r.email: r for r in session.execute(
         select(Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.name, Subscriber.attributes,
-               Subscriber.confirmed_at).where(among(session, Subscriber.email, list(hashes)))
+               Subscriber.confirmed_at).where(among(session, Subscriber.email, [row.address for row in batch]))
     )}
     new, updates, audits = [], [], []
     for row in batch:
-        reason = suppressed.get(hashes[row.address])
+        reason = suppressed.get(row.email_hash)
         old = existing.get(row.address)
         if reason is not None:
             report.problems.append(RowProblem(row.line, f"{row.address} is suppressed ({reason.value}); not imported"))
@@ -301,11 +302,11 @@ def _apply(session: Session, batch: list[_Row], what: str, actor: str, now: dt.d
             change = _changes(old, row)
             if change:
                 updates.append({"id": old.id, **change})
-                audits.append(_audit_row(old.id, hashes[row.address], row, actor, what, now, "updated", sorted(change)))
+                audits.append(_audit_row(old.id, row, actor, what, now, "updated", sorted(change)))
             else:
                 report.unchanged += 1
     if new:
-        created = (_copy_created if copies(session) else _insert_created)(session, new, hashes, what, actor, now)
+        created = (_copy_created if copies(session) else _insert_created)(session, new, what, actor, now)
         report.created += created
         report.unchanged += len(new) - created  # added meanwhile by a sign-up
     if updates:
@@ -349,20 +350,18 @@ FROM created JOIN import_staging AS staged USING (email)
 ORDER BY staged.line""")
 
 
-def _copy_created(session: Session, rows: list[_Row], hashes: dict[str, str], what: str, actor: str,
-                  now: dt.datetime) -> int:
+def _copy_created(session: Session, rows: list[_Row], what: str, actor: str, now: dt.datetime) -> int:
     """PostgreSQL: COPY the new rows into the staging table, then insert them with their audit
     entries (_CREATE_STAGED); how many were created."""
     _STAGING.create(session.connection())
     write_rows(session, _STAGING, [column.name for column in _STAGING.c], (
-        (row.line, hashes[row.address], row.address, row.name, row.sections, row.attributes, row.confirmed_at,
+        (row.line, row.email_hash, row.address, row.name, row.sections, row.attributes, row.confirmed_at,
          row.source, _status(row).value) for row in rows))
     return session.execute(_CREATE_STAGED, {"now": now, "format": SubscriberFormat.HTML.value,
                                             "actor": actor, "what": what}).rowcount
 
 
-def _insert_created(session: Session, rows: list[_Row], hashes: dict[str, str], what: str, actor: str,
-                    now: dt.datetime) -> int:
+def _insert_created(session: Session, rows: list[_Row], what: str, actor: str, now: dt.datetime) -> int:
     """SQLite: one executemany that skips an address a sign-up added meanwhile, then the audit
     entries of the rows it inserted; how many were created."""
     subscribers = Subscriber.__table__
@@ -376,7 +375,7 @@ def _insert_created(session: Session, rows: list[_Row], hashes: dict[str, str], 
         subscribers.c.email.in_([row.address for row in rows]), subscribers.c.created_at == now)).all()
     by_address = {row.address: row for row in rows}
     if created:
-        _write_audits(session, [_audit_row(i, hashes[email], by_address[email], actor, what, now, "created")
+        _write_audits(session, [_audit_row(i, by_address[email], actor, what, now, "created")
                                 for i, email in created])
     return len(created)
 
@@ -400,10 +399,10 @@ def _changes(old, row: _Row) -> dict:
     return change
 
 
-def _audit_row(subscriber_id: int, email_hash: str, row: _Row, actor: str, what: str, now: dt.datetime,
+def _audit_row(subscriber_id: int, row: _Row, actor: str, what: str, now: dt.datetime,
                outcome: str, fields: list[str] | None = None) -> dict:
     details = {"file": what, "line": row.line, "outcome": outcome}
     if fields:
         details["fields"] = fields
     return {"at": now, "action": "import", "subscriber_id": subscriber_id,
-            "email_hash": email_hash, "source": actor, "ip": None, "details": details}
+            "email_hash": row.email_hash, "source": actor, "ip": None, "details": details}
