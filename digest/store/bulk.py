@@ -16,32 +16,6 @@ def copies(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def copy_new_rows(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence],
-                  returning: Sequence[str]) -> list[tuple]:
-    """PostgreSQL: insert `rows`, skipping those that violate a unique constraint (a row added
-    meanwhile by someone else), and return `returning` of the rows inserted. The rows are
-    COPYed into a temporary table first, then moved by one INSERT ... SELECT ... ON CONFLICT."""
-    staging = f"staging_{table.name}"
-    names = ", ".join(columns)
-    connection = session.connection()
-    connection.exec_driver_sql(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
-                               f"SELECT {names} FROM {table.name} WITH NO DATA")
-    write_rows(session, _Staging(staging, table), columns, rows)
-    inserted = connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} "
-        f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}").all()
-    connection.exec_driver_sql(f"DROP TABLE {staging}")
-    return [tuple(row) for row in inserted]
-
-
-class _Staging:
-    """A staging table as write_rows sees it: its own name, the real table's column types."""
-
-    def __init__(self, name: str, table: Table):
-        self.name = name
-        self.c = table.c
-
-
 def write_rows(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """Insert `rows` (tuples of Python values in the order of `columns`) into `table`; returns
     how many. Column defaults are not applied: every row gives every column named."""
