@@ -7,7 +7,8 @@ Prints the wall time from "due" to "all accepted", recipients per second, reques
 peak resident memory of each worker process (and its pool children). Needs PostgreSQL at
 BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test; a scratch database
 is created and dropped) and a Redis it may flush: BENCH_REDIS_URL, else a private redis-server started
-on a free port for the run (a shared Redis is never flushed).
+on a free port for the run (a shared Redis is never flushed). The workers log to var/bench/ at
+BENCH_WORKER_LOGLEVEL (WARNING; INFO adds each task's run time).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def main() -> None:
     workers = [subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "editions,delivery",
          "-c", str(args.concurrency), "-n", f"bench{n}-{uuid.uuid4().hex[:6]}@localhost",
-         "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+         "--without-gossip", "--without-mingle", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")],
         cwd=REPO, env=dict(os.environ), stdout=(logs / f"worker{n}.log").open("wb"), stderr=subprocess.STDOUT)
         for n in range(args.workers)]
     try:
