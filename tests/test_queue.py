@@ -6,8 +6,10 @@ import pytest
 
 from digest.store.db import on_commit, unit_of_work
 from digest.store.models import Subscriber
+from digest.delivery import plan
+from workers import tasks
 from workers.app import app
-from workers.tasks import poll_feed, send_batch
+from workers.tasks import PLANNING_LANES, poll_feed, send_batch
 
 HOLD = "test-hold"  # a queue no worker consumes, so the message stays where we can see it
 
@@ -43,6 +45,18 @@ def test_a_committed_transaction_enqueues_after_the_commit(settings, held):
         assert held() == []
     assert seen_at_enqueue == [1]
     assert [h["task"] for h in held()] == ["workers.tasks.poll_feed"]
+
+
+def test_a_slice_whose_planning_fails_still_queues_the_rest_of_its_lane(settings, monkeypatch):
+    def fails(session, edition_id, number):
+        raise OSError("the database went away")
+
+    queued = []
+    monkeypatch.setattr(plan, "plan_slice", fails)
+    monkeypatch.setattr(tasks.plan_slice, "delay", lambda *args: queued.append(args))
+    with pytest.raises(OSError):
+        tasks.plan_slice.run(7, 3)
+    assert queued == [(7, 3 + PLANNING_LANES)]
 
 
 def test_send_batches_wait_in_the_delivery_queue_and_feeds_in_theirs(settings, redis_client):

@@ -103,10 +103,16 @@ def start_edition(edition_id: int) -> int:
 def plan_slice(edition_id: int, number: int) -> int:
     """Plan one slice of an edition's readers; its batches leave as soon as it commits, then the
     next slice of its lane is queued (a lost message is re-queued by reconciliation)."""
-    with unit_of_work() as session:
-        batches = plan.plan_slice(session, edition_id, number)
-        enqueue_batches(session, edition_id, batches)
-        enqueue_slices(session, edition_id, plan.unplanned_slices(session, edition_id, number + PLANNING_LANES))
+    try:
+        with unit_of_work() as session:
+            batches = plan.plan_slice(session, edition_id, number)
+            enqueue_batches(session, edition_id, batches)
+            enqueue_slices(session, edition_id, plan.unplanned_slices(session, edition_id, number + PLANNING_LANES))
+    except Exception:
+        # This slice waits for reconciliation; the rest of its lane does not. (Past the last
+        # slice, the next number plans nothing and queues nothing.)
+        plan_slice.delay(edition_id, number + PLANNING_LANES)
+        raise
     return len(batches)
 
 
