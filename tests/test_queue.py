@@ -57,6 +57,8 @@ def test_a_slice_whose_planning_fails_still_queues_the_rest_of_its_lane(settings
     with pytest.raises(OSError):
         tasks.plan_slice.run(7, 3)
     assert queued == [(7, 3 + PLANNING_LANES)]
+    # A worker killed mid-slice leaves the message to run again, rather than ending its lane.
+    assert tasks.plan_slice.acks_late and tasks.plan_slice.reject_on_worker_lost
 
 
 def test_send_batches_wait_in_the_delivery_queue_and_feeds_in_theirs(settings, redis_client):

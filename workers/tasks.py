@@ -99,7 +99,9 @@ def start_edition(edition_id: int) -> int:
     return len(slices)
 
 
-@app.task(name="workers.tasks.plan_slice")
+# Acknowledged when done: a worker killed mid-slice leaves the message to be delivered again
+# (planning a slice twice plans it once), so its lane goes on without waiting for reconciliation.
+@app.task(name="workers.tasks.plan_slice", acks_late=True, reject_on_worker_lost=True)
 def plan_slice(edition_id: int, number: int) -> int:
     """Plan one slice of an edition's readers; its batches leave as soon as it commits, then the
     next slice of its lane is queued (a lost message is re-queued by reconciliation)."""
