@@ -153,8 +153,9 @@ def _column_names(cells: list[str], what: str) -> list[str]:
     return header
 
 
-def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """(first line of the record, cells by column) for every non-empty record."""
+def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str] | InputError]]:
+    """(first line of the record, cells by column) for every non-empty record; in place of the
+    cells, what is wrong with a record that has not as many fields as the header."""
     buffered = io.BufferedReader(stream)
     _refuse_other_encodings(buffered, what)
     # utf-8-sig drops a byte order mark; newline="" lets csv handle \r\n inside and between rows;
@@ -174,14 +175,14 @@ def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str]]
         if not cells or cells == [""]:
             continue
         if len(cells) != len(header):
-            yield start, {"": f"has {len(cells)} fields where the header has {len(header)}"}
+            yield start, InputError(f"has {len(cells)} fields where the header has {len(header)}")
             continue
         yield start, dict(zip(header, (unguard(c) for c in cells), strict=True))
 
 
-def _parse(line: int, cells: dict[str, str], rules: _Rules) -> _Row:
-    if "" in cells:
-        raise InputError(cells[""])
+def _parse(line: int, cells: dict[str, str] | InputError, rules: _Rules) -> _Row:
+    if isinstance(cells, InputError):
+        raise cells
     # A byte that was not UTF-8 is kept as a (non-ASCII) surrogate: most rows are all ASCII,
     # and one test per cell is cheaper than a regex search per cell.
     if not all(map(str.isascii, cells.values())):

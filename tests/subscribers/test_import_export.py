@@ -215,3 +215,14 @@ def test_the_import_shows_a_progress_bar_on_a_terminal(settings, tmp_path):
     size = path.stat().st_size
     assert "importing few.csv" in result.stderr and f"{size}/{size} bytes" in result.stderr
     assert "2 rows: 2 created" in result.stdout
+
+
+def test_a_header_ending_in_an_empty_column_imports_its_rows(settings):
+    """A spreadsheet's export with a trailing comma on every line: the unnamed column is no
+    attribute, and a row with too few fields is still reported as such."""
+    data = b"email,name,\r\nzara@example.org,Zara,\r\nyuri@example.org,Yuri\r\n"
+    with unit_of_work() as session:
+        report = import_subscribers(session, io.BytesIO(data))
+    assert (report.created, [(p.line, p.reason) for p in report.problems]) == (
+        1, [(3, "has 2 fields where the header has 3")])
+    assert _people()["zara@example.org"].attributes == {}
