@@ -245,15 +245,20 @@ def stalled_batches(session: Session, now: dt.datetime | None = None) -> dict[in
 
 
 def stalled_slices(session: Session, now: dt.datetime | None = None) -> dict[int, list[int]]:
-    """The unplanned slices of stalled editions (their planning messages were lost), to enqueue
-    again; planning a slice twice plans it once (the slice is claimed)."""
-    found = {}
-    for edition_id in _stalled_editions(session, now):
-        numbers = session.scalars(select(PlanSlice.number).where(
-            PlanSlice.edition_id == edition_id, PlanSlice.planned_at.is_(None)).order_by(PlanSlice.number)).all()
-        if numbers:
-            found[edition_id] = list(numbers)
-    return found
+    """The unplanned slices of sending editions none of whose slices was planned for
+    SEND_STALL_AFTER_SECONDS: their planning messages were lost (a Redis restart, a worker killed
+    with its message). Judged by planning alone: slices are planned in lanes, and one lane's lost
+    message must not wait until the other lane's batches stop being claimed. Returns the slices
+    to enqueue again; planning a slice twice plans it once (the slice is claimed)."""
+    now = now or utcnow()
+    limit = now - dt.timedelta(seconds=get_settings().SEND_STALL_AFTER_SECONDS)
+    unplanned = exists().where(PlanSlice.edition_id == Edition.id, PlanSlice.planned_at.is_(None))
+    recently_planned = exists().where(PlanSlice.edition_id == Edition.id, PlanSlice.planned_at >= limit)
+    stalled = session.scalars(select(Edition.id).where(
+        Edition.status == EditionStatus.SENDING, Edition.started_at < limit, unplanned, ~recently_planned)).all()
+    return {edition_id: list(session.scalars(select(PlanSlice.number).where(
+        PlanSlice.edition_id == edition_id, PlanSlice.planned_at.is_(None)).order_by(PlanSlice.number)))
+        for edition_id in stalled}
 
 
 def finish_complete_editions(session: Session, now: dt.datetime | None = None) -> list[int]:

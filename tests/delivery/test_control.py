@@ -17,13 +17,14 @@ from digest.delivery.control import (
     resume_send,
     settle_unknown,
     stalled_batches,
+    stalled_slices,
 )
-from digest.delivery.plan import release_edition, start_edition
+from digest.delivery.plan import open_edition, plan_slice, release_edition, start_edition
 from digest.delivery.send import SendRateLimited, claim_batch, delivery_counts, send_batch
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, Edition, EditionStatus
+from digest.store.models import Delivery, Edition, EditionStatus, PlanSlice
 from tests.conftest import reset_caches
 from tests.delivery.batches import members, sizes
 from tests.factories import approved_edition, many_subscribers, polled_feed
@@ -148,6 +149,28 @@ def test_lost_queue_messages_are_found_and_reissued(standin, feed_server):
                         .values(started_at=utcnow() - dt.timedelta(hours=1)))
     with unit_of_work() as session:
         assert stalled_batches(session) == {edition_id: batches}
+
+
+def test_a_lost_planning_lane_is_found_while_the_other_lane_still_sends(standin, feed_server, monkeypatch):
+    monkeypatch.setenv("SEND_PLAN_SLICE_SIZE", "500")
+    reset_caches()
+    polled_feed(feed_server)
+    many_subscribers(1500)
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+        first, *lost = open_edition(session, edition_id)
+    with unit_of_work() as session:
+        [batch] = plan_slice(session, edition_id, first)
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    with unit_of_work() as session:
+        session.execute(update(Edition).where(Edition.id == edition_id).values(started_at=an_hour_ago))
+        assert stalled_slices(session) == {}  # a slice was planned a moment ago
+        session.execute(update(PlanSlice).where(PlanSlice.planned_at.is_not(None)).values(planned_at=an_hour_ago))
+    with unit_of_work() as session:
+        claim_batch(session, edition_id, batch, utcnow())  # the other lane's batches are still claimed
+    with unit_of_work() as session:
+        assert stalled_slices(session) == {edition_id: lost} and len(lost) == 2
 
 
 def test_a_send_whose_last_two_commits_crossed_is_finished_by_the_reconciliation(standin, feed_server):
