@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -69,51 +70,45 @@ def test_a_private_address_is_refused_unless_allowed(settings, feed_server, monk
     assert _links(edition_id).level == "passed"
 
 
-@pytest.fixture
-def silent_server():
-    """Accepts connections and never answers a byte."""
+@contextmanager
+def _raw_server(on_connection):
+    """A TCP server on loopback handing each accepted connection to `on_connection`; its URL."""
     listener = socket.create_server(("127.0.0.1", 0))
-    accepted = []
     stop = threading.Event()
 
     def accept():
         listener.settimeout(0.2)
         while not stop.is_set():
             try:
-                accepted.append(listener.accept()[0])
+                on_connection(listener.accept()[0], stop)
             except TimeoutError:
                 continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts connections and never answers a byte."""
+    accepted = []
+    with _raw_server(lambda connection, stop: accepted.append(connection)) as url:
+        yield url
     for connection in accepted:
         connection.close()
-    listener.close()
-
-
-def test_a_server_that_never_answers_times_out_and_the_rest_are_still_checked(settings, feed_server, silent_server,
-                                                                             monkeypatch):
-    monkeypatch.setenv("FEED_TIMEOUT_SECONDS", "1")
-    monkeypatch.setenv("FEED_CONNECT_TIMEOUT_SECONDS", "1")
-    reset_caches()
-    feed_server.routes["/item/ok"] = Route(200)
-    answers = check_links([silent_server + "/item/hangs", feed_server.url("/item/ok")])
-    assert answers[silent_server + "/item/hangs"].ok is False
-    assert answers[silent_server + "/item/hangs"].note == "timed out"
-    assert answers[feed_server.url("/item/ok")].ok is True
 
 
 @pytest.fixture
 def dripping_server():
     """Answers a byte of its status line every 0.3 s, for ever: each read is quick, so no read
     time-out fires; only the check's own deadline ends the wait."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def drip(connection):
+    def drip(connection, stop):
         with connection:
             while not stop.wait(0.3):
                 try:
@@ -121,27 +116,32 @@ def dripping_server():
                 except OSError:
                     return
 
-    def accept():
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                threading.Thread(target=drip, args=(listener.accept()[0],), daemon=True).start()
-            except TimeoutError:
-                continue
+    def start_dripping(connection, stop):
+        threading.Thread(target=drip, args=(connection, stop), daemon=True).start()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    listener.close()
+    with _raw_server(start_dripping) as url:
+        yield url
 
 
-def test_a_server_that_drips_forever_is_cut_off_by_the_check_deadline(settings, feed_server, dripping_server,
-                                                                      monkeypatch):
+@pytest.fixture
+def short_timeouts(monkeypatch):
+    """Connect and read time-outs of 1 s for the link checks."""
     monkeypatch.setenv("FEED_TIMEOUT_SECONDS", "1")
     monkeypatch.setenv("FEED_CONNECT_TIMEOUT_SECONDS", "1")
     reset_caches()
+
+
+def test_a_server_that_never_answers_times_out_and_the_rest_are_still_checked(settings, feed_server, silent_server,
+                                                                             short_timeouts):
+    feed_server.routes["/item/ok"] = Route(200)
+    answers = check_links([silent_server + "/item/hangs", feed_server.url("/item/ok")])
+    assert answers[silent_server + "/item/hangs"].ok is False
+    assert answers[silent_server + "/item/hangs"].note == "timed out"
+    assert answers[feed_server.url("/item/ok")].ok is True
+
+
+def test_a_server_that_drips_forever_is_cut_off_by_the_check_deadline(settings, feed_server, dripping_server,
+                                                                      short_timeouts):
     feed_server.routes["/item/ok"] = Route(200)
     answers = check_links([dripping_server + "/item/drips", feed_server.url("/item/ok")])
     assert answers[dripping_server + "/item/drips"].note == "no answer within 3 s"
