@@ -57,18 +57,14 @@ def main() -> None:
         from digest.store.db import unit_of_work
         from digest.store.migrate import upgrade
         from digest.sample.readers import add_readers
-        from digest.store.models import Article, Delivery, DeliveryStatus, Feed
+        from digest.store.models import Delivery, DeliveryStatus
+        from bench.seed import add_feed_of_articles
 
         redis.Redis.from_url(REDIS_URL).flushdb()
         upgrade(database_url)
         now = utcnow()
         with unit_of_work() as session:
-            feed = Feed(url="http://127.0.0.1/bench.feed")
-            session.add(feed)
-            session.flush()
-            session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
-                                    title=f"Article {i}", section="Analytical Articles", summary_html="<p>Lead.</p>",
-                                    content_html="", content_hash=str(i), published_at=now) for i in range(12))
+            add_feed_of_articles(session, now)
             add_readers(session, args.subscribers, now=now)
         with unit_of_work() as session:
             edition = compose_next_edition(session, utcnow())

@@ -4,8 +4,8 @@
 
 Prints the time from "due" until every slice is committed when planning has the machine to
 itself (in bench/send.py it shares it with the sends), and the CPU of the planning processes
-and of PostgreSQL (writing the delivery rows is most of it). PostgreSQL at BENCH_POSTGRES_URL (a scratch database is made and
-dropped), as bench/send.py.
+and of their PostgreSQL server processes (writing the delivery rows is most of it).
+PostgreSQL at BENCH_POSTGRES_URL (a scratch database is made and dropped), as bench/send.py.
 """
 
 from __future__ import annotations
@@ -21,9 +21,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
-def plan_lane(numbers: list[int], edition_id: int) -> float:
-    """Plan these slices one after the other, as one lane of workers does; returns CPU seconds."""
+
+def plan_lane(numbers: list[int], edition_id: int) -> tuple[float, float]:
+    """Plan these slices one after the other, as one lane of workers does; returns the CPU
+    seconds of this process and of its PostgreSQL server process."""
+    from sqlalchemy import text
+
+    from bench.processes import cpu_seconds
     from digest.delivery.plan import plan_slice
     from digest.store.db import dispose_engines, unit_of_work
 
@@ -33,7 +39,9 @@ def plan_lane(numbers: list[int], edition_id: int) -> float:
     for number in numbers:
         with unit_of_work() as session:
             plan_slice(session, edition_id, number)
-    return time.process_time() - started
+    with unit_of_work() as session:  # the server process of this lane's connection, before it ends
+        server = session.scalar(text("SELECT pg_backend_pid()"))
+        return time.process_time() - started, cpu_seconds([server])
 
 
 def main() -> None:
@@ -42,7 +50,7 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, default=2)
     args = parser.parse_args()
 
-    from bench.send import ADMIN_URL, approved_edition_for, cpu_seconds, postgres_pids
+    from bench.seed import approved_edition_for
     from tests.databases import scratch_postgres
 
     database_url, drop = scratch_postgres(ADMIN_URL, "digest_bench")
@@ -57,7 +65,6 @@ def main() -> None:
     try:
         upgrade(database_url)
         edition_id = approved_edition_for(args.subscribers)
-        postgres_before = cpu_seconds(postgres_pids())
         due = time.perf_counter()
         with unit_of_work() as session:
             release_edition(session, edition_id)
@@ -67,11 +74,12 @@ def main() -> None:
         with multiprocessing.get_context("fork").Pool(args.lanes) as pool:
             cpu = pool.starmap(plan_lane, [(lane, edition_id) for lane in lanes])
         wall = time.perf_counter() - due
-        postgres_cpu = cpu_seconds(postgres_pids()) - postgres_before
+        lanes_cpu, postgres_cpu = (sum(part) for part in zip(*cpu))
         with unit_of_work() as session:
             rows = session.scalar(select(func.count()).where(Delivery.edition_id == edition_id))
         print(f"planned {rows:,} readers in {len(slices)} slices by {args.lanes} lanes: {wall:.2f} s "
-              f"({rows / wall:,.0f}/s); CPU: the lanes {sum(cpu):.2f} s, PostgreSQL {postgres_cpu:.2f} s")
+              f"({rows / wall:,.0f}/s); CPU: the lanes {lanes_cpu:.2f} s, their PostgreSQL processes "
+              f"{postgres_cpu:.2f} s")
     finally:
         dispose_engines()
         drop()

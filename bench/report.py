@@ -95,21 +95,16 @@ def main() -> None:
         from digest.reports.trends import edition_trends
         from digest.store.db import unit_of_work
         from digest.store.migrate import upgrade
-        from digest.store.models import (Article, Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionLink,
-                                         EditionStatus, Feed)
+        from bench.seed import add_feed_of_articles
+        from digest.store.models import (Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionLink,
+                                         EditionStatus)
         from digest.sample.readers import add_readers
 
         upgrade(database_url)
         now = utcnow()
         with unit_of_work() as session:
-            feed = Feed(url="http://127.0.0.1/bench.feed")
-            session.add(feed)
-            session.flush()
-            session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
-                                    title=f"Article {i}", authors=f"Author {i % 5}",
-                                    section=("Analytical Articles", "Field Reports", "News Digest")[i % 3],
-                                    summary_html="<p>Lead.</p>", content_html="", content_hash=str(i),
-                                    published_at=now) for i in range(12))
+            add_feed_of_articles(session, now, lambda i: {
+                "authors": f"Author {i % 5}", "section": ("Analytical Articles", "Field Reports", "News Digest")[i % 3]})
             add_readers(session, args.subscribers, now=now)
         with unit_of_work() as session:
             edition = compose_next_edition(session, utcnow())

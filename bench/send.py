@@ -24,6 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.processes import children, cpu_seconds, peak_rss_mib, postgres_pids  # noqa: E402
+from bench.seed import approved_edition_for  # noqa: E402
+
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -54,84 +57,6 @@ def scratch_database() -> tuple[str, callable]:
     from tests.databases import scratch_postgres
 
     return scratch_postgres(ADMIN_URL, "digest_bench")
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM of a process and its children, in MiB (largest single process)."""
-    peaks = []
-    for candidate in [pid, *_children(pid)]:
-        try:
-            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
-        except OSError:
-            pass
-    return max(peaks, default=0.0)
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU of these processes so far (exited ones count 0)."""
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL process of the machine: the server's CPU spent on this run's statements
-    (the machine should be otherwise quiet while benchmarking)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().startswith("postgres"):
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-
-def approved_edition_for(subscribers: int) -> int:
-    """The benchmarks' edition: 12 articles, `subscribers` confirmed readers, statistics fresh,
-    composed and approved; its id. The settings must already name the scratch database."""
-    from sqlalchemy import text
-
-    from digest.clock import utcnow
-    from digest.editions.approve import approve_edition
-    from digest.editions.compose import compose_next_edition
-    from digest.sample.readers import add_readers
-    from digest.store.db import unit_of_work
-    from digest.store.models import Article, Feed
-
-    now = utcnow()
-    with unit_of_work() as session:
-        feed = Feed(url="http://127.0.0.1/bench.feed")
-        session.add(feed)
-        session.flush()
-        session.add_all(Article(feed_id=feed.id, entry_key=f"k{i}", url=f"https://example.org/item/{i}",
-                                title=f"Article {i}", authors="A. Author", section="Analytical Articles",
-                                summary_html="<p>" + "A lead sentence. " * 30 + "</p>", content_html="",
-                                content_hash=str(i), published_at=now) for i in range(12))
-        add_readers(session, subscribers)
-    with unit_of_work() as session:
-        session.execute(text("ANALYZE"))
-    with unit_of_work() as session:
-        edition = compose_next_edition(session, utcnow())
-        approve_edition(session, edition.id, "publisher@example.org")
-        return edition.id
 
 
 def main() -> None:
@@ -182,7 +107,7 @@ def main() -> None:
             time.sleep(0.2)
         from workers.tasks import start_edition
 
-        worker_pids = [p for w in workers for p in (w.pid, *_children(w.pid))]
+        worker_pids = [p for w in workers for p in (w.pid, *children(w.pid))]
         cpu_before = (cpu_seconds(worker_pids), cpu_seconds(postgres_pids()), time.process_time())
         watching_before = time.thread_time()  # this thread: the polling below, not the stand-in's threads
         due = time.perf_counter()

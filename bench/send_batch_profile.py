@@ -56,7 +56,8 @@ def main() -> None:
                         help="print each SQL statement's wall time per batch (client side: PostgreSQL's work and the round trip)")
     args = parser.parse_args()
 
-    from bench.send import REDIS_URL, approved_edition_for  # REDIS_URL: BENCH_REDIS_URL, else a private redis-server
+    from bench.seed import approved_edition_for
+    from bench.send import REDIS_URL  # BENCH_REDIS_URL, else a private redis-server
     from tests.databases import scratch_postgres
     from tests.sendgrid_standin import SendGridStandIn
 
