@@ -112,5 +112,6 @@ def run_demo(port: int) -> DemoResult:
 
 
 def _messages(session, outbox: OutboxSender, edition_id: int) -> list[Path]:
-    deliveries = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id).order_by(Delivery.id))
-    return [path for path in (outbox.path_for(edition_id, delivery_id) for delivery_id in deliveries) if path.exists()]
+    readers = session.scalars(select(Delivery.subscriber_id).where(Delivery.edition_id == edition_id)
+                              .order_by(Delivery.id))
+    return [path for path in (outbox.path_for(edition_id, reader) for reader in readers) if path.exists()]

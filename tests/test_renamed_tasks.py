@@ -4,11 +4,11 @@ still run by a real worker of the new release, as the task that name became."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from digest.feeds.registry import add_feed
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryStatus, Feed, SendBatch
+from digest.store.models import Delivery, DeliveryStatus, Feed, SendBatch, Subscriber
 from tests.conftest import wait_for
 from tests.factories import sending_edition, serve_feed, subscribers
 from workers.app import app
@@ -33,9 +33,13 @@ def test_every_old_name_runs_its_new_task_with_the_same_options():
 
 def test_messages_queued_under_the_old_names_run_after_the_upgrade(settings, celery_worker, feed_server):
     edition_id, _ = sending_edition(feed_server, "reader@example.org", "second@example.org")
-    with unit_of_work() as session:  # as the old release planned it: readers, no batch rows
-        session.execute(update(Delivery).values(batch_id=None))
+    with unit_of_work() as session:  # as the old release planned it: a pending row per reader, no batch rows
+        variant, readers = session.execute(select(SendBatch.variant, SendBatch.members)).one()
         session.execute(delete(SendBatch))
+        emails = dict(session.execute(select(Subscriber.id, Subscriber.email)).all())
+        session.add_all([Delivery(edition_id=edition_id, subscriber_id=reader, email=emails[reader], variant=variant,
+                                  status=DeliveryStatus.PENDING) for reader in readers])
+        session.flush()
         delivery_ids = list(session.scalars(select(Delivery.id)))
     with unit_of_work() as session:
         feed_id = add_feed(session, serve_feed(feed_server, path="/field-reports.feed")).id

@@ -23,7 +23,7 @@ from digest.delivery import confirmation, plan, send
 from digest.delivery.backends import get_sender
 from digest.delivery.control import (finish_complete_editions, mark_stuck_unknown, resend_silent_unknown,
                                      stalled_batches, stalled_slices)
-from digest.delivery.events import process_webhook_batch, unprocessed_batch_ids
+from digest.delivery.events import EventsAhead, process_webhook_batch, unprocessed_batch_ids
 from digest.delivery.message import SendError, Throttled
 from digest.delivery.ratelimit import requeue_countdown
 from digest.editions.lookup import get_edition
@@ -168,10 +168,22 @@ def reconcile_deliveries() -> dict:
             "replanned": {str(k): len(v) for k, v in slices.items()}, "finished": finished}
 
 
-@app.task(name="workers.tasks.process_webhook", acks_late=True)
-def process_webhook(batch_id: int) -> dict:
-    with unit_of_work() as session:
-        return process_webhook_batch(session, batch_id)
+# A batch's accepted readers are recorded within moments of SendGrid's answer; events that beat
+# that commit are applied a few seconds later. After the last retry the sweep takes the request.
+EVENTS_AHEAD_RETRY_SECONDS = 2
+EVENTS_AHEAD_RETRIES = 30
+
+
+@app.task(name="workers.tasks.process_webhook", acks_late=True, bind=True, max_retries=EVENTS_AHEAD_RETRIES)
+def process_webhook(self, batch_id: int) -> dict:
+    try:
+        with unit_of_work() as session:
+            return process_webhook_batch(session, batch_id)
+    except EventsAhead as exc:
+        if self.request.retries >= EVENTS_AHEAD_RETRIES:
+            log.warning("webhook batch %s left for the sweep: %s", batch_id, exc)
+            return {}
+        raise self.retry(countdown=EVENTS_AHEAD_RETRY_SECONDS) from exc
 
 
 @app.task(name="workers.tasks.sweep_webhooks")
@@ -185,6 +197,8 @@ def sweep_webhooks() -> int:
         try:
             with unit_of_work() as session:
                 process_webhook_batch(session, batch_id)
+        except EventsAhead as exc:  # its readers' batch is still being sent: the next sweep
+            log.info("webhook batch %s waits: %s", batch_id, exc)
         except Exception:  # one batch that cannot be applied must not hold back the others
             log.exception("webhook batch %s could not be applied", batch_id)
     if batch_ids:

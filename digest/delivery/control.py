@@ -22,7 +22,8 @@ from digest.config import get_settings
 from digest.delivery.message import Sender
 from digest.delivery.plan import batches_to_send
 from digest.delivery.ratelimit import get_rate_limiter
-from digest.delivery.send import finish_edition_if_complete
+from digest.delivery.send import (BatchRef, delivery_counts, finish_edition_if_complete, settle_readers,
+                                  waiting_readers)
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
 from digest.store.models import (AuditEntry, BatchState, Delivery, DeliveryEvent, DeliveryStatus, Edition,
@@ -92,8 +93,7 @@ def resume_send(session: Session, edition_id: int, *, by: str, source: str) -> D
     batches = batches_to_send(session, edition_id)
     if not batches:
         finish_edition_if_complete(session, edition_id, utcnow())
-    count = session.scalar(select(func.count()).where(
-        Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING))
+    count = delivery_counts(session, edition_id).get(DeliveryStatus.PENDING.value, 0)
     record_action(session, "resume", by=by, source=source, edition_id=edition_id, deliveries=count)
     return Done("resume", count, batches)
 
@@ -124,8 +124,12 @@ def cancel_send(session: Session, edition_id: int, sender: Sender | None = None,
                                or_(Delivery.batch_id.is_(None), Delivery.batch_id.not_in(in_flight)))
         .values(status=DeliveryStatus.CANCELLED), execution_options={"synchronize_session": False}
     ).rowcount
+    # Members of a planned batch have no row until something happens to them: their batch says
+    # they were cancelled (delivery_counts counts them so).
+    waiting_members = delivery_counts(session, edition_id).get(DeliveryStatus.PENDING.value, 0)
     session.execute(update(SendBatch).where(SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
                     .values(state=BatchState.CANCELLED))
+    cancelled += waiting_members
     record_action(session, "cancel", by=by, source=source, edition_id=edition_id, deliveries=cancelled)
     _forget_slots(edition_id)
     return Done("cancel", cancelled)
@@ -223,15 +227,15 @@ def mark_stuck_unknown(session: Session, now: dt.datetime | None = None) -> int:
     limit = now - dt.timedelta(seconds=get_settings().SEND_STUCK_AFTER_SECONDS)
     stuck = session.execute(
         update(SendBatch).where(SendBatch.state == BatchState.SENDING, SendBatch.claimed_at < limit)
-        .values(state=BatchState.UNKNOWN).returning(SendBatch.id, SendBatch.claim_token, SendBatch.claimed_at)
+        .values(state=BatchState.UNKNOWN)
+        .returning(SendBatch.edition_id, SendBatch.id, SendBatch.variant, SendBatch.members, SendBatch.claim_token,
+                   SendBatch.claimed_at, SendBatch.attempts)
     ).all()
     count = 0
-    for batch_id, token, claimed_at in stuck:
-        count += session.execute(
-            update(Delivery).where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.PENDING)
-            .values(status=DeliveryStatus.UNKNOWN, claim_token=token, claimed_at=claimed_at),
-            execution_options={"synchronize_session": False},
-        ).rowcount
+    for edition_id, batch_id, variant, members, token, claimed_at, attempts in stuck:
+        count += settle_readers(session, BatchRef(edition_id, batch_id, variant),
+                                waiting_readers(session, edition_id, batch_id, members), DeliveryStatus.UNKNOWN,
+                                claim_token=token, claimed_at=claimed_at, attempts=attempts)
     if count:
         log.warning("%s deliveries stuck in sending became unknown", count)
     return count
@@ -276,6 +280,7 @@ def _stalled_editions(session: Session, now: dt.datetime | None) -> list[int]:
     recent_claim = exists().where(SendBatch.edition_id == Edition.id, SendBatch.claimed_at >= limit)
     waiting = or_(
         exists().where(Delivery.edition_id == Edition.id, Delivery.status == DeliveryStatus.PENDING),
+        exists().where(SendBatch.edition_id == Edition.id, SendBatch.state == BatchState.PENDING),
         exists().where(PlanSlice.edition_id == Edition.id, PlanSlice.planned_at.is_(None)))
     return list(session.scalars(
         select(Edition.id).where(Edition.status == EditionStatus.SENDING, Edition.started_at < limit,

@@ -1,7 +1,10 @@
 """SendGrid's signed Event Webhook: verify a request, keep it, and apply its events.
 
-Each event names its delivery through the custom_args we sent (edition_id, delivery_id), which
-SendGrid returns as top-level keys. Events are de-duplicated by sg_event_id, within a request as
+Each event names its reader through the custom_args we sent (edition_id, subscriber_id; messages
+sent before readers were named so carry delivery_id), which SendGrid returns as top-level keys.
+An event can arrive before the worker that handed its message over has recorded it (SendGrid
+answers the request, then the worker commits): a request with an event about a reader of a batch
+still being sent is applied a little later (EventsAhead), not dropped as unmatched. Events are de-duplicated by sg_event_id, within a request as
 across requests, so a replayed or retried request changes nothing twice. A delivery only moves
 forward (delivered is not undone by a late `processed`); an open or click proves delivery even if
 `delivered` was never seen.
@@ -32,8 +35,8 @@ from digest.errors import NotFound
 from digest.counters import record_provider_events
 from digest.reports.counting import count_events
 from digest.store.db import on_commit
-from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, WebhookBatch
-from digest.store.upsert import insert_ignoring_duplicates
+from digest.store.models import BatchState, Delivery, DeliveryEvent, DeliveryStatus, SendBatch, WebhookBatch
+from digest.store.upsert import among, insert_ignoring_duplicates
 from digest.subscribers.feedback import record_deliveries, record_provider_feedback
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,11 @@ _STATUS_OF_EVENT = {
 
 class WebhookRejected(Exception):
     """The request is not provably SendGrid's, or too old; nothing is kept."""
+
+
+class EventsAhead(Exception):
+    """The request tells of readers whose batch is still being recorded: apply it again shortly
+    (nothing of it was applied)."""
 
 
 def verify_sendgrid_request(body: bytes, signature: str | None, timestamp: str | None,
@@ -166,18 +174,51 @@ def _readable_events(events: list, batch_id: int) -> tuple[list[dict], list[dict
 
 
 def _deliveries_of(session: Session, rows: list[dict]) -> dict[int, Delivery]:
-    """The deliveries the events name; an id we do not know (another environment, a forgotten
-    reader) is dropped from its row so the event is still kept."""
+    """The deliveries the events name (by edition and reader, or by delivery id); one we do not
+    know (another environment, a forgotten reader) is dropped from its row so the event is still
+    kept. Raises EventsAhead if a reader not yet recorded is in a batch being sent."""
     ids = {row["delivery_id"] for row in rows if row["delivery_id"] is not None}
     found = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))} if ids else {}
+    readers: dict[int, set[int]] = {}
     for row in rows:
-        delivery = found.get(row["delivery_id"])
+        if row["delivery_id"] is None and _ours(row["edition_id"]) and _ours(row["subscriber_id"]):
+            readers.setdefault(row["edition_id"], set()).add(row["subscriber_id"])
+    by_reader = {}
+    for edition_id, subscriber_ids in readers.items():
+        for delivery in session.scalars(select(Delivery).where(
+                Delivery.edition_id == edition_id, among(session, Delivery.subscriber_id, list(subscriber_ids)))):
+            by_reader[edition_id, delivery.subscriber_id] = delivery
+            found[delivery.id] = delivery
+    unrecorded = {(e, s) for e, subscriber_ids in readers.items() for s in subscriber_ids} - by_reader.keys()
+    if unrecorded and _being_sent(session, unrecorded):
+        raise EventsAhead(f"{len(unrecorded)} readers' events arrived before their batch was recorded")
+    for row in rows:
+        if row["delivery_id"] is not None:
+            delivery = found.get(row["delivery_id"])
+        else:
+            delivery = by_reader.get((row["edition_id"], row["subscriber_id"]))
         if delivery is None:
-            row["delivery_id"] = None
+            row["delivery_id"] = row["edition_id"] = row["subscriber_id"] = None
         else:
             # The delivery's own edition and reader, never the event's word for them.
+            row["delivery_id"] = delivery.id
             row["edition_id"], row["subscriber_id"] = delivery.edition_id, delivery.subscriber_id
     return found
+
+
+def _ours(reader_id: int | None) -> bool:
+    """Edition and subscriber ids are 32-bit: a larger number names nothing of ours (and would
+    not fit the columns it is compared with)."""
+    return reader_id is not None and reader_id < 2**31
+
+
+def _being_sent(session: Session, readers: set[tuple[int, int]]) -> bool:
+    """Whether any of these (edition, subscriber) is a member of a batch in flight: the few
+    batches being sent right now are read whole."""
+    editions = {edition_id for edition_id, _ in readers}
+    in_flight = session.execute(select(SendBatch.edition_id, SendBatch.members).where(
+        SendBatch.edition_id.in_(editions), SendBatch.state == BatchState.SENDING, SendBatch.members.is_not(None)))
+    return any((edition_id, member) in readers for edition_id, members in in_flight for member in members)
 
 
 class UnreadableEvent(ValueError):
@@ -234,7 +275,8 @@ def _event_row(event: object) -> dict:
     except (TypeError, ValueError, OverflowError, OSError):
         occurred_at = utcnow()  # the time we heard of it is close enough
     delivery_id = _optional_id(event, "delivery_id")
-    _optional_id(event, "edition_id")
+    # The event's word for its edition and reader, until their delivery row is found.
+    edition_id, subscriber_id = _optional_id(event, "edition_id"), _optional_id(event, "subscriber_id")
     email = _optional_text(event, "email")
     # Events without an id cannot be de-duplicated; derive one from their content.
     event_id = _optional_text(event, "sg_event_id") or (
@@ -247,7 +289,7 @@ def _event_row(event: object) -> dict:
     return dict(delivery_id=delivery_id, provider_event_id=event_id[:100], event=name[:40],
                 email=(email or "")[:320] or None, payload=event,
                 occurred_at=occurred_at, received_at=utcnow(),
-                edition_id=None, subscriber_id=None, url=(url or "")[:2000] or None,
+                edition_id=edition_id, subscriber_id=subscriber_id, url=(url or "")[:2000] or None,
                 kind=(_optional_text(event, "type") or "")[:40] or None, reason=(reason or "")[:500] or None)
 
 

@@ -17,5 +17,5 @@ class MemorySender(Sender):
         for recipient in batch.recipients:
             message = build_mime(batch, recipient)
             self.messages.append(message)
-            message_ids[recipient.delivery_id] = message["Message-ID"]
+            message_ids[recipient.reader_id] = message["Message-ID"]
         return message_ids

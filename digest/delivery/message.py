@@ -53,7 +53,7 @@ class Recipient(NamedTuple):
     """One reader of a batch, every part made up front: a one-off message's reader (an edition's
     readers are EditionReaders)."""
 
-    delivery_id: int
+    reader_id: int  # what the backend's message ids are keyed by in this batch
     email: str
     name: str | None
     values: dict[str, str]  # placeholder values: name, unsubscribe_url, ...
@@ -87,7 +87,7 @@ class EditionReader(NamedTuple):
     """One reader of an edition's batch: the same attributes as a Recipient, made on demand from
     their own links and what the batch's readers share."""
 
-    delivery_id: int
+    reader_id: int  # the subscriber's id: the edition and the reader name their delivery
     email: str
     name: str | None
     unsubscribe_url: str
@@ -106,7 +106,7 @@ class EditionReader(NamedTuple):
 
     @property
     def custom_args(self) -> dict[str, str]:
-        return {"edition_id": self.alike.edition_arg, "delivery_id": str(self.delivery_id)}
+        return {"edition_id": self.alike.edition_arg, "subscriber_id": str(self.reader_id)}
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Sender:
     cancellable_batches: bool = False
 
     def send(self, batch: OutgoingBatch) -> dict[int, str]:
-        """Hand the batch over; returns the message id per delivery id; raises SendError."""
+        """Hand the batch over; returns the message id per reader_id; raises SendError."""
         raise NotImplementedError
 
     def create_batch_id(self) -> str:

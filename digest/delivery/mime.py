@@ -66,7 +66,7 @@ def build_mime(batch: OutgoingBatch, recipient: Recipient) -> EmailMessage:
         message["Reply-To"] = batch.reply_to
     message["Date"] = format_datetime(utcnow())
     domain = batch.from_email.rpartition("@")[2]
-    idstring = f"e{batch.edition_id}.d{recipient.delivery_id}" if batch.edition_id is not None else None
+    idstring = f"e{batch.edition_id}.s{recipient.reader_id}" if batch.edition_id is not None else None
     message["Message-ID"] = make_msgid(idstring, domain=domain)
     for name, value in recipient.headers.items():
         message[name] = value

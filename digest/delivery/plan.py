@@ -1,8 +1,9 @@
 """Start a due approved edition and plan it: verify it is what was approved, cut the subscriber
-list into slices of ids, and plan each slice (its own task in the workers, in parallel): one
-delivery row per eligible reader, labelled with its variant and its send batch, written with COPY.
-The batches of a slice are sent as soon as the slice commits, while later slices are still being
-planned; no transaction grows with the list."""
+list into slices of ids, and plan each slice (its own task in the workers, in parallel): its
+eligible readers cut into send batches of one variant, each batch a row naming its readers. No
+delivery row is written at planning: a reader's row is written when something happens to them
+(digest.delivery.send). The batches of a slice are sent as soon as the slice commits, while later
+slices are still being planned; no transaction grows with the list."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from digest.editions.approve import void_approval
 from digest.editions.lookup import get_edition
 from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
-from digest.store.bulk import write_rows
 from digest.store.models import (
     BatchState,
     Delivery,
@@ -37,9 +37,6 @@ from digest.store.models import (
     Suppression,
 )
 from digest.store.upsert import among, insert_ignoring_duplicates
-
-DELIVERY_COLUMNS = ("edition_id", "subscriber_id", "email", "variant", "status", "attempts", "created_at", "batch_id")
-
 
 def send_ahead(sender: Sender) -> dt.timedelta:
     """How early the beat tick may start an approved edition: SEND_SCHEDULE_AHEAD_MINUTES with a
@@ -119,13 +116,13 @@ def eligible_readers():
 
 
 def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime | None = None) -> list[int]:
-    """Plan one slice: a delivery row per eligible reader in its id range, cut into batches of
-    at most SEND_BATCH_SIZE readers of one variant. Returns the batch ids to send now ([] if
-    the slice was planned already, or the edition is no longer sending).
+    """Plan one slice: the eligible readers in its id range, cut into batches of at most
+    SEND_BATCH_SIZE readers of one variant. Returns the batch ids to send now ([] if the slice
+    was planned already, or the edition is no longer sending).
 
     A fixed number of statements whatever the slice holds: the readers are read in one query
-    and their rows written with one COPY. A slice is claimed with a conditional UPDATE in the
-    same transaction as its rows, so a task that runs twice plans nothing twice."""
+    and the batches written in one. A slice is claimed with a conditional UPDATE in the same
+    transaction as its batches, so a task that runs twice plans nothing twice."""
     now = now or utcnow()
     # Shared lock on the edition: a cancel (which updates the edition row first) waits for this
     # slice to commit, then cancels its rows too; slices planned after it see it cancelled.
@@ -140,16 +137,16 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
     # Through the connection: plain rows, without the ORM's per-row loading (most of a slice's
     # CPU when it went through the session).
     readers = session.connection().execute(
-        select(Subscriber.id, Subscriber.email, cast(Subscriber.sections, Text), Subscriber.format)
+        select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
         .where(eligible_readers(), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
     ).all()
     edition = get_edition(session, edition_id)
     variant_of = _variant_keys(session, edition)
-    by_variant: dict[str, list[tuple[int, str]]] = {}
-    for subscriber_id, email, chosen, chosen_format in readers:
+    by_variant: dict[str, list[int]] = {}
+    for subscriber_id, chosen, chosen_format in readers:
         key = variant_of(chosen, chosen_format)
         if key is not None:  # None: nothing in this edition is in the sections they chose
-            by_variant.setdefault(key, []).append((subscriber_id, email))
+            by_variant.setdefault(key, []).append(subscriber_id)
     size = get_settings().SEND_BATCH_SIZE
     cuts = [(key, group[start:start + size]) for key, group in sorted(by_variant.items())
             for start in range(0, len(group), size)]
@@ -158,12 +155,8 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
         return []
     batch_ids = list(session.scalars(
         insert(SendBatch).returning(SendBatch.id, sort_by_parameter_order=True),
-        [dict(edition_id=edition_id, variant=key, size=len(members), state=BatchState.PENDING, attempts=0,
-              created_at=now) for key, members in cuts]))
-    pending = DeliveryStatus.PENDING.value
-    write_rows(session, Delivery.__table__, DELIVERY_COLUMNS, (
-        (edition_id, subscriber_id, email, key, pending, 0, now, batch_id)
-        for batch_id, (key, members) in zip(batch_ids, cuts) for subscriber_id, email in members))
+        [dict(edition_id=edition_id, variant=key, size=len(members), members=members, state=BatchState.PENDING,
+              attempts=0, created_at=now) for key, members in cuts]))
     return batch_ids if status == EditionStatus.SENDING else []
 
 

@@ -1,10 +1,14 @@
-"""Send claimed batches of an edition's deliveries and record every outcome.
+"""Send claimed batches of an edition's readers and record every outcome.
 
 The ledger has two levels. A send batch (up to SEND_BATCH_SIZE readers of one variant) is what a
 worker claims, with a conditional UPDATE of its one row committed before the backend is called:
 a task that runs twice sends nothing more, and a worker that dies mid-request leaves its batch
-visibly `sending`. The delivery rows (one per edition and reader) stay pending while their batch
-is in flight and are written when they are handed over, failed, or told about by an event.
+visibly `sending`. A delivery row (one per edition and reader) is written when something happens
+to its reader: handed over, failed, unknown; events then move it on. Until then the reader is a
+member of a batch: waiting while the batch is pending, in flight while it is sending.
+
+A batch's readers not yet handed over are its members without a delivery row in the edition,
+and the pending rows that name it (rows made pending again by a retry or a re-send).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import time
 import uuid
 from typing import NamedTuple
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import ARRAY, Integer, String, and_, exists, func, literal, null, select, union_all, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow, wall_seconds
@@ -30,7 +35,7 @@ from digest.counters import record_deliveries_sent
 from digest.reports.attribution import edition_query
 from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionStatus, PlanSlice, SendBatch,
                                  Subscriber)
-from digest.store.upsert import among
+from digest.store.upsert import among, insert_ignoring_duplicates
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, token_maker
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 # statements go through the session's connection (`session.connection().execute`): the same
 # transaction, without the ORM's per-statement work, which cost a batch more than its SQL.
 BULK = {"synchronize_session": False}
+# An INSERT's rowcount is kept only when asked for.
+KEEP_ROWCOUNT = {"preserve_rowcount": True}
 
 class SendRateLimited(Throttled):
     def __init__(self, wait: float):
@@ -50,34 +57,66 @@ class Claim(NamedTuple):
     token: str
     variant: str
     attempt: int  # how many times the batch has been claimed, this time included
+    members: list[int] | None  # a planned batch's readers (subscriber ids)
 
 
 def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.datetime) -> Claim | None:
     """Take the batch if it is still pending: one row, whatever the batch's size. Returns the
-    claim (its token, the batch's variant and attempt), or None when another worker (or an
-    earlier run of this task) has it."""
+    claim (its token, the batch's variant, attempt and members), or None when another worker (or
+    an earlier run of this task) has it."""
     token = str(uuid.uuid4())
     claimed = session.connection().execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
         .values(state=BatchState.SENDING, claim_token=token, claimed_at=now, attempts=SendBatch.attempts + 1)
-        .returning(SendBatch.variant, SendBatch.attempts)
+        .returning(SendBatch.variant, SendBatch.attempts, SendBatch.members)
     ).first()
     return None if claimed is None else Claim(token, *claimed)
 
 
 def _waiting(batch_id: int):
-    """The batch's readers not yet handed over (its rows still pending), by the batch index."""
+    """The batch's pending rows, by the batch index."""
     return and_(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.PENDING)
+
+
+class Waiting(NamedTuple):
+    """A reader of a batch not yet handed over."""
+    delivery_id: int | None  # their pending row; None for a member with no row yet
+    subscriber_id: int
+    email: str
+    name: str | None
+
+
+def waiting_readers(session: Session, edition_id: int, batch_id: int, members: list[int] | None) -> list[Waiting]:
+    """The batch's readers not yet handed over, in one indexed query: its pending rows, and its
+    members with no row in the edition (a member's row, once written, says what happened)."""
+    rows = (select(Delivery.id.label("delivery_id"), Delivery.subscriber_id, Delivery.email, Subscriber.name)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(_waiting(batch_id)))
+    if members:
+        recorded = exists().where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
+        rows = union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name)
+                         .where(among(session, Subscriber.id, members), ~recorded))
+    return [Waiting(*row) for row in session.connection().execute(rows.order_by("subscriber_id"))]
+
+
+def waiting_count(session: Session, batch_id: int) -> int:
+    """How many readers of the batch are not yet handed over, without reading them: its pending
+    rows, and its members less the rows written for them (every row written for a member names
+    the batch)."""
+    size, planned = session.execute(select(SendBatch.size, SendBatch.members.is_not(None))
+                                    .where(SendBatch.id == batch_id)).one()
+    recorded = session.execute(select(func.count(), func.count().filter(Delivery.status == DeliveryStatus.PENDING))
+                               .where(Delivery.batch_id == batch_id)).one()
+    return (size - recorded[0] if planned else 0) + recorded[1]
 
 
 def _wait_for_rate(session: Session, edition_id: int, batch_id: int) -> None:
     """Take this batch's slot in the shared schedule: sleep if it is near, else SendRateLimited.
-    Only rows still pending count, so a batch already sent takes no slot."""
+    Only readers not yet handed over count, so a batch already sent takes no slot."""
     limiter = get_rate_limiter()
     if not limiter.enabled:
         return
-    count = session.scalar(select(func.count()).where(_waiting(batch_id)))
+    count = waiting_count(session, batch_id)
     permit = limiter.acquire(batch_key(edition_id, batch_id), count)
     if not permit.granted:
         raise SendRateLimited(permit.wait_seconds)
@@ -102,11 +141,8 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
         return 0
     session.commit()
     token = claim.token
-    rows = session.connection().execute(
-        select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(_waiting(batch_id)).order_by(Delivery.id)
-    ).all()
+    batch = BatchRef(edition_id, batch_id, claim.variant)
+    readers = waiting_readers(session, edition_id, batch_id, claim.members)
     try:
         # Sent from the stored render, never re-rendered: a later feed update cannot change
         # what half of the readers receive.
@@ -115,11 +151,12 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
         _release(session, batch_id, token)
         session.commit()
         raise
-    sent, marked = 0, False
-    if rows:
-        outgoing = _outgoing_batch(edition, rendered, rows)
+    sent = 0
+    if readers:
+        outgoing = _outgoing_batch(edition, rendered, readers)
+        by_id = {reader.subscriber_id: reader for reader in readers}
         try:
-            sent, marked = _hand_over(session, sender, outgoing, claim.attempt, (batch_id, token))
+            sent = _hand_over(session, sender, outgoing, batch, by_id, claim.attempt)
         except CredentialsRefused as exc:
             _release(session, batch_id, token)
             pause_for_credentials(session, edition_id, str(exc))
@@ -131,75 +168,111 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
             if isinstance(exc, Throttled) and not isinstance(exc, SendRateLimited):
                 get_rate_limiter().hold_until(utcnow().timestamp() + exc.wait)
             raise
-    if not marked:  # split in parts, failed for good, or nothing left to send
-        session.connection().execute(_mark_sent(batch_id, token))
+    # The readers handed over are recorded whether the batch still holds its claim or not; the
+    # batch is done only if it does (reconciliation may have taken it for lost meanwhile).
+    session.connection().execute(update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token,
+                                                         SendBatch.state == BatchState.SENDING)
+                                 .values(state=BatchState.SENT))
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent
 
 
-def _mark_sent(batch_id: int, token: str):
-    """The batch is done, if this claim still holds it."""
-    return (update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token)
-            .values(state=BatchState.SENT))
+class BatchRef(NamedTuple):
+    """What a batch's readers' rows carry of it."""
+    edition_id: int
+    batch_id: int
+    variant: str
 
 
-def _hand_over(session: Session, sender: Sender, batch: OutgoingBatch, attempt: int,
-               whole: tuple[int, str] | None) -> tuple[int, bool]:
-    """Send one single-variant batch; a 413 is split in halves until the parts fit. `whole` is
-    the send batch (id, claim token) when `batch` is all of it: accepted in one request, its row
-    is marked sent by the accepting statement. Returns the readers handed over and whether the
-    batch row was marked."""
+def _hand_over(session: Session, sender: Sender, outgoing: OutgoingBatch, batch: BatchRef,
+               readers: dict[int, Waiting], attempt: int) -> int:
+    """Send one single-variant batch; a 413 is split in halves until the parts fit. Each part's
+    outcome is committed as it comes: accepted readers are never released by a later part's
+    retry. Returns the readers handed over."""
+    part = [readers[recipient.reader_id] for recipient in outgoing.recipients]
     try:
-        message_ids = sender.send(batch)
+        message_ids = sender.send(outgoing)
     except BatchTooLarge as exc:
-        if len(batch.recipients) == 1:
-            _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
+        if len(outgoing.recipients) == 1:
+            settle_readers(session, batch, part, DeliveryStatus.FAILED, error=str(exc))
             session.commit()
-            return 0, False
-        first, second = batch.split()
-        sent_first, _ = _hand_over(session, sender, first, attempt, None)
-        sent_second, _ = _hand_over(session, sender, second, attempt, None)
-        return sent_first + sent_second, False
+            return 0
+        first, second = outgoing.split()
+        return (_hand_over(session, sender, first, batch, readers, attempt)
+                + _hand_over(session, sender, second, batch, readers, attempt))
     except SendError as exc:
         if not exc.permanent or isinstance(exc, CredentialsRefused):
             raise
-        _fail(session, [r.delivery_id for r in batch.recipients], str(exc))
+        settle_readers(session, batch, part, DeliveryStatus.FAILED, error=str(exc))
         session.commit()
-        return 0, False
-    marked = _accept(session, message_ids, attempt, whole)
-    session.commit()  # accepted rows are never released by a later part's retry
+        return 0
+    settle_readers(session, batch, [readers[reader_id] for reader_id in message_ids], DeliveryStatus.ACCEPTED,
+                   message_ids=message_ids, sent_at=utcnow(), error=None, attempts=attempt)
+    session.commit()
     record_deliveries_sent(len(message_ids))
-    return len(message_ids), marked
+    return len(message_ids)
 
 
-def _accept(session: Session, message_ids: dict[int, str], attempt: int, whole: tuple[int, str] | None) -> bool:
-    """The readers handed over, named by id (one array parameter): exactly those in the request,
-    even if a retry made another row of the batch pending meanwhile. Each row keeps the attempt
-    of its batch that handed it over.
+def settle_readers(session: Session, batch: BatchRef, readers: list[Waiting], status: DeliveryStatus, *,
+                   message_ids: dict[int, str] | None = None, **values) -> int:
+    """Record what happened to readers of a batch not yet handed over: a pending row is updated
+    (if still pending), a member without a row gets one. `message_ids` are by subscriber id.
+    Returns the rows written.
 
-    With `whole` on PostgreSQL the batch row is marked sent by the same statement (a
-    data-modifying WITH that the UPDATE does not depend on: the readers handed over are accepted
-    whether the batch still holds its claim or not). Returns whether the batch row was marked."""
-    now = utcnow()
-    distinct = set(message_ids.values())
-    accepted = dict(status=DeliveryStatus.ACCEPTED, sent_at=now, error=None, attempts=attempt)
-    if len(distinct) != 1:  # a message id per reader (a backend's own): one row each
-        session.execute(update(Delivery), [dict(id=i, message_id=m, **accepted) for i, m in message_ids.items()])
-        return False
-    statement = (update(Delivery).where(among(session, Delivery.id, list(message_ids)),
-                                        Delivery.status == DeliveryStatus.PENDING)
-                 .values(message_id=distinct.pop(), **accepted))
-    together = whole is not None and session.get_bind().dialect.name == "postgresql"
-    if together:
-        statement = statement.add_cte(_mark_sent(*whole).returning(SendBatch.id).cte("marked_sent"))
-    session.connection().execute(statement)
-    return together
+    A member whose row was written meanwhile keeps it: a reconciliation that took the batch for
+    lost (its request outlasted SEND_STUCK_AFTER_SECONDS) wrote them as unknown, and their
+    events settle them."""
+    message_ids = message_ids or {}
+    pending = [reader for reader in readers if reader.delivery_id is not None]
+    count = _record_new(session, batch, [reader for reader in readers if reader.delivery_id is None], status,
+                        message_ids, values)
+    if not pending:
+        return count
+    distinct = {message_ids.get(reader.subscriber_id) for reader in pending}
+    if len(distinct) == 1:  # one message id for the request (SendGrid's), or none
+        message = distinct.pop()
+        count += session.connection().execute(
+            update(Delivery).where(among(session, Delivery.id, [reader.delivery_id for reader in pending]),
+                                   Delivery.status == DeliveryStatus.PENDING)
+            .values(status=status, **values, **({"message_id": message} if message else {}))).rowcount
+    else:  # a message id per reader (a backend's own): one row each
+        session.execute(update(Delivery), [dict(id=reader.delivery_id, status=status,
+                                                message_id=message_ids.get(reader.subscriber_id), **values)
+                                           for reader in pending])
+        count += len(pending)
+    return count
 
 
-def _outgoing_batch(edition: Edition, rendered, rows) -> OutgoingBatch:
+def _record_new(session: Session, batch: BatchRef, readers: list[Waiting], status: DeliveryStatus,
+                message_ids: dict[int, str], values: dict) -> int:
+    """Rows for members who had none, skipping any written meanwhile: on PostgreSQL one
+    statement whatever the number of readers (their ids, addresses and message ids as arrays)."""
+    if not readers:
+        return 0
+    table = Delivery.__table__
+    fixed = dict(edition_id=batch.edition_id, batch_id=batch.batch_id, variant=batch.variant, status=status,
+                 attempts=0, created_at=utcnow()) | values
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        rows = [dict(fixed, subscriber_id=reader.subscriber_id, email=reader.email,
+                     message_id=message_ids.get(reader.subscriber_id)) for reader in readers]
+        return connection.execute(insert_ignoring_duplicates(session, table), rows,
+                                  execution_options=KEEP_ROWCOUNT).rowcount
+    each = func.unnest(literal([reader.subscriber_id for reader in readers], ARRAY(Integer)),
+                       literal([reader.email for reader in readers], ARRAY(String)),
+                       literal([message_ids.get(reader.subscriber_id) for reader in readers], ARRAY(String)),
+                       ).table_valued("subscriber_id", "email", "message_id").render_derived()
+    constants = [literal(value, table.c[name].type) for name, value in fixed.items()]
+    statement = postgresql.insert(table).from_select(
+        [*fixed, "subscriber_id", "email", "message_id"],
+        select(*constants, each.c.subscriber_id, each.c.email, each.c.message_id)).on_conflict_do_nothing()
+    return connection.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
+
+
+def _outgoing_batch(edition: Edition, rendered, readers: list[Waiting]) -> OutgoingBatch:
     links = ReaderLinks(edition.id)
-    return edition_batch(edition, rendered, [links.recipient(row.id, row.subscriber_id, row.email, row.name)
-                                             for row in rows])
+    return edition_batch(edition, rendered, [links.recipient(reader.subscriber_id, reader.email, reader.name)
+                                             for reader in readers])
 
 
 class ReaderLinks:
@@ -219,18 +292,17 @@ class ReaderLinks:
                                     mailto=f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>",
                                     plain_links=plain)
 
-    def recipient(self, delivery_id: int, subscriber_id: int, email: str, name: str | None) -> EditionReader:
-        return EditionReader(delivery_id, email, name,
+    def recipient(self, subscriber_id: int, email: str, name: str | None) -> EditionReader:
+        return EditionReader(subscriber_id, email, name,
                              f"{self.unsubscribe_base}{self.unsubscribe_token(subscriber_id)}{self.via}",
                              f"{self.preferences_base}{self.preferences_token(subscriber_id)}{self.via}",
                              self.alike)
 
 
-def reader_recipient(edition_id: int, delivery_id: int, subscriber_id: int, email: str,
-                     name: str | None) -> EditionReader:
+def reader_recipient(edition_id: int, subscriber_id: int, email: str, name: str | None) -> EditionReader:
     """One reader's part of a message, as a send builds it: what the pre-send checklist builds its
     sample reader's message from."""
-    return ReaderLinks(edition_id).recipient(delivery_id, subscriber_id, email, name)
+    return ReaderLinks(edition_id).recipient(subscriber_id, email, name)
 
 
 def edition_batch(edition: Edition, rendered, recipients: list[EditionReader]) -> OutgoingBatch:
@@ -256,23 +328,19 @@ def _release(session: Session, batch_id: int, token: str) -> None:
         .values(state=BatchState.PENDING, claim_token=None, claimed_at=None), execution_options=BULK)
 
 
-def _fail(session: Session, delivery_ids: list[int], error: str) -> None:
-    session.execute(
-        update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.FAILED, error=error), execution_options=BULK
-    )
-
-
 def give_up_batch(session: Session, edition_id: int, batch_id: int, error: str) -> int:
     """After the last retry: the batch's waiting readers fail visibly instead of waiting forever."""
     gave_up = session.execute(
         update(SendBatch).where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id,
                                 SendBatch.state == BatchState.PENDING).values(state=BatchState.FAILED)
-    ).rowcount
+        .returning(SendBatch.variant, SendBatch.members)
+    ).first()
     failed = 0
-    if gave_up:
-        failed = session.execute(update(Delivery).where(_waiting(batch_id))
-                                 .values(status=DeliveryStatus.FAILED, error=error), execution_options=BULK).rowcount
+    if gave_up is not None:
+        variant, members = gave_up
+        failed = settle_readers(session, BatchRef(edition_id, batch_id, variant),
+                                waiting_readers(session, edition_id, batch_id, members),
+                                DeliveryStatus.FAILED, error=error)
     finish_edition_if_complete(session, edition_id, utcnow())
     return failed
 
@@ -305,16 +373,36 @@ def finish_edition_if_complete(session: Session, edition_id: int, now: dt.dateti
 
 
 def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
-    """Rows by state; the pending rows of a batch in flight are counted as `sending`."""
+    """Readers by state: their rows, and the members of planned batches with no row yet (pending
+    or `sending` with their batch; cancelled with it). Pending rows of a batch in flight are
+    counted as `sending`. A few statements over the edition's batch rows, whatever its size."""
     counts = {status.value: count for status, count in session.execute(
         select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status))}
     in_flight = session.scalar(
         select(func.count()).select_from(SendBatch)
         .join(Delivery, and_(Delivery.batch_id == SendBatch.id, Delivery.status == DeliveryStatus.PENDING))
         .where(SendBatch.edition_id == edition_id, SendBatch.state == BatchState.SENDING))
-    if in_flight:
-        counts[DeliveryStatus.PENDING.value] -= in_flight
-        counts[DeliveryStatus.SENDING.value] = counts.get(DeliveryStatus.SENDING.value, 0) + in_flight
-        if not counts[DeliveryStatus.PENDING.value]:
-            del counts[DeliveryStatus.PENDING.value]
+    _move(counts, DeliveryStatus.PENDING, DeliveryStatus.SENDING, in_flight)
+    planned = (SendBatch.edition_id == edition_id, SendBatch.members.is_not(None),
+               SendBatch.state.in_((*BatchState.live(), BatchState.CANCELLED)))
+    members = dict(session.execute(select(SendBatch.state, func.sum(SendBatch.size)).where(*planned)
+                                   .group_by(SendBatch.state)).all())
+    recorded = dict(session.execute(select(SendBatch.state, func.count(Delivery.id))
+                                    .join(Delivery, Delivery.batch_id == SendBatch.id).where(*planned)
+                                    .group_by(SendBatch.state)).all())
+    as_reader = {BatchState.PENDING: DeliveryStatus.PENDING, BatchState.SENDING: DeliveryStatus.SENDING,
+                 BatchState.CANCELLED: DeliveryStatus.CANCELLED}
+    for state, size in members.items():
+        _move(counts, None, as_reader[state], size - recorded.get(state, 0))
     return counts
+
+
+def _move(counts: dict[str, int], source: DeliveryStatus | None, target: DeliveryStatus, count: int) -> None:
+    """Count `count` readers as `target` (taken from `source`), leaving out states with none."""
+    if not count:
+        return
+    if source is not None:
+        counts[source.value] -= count
+        if not counts[source.value]:
+            del counts[source.value]
+    counts[target.value] = counts.get(target.value, 0) + count

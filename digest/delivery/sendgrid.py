@@ -122,7 +122,7 @@ def _edition_reader_json(reader: EditionReader) -> str:
             f'{_UNSUBSCRIBE_KEY}: "{unsubscribe}", {_UNSUBSCRIBE_HTML_KEY}: "{unsubscribe}", '
             f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"}}, '
             f'"headers": {{"List-Unsubscribe": "<{unsubscribe}>, {mailto}", "List-Unsubscribe-Post": {_ONE_CLICK}}}, '
-            f'"custom_args": {{"edition_id": {edition_arg}, "delivery_id": "{reader.delivery_id}"}}}}')
+            f'"custom_args": {{"edition_id": {edition_arg}, "subscriber_id": "{reader.reader_id}"}}}}')
 
 
 @lru_cache(maxsize=8)
@@ -215,7 +215,7 @@ class SendGridSender(Sender):
     def send(self, batch: OutgoingBatch) -> dict[int, str]:
         response = self._call("mail/send", request_body(batch, self.asm_group_id))
         message_id = response.headers.get("X-Message-Id") or ""
-        return {recipient.delivery_id: message_id for recipient in batch.recipients}
+        return {recipient.reader_id: message_id for recipient in batch.recipients}
 
     def create_batch_id(self) -> str:
         """A batch id for a scheduled send, so that it can be cancelled before send_at."""

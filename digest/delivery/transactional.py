@@ -23,7 +23,7 @@ def send_transactional(sender: Sender, *, to: str, name: str | None, rendered: T
         from_name=settings.FROM_NAME,
         reply_to=str(settings.REPLY_TO_EMAIL) if settings.REPLY_TO_EMAIL else None,
         rendered=rendered,
-        recipients=[Recipient(delivery_id=ONE_OFF, email=to, name=name, values={}, headers={},
+        recipients=[Recipient(reader_id=ONE_OFF, email=to, name=name, values={}, headers={},
                               custom_args={"message": category, **custom_args})],
         categories=[category],
     )

@@ -7,6 +7,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Boolean,
@@ -346,7 +347,7 @@ class Delivery(Base):
     # Set when an unknown outcome with no provider event was sent again by itself (once only).
     resent_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # The send batch that owns this row while it is pending (see SendBatch).
+    # The send batch that handed this reader over (or owns the row while it is pending).
     batch_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
     __table_args__ = (
@@ -358,8 +359,12 @@ class Delivery(Base):
 
 class SendBatch(Base):
     """Up to SEND_BATCH_SIZE readers of one variant, sent in one provider request. The batch is
-    what a worker claims (one conditional UPDATE of this row); its readers' rows are written only
-    when they are handed over, or when something happens to one of them."""
+    what a worker claims (one conditional UPDATE of this row).
+
+    A planned batch names its readers (`members`, subscriber ids): they get a delivery row only
+    when something happens to them (handed over, failed, unknown), so a reader's row is written
+    once, not at planning and again at sending. A batch without members owns the pending rows
+    that name it (rows made pending again by a retry or a re-send)."""
 
     __tablename__ = "send_batches"
 
@@ -367,6 +372,7 @@ class SendBatch(Base):
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     variant: Mapped[str] = mapped_column(String(300))
     size: Mapped[int]  # readers when the batch was cut
+    members: Mapped[list[int] | None] = mapped_column(ARRAY(Integer).with_variant(JSON(), "sqlite"))
     state: Mapped[BatchState] = mapped_column(_enum(BatchState), default=BatchState.PENDING)
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_at: Mapped[dt.datetime | None]

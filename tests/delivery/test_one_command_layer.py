@@ -18,6 +18,7 @@ from digest.delivery.control import resume_send
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, SendBatch
 from digest.web.app import app
+from tests.delivery.batches import settle
 from tests.factories import approved_edition, many_subscribers, planned, polled_feed
 from tests.cli import digest
 from tests.web.editor_helpers import login_as
@@ -122,12 +123,9 @@ def test_the_edition_page_and_the_ops_page_show_the_same_throughput_and_eta(clie
     now = utcnow()
     with unit_of_work() as session:
         session.execute(update(Edition).values(started_at=now - dt.timedelta(minutes=20)))
-        first = session.scalars(select(Delivery.id).order_by(Delivery.id).limit(150)).all()
-        # Some handed over long ago, some in the last five minutes: only the recent pace counts.
-        session.execute(update(Delivery).where(Delivery.id.in_(first[:50]))
-                        .values(status=DeliveryStatus.ACCEPTED, sent_at=now - dt.timedelta(minutes=15)))
-        session.execute(update(Delivery).where(Delivery.id.in_(first[50:]))
-                        .values(status=DeliveryStatus.ACCEPTED, sent_at=now - dt.timedelta(minutes=2)))
+    # Some handed over long ago, some in the last five minutes: only the recent pace counts.
+    settle(edition_id, 50, DeliveryStatus.ACCEPTED, sent_at=now - dt.timedelta(minutes=15))
+    settle(edition_id, 100, DeliveryStatus.ACCEPTED, sent_at=now - dt.timedelta(minutes=2))
     edition_page = client.get(f"/editions/{edition_id}").text
     ops_page = client.get("/ops").text
     on_edition = _figures(edition_page, 'id="progress-rate"', 'id="progress-eta"')

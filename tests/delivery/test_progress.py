@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
-
 from digest.delivery.plan import release_edition, start_edition
 from digest.delivery.progress import send_progress
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryStatus, Edition
+from digest.store.models import DeliveryStatus, Edition
+from tests.delivery.batches import settle
 from tests.factories import approved_edition, many_subscribers, stored_articles
 
 START = dt.datetime(2026, 12, 9, 14, 0, tzinfo=dt.UTC)
@@ -28,10 +27,7 @@ def _sending_edition(readers: int) -> int:
 
 
 def _set(edition_id: int, count: int, status: DeliveryStatus, sent_at: dt.datetime | None = None) -> None:
-    with unit_of_work() as session:
-        ids = session.scalars(select(Delivery.id).where(Delivery.edition_id == edition_id,
-                                                         Delivery.status == DeliveryStatus.PENDING).limit(count)).all()
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(status=status, sent_at=sent_at))
+    assert settle(edition_id, count, status, sent_at=sent_at) == count
 
 
 def test_progress_gives_throughput_and_an_estimated_end(settings):

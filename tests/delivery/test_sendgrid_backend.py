@@ -29,7 +29,7 @@ def test_one_request_carries_the_whole_batch(standin, feed_server):
     assert [p["to"][0]["email"] for p in body["personalizations"]] == list(READERS)
     first = body["personalizations"][0]
     assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert first["custom_args"] == {"edition_id": str(edition_id), "delivery_id": str(members(batch)[0])}
+    assert first["custom_args"] == {"edition_id": str(edition_id), "subscriber_id": str(members(batch)[0])}
     assert first["substitutions"]["[%name%]"] == "Reader 0"
     assert first["substitutions"]["[%unsubscribe_url%]"].startswith("https://digest.example.org/u/")
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]

@@ -47,9 +47,9 @@ def test_the_body_is_json_dumps_of_the_personalizations_dicts(settings, monkeypa
     reset_caches()
     links = ReaderLinks(3)
     assert links.alike.plain_links is plain  # plain links take the written path, others json.dumps
-    readers = [links.recipient(100 + i, 40 + i, f"reader{i}@example.org", name)
+    readers = [links.recipient(40 + i, f"reader{i}@example.org", name)
                for i, name in enumerate([*NAMES, CONTROL_CHARACTERS])]
-    one_off = Recipient(delivery_id=0, email="one@example.org", name='O"ne', values={}, headers={},
+    one_off = Recipient(reader_id=0, email="one@example.org", name='O"ne', values={}, headers={},
                         custom_args={"message": "confirm"})
     batch = _batch([*readers, one_off])
     body = request_body(batch, 7)
@@ -66,7 +66,7 @@ def test_sendgrid_gets_each_readers_personalization_as_the_dicts_give_it(standin
     send_now(edition_id, get_sender())
     [body] = standin.requests  # accepted: the stand-in checked it as SendGrid does
     with unit_of_work() as session:
-        readers = session.execute(select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name)
+        readers = session.execute(select(Delivery.subscriber_id, Delivery.email, Subscriber.name)
                                   .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                                   .order_by(Delivery.id)).all()
     expected = [personalization(reader_recipient(edition_id, *reader)) for reader in readers]

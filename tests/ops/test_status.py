@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 from kombu import Connection, Exchange, Producer, Queue
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from digest.clock import utcnow
 from digest.delivery.ratelimit import get_rate_limiter
@@ -15,8 +15,9 @@ from digest.ops.records import (FAILURES_KEY, RUNTIMES_KEY, TASK_COUNTS_KEY, min
                                 record_task)
 from digest.ops.status import gather_status
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryStatus, Edition, Feed
+from digest.store.models import DeliveryStatus, Edition, Feed
 from tests.conftest import reset_caches
+from tests.delivery.batches import settle
 from tests.factories import polled_feed, sending_edition
 from tests.ops.conftest import queue, task
 
@@ -28,9 +29,7 @@ def test_a_send_shows_its_deliveries_throughput_and_eta(settings, clean_redis, f
     now = utcnow()
     with unit_of_work() as session:
         session.execute(update(Edition).values(started_at=now - dt.timedelta(minutes=10)))
-        first_five = session.scalars(select(Delivery.id).order_by(Delivery.id).limit(5)).all()
-        session.execute(update(Delivery).where(Delivery.id.in_(first_five))
-                        .values(status=DeliveryStatus.ACCEPTED, sent_at=now - dt.timedelta(minutes=1)))
+    settle(edition_id, 5, DeliveryStatus.ACCEPTED, sent_at=now - dt.timedelta(minutes=1))
     [send] = gather_status(now)["sends"]
     assert send["edition_id"] == edition_id and send["status"] == "sending" and send["total"] == 10
     assert set(send["deliveries"]) == {state.value for state in DeliveryStatus}

@@ -6,16 +6,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, Subscriber, SuppressionReason
+from digest.store.models import Subscriber, SuppressionReason
 from digest.subscribers.lifecycle import add_subscriber, confirm_subscription, sign_up
 from digest.subscribers.suppressions import record_bounce, record_delivered, suppress, suppression_for
 from digest.subscribers.tokens import CONFIRM, BadToken, make_token
+from tests.delivery.batches import planned_readers
 from tests.factories import approved_edition, planned, polled_feed, subscribers
 from tests.cli import digest
 
@@ -25,8 +26,7 @@ def _planned(feed_server) -> set[str]:
     polled_feed(feed_server)
     edition_id = approved_edition()
     planned(edition_id)
-    with unit_of_work() as session:
-        return set(session.scalars(select(Delivery.email).where(Delivery.edition_id == edition_id)))
+    return planned_readers(edition_id)
 
 
 def _reason(address: str) -> str | None:
