@@ -45,7 +45,6 @@ def main() -> None:
         import random
 
         import redis
-        from sqlalchemy import select, update
 
         from digest.clock import utcnow
         from digest.delivery.plan import release_edition, start_edition
@@ -57,7 +56,8 @@ def main() -> None:
         from digest.store.db import unit_of_work
         from digest.store.migrate import upgrade
         from digest.sample.readers import add_readers
-        from digest.store.models import Delivery, DeliveryStatus
+        from digest.store.models import DeliveryStatus
+        from tests.delivery.batches import settle
         from bench.seed import add_feed_of_articles
 
         redis.Redis.from_url(REDIS_URL).flushdb()
@@ -72,10 +72,7 @@ def main() -> None:
             release_edition(session, edition.id)
         with unit_of_work() as session:
             start_edition(session, edition.id)
-        with unit_of_work() as session:
-            half = session.scalars(select(Delivery.id).order_by(Delivery.id).limit(args.subscribers // 2)).all()
-            session.execute(update(Delivery).where(Delivery.id.in_(half)).values(
-                status=DeliveryStatus.ACCEPTED, sent_at=utcnow() - dt.timedelta(minutes=3)))
+        settle(edition.id, args.subscribers // 2, DeliveryStatus.ACCEPTED, sent_at=utcnow() - dt.timedelta(minutes=3))
         # A busy hour: 8 task names, 50 runs a minute each, and a full failure list.
         at = time.time()
         for name in range(8):

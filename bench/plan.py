@@ -59,7 +59,7 @@ def main() -> None:
     from digest.delivery.plan import open_edition, release_edition
     from digest.store.db import dispose_engines, unit_of_work
     from digest.store.migrate import upgrade
-    from digest.store.models import Delivery
+    from digest.store.models import SendBatch
     from sqlalchemy import func, select
 
     try:
@@ -76,7 +76,7 @@ def main() -> None:
         wall = time.perf_counter() - due
         lanes_cpu, postgres_cpu = (sum(part) for part in zip(*cpu))
         with unit_of_work() as session:
-            rows = session.scalar(select(func.count()).where(Delivery.edition_id == edition_id))
+            rows = session.scalar(select(func.sum(SendBatch.size)).where(SendBatch.edition_id == edition_id))
         print(f"planned {rows:,} readers in {len(slices)} slices by {args.lanes} lanes: {wall:.2f} s "
               f"({rows / wall:,.0f}/s); CPU: the lanes {lanes_cpu:.2f} s, their PostgreSQL processes "
               f"{postgres_cpu:.2f} s")

@@ -99,6 +99,7 @@ def main() -> None:
         from digest.store.models import (Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionLink,
                                          EditionStatus)
         from digest.sample.readers import add_readers
+        from tests.delivery.batches import settle
 
         upgrade(database_url)
         now = utcnow()
@@ -113,9 +114,8 @@ def main() -> None:
             edition_id = edition.id
         with unit_of_work() as session:
             start_edition(session, edition_id)
+        settle(edition_id, args.subscribers, DeliveryStatus.DELIVERED, sent_at=now)
         with unit_of_work() as session:
-            session.execute(update(Delivery).where(Delivery.edition_id == edition_id)
-                            .values(status=DeliveryStatus.DELIVERED, sent_at=now))
             session.execute(update(Edition).where(Edition.id == edition_id).values(status=EditionStatus.SENT))
             started = session.get(Edition, edition_id).started_at
             deliveries = session.execute(select(Delivery.id, Delivery.subscriber_id)

@@ -228,13 +228,13 @@ def mark_stuck_unknown(session: Session, now: dt.datetime | None = None) -> int:
     stuck = session.execute(
         update(SendBatch).where(SendBatch.state == BatchState.SENDING, SendBatch.claimed_at < limit)
         .values(state=BatchState.UNKNOWN)
-        .returning(SendBatch.edition_id, SendBatch.id, SendBatch.variant, SendBatch.members, SendBatch.claim_token,
-                   SendBatch.claimed_at, SendBatch.attempts)
+        .returning(SendBatch.edition_id, SendBatch.id, SendBatch.variant, SendBatch.members.is_not(None),
+                   SendBatch.claim_token, SendBatch.claimed_at, SendBatch.attempts)
     ).all()
     count = 0
-    for edition_id, batch_id, variant, members, token, claimed_at, attempts in stuck:
+    for edition_id, batch_id, variant, planned, token, claimed_at, attempts in stuck:
         count += settle_readers(session, BatchRef(edition_id, batch_id, variant),
-                                waiting_readers(session, edition_id, batch_id, members), DeliveryStatus.UNKNOWN,
+                                waiting_readers(session, edition_id, batch_id, planned), DeliveryStatus.UNKNOWN,
                                 claim_token=token, claimed_at=claimed_at, attempts=attempts)
     if count:
         log.warning("%s deliveries stuck in sending became unknown", count)

@@ -14,13 +14,13 @@ and the pending rows that name it (rows made pending again by a retry or a re-se
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
 from typing import NamedTuple
 
-from sqlalchemy import ARRAY, Integer, String, and_, exists, func, literal, null, select, union_all, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import and_, exists, func, null, select, text, true, union_all, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow, wall_seconds
@@ -57,19 +57,19 @@ class Claim(NamedTuple):
     token: str
     variant: str
     attempt: int  # how many times the batch has been claimed, this time included
-    members: list[int] | None  # a planned batch's readers (subscriber ids)
+    planned: bool  # the batch names its readers (members); else its pending rows are its readers
 
 
 def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.datetime) -> Claim | None:
     """Take the batch if it is still pending: one row, whatever the batch's size. Returns the
-    claim (its token, the batch's variant, attempt and members), or None when another worker (or
+    claim (its token, the batch's variant and attempt, whether it was planned), or None when another worker (or
     an earlier run of this task) has it."""
     token = str(uuid.uuid4())
     claimed = session.connection().execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
         .values(state=BatchState.SENDING, claim_token=token, claimed_at=now, attempts=SendBatch.attempts + 1)
-        .returning(SendBatch.variant, SendBatch.attempts, SendBatch.members)
+        .returning(SendBatch.variant, SendBatch.attempts, SendBatch.members.is_not(None))
     ).first()
     return None if claimed is None else Claim(token, *claimed)
 
@@ -87,16 +87,35 @@ class Waiting(NamedTuple):
     name: str | None
 
 
-def waiting_readers(session: Session, edition_id: int, batch_id: int, members: list[int] | None) -> list[Waiting]:
-    """The batch's readers not yet handed over, in one indexed query: its pending rows, and its
-    members with no row in the edition (a member's row, once written, says what happened)."""
-    rows = (select(Delivery.id.label("delivery_id"), Delivery.subscriber_id, Delivery.email, Subscriber.name)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(_waiting(batch_id)))
-    if members:
-        recorded = exists().where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
-        rows = union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name)
-                         .where(among(session, Subscriber.id, members), ~recorded))
-    return [Waiting(*row) for row in session.connection().execute(rows.order_by("subscriber_id"))]
+def waiting_readers(session: Session, edition_id: int, batch_id: int, planned: bool) -> list[Waiting]:
+    """The batch's readers not yet handed over, in one query by two indexes: the rows that name
+    the batch (every row written for a member does), and its members' subscriber rows. Waiting:
+    the pending rows, and the members with no row. (An anti-join of the members against the
+    edition's rows let the planner hash all of the edition's rows, batch after batch.)"""
+    rows = (select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name, Delivery.status)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(Delivery.batch_id == batch_id))
+    if planned:
+        # The member ids are unnested where they are stored: a thousand of them never travel to
+        # the worker and back as a parameter.
+        if session.get_bind().dialect.name == "postgresql":
+            member = func.unnest(SendBatch.members).table_valued("id").render_derived().lateral()
+            member_id = member.c.id
+        else:
+            member = func.json_each(SendBatch.members).table_valued("value")
+            member_id = member.c.value
+        rows = union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name, null())
+                         .select_from(SendBatch).join(member, true()).join(Subscriber, Subscriber.id == member_id)
+                         .where(SendBatch.id == batch_id))
+    recorded, waiting, fresh = set(), [], []
+    for delivery_id, subscriber_id, email, name, status in session.connection().execute(rows):
+        if delivery_id is None:
+            fresh.append(Waiting(None, subscriber_id, email, name))
+            continue
+        recorded.add(subscriber_id)
+        if status == DeliveryStatus.PENDING:
+            waiting.append(Waiting(delivery_id, subscriber_id, email, name))
+    waiting += [reader for reader in fresh if reader.subscriber_id not in recorded]
+    return sorted(waiting, key=lambda reader: reader.subscriber_id)
 
 
 def waiting_count(session: Session, batch_id: int) -> int:
@@ -142,7 +161,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     session.commit()
     token = claim.token
     batch = BatchRef(edition_id, batch_id, claim.variant)
-    readers = waiting_readers(session, edition_id, batch_id, claim.members)
+    readers = waiting_readers(session, edition_id, batch_id, claim.planned)
     try:
         # Sent from the stored render, never re-rendered: a later feed update cannot change
         # what half of the readers receive.
@@ -243,30 +262,41 @@ def settle_readers(session: Session, batch: BatchRef, readers: list[Waiting], st
     return count
 
 
+# PostgreSQL: the new rows in one statement, whatever their number; the readers go as one JSON
+# text ([subscriber id, address, message id] each), which the driver passes as it is (a list
+# parameter is an array the driver writes element by element, several milliseconds a batch).
+_INSERT_READERS = text("""
+    INSERT INTO deliveries (edition_id, batch_id, variant, status, attempts, created_at, sent_at, error,
+                            claim_token, claimed_at, subscriber_id, email, message_id)
+    SELECT :edition_id, :batch_id, :variant, :status, :attempts, CAST(:created_at AS timestamptz),
+           CAST(:sent_at AS timestamptz), CAST(:error AS text), CAST(:claim_token AS varchar),
+           CAST(:claimed_at AS timestamptz), CAST(reader ->> 0 AS integer), reader ->> 1, reader ->> 2
+    FROM json_array_elements(CAST(:readers AS json)) AS reader
+    ON CONFLICT DO NOTHING""")
+_ROW_VALUES = ("sent_at", "error", "claim_token", "claimed_at")
+
+
 def _record_new(session: Session, batch: BatchRef, readers: list[Waiting], status: DeliveryStatus,
                 message_ids: dict[int, str], values: dict) -> int:
-    """Rows for members who had none, skipping any written meanwhile: on PostgreSQL one
-    statement whatever the number of readers (their ids, addresses and message ids as arrays)."""
+    """Rows for members who had none, skipping any written meanwhile (a conflict on the
+    edition and reader). Returns the rows written."""
     if not readers:
         return 0
-    table = Delivery.__table__
-    fixed = dict(edition_id=batch.edition_id, batch_id=batch.batch_id, variant=batch.variant, status=status,
-                 attempts=0, created_at=utcnow()) | values
+    unknown = values.keys() - {*_ROW_VALUES, "attempts"}
+    assert not unknown, f"a new delivery row has no {unknown}"
+    fixed = dict(edition_id=batch.edition_id, batch_id=batch.batch_id, variant=batch.variant, status=status.value,
+                 attempts=values.get("attempts", 0), created_at=utcnow(),
+                 **{name: values.get(name) for name in _ROW_VALUES})
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        rows = [dict(fixed, subscriber_id=reader.subscriber_id, email=reader.email,
-                     message_id=message_ids.get(reader.subscriber_id)) for reader in readers]
-        return connection.execute(insert_ignoring_duplicates(session, table), rows,
-                                  execution_options=KEEP_ROWCOUNT).rowcount
-    each = func.unnest(literal([reader.subscriber_id for reader in readers], ARRAY(Integer)),
-                       literal([reader.email for reader in readers], ARRAY(String)),
-                       literal([message_ids.get(reader.subscriber_id) for reader in readers], ARRAY(String)),
-                       ).table_valued("subscriber_id", "email", "message_id").render_derived()
-    constants = [literal(value, table.c[name].type) for name, value in fixed.items()]
-    statement = postgresql.insert(table).from_select(
-        [*fixed, "subscriber_id", "email", "message_id"],
-        select(*constants, each.c.subscriber_id, each.c.email, each.c.message_id)).on_conflict_do_nothing()
-    return connection.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
+    if connection.dialect.name == "postgresql":
+        readers_json = json.dumps([[reader.subscriber_id, reader.email, message_ids.get(reader.subscriber_id)]
+                                   for reader in readers])
+        return connection.execute(_INSERT_READERS, dict(fixed, readers=readers_json)).rowcount
+    fixed["status"] = status
+    rows = [dict(fixed, subscriber_id=reader.subscriber_id, email=reader.email,
+                 message_id=message_ids.get(reader.subscriber_id)) for reader in readers]
+    return connection.execute(insert_ignoring_duplicates(session, Delivery.__table__), rows,
+                              execution_options=KEEP_ROWCOUNT).rowcount
 
 
 def _outgoing_batch(edition: Edition, rendered, readers: list[Waiting]) -> OutgoingBatch:
@@ -333,13 +363,13 @@ def give_up_batch(session: Session, edition_id: int, batch_id: int, error: str) 
     gave_up = session.execute(
         update(SendBatch).where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id,
                                 SendBatch.state == BatchState.PENDING).values(state=BatchState.FAILED)
-        .returning(SendBatch.variant, SendBatch.members)
+        .returning(SendBatch.variant, SendBatch.members.is_not(None))
     ).first()
     failed = 0
     if gave_up is not None:
-        variant, members = gave_up
+        variant, planned = gave_up
         failed = settle_readers(session, BatchRef(edition_id, batch_id, variant),
-                                waiting_readers(session, edition_id, batch_id, members),
+                                waiting_readers(session, edition_id, batch_id, planned),
                                 DeliveryStatus.FAILED, error=error)
     finish_edition_if_complete(session, edition_id, utcnow())
     return failed

@@ -31,7 +31,7 @@ def settle(edition_id: int, count: int, status: DeliveryStatus, **values) -> int
     worker records an outcome; returns how many."""
     done = 0
     with unit_of_work() as session:
-        batches = session.execute(select(SendBatch.id, SendBatch.variant, SendBatch.members).where(
+        batches = session.execute(select(SendBatch.id, SendBatch.variant, SendBatch.members.is_not(None)).where(
             SendBatch.edition_id == edition_id, SendBatch.state.in_(BatchState.live())).order_by(SendBatch.id)).all()
         for batch_id, variant, planned in batches:
             readers = waiting_readers(session, edition_id, batch_id, planned)[:count - done]
