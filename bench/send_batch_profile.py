@@ -1,11 +1,13 @@
 """Where one worker's time goes per send batch: send_batch called in-process, batch after batch,
 against the SendGrid stand-in answering at once, on PostgreSQL, optionally under cProfile.
 
-    python bench/send_batch_profile.py [--subscribers 20000] [--profile TOP]
+    python bench/send_batch_profile.py [--subscribers 20000] [--profile TOP] [--phases] [--statements]
 
 Prints the milliseconds per batch of 1,000: the CPU of the calling thread (the worker's share;
 the stand-in answers from other threads) and the wall time; with --profile, the functions that
-take the most time (cProfile slows the Python parts several times over). Needs PostgreSQL at
+take the most time (cProfile slows the Python parts several times over); with --phases, the
+thread's CPU in each step of a send (claim, read, render, build, request, record, finish check);
+with --statements, each SQL statement's wall time. Needs PostgreSQL at
 BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
 BENCH_REDIS_URL, else a private redis-server for the run.
 """
@@ -47,11 +49,43 @@ def time_statements() -> dict[str, float]:
     return spent
 
 
+# What a send task does, in order: each timed by the worker thread's CPU with --phases.
+PHASES = (("digest.delivery.send", "claim_batch"), ("digest.delivery.send", "waiting_readers"),
+          ("digest.delivery.send", "approved_render"), ("digest.delivery.send", "_outgoing_batch"),
+          ("digest.delivery.sendgrid", "request_body"), ("digest.delivery.sendgrid", "SendGridSender._call"),
+          ("digest.delivery.send", "settle_readers"), ("digest.delivery.send", "finish_edition_if_complete"))
+
+
+def time_phases() -> dict[str, float]:
+    """The calling thread's CPU seconds in each of PHASES from now on (nested calls are not
+    subtracted from their callers: the phases are siblings in send_batch)."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    for module_name, attribute in PHASES:
+        owner = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        original = getattr(owner, name)
+
+        def timed(*args, __original=original, __key=attribute, **kwargs):
+            began = time.thread_time()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                spent[__key] = spent.get(__key, 0.0) + time.thread_time() - began
+
+        setattr(owner, name, timed)
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="profile the batches and print the TOP functions by their own time")
+    parser.add_argument("--phases", action="store_true", help="print the worker's CPU per batch in each phase")
     parser.add_argument("--statements", action="store_true",
                         help="print each SQL statement's wall time per batch (client side: PostgreSQL's work and the round trip)")
     args = parser.parse_args()
@@ -72,7 +106,7 @@ def main() -> None:
     from digest.clock import utcnow
     from digest.delivery.backends import get_sender
     from digest.delivery.plan import start_edition
-    from digest.delivery.send import send_batch
+    from digest.delivery import send
     from digest.store.db import dispose_engines, unit_of_work
     from digest.store.migrate import upgrade
 
@@ -83,8 +117,9 @@ def main() -> None:
             batches = start_edition(session, edition_id, utcnow())
         sender = get_sender()
         with unit_of_work() as session:  # warm up: connections, caches, compiled statements
-            send_batch(session, edition_id, batches[0], sender)
+            send.send_batch(session, edition_id, batches[0], sender)
         timings = time_statements() if args.statements else None
+        phases = time_phases() if args.phases else None
         profile = cProfile.Profile()
         # The thread's own CPU: the stand-in answers from threads of this process, not counted.
         cpu, wall = time.thread_time(), time.perf_counter()
@@ -92,7 +127,7 @@ def main() -> None:
             profile.enable()
         for batch_id in batches[1:]:
             with unit_of_work() as session:
-                send_batch(session, edition_id, batch_id, sender)
+                send.send_batch(session, edition_id, batch_id, sender)
         profile.disable()
         cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
         sent = len(batches) - 1
@@ -102,6 +137,9 @@ def main() -> None:
         if timings is not None:
             for statement, seconds in sorted(timings.items(), key=lambda item: -item[1]):
                 print(f"{seconds / sent * 1000:7.2f} ms  {statement}")
+        if phases is not None:
+            for phase, seconds in phases.items():
+                print(f"{seconds / sent * 1000:7.2f} ms  {phase}")
         if args.profile:
             pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
     finally:
