@@ -9,6 +9,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import get_settings
+from digest.signing import prepared_hmac
 from digest.errors import InputError
 
 # The common case, an ASCII dot-atom at a domain already accepted, skips email-validator's full
@@ -62,3 +63,18 @@ def address_hash(address: str) -> str:
     same hash, and the hash cannot be turned back into the address without the key."""
     key = get_settings().SECRET_KEY.encode()
     return hmac.new(key, b"address\0" + address.encode(), hashlib.sha256).hexdigest()
+
+
+def address_hasher():
+    """address_hash for many addresses (an import's rows), with the same hashes: the key's pads
+    are hashed once, not once per address, which halves the cost of each (see signing.signer)."""
+    inner, outer = prepared_hmac(get_settings().SECRET_KEY.encode(), b"address\0")
+
+    def hash_one(address: str) -> str:
+        inner_hash = inner.copy()
+        inner_hash.update(address.encode())
+        outer_hash = outer.copy()
+        outer_hash.update(inner_hash.digest())
+        return outer_hash.hexdigest()
+
+    return hash_one

@@ -58,7 +58,7 @@ def signer(scope: str, size: int = LINK_MAC_BYTES):
     then costs two short hash updates. About half the time of hmac.digest per payload, which
     hashes the key's pads anew every call; hmac.new(...).copy() saves that too but spends as much
     again in Python."""
-    inner, outer = _prepared_hmac(get_settings().SECRET_KEY.encode(), f"{scope}\0".encode())
+    inner, outer = prepared_hmac(get_settings().SECRET_KEY.encode(), f"{scope}\0".encode())
 
     def sign_one(payload: str) -> str:
         inner_hash = inner.copy()
@@ -74,7 +74,7 @@ _INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
 _OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
-def _prepared_hmac(key: bytes, message_start: bytes):
+def prepared_hmac(key: bytes, message_start: bytes):
     """HMAC-SHA256's inner hash with `message_start` already in it, and its outer hash, before
     any payload (RFC 2104: a key longer than the hash's block is hashed first)."""
     block = hashlib.sha256().block_size

@@ -39,3 +39,21 @@ def write_rows(session: Session, table: Table, columns: Sequence[str], rows: Ite
     if rows:
         connection.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
     return len(rows)
+
+
+def copy_text(value: str | None) -> str:
+    """`value` as a field of COPY's text format: NULL as \\N; a backslash, tab, newline or carriage
+    return escaped with a backslash. Fields are joined with tabs, a row ends with a newline."""
+    if value is None:
+        return "\\N"
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_lines(session: Session, table: Table, columns: Sequence[str], lines: str) -> None:
+    """PostgreSQL: COPY rows already written in COPY's text format (copy_text) into `table`.
+    For rows formatted where Python has time to spare (a thread that otherwise waits on the
+    database), so that the COPY itself costs the connection only the server's work."""
+    cursor = session.connection().connection.driver_connection.cursor()
+    # Names come from our own models, never from input.
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write(lines)

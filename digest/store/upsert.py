@@ -1,7 +1,9 @@
 """Statements written once for both backends: INSERT ... ON CONFLICT DO NOTHING (how a repeated
-task leaves one row) and membership in a large set of ids."""
+task leaves one row) and membership in a large set of ids or strings."""
 
-from sqlalchemy import ARRAY, any_, literal
+import json
+
+from sqlalchemy import ARRAY, JSON, String, any_, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,4 +22,15 @@ def among(session: Session, column, values: list):
     array is one, and the statement text stays the same from batch to batch."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(list(values), ARRAY(column.type)))
+    return column.in_(values)
+
+
+def among_strings(session: Session, column, values: list[str]):
+    """`column IN values` for many strings (an import batch's addresses), on PostgreSQL as one JSON
+    array that the server takes apart. psycopg builds a text[] parameter element by element in
+    Python, 2 us per string; json.dumps writes the whole list at C speed."""
+    if session.get_bind().dialect.name == "postgresql":
+        listed = func.json_array_elements_text(cast(literal(json.dumps(values), String), JSON))
+        # As an array, not IN (SELECT ...): one index scan for all of them, not one per value.
+        return column == any_(func.array(select(listed.column_valued()).scalar_subquery()))
     return column.in_(values)

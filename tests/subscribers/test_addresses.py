@@ -1,10 +1,12 @@
-"""Address normalisation: the quick path for plain addresses agrees with email-validator."""
+"""Address normalisation: the quick path for plain addresses agrees with email-validator; the
+import's hasher agrees with address_hash."""
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
+from digest.addresses import address_hash, address_hasher, normalize_email
+from digest.config import get_settings
 from digest.errors import InputError
-from digest.addresses import normalize_email
 
 ADDRESSES = [
     "reader@example.org", "Reader.Name@Example.ORG", "  padded@example.org ", "a+tag@sub.example.co.uk",
@@ -39,3 +41,15 @@ def test_normalising_agrees_with_email_validator(address):
             normalize_email(address)
     else:
         assert normalize_email(address) == expected
+
+
+@pytest.mark.parametrize("key", ["k" * 32, "k" * 65], ids=["short key", "key longer than a SHA-256 block"])
+def test_the_import_s_address_hasher_gives_address_hash_s_hashes(monkeypatch, key):
+    monkeypatch.setenv("SECRET_KEY", key)
+    get_settings.cache_clear()
+    try:
+        hasher = address_hasher()
+        for address in ("reader@example.org", "zoë@example.org", "a@xn--bcher-kva.example", ""):
+            assert hasher(address) == address_hash(address)
+    finally:
+        get_settings.cache_clear()

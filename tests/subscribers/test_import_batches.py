@@ -1,9 +1,11 @@
 """A CSV import written batch by batch, each batch by a thread of its own while the next is read:
 what each new reader's audit entry says, a sign-up that lands between a batch's lookup and its
-insert, and a batch that fails (the batches before it stay, nothing of it is written)."""
+insert, a batch that fails (the batches before it stay, nothing of it is written), and cells
+that COPY's text format would otherwise read as escapes."""
 
 from __future__ import annotations
 
+import csv
 import gc
 import io
 
@@ -108,3 +110,27 @@ def test_a_batch_that_fails_leaves_the_batches_before_it_and_nothing_of_itself(s
     again = _import()
     assert (again.created, again.unchanged) == (5, 2)
     assert _emails() == set(LINES)
+
+
+def test_cells_with_copy_s_special_characters_are_stored_as_written(settings):
+    """On PostgreSQL the rows travel as COPY text, where a backslash, tab, newline and carriage
+    return are escapes and \\N is NULL: each such cell is stored as the file has it."""
+    name = r"Back\slash \N \. O'Brien"
+    source = "a\tb a\\tb c\\N"
+    attributes = {"note": "line one\r\nline two\twith a tab \\ and \\N", "city": "Tbilisi, თბილისი",
+                  "quote": '"quoted"'}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "name", "source", *attributes])
+    writer.writerow(["escapes@example.org", name, source, *attributes.values()])
+    writer.writerow(["plain@example.org", "", "", "", "", ""])
+    with unit_of_work() as session:
+        report = import_subscribers(session, io.BytesIO(out.getvalue().encode()))
+    assert (report.created, report.problems) == (2, [])
+    with unit_of_work() as session:
+        people = {s.email: s for s in session.scalars(select(Subscriber))}
+    escaped, plain = people["escapes@example.org"], people["plain@example.org"]
+    assert (escaped.name, escaped.source, escaped.attributes) == (name, source, attributes)
+    assert list(escaped.attributes) == list(attributes), "the file's column order"
+    assert (plain.name, plain.source, plain.attributes, plain.sections) == (None, "import", {}, [])
+    assert escaped.id < plain.id, "ids in the file's order"
