@@ -78,12 +78,13 @@ def main() -> None:
     }
     os.environ.update(env)
     import redis
-    from sqlalchemy import exists, func, select, update
+    from sqlalchemy import exists, select, update
 
     from digest.clock import utcnow
     from digest.store.db import unit_of_work
     from digest.store.migrate import upgrade
-    from digest.store.models import Delivery, DeliveryStatus, Edition, PlanSlice
+    from digest.delivery.send import delivery_counts
+    from digest.store.models import BatchState, Edition, PlanSlice, SendBatch
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     upgrade(database_url)
@@ -126,7 +127,7 @@ def main() -> None:
                         PlanSlice.edition_id == edition_id, PlanSlice.planned_at.is_(None)))):
                     planned_at = time.perf_counter() - due
                 if first_accepted is None and session.scalar(select(exists().where(
-                        Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.ACCEPTED))):
+                        SendBatch.edition_id == edition_id, SendBatch.state == BatchState.SENT))):
                     first_accepted = time.perf_counter() - due
             if time.perf_counter() - due > 1800:
                 raise SystemExit(f"gave up: edition {status} after 30 minutes")
@@ -142,9 +143,8 @@ def main() -> None:
         print(f"requests: {len(standin.requests)}; every recipient once: "
               f"{len(standin.delivered) == args.subscribers and set(standin.delivered.values()) == {1}}")
         with unit_of_work() as session:
-            counts = dict(session.execute(select(Delivery.status, func.count()).where(
-                Delivery.edition_id == edition_id).group_by(Delivery.status)).all())
-        print(f"ledger: {', '.join(f'{status.value} {count:,}' for status, count in counts.items())}")
+            counts = delivery_counts(session, edition_id)
+        print(f"ledger: {', '.join(f'{status} {count:,}' for status, count in counts.items())}")
         print(f"CPU from due to sent: workers {workers_cpu:.2f} s, PostgreSQL {postgres_cpu:.2f} s, "
               f"stand-in {own_cpu - watching_cpu:.2f} s, watching {watching_cpu:.2f} s "
               f"({(workers_cpu + postgres_cpu + own_cpu) / wall:.2f} "

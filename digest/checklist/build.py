@@ -49,7 +49,7 @@ def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
 def sample_message(edition: Edition) -> tuple[RenderedEdition, Recipient, bytes]:
     """The edition as the sample reader would receive it: rendered, their recipient, the MIME bytes."""
     rendered = render_edition(edition)
-    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_READER, None)
+    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None)
     return rendered, recipient, build_mime(edition_batch(edition, rendered, [recipient]), recipient).as_bytes()
 
 

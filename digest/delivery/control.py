@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
+from digest.store.members import record_sent_batches
 from digest.delivery.message import Sender
 from digest.delivery.plan import batches_to_send
 from digest.delivery.ratelimit import get_rate_limiter
@@ -108,8 +109,10 @@ def cancel_send(session: Session, edition_id: int, sender: Sender | None = None,
         raise Conflict(f"edition {edition_id} is {edition.status.value}; it cannot be cancelled")
     stopped = [DeliveryStatus.PENDING]
     if scheduled_at_provider and sender is not None and sender.cancellable_batches:
-        # Handed over but held until send_at: the provider drops the whole batch id.
+        # Handed over but held until send_at: the provider drops the whole batch id. Readers whose
+        # batch row alone recorded them get their rows first, to be cancelled with the others.
         sender.cancel_scheduled(edition.provider_batch_id)
+        record_sent_batches(session, utcnow() + dt.timedelta(days=1), limit=None, edition_id=edition_id)
         stopped.append(DeliveryStatus.ACCEPTED)
     edition.status = EditionStatus.CANCELLED
     edition.note = f"cancelled by {by}"

@@ -1,10 +1,12 @@
 """SendGrid's signed Event Webhook: verify a request, keep it, and apply its events.
 
-Each event names its reader through the custom_args we sent (edition_id, subscriber_id; messages
-sent before readers were named so carry delivery_id), which SendGrid returns as top-level keys.
-An event can arrive before the worker that handed its message over has recorded it (SendGrid
-answers the request, then the worker commits): a request with an event about a reader of a batch
-still being sent is applied a little later (EventsAhead), not dropped as unmatched. Events are de-duplicated by sg_event_id, within a request as
+Each event names its reader through the custom_args we sent (edition_id, subscriber_id and the
+send batch's batch_id; messages sent before readers were named so carry delivery_id), which
+SendGrid returns as top-level keys. A reader whose batch row alone recorded them as accepted gets
+their delivery row from it when their first event comes. An event can arrive before the worker
+that handed its message over has recorded it (SendGrid answers the request, then the worker
+commits): a request with an event about a reader of a batch still being sent is applied a little
+later (EventsAhead), not dropped as unmatched. Events are de-duplicated by sg_event_id, within a request as
 across requests, so a replayed or retried request changes nothing twice. A delivery only moves
 forward (delivered is not undone by a late `processed`); an open or click proves delivery even if
 `delivered` was never seen.
@@ -30,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
+from digest.store.members import record_members
 from digest.delivery.send import finish_edition_if_complete
 from digest.errors import NotFound
 from digest.counters import record_provider_events
@@ -135,7 +138,7 @@ def process_webhook_batch(session: Session, batch_id: int) -> dict[str, int]:
         return {"new": 0, "duplicate": batch.event_count, "unmatched": 0, "skipped": 0}
     body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
     events, rows, skipped = _readable_events(_parse(body), batch_id)
-    deliveries = _deliveries_of(session, rows)
+    deliveries = _deliveries_of(session, rows, [_optional_id(event, "batch_id") for event in events])
     new_ids: set[str] = set()
     for start in range(0, len(rows), 500):
         inserted = session.execute(
@@ -173,25 +176,24 @@ def _readable_events(events: list, batch_id: int) -> tuple[list[dict], list[dict
     return kept, rows, skipped
 
 
-def _deliveries_of(session: Session, rows: list[dict]) -> dict[int, Delivery]:
+def _deliveries_of(session: Session, rows: list[dict], batch_ids: list[int | None]) -> dict[int, Delivery]:
     """The deliveries the events name (by edition and reader, or by delivery id); one we do not
     know (another environment, a forgotten reader) is dropped from its row so the event is still
     kept. Raises EventsAhead if a reader not yet recorded is in a batch being sent."""
     ids = {row["delivery_id"] for row in rows if row["delivery_id"] is not None}
     found = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))} if ids else {}
     readers: dict[int, set[int]] = {}
-    for row in rows:
+    batches: dict[int, set[tuple[int, int]]] = {}  # the batch each reader's event names: its readers
+    for row, batch_id in zip(rows, batch_ids):
         if row["delivery_id"] is None and _ours(row["edition_id"]) and _ours(row["subscriber_id"]):
             readers.setdefault(row["edition_id"], set()).add(row["subscriber_id"])
-    by_reader = {}
-    for edition_id, subscriber_ids in readers.items():
-        for delivery in session.scalars(select(Delivery).where(
-                Delivery.edition_id == edition_id, among(session, Delivery.subscriber_id, list(subscriber_ids)))):
-            by_reader[edition_id, delivery.subscriber_id] = delivery
-            found[delivery.id] = delivery
+            if batch_id is not None:
+                batches.setdefault(batch_id, set()).add((row["edition_id"], row["subscriber_id"]))
+    by_reader = _deliveries_by_reader(session, readers)
     unrecorded = {(e, s) for e, subscriber_ids in readers.items() for s in subscriber_ids} - by_reader.keys()
-    if unrecorded and _being_sent(session, unrecorded):
-        raise EventsAhead(f"{len(unrecorded)} readers' events arrived before their batch was recorded")
+    if unrecorded and _rows_from_batches(session, {b: named & unrecorded for b, named in batches.items()}):
+        by_reader = _deliveries_by_reader(session, readers)
+    found.update({delivery.id: delivery for delivery in by_reader.values()})
     for row in rows:
         if row["delivery_id"] is not None:
             delivery = found.get(row["delivery_id"])
@@ -212,13 +214,31 @@ def _ours(reader_id: int | None) -> bool:
     return reader_id is not None and reader_id < 2**31
 
 
-def _being_sent(session: Session, readers: set[tuple[int, int]]) -> bool:
-    """Whether any of these (edition, subscriber) is a member of a batch in flight: the few
-    batches being sent right now are read whole."""
-    editions = {edition_id for edition_id, _ in readers}
-    in_flight = session.execute(select(SendBatch.edition_id, SendBatch.members).where(
-        SendBatch.edition_id.in_(editions), SendBatch.state == BatchState.SENDING, SendBatch.members.is_not(None)))
-    return any((edition_id, member) in readers for edition_id, members in in_flight for member in members)
+def _deliveries_by_reader(session: Session, readers: dict[int, set[int]]) -> dict[tuple[int, int], Delivery]:
+    found = {}
+    for edition_id, subscriber_ids in readers.items():
+        for delivery in session.scalars(select(Delivery).where(
+                Delivery.edition_id == edition_id, among(session, Delivery.subscriber_id, list(subscriber_ids)))):
+            found[edition_id, delivery.subscriber_id] = delivery
+    return found
+
+
+def _rows_from_batches(session: Session, named: dict[int, set[tuple[int, int]]]) -> bool:
+    """Readers without a row, by the batch their event names: a sent batch writes the rows its
+    row alone recorded (of its own members only: the event's word is checked against the batch);
+    a batch still in flight raises EventsAhead. Returns whether any row was written."""
+    named = {batch_id: readers for batch_id, readers in named.items() if readers}
+    if not named:
+        return False
+    written = 0
+    for batch_id, edition_id, state in session.execute(select(SendBatch.id, SendBatch.edition_id, SendBatch.state)
+                                                       .where(SendBatch.id.in_(named))):
+        theirs = [subscriber_id for edition, subscriber_id in named[batch_id] if edition == edition_id]
+        if state == BatchState.SENDING and theirs:
+            raise EventsAhead(f"events about readers of batch {batch_id} arrived before it was recorded")
+        if state == BatchState.SENT and theirs:
+            written += record_members(session, batch_id, theirs)
+    return bool(written)
 
 
 class UnreadableEvent(ValueError):
@@ -277,6 +297,7 @@ def _event_row(event: object) -> dict:
     delivery_id = _optional_id(event, "delivery_id")
     # The event's word for its edition and reader, until their delivery row is found.
     edition_id, subscriber_id = _optional_id(event, "edition_id"), _optional_id(event, "subscriber_id")
+    _optional_id(event, "batch_id")  # read again by _deliveries_of: an unreadable one is skipped here
     email = _optional_text(event, "email")
     # Events without an id cannot be de-duplicated; derive one from their content.
     event_id = _optional_text(event, "sg_event_id") or (

@@ -77,6 +77,7 @@ class EditionReaders(NamedTuple):
     """What the readers of one edition's batch have alike (one object for all of them)."""
 
     edition_arg: str  # the edition id, as custom_args carry it
+    batch_arg: str  # the send batch's id: an event finds a reader the batch row alone recorded
     mailto: str  # List-Unsubscribe's mail address part, after the reader's own link
     # Every reader's links are plain (is_plain): whoever made them checked the parts they share,
     # and a signed token is URL-safe text.
@@ -106,7 +107,8 @@ class EditionReader(NamedTuple):
 
     @property
     def custom_args(self) -> dict[str, str]:
-        return {"edition_id": self.alike.edition_arg, "subscriber_id": str(self.reader_id)}
+        return {"edition_id": self.alike.edition_arg, "subscriber_id": str(self.reader_id),
+                "batch_id": self.alike.batch_arg}
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,9 @@ class Sender:
     scheduled_sends: bool = False
     # A batch handed over ahead of its send_at can still be called back by its batch id.
     cancellable_batches: bool = False
+    # One message id for a whole request (SendGrid's X-Message-Id): a batch handed over whole is
+    # recorded by its row alone. Otherwise each reader's own message id is written in their row.
+    message_id_per_request: bool = False
 
     def send(self, batch: OutgoingBatch) -> dict[int, str]:
         """Hand the batch over; returns the message id per reader_id; raises SendError."""

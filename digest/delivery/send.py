@@ -3,9 +3,12 @@
 The ledger has two levels. A send batch (up to SEND_BATCH_SIZE readers of one variant) is what a
 worker claims, with a conditional UPDATE of its one row committed before the backend is called:
 a task that runs twice sends nothing more, and a worker that dies mid-request leaves its batch
-visibly `sending`. A delivery row (one per edition and reader) is written when something happens
-to its reader: handed over, failed, unknown; events then move it on. Until then the reader is a
-member of a batch: waiting while the batch is pending, in flight while it is sending.
+visibly `sending`. A planned batch handed over whole in one request is recorded by its row
+alone (sent, with the provider's message id and the time): its members are accepted without a
+row each. A delivery row (one per edition and reader) is written when something happens to its
+reader: an event (record_members), a failure, a part of a split request, an unknown outcome; or
+by reconciliation a while after the send (record_sent_batches). Until then the reader is a member
+of a batch: waiting while it is pending, in flight while it is sending, accepted once it is sent.
 
 A batch's readers not yet handed over are its members without a delivery row in the edition,
 and the pending rows that name it (rows made pending again by a retry or a re-send).
@@ -35,6 +38,7 @@ from digest.counters import record_deliveries_sent
 from digest.reports.attribution import edition_query
 from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionStatus, PlanSlice, SendBatch,
                                  Subscriber)
+from digest.store.members import accepted_in_batches, member_ids
 from digest.store.upsert import among, insert_ignoring_duplicates
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, token_maker
 
@@ -95,14 +99,7 @@ def waiting_readers(session: Session, edition_id: int, batch_id: int, planned: b
     rows = (select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name, Delivery.status)
             .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(Delivery.batch_id == batch_id))
     if planned:
-        # The member ids are unnested where they are stored: a thousand of them never travel to
-        # the worker and back as a parameter.
-        if session.get_bind().dialect.name == "postgresql":
-            member = func.unnest(SendBatch.members).table_valued("id").render_derived().lateral()
-            member_id = member.c.id
-        else:
-            member = func.json_each(SendBatch.members).table_valued("value")
-            member_id = member.c.value
+        member, member_id = member_ids(session)
         rows = union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name, null())
                          .select_from(SendBatch).join(member, true()).join(Subscriber, Subscriber.id == member_id)
                          .where(SendBatch.id == batch_id))
@@ -170,12 +167,12 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
         _release(session, batch_id, token)
         session.commit()
         raise
-    sent = 0
+    sent, marked = 0, False
     if readers:
-        outgoing = _outgoing_batch(edition, rendered, readers)
+        outgoing = _outgoing_batch(edition, rendered, batch_id, readers)
         by_id = {reader.subscriber_id: reader for reader in readers}
         try:
-            sent = _hand_over(session, sender, outgoing, batch, by_id, claim.attempt)
+            sent, marked = _hand_over(session, sender, outgoing, batch, by_id, claim, whole=True)
         except CredentialsRefused as exc:
             _release(session, batch_id, token)
             pause_for_credentials(session, edition_id, str(exc))
@@ -187,13 +184,18 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
             if isinstance(exc, Throttled) and not isinstance(exc, SendRateLimited):
                 get_rate_limiter().hold_until(utcnow().timestamp() + exc.wait)
             raise
-    # The readers handed over are recorded whether the batch still holds its claim or not; the
-    # batch is done only if it does (reconciliation may have taken it for lost meanwhile).
-    session.connection().execute(update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token,
-                                                         SendBatch.state == BatchState.SENDING)
-                                 .values(state=BatchState.SENT))
+    if not marked:  # split, failed, or nothing left to send: its readers have rows of their own
+        session.connection().execute(_mark_sent(batch_id, token, recorded_at=utcnow()))
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent
+
+
+def _mark_sent(batch_id: int, token: str, **values):
+    """The batch is done, if this claim still holds it (reconciliation may have taken it for lost
+    meanwhile, and written its readers as unknown)."""
+    return (update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == token,
+                                    SendBatch.state == BatchState.SENDING)
+            .values(state=BatchState.SENT, **values))
 
 
 class BatchRef(NamedTuple):
@@ -204,10 +206,11 @@ class BatchRef(NamedTuple):
 
 
 def _hand_over(session: Session, sender: Sender, outgoing: OutgoingBatch, batch: BatchRef,
-               readers: dict[int, Waiting], attempt: int) -> int:
+               readers: dict[int, Waiting], claim: Claim, whole: bool) -> tuple[int, bool]:
     """Send one single-variant batch; a 413 is split in halves until the parts fit. Each part's
     outcome is committed as it comes: accepted readers are never released by a later part's
-    retry. Returns the readers handed over."""
+    retry. `whole`: `outgoing` is every reader of the claimed batch. Returns the readers handed
+    over, and whether the batch row was marked sent."""
     part = [readers[recipient.reader_id] for recipient in outgoing.recipients]
     try:
         message_ids = sender.send(outgoing)
@@ -215,21 +218,32 @@ def _hand_over(session: Session, sender: Sender, outgoing: OutgoingBatch, batch:
         if len(outgoing.recipients) == 1:
             settle_readers(session, batch, part, DeliveryStatus.FAILED, error=str(exc))
             session.commit()
-            return 0
+            return 0, False
         first, second = outgoing.split()
-        return (_hand_over(session, sender, first, batch, readers, attempt)
-                + _hand_over(session, sender, second, batch, readers, attempt))
+        sent_first, _ = _hand_over(session, sender, first, batch, readers, claim, whole=False)
+        sent_second, _ = _hand_over(session, sender, second, batch, readers, claim, whole=False)
+        return sent_first + sent_second, False
     except SendError as exc:
         if not exc.permanent or isinstance(exc, CredentialsRefused):
             raise
         settle_readers(session, batch, part, DeliveryStatus.FAILED, error=str(exc))
         session.commit()
-        return 0
-    settle_readers(session, batch, [readers[reader_id] for reader_id in message_ids], DeliveryStatus.ACCEPTED,
-                   message_ids=message_ids, sent_at=utcnow(), error=None, attempts=attempt)
+        return 0, False
+    now = utcnow()
+    distinct = set(message_ids.values())
+    marked = (whole and claim.planned and sender.message_id_per_request and len(distinct) == 1
+              and len(message_ids) == len(part) and all(reader.delivery_id is None for reader in part))
+    if marked:
+        # Every reader in one request, none with a row: the batch row records them all (its size
+        # becomes theirs: a member erased since planning was not among them).
+        session.connection().execute(_mark_sent(batch.batch_id, claim.token, sent_at=now, message_id=distinct.pop(),
+                                                size=len(part)))
+    else:
+        settle_readers(session, batch, [readers[reader_id] for reader_id in message_ids], DeliveryStatus.ACCEPTED,
+                       message_ids=message_ids, sent_at=now, error=None, attempts=claim.attempt)
     session.commit()
     record_deliveries_sent(len(message_ids))
-    return len(message_ids)
+    return len(message_ids), marked
 
 
 def settle_readers(session: Session, batch: BatchRef, readers: list[Waiting], status: DeliveryStatus, *,
@@ -299,8 +313,8 @@ def _record_new(session: Session, batch: BatchRef, readers: list[Waiting], statu
                               execution_options=KEEP_ROWCOUNT).rowcount
 
 
-def _outgoing_batch(edition: Edition, rendered, readers: list[Waiting]) -> OutgoingBatch:
-    links = ReaderLinks(edition.id)
+def _outgoing_batch(edition: Edition, rendered, batch_id: int, readers: list[Waiting]) -> OutgoingBatch:
+    links = ReaderLinks(edition.id, batch_id)
     return edition_batch(edition, rendered, [links.recipient(reader.subscriber_id, reader.email, reader.name)
                                              for reader in readers])
 
@@ -310,7 +324,7 @@ class ReaderLinks:
     from which their placeholder values and headers are made (EditionReader). Made once per
     batch: the signers are keyed once, what readers share is made once, not per reader."""
 
-    def __init__(self, edition_id: int):
+    def __init__(self, edition_id: int, batch_id: int):
         settings = get_settings()
         # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
         self.via = edition_query(edition_id)
@@ -318,7 +332,7 @@ class ReaderLinks:
         self.unsubscribe_base, self.preferences_base = f"{settings.base_url}/u/", f"{settings.base_url}/p/"
         # A token is URL-safe text (hex, a dot, base64url), so the links are plain when these are.
         plain = all(is_plain(part) for part in (self.unsubscribe_base, self.preferences_base, self.via))
-        self.alike = EditionReaders(edition_arg=str(edition_id),
+        self.alike = EditionReaders(edition_arg=str(edition_id), batch_arg=str(batch_id),
                                     mailto=f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>",
                                     plain_links=plain)
 
@@ -329,10 +343,11 @@ class ReaderLinks:
                              self.alike)
 
 
-def reader_recipient(edition_id: int, subscriber_id: int, email: str, name: str | None) -> EditionReader:
+def reader_recipient(edition_id: int, batch_id: int, subscriber_id: int, email: str,
+                     name: str | None) -> EditionReader:
     """One reader's part of a message, as a send builds it: what the pre-send checklist builds its
     sample reader's message from."""
-    return ReaderLinks(edition_id).recipient(subscriber_id, email, name)
+    return ReaderLinks(edition_id, batch_id).recipient(subscriber_id, email, name)
 
 
 def edition_batch(edition: Edition, rendered, recipients: list[EditionReader]) -> OutgoingBatch:
@@ -404,8 +419,9 @@ def finish_edition_if_complete(session: Session, edition_id: int, now: dt.dateti
 
 def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
     """Readers by state: their rows, and the members of planned batches with no row yet (pending
-    or `sending` with their batch; cancelled with it). Pending rows of a batch in flight are
-    counted as `sending`. A few statements over the edition's batch rows, whatever its size."""
+    or `sending` with their batch, accepted once it is sent, cancelled with it). Pending rows of
+    a batch in flight are counted as `sending`. A few statements over the edition's batch rows,
+    whatever its size."""
     counts = {status.value: count for status, count in session.execute(
         select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status))}
     in_flight = session.scalar(
@@ -423,7 +439,8 @@ def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
     as_reader = {BatchState.PENDING: DeliveryStatus.PENDING, BatchState.SENDING: DeliveryStatus.SENDING,
                  BatchState.CANCELLED: DeliveryStatus.CANCELLED}
     for state, size in members.items():
-        _move(counts, None, as_reader[state], size - recorded.get(state, 0))
+        _move(counts, None, as_reader[state], int(size) - recorded.get(state, 0))
+    _move(counts, None, DeliveryStatus.ACCEPTED, accepted_in_batches(session, [edition_id]).get(edition_id, 0))
     return counts
 
 

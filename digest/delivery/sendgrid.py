@@ -111,7 +111,7 @@ def _edition_reader_json(reader: EditionReader) -> str:
     """json.dumps(personalization(reader)), written without the dicts: the links are plain. The
     layout is EditionReader's (values, headers, custom_args) and substitutions()'s, which
     tests/delivery/test_sendgrid_body.py holds this to."""
-    mailto, edition_arg = _alike_json(reader.alike)
+    mailto, edition_arg, batch_arg = _alike_json(reader.alike)
     name = reader.name or NAMELESS_READER
     name_json = json_string(name)
     html_name = html_escaped(name)
@@ -122,14 +122,15 @@ def _edition_reader_json(reader: EditionReader) -> str:
             f'{_UNSUBSCRIBE_KEY}: "{unsubscribe}", {_UNSUBSCRIBE_HTML_KEY}: "{unsubscribe}", '
             f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"}}, '
             f'"headers": {{"List-Unsubscribe": "<{unsubscribe}>, {mailto}", "List-Unsubscribe-Post": {_ONE_CLICK}}}, '
-            f'"custom_args": {{"edition_id": {edition_arg}, "subscriber_id": "{reader.reader_id}"}}}}')
+            f'"custom_args": {{"edition_id": {edition_arg}, "subscriber_id": "{reader.reader_id}", '
+            f'"batch_id": {batch_arg}}}}}')
 
 
 @lru_cache(maxsize=8)
-def _alike_json(alike: EditionReaders) -> tuple[str, str]:
+def _alike_json(alike: EditionReaders) -> tuple[str, str, str]:
     """What a batch's readers share, escaped once: the mailto part (inside the List-Unsubscribe
-    string) and the edition id (a JSON string)."""
-    return json_string(alike.mailto)[1:-1], json_string(alike.edition_arg)
+    string), the edition id and the batch id (JSON strings)."""
+    return json_string(alike.mailto)[1:-1], json_string(alike.edition_arg), json_string(alike.batch_arg)
 
 
 def tracking_settings() -> dict:
@@ -178,6 +179,7 @@ def record_sendgrid_answer(status: int | None, detail: str = "", at: float | Non
 class SendGridSender(Sender):
     scheduled_sends = True  # send_at in the request: SendGrid holds the messages until then
     cancellable_batches = True  # mail/batch ids and user/scheduled_sends
+    message_id_per_request = True  # X-Message-Id
 
     def __init__(self, api_key: str, host: str, timeout: float, asm_group_id: int | None = None):
         self.base_url = f"{host.rstrip('/')}/v3/"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.reports.counting import count_events
+from digest.store.members import record_reader
 from digest.store.models import Delivery, DeliveryEvent
 from digest.store.upsert import insert_ignoring_duplicates
 
@@ -36,9 +37,12 @@ def credit_edition(session: Session, subscriber_id: int, edition_param: str | No
         raise ValueError(f"unknown reader action {action!r}")
     if not edition_param or not edition_param.isascii() or not edition_param.isdigit() or len(edition_param) > 9:
         return False
-    delivery = session.execute(
-        select(Delivery.id, Delivery.edition_id, Delivery.email).where(
-            Delivery.edition_id == int(edition_param), Delivery.subscriber_id == subscriber_id)).first()
+    edition_id = int(edition_param)
+    theirs = select(Delivery.id, Delivery.edition_id, Delivery.email).where(
+        Delivery.edition_id == edition_id, Delivery.subscriber_id == subscriber_id)
+    delivery = session.execute(theirs).first()
+    if delivery is None and record_reader(session, subscriber_id, edition_id):
+        delivery = session.execute(theirs).first()
     if delivery is None:
         return False
     now = now or utcnow()

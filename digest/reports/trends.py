@@ -11,6 +11,7 @@ from sqlalchemy import String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER
+from digest.store.members import accepted_in_batches
 from digest.store.models import (Article, Delivery, DeliveryStatus, Edition, EditionCount, EditionLink, EditionStatus,
                                  Subscriber, SubscriberStatus, Suppression)
 
@@ -75,6 +76,7 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
     deliveries = {row[0]: row[1:] for row in session.execute(
         select(Delivery.edition_id, handed, delivered).where(Delivery.edition_id.in_(ids))
         .group_by(Delivery.edition_id))}
+    in_batches = accepted_in_batches(session, ids)
     events: dict[tuple[int, str], int] = {
         (edition_id, key): readers for edition_id, key, readers in session.execute(
             select(EditionCount.edition_id, EditionCount.key, EditionCount.readers)
@@ -83,6 +85,7 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
     trends = []
     for edition in editions:
         handed_over, delivered_count = deliveries.get(edition.id, (0, 0))
+        handed_over = (handed_over or 0) + in_batches.get(edition.id, 0)
         trends.append(EditionTrend(
             edition_id=edition.id, period=edition.period, subject=edition.subject, sent_at=edition.started_at,
             handed_over=int(handed_over or 0), delivered=int(delivered_count or 0),

@@ -361,10 +361,11 @@ class SendBatch(Base):
     """Up to SEND_BATCH_SIZE readers of one variant, sent in one provider request. The batch is
     what a worker claims (one conditional UPDATE of this row).
 
-    A planned batch names its readers (`members`, subscriber ids): they get a delivery row only
-    when something happens to them (handed over, failed, unknown), so a reader's row is written
-    once, not at planning and again at sending. A batch without members owns the pending rows
-    that name it (rows made pending again by a retry or a re-send)."""
+    A planned batch names its readers (`members`, subscriber ids). Handed over whole in one
+    request, its row alone records them as accepted (`sent_at`, `message_id`): a member gets a
+    delivery row when something happens to them (an event, a failure, a split request), or from
+    reconciliation a while after the send (`recorded_at`). A batch without members owns the
+    pending rows that name it (rows made pending again by a retry or a re-send)."""
 
     __tablename__ = "send_batches"
 
@@ -379,6 +380,8 @@ class SendBatch(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]  # handed over whole: its members without a row were accepted then
+    recorded_at: Mapped[dt.datetime | None]  # every member of it has a delivery row
 
     __table_args__ = (Index("ix_send_batches_edition_state", "edition_id", "state"),)
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
+from digest.store.members import record_reader
 from digest.store.models import (
     AuditEntry,
     Delivery,
@@ -38,6 +39,7 @@ def describe_subscriber(session: Session, email: str) -> dict:
     suppression = suppression_for(session, address)
     deliveries = []
     if subscriber is not None:
+        record_reader(session, subscriber.id)  # editions their batch's row alone records
         deliveries = session.scalars(
             select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)).all()
     events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == address)
@@ -62,6 +64,7 @@ def forget_subscriber(session: Session, email: str, *, source: str = "cli",
     subscriber = find_subscriber(session, address)
     removed = {"subscriber": 0, "deliveries": 0, "delivery_events": 0, "audit_entries_scrubbed": 0}
     if subscriber is not None:
+        record_reader(session, subscriber.id)  # to be erased with the others
         delivery_ids = select(Delivery.id).where(Delivery.subscriber_id == subscriber.id)
         removed["delivery_events"] += session.execute(
             delete(DeliveryEvent).where(DeliveryEvent.delivery_id.in_(delivery_ids))).rowcount

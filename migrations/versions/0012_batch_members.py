@@ -1,5 +1,6 @@
-"""send batch members: a planned batch names its readers, who get a delivery row only when
-something happens to them (handed over, failed, unknown)
+"""send batch members: a planned batch names its readers, and when it is handed over whole its
+row alone records their acceptance; a reader gets a delivery row when something happens to
+them (an event, a failure), or from reconciliation a while after the send
 
 Revision ID: 0012
 Revises: 0011
@@ -21,6 +22,8 @@ def upgrade() -> None:
     with op.batch_alter_table("send_batches") as batch_op:
         batch_op.add_column(sa.Column("members", sa.ARRAY(sa.Integer()).with_variant(sa.JSON(), "sqlite"),
                                       nullable=True))
+        batch_op.add_column(sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
@@ -28,8 +31,12 @@ def downgrade() -> None:
     # waits for every such batch to be sent or cancelled.
     bind = op.get_bind()
     waiting = bind.execute(sa.text(
-        "SELECT count(*) FROM send_batches WHERE members IS NOT NULL AND state IN ('pending', 'sending')")).scalar()
+        "SELECT count(*) FROM send_batches WHERE members IS NOT NULL"
+        " AND (state IN ('pending', 'sending') OR (state = 'sent' AND recorded_at IS NULL))")).scalar()
     if waiting:
-        raise RuntimeError(f"{waiting} planned send batches are still waiting; send or cancel them first")
+        raise RuntimeError(f"{waiting} planned send batches are still waiting or unrecorded; "
+                           "send or cancel them, and let reconciliation record them, first")
     with op.batch_alter_table("send_batches") as batch_op:
+        batch_op.drop_column("recorded_at")
+        batch_op.drop_column("sent_at")
         batch_op.drop_column("members")

@@ -24,7 +24,7 @@ from digest.delivery.send import SendRateLimited, claim_batch, delivery_counts, 
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, Edition, EditionStatus, PlanSlice
+from digest.store.models import Delivery, Edition, EditionStatus, PlanSlice, SendBatch
 from tests.conftest import reset_caches
 from tests.delivery.batches import members, sizes
 from tests.factories import approved_edition, many_subscribers, polled_feed
@@ -201,7 +201,9 @@ def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_serv
     assert _send(edition_id, batches[0]) == 15
     edition_two = batches  # the hour now holds 15 of 20
     with unit_of_work() as session:
-        session.execute(update(Delivery).where(Delivery.edition_id == edition_id).values(status="pending"))
+        # The same batch waiting again, as if it had not been sent.
+        session.execute(update(SendBatch).where(SendBatch.id == batches[0])
+                        .values(state="pending", sent_at=None, message_id=None))
         session.execute(update(Edition).where(Edition.id == edition_id).values(status="sending"))
     with pytest.raises(SendRateLimited) as raised:
         _send(edition_id, edition_two[0])

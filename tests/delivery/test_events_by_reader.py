@@ -1,24 +1,28 @@
-"""Events name their reader (edition and subscriber), whose delivery row is written only when
-their batch is handed over: an event that beats the worker's commit waits for it, a message sent
-before readers were named so (delivery_id) is still matched, and an id that is not ours matches
-nothing without failing the request."""
+"""Events name their reader (edition, subscriber and send batch). A batch handed over whole is
+recorded by its row alone: a reader's first event writes their row from it; an event that beats
+the worker's commit waits for it; a message sent before readers were named so (delivery_id) is
+still matched; an id that is not ours, or a reader the batch does not hold, matches nothing
+without failing the request; reconciliation writes the rows events did not."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from digest.clock import utcnow
+from digest.delivery.backends import get_sender
 from digest.delivery.control import mark_stuck_unknown
 from digest.delivery.events import EventsAhead, process_webhook_batch, store_webhook_batch
+from digest.store.members import record_sent_batches
 from digest.delivery.memory import MemorySender
 from digest.delivery.send import claim_batch, delivery_counts, send_batch
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, SendBatch, WebhookBatch
-from tests.delivery.batches import members, settle
-from tests.factories import sending_edition
+from tests.delivery.batches import members
+from tests.factories import sending_edition, subscribers
 
 READERS = ("first@example.org", "second@example.org", "third@example.org")
 
@@ -39,23 +43,48 @@ def _apply(batch_id: int) -> dict:
         return process_webhook_batch(session, batch_id)
 
 
-def test_an_event_that_beats_the_workers_commit_is_applied_once_the_readers_are_recorded(settings, feed_server):
+def test_an_event_that_beats_the_workers_commit_is_applied_once_the_batch_is_recorded(settings, feed_server):
     edition_id, [batch] = sending_edition(feed_server, *READERS)
     with unit_of_work() as session:
         assert claim_batch(session, edition_id, batch, utcnow()) is not None  # the request is on its way
-    reader = members(batch)[0]
-    early = _stored([_event("delivered", 1, edition_id=edition_id, subscriber_id=reader)])
+    reader, other, _ = members(batch)
+    early = _stored([_event("delivered", 1, edition_id=edition_id, subscriber_id=reader, batch_id=batch)])
     with pytest.raises(EventsAhead):
         _apply(early)
     with unit_of_work() as session:  # nothing of it applied, and it is still waiting
         assert session.scalar(select(WebhookBatch.processed_at).where(WebhookBatch.id == early)) is None
         assert session.scalars(select(DeliveryEvent)).all() == []
-    settle(edition_id, 3, DeliveryStatus.ACCEPTED, sent_at=utcnow())  # the worker commits
+        # The worker commits: the batch's row records its three readers as accepted.
+        session.execute(update(SendBatch).where(SendBatch.id == batch).values(
+            state="sent", sent_at=utcnow(), message_id="m1"))
     assert _apply(early) == {"new": 1, "duplicate": 0, "unmatched": 0, "skipped": 0}
     with unit_of_work() as session:
         assert delivery_counts(session, edition_id) == {"accepted": 2, "delivered": 1}
         event = session.scalars(select(DeliveryEvent)).one()
         assert (event.edition_id, event.subscriber_id) == (edition_id, reader)
+        row = session.scalars(select(Delivery)).one()  # the reader's row, written from the batch's
+        assert (row.subscriber_id, row.message_id, row.batch_id, row.email) == (reader, "m1", batch, READERS[0])
+    # An event naming a reader the batch does not hold writes nothing for them.
+    stranger = subscribers("stranger@example.org")[0]
+    assert _apply(_stored([_event("delivered", 2, edition_id=edition_id, subscriber_id=stranger, batch_id=batch),
+                           _event("open", 3, edition_id=edition_id, subscriber_id=other, batch_id=batch)])) == \
+        {"new": 2, "duplicate": 0, "unmatched": 1, "skipped": 0}
+    with unit_of_work() as session:
+        assert delivery_counts(session, edition_id) == {"accepted": 1, "delivered": 2}
+
+
+def test_reconciliation_writes_the_rows_no_event_wrote(settings, feed_server, standin):
+    edition_id, [batch] = sending_edition(feed_server, *READERS)
+    with unit_of_work() as session:
+        send_batch(session, edition_id, batch, get_sender())
+    with unit_of_work() as session:
+        assert record_sent_batches(session, older_than=utcnow() - dt.timedelta(minutes=10)) == 0  # too soon
+        assert record_sent_batches(session, older_than=utcnow() + dt.timedelta(seconds=1)) == 3
+        assert record_sent_batches(session, older_than=utcnow() + dt.timedelta(seconds=1)) == 0  # once
+        rows = session.execute(select(Delivery.status, Delivery.message_id, Delivery.batch_id)).all()
+        sent = session.get(SendBatch, batch)
+        assert rows == [(DeliveryStatus.ACCEPTED, sent.message_id, batch)] * 3 and sent.recorded_at is not None
+        assert delivery_counts(session, edition_id) == {"accepted": 3}
 
 
 def test_an_old_messages_delivery_id_still_names_its_delivery(settings, feed_server):

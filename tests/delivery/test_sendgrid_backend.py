@@ -9,7 +9,7 @@ from digest.delivery.message import SendError
 from digest.delivery.send import delivery_counts, send_batch
 from digest.store.db import unit_of_work
 from digest.editions.lookup import get_edition
-from digest.store.models import Delivery, EditionStatus
+from digest.store.models import Delivery, EditionStatus, SendBatch
 from tests.factories import sending_edition
 from tests.delivery.batches import members
 
@@ -29,14 +29,16 @@ def test_one_request_carries_the_whole_batch(standin, feed_server):
     assert [p["to"][0]["email"] for p in body["personalizations"]] == list(READERS)
     first = body["personalizations"][0]
     assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert first["custom_args"] == {"edition_id": str(edition_id), "subscriber_id": str(members(batch)[0])}
+    assert first["custom_args"] == {"edition_id": str(edition_id), "subscriber_id": str(members(batch)[0]),
+                                    "batch_id": str(batch)}
     assert first["substitutions"]["[%name%]"] == "Reader 0"
     assert first["substitutions"]["[%unsubscribe_url%]"].startswith("https://digest.example.org/u/")
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert "[%unsubscribe_url:html%]" in body["content"][1]["value"]
-    with unit_of_work() as session:
-        rows = session.query(Delivery).all()
-        assert all(r.message_id for r in rows)
+    with unit_of_work() as session:  # the batch's row records the three: no row each
+        assert session.query(Delivery).all() == []
+        sent = session.get(SendBatch, batch)
+        assert (sent.state, sent.size, bool(sent.message_id), sent.recorded_at) == ("sent", 3, True, None)
 
 
 @pytest.mark.parametrize("opens, clicks", [("true", "true"), ("false", "false"), ("true", "false")])

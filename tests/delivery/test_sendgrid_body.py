@@ -15,7 +15,7 @@ from digest.delivery.send import ReaderLinks, reader_recipient
 from digest.delivery.sendgrid import _batch_fields, personalization, request_body
 from digest.editions.render import TransactionalMail
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, Subscriber
+from digest.store.models import SendBatch, Subscriber
 from digest.subscribers.lifecycle import add_subscriber
 from tests.conftest import reset_caches
 from tests.factories import approved_edition, polled_feed, send_now
@@ -45,7 +45,7 @@ def _batch(recipients) -> OutgoingBatch:
 def test_the_body_is_json_dumps_of_the_personalizations_dicts(settings, monkeypatch, base_url, plain):
     monkeypatch.setenv("PUBLIC_BASE_URL", base_url)
     reset_caches()
-    links = ReaderLinks(3)
+    links = ReaderLinks(3, 12)
     assert links.alike.plain_links is plain  # plain links take the written path, others json.dumps
     readers = [links.recipient(40 + i, f"reader{i}@example.org", name)
                for i, name in enumerate([*NAMES, CONTROL_CHARACTERS])]
@@ -66,10 +66,10 @@ def test_sendgrid_gets_each_readers_personalization_as_the_dicts_give_it(standin
     send_now(edition_id, get_sender())
     [body] = standin.requests  # accepted: the stand-in checked it as SendGrid does
     with unit_of_work() as session:
-        readers = session.execute(select(Delivery.subscriber_id, Delivery.email, Subscriber.name)
-                                  .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                                  .order_by(Delivery.id)).all()
-    expected = [personalization(reader_recipient(edition_id, *reader)) for reader in readers]
+        batch_id = session.scalar(select(SendBatch.id))
+        readers = session.execute(select(Subscriber.id, Subscriber.email, Subscriber.name)
+                                  .order_by(Subscriber.id)).all()
+    expected = [personalization(reader_recipient(edition_id, batch_id, *reader)) for reader in readers]
     assert body["personalizations"] == expected
     assert {p["substitutions"]["[%name:html%]"] for p in expected} >= {
         "Dana &quot;DJ&quot; O&#x27;Neil", "Tom &amp; Jerry &lt;tj@example.org&gt;", "reader"}

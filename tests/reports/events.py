@@ -11,7 +11,7 @@ from sqlalchemy import select
 from digest.delivery.backends import get_sender
 from digest.delivery.events import process_webhook_batch
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, EditionLink, WebhookBatch
+from digest.store.models import EditionLink, WebhookBatch
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
 from tests.sendgrid_standin import SendGridStandIn
 
@@ -27,27 +27,27 @@ class SentEdition:
         send_now(self.edition_id, get_sender())
         self.standin = standin
         with unit_of_work() as session:
-            rows = session.execute(select(Delivery.email, Delivery.id, Delivery.subscriber_id)
-                                   .where(Delivery.edition_id == self.edition_id)).all()
             self.links = [link.url for link in session.scalars(
                 select(EditionLink).where(EditionLink.edition_id == self.edition_id)
                 .order_by(EditionLink.position))]
             from digest.store.models import Edition
 
             self.started_at = session.get(Edition, self.edition_id).started_at
-        self.delivery = {email: (delivery_id, subscriber_id) for email, delivery_id, subscriber_id in rows}
-        self.subscriber_ids = [self.delivery[email][1] for email in self.emails if email in self.delivery]
-        # Each reader's own substitutions, as sent (their unsubscribe and preferences links).
-        self.values = {p["to"][0]["email"]: p["substitutions"]
-                       for body in standin.requests for p in body["personalizations"]}
+        # Each reader's own substitutions and custom_args, as sent to this edition's readers (their
+        # unsubscribe and preferences links; the ids their events carry back).
+        sent = [p for body in standin.requests for p in body["personalizations"]
+                if p["custom_args"].get("edition_id") == str(self.edition_id)]
+        self.values = {p["to"][0]["email"]: p["substitutions"] for p in sent}
+        self.delivery = {p["to"][0]["email"]: p["custom_args"] for p in sent}
+        self.subscriber_ids = [int(self.delivery[email]["subscriber_id"]) for email in self.emails
+                               if email in self.delivery]
 
     def event(self, reader: int, kind: str, minutes: float = 0, **fields) -> dict:
         email = self.emails[reader]
-        delivery_id, _ = self.delivery[email]
         return {"email": email, "timestamp": int(self.started_at.timestamp() + minutes * 60),
                 "smtp-id": f"<{uuid.uuid4().hex}@ismtpd-555>", "event": kind, "category": ["edition"],
                 "sg_event_id": uuid.uuid4().hex, "sg_message_id": f"{uuid.uuid4().hex[:22]}.filter0001.0",
-                "edition_id": str(self.edition_id), "delivery_id": str(delivery_id), **fields}
+                **self.delivery[email], **fields}
 
     def post(self, client, events: list[dict]) -> None:
         payload = json.dumps(events) + "\r\n"

@@ -15,7 +15,7 @@ from digest.delivery.control import mark_stuck_unknown, resend_unknown
 from digest.delivery.plan import open_edition, release_edition, unplanned_slices
 from digest.delivery.send import delivery_counts
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, EditionStatus, PlanSlice, WebhookBatch
+from digest.store.models import EditionStatus, PlanSlice, SendBatch, WebhookBatch
 from tests.conftest import REPO, Worker, reset_caches, wait_for, wait_until_drained
 from tests.delivery.real.support import approved_for, edition_status
 from tests.live_app import free_port
@@ -48,7 +48,7 @@ def test_slices_are_planned_in_lanes_while_the_first_batches_leave(env, worker, 
     assert standin.delivered == {email: 1 for email in emails}
     with unit_of_work() as session:
         assert unplanned_slices(session, edition_id) == []
-        first_sent = session.scalar(select(func.min(Delivery.sent_at)).where(Delivery.edition_id == edition_id))
+        first_sent = session.scalar(select(func.min(SendBatch.sent_at)).where(SendBatch.edition_id == edition_id))
         last_planned = session.scalar(select(func.max(PlanSlice.planned_at)).where(PlanSlice.edition_id == edition_id))
     # The queue alternates planning and sending: readers were handed over before the list was planned.
     assert first_sent < last_planned
