@@ -1,0 +1,58 @@
+"""A batch handed over whole to SendGrid is recorded by its row alone: what reads readers counts
+them from it, and what reads one person's rows writes theirs from it first (their data, their
+action credited to the edition), before any event or reconciliation."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from digest.delivery.backends import get_sender
+from digest.delivery.progress import send_progress
+from digest.delivery.send import send_batch
+from digest.reports.attribution import credit_edition
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, SendBatch
+from digest.subscribers.privacy import describe_subscriber
+from tests.delivery.batches import members
+from tests.factories import sending_edition
+
+READERS = ("first@example.org", "second@example.org", "third@example.org")
+
+
+def _sent_whole(feed_server) -> tuple[int, int]:
+    edition_id, [batch] = sending_edition(feed_server, *READERS)
+    with unit_of_work() as session:
+        assert send_batch(session, edition_id, batch, get_sender()) == 3
+    with unit_of_work() as session:
+        assert session.scalars(select(Delivery)).all() == []  # the batch's row records them
+    return edition_id, batch
+
+
+def test_progress_counts_the_readers_a_batch_row_records(standin, feed_server):
+    edition_id, _ = _sent_whole(feed_server)
+    with unit_of_work() as session:
+        progress = send_progress(session, session.get(Edition, edition_id))
+    assert (progress.counts, progress.total, progress.done) == ({"accepted": 3}, 3, 3)
+    assert progress.per_minute is not None and progress.per_minute > 0
+
+
+def test_a_persons_data_shows_the_edition_their_batch_row_records(standin, feed_server):
+    edition_id, batch = _sent_whole(feed_server)
+    with unit_of_work() as session:
+        held = describe_subscriber(session, READERS[1])
+        message_id = session.scalar(select(SendBatch.message_id).where(SendBatch.id == batch))
+    assert [(d["edition_id"], d["status"], d["message_id"]) for d in held["deliveries"]] == \
+        [(edition_id, DeliveryStatus.ACCEPTED, message_id)]
+    with unit_of_work() as session:  # the others wait for their events, or for reconciliation
+        assert session.scalars(select(Delivery.email)).all() == [READERS[1]]
+
+
+def test_an_unsubscribe_through_an_editions_link_is_credited_before_any_event(standin, feed_server):
+    edition_id, batch = _sent_whole(feed_server)
+    reader = members(batch)[2]
+    with unit_of_work() as session:
+        assert credit_edition(session, reader, str(edition_id), "web_unsubscribe")
+    with unit_of_work() as session:
+        event = session.scalars(select(DeliveryEvent)).one()
+        assert (event.edition_id, event.subscriber_id, event.event) == (edition_id, reader, "web_unsubscribe")
+        assert session.get(Delivery, event.delivery_id).subscriber_id == reader
