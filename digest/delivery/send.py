@@ -234,10 +234,12 @@ def _hand_over(session: Session, sender: Sender, outgoing: OutgoingBatch, batch:
     marked = (whole and claim.planned and sender.message_id_per_request and len(distinct) == 1
               and len(message_ids) == len(part) and all(reader.delivery_id is None for reader in part))
     if marked:
-        # Every reader in one request, none with a row: the batch row records them all (its size
-        # becomes theirs: a member erased since planning was not among them).
+        # Every reader in one request, none with a row: the batch row records them all. Its size
+        # becomes theirs and its rows' (an earlier attempt's accepted part, failures): a member
+        # erased since planning was not among them, and size less rows is what the row records.
+        rows_already = select(func.count()).where(Delivery.batch_id == batch.batch_id).scalar_subquery()
         session.connection().execute(_mark_sent(batch.batch_id, claim.token, sent_at=now, message_id=distinct.pop(),
-                                                size=len(part)))
+                                                size=len(part) + rows_already))
     else:
         settle_readers(session, batch, [readers[reader_id] for reader_id in message_ids], DeliveryStatus.ACCEPTED,
                        message_ids=message_ids, sent_at=now, error=None, attempts=claim.attempt)

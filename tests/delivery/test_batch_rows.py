@@ -4,11 +4,13 @@ action credited to the edition), before any event or reconciliation."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from digest.delivery.backends import get_sender
+from digest.delivery.message import SendError
 from digest.delivery.progress import send_progress
-from digest.delivery.send import send_batch
+from digest.delivery.send import delivery_counts, send_batch
 from digest.reports.attribution import credit_edition
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, SendBatch
@@ -56,3 +58,19 @@ def test_an_unsubscribe_through_an_editions_link_is_credited_before_any_event(st
         event = session.scalars(select(DeliveryEvent)).one()
         assert (event.edition_id, event.subscriber_id, event.event) == (edition_id, reader, "web_unsubscribe")
         assert session.get(Delivery, event.delivery_id).subscriber_id == reader
+
+
+def test_a_batch_sent_whole_after_an_earlier_attempt_accepted_a_part_counts_every_reader_once(
+        standin, feed_server):
+    edition_id, [batch] = sending_edition(feed_server, *READERS, "fourth@example.org")
+    standin.fail_next.extend([413, None, 503])  # split; the first half accepted; the second half fails
+    with unit_of_work() as session, pytest.raises(SendError):
+        send_batch(session, edition_id, batch, get_sender())
+    with unit_of_work() as session:  # the retry hands the other half over whole
+        assert send_batch(session, edition_id, batch, get_sender()) == 2
+    with unit_of_work() as session:
+        assert len(session.scalars(select(Delivery)).all()) == 2  # the first half's rows
+        assert delivery_counts(session, edition_id) == {"accepted": 4}
+        progress = send_progress(session, session.get(Edition, edition_id))
+    assert (progress.total, progress.done) == (4, 4)
+    assert sorted(standin.delivered.values()) == [1, 1, 1, 1]
