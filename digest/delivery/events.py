@@ -230,15 +230,18 @@ def _rows_from_batches(session: Session, named: dict[int, set[tuple[int, int]]])
     named = {batch_id: readers for batch_id, readers in named.items() if readers}
     if not named:
         return False
-    written = 0
+    sent, readers = [], set()
     for batch_id, edition_id, state in session.execute(select(SendBatch.id, SendBatch.edition_id, SendBatch.state)
                                                        .where(SendBatch.id.in_(named))):
         theirs = [subscriber_id for edition, subscriber_id in named[batch_id] if edition == edition_id]
         if state == BatchState.SENDING and theirs:
             raise EventsAhead(f"events about readers of batch {batch_id} arrived before it was recorded")
         if state == BatchState.SENT and theirs:
-            written += record_members(session, batch_id, theirs)
-    return bool(written)
+            sent.append(batch_id)
+            readers.update(theirs)
+    # One statement for every batch named. A reader named with one batch who is also a member of
+    # another of them (another edition's) gets that row too: it records what the batch row does.
+    return bool(sent) and record_members(session, sent, sorted(readers)) > 0
 
 
 class UnreadableEvent(ValueError):

@@ -35,10 +35,11 @@ def member_ids(session: Session):
     return member, member.c.value
 
 
-def record_members(session: Session, batch_id: int, subscriber_ids: list[int] | None = None) -> int:
-    """Write the accepted rows of a sent batch's members (those of `subscriber_ids` only, if
-    given) who have none, as its row recorded them: its message id, time and attempt, each
-    member's address. A member with a row keeps it. Returns the rows written."""
+def record_members(session: Session, batch_ids: list[int], subscriber_ids: list[int] | None = None) -> int:
+    """Write the accepted rows of sent batches' members (those of `subscriber_ids` only, if
+    given) who have none, as their batch's row recorded them: its message id, time and attempt,
+    each member's address. A member with a row keeps it. One statement, whatever the number of
+    batches. Returns the rows written."""
     member, member_id = member_ids(session)
     now = utcnow()
     accepted = select(SendBatch.edition_id, SendBatch.id, SendBatch.variant,
@@ -46,7 +47,8 @@ def record_members(session: Session, batch_id: int, subscriber_ids: list[int] | 
                       literal(now, Delivery.__table__.c.created_at.type), SendBatch.sent_at, SendBatch.message_id,
                       Subscriber.id, Subscriber.email) \
         .select_from(SendBatch).join(member, true()).join(Subscriber, Subscriber.id == member_id) \
-        .where(SendBatch.id == batch_id, SendBatch.state == BatchState.SENT, SendBatch.sent_at.is_not(None))
+        .where(among(session, SendBatch.id, batch_ids), SendBatch.state == BatchState.SENT,
+               SendBatch.sent_at.is_not(None))
     if subscriber_ids is not None:
         accepted = accepted.where(among(session, Subscriber.id, subscriber_ids))
     statement = insert_ignoring_duplicates(session, Delivery.__table__).from_select(_ROW, accepted)
@@ -64,7 +66,7 @@ def record_sent_batches(session: Session, older_than: dt.datetime, limit: int | 
         query = query.where(SendBatch.edition_id == edition_id)
     written = 0
     for batch_id in session.scalars(query.order_by(SendBatch.id).limit(limit)).all():
-        written += record_members(session, batch_id)
+        written += record_members(session, [batch_id])
         session.execute(update(SendBatch).where(SendBatch.id == batch_id).values(recorded_at=utcnow()))
     return written
 
@@ -79,7 +81,8 @@ def record_reader(session: Session, subscriber_id: int, edition_id: int | None =
         SendBatch.state == BatchState.SENT, SendBatch.recorded_at.is_(None), member_id == subscriber_id)
     if edition_id is not None:
         query = query.where(SendBatch.edition_id == edition_id)
-    return sum(record_members(session, batch_id, [subscriber_id]) for batch_id in session.scalars(query).all())
+    batch_ids = list(session.scalars(query))
+    return record_members(session, batch_ids, [subscriber_id]) if batch_ids else 0
 
 
 def accepted_in_batches(session: Session, edition_ids: list[int]) -> dict[int, int]:

@@ -231,3 +231,35 @@ def test_while_a_batch_waits_the_finish_check_reads_no_delivery_row(settings, fe
     finally:
         connection.rollback()
         connection.close()
+
+
+def test_first_events_of_readers_their_batch_rows_record_take_as_many_statements_for_six_batches_as_for_one(
+        standin, feed_server, monkeypatch):
+    """The events a sent edition's readers' first reports make (each reader's row written from
+    the batch row that recorded them): one statement for every batch the request names."""
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("SEND_BATCH_SIZE", "50")
+    reset_caches()
+    polled_feed(feed_server)
+    costs = []
+    for readers in (3, 300):
+        edition_id, [number] = _opened(readers)
+        with unit_of_work() as session:
+            batches = plan_slice(session, edition_id, number)
+        for batch in batches:
+            with unit_of_work() as session:
+                send_batch(session, edition_id, batch, get_sender())
+        with unit_of_work() as session:
+            assert session.scalar(select(text("count(*)")).select_from(Delivery)) == 0
+        body = json.dumps([{"event": "processed", "email": p["to"][0]["email"], "timestamp": int(utcnow().timestamp()),
+                            "sg_event_id": f"processed-{readers}-{n}", "sg_message_id": f"m{n}.filter",
+                            **p["custom_args"]}
+                           for body in standin.requests for n, p in enumerate(body["personalizations"])]).encode()
+        costs.append((len(batches), _apply(body)))
+        with unit_of_work() as session:
+            assert session.scalar(select(text("count(*)")).select_from(Delivery)) == readers
+        standin.reset()
+        _forget_the_send()
+    assert [batches for batches, _ in costs] == [1, 6]
+    assert costs[0][1] == costs[1][1]
