@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -49,8 +50,16 @@ def _emails() -> set[str]:
         return set(session.scalars(select(Subscriber.email)))
 
 
-def test_every_new_reader_gets_an_audit_entry_naming_file_and_line(settings, small_batches):
+def test_every_new_reader_gets_an_audit_entry_naming_file_and_line(settings, small_batches, monkeypatch):
+    switch_interval, apply, while_writing = sys.getswitchinterval(), csv_import._apply, set()
+
+    def noting_the_switch_interval(*args):
+        while_writing.add(sys.getswitchinterval())
+        return apply(*args)
+
+    monkeypatch.setattr(csv_import, "_apply", noting_the_switch_interval)
     report = _import(actor="editor:7")
+    assert while_writing == {csv_import.SWITCH_INTERVAL}, "the threads take turns often while the import runs"
     assert (report.rows, report.created, report.updated, report.unchanged) == (9, 7, 0, 0)
     assert [(p.line, p.reason.split(" ")[0]) for p in report.problems] == [(4, "email"), (7, "a@example.org")]
     with unit_of_work() as session:
@@ -63,6 +72,7 @@ def test_every_new_reader_gets_an_audit_entry_naming_file_and_line(settings, sma
     assert len({entry.at for entry in entries}) == 1, "one import, one time"
     assert statuses["a@example.org"] == SubscriberStatus.CONFIRMED and statuses["b@example.org"] == SubscriberStatus.PENDING
     assert gc.isenabled(), "the cycle collector is on again"
+    assert sys.getswitchinterval() == switch_interval, "the GIL's switch interval is put back"
 
 
 @pytest.mark.postgresql_only  # on SQLite a write after another writer's commit fails the batch (WAL snapshot)
@@ -99,12 +109,14 @@ def test_a_batch_that_fails_leaves_the_batches_before_it_and_nothing_of_itself(s
         return created
 
     monkeypatch.setattr(csv_import, name, fail_after_inserting)
+    switch_interval = sys.getswitchinterval()
     with pytest.raises(RuntimeError, match="went away"):
         _import()
     assert _emails() == {"a@example.org", "b@example.org"}
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 2
     assert gc.isenabled(), "the cycle collector is on again"
+    assert sys.getswitchinterval() == switch_interval, "the GIL's switch interval is put back"
     # Running it again finishes the import.
     monkeypatch.setattr(csv_import, name, create)
     again = _import()
