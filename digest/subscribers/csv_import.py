@@ -26,6 +26,7 @@ import io
 import json
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -53,7 +54,7 @@ STATE_COLUMNS = ("status", "format", "paused", "suppressed", "unsubscribed_at", 
 _NOT_ATTRIBUTES = frozenset(IMPORT_COLUMNS + STATE_COLUMNS + ("",))
 BATCH_SIZE = 10_000
 # Seconds a thread may hold the GIL while another waits for it, during an import (Python's
-# default is 5 ms): see _threads_switching_often.
+# default is 5 ms): see _ImportSettings.
 SWITCH_INTERVAL = 0.0005
 MAX_SOURCE = 100
 _SECTION_CHOICES = 1_000
@@ -283,7 +284,7 @@ def import_subscribers(session: Session, stream: BinaryIO, *, what: str = "the C
     report = ImportReport()
     seen: dict[str, int] = {}
     batch: list[_Row] = []
-    with _cycle_collector_paused(), _threads_switching_often(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-import") as writer:
+    with _import_settings.applied(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-import") as writer:
         writing: Future[ImportReport] | None = None
         for line, cells in _records(stream, what):
             report.rows += 1
@@ -316,36 +317,45 @@ def _write(writer: ThreadPoolExecutor, session: Session, batch: list[_Row], what
     return writer.submit(contextvars.copy_context().run, _apply, session, batch, what, actor, now)
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for the import: the rows of a batch live until it is written,
-    and the collector would go over them (and every other object of the process) again and again,
-    a fifth of the import's CPU, to find no cycle. Reference counting still frees every row.
-    The collector is on again afterwards, unless it was already off (another thread's import
-    may turn it back on early: that only costs time)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
+class _ImportSettings:
+    """What the process is set to while any import runs, put back when the last one ends (imports
+    may overlap, in threads of the web process): Python's cycle collector off, and a shorter
+    switch interval for the GIL.
+
+    The collector: the rows of a batch live until it is written, and it would go over them (and
+    every other object of the process) again and again, a fifth of the import's CPU, to find no
+    cycle; reference counting still frees every row. The switch interval: the writing thread
+    waits on the database some thirty times a batch (each statement, each block of COPY data),
+    and each time it has the answer it must take the GIL back from the reading thread, which
+    never lets go of it by itself: with Python's 5 ms those waits were a third of the import's
+    time, the database idle through them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._collector_was_on = True
+        self._switch_interval = 0.0
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        with self._lock:
+            if not self._running:
+                self._collector_was_on, self._switch_interval = gc.isenabled(), sys.getswitchinterval()
+                gc.disable()
+                sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL))
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    sys.setswitchinterval(self._switch_interval)
+                    if self._collector_was_on:
+                        gc.enable()
 
 
-@contextmanager
-def _threads_switching_often() -> Iterator[None]:
-    """The writing thread waits on the database some thirty times a batch (each statement, each
-    block of COPY data flushed), and each time it has the answer it must take the GIL back from
-    the reading thread, which never lets go of it by itself: with Python's 5 ms switch interval
-    those waits were a third of the import's time, the database idle through them. The interval
-    is shorter for the import and put back afterwards (an import in another thread may put it
-    back early: that only costs time)."""
-    was = sys.getswitchinterval()
-    sys.setswitchinterval(min(was, SWITCH_INTERVAL))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(was)
+_import_settings = _ImportSettings()
 
 
 def _apply(session: Session, batch: list[_Row], what: str, actor: str, now: dt.datetime) -> ImportReport:

@@ -146,3 +146,18 @@ def test_cells_with_copy_s_special_characters_are_stored_as_written(settings):
     assert list(escaped.attributes) == list(attributes), "the file's column order"
     assert (plain.name, plain.source, plain.attributes, plain.sections) == (None, "import", {}, [])
     assert escaped.id < plain.id, "ids in the file's order"
+
+
+@pytest.mark.parametrize("last", ["first", "second"])
+def test_imports_that_overlap_leave_the_process_as_it_was_whichever_ends_last(last):
+    """Two imports in threads of one process: the settings hold while either runs, and the
+    process is as before once both have ended, in either order."""
+    switch_interval, collector = sys.getswitchinterval(), gc.isenabled()
+    settings = csv_import._ImportSettings()
+    first, second = settings.applied(), settings.applied()
+    first.__enter__()
+    second.__enter__()
+    (second if last == "first" else first).__exit__(None, None, None)
+    assert sys.getswitchinterval() == csv_import.SWITCH_INTERVAL and not gc.isenabled(), "one still runs"
+    (first if last == "first" else second).__exit__(None, None, None)
+    assert (sys.getswitchinterval(), gc.isenabled()) == (switch_interval, collector)
