@@ -38,7 +38,7 @@ from digest.counters import record_deliveries_sent
 from digest.reports.attribution import edition_query
 from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionStatus, PlanSlice, SendBatch,
                                  Subscriber)
-from digest.store.members import accepted_in_batches, member_ids
+from digest.store.members import member_ids, members_without_rows
 from digest.store.upsert import among, insert_ignoring_duplicates
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, token_maker
 
@@ -431,18 +431,8 @@ def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
         .join(Delivery, and_(Delivery.batch_id == SendBatch.id, Delivery.status == DeliveryStatus.PENDING))
         .where(SendBatch.edition_id == edition_id, SendBatch.state == BatchState.SENDING))
     _move(counts, DeliveryStatus.PENDING, DeliveryStatus.SENDING, in_flight)
-    planned = (SendBatch.edition_id == edition_id, SendBatch.members.is_not(None),
-               SendBatch.state.in_((*BatchState.live(), BatchState.CANCELLED)))
-    members = dict(session.execute(select(SendBatch.state, func.sum(SendBatch.size)).where(*planned)
-                                   .group_by(SendBatch.state)).all())
-    recorded = dict(session.execute(select(SendBatch.state, func.count(Delivery.id))
-                                    .join(Delivery, Delivery.batch_id == SendBatch.id).where(*planned)
-                                    .group_by(SendBatch.state)).all())
-    as_reader = {BatchState.PENDING: DeliveryStatus.PENDING, BatchState.SENDING: DeliveryStatus.SENDING,
-                 BatchState.CANCELLED: DeliveryStatus.CANCELLED}
-    for state, size in members.items():
-        _move(counts, None, as_reader[state], int(size) - recorded.get(state, 0))
-    _move(counts, None, DeliveryStatus.ACCEPTED, accepted_in_batches(session, [edition_id]).get(edition_id, 0))
+    for (_, status), count in members_without_rows(session, [edition_id]).items():
+        _move(counts, None, status, count)
     return counts
 
 

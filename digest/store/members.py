@@ -64,10 +64,11 @@ def record_sent_batches(session: Session, older_than: dt.datetime, limit: int | 
                                        SendBatch.sent_at < older_than)
     if edition_id is not None:
         query = query.where(SendBatch.edition_id == edition_id)
-    written = 0
-    for batch_id in session.scalars(query.order_by(SendBatch.id).limit(limit)).all():
-        written += record_members(session, [batch_id])
-        session.execute(update(SendBatch).where(SendBatch.id == batch_id).values(recorded_at=utcnow()))
+    batch_ids = list(session.scalars(query.order_by(SendBatch.id).limit(limit)))
+    if not batch_ids:
+        return 0
+    written = record_members(session, batch_ids)
+    session.execute(update(SendBatch).where(among(session, SendBatch.id, batch_ids)).values(recorded_at=utcnow()))
     return written
 
 
@@ -85,16 +86,30 @@ def record_reader(session: Session, subscriber_id: int, edition_id: int | None =
     return record_members(session, batch_ids, [subscriber_id]) if batch_ids else 0
 
 
-def accepted_in_batches(session: Session, edition_ids: list[int]) -> dict[int, int]:
-    """Per edition, the readers that sent batches' rows alone record as accepted (the batches not
-    yet recorded: their size less the rows written for their members since)."""
-    unrecorded = (SendBatch.edition_id.in_(edition_ids), SendBatch.state == BatchState.SENT,
-                  SendBatch.sent_at.is_not(None), SendBatch.recorded_at.is_(None))
-    sizes = dict(session.execute(select(SendBatch.edition_id, func.sum(SendBatch.size)).where(*unrecorded)
-                                 .group_by(SendBatch.edition_id)).all())
+# The states in which a planned batch's members may have no row yet, and what each such member is.
+_ROWLESS = {BatchState.PENDING: DeliveryStatus.PENDING, BatchState.SENDING: DeliveryStatus.SENDING,
+            BatchState.SENT: DeliveryStatus.ACCEPTED, BatchState.CANCELLED: DeliveryStatus.CANCELLED}
+
+
+def members_without_rows(session: Session, edition_ids: list[int]) -> dict[tuple[int, DeliveryStatus], int]:
+    """Per edition, the members of planned batches that have no delivery row yet, by what their
+    batch makes them: waiting, in flight, accepted (sent whole, not yet recorded) or cancelled.
+    Each batch's size less the rows written for its members since; two statements over the
+    editions' batch rows, whatever their number of readers."""
+    unrecorded = (SendBatch.edition_id.in_(edition_ids), SendBatch.members.is_not(None),
+                  SendBatch.recorded_at.is_(None), SendBatch.state.in_(_ROWLESS))
+    key = (SendBatch.edition_id, SendBatch.state)
+    sizes = session.execute(select(*key, func.sum(SendBatch.size)).where(*unrecorded).group_by(*key)).all()
     if not sizes:
         return {}
-    rows = dict(session.execute(select(SendBatch.edition_id, func.count(Delivery.id))
-                                .join(Delivery, Delivery.batch_id == SendBatch.id).where(*unrecorded)
-                                .group_by(SendBatch.edition_id)).all())
-    return {edition_id: int(size) - rows.get(edition_id, 0) for edition_id, size in sizes.items()}
+    rows = {(edition_id, state): count for edition_id, state, count in session.execute(
+        select(*key, func.count(Delivery.id)).join(Delivery, Delivery.batch_id == SendBatch.id)
+        .where(*unrecorded).group_by(*key))}
+    return {(edition_id, _ROWLESS[state]): int(size) - rows.get((edition_id, state), 0)
+            for edition_id, state, size in sizes}
+
+
+def accepted_in_batches(session: Session, edition_ids: list[int]) -> dict[int, int]:
+    """Per edition, the readers that sent batches' rows alone record as accepted."""
+    return {edition_id: count for (edition_id, status), count in members_without_rows(session, edition_ids).items()
+            if status == DeliveryStatus.ACCEPTED}
