@@ -6,7 +6,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -162,15 +162,29 @@ def set_password(session: Session, email: str, password: str, *, by: str, source
 
 def remove_editor(session: Session, email: str, *, by: str, source: str) -> None:
     """Remove an account (its sessions and API token die with it); the last publisher stays, or
-    nobody could approve an edition or manage accounts from the web again."""
+    nobody could approve an edition or manage accounts from the web again. Two publishers
+    removing each other at once: one removal wins, the other finds one publisher left."""
     editor = get_editor(session, email)
-    if editor.role == "publisher":
-        publishers = session.scalar(select(func.count()).select_from(Editor).where(Editor.role == "publisher"))
-        if publishers <= 1:
-            raise Conflict(f"{editor.email} is the last publisher; add another publisher first")
+    _lock_publishers(session)
+    others = select(func.count()).select_from(Editor).where(Editor.role == "publisher", Editor.id != editor.id)
+    # The count and the removal in one statement: on SQLite a writing statement holds the
+    # database's write lock from its start, so no other removal commits in between.
+    removed = session.execute(delete(Editor).where(Editor.id == editor.id,
+                                                   or_(Editor.role != "publisher", others.scalar_subquery() > 0))
+                              .execution_options(synchronize_session=False)).rowcount
+    if not removed:
+        raise Conflict(f"{editor.email} is the last publisher; add another publisher first")
+    session.expunge(editor)
     _audit(session, "remove", editor, by=by, source=source)
-    session.delete(editor)
     session.flush()
+
+
+def _lock_publishers(session: Session) -> None:
+    """PostgreSQL: lock every publisher's row, in id order, until the transaction ends. Under
+    READ COMMITTED, two removals counting at once would each see the other publisher; the
+    second now waits here for the first to commit, and then counts what is left. (SQLite
+    ignores FOR UPDATE: its writers never overlap.)"""
+    session.execute(select(Editor.id).where(Editor.role == "publisher").order_by(Editor.id).with_for_update())
 
 
 def revoke_api_token(session: Session, email: str, *, by: str, source: str) -> bool:
