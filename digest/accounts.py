@@ -3,6 +3,10 @@
 import datetime as dt
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -11,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.errors import Conflict, InputError, NotFound
+from digest.errors import Conflict, InputError, NotFound, UserError
 from digest.store.models import AuditEntry, Editor, UTCDateTime
 from digest.addresses import normalize_email
 
@@ -38,6 +42,36 @@ class LoginRefused(InputError):
     """Wrong address or password, or a locked account; the message never says which."""
 
 
+class LoginsBusy(UserError):
+    """LOGIN_CONCURRENT_CHECKS password checks were running and none ended within
+    CHECK_WAIT_SECONDS; nothing was checked. Ask again after `retry_after` seconds."""
+
+    retry_after = 5
+
+
+# How long a login waits for a password check's turn. Short: a waiting login holds one of the
+# web process's threads, which every other page needs too.
+CHECK_WAIT_SECONDS = 2.0
+
+
+@lru_cache
+def _check_slots(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(size)
+
+
+@contextmanager
+def _password_check() -> Iterator[None]:
+    """A turn to check a password: each takes argon2's 64 MiB while it runs, so a crowd of logins
+    is let through LOGIN_CONCURRENT_CHECKS at a time, not all at once."""
+    slots = _check_slots(get_settings().LOGIN_CONCURRENT_CHECKS)
+    if not slots.acquire(timeout=CHECK_WAIT_SECONDS):
+        raise LoginsBusy("too many logins at once; please try again in a moment")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 # Verified against when the address is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password, only a timing guard")
 
@@ -46,8 +80,12 @@ def authenticate(session: Session, email: str, password: str, now: dt.datetime |
     """The editor with these credentials; LoginRefused otherwise. LOGIN_MAX_FAILURES refusals
     within LOGIN_LOCKOUT_MINUTES lock the account for LOGIN_LOCKOUT_MINUTES, even to the right
     password. Every answer costs exactly one password hash check, whatever the reason, so the
-    time taken tells nothing about the account."""
-    now = now or utcnow()
+    time taken tells nothing about the account. LoginsBusy when no check could start."""
+    with _password_check():
+        return _authenticate(session, email, password, now or utcnow())
+
+
+def _authenticate(session: Session, email: str, password: str, now: dt.datetime) -> Editor:
     refused = LoginRefused("that email and password do not match an editor account, or the account "
                            "is locked for a while after repeated failures")
     try:
