@@ -3,15 +3,19 @@
 import datetime as dt
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.errors import Conflict, InputError, NotFound
+from digest.errors import Conflict, InputError, NotFound, UserError
 from digest.store.models import AuditEntry, Editor, UTCDateTime
 from digest.addresses import normalize_email
 
@@ -38,6 +42,36 @@ class LoginRefused(InputError):
     """Wrong address or password, or a locked account; the message never says which."""
 
 
+class LoginsBusy(UserError):
+    """LOGIN_CONCURRENT_CHECKS password checks were running and none ended within
+    CHECK_WAIT_SECONDS; nothing was checked. Ask again after `retry_after` seconds."""
+
+    retry_after = 5
+
+
+# How long a login waits for a password check's turn. Short: a waiting login holds one of the
+# web process's threads, which every other page needs too.
+CHECK_WAIT_SECONDS = 2.0
+
+
+@lru_cache
+def _check_slots(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(size)
+
+
+@contextmanager
+def _password_check() -> Iterator[None]:
+    """A turn to check a password: each takes argon2's 64 MiB while it runs, so a crowd of logins
+    is let through LOGIN_CONCURRENT_CHECKS at a time, not all at once."""
+    slots = _check_slots(get_settings().LOGIN_CONCURRENT_CHECKS)
+    if not slots.acquire(timeout=CHECK_WAIT_SECONDS):
+        raise LoginsBusy("too many logins at once; please try again in a moment")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 # Verified against when the address is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password, only a timing guard")
 
@@ -46,8 +80,12 @@ def authenticate(session: Session, email: str, password: str, now: dt.datetime |
     """The editor with these credentials; LoginRefused otherwise. LOGIN_MAX_FAILURES refusals
     within LOGIN_LOCKOUT_MINUTES lock the account for LOGIN_LOCKOUT_MINUTES, even to the right
     password. Every answer costs exactly one password hash check, whatever the reason, so the
-    time taken tells nothing about the account."""
-    now = now or utcnow()
+    time taken tells nothing about the account. LoginsBusy when no check could start."""
+    with _password_check():
+        return _authenticate(session, email, password, now or utcnow())
+
+
+def _authenticate(session: Session, email: str, password: str, now: dt.datetime) -> Editor:
     refused = LoginRefused("that email and password do not match an editor account, or the account "
                            "is locked for a while after repeated failures")
     try:
@@ -162,15 +200,30 @@ def set_password(session: Session, email: str, password: str, *, by: str, source
 
 def remove_editor(session: Session, email: str, *, by: str, source: str) -> None:
     """Remove an account (its sessions and API token die with it); the last publisher stays, or
-    nobody could approve an edition or manage accounts from the web again."""
+    nobody could approve an edition or manage accounts from the web again. Two publishers
+    removing each other at once: one removal wins, the other finds one publisher left."""
     editor = get_editor(session, email)
     if editor.role == "publisher":
-        publishers = session.scalar(select(func.count()).select_from(Editor).where(Editor.role == "publisher"))
-        if publishers <= 1:
-            raise Conflict(f"{editor.email} is the last publisher; add another publisher first")
+        _lock_publishers(session)
+    others = select(func.count()).select_from(Editor).where(Editor.role == "publisher", Editor.id != editor.id)
+    # The count and the removal in one statement: on SQLite a writing statement holds the
+    # database's write lock from its start, so no other removal commits in between.
+    removed = session.execute(delete(Editor).where(Editor.id == editor.id,
+                                                   or_(Editor.role != "publisher", others.scalar_subquery() > 0))
+                              .execution_options(synchronize_session=False)).rowcount
+    if not removed:
+        raise Conflict(f"{editor.email} is the last publisher; add another publisher first")
+    session.expunge(editor)  # its row is gone; the session must not look it up again
     _audit(session, "remove", editor, by=by, source=source)
-    session.delete(editor)
     session.flush()
+
+
+def _lock_publishers(session: Session) -> None:
+    """PostgreSQL: lock every publisher's row, in id order, until the transaction ends. Under
+    READ COMMITTED, two removals counting at once would each see the other publisher; the
+    second now waits here for the first to commit, and then counts what is left. (SQLite
+    ignores FOR UPDATE: its writers never overlap.)"""
+    session.execute(select(Editor.id).where(Editor.role == "publisher").order_by(Editor.id).with_for_update())
 
 
 def revoke_api_token(session: Session, email: str, *, by: str, source: str) -> bool:

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     LOGIN_MAX_FAILURES: int = Field(default=12, ge=1)
     LOGIN_LOCKOUT_MINUTES: int = Field(default=15, ge=1)
     LOGIN_ATTEMPTS_PER_IP: int = Field(default=5, ge=1)
+    # Password checks running at once in one web process: each takes argon2's 64 MiB while it
+    # runs. A login waits a moment for its turn, then is refused (503) with Retry-After.
+    LOGIN_CONCURRENT_CHECKS: int = Field(default=4, ge=1)
 
     # Request bodies, refused with 413 while they stream (Content-Length checked first): the
     # webhook, subscriber CSV imports (API and page), and every other form or JSON request.

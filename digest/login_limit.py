@@ -1,4 +1,5 @@
-"""Login attempts per client IP, counted in Redis so that every web process shares them.
+"""Login attempts per client IP (an IPv6 client's /64: ratelimit.client_key), counted in Redis so
+that every web process shares them.
 
 An attempt is counted before the password is checked (so parallel requests cannot all slip in
 under the limit) and handed back when it succeeds: what an address uses up is its failures.
@@ -17,14 +18,14 @@ import redis
 
 from digest.config import get_settings
 from digest.redis_clients import redis_client
-from digest.subscribers.ratelimit import PREFIX, RateLimited, _hit
+from digest.subscribers.ratelimit import PREFIX, RateLimited, _hit, client_key
 
 log = logging.getLogger(__name__)
 _DECR_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0"
 
 
 def _key(ip: str) -> str:
-    return f"login-ip:{ip}"
+    return f"login-ip:{client_key(ip)}"
 
 
 def reserve_login_attempt(ip: str) -> None:

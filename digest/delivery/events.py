@@ -6,8 +6,9 @@ SendGrid returns as top-level keys. A reader whose batch row alone recorded them
 their delivery row from it when their first event comes. An event can arrive before the worker
 that handed its message over has recorded it (SendGrid answers the request, then the worker
 commits): a request with an event about a reader of a batch still being sent is applied a little
-later (EventsAhead), not dropped as unmatched. Events are de-duplicated by sg_event_id, within a request as
-across requests, so a replayed or retried request changes nothing twice. A delivery only moves
+later (EventsAhead), not dropped as unmatched. A request sent again (replayed or retried) is
+recognised as it arrives and kept once; events are de-duplicated by sg_event_id, within a request
+as across requests, so the same events in another request change nothing twice. A delivery only moves
 forward (delivered is not undone by a late `processed`); an open or click proves delivery even if
 `delivered` was never seen.
 
@@ -22,9 +23,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from sendgrid.helpers.eventwebhook import EventWebhook
@@ -95,8 +98,19 @@ def verify_sendgrid_request(body: bytes, signature: str | None, timestamp: str |
         raise WebhookRejected("signature does not match")
 
 
-def store_webhook_batch(session: Session, body: bytes) -> WebhookBatch:
-    """Keep a verified request for a worker; the body must be a JSON array of event objects."""
+@dataclass(frozen=True)
+class Kept:
+    batch_id: int
+    replayed: bool  # the same signed request was kept before, as this batch: nothing new is stored
+
+
+def store_webhook_batch(session: Session, body: bytes, timestamp: str) -> Kept:
+    """Keep a verified request for a worker; the body must be a JSON array of event objects.
+
+    The request sent again (a replay, or SendGrid retrying a request whose answer it never got)
+    is recognised by what was signed, its timestamp and body, not by the signature: ECDSA signs
+    the same bytes many ways. Two copies arriving at once: the second waits on the first's
+    unique index entry, then finds its batch."""
     try:
         events = _parse(body)
     except (ValueError, RecursionError):
@@ -104,10 +118,14 @@ def store_webhook_batch(session: Session, body: bytes) -> WebhookBatch:
         raise WebhookRejected("body is not JSON") from None
     if not isinstance(events, list):
         raise WebhookRejected("body is not a JSON array of events")
-    batch = WebhookBatch(provider="sendgrid", body=body.decode("utf-8"), event_count=len(events))
-    session.add(batch)
-    session.flush()
-    return batch
+    signed = hashlib.sha256(timestamp.encode() + body).hexdigest()
+    batch_id = session.scalar(
+        insert_ignoring_duplicates(session, WebhookBatch.__table__)
+        .values(provider="sendgrid", body=body.decode("utf-8"), event_count=len(events), request_hash=signed)
+        .returning(WebhookBatch.id))
+    if batch_id is not None:
+        return Kept(batch_id, replayed=False)
+    return Kept(session.scalar(select(WebhookBatch.id).where(WebhookBatch.request_hash == signed)), replayed=True)
 
 
 def _parse(body: bytes | str) -> object:

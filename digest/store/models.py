@@ -481,8 +481,12 @@ class WebhookBatch(Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[dt.datetime | None]
     event_count: Mapped[int] = mapped_column(default=0)
+    # SHA-256 of what SendGrid signed (the timestamp header, then the body): the same request
+    # sent again finds its batch. NULL for batches kept before replays were recognised.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_webhook_batches_unprocessed", "processed_at"),)
+    __table_args__ = (Index("ix_webhook_batches_unprocessed", "processed_at"),
+                      Index("ix_webhook_batches_request", "request_hash", unique=True))
 
 
 class Editor(Base):

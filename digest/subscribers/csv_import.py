@@ -12,7 +12,8 @@ Never re-activates anyone: a suppressed or unsubscribed address is skipped and r
 existing subscriber keeps what they chose (sections, format, pause); an import only adds a
 missing name, merges attributes, and confirms a pending row that has a `confirmed_at`. Running
 the same file twice changes nothing the second time. Every bad row is reported with its line
-number and reason, and the import goes on. Each batch is committed: an interrupted import is
+number and reason, and the import goes on; so is a cell longer than its column could take
+(MAX_CELL characters for most), however long. Each batch is committed: an interrupted import is
 finished by running it again.
 """
 
@@ -57,6 +58,11 @@ BATCH_SIZE = 10_000
 # default is 5 ms): see _ImportSettings.
 SWITCH_INTERVAL = 0.0005
 MAX_SOURCE = 100
+# The longest cell an import reads, for a column not in _CELL_LIMITS (a name is folded and then
+# held to MAX_NAME; an attribute is kept as it came). A longer cell refuses its row, unquoted.
+MAX_CELL = 10_000
+_CELL_LIMITS = {"email": Subscriber.__table__.c.email.type.length, "confirmed_at": 100}
+_SHORTEST_LIMIT = min(MAX_CELL, *_CELL_LIMITS.values())
 _SECTION_CHOICES = 1_000
 # A cell an export had to guard against spreadsheet formulas starts with this quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -210,7 +216,8 @@ def _column_names(cells: list[str], what: str) -> list[str]:
 
 def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str] | InputError]]:
     """(first line of the record, cells by column) for every non-empty record; in place of the
-    cells, what is wrong with a record that has not as many fields as the header."""
+    cells, what is wrong with a record that has not as many fields as the header, or a cell
+    longer than the csv module reads."""
     buffered = io.BufferedReader(stream)
     _refuse_other_encodings(buffered, what)
     # utf-8-sig drops a byte order mark; newline="" lets csv handle \r\n inside and between rows;
@@ -218,14 +225,28 @@ def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str] 
     # refused, and the message can name the byte.
     text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
-    header = _column_names(next(reader, []), what)
+    try:
+        header = _column_names(next(reader, []), what)
+    except csv.Error:
+        raise InputError(f"{what}, line 1: a column name is longer than {csv.field_size_limit()} characters") from None
     if "email" not in header:
         raise InputError(f"{what} has no email column (its columns: {', '.join(header) or 'none'})")
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise InputError(f"{what} has the column {duplicates[0]!r} more than once")
     line = reader.line_num
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # With `strict` off, only a field over the reader's limit raises; the reader drops
+            # the rest of that line and goes on with the next.
+            start, line = line + 1, reader.line_num
+            yield start, InputError(f"has a cell longer than {csv.field_size_limit()} characters "
+                                    f"(no column takes more than {MAX_CELL})")
+            continue
         start, line = line + 1, reader.line_num
         if not cells or cells == [""]:
             continue
@@ -242,6 +263,9 @@ def _records(stream: BinaryIO, what: str) -> Iterator[tuple[int, dict[str, str] 
 def _parse(line: int, cells: dict[str, str] | InputError, rules: _Rules) -> _Row:
     if isinstance(cells, InputError):
         raise cells
+    # Most rows' cells are all short: one pass in C finds whether any needs a closer look.
+    if max(map(len, cells.values())) > _SHORTEST_LIMIT:
+        _refuse_long_cells(cells)
     # A byte that was not UTF-8 is kept as a (non-ASCII) surrogate: most rows are all ASCII,
     # and one test of the joined cells is cheaper than a regex search (or a test) per cell.
     if not "".join(cells.values()).isascii():
@@ -270,6 +294,13 @@ def _parse(line: int, cells: dict[str, str] | InputError, rules: _Rules) -> _Row
     if rules.copies:
         row.staged = rules.staged(row)
     return row
+
+
+def _refuse_long_cells(cells: dict[str, str]) -> None:
+    """Before anything reads a cell, or a message quotes it."""
+    for column, value in cells.items():
+        if len(value) > (limit := _CELL_LIMITS.get(column, MAX_CELL)):
+            raise InputError(f"{column} is longer than {limit} characters")
 
 
 def import_subscribers(session: Session, stream: BinaryIO, *, what: str = "the CSV file",

@@ -27,6 +27,7 @@ from digest.resources import resource_dir
 from digest.delivery.events import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    Kept,
     WebhookRejected,
     store_webhook_batch,
     verify_sendgrid_request,
@@ -214,22 +215,27 @@ async def sendgrid_webhook(request: Request, session: Session = Depends(db)) -> 
     except WebhookRejected as exc:
         return PlainTextResponse(f"rejected: {exc}", status_code=403)
     try:
-        batch_id = await run_in_threadpool(_keep_webhook, session, body)
+        kept = await run_in_threadpool(_keep_webhook, session, body, request.headers[TIMESTAMP_HEADER])
     except WebhookRejected as exc:
         return PlainTextResponse(f"rejected: {exc}", status_code=400)
-    return PlainTextResponse(f"accepted batch {batch_id}")
+    if kept.replayed:
+        # A 200 all the same: SendGrid retries any other answer, and a retry of a request whose
+        # 200 was lost would be retried for ever.
+        return PlainTextResponse(f"already received as batch {kept.batch_id}")
+    return PlainTextResponse(f"accepted batch {kept.batch_id}")
 
 
-def _keep_webhook(session: Session, body: bytes) -> int:
+def _keep_webhook(session: Session, body: bytes, timestamp: str) -> Kept:
     """Store the batch and commit before SendGrid gets its 200 (the queue message follows)."""
     try:
-        batch = store_webhook_batch(session, body)
+        kept = store_webhook_batch(session, body, timestamp)
     except WebhookRejected:
         session.rollback()
         raise
-    on_commit(session, lambda: _enqueue_webhook(batch.id))
+    if not kept.replayed:
+        on_commit(session, lambda: _enqueue_webhook(kept.batch_id))
     session.commit()
-    return batch.id
+    return kept
 
 
 def _enqueue_webhook(batch_id: int) -> None:

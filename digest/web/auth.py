@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from digest.accounts import LoginRefused, authenticate, editor_for_token, end_sessions
+from digest.accounts import LoginRefused, LoginsBusy, authenticate, editor_for_token, end_sessions
 from digest.config import get_settings
 from digest.store.models import Editor
 from digest.login_limit import refund_login_attempt, reserve_login_attempt
@@ -132,6 +132,10 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), csr
                     request=request, next=_safe_next(next), error=str(exc), email=email)
     try:
         editor = authenticate(db, email, password)
+    except LoginsBusy as exc:
+        refund_login_attempt(ip)  # no password was checked: no guess to count
+        return page("login.html", 503, headers={"Retry-After": str(exc.retry_after)}, title="Log in",
+                    request=request, next=_safe_next(next), error=str(exc), email=email)
     except LoginRefused:
         db.commit()  # the failure count is kept, whatever the answer
         # The page's words; the same for a wrong password, an unknown address and a locked account.

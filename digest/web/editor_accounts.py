@@ -11,7 +11,7 @@ from digest.accounts import account_actions, list_editors, remove_editor, revoke
 from digest.clock import utcnow
 from digest.errors import NotFound
 from digest.store.models import Editor
-from digest.web.auth import require_publisher
+from digest.web.auth import LoginRequired, require_publisher
 from digest.web.editor import EditorForm, publisher_form
 from digest.web.forms import form_action
 from digest.web.pages import db, page
@@ -38,8 +38,17 @@ def _act(form: EditorForm, editor_id: int, notice: str, action) -> Response:
     if target is None:
         raise NotFound(f"editor {editor_id} does not exist")
     email, who = target.email, {"by": form.editor.email, "source": f"editor:{form.editor.id}"}
+    actor_id = form.editor.id
+
+    def show_again(error: str) -> HTMLResponse:
+        # Another publisher may have removed this one meanwhile (two removing each other at
+        # once): their session is over, as on their next request.
+        if form.session.get(Editor, actor_id) is None:
+            raise LoginRequired("/editors")
+        return _page(form.request, form.session, 400, notice=None, error=error)
+
     return form_action(form.session, lambda session: action(session, email, **who), done=f"/editors?notice={notice}",
-                       show_again=lambda error: _page(form.request, form.session, 400, notice=None, error=error))
+                       show_again=show_again)
 
 
 @router.post("/editors/{editor_id}/password")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -110,7 +111,7 @@ def _events(edition_id: int, kind: str) -> bytes:
 
 def _apply(body: bytes) -> int:
     with unit_of_work() as session:
-        batch_id = store_webhook_batch(session, body).id
+        batch_id = store_webhook_batch(session, body, str(time.time_ns())).batch_id
     with statements() as applied, unit_of_work() as session:
         process_webhook_batch(session, batch_id)
     return len(applied)

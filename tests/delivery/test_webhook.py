@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from digest.delivery.backends import get_sender
-from digest.delivery.events import WebhookRejected, process_webhook_batch, verify_sendgrid_request
+from digest.delivery.events import (SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookRejected, process_webhook_batch,
+                                   verify_sendgrid_request)
 from digest.delivery.send import delivery_counts
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryEvent, Subscriber, SubscriberStatus, WebhookBatch
@@ -100,15 +101,68 @@ def test_a_signed_batch_settles_deliveries_and_ends_subscriptions(standin, feed_
     assert status == SubscriberStatus.UNSUBSCRIBED
 
 
-def test_a_replayed_batch_changes_nothing_twice(standin, feed_server, client):
+def test_the_same_events_signed_anew_change_nothing_twice(standin, feed_server, client):
+    """A request of events already applied, with a timestamp and signature of its own (not a
+    replay of the first request): kept, and its events found duplicates when applied."""
     _sent(standin, feed_server)
     events = standin.events("delivered")
-    assert _post(client, standin, events).status_code == 200
-    assert _post(client, standin, events).status_code == 200
+    now = int(time.time())
+    assert _post(client, standin, events, timestamp=now - 1).status_code == 200
+    assert _post(client, standin, events, timestamp=now).status_code == 200
     assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0, "skipped": 0},
                               {"new": 0, "duplicate": 3, "unmatched": 0, "skipped": 0}]
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 3
+
+
+def _batches() -> int:
+    with unit_of_work() as session:
+        return session.scalar(select(func.count()).select_from(WebhookBatch))
+
+
+def test_a_replayed_request_is_recognised_as_it_arrives_and_kept_once(standin, feed_server, client):
+    _sent(standin, feed_server)
+    payload = json.dumps(standin.events("delivered")) + "\r\n"
+    headers = standin.signed_headers(payload)
+    first = client.post("/webhooks/sendgrid", content=payload.encode(), headers=headers)
+    assert first.status_code == 200 and first.text.startswith("accepted batch ")
+    batch_id = int(first.text.removeprefix("accepted batch "))
+    # 200 as well: SendGrid retries whatever is not 2xx, and a retry of a request whose answer
+    # was lost must not be retried for ever.
+    replay = client.post("/webhooks/sendgrid", content=payload.encode(), headers=headers)
+    assert (replay.status_code, replay.text) == (200, f"already received as batch {batch_id}")
+    # ECDSA signs anew with a random nonce: another valid signature of the same timestamp and
+    # body is still the same request.
+    resigned = dict(headers, **{SIGNATURE_HEADER: standin.sign(payload, headers[TIMESTAMP_HEADER])})
+    assert resigned[SIGNATURE_HEADER] != headers[SIGNATURE_HEADER]
+    again = client.post("/webhooks/sendgrid", content=payload.encode(), headers=resigned)
+    assert (again.status_code, again.text) == (200, f"already received as batch {batch_id}")
+    assert _batches() == 1
+    assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0, "skipped": 0}]
+
+
+def test_a_request_replayed_while_it_is_being_kept_is_kept_once(standin, feed_server):
+    import threading
+
+    _sent(standin, feed_server)
+    payload = json.dumps(standin.events("delivered")) + "\r\n"
+    headers = standin.signed_headers(payload)
+    start, answers = threading.Barrier(4), []
+
+    def deliver() -> None:
+        with TestClient(app) as sender:
+            start.wait()
+            answers.append(sender.post("/webhooks/sendgrid", content=payload.encode(), headers=headers))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert sorted(answer.text.split(" batch ")[0] for answer in answers) == ["accepted"] + ["already received as"] * 3
+    assert len({answer.text.split(" batch ")[1] for answer in answers}) == 1, "one batch, named by every answer"
+    assert _batches() == 1
 
 
 def test_late_events_never_move_a_delivery_backwards(standin, feed_server, client):
@@ -242,7 +296,7 @@ def test_the_worker_function_skips_what_it_cannot_read(standin, feed_server):
     edition_id = _sent(standin, feed_server, readers=3)
     _, payload = _hostile_batch(standin)
     with unit_of_work() as session:
-        batch_id = store_webhook_batch(session, payload.encode()).id
+        batch_id = store_webhook_batch(session, payload.encode(), str(int(time.time()))).batch_id
     with unit_of_work() as session:
         assert process_webhook_batch(session, batch_id)["skipped"] == 16
     with unit_of_work() as session:

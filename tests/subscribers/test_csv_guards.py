@@ -1,6 +1,7 @@
 """Hostile and mis-encoded CSV files, and addresses past RFC 5321's lengths: no cell (headers
-included) reaches a spreadsheet as a formula, control characters are refused by line, and a file
-in the wrong encoding gets a message naming the encoding."""
+included) reaches a spreadsheet as a formula, control characters and cells longer than their
+column takes are refused by line, and a file in the wrong encoding gets a message naming the
+encoding."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import io
 import unicodedata
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from digest.errors import InputError
 from digest.store.db import unit_of_work
+from digest.store.models import Subscriber
 from digest.subscribers.csv_export import export_subscribers
-from digest.subscribers.csv_import import FORMULA_START, import_subscribers
+from digest.subscribers.csv_import import FORMULA_START, MAX_CELL, import_subscribers
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import refuse_control_characters
+from digest.web.app import app
 from tests.cli import digest
 
 
@@ -150,3 +155,82 @@ def _refused(char: str) -> bool:
     except InputError:
         return True
     return False
+
+
+HUGE = 200_000  # characters in one cell: more than Python's csv module reads in a field (131072)
+
+
+def _with_a_huge_cell(cell: str) -> bytes:
+    return ("email,name,organisation\r\n"
+            "ana@example.org,Ana,Forum\r\n"
+            f"bek@example.org,Bek,{cell}\r\n"
+            "cyrus@example.org,Cyrus,Institute\r\n").encode()
+
+
+def _imported() -> list[str]:
+    with unit_of_work() as session:
+        return sorted(session.scalars(select(Subscriber.email)))
+
+
+@pytest.mark.parametrize("cell", ["x" * HUGE, f'"{"x" * HUGE}"', f'"{"x" * (HUGE // 2)}\r\n{"x" * (HUGE // 2)}"'],
+                         ids=["plain", "quoted", "on two lines"])
+def test_a_cell_too_large_for_the_csv_reader_is_refused_by_its_line(settings, cell):
+    report = _import(_with_a_huge_cell(cell))
+    assert (report.rows, report.created, report.skipped) == (3, 2, 1)
+    [problem] = report.problems
+    assert problem.line == 3 and problem.reason.startswith("has a cell longer than"), problem
+    assert len(problem.reason) < 200, "the message does not quote the cell"
+    assert _imported() == ["ana@example.org", "cyrus@example.org"]
+
+
+def test_the_api_refuses_a_200kb_cell_by_its_line(settings):
+    from digest.accounts import add_editor, issue_api_token
+
+    with unit_of_work() as session:
+        add_editor(session, "ed@example.org", "a long enough password")
+        token = issue_api_token(session, "ed@example.org")
+    with TestClient(app) as api:
+        answer = api.post("/api/subscribers/import", content=_with_a_huge_cell("x" * HUGE),
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert (report["created"], report["skipped"]) == (2, 1)
+    assert report["problems"][0]["line"] == 3 and "longer than" in report["problems"][0]["reason"]
+    assert _imported() == ["ana@example.org", "cyrus@example.org"]
+
+
+def test_a_column_name_too_large_for_the_csv_reader_refuses_the_file(settings, tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_bytes(f"email,{'x' * HUGE}\r\nana@example.org,Forum\r\n".encode())
+    result = digest("subscribers", "import", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "line 1: a column name is longer than 131072 characters" in result.stderr
+    assert _imported() == []
+
+
+def test_the_cli_refuses_a_200kb_cell_by_its_line(settings, tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_bytes(_with_a_huge_cell("x" * HUGE))
+    result = digest("subscribers", "import", str(path))
+    # As for every other bad row: reported by its line, and the import goes on.
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "line 3: has a cell longer than" in result.stdout
+    assert "3 rows: 2 created, 0 updated, 0 unchanged, 1 skipped" in result.stdout
+    assert _imported() == ["ana@example.org", "cyrus@example.org"]
+
+
+@pytest.mark.parametrize("column, cell, reason", [
+    ("email", "x" * 400 + "@example.org", "email is longer than 320 characters"),
+    ("sections", "Field Reports;" * 800, f"sections is longer than {MAX_CELL} characters"),
+    ("confirmed_at", "2025-01-01" + " " * 200, "confirmed_at is longer than 100 characters"),
+    ("name", "Ana " * 3000, f"name is longer than {MAX_CELL} characters"),
+    ("organisation", "x" * (MAX_CELL + 1), f"organisation is longer than {MAX_CELL} characters"),
+])
+def test_a_cell_longer_than_its_column_takes_is_refused_by_its_line_without_quoting_it(settings, column, cell,
+                                                                                          reason):
+    row = {"email": "bek@example.org", "sections": "", "confirmed_at": "", "name": "Bek", "organisation": ""}
+    row[column] = cell
+    data = ("email,sections,confirmed_at,name,organisation\r\nana@example.org,,,Ana,Forum\r\n"
+            + ",".join(f'"{value}"' for value in row.values()) + "\r\n").encode()
+    report = _import(data)
+    assert (report.created, [(p.line, p.reason) for p in report.problems]) == (1, [(3, reason)])

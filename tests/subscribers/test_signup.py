@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import lxml.html
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from digest.config import get_settings
@@ -13,6 +14,7 @@ from digest.store.models import AuditEntry, Subscriber, SubscriberStatus, Suppre
 from digest.addresses import address_hash
 from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.suppressions import suppress
+from digest.web.app import app
 from tests.factories import subscribers
 from tests.subscribers.conftest import confirmations, link_path, settle_confirmations, wait_for_confirmations
 from tests.cli import digest
@@ -173,3 +175,20 @@ def test_confirmations_travel_on_the_queue_of_short_tasks():
     # Never behind an edition's send batches on `delivery`: the new reader is waiting for it.
     route = app.amqp.router.route({}, send_confirmation.name)
     assert route["queue"].name == "editions"
+
+
+def _bot_signup(client_address: str) -> int:
+    # The honeypot is filled: the address's limit is counted, nothing is stored or sent.
+    with TestClient(app, client=(client_address, 4000)) as browser:
+        return browser.post("/api/subscribers/signup", json={"email": "bot@example.org", "website": "x"}).status_code
+
+
+def test_sign_ups_from_one_ipv6_64_share_one_allowance(settings, rate_limits, monkeypatch):
+    monkeypatch.setenv("SIGNUP_LIMIT_PER_IP", "2")
+    get_settings.cache_clear()
+    assert [_bot_signup("2001:db8::1"), _bot_signup("2001:db8::2")] == [202, 202]
+    assert _bot_signup("2001:db8::abcd:1") == 429, "another address of the same /64"
+    assert _bot_signup("2001:db8:0:1::1") == 202, "the next /64 has its own allowance"
+    assert [_bot_signup("198.51.100.1"), _bot_signup("::ffff:198.51.100.1")] == [202, 202]
+    assert _bot_signup("198.51.100.1") == 429, "an IPv4-mapped address is its IPv4 address"
+    assert _bot_signup("198.51.100.2") == 202, "IPv4 addresses are counted one by one"
