@@ -1,5 +1,8 @@
 """Poll a feed: fetched entries become articles, once each, updated in place when they change.
-Whatever goes wrong is recorded on that feed alone, which backs off; nothing is raised."""
+Whatever goes wrong is recorded on that feed alone, which backs off; nothing is raised.
+
+A poll's requests (the feed's and its article pages') end by one deadline, so a feed of many
+slow pages holds its worker for a bounded time."""
 
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import NotFound
 from digest.feeds.extract import extract_from_page
-from digest.feeds.fetch import PAGE_ACCEPT, FetchError, fetch
+from digest.feeds.fetch import PAGE_ACCEPT, FetchError, fetch, request_seconds
 from digest.feeds.hosts import HostBusy
-from digest.feeds.network import AddressPolicy
+from digest.feeds.network import AddressPolicy, seconds_left, within
 from digest.feeds.parse import Entry, ParseError, analyst_entry, decode_document, parse_feed
 from digest.store.models import Article, Feed, FeedStatus
 from digest.store.upsert import insert_ignoring_duplicates
@@ -23,6 +26,8 @@ from digest.store.upsert import insert_ignoring_duplicates
 MAX_BACKOFF = dt.timedelta(hours=24)
 # A poll deferred because its host was busy comes back at a later beat tick.
 HOST_BUSY_DELAY = dt.timedelta(minutes=1)
+# A poll's requests, the feed's and its article pages', take at most this many requests' time.
+POLL_REQUESTS = 4
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:
     return list(session.scalars(query.order_by(Feed.next_poll_at)))
 
 
+def poll_deadline_seconds() -> float:
+    return POLL_REQUESTS * request_seconds()
+
+
 def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
               policy: AddressPolicy | None = None) -> PollResult:
     """Fetch one feed and upsert its entries; a failure is recorded on the feed, never raised.
@@ -69,18 +78,19 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
         # A task queued before the operator paused the feed (or before a 410) does nothing.
         return PollResult(feed.id, skipped=f"feed is {feed.status.value}")
     try:
-        fetched = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, policy=policy)
-        warnings = _follow_permanent_move(session, feed, fetched.permanent_url)
-        if fetched.not_modified:  # nothing to parse, nothing to store
-            feed.last_polled_at = now
-            _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
-            return PollResult(feed.id, not_modified=True, warning=feed.last_warning)
-        parsed = parse_feed(fetched.content, url=fetched.url,
-                            content_type=fetched.headers.get("content-type"))
-        if parsed.warning:
-            warnings.append(parsed.warning)
-        existing = _existing_articles(session, feed, parsed.entries)
-        entries = _completed_from_pages(parsed.entries, existing, warnings, fetched.url, policy)
+        with within(poll_deadline_seconds()):
+            fetched = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, policy=policy)
+            warnings = _follow_permanent_move(session, feed, fetched.permanent_url)
+            if fetched.not_modified:  # nothing to parse, nothing to store
+                feed.last_polled_at = now
+                _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
+                return PollResult(feed.id, not_modified=True, warning=feed.last_warning)
+            parsed = parse_feed(fetched.content, url=fetched.url,
+                                content_type=fetched.headers.get("content-type"))
+            if parsed.warning:
+                warnings.append(parsed.warning)
+            existing = _existing_articles(session, feed, parsed.entries)
+            entries = _completed_from_pages(parsed.entries, existing, warnings, fetched.url, policy)
     except HostBusy:
         feed.next_poll_at = now + HOST_BUSY_DELAY
         return PollResult(feed.id, deferred=True)
@@ -124,11 +134,15 @@ def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], wa
     is where the feed was read): an item's link is the feed's to choose, and must not make us
     fetch, and publish, any other server's page. Only when new or changed, so a quiet poll
     fetches no page. A page that fails or is refused leaves the intro and a warning on the
-    feed's row; a busy host defers the whole poll."""
-    completed = []
+    feed's row; a busy host defers the whole poll. Entries whose page the poll's deadline
+    leaves no time for are left out, for the next poll to store with their page."""
+    completed, waiting = [], 0
     for entry in entries:
         stored = existing.get(entry.key)
         if entry.needs_page and (stored is None or stored.content_hash != entry.feed_hash):
+            if not seconds_left():
+                waiting += 1
+                continue
             try:
                 page = fetch(entry.url, accept=PAGE_ACCEPT, same_host_as=feed_url, policy=policy)
                 found = extract_from_page(
@@ -139,6 +153,8 @@ def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], wa
                 if found.lead_html or found.parts:
                     entry = replace(analyst_entry(entry, found), source_hash=entry.content_hash)
         completed.append(entry)
+    if waiting:
+        warnings.append(f"{waiting} entries wait for the next poll: no time was left to read their article pages")
     return completed
 
 

@@ -1,0 +1,130 @@
+"""Slow-drip servers against one total deadline per request: a server that sends its headers one
+byte at a time resets no clock. Each read is quick, yet the fetch, the poll and the link check end
+by their deadline (here FEED_CONNECT_TIMEOUT_SECONDS + FEED_TIMEOUT_SECONDS = 2 s), leave no
+thread behind, and the failure is on the feed's row."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import pytest
+
+from digest.checklist.links import check_links, deadline_seconds
+from digest.feeds.fetch import FetchError, fetch, request_seconds
+from digest.feeds.poll import poll_deadline_seconds
+from digest.feeds.registry import add_feed
+from digest.store.db import unit_of_work
+from tests.checklist.conftest import edition_linking_to
+from tests.cli import digest, digest_process
+from tests.conftest import reset_caches
+from tests.factories import FEED_PATH, articles, feed_at, poll_url
+from tests.feed_documents import k2_rss, recent_items
+from tests.servers import Route
+from tests.slow_servers import DRIPPED_ANSWER, dripping_server
+
+# What a test allows beyond the deadline: closing sockets, a database commit, a loaded machine.
+MARGIN = 3.0
+
+
+@pytest.fixture
+def short_deadline(settings, monkeypatch):
+    monkeypatch.setenv("FEED_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("FEED_CONNECT_TIMEOUT_SECONDS", "1")
+    reset_caches()
+    assert request_seconds() == 2
+
+
+@pytest.fixture
+def dripping():
+    with dripping_server(interval=0.5) as url:
+        yield url
+
+
+def test_a_fetch_from_a_dripping_server_ends_by_its_deadline(short_deadline, dripping):
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        fetch(dripping + FEED_PATH)
+    assert time.monotonic() - started < request_seconds() + MARGIN
+
+
+def test_feeds_poll_of_a_dripping_feed_ends_by_its_deadline_and_records_it(short_deadline, dripping):
+    url = dripping + FEED_PATH
+    with unit_of_work() as session:
+        feed_id = add_feed(session, url).id
+    started = time.monotonic()
+    ran = digest("feeds", "poll")
+    assert time.monotonic() - started < request_seconds() + MARGIN
+    assert ran.returncode == 0, ran.stderr
+    assert f"feed {feed_id}: error: {url} timed out" in ran.stdout
+    feed = feed_at(url)
+    assert "timed out" in feed.last_error and feed.consecutive_failures == 1
+
+
+def _dripping_page(handler) -> None:
+    """An article page whose answer arrives one byte every half second (on the feed's own host)."""
+    handler.close_connection = True
+    try:
+        for byte in DRIPPED_ANSWER:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.5)
+    except OSError:
+        pass  # the poller hung up
+
+
+def test_a_poll_whose_article_pages_drip_ends_by_the_polls_deadline(short_deadline, feed_server):
+    """Each page alone keeps its deadline; the poll as a whole keeps one too, so a feed of many
+    slow pages cannot hold a worker for many deadlines. Pages not reached in time wait for the
+    next poll (their entries are not stored yet), so no article loses its page for good."""
+    items = [dataclasses.replace(item, full_text=False) for item in recent_items(8)]
+    feed_server.routes[FEED_PATH] = Route(200, k2_rss(feed_server.base, items), {"Content-Type": "application/rss+xml"})
+    for item in items:
+        feed_server.routes[item.link("")] = _dripping_page
+    started = time.monotonic()
+    result = poll_url(feed_server.url(FEED_PATH))
+    assert time.monotonic() - started < poll_deadline_seconds() + MARGIN
+    assert result.error is None
+    assert 1 <= result.new < len(items)
+    assert "article page not read" in result.warning and "timed out" in result.warning
+    assert f"{len(items) - result.new} entries wait for the next poll" in result.warning
+    assert len(articles()) == result.new
+
+
+def _link_check_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("link-check")]
+
+
+def test_check_links_ends_by_its_deadline_and_leaves_no_thread(short_deadline, feed_server, dripping):
+    feed_server.routes["/item/ok"] = Route(200)
+    started = time.monotonic()
+    answers = check_links([dripping + "/item/drips", feed_server.url("/item/ok")])
+    assert time.monotonic() - started < deadline_seconds() + MARGIN
+    assert answers[dripping + "/item/drips"].ok is False
+    assert answers[dripping + "/item/drips"].note == "timed out"
+    assert answers[feed_server.url("/item/ok")].ok is True
+    assert _link_check_threads() == []
+
+
+class _At:
+    """Where edition_linking_to points an article: the dripping server, by its URL."""
+
+    def __init__(self, base: str):
+        self.base, self.routes = base, {}
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def test_editions_check_exits_by_its_deadline_with_a_dripping_link(short_deadline, dripping):
+    """The real process: it once printed its answer in time, then waited at exit for the
+    abandoned request thread for as long as the server kept dripping."""
+    edition_id = edition_linking_to(_At(dripping), "/item/drips")
+    started = time.monotonic()
+    ran = digest_process("editions", "check", str(edition_id))
+    elapsed = time.monotonic() - started
+    assert "Traceback" not in ran.stderr
+    assert f"{dripping}/item/drips" in ran.stdout and "timed out" in ran.stdout
+    # Python's start and the spam check are in it too; the dripped answer would take minutes.
+    assert elapsed < deadline_seconds() + 20, ran.stdout
