@@ -18,7 +18,7 @@ from digest.feeds.registry import add_feed
 from digest.store.db import unit_of_work
 from tests.checklist.conftest import edition_linking_to
 from tests.cli import digest, digest_process
-from tests.conftest import reset_caches
+from tests.conftest import Worker, reset_caches, wait_for
 from tests.factories import FEED_PATH, articles, feed_at, poll_url
 from tests.feed_documents import k2_rss, recent_items
 from tests.servers import Route
@@ -128,3 +128,29 @@ def test_editions_check_exits_by_its_deadline_with_a_dripping_link(short_deadlin
     assert f"{dripping}/item/drips" in ran.stdout and "timed out" in ran.stdout
     # Python's start and the spam check are in it too; the dripped answer would take minutes.
     assert elapsed < deadline_seconds() + 20, ran.stdout
+
+
+@pytest.mark.postgresql_only  # the worker proves the same on either database; its start is the slow part
+def test_a_worker_polling_dripping_feeds_ends_each_poll_by_its_deadline(short_deadline, service_env, redis_client,
+                                                                        tmp_path):
+    """Three dripping feeds queued to one worker process: each task ends by its deadline, so the
+    queue drains in three deadlines instead of holding the worker for minutes per feed."""
+    from workers.tasks import poll_feed
+
+    redis_client.flushdb()  # this test process's own database: no message of an earlier test runs
+    worker = Worker(dict(service_env, FEED_TIMEOUT_SECONDS="1", FEED_CONNECT_TIMEOUT_SECONDS="1"),
+                    tmp_path / "worker.log").start()
+    try:
+        with dripping_server(interval=0.5) as base:
+            urls = [f"{base}/feed-{number}.xml" for number in range(3)]
+            with unit_of_work() as session:
+                feed_ids = [add_feed(session, url).id for url in urls]
+            started = time.monotonic()
+            for feed_id in feed_ids:
+                poll_feed.delay(feed_id)
+            wait_for(lambda: all(feed_at(url).last_error for url in urls), timeout=60,
+                     what="the three polls to record their failures")
+            assert time.monotonic() - started < len(urls) * request_seconds() + 2 * MARGIN
+            assert all("timed out" in feed_at(url).last_error for url in urls)
+    finally:
+        worker.stop()
