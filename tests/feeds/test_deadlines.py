@@ -49,6 +49,16 @@ def test_a_fetch_from_a_dripping_server_ends_by_its_deadline(short_deadline, dri
     assert time.monotonic() - started < request_seconds() + MARGIN
 
 
+def test_a_dripped_tls_handshake_ends_by_the_deadline(short_deadline):
+    """The handshake is under the deadline too: a TLS record announced whole, then dripped."""
+    record = b"\x16\x03\x03\x40\x00" + b"\x02" * 300
+    with dripping_server(interval=0.5, answer=record) as url:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="timed out"):
+            fetch(url.replace("http://", "https://") + FEED_PATH)
+        assert time.monotonic() - started < request_seconds() + MARGIN
+
+
 def test_feeds_poll_of_a_dripping_feed_ends_by_its_deadline_and_records_it(short_deadline, dripping):
     url = dripping + FEED_PATH
     with unit_of_work() as session:

@@ -21,6 +21,7 @@ UNREQUESTABLE = [
     ("http://127.0.0.1:0/feed.xml", "port 0 is not between 1 and 65535"),
     ("http://\u2615.localhost:{port}/feed.xml", "Invalid IDNA hostname"),
     ("http://xn--a.localhost:{port}/feed.xml", "invalid IDNA host name"),
+    ("http://local host:{port}/feed.xml", "host 'local%20host' has characters no host name can have"),
 ]
 
 
