@@ -44,6 +44,9 @@ def add_feed(session: Session, url: str, section: str | None = None, *,
              policy: AddressPolicy | None = None) -> Feed:
     """Register `url`; a removed feed of the same URL comes back with its articles."""
     url = validate_feed_url(url, policy)
+    if not fits(Feed.section, section):
+        raise InputError(f"section {section[:60]!r}... has {len(section)} characters, more than "
+                         f"the {column_length(Feed.section)} a section may have")
     existing = session.scalar(select(Feed).where(Feed.url == url))
     if existing is not None and existing.status != FeedStatus.REMOVED:
         raise Conflict(f"feed {url!r} is already registered (feed {existing.id})")

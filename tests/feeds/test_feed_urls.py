@@ -71,3 +71,11 @@ def test_a_redirect_to_a_url_the_poller_cannot_request_fails_on_the_feeds_row(se
     # httpx reads the Location itself (for its own redirects) and refuses it first.
     assert result.error.startswith(f"{url} could not be fetched: ") and "Invalid IPv4 address: '0177.0.0.1'" in result.error
     assert feed_at(url).last_error == result.error
+
+
+def test_feeds_add_refuses_a_section_too_long_to_keep(settings, feed_server):
+    url = serve_feed(feed_server)
+    ran = digest("feeds", "add", url, "--section", "S" * 201)
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    assert f"section {'S' * 60!r}... has 201 characters, more than the 200 a section may have" in ran.stderr
+    assert _feeds() == 0 and feed_server.requests == []
