@@ -5,14 +5,17 @@ may reach a column. SQLite would keep either silently."""
 
 from __future__ import annotations
 
-from sqlalchemy import String, inspect
+from sqlalchemy import Column, String, inspect
 from sqlalchemy.orm import InstrumentedAttribute
 
 
 def column_length(attribute: InstrumentedAttribute) -> int | None:
     """The declared length of a mapped column (`Feed.etag` -> 500); None when unbounded."""
-    column_type = attribute.property.columns[0].type
-    return column_type.length if isinstance(column_type, String) else None
+    return _length(attribute.property.columns[0])
+
+
+def _length(column: Column) -> int | None:
+    return column.type.length if isinstance(column.type, String) else None
 
 
 def fits(attribute: InstrumentedAttribute, value: str | None) -> bool:
@@ -34,9 +37,7 @@ def storable(model: type, values: dict) -> dict:
     ready = {}
     for name, value in values.items():
         if isinstance(value, str):
-            column_type = columns[name].type
-            length = column_type.length if isinstance(column_type, String) else None
-            value = value.replace("\x00", "")[:length]
+            value = value.replace("\x00", "")[:_length(columns[name])]
         ready[name] = value
     return ready
 
