@@ -1,13 +1,17 @@
 """Fetch feeds and article pages over HTTP politely: one request per host at a time, conditional
-GET, connect and total timeouts, a streamed size cap, and redirects followed by hand so a
-permanent move (301/308) can be told apart from a temporary one (302/303/307)."""
+GET, one deadline for the whole request, a streamed size cap, and redirects followed by hand so a
+permanent move (301/308) can be told apart from a temporary one (302/303/307).
+
+The deadline (`request_seconds`) covers everything a fetch or probe does, redirects included:
+connecting (within its own shorter limit), TLS, the headers and the body. It is kept where the
+sockets are (feeds.network): a server dripping its answer a byte at a time is cut off at the
+deadline, in the caller's thread, with no thread left waiting on it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import threading
-import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -19,7 +23,8 @@ import httpx
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.feeds.hosts import host_slot
-from digest.feeds.network import AddressPolicy, CheckedBackend, RefusedAddress, address_policy
+from digest.feeds.links import request_problem
+from digest.feeds.network import AddressPolicy, CheckedBackend, RefusedAddress, address_policy, seconds_left, within
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
@@ -41,6 +46,10 @@ class FetchError(Exception):
 
 class RefusedFetch(FetchError):
     """The URL (or a redirect's target) is on an address the poller may not connect to."""
+
+
+class InvalidURL(FetchError):
+    """The URL (or a redirect's target) is one the HTTP client cannot request at all."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,13 @@ def _forget_client() -> None:
 os.register_at_fork(after_in_child=_forget_client)
 
 
+def request_seconds() -> float:
+    """How long one fetch or probe may take, redirects included: FEED_CONNECT_TIMEOUT_SECONDS
+    (at most FEED_TIMEOUT_SECONDS) to connect, plus FEED_TIMEOUT_SECONDS for the answer."""
+    settings = get_settings()
+    return min(settings.FEED_CONNECT_TIMEOUT_SECONDS, settings.FEED_TIMEOUT_SECONDS) + settings.FEED_TIMEOUT_SECONDS
+
+
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None,
           accept: str = FEED_ACCEPT, same_host_as: str | None = None,
           policy: AddressPolicy | None = None) -> FetchResult:
@@ -108,34 +124,39 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     only to an address `policy` (by default: the settings') allows. With `same_host_as`, every
     hop must stay on that URL's host and port.
 
-    Raises FetchError for HTTP errors, timeouts, oversized bodies, refused addresses or hosts
-    and network failures, and hosts.HostBusy when a host stayed busy longer than
-    FEED_HOST_WAIT_SECONDS."""
+    Raises FetchError for HTTP errors, the deadline, oversized bodies, invalid URLs, refused
+    addresses or hosts and network failures, and hosts.HostBusy when a host stayed busy longer
+    than FEED_HOST_WAIT_SECONDS."""
     policy = policy or address_policy()
     headers = {"Accept": accept}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    return _follow(url, lambda current: _get(current, headers, policy), same_host_as)
+    with within(request_seconds()):
+        return _follow(url, lambda current: _get(current, headers, policy), same_host_as)
 
 
 def probe(url: str, *, method: str = "HEAD", policy: AddressPolicy | None = None) -> FetchResult:
     """Whether `url` answers, without reading its body: redirects followed as `fetch` does, only
-    to addresses `policy` allows, with the same time-outs. Not under the per-host lock, which
+    to addresses `policy` allows, under the same deadline. Not under the per-host lock, which
     paces polls: a link check is a handful of short requests. Raises FetchError like `fetch`
     (with `status` for an HTTP error, e.g. 404 or the 405 of a server that refuses HEAD)."""
     policy = policy or address_policy()
-    return _follow(url, lambda current: _send(method, current, {"Accept": PAGE_ACCEPT}, policy, max_bytes=0),
-                   None)
+    with within(request_seconds()):
+        return _follow(url, lambda current: _send(method, current, {"Accept": PAGE_ACCEPT}, policy, max_bytes=0),
+                       None)
 
 
 def _follow(url: str, request, same_host_as: str | None) -> FetchResult:
     """`request(url)` -> (status, headers, content), repeated along redirects."""
     current, permanent, only_permanent = url, url, True
     for _ in range(MAX_REDIRECTS + 1):
+        how = "" if current == url else f" (where {url} redirects)"
+        problem = request_problem(current)
+        if problem:
+            raise InvalidURL(f"{current!r}{how} is not a valid URL: {problem}")
         if same_host_as and host_and_port(current) != host_and_port(same_host_as):
-            how = "" if current == url else f" (where {url} redirects)"
             raise FetchError(f"{current}{how} is refused: not on the feed's own host "
                              f"{urlsplit(same_host_as).netloc}")
         try:
@@ -167,44 +188,48 @@ def host_and_port(url: str) -> tuple[str, int]:
 
 def _get(url: str, headers: dict[str, str], policy: AddressPolicy) -> tuple[int, httpx.Headers, bytes]:
     settings = get_settings()
-    total = settings.FEED_TIMEOUT_SECONDS
-    connect = min(settings.FEED_CONNECT_TIMEOUT_SECONDS, total)
     host = urlsplit(url).hostname or ""
-    # The lock outlives the longest request it guards, and lapses if this process dies.
-    with host_slot(host, hold_seconds=connect + total + 5):
+    # The lock outlives the longest request it guards, and lapses if this process dies. Waiting
+    # for it counts against the deadline too.
+    with host_slot(host, hold_seconds=request_seconds() + 5,
+                   wait_seconds=min(settings.FEED_HOST_WAIT_SECONDS, seconds_left())):
         return _send("GET", url, headers, policy, max_bytes=settings.FEED_MAX_BYTES)
 
 
 def _send(method: str, url: str, headers: dict[str, str], policy: AddressPolicy, *,
           max_bytes: int) -> tuple[int, httpx.Headers, bytes]:
-    """One request under the time-outs; the body read up to `max_bytes` (0: not read at all)."""
+    """One request within what is left of the deadline in force (feeds.network cuts every
+    socket operation off there); the body read up to `max_bytes` (0: not read at all)."""
+    left = seconds_left()
+    if not left:
+        raise FetchError(f"{url} timed out (its deadline passed before it was asked)")
     settings = get_settings()
-    total = settings.FEED_TIMEOUT_SECONDS
-    connect = min(settings.FEED_CONNECT_TIMEOUT_SECONDS, total)
-    deadline = time.monotonic() + connect + total
+    # A silent server is given up on after FEED_TIMEOUT_SECONDS, as each read always was; the
+    # deadline is what stops one that keeps every read short.
+    timeout = httpx.Timeout(min(settings.FEED_TIMEOUT_SECONDS, left),
+                            connect=min(settings.FEED_CONNECT_TIMEOUT_SECONDS, left))
     try:
-        with _client(policy).stream(method, url, headers=headers,
-                                    timeout=httpx.Timeout(total, connect=connect)) as response:
+        with _client(policy).stream(method, url, headers=headers, timeout=timeout) as response:
             status = response.status_code
             if status == 304 or status in _REDIRECTS:
                 # Read the (empty or short) rest, so the connection goes back to the pool.
-                _read_capped(response, url, 64 * 1024, deadline)
+                _read_capped(response, url, 64 * 1024)
                 return status, response.headers, b""
             if status >= 400:
                 raise FetchError(f"{url} answered HTTP {status}", status=status,
                                  retry_after=retry_after_seconds(response.headers.get("retry-after")))
             if not max_bytes:
                 return status, response.headers, b""  # unread: the connection is dropped, not drained
-            return status, response.headers, _read_capped(response, url, max_bytes, deadline)
+            return status, response.headers, _read_capped(response, url, max_bytes)
     except httpx.TimeoutException as exc:
         raise FetchError(f"{url} timed out ({type(exc).__name__})") from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"{url} could not be fetched: {type(exc).__name__}: {exc}") from exc
 
 
-def _read_capped(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> bytes:
-    """The body, read as it streams. Past the cap or the deadline we stop reading: leaving the
-    stream unread closes the connection, so the rest is never downloaded."""
+def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> bytes:
+    """The body, read as it streams. Past the cap we stop reading: leaving the stream unread
+    closes the connection, so the rest is never downloaded."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{url} declares {declared} bytes, more than the {max_bytes} allowed")
@@ -214,9 +239,6 @@ def _read_capped(response: httpx.Response, url: str, max_bytes: int, deadline: f
         body.extend(chunk)
         if len(body) > max_bytes:
             raise FetchError(f"{url} is larger than {max_bytes} bytes; not read further")
-        if time.monotonic() > deadline:
-            raise FetchError(f"{url} timed out (body still arriving after "
-                             f"{get_settings().FEED_TIMEOUT_SECONDS:g}s)")
     return bytes(body)
 
 

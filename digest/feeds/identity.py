@@ -11,8 +11,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|"
                        r"ref_src|oly_anon_id|oly_enc_id|vero_id|wt\.mc_id)$", re.I)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# A Joomla K2 item: /<section path>/item/<numeric id>-<alias>.html; the id alone names it.
-_K2_ITEM_PATH = re.compile(r"(?:^|/)item/(\d+)(?:-[^/]*)?(?:\.html)?$", re.I)
+# A Joomla K2 item: /<section path>/item/<numeric id>-<alias>.html; the id alone names it (a
+# database id: never thousands of digits, which int() would refuse).
+_K2_ITEM_PATH = re.compile(r"(?:^|/)item/(\d{1,18})(?:-[^/]*)?(?:\.html)?$", re.I)
+# The length of the column keeping a key (articles.entry_key).
+MAX_KEY = 500
 
 
 def canonical_url(url: str) -> str:
@@ -43,20 +46,23 @@ def k2_item_key(url: str) -> str | None:
     if not match:
         return None
     site = parts.hostname.rstrip(".").removeprefix("www.")
-    return f"k2:{site}:{int(match.group(1))}"
+    key = f"k2:{site}:{int(match.group(1))}"
+    # A host too long for the column is hashed whole: cut short, the item's id would be lost.
+    return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def entry_key(guid: str | None, link: str | None, title: str, published: dt.datetime | None) -> str:
-    """K2 item id, else guid, else canonical link, else a hash of title and date."""
-    guid, link = (guid or "").strip(), (link or "").strip()
+    """K2 item id, else guid, else canonical link, else a hash of title and date; never longer
+    than MAX_KEY, never with a NUL (which PostgreSQL cannot store)."""
+    guid, link = (guid or "").replace("\0", "").strip(), (link or "").strip()
     for candidate in (guid, link):
         if candidate and (key := k2_item_key(candidate)):
             return key
     if guid:
         # A permalink guid is a URL like any link; an opaque guid is kept as the feed wrote it.
-        return canonical_url(guid)[:500] if _is_http_url(guid) else guid[:500]
+        return canonical_url(guid)[:MAX_KEY] if _is_http_url(guid) else guid[:MAX_KEY]
     if link and _is_http_url(link):
-        return canonical_url(link)[:500]
+        return canonical_url(link)[:MAX_KEY]
     stamp = published.isoformat() if published else ""
     return "sha256:" + hashlib.sha256(f"{title}\0{stamp}".encode()).hexdigest()
 

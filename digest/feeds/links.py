@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpx
+
 SCHEMES = ("http", "https")
 # Browsers drop tabs and line breaks inside a URL (so "java\tscript:" is "javascript:"); we do
 # the same before judging the scheme. Any other control character makes the link unusable.
@@ -39,6 +41,28 @@ def http_url(value: str | None, base: str | None = None) -> str | None:
         return None
     path, query, fragment = (_encode(part) for part in (parts.path, parts.query, parts.fragment))
     return urlunsplit((parts.scheme.lower(), parts.netloc, path, query, fragment))
+
+
+def request_problem(url: str) -> str | None:
+    """Why the poller's HTTP client cannot request `url`, or None when it can. httpx refuses
+    what browsers still read (an octal or zero-padded IPv4 address such as 0177.0.0.1, a name
+    IDNA cannot encode, a control character); a host with a space or '%' in it cannot resolve,
+    and a port past 65535 would wrap round to another."""
+    try:
+        parsed = httpx.URL(url)
+        parsed.host  # noqa: B018 - decodes an 'xn--' name as the request does: a malformed one fails
+    except httpx.InvalidURL as exc:
+        return str(exc)
+    except UnicodeError as exc:  # idna's errors
+        return f"invalid IDNA host name: {exc}"
+    if parsed.scheme not in SCHEMES or not parsed.raw_host:
+        return "not an http(s) URL with a host"
+    if b"%" in parsed.raw_host and b":" not in parsed.raw_host:  # an IPv6 literal may name a zone
+        # httpx percent-encodes a space or '<' in a host name, which then never resolves.
+        return f"host {parsed.host!r} has characters no host name can have"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"port {parsed.port} is not between 1 and 65535"
+    return None
 
 
 def _encode(part: str) -> str:

@@ -7,13 +7,22 @@ for them (and report what it found on the feed's row). The check happens where t
 opened: the host is resolved once, every address it resolves to is judged, and the connection
 goes to an address that was judged, so a DNS answer that changes in between (rebinding)
 cannot slip a private address past it. TLS still verifies (and SNI still names) the host.
+
+It is also where a request's deadline holds: every socket operation (connect, TLS handshake,
+each read and write) waits at most until the deadline set around the request (`until`), so a
+server dripping its answer a byte at a time cannot restart the clock with each byte.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import socket
+import ssl
+import time
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -26,6 +35,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Python 3.11 calls these global; none is a public unicast address.
 _NOT_PUBLIC_V4 = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15")]
+
+
+# The moment (time.monotonic) by which the request under way must be over; None: no deadline.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("request_deadline", default=None)
 
 
 class RefusedAddress(Exception):
@@ -121,9 +134,70 @@ def refuse_private_url(url: str, policy: AddressPolicy | None = None) -> None:
         return
 
 
+@contextlib.contextmanager
+def until(moment: float) -> Iterator[float]:
+    """Every connection made and every byte read or written in this block (in this thread or
+    context) is done by `moment` (time.monotonic), or by an enclosing block's earlier one."""
+    outer = _deadline.get()
+    moment = moment if outer is None else min(moment, outer)
+    token = _deadline.set(moment)
+    try:
+        yield moment
+    finally:
+        _deadline.reset(token)
+
+
+def within(seconds: float) -> contextlib.AbstractContextManager[float]:
+    """`until` `seconds` from now."""
+    return until(time.monotonic() + seconds)
+
+
+def seconds_left() -> float | None:
+    """What is left of the deadline in force (0 when it has passed), or None without one."""
+    moment = _deadline.get()
+    return None if moment is None else max(0.0, moment - time.monotonic())
+
+
+def _clamped(timeout: float | None, expired: type[Exception]) -> float | None:
+    """`timeout` shortened to the deadline in force; `expired` raised once it has passed."""
+    left = seconds_left()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise expired("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every operation waits no longer than the deadline in force
+    (read when the operation starts: a pooled connection serves the request using it now)."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _clamped(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _clamped(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        # The handshake as a whole is one socket operation under this limit.
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname,
+                                                      _clamped(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._stream.get_extra_info(info)
+
+
 class CheckedBackend(httpcore.NetworkBackend):
     """httpcore's own socket backend, reached only through the policy: the host is resolved
-    here and the socket opened to a judged address (TLS and Host header keep the name)."""
+    here and the socket opened to a judged address (TLS and Host header keep the name). Its
+    streams keep the deadline in force."""
 
     def __init__(self, policy: AddressPolicy):
         self.policy = policy
@@ -139,8 +213,10 @@ class CheckedBackend(httpcore.NetworkBackend):
         failure: Exception | None = None
         for address in addresses:
             try:
-                return self._sockets.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                 socket_options=socket_options)
+                stream = self._sockets.connect_tcp(address, port, local_address=local_address,
+                                                   timeout=_clamped(timeout, httpcore.ConnectTimeout),
+                                                   socket_options=socket_options)
+                return _DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None

@@ -1,5 +1,9 @@
 """Poll a feed: fetched entries become articles, once each, updated in place when they change.
-Whatever goes wrong is recorded on that feed alone, which backs off; nothing is raised."""
+Whatever goes wrong is recorded on that feed alone, which backs off; nothing is raised.
+
+A poll's requests (the feed's and its article pages') end by one deadline, so a feed of many
+slow pages holds its worker for a bounded time. What the feed and its server send is made to fit
+the columns before it is stored (store.bounds), so one item can never fail its feed's insert."""
 
 from __future__ import annotations
 
@@ -13,16 +17,19 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import NotFound
 from digest.feeds.extract import extract_from_page
-from digest.feeds.fetch import PAGE_ACCEPT, FetchError, fetch
+from digest.feeds.fetch import PAGE_ACCEPT, FetchError, fetch, request_seconds
 from digest.feeds.hosts import HostBusy
-from digest.feeds.network import AddressPolicy
+from digest.feeds.network import AddressPolicy, seconds_left, within
 from digest.feeds.parse import Entry, ParseError, analyst_entry, decode_document, parse_feed
+from digest.store.bounds import assign, fits, storable, whole_or_none
 from digest.store.models import Article, Feed, FeedStatus
 from digest.store.upsert import insert_ignoring_duplicates
 
 MAX_BACKOFF = dt.timedelta(hours=24)
 # A poll deferred because its host was busy comes back at a later beat tick.
 HOST_BUSY_DELAY = dt.timedelta(minutes=1)
+# A poll's requests, the feed's and its article pages', take at most this many requests' time.
+POLL_REQUESTS = 4
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,10 @@ def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:
     return list(session.scalars(query.order_by(Feed.next_poll_at)))
 
 
+def poll_deadline_seconds() -> float:
+    return POLL_REQUESTS * request_seconds()
+
+
 def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
               policy: AddressPolicy | None = None) -> PollResult:
     """Fetch one feed and upsert its entries; a failure is recorded on the feed, never raised.
@@ -69,18 +80,20 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
         # A task queued before the operator paused the feed (or before a 410) does nothing.
         return PollResult(feed.id, skipped=f"feed is {feed.status.value}")
     try:
-        fetched = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, policy=policy)
-        warnings = _follow_permanent_move(session, feed, fetched.permanent_url)
-        if fetched.not_modified:  # nothing to parse, nothing to store
-            feed.last_polled_at = now
-            _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
-            return PollResult(feed.id, not_modified=True, warning=feed.last_warning)
-        parsed = parse_feed(fetched.content, url=fetched.url,
-                            content_type=fetched.headers.get("content-type"))
-        if parsed.warning:
-            warnings.append(parsed.warning)
-        existing = _existing_articles(session, feed, parsed.entries)
-        entries = _completed_from_pages(parsed.entries, existing, warnings, fetched.url, policy)
+        with within(poll_deadline_seconds()):
+            fetched = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, policy=policy)
+            warnings = _follow_permanent_move(session, feed, fetched.permanent_url)
+            if fetched.not_modified:  # nothing to parse, nothing to store
+                feed.last_polled_at = now
+                _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
+                return PollResult(feed.id, not_modified=True, warning=feed.last_warning)
+            parsed = parse_feed(fetched.content, url=fetched.url,
+                                content_type=fetched.headers.get("content-type"))
+            if parsed.warning:
+                warnings.append(parsed.warning)
+            entries = _storable_entries(parsed.entries, warnings)
+            existing = _existing_articles(session, feed, entries)
+            entries = _completed_from_pages(entries, existing, warnings, fetched.url, policy)
     except HostBusy:
         feed.next_poll_at = now + HOST_BUSY_DELAY
         return PollResult(feed.id, deferred=True)
@@ -90,13 +103,15 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
 
     feed.last_polled_at = now
     new, updated = _store_entries(session, feed, entries, existing, now)
-    feed.title = (parsed.title or feed.title or "")[:500] or None
-    feed.etag = fetched.headers.get("etag")
-    feed.last_modified = fetched.headers.get("last-modified")
+    # A validator too long to keep is not kept (cut short it would never match): the next poll
+    # asks without it.
+    assign(feed, title=parsed.title or feed.title or None,
+           etag=whole_or_none(Feed.etag, fetched.headers.get("etag")),
+           last_modified=whole_or_none(Feed.last_modified, fetched.headers.get("last-modified")))
     if new:
         feed.last_new_at = now
     _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
-    feed.last_warning = "; ".join(warnings)[:4000] or None
+    assign(feed, last_warning="; ".join(warnings)[:4000] or None)
     return PollResult(feed.id, new=new, updated=updated, warning=feed.last_warning)
 
 
@@ -107,8 +122,24 @@ def _follow_permanent_move(session: Session, feed: Feed, permanent_url: str) -> 
     taken = session.scalar(select(Feed.id).where(Feed.url == permanent_url, Feed.id != feed.id))
     if taken is not None:
         return [f"moved permanently to {permanent_url}, which feed {taken} already polls"]
+    if not fits(Feed.url, permanent_url):
+        return [f"moved permanently to a URL of {len(permanent_url)} characters, too long to keep; "
+                f"still polled at {feed.url}"]
     feed.url = permanent_url
     return []
+
+
+def _storable_entries(entries: list[Entry], warnings: list[str]) -> list[Entry]:
+    """The entries, each link one that fits its column: an item whose link is too long to keep
+    keeps no link (as an item with a `javascript:` link does), named in a warning."""
+    storable_entries = []
+    for entry in entries:
+        if not fits(Article.url, entry.url):
+            warnings.append(f"the link of {entry.title[:100]!r} has {len(entry.url)} characters, "
+                            "too long to keep; the item keeps no link")
+            entry = replace(entry, url="", needs_page=False)
+        storable_entries.append(entry)
+    return storable_entries
 
 
 def _existing_articles(session: Session, feed: Feed, entries: list[Entry]) -> dict[str, Article]:
@@ -124,11 +155,15 @@ def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], wa
     is where the feed was read): an item's link is the feed's to choose, and must not make us
     fetch, and publish, any other server's page. Only when new or changed, so a quiet poll
     fetches no page. A page that fails or is refused leaves the intro and a warning on the
-    feed's row; a busy host defers the whole poll."""
-    completed = []
+    feed's row; a busy host defers the whole poll. Entries whose page the poll's deadline
+    leaves no time for are left out, for the next poll to store with their page."""
+    completed, waiting = [], 0
     for entry in entries:
         stored = existing.get(entry.key)
         if entry.needs_page and (stored is None or stored.content_hash != entry.feed_hash):
+            if not seconds_left():
+                waiting += 1
+                continue
             try:
                 page = fetch(entry.url, accept=PAGE_ACCEPT, same_host_as=feed_url, policy=policy)
                 found = extract_from_page(
@@ -139,6 +174,8 @@ def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], wa
                 if found.lead_html or found.parts:
                     entry = replace(analyst_entry(entry, found), source_hash=entry.content_hash)
         completed.append(entry)
+    if waiting:
+        warnings.append(f"{waiting} entries wait for the next poll: no time was left to read their article pages")
     return completed
 
 
@@ -171,15 +208,15 @@ def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing:
 
 
 def _fields(entry: Entry, feed: Feed, published_fallback: dt.datetime, now: dt.datetime) -> dict:
-    return dict(
-        url=entry.url[:2000], title=entry.title[:1000], authors=(entry.authors or "")[:1000] or None,
+    return storable(Article, dict(
+        url=entry.url, title=entry.title, authors=entry.authors or None,
         # The editor's section for the feed wins over what the item says about itself.
-        section=(feed.section or entry.section or "")[:200] or None,
+        section=feed.section or entry.section or None,
         summary_html=entry.summary_html, content_html=entry.content_html,
         published_at=entry.published_at or published_fallback, issue_date=entry.issue_date,
         tags=entry.tags, structure=entry.structure,
         content_hash=entry.feed_hash, updated_at=now,
-    )
+    ))
 
 
 def _succeeded(feed: Feed, now: dt.datetime, interval_minutes: int) -> None:
@@ -190,7 +227,7 @@ def _succeeded(feed: Feed, now: dt.datetime, interval_minutes: int) -> None:
 
 
 def _failed(feed: Feed, now: dt.datetime, error: Exception, interval_minutes: int) -> PollResult:
-    feed.last_error = str(error)[:4000]
+    assign(feed, last_error=str(error)[:4000])
     feed.consecutive_failures += 1
     status = getattr(error, "status", None)
     if status == 410:

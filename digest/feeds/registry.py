@@ -12,15 +12,21 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict, InputError, NotFound
+from digest.feeds.links import request_problem
 from digest.feeds.network import AddressPolicy, RefusedAddress, refuse_private_url
+from digest.store.bounds import column_length, fits
 from digest.store.models import Article, EditionItem, Feed, FeedStatus
 
 
 def validate_feed_url(url: str, policy: AddressPolicy | None = None) -> str:
-    """`url` stripped, when it is an http(s) URL on a public address (see feeds.network)."""
+    """`url` stripped, when it is an http(s) URL the poller can request (see
+    links.request_problem), on a public address (see feeds.network), short enough to keep."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"feed URL {url!r} is not an http(s) URL with a host")
+    if not fits(Feed.url, url.strip()):
+        raise InputError(f"feed URL {url[:100]!r}... has {len(url.strip())} characters, more than "
+                         f"the {column_length(Feed.url)} a feed URL may have")
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
         refuse_private_url(url.strip(), policy)
@@ -28,6 +34,9 @@ def validate_feed_url(url: str, policy: AddressPolicy | None = None) -> str:
         raise InputError(f"feed URL {url!r} is not valid: {exc}") from exc
     except RefusedAddress as exc:
         raise InputError(f"feed URL {url.strip()!r} is refused: {exc}") from exc
+    problem = request_problem(url.strip())
+    if problem:
+        raise InputError(f"feed URL {url!r} is not valid: {problem}")
     return url.strip()
 
 
@@ -35,6 +44,9 @@ def add_feed(session: Session, url: str, section: str | None = None, *,
              policy: AddressPolicy | None = None) -> Feed:
     """Register `url`; a removed feed of the same URL comes back with its articles."""
     url = validate_feed_url(url, policy)
+    if not fits(Feed.section, section):
+        raise InputError(f"section {section[:60]!r}... has {len(section)} characters, more than "
+                         f"the {column_length(Feed.section)} a section may have")
     existing = session.scalar(select(Feed).where(Feed.url == url))
     if existing is not None and existing.status != FeedStatus.REMOVED:
         raise Conflict(f"feed {url!r} is already registered (feed {existing.id})")
