@@ -41,6 +41,7 @@ from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
 from digest.web.csrf import CSRF_HEADER, CsrfRejected, set_csrf_cookie
 from digest.web.headers import SecurityHeaders, email_csp
+from digest.web.ids import RowId
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.pages import db, page
 from digest.web.request_metrics import RequestMetrics
@@ -189,7 +190,7 @@ def archive_feed(session: Session = Depends(db)) -> Response:
 
 
 @app.get("/archive/{edition_id}", response_class=HTMLResponse)
-def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResponse:
+def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENT:
         raise NotFound(f"edition {edition_id} has not been published")

@@ -21,6 +21,7 @@ from digest.ops.status import gather_status, readiness
 from digest.store.models import Editor
 from digest.web.auth import api_publisher, current_editor, require_publisher
 from digest.web.csrf import verify_csrf
+from digest.web.ids import RowId
 from digest.web.pages import db, page
 
 router = APIRouter()
@@ -98,7 +99,7 @@ def _run_edition_action(session: Session, edition_id: int, action: str, editor: 
 
 
 @router.post("/ops/editions/{edition_id}/{action}")
-async def edition_action(edition_id: int, action: str, request: Request,
+async def edition_action(edition_id: RowId, action: str, request: Request,
                          editor: Editor = Depends(require_publisher), session: Session = Depends(db)) -> Response:
     await _form(request)
     await run_in_threadpool(_run_edition_action, session, edition_id, action, editor, "web:ops")
@@ -106,7 +107,7 @@ async def edition_action(edition_id: int, action: str, request: Request,
 
 
 @router.post("/api/editions/{edition_id}/{action}")
-def api_edition_action(edition_id: int, action: str, editor: Editor = Depends(api_publisher),
+def api_edition_action(edition_id: RowId, action: str, editor: Editor = Depends(api_publisher),
                        session: Session = Depends(db)) -> JSONResponse:
     """The same actions for scripts (an editor's API token): pause, resume, cancel, ..."""
     done = _run_edition_action(session, edition_id, action, editor, "api")
