@@ -40,7 +40,7 @@ from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
 from digest.web.csrf import CSRF_HEADER, CsrfRejected, set_csrf_cookie
-from digest.web.headers import SecurityHeaders, email_csp
+from digest.web.headers import SecurityHeaders, add_defaults, email_csp
 from digest.web.ids import RowId
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.pages import db, page
@@ -66,6 +66,17 @@ def _error(request: Request, status_code: int, title: str, message: str,
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message}, status_code=status_code, headers=headers)
     return page("error.html", status_code, headers=headers, title=title, message=message)
+
+
+@app.exception_handler(Exception)
+def server_error(request: Request, exc: Exception) -> Response:
+    """A bug or a dependency down (500). Starlette calls this from its outermost middleware, after
+    the exception passed every other one, so the security headers are added here."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    answer = _error(request, 500, "Something went wrong", "this request could not be answered; the error is "
+                    "logged for the operators. Try again in a moment")
+    add_defaults(answer.headers)
+    return answer
 
 
 @app.exception_handler(NotFound)
