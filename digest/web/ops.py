@@ -3,6 +3,8 @@ as JSON, Prometheus metrics and the probes. Everything reads digest.ops.status.g
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -25,14 +27,20 @@ from digest.web.ids import RowId
 from digest.web.pages import db, page
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 @router.get("/readyz")
 def readyz() -> Response:
+    """Public, for load balancers: which dependency is down, never its error, which names internal
+    hosts, ports and database names; those go to the log, and to /ops for editors."""
     errors = readiness()
-    if any(errors.values()):
-        return JSONResponse({"ready": False, **errors}, status_code=503)
-    return JSONResponse({"ready": True, **errors})
+    for name, error in errors.items():
+        if error:
+            log.warning("/readyz: %s is down: %s", name, error)
+    ready = not any(errors.values())
+    return JSONResponse({"ready": ready, **{name: "down" if error else "ok" for name, error in errors.items()}},
+                        status_code=200 if ready else 503)
 
 
 @router.get("/metrics")
