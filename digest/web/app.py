@@ -40,6 +40,7 @@ from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
 from digest.web.csrf import CSRF_HEADER, CsrfRejected, set_csrf_cookie
+from digest.web.head import HeadAsGet
 from digest.web.headers import SecurityHeaders, add_defaults, email_csp
 from digest.web.ids import RowId
 from digest.web.limits import BodySizeLimit, RequestTooLarge
@@ -164,6 +165,8 @@ async def csrf_cookie(request: Request, call_next):
 app.add_middleware(SecurityHeaders)
 # Outside even that: a request is timed from its first byte in to its last byte out.
 app.add_middleware(RequestMetrics)
+# Outermost: a HEAD is the GET it asks about, to every part of the app.
+app.add_middleware(HeadAsGet)
 
 
 @app.get("/healthz", response_class=PlainTextResponse)
