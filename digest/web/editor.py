@@ -40,6 +40,7 @@ from digest.web.dashboard import dashboard_context
 from digest.web.forms import form_action
 from digest.web.headers import email_csp
 from digest.web.ids import RowId, form_id
+from digest.web.nul import refuse_nul
 from digest.web.pages import db, page
 
 router = APIRouter()
@@ -72,7 +73,7 @@ class EditorForm:
 
     def get(self, name: str, default: str = "") -> str:
         value = self.form.get(name, default)
-        return value if isinstance(value, str) else default
+        return refuse_nul(value, f"form field {name!r}") if isinstance(value, str) else default
 
 
 async def editor_form(request: Request, editor: Editor = Depends(current_editor),

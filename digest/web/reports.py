@@ -72,7 +72,8 @@ def trend_count(n: str | None) -> int:
     """How many editions the trends cover: `n` from the address, or REPORT_TREND_EDITIONS."""
     if n is None or n == "":
         return get_settings().REPORT_TREND_EDITIONS
-    if not n.isascii() or not n.isdigit() or not 2 <= int(n) <= 100:
+    # Three digits at most: Python refuses to read a number of thousands of digits (a 500).
+    if not n.isascii() or not n.isdigit() or len(n) > 3 or not 2 <= int(n) <= 100:
         raise InputError(f"n {n[:20]!r} must be a whole number of editions from 2 to 100")
     return int(n)
 
