@@ -30,6 +30,7 @@ from digest.clock import utcnow
 # compare with it, so every surface checks ids against this before a query (web/ids.py, cli/common.py).
 MAX_ID = 2**31 - 1
 
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
 
