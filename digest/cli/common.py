@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
 from rich.console import Console
 
@@ -23,6 +25,30 @@ for name, sub in [("db", db_app), ("feeds", feeds_app), ("editions", editions_ap
 
 console = Console()
 err = Console(stderr=True)
+
+
+def _row_id(what: str):
+    """The parser of an id on the command line: a number no row can have (0, or past the database's
+    integer) names nothing, and is refused before a query, which the database would fail with a
+    traceback (PostgreSQL: "integer out of range")."""
+    def parse(value: str | int) -> int:
+        from digest.store.models import MAX_ID
+
+        try:
+            number = int(value)
+        except ValueError:
+            raise typer.BadParameter(f"{what} id {value!r} is not a whole number") from None
+        if not 1 <= number <= MAX_ID:
+            raise typer.BadParameter(f"{what} {value} does not exist (ids run from 1 to {MAX_ID})")
+        return number
+    return parse
+
+
+# Every command taking an id takes it as one of these.
+EditionId = Annotated[int, typer.Argument(metavar="ID", parser=_row_id("edition"))]
+ArticleId = Annotated[int, typer.Argument(metavar="ARTICLE", parser=_row_id("article"))]
+FeedId = Annotated[int, typer.Argument(metavar="ID", parser=_row_id("feed"))]
+FeedOption = Annotated[Optional[int], typer.Option("--feed", help="Poll only this feed id", parser=_row_id("feed"))]
 
 
 def transaction():

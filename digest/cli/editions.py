@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from digest.cli.common import console, editions_app, local_time, send_action, transaction, who_runs_it
+from digest.cli.common import (ArticleId, EditionId, console, editions_app, local_time, send_action, transaction,
+                               who_runs_it)
 from digest.cli.listing import Column, list_table, print_json, print_list
 from digest.clock import utcnow
 from digest.config import get_settings
@@ -79,7 +80,7 @@ def editions_schedule(count: Annotated[int, typer.Option(help="How many periods"
 
 
 @editions_app.command("show")
-def editions_show(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def editions_show(edition_id: EditionId) -> None:
     """An edition's state, size and articles (with the ids the edit commands take)."""
     from digest.editions.lookup import get_edition
     from digest.editions.render import GMAIL_CLIP_BYTES, render_edition
@@ -109,7 +110,7 @@ def editions_show(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
 
 @editions_app.command("edit")
 def editions_edit(
-    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    edition_id: EditionId,
     subject: Annotated[Optional[str], typer.Option(help="New subject line")] = None,
     preheader: Annotated[Optional[str], typer.Option(help="New preheader (inbox preview text)")] = None,
     intro: Annotated[Optional[str], typer.Option(help="Intro in Markdown")] = None,
@@ -131,8 +132,8 @@ def editions_edit(
 
 
 @editions_app.command("add-article")
-def editions_add_article(edition_id: Annotated[int, typer.Argument(metavar="ID")],
-                         article_id: Annotated[int, typer.Argument(metavar="ARTICLE")],
+def editions_add_article(edition_id: EditionId,
+                         article_id: ArticleId,
                          position: Annotated[Optional[int], typer.Option(help="1 = first; default last")] = None) -> None:
     """Add an article to an edition."""
     from digest.editions.edit import add_article
@@ -143,8 +144,8 @@ def editions_add_article(edition_id: Annotated[int, typer.Argument(metavar="ID")
 
 
 @editions_app.command("remove-article")
-def editions_remove_article(edition_id: Annotated[int, typer.Argument(metavar="ID")],
-                            article_id: Annotated[int, typer.Argument(metavar="ARTICLE")]) -> None:
+def editions_remove_article(edition_id: EditionId,
+                            article_id: ArticleId) -> None:
     """Remove an article from an edition."""
     from digest.editions.edit import remove_article
 
@@ -154,8 +155,8 @@ def editions_remove_article(edition_id: Annotated[int, typer.Argument(metavar="I
 
 
 @editions_app.command("move-article")
-def editions_move_article(edition_id: Annotated[int, typer.Argument(metavar="ID")],
-                          article_id: Annotated[int, typer.Argument(metavar="ARTICLE")],
+def editions_move_article(edition_id: EditionId,
+                          article_id: ArticleId,
                           to: Annotated[int, typer.Option("--to", help="New position, 1 = first")]) -> None:
     """Move an article to another position."""
     from digest.editions.edit import move_article
@@ -167,7 +168,7 @@ def editions_move_article(edition_id: Annotated[int, typer.Argument(metavar="ID"
 
 @editions_app.command("preview")
 def editions_preview(
-    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    edition_id: EditionId,
     format: Annotated[str, typer.Option("--format", help="html or text")] = "html",  # noqa: A002
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout")] = None,
 ) -> None:
@@ -188,7 +189,7 @@ def editions_preview(
 
 
 @editions_app.command("check")
-def editions_check(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+def editions_check(edition_id: EditionId,
                    as_json: Annotated[bool, typer.Option("--json", help="The checklist as JSON")] = False) -> None:
     """The pre-send checklist: size, subject, preheader, articles, links, images, unsubscribe and
     the other required parts, spam score. Exits 1 when a problem blocks approval."""
@@ -227,7 +228,7 @@ def print_checklist(checklist) -> None:
 
 
 @editions_app.command("approve")
-def editions_approve(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+def editions_approve(edition_id: EditionId,
                      by: Annotated[str, typer.Option("--by", help="Approver's email")],
                      yes: Annotated[bool, typer.Option("--yes", help="Approve despite the checklist's warnings "
                                                        "(they are printed and audited)")] = False) -> None:
@@ -271,7 +272,7 @@ def refuse_send_advice(edition) -> None:
 
 
 @editions_app.command("send")
-def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def editions_send(edition_id: EditionId) -> None:
     """Send an approved edition now (the workers deliver it)."""
     from digest.delivery.plan import release_edition
     from digest.editions.lookup import get_edition
@@ -286,21 +287,21 @@ def editions_send(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
 
 
 @editions_app.command("pause")
-def editions_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def editions_pause(edition_id: EditionId) -> None:
     """Pause a send: batches not yet handed over wait."""
     send_action(edition_id, "pause")
     console.print(f"edition {edition_id} paused")
 
 
 @editions_app.command("resume")
-def editions_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def editions_resume(edition_id: EditionId) -> None:
     """Resume a paused send; rows already accepted are never sent again."""
     queued = send_action(edition_id, "resume").deliveries
     console.print(f"edition {edition_id} resumed: {queued} deliveries queued")
 
 
 @editions_app.command("cancel")
-def editions_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+def editions_cancel(edition_id: EditionId,
                     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False) -> None:
     """Cancel an approved or sending edition; what was handed over stays sent."""
     if not yes and not typer.confirm(f"Cancel edition {edition_id}? This cannot be undone"):
@@ -310,7 +311,7 @@ def editions_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")],
 
 
 @editions_app.command("deliveries")
-def editions_deliveries(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def editions_deliveries(edition_id: EditionId) -> None:
     """Deliveries of an edition by state."""
     from digest.delivery.send import delivery_counts
     from digest.editions.lookup import get_edition
@@ -324,7 +325,7 @@ def editions_deliveries(edition_id: Annotated[int, typer.Argument(metavar="ID")]
 
 
 @editions_app.command("report")
-def editions_report(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+def editions_report(edition_id: EditionId,
                     as_json: Annotated[bool, typer.Option("--json", help="Every figure as JSON")] = False) -> None:
     """What readers did with an edition: the funnel, articles by unique clicks, bounces and
     complaints with reasons, and opens and clicks over the first 72 hours (same figures as the page)."""
@@ -361,7 +362,7 @@ def editions_report(edition_id: Annotated[int, typer.Argument(metavar="ID")],
 
 
 @editions_app.command("recount")
-def editions_recount(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def editions_recount(edition_id: EditionId) -> None:
     """Rebuild an edition's report counts from its stored events (events kept before reports
     existed, or after a repair)."""
     from digest.editions.lookup import get_edition
@@ -375,7 +376,7 @@ def editions_recount(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -
 
 @editions_app.command("resend-unknown")
 def editions_resend_unknown(
-    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    edition_id: EditionId,
     older_than: Annotated[Optional[int], typer.Option("--older-than", help="Minutes since the claim (default SEND_UNKNOWN_RESEND_AFTER_MINUTES)")] = None,
 ) -> None:
     """Re-send deliveries left unknown (a worker died mid-request) that no webhook event settled."""
@@ -389,7 +390,7 @@ def editions_resend_unknown(
 
 
 @editions_app.command("settle-unknown")
-def editions_settle_unknown(edition_id: Annotated[int, typer.Argument(metavar="ID")],
+def editions_settle_unknown(edition_id: EditionId,
                             outcome: Annotated[str, typer.Option("--as", help="accepted or failed")]) -> None:
     """Record unknown deliveries as accepted or failed, without sending."""
     from digest.delivery.control import settle_unknown

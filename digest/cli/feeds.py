@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from digest.cli.common import local_time, transaction, console, err, feeds_app
+from digest.cli.common import FeedId, FeedOption, console, err, feeds_app, local_time, transaction
 from digest.cli.listing import Column, fitting_columns, print_list
 
 
@@ -63,7 +63,7 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Print the l
 
 
 @feeds_app.command("pause")
-def feeds_pause(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def feeds_pause(feed_id: FeedId) -> None:
     """Stop polling a feed until it is resumed."""
     from digest.feeds.registry import pause_feed
 
@@ -73,7 +73,7 @@ def feeds_pause(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
 
 
 @feeds_app.command("resume")
-def feeds_resume(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def feeds_resume(feed_id: FeedId) -> None:
     """Poll a paused or disabled feed again, starting now."""
     from digest.feeds.registry import resume_feed
 
@@ -83,7 +83,7 @@ def feeds_resume(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
 
 
 @feeds_app.command("remove")
-def feeds_remove(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def feeds_remove(feed_id: FeedId) -> None:
     """Stop polling a feed for good; its articles that no edition carried are deleted."""
     from digest.feeds.registry import remove_feed
 
@@ -93,7 +93,7 @@ def feeds_remove(feed_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
 
 
 @feeds_app.command("poll")
-def feeds_poll(feed: Annotated[Optional[int], typer.Option(help="Poll only this feed id")] = None) -> None:
+def feeds_poll(feed: FeedOption = None) -> None:
     """Poll feeds now, in this process (all active feeds, or one)."""
     from sqlalchemy import select
 
@@ -124,7 +124,7 @@ def poll_summary(result) -> str:
 
 
 @feeds_app.command("show")
-def feeds_show(feed_id: Annotated[int, typer.Argument(metavar="ID")],
+def feeds_show(feed_id: FeedId,
                limit: Annotated[int, typer.Option(min=1, help="How many of the newest articles")] = 50) -> None:
     """What was extracted from a feed's articles: authors, issue date, section, tags, lead length."""
     from digest.feeds.readings import feed_readings

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.common import console, ops_app, send_action, transaction, who_runs_it
+from digest.cli.common import EditionId, console, ops_app, send_action, transaction, who_runs_it
 from digest.errors import InputError
 
 
@@ -46,14 +46,14 @@ def ops_purge(queue: str, yes: Annotated[bool, typer.Option("--yes", help="Do no
 
 
 @ops_app.command("retry-failed")
-def ops_retry_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def ops_retry_failed(edition_id: EditionId) -> None:
     """Send an edition's failed deliveries again (they never reached the provider)."""
     batches = send_action(edition_id, "retry-failed").batches
     console.print(f"edition {edition_id}: failed deliveries pending again; {len(batches)} batches queued")
 
 
 @ops_app.command("discard-failed")
-def ops_discard_failed(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def ops_discard_failed(edition_id: EditionId) -> None:
     """Give an edition's failed deliveries up for good (they become cancelled)."""
     count = send_action(edition_id, "discard-failed").deliveries
     console.print(f"edition {edition_id}: {count} failed deliveries discarded")

@@ -25,6 +25,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from digest.clock import utcnow
 
+# The largest id of the rows people name (editions, articles, feeds, subscribers, editors): their
+# keys are PostgreSQL integers. A larger number names nothing, and the database refuses to even
+# compare with it, so every surface checks ids against this before a query (web/ids.py, cli/common.py).
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""

@@ -41,13 +41,17 @@ from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
 from digest.web.csrf import CSRF_HEADER, CsrfRejected, set_csrf_cookie
-from digest.web.headers import SecurityHeaders, email_csp
+from digest.web.head import HeadAsGet
+from digest.web.headers import SecurityHeaders, add_defaults, email_csp
+from digest.web.ids import RowId
 from digest.web.limits import BodySizeLimit, RequestTooLarge
+from digest.web.nul import no_nul_in_query
 from digest.web.pages import db, page
 from digest.web.request_metrics import RequestMetrics
 
 # No /docs, /redoc or /openapi.json: the API is documented in the README, not mapped for anyone.
-app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None)
+app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None,
+              dependencies=[Depends(no_nul_in_query)])
 app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "static"), name="static")
 app.include_router(auth_router)
 app.include_router(subscribers.router)
@@ -66,6 +70,17 @@ def _error(request: Request, status_code: int, title: str, message: str,
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message}, status_code=status_code, headers=headers)
     return page("error.html", status_code, headers=headers, title=title, message=message)
+
+
+@app.exception_handler(Exception)
+def server_error(request: Request, exc: Exception) -> Response:
+    """A bug or a dependency down (500). Starlette calls this from its outermost middleware, after
+    the exception passed every other one, so the security headers are added here."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    answer = _error(request, 500, "Something went wrong", "this request could not be answered; the error is "
+                    "logged for the operators. Try again in a moment")
+    add_defaults(answer.headers)
+    return answer
 
 
 @app.exception_handler(NotFound)
@@ -153,6 +168,8 @@ async def csrf_cookie(request: Request, call_next):
 app.add_middleware(SecurityHeaders)
 # Outside even that: a request is timed from its first byte in to its last byte out.
 app.add_middleware(RequestMetrics)
+# Outermost: a HEAD is the GET it asks about, to every part of the app.
+app.add_middleware(HeadAsGet)
 
 
 @app.get("/healthz", response_class=PlainTextResponse)
@@ -190,7 +207,7 @@ def archive_feed(session: Session = Depends(db)) -> Response:
 
 
 @app.get("/archive/{edition_id}", response_class=HTMLResponse)
-def archive_edition(edition_id: int, session: Session = Depends(db)) -> HTMLResponse:
+def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENT:
         raise NotFound(f"edition {edition_id} has not been published")

@@ -24,6 +24,7 @@ from digest.store.models import Editor
 from digest.login_limit import refund_login_attempt, reserve_login_attempt
 from digest.signing import COOKIE_MAC_BYTES, sign, verify
 from digest.web.csrf import CSRF_HEADER, secure_cookies, verify_csrf
+from digest.web.ids import is_row_id
 from digest.subscribers.ratelimit import RateLimited
 from digest.web.pages import client_ip, db, page
 
@@ -59,7 +60,8 @@ def session_value(editor: Editor, issued: int | None = None) -> str:
 def _editor_from_session(db: Session, value: str) -> Editor | None:
     try:
         editor_id, issued, nonce, signature = value.split(".")
-        editor = db.get(Editor, int(editor_id))
+        # Looked up before the signature can be checked (it covers the editor's password hash).
+        editor = db.get(Editor, int(editor_id)) if is_row_id(int(editor_id)) else None
         fresh = time.time() - int(issued) < get_settings().SESSION_HOURS * 3600
     except (ValueError, TypeError):
         return None

@@ -39,6 +39,8 @@ from digest.web.csrf import verify_csrf
 from digest.web.dashboard import dashboard_context
 from digest.web.forms import form_action
 from digest.web.headers import email_csp
+from digest.web.ids import RowId, form_id
+from digest.web.nul import refuse_nul
 from digest.web.pages import db, page
 
 router = APIRouter()
@@ -71,7 +73,7 @@ class EditorForm:
 
     def get(self, name: str, default: str = "") -> str:
         value = self.form.get(name, default)
-        return value if isinstance(value, str) else default
+        return refuse_nul(value, f"form field {name!r}") if isinstance(value, str) else default
 
 
 async def editor_form(request: Request, editor: Editor = Depends(current_editor),
@@ -171,14 +173,14 @@ def _candidates(session: Session, q: str):
 
 
 @router.get("/editions/{edition_id}", response_class=HTMLResponse)
-def edition_view(request: Request, edition_id: int, view: str = "desktop", variant: str = "", q: str = "",
+def edition_view(request: Request, edition_id: RowId, view: str = "desktop", variant: str = "", q: str = "",
                  notice: str = "", editor: Editor = Depends(current_editor),
                  session: Session = Depends(db)) -> HTMLResponse:
     return edition_page(request, session, edition_id, view=view, variant=variant, q=q, notice=notice)
 
 
 @router.get("/editions/{edition_id}/preview")
-def edition_preview(edition_id: int, format: str = "html", variant: str = "",  # noqa: A002
+def edition_preview(edition_id: RowId, format: str = "html", variant: str = "",  # noqa: A002
                     editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> Response:
     """The email itself, for the page's sandboxed iframe (or the plain-text part)."""
     if format not in ("html", "text"):
@@ -192,7 +194,7 @@ def edition_preview(edition_id: int, format: str = "html", variant: str = "",  #
 
 
 @router.post("/editions/{edition_id}/intro-preview", response_class=HTMLResponse)
-def intro_preview(edition_id: int, form: EditorForm = Depends(editor_form),
+def intro_preview(edition_id: RowId, form: EditorForm = Depends(editor_form),
                   session: Session = Depends(db)) -> HTMLResponse:
     """The intro's Markdown as the email shows it (the page's live preview)."""
     get_edition(session, edition_id)
@@ -209,7 +211,7 @@ def _act(form: EditorForm, edition_id: int, notice: str, action, *, anchor: str 
 
 
 @router.post("/editions/{edition_id}/text")
-def edit_text(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def edit_text(request: Request, edition_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     values = {name: form.get(name) for name in ("subject", "preheader", "intro")}
     return _act(form, edition_id, "saved", lambda s: update_text(s, edition_id, **values),
                 anchor="#text", values=values)
@@ -223,27 +225,27 @@ def _int(value: str, what: str) -> int:
 
 
 @router.post("/editions/{edition_id}/articles/add")
-def add(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def add(request: Request, edition_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     def action(session):
-        add_article(session, edition_id, _int(form.get("article_id"), "article"))
+        add_article(session, edition_id, form_id(form.get("article_id"), "article"))
     return _act(form, edition_id, "added", action, anchor="#articles")
 
 
 @router.post("/editions/{edition_id}/articles/{article_id}/move")
-def move(request: Request, edition_id: int, article_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def move(request: Request, edition_id: RowId, article_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     def action(session):
         move_article(session, edition_id, article_id, _int(form.get("position"), "position"))
     return _act(form, edition_id, "moved", action, anchor="#articles")
 
 
 @router.post("/editions/{edition_id}/articles/{article_id}/remove")
-def remove(request: Request, edition_id: int, article_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def remove(request: Request, edition_id: RowId, article_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     return _act(form, edition_id, "removed", lambda s: remove_article(s, edition_id, article_id),
                 anchor="#articles")
 
 
 @router.post("/editions/{edition_id}/test")
-def send_a_test(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def send_a_test(request: Request, edition_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     def action(session):
         addresses = parse_test_addresses(form.get("addresses"))
         try:
@@ -255,7 +257,7 @@ def send_a_test(request: Request, edition_id: int, form: EditorForm = Depends(ed
 
 
 @router.post("/editions/{edition_id}/approve")
-def approve(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def approve(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     """Approval through the checklist: the form carries the fingerprint of the checklist shown,
     confirmed by its tick box when there were warnings."""
     confirmed = form.get("checklist") if form.get("confirm_warnings") == "yes" else None
@@ -264,13 +266,13 @@ def approve(request: Request, edition_id: int, form: EditorForm = Depends(publis
 
 
 @router.post("/editions/{edition_id}/checklist/recheck")
-def recheck(request: Request, edition_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def recheck(request: Request, edition_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     """Forget the cached link answers and spam score; the page runs them again."""
     return _act(form, edition_id, "rechecked", lambda s: forget_checks(edition_id), anchor="#checklist")
 
 
 @router.post("/editions/{edition_id}/schedule")
-def schedule(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def schedule(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     def action(session):
         edition = get_edition(session, edition_id)
         when = form.get("when", "period")
@@ -285,12 +287,12 @@ def schedule(request: Request, edition_id: int, form: EditorForm = Depends(publi
 
 
 @router.post("/editions/{edition_id}/unschedule")
-def unschedule(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def unschedule(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     return _act(form, edition_id, "unscheduled", lambda s: unschedule_edition(s, edition_id, form.editor.email))
 
 
 @router.post("/editions/{edition_id}/send-now")
-def send_now(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def send_now(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     from workers.tasks import start_edition  # the web enqueues; digest proper never does
 
     def action(session):
@@ -311,22 +313,22 @@ def _send_action(edition_id: int, form: EditorForm, action: str, notice: str) ->
 
 
 @router.post("/editions/{edition_id}/pause")
-def pause(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def pause(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     return _send_action(edition_id, form, "pause", "paused")
 
 
 @router.post("/editions/{edition_id}/resume")
-def resume(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def resume(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     return _send_action(edition_id, form, "resume", "resumed")
 
 
 @router.post("/editions/{edition_id}/cancel")
-def cancel(request: Request, edition_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def cancel(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     return _send_action(edition_id, form, "cancel", "cancelled")
 
 
 @router.get("/api/editions/{edition_id}/checklist")
-def checklist_state(edition_id: int, editor: Editor = Depends(current_editor),
+def checklist_state(edition_id: RowId, editor: Editor = Depends(current_editor),
                     session: Session = Depends(db)) -> JSONResponse:
     """What the edition page's script polls while checks are pending: `ready` once the page
     would show them all (it then fetches the page's checklist again)."""
@@ -339,6 +341,7 @@ def checklist_state(edition_id: int, editor: Editor = Depends(current_editor),
 
 
 @router.get("/api/editions/{edition_id}/progress")
-def progress(edition_id: int, editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> JSONResponse:
+def progress(edition_id: RowId, editor: Editor = Depends(current_editor),
+             session: Session = Depends(db)) -> JSONResponse:
     edition = get_edition(session, edition_id)
     return JSONResponse({"status": edition.status.value, **send_progress(session, edition).as_dict()})

@@ -14,6 +14,7 @@ from digest.store.models import Editor
 from digest.web.auth import LoginRequired, require_publisher
 from digest.web.editor import EditorForm, publisher_form
 from digest.web.forms import form_action
+from digest.web.ids import RowId
 from digest.web.pages import db, page
 
 router = APIRouter()
@@ -52,17 +53,17 @@ def _act(form: EditorForm, editor_id: int, notice: str, action) -> Response:
 
 
 @router.post("/editors/{editor_id}/password")
-def reset_password(request: Request, editor_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def reset_password(request: Request, editor_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     password = form.get("password")
     return _act(form, editor_id, "password",
                 lambda session, email, **who: set_password(session, email, password, **who))
 
 
 @router.post("/editors/{editor_id}/revoke-token")
-def revoke_token(request: Request, editor_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def revoke_token(request: Request, editor_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     return _act(form, editor_id, "token", revoke_api_token)
 
 
 @router.post("/editors/{editor_id}/remove")
-def remove(request: Request, editor_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def remove(request: Request, editor_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     return _act(form, editor_id, "removed", remove_editor)

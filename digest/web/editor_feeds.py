@@ -15,6 +15,7 @@ from digest.store.models import Editor
 from digest.web.auth import current_editor
 from digest.web.editor import EditorForm, editor_form
 from digest.web.forms import form_action
+from digest.web.ids import RowId
 from digest.web.pages import db, page
 
 router = APIRouter()
@@ -56,15 +57,15 @@ def add(request: Request, form: EditorForm = Depends(editor_form)) -> Response:
 
 
 @router.post("/feeds/{feed_id}/pause")
-def pause(request: Request, feed_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def pause(request: Request, feed_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     return _act(form, "paused", lambda session: pause_feed(session, feed_id))
 
 
 @router.post("/feeds/{feed_id}/resume")
-def resume(request: Request, feed_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def resume(request: Request, feed_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     return _act(form, "resumed", lambda session: _poll_after_commit(session, resume_feed(session, feed_id).id))
 
 
 @router.post("/feeds/{feed_id}/poll")
-def poll_now(request: Request, feed_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def poll_now(request: Request, feed_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     return _act(form, "polling", lambda session: _poll_after_commit(session, get_feed(session, feed_id).id))

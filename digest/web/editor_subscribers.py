@@ -26,6 +26,7 @@ from digest.web.auth import current_editor
 from digest.web.csrf import verify_csrf
 from digest.web.editor import EditorForm, editor_form, publisher_form
 from digest.web.forms import form_action
+from digest.web.ids import RowId
 from digest.web.pages import client_ip, db, page
 
 router = APIRouter()
@@ -134,7 +135,7 @@ async def import_csv(request: Request, editor: Editor = Depends(current_editor),
 
 
 @router.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
-def subscriber(request: Request, subscriber_id: int, notice: str = "",
+def subscriber(request: Request, subscriber_id: RowId, notice: str = "",
                editor: Editor = Depends(current_editor), session: Session = Depends(db)) -> HTMLResponse:
     return _detail_page(request, session, subscriber_id, notice=notice)
 
@@ -148,7 +149,7 @@ def _act(form: EditorForm, subscriber_id: int, notice: str, action, after: str |
 
 
 @router.post("/subscribers/{subscriber_id}/suppress")
-def suppress_subscriber(request: Request, subscriber_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def suppress_subscriber(request: Request, subscriber_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     def action(session, subscriber):
         suppress(session, subscriber.email, SuppressionReason.OPERATOR, source=f"editor:{form.editor.id}",
                  detail=form.get("detail").strip()[:500] or None, ip=client_ip(request))
@@ -156,14 +157,14 @@ def suppress_subscriber(request: Request, subscriber_id: int, form: EditorForm =
 
 
 @router.post("/subscribers/{subscriber_id}/unsubscribe")
-def unsubscribe_subscriber(request: Request, subscriber_id: int, form: EditorForm = Depends(editor_form)) -> Response:
+def unsubscribe_subscriber(request: Request, subscriber_id: RowId, form: EditorForm = Depends(editor_form)) -> Response:
     return _act(form, subscriber_id, "unsubscribed",
                 lambda session, subscriber: unsubscribe(session, subscriber.id, source=f"editor:{form.editor.id}",
                                                         ip=client_ip(request)))
 
 
 @router.post("/subscribers/{subscriber_id}/forget")
-def forget(request: Request, subscriber_id: int, form: EditorForm = Depends(publisher_form)) -> Response:
+def forget(request: Request, subscriber_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
     def action(session, subscriber):
         if form.get("confirm").strip().lower() != subscriber.email:
             raise InputError("confirm: type the subscriber's address exactly to forget them")

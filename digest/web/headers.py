@@ -29,8 +29,15 @@ DEFAULTS = {
 }
 
 
+def add_defaults(headers: MutableHeaders) -> None:
+    for name, value in DEFAULTS.items():
+        if name not in headers:
+            headers[name] = value
+
+
 class SecurityHeaders:
-    """ASGI middleware adding DEFAULTS to every response that does not set them itself."""
+    """ASGI middleware adding DEFAULTS to every response that does not set them itself. Starlette
+    answers an unhandled exception outside every middleware: its handler (app.py) adds them too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,10 +49,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in DEFAULTS.items():
-                    if name not in headers:
-                        headers[name] = value
+                add_defaults(MutableHeaders(scope=message))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

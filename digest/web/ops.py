@@ -3,6 +3,8 @@ as JSON, Prometheus metrics and the probes. Everything reads digest.ops.status.g
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -21,17 +23,24 @@ from digest.ops.status import gather_status, readiness
 from digest.store.models import Editor
 from digest.web.auth import api_publisher, current_editor, require_publisher
 from digest.web.csrf import verify_csrf
+from digest.web.ids import RowId
 from digest.web.pages import db, page
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 @router.get("/readyz")
 def readyz() -> Response:
+    """Public, for load balancers: which dependency is down, never its error, which names internal
+    hosts, ports and database names; those go to the log, and to /ops for editors."""
     errors = readiness()
-    if any(errors.values()):
-        return JSONResponse({"ready": False, **errors}, status_code=503)
-    return JSONResponse({"ready": True, **errors})
+    for name, error in errors.items():
+        if error:
+            log.warning("/readyz: %s is down: %s", name, error)
+    ready = not any(errors.values())
+    return JSONResponse({"ready": ready, **{name: "down" if error else "ok" for name, error in errors.items()}},
+                        status_code=200 if ready else 503)
 
 
 @router.get("/metrics")
@@ -98,7 +107,7 @@ def _run_edition_action(session: Session, edition_id: int, action: str, editor: 
 
 
 @router.post("/ops/editions/{edition_id}/{action}")
-async def edition_action(edition_id: int, action: str, request: Request,
+async def edition_action(edition_id: RowId, action: str, request: Request,
                          editor: Editor = Depends(require_publisher), session: Session = Depends(db)) -> Response:
     await _form(request)
     await run_in_threadpool(_run_edition_action, session, edition_id, action, editor, "web:ops")
@@ -106,7 +115,7 @@ async def edition_action(edition_id: int, action: str, request: Request,
 
 
 @router.post("/api/editions/{edition_id}/{action}")
-def api_edition_action(edition_id: int, action: str, editor: Editor = Depends(api_publisher),
+def api_edition_action(edition_id: RowId, action: str, editor: Editor = Depends(api_publisher),
                        session: Session = Depends(db)) -> JSONResponse:
     """The same actions for scripts (an editor's API token): pause, resume, cancel, ..."""
     done = _run_edition_action(session, edition_id, action, editor, "api")

@@ -21,6 +21,7 @@ from digest.store.models import Editor
 from digest.subscribers.csv_export import guard
 from digest.web.auth import current_editor
 from digest.web.editor import EditorForm, publisher_form
+from digest.web.ids import RowId
 from digest.web.pages import client_ip, db, page
 from digest.web.trend_view import trend_charts
 
@@ -44,7 +45,7 @@ def report_charts(report) -> dict:
 
 
 @router.get("/editions/{edition_id}/report", response_class=HTMLResponse)
-def edition_report_page(request: Request, edition_id: int, editor: Editor = Depends(current_editor),
+def edition_report_page(request: Request, edition_id: RowId, editor: Editor = Depends(current_editor),
                         session: Session = Depends(db)) -> HTMLResponse:
     edition = get_edition(session, edition_id)
     report = edition_report(session, edition_id)
@@ -54,7 +55,7 @@ def edition_report_page(request: Request, edition_id: int, editor: Editor = Depe
 
 
 @router.get("/editions/{edition_id}/report.csv")
-def edition_report_csv(edition_id: int, editor: Editor = Depends(current_editor),
+def edition_report_csv(edition_id: RowId, editor: Editor = Depends(current_editor),
                        session: Session = Depends(db)) -> Response:
     report = edition_report(session, edition_id)
     out = io.StringIO()
@@ -71,7 +72,8 @@ def trend_count(n: str | None) -> int:
     """How many editions the trends cover: `n` from the address, or REPORT_TREND_EDITIONS."""
     if n is None or n == "":
         return get_settings().REPORT_TREND_EDITIONS
-    if not n.isascii() or not n.isdigit() or not 2 <= int(n) <= 100:
+    # Three digits at most: Python refuses to read a number of thousands of digits (a 500).
+    if not n.isascii() or not n.isdigit() or len(n) > 3 or not 2 <= int(n) <= 100:
         raise InputError(f"n {n[:20]!r} must be a whole number of editions from 2 to 100")
     return int(n)
 

@@ -1,6 +1,8 @@
-"""Counts and times every HTTP request for /metrics (digest.counters). The route label is the
-route's template (`/editions/{edition_id}`), never the raw path, so that a scan of random
-addresses cannot create series without end: a request no route matched is counted as `unmatched`."""
+"""Counts and times every HTTP request for /metrics (digest.counters). Every label comes from a
+closed set, so that no scan can create series without end (each lives in Redis for good): the
+route is the route's template (`/editions/{edition_id}`), never the raw path, and a request no route
+matched is counted as `unmatched`; a method HTTP does not define (any token is a valid method) is
+counted as `other`; the status is one our code answers."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.counters import record_http_request
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
 
 
 class RequestMetrics:
@@ -35,5 +39,6 @@ class RequestMetrics:
             await self.app(scope, receive, send_noting_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            await run_in_threadpool(record_http_request, scope["method"], route, status,
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            await run_in_threadpool(record_http_request, method, route, status,
                                     time.perf_counter() - started)

@@ -3,6 +3,7 @@ their login, CSRF token, publisher role and audit row."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -21,6 +22,7 @@ from digest.store.models import AuditEntry, Delivery, EditionStatus, Feed, SendB
 from digest.web.app import app
 from tests.conftest import reset_caches
 from tests.factories import sending_edition
+from tests.live_app import free_port
 from workers.tasks import edition_tick, poll_due_feeds
 from tests.web.editor_helpers import login_as
 
@@ -59,7 +61,7 @@ def _audit() -> list[tuple[str, dict]]:
 def test_probes_answer_without_a_login_and_the_rest_needs_one(client):
     assert client.get("/healthz").text == "ok"
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"ready": True, "database": None, "redis": None}
+    assert ready.status_code == 200 and ready.json() == {"ready": True, "database": "ok", "redis": "ok"}
     assert client.get("/metrics").status_code == 200
     assert client.get("/ops").headers["location"] == "/login?next=/ops"
     api = client.get("/api/ops/status")
@@ -70,7 +72,7 @@ def test_readyz_answers_503_while_redis_or_the_database_is_unreachable(client, m
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
     reset_caches()
     answer = client.get("/readyz")
-    assert answer.status_code == 503 and answer.json()["redis"] and answer.json()["database"] is None
+    assert answer.status_code == 503 and answer.json()["redis"] == "down" and answer.json()["database"] == "ok"
     from digest.ops.status import gather_status
 
     down = gather_status()
@@ -78,7 +80,26 @@ def test_readyz_answers_503_while_redis_or_the_database_is_unreachable(client, m
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nothing")
     reset_caches()
     answer = client.get("/readyz")
-    assert answer.status_code == 503 and answer.json()["database"]
+    assert answer.status_code == 503 and answer.json()["database"] == "down"
+
+
+def test_readyz_names_the_dependency_down_and_its_address_only_to_the_log_and_ops(client, monkeypatch, caplog):
+    redis_port, database_port = free_port(), free_port()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{redis_port}/0")
+    reset_caches()
+    _login(client)
+    with caplog.at_level(logging.WARNING, logger="digest.web.ops"):
+        answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json() == {"ready": False, "database": "ok", "redis": "down"}
+    assert str(redis_port) in caplog.text
+    assert str(redis_port) in client.get("/ops").text, "the ops page gives operators the details"
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://digest@127.0.0.1:{database_port}/internal_db_name")
+    reset_caches()
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json() == {"ready": False, "database": "down", "redis": "down"}
+    for detail in ("127.0.0.1", str(redis_port), str(database_port), "internal_db_name"):
+        assert detail not in answer.text
+    assert str(database_port) in caplog.text
 
 
 def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_server, thresholds):
