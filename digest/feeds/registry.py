@@ -21,7 +21,10 @@ from digest.store.models import Article, EditionItem, Feed, FeedStatus
 def validate_feed_url(url: str, policy: AddressPolicy | None = None) -> str:
     """`url` stripped, when it is an http(s) URL the poller can request (see
     links.request_problem), on a public address (see feeds.network), short enough to keep."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:  # an unclosed IPv6 bracket: "http://[::1/f"
+        raise InputError(f"feed URL {url!r} is not valid: {exc}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"feed URL {url!r} is not an http(s) URL with a host")
     if not fits(Feed.url, url.strip()):

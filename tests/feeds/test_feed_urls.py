@@ -79,3 +79,11 @@ def test_feeds_add_refuses_a_section_too_long_to_keep(settings, feed_server):
     assert ran.returncode == 2 and "Traceback" not in ran.stderr
     assert f"section {'S' * 60!r}... has 201 characters, more than the 200 a section may have" in ran.stderr
     assert _feeds() == 0 and feed_server.requests == []
+
+
+def test_feeds_add_refuses_a_url_no_url_parser_reads(settings):
+    ran = digest("feeds", "add", "http://[::1/feed.xml")
+    assert ran.returncode == 2, (ran.stdout, ran.stderr)
+    [line] = ran.stderr.strip().splitlines()
+    assert line == "Error: feed URL 'http://[::1/feed.xml' is not valid: Invalid IPv6 URL"
+    assert _feeds() == 0
