@@ -59,9 +59,10 @@ def session_value(editor: Editor, issued: int | None = None) -> str:
 def _editor_from_session(db: Session, value: str) -> Editor | None:
     try:
         editor_id, issued, nonce, signature = value.split(".")
-        editor = db.get(Editor, int(editor_id))
         fresh = time.time() - int(issued) < get_settings().SESSION_HOURS * 3600
-    except (ValueError, TypeError):
+        # Ids are 32-bit: a larger one names no editor (and PostgreSQL refuses to compare it).
+        editor = db.get(Editor, int(editor_id)) if 0 < int(editor_id) < 2**31 else None
+    except (ValueError, TypeError, OverflowError):  # OverflowError: an `issued` past any float
         return None
     if editor is None or not fresh:
         return None
