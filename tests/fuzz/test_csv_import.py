@@ -16,6 +16,7 @@ from digest.errors import InputError
 from digest.store.db import unit_of_work
 from digest.store.models import Subscriber
 from digest.subscribers.csv_import import import_subscribers
+from tests.conftest import _empty_tables
 from tests.fuzz.strategies import budget, hostile_text
 
 addresses = st.one_of(
@@ -90,6 +91,7 @@ def assert_imported_or_reported(report, records: list[tuple[int, str]], last_lin
 @given(csv_files())
 def test_every_row_is_imported_or_reported_by_line(settings, generated):
     data, records = generated
+    _empty_tables(settings.DATABASE_URL)  # each example on its own, so that a failure reproduces
     before = _count()
     try:
         report = _import(data)
@@ -105,6 +107,7 @@ def test_every_row_is_imported_or_reported_by_line(settings, generated):
     lambda data: st.binary(max_size=16).flatmap(lambda noise: st.integers(0, len(data)).map(
         lambda at: data[:at] + noise + data[at:])))))
 def test_any_bytes_are_imported_reported_or_refused_whole(settings, data):
+    _empty_tables(settings.DATABASE_URL)
     before = _count()
     try:
         report = _import(data)
