@@ -105,7 +105,7 @@ def extract_from_page(content: str, base_url: str) -> Structure:
     """The structure of a K2 item page: header fields by K2's classes, body by its blocks (an
     empty structure for a page with no elements at all)."""
     try:
-        root = lxml.html.document_fromstring(content)
+        root = lxml.html.document_fromstring(xml_safe_markup(content))
     except etree.ParserError:  # "Document is empty": blanks, a comment, nothing
         return Structure()
     for node in root.xpath("//script | //style | //noscript"):

@@ -79,7 +79,8 @@ def test_a_missing_article_page_keeps_the_intro_and_warns(settings, feed_server)
     assert article.summary_html == f"<p>{ANALYST_LEAD}</p>" and article.authors == "Mira Castellan"
 
 
-@pytest.mark.parametrize("page", [b"", b"  \r\n", b"<!-- nothing -->", b"<p>A lead\x01 with a control</p>"])
+@pytest.mark.parametrize("page", [b"", b"  \r\n", b"<!-- nothing -->", b"<p>A lead\x01 with a control</p>",
+                                  b"<p>A lead<script>x</script>\x01 with a control</p>"])
 def test_an_empty_or_odd_article_page_keeps_the_intro(settings, feed_server, page):
     """An empty page made lxml raise "Document is empty", a control character "All strings must be
     XML compatible": either failed the whole poll. The intro stays, or the page's text is read."""
