@@ -122,11 +122,16 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> 
     media_type = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
     # No content-location: feedparser would resolve an opaque guid against the feed's address
     # and make it look like a permalink; links are resolved here, in `_link`.
-    parsed = feedparser.parse(
-        document,
-        response_headers={"content-type": f"{media_type}; charset=utf-8"},
-        sanitize_html=False, resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            document,
+            response_headers={"content-type": f"{media_type}; charset=utf-8"},
+            sanitize_html=False, resolve_relative_uris=False,
+        )
+    except ValueError as exc:
+        # Python's SAX reader splits a namespace URI at any blank, a no-break space included, and
+        # feedparser then fails to unpack the name: a document no parser reads, not a crash.
+        raise ParseError(f"{url} could not be parsed: {exc}") from None
     problem = parsed.get("bozo_exception")
     if not parsed.entries:
         if not parsed.get("version") and re.search(r"<html\b", text[:4096], re.I):

@@ -162,3 +162,14 @@ def test_a_guid_no_url_parser_reads_and_a_huge_k2_id_keep_their_items(settings, 
     keys = {a.title: a.entry_key for a in articles()}
     assert keys[items[0].title] == f"k2:127.0.0.1:{items[0].item_id}"  # its link's K2 id, as before
     assert keys[items[1].title] == huge[:500]
+
+
+def test_a_namespace_with_a_no_break_space_is_an_error_recorded_on_the_feed(settings, feed_server):
+    """Python's SAX reader split the namespace URI at the no-break space and feedparser raised
+    ValueError ("too many values to unpack"): the poll crashed and nothing was recorded."""
+    document = ('<?xml version="1.0" encoding="utf-8"?><rdf:RDF xmlns:rdf="h\u00a0ttp://www.w3.org/1999/02/'
+                '22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel><title>T</title><item></item>'
+                "</channel></rdf:RDF>").encode()
+    url = _serve(feed_server, "/namespace.xml", document)
+    assert "could not be parsed: too many values to unpack" in poll_url(url).error
+    assert feed_at(url).consecutive_failures == 1 and articles() == []
