@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 DeliveryBackend = Literal["outbox", "sendgrid", "memory"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -307,3 +309,10 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:  # a list setting (SECTION_ORDER, SEND_WARMUP_PLAN) that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        raise ConfigError(f"invalid configuration: {found.group(1) if found else 'a list setting'}: "
+                          "is not valid JSON (a list, e.g. [\"a\", \"b\"])") from None
+    except RecursionError:  # JSON nested deeper than the parser's stack, in one of the list settings
+        lists = " or ".join(name for name, field in Settings.model_fields.items() if get_origin(field.annotation) is list)
+        raise ConfigError(f"invalid configuration: {lists}: is nested too deeply to read") from None

@@ -112,3 +112,34 @@ ensure_chromium() {
 ensure_promtool() {
     command -v promtool >/dev/null || apt_install prometheus
 }
+
+# ensure_test_redis: the tests flush their Redis database, so it is never guessed: a private
+# redis-server of their own, stopped when the calling script exits, unless TEST_REDIS_URL names a
+# Redis that is theirs to flush.
+ensure_test_redis() {
+    [ -n "${TEST_REDIS_URL:-}" ] && return 0
+    local port
+    port=$(free_port)
+    test_redis_dir="$PWD/var/test-redis-$port"
+    start_private_redis "$port" "$test_redis_dir"
+    trap 'stop_private_redis "$test_redis_dir"' EXIT
+    export TEST_REDIS_URL=redis://127.0.0.1:$port/0
+}
+
+# ensure_test_postgres: the PostgreSQL the tests use: TEST_POSTGRES_URL, else postgres on
+# 127.0.0.1:5432 (started, or installed from Debian when missing).
+ensure_test_postgres() {
+    [ -n "${TEST_POSTGRES_URL:-}" ] && return 0
+    ensure_postgres
+    if ! .venv/bin/python - <<'PY' 2>/dev/null
+import psycopg
+psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=5).close()
+PY
+    then
+        # A PostgreSQL installed just now asks for passwords over TCP: give the tests a role.
+        is_root || die "cannot connect to PostgreSQL as postgres on 127.0.0.1; set TEST_POSTGRES_URL"
+        su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\""
+        su postgres -c "psql -lqt | cut -d'|' -f1 | grep -qw test || createdb test"
+        export TEST_POSTGRES_URL=postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test
+    fi
+}

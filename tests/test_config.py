@@ -34,6 +34,10 @@ def test_the_defaults_pick_the_outbox_without_a_sendgrid_key(fresh):
     ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
     ("SEND_BATCH_SIZE", "5000", "SEND_BATCH_SIZE"),
     ("DELIVERY_BACKEND", "sendgrid", "SENDGRID_API_KEY is required"),
+    # Not JSON: pydantic-settings raised its own SettingsError, a traceback instead of a message.
+    ("SECTION_ORDER", "Analytical Articles;News Digest", "SECTION_ORDER: is not valid JSON"),
+    ("SEND_WARMUP_PLAN", "daily=5000", "SEND_WARMUP_PLAN: is not valid JSON"),
+    ("SECTION_ORDER", "[" * 3000, "SECTION_ORDER: is nested too deeply to read"),
     # Moving editions to another weekday alone: the error says what else to change, and to what.
     ("EDITION_WEEKDAY", "thursday", "set EDITION_ANCHOR_DATE to a thursday as well, e.g. 2026-01-08"),
 ])

@@ -16,13 +16,39 @@ _MSO_RULE = re.compile(r"[^{}<>]{0,200}\{[^{}]*\bmso-[^{}]*\}")
 # A lone `mso-...: value;` declaration shown as text.
 _MSO_DECLARATION = re.compile(r"\bmso-[\w-]+\s*:\s*[^;<>\n]*;?")
 _BACKSLASH_ESCAPE = re.compile(r"""\\+(['"])""")
+# Characters XML cannot hold (C0 controls but tab and line breaks, lone surrogates, U+FFFE/FFFF):
+# an HTML parser lets them through from a feed or a page, but lxml refuses to set them as text.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+
+
+def without_non_xml(text: str) -> str:
+    """`text` without the characters XML cannot hold."""
+    return _NOT_XML.sub("", text)
+
+
+def xml_safe_markup(markup: str) -> str:
+    """Markup (a feed, an HTML fragment) without characters XML cannot hold, raw or as a character
+    reference (`&#0;`, `&#1;`, `&#xD800;`, past U+10FFFF: each becomes U+FFFD). feedparser's
+    lenient parser fails on some of them, and lxml refuses to set the text it parsed from them."""
+    return _CHARACTER_REFERENCE.sub(_checked_reference, without_non_xml(markup))
+
+
+def _checked_reference(match: re.Match) -> str:
+    hexadecimal, decimal = match.groups()
+    digits = (hexadecimal or decimal).lstrip("0")
+    if len(digits) > 7:  # past U+10FFFF whatever the digits
+        return "\ufffd"
+    code = int(digits or "0", 16 if hexadecimal else 10)
+    return match.group() if code <= 0x10FFFF and without_non_xml(chr(code)) else "\ufffd"
 
 
 def clean_text(text: str) -> str:
-    """`text` without Word debris and backslash escapes; no-break spaces become spaces."""
+    """`text` without Word debris, backslash escapes and characters XML cannot hold; no-break
+    spaces become spaces."""
     if not text:
         return text
-    text = text.replace("\xa0", " ")
+    text = without_non_xml(text.replace("\xa0", " "))
     text = _BACKSLASH_ESCAPE.sub(r"\1", text)
     if "yes" in text:
         text = _BROKEN_ATTRIBUTE.sub("", text)

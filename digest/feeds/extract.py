@@ -12,7 +12,7 @@ import lxml.html
 from lxml import etree
 
 from digest.feeds.byline import read_byline
-from digest.feeds.debris import clean_tree
+from digest.feeds.debris import clean_tree, xml_safe_markup
 from digest.feeds.lead import bounded_paragraphs, lead_html
 from digest.feeds.sanitize import html_to_text, sanitize_html
 
@@ -102,8 +102,12 @@ def extract_from_feed_html(intro: etree._Element | str, full: etree._Element | s
 
 
 def extract_from_page(content: str, base_url: str) -> Structure:
-    """The structure of a K2 item page: header fields by K2's classes, body by its blocks."""
-    root = lxml.html.document_fromstring(content)
+    """The structure of a K2 item page: header fields by K2's classes, body by its blocks (an
+    empty structure for a page with no elements at all)."""
+    try:
+        root = lxml.html.document_fromstring(xml_safe_markup(content))
+    except etree.ParserError:  # "Document is empty": blanks, a comment, nothing
+        return Structure()
     for node in root.xpath("//script | //style | //noscript"):
         node.drop_tree()
     item = _first(root, "//*[contains(concat(' ', normalize-space(@class), ' '), ' itemView ')]")
@@ -204,7 +208,7 @@ def _blocks(html: etree._Element | str | None) -> list[etree._Element]:
     if html is None or isinstance(html, str) and not html.strip():
         return []
     if isinstance(html, str):
-        html = lxml.html.fragment_fromstring(html, create_parent="div")
+        html = lxml.html.fragment_fromstring(xml_safe_markup(html), create_parent="div")
     return _children(clean_tree(html))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Parameters that say who sent the reader, not what the page is.
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|"
@@ -39,8 +39,8 @@ def canonical_url(url: str) -> str:
 def k2_item_key(url: str) -> str | None:
     """'k2:<site>:<id>' for a K2 item URL, the same under http or https, any alias, with or
     without www. or a trailing dot; None for any other URL."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+    parts = _split(url.strip())
+    if parts is None or parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
         return None
     match = _K2_ITEM_PATH.search(parts.path)
     if not match:
@@ -68,5 +68,13 @@ def entry_key(guid: str | None, link: str | None, title: str, published: dt.date
 
 
 def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
+    parts = _split(value)
+    return parts is not None and parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
+
+
+def _split(value: str) -> SplitResult | None:
+    """`value`'s parts, or None when it is no URL at all ("http://[::1": an opaque guid)."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        return None

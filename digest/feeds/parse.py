@@ -15,7 +15,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from digest.feeds.debris import clean_text
+from digest.feeds.debris import clean_text, xml_safe_markup
 from digest.feeds.extract import Structure, email_lead, extract_from_feed_html
 from digest.feeds.identity import entry_key, k2_item_key
 from digest.feeds.links import http_url
@@ -116,17 +116,22 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> 
     """Raises ParseError for a document with no entries, one that is not a feed, or one that
     declares XML entities (an entity-expansion attack needs them; real feeds do not)."""
     text = decode_document(content, content_type)
-    document = _XML_DECLARATION.sub(rb"\1", text.encode("utf-8"), count=1)
+    document = _XML_DECLARATION.sub(rb"\1", xml_safe_markup(text).encode("utf-8"), count=1)
     if _declares_entities(document):
         raise ParseError(f"{url} declares XML entities in its DOCTYPE; refused unparsed")
     media_type = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
     # No content-location: feedparser would resolve an opaque guid against the feed's address
     # and make it look like a permalink; links are resolved here, in `_link`.
-    parsed = feedparser.parse(
-        document,
-        response_headers={"content-type": f"{media_type}; charset=utf-8"},
-        sanitize_html=False, resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            document,
+            response_headers={"content-type": f"{media_type}; charset=utf-8"},
+            sanitize_html=False, resolve_relative_uris=False,
+        )
+    except ValueError as exc:
+        # Python's SAX reader splits a namespace URI at any blank, a no-break space included, and
+        # feedparser then fails to unpack the name: a document no parser reads, not a crash.
+        raise ParseError(f"{url} could not be parsed: {exc}") from None
     problem = parsed.get("bozo_exception")
     if not parsed.entries:
         if not parsed.get("version") and re.search(r"<html\b", text[:4096], re.I):
@@ -156,9 +161,7 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
     published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed"))
     base = link or feed_url
     terms = [t.get("term").strip() for t in raw.get("tags") or [] if (t.get("term") or "").strip()]
-    # The guid resolved against the feed, as it always was for identity (so keys stay stable).
-    guid = lxml.html.urljoin(feed_url, raw["id"].strip()) if (raw.get("id") or "").strip() else None
-    key = entry_key(guid, link, title, published)
+    key = entry_key(_guid(raw, feed_url), link, title, published)
     intro, full, item_tags = _split_k2(_body_html(raw))
     if intro is None and k2_item_key(link) is None:
         # Not the Analyst's markup: keep what any feed has, a bounded lead and a link. Its
@@ -180,6 +183,18 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> Entry | None:
     structure = extract_from_feed_html(intro, full, base, published.date() if published else None)
     needs_page = (full is None or not full.text_content().strip()) and k2_item_key(link) is not None
     return analyst_entry(Entry(**fields, summary_html="", content_html="", needs_page=needs_page), structure)
+
+
+def _guid(raw: feedparser.FeedParserDict, feed_url: str) -> str | None:
+    """The guid resolved against the feed, as it always was for identity (so keys stay stable);
+    one no URL parser reads ("http://[::1") is an opaque guid, kept as the feed wrote it."""
+    guid = (raw.get("id") or "").strip()
+    if not guid:
+        return None
+    try:
+        return lxml.html.urljoin(feed_url, guid)
+    except ValueError:
+        return guid
 
 
 def _link(raw: feedparser.FeedParserDict, feed_url: str) -> str:
@@ -252,7 +267,7 @@ def _split_k2(html: str) -> tuple[etree._Element | None, etree._Element | None, 
     K2FeedTags: those two elements, parsed once, and the tags; (None, None, []) for other markup."""
     if "K2FeedIntroText" not in html:
         return None, None, []
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = lxml.html.fragment_fromstring(xml_safe_markup(html), create_parent="div")
     intro = root.xpath('.//div[contains(@class, "K2FeedIntroText")]')
     full = root.xpath('.//div[contains(@class, "K2FeedFullText")]')
     tags = root.xpath('.//div[contains(@class, "K2FeedTags")]')

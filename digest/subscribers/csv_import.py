@@ -286,6 +286,7 @@ def _parse(line: int, cells: dict[str, str] | InputError, rules: _Rules) -> _Row
     source = cells.get("source", "").strip() or "import"
     if len(source) > MAX_SOURCE:
         raise InputError(f"source is longer than {MAX_SOURCE} characters")
+    refuse_control_characters(source, "source")
     attributes = {key: value for key, value in cells.items() if value != "" and key not in _NOT_ATTRIBUTES}
     for key, value in attributes.items():
         refuse_control_characters(value, key)

@@ -60,10 +60,10 @@ def session_value(editor: Editor, issued: int | None = None) -> str:
 def _editor_from_session(db: Session, value: str) -> Editor | None:
     try:
         editor_id, issued, nonce, signature = value.split(".")
+        fresh = time.time() - int(issued) < get_settings().SESSION_HOURS * 3600
         # Looked up before the signature can be checked (it covers the editor's password hash).
         editor = db.get(Editor, int(editor_id)) if is_row_id(int(editor_id)) else None
-        fresh = time.time() - int(issued) < get_settings().SESSION_HOURS * 3600
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # OverflowError: an `issued` past any float
         return None
     if editor is None or not fresh:
         return None

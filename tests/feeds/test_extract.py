@@ -79,6 +79,21 @@ def test_a_missing_article_page_keeps_the_intro_and_warns(settings, feed_server)
     assert article.summary_html == f"<p>{ANALYST_LEAD}</p>" and article.authors == "Mira Castellan"
 
 
+@pytest.mark.parametrize("page", [b"", b"  \r\n", b"<!-- nothing -->", b"<p>A lead\x01 with a control</p>",
+                                  b"<p>A lead<script>x</script>\x01 with a control</p>"])
+def test_an_empty_or_odd_article_page_keeps_the_intro(settings, feed_server, page):
+    """An empty page made lxml raise "Document is empty", a control character "All strings must be
+    XML compatible": either failed the whole poll. The intro stays, or the page's text is read."""
+    item = _analyst_item(full_text=False)
+    page_path = item.link(feed_server.base).removeprefix(feed_server.base)
+    feed_server.routes[page_path] = Route(200, page, {"Content-Type": "text/html; charset=utf-8"})
+    result = poll_url(serve_feed(feed_server, [item]))
+    assert (result.new, result.error) == (1, None)
+    [article] = articles()
+    lead = "A lead with a control" if page.startswith(b"<p>") else ANALYST_LEAD
+    assert article.summary_html == f"<p>{lead}</p>" and article.authors == "Mira Castellan"
+
+
 @pytest.mark.parametrize("byline, authors, place, issue", [
     ("by Mira Castellan (03/20/2013 issue of the CACI Analyst)", ["Mira Castellan"], None, dt.date(2013, 3, 20)),
     ("By Arman Tole, Almaty (3/13/2002 issue of the CACI Analyst)", ["Arman Tole"], "Almaty", dt.date(2002, 3, 13)),

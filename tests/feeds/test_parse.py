@@ -127,3 +127,49 @@ def test_an_entry_without_a_date_keeps_its_first_seen_date(settings, feed_server
     poll_url(url)
     first = articles()[0].published_at
     assert poll_url(url).updated == 0 and articles()[0].published_at == first
+
+
+def test_characters_xml_cannot_hold_are_dropped_and_the_items_kept(settings, feed_server):
+    """A control character raw or as a reference (`&#1;`, `&#0;`, `&#xD800;`, `&#99999999;`)
+    made lxml or feedparser raise, and the poll with it: each item is kept, without them."""
+    items = recent_items(4)
+    document = rss_document("2.0", feed_server.base, items)
+    document = document.replace(f"<title>{items[0].title}".encode(), f"<title>{items[0].title}&#xD800;".encode())
+    document = document.replace(f"{items[1].lead}".encode(), f"&amp;#1;{items[1].lead}\x01".encode())
+    document = document.replace(f"<title>{items[2].title}".encode(), f"<title>\x00{items[2].title}&#0;".encode())
+    document = document.replace(f"<title>{items[3].title}".encode(), f"<title>{items[3].title}&#99999999;".encode())
+    result = poll_url(_serve(feed_server, "/controls.xml", document))
+    assert (result.new, result.error) == (4, None)
+    stored = {a.url: a for a in articles()}
+    assert stored[items[0].link(feed_server.base)].title == items[0].title + "\ufffd"
+    assert stored[items[1].link(feed_server.base)].summary_html == f"<p>\ufffd{items[1].lead}</p>"
+    assert stored[items[2].link(feed_server.base)].title == items[2].title + "\ufffd"
+    assert stored[items[3].link(feed_server.base)].title == items[3].title + "\ufffd"
+
+
+def test_a_guid_no_url_parser_reads_and_a_huge_k2_id_keep_their_items(settings, feed_server):
+    """A guid like `http://[::1` made urljoin raise ValueError, an item id of 5,000 digits made int()
+    raise: each failed the whole poll. The first is an opaque guid, the second no K2 item id (its
+    key is its link's)."""
+    items = recent_items(2)
+    document = k2_rss(feed_server.base, items)
+    document = document.replace(f'<guid isPermaLink="true">{items[0].link(feed_server.base)}</guid>'.encode(),
+                                b"<guid>http://[::1</guid>")
+    huge = f"{feed_server.base}/publications/item/{'9' * 5000}-a.html"
+    document = document.replace(items[1].link(feed_server.base).encode(), huge.encode())
+    result = poll_url(_serve(feed_server, "/guids.xml", document))
+    assert (result.new, result.error) == (2, None)
+    keys = {a.title: a.entry_key for a in articles()}
+    assert keys[items[0].title] == f"k2:127.0.0.1:{items[0].item_id}"  # its link's K2 id, as before
+    assert keys[items[1].title] == huge[:500]
+
+
+def test_a_namespace_with_a_no_break_space_is_an_error_recorded_on_the_feed(settings, feed_server):
+    """Python's SAX reader split the namespace URI at the no-break space and feedparser raised
+    ValueError ("too many values to unpack"): the poll crashed and nothing was recorded."""
+    document = ('<?xml version="1.0" encoding="utf-8"?><rdf:RDF xmlns:rdf="h\u00a0ttp://www.w3.org/1999/02/'
+                '22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel><title>T</title><item></item>'
+                "</channel></rdf:RDF>").encode()
+    url = _serve(feed_server, "/namespace.xml", document)
+    assert "could not be parsed: too many values to unpack" in poll_url(url).error
+    assert feed_at(url).consecutive_failures == 1 and articles() == []

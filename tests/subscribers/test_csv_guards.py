@@ -71,6 +71,13 @@ def test_control_characters_in_names_and_attributes_are_refused_by_line(settings
     assert problems[3] == f"organisation contains a control character ({code})"
 
 
+def test_a_control_character_in_the_source_is_refused_by_line(settings):
+    """A NUL in the `source` cell reached PostgreSQL's COPY, which refused the whole batch: the
+    import failed (a 500 on the API) instead of reporting the row."""
+    report = _import(b"email,source\r\nana@example.org,web\x00\r\nbek@example.org,web\r\n")
+    assert _problems(report) == {2: "source contains a control character (U+0000)"} and report.created == 1
+
+
 def test_a_control_character_in_a_column_name_refuses_the_file(settings):
     with pytest.raises(InputError, match=r"line 1: column name 'org\\x00' contains a control character \(U\+0000\)"):
         _import(b"email,org\x00\r\nana@example.org,Forum\r\n")

@@ -52,6 +52,17 @@ def test_pages_need_a_login_and_come_back_after_it(client, feed_server):
     assert client.get(f"/editions/{edition_id}/preview").status_code == 303
 
 
+@pytest.mark.parametrize("cookie", ["2147483648.{now}.nonce.signature", "1.{huge}.nonce.signature"])
+def test_a_forged_session_cookie_with_huge_numbers_is_no_login(client, cookie):
+    """An editor id of 2^31 made PostgreSQL raise "integer out of range", an issue time of 400
+    digits made the float arithmetic overflow: a 500 for every page, before any signature check."""
+    import time
+
+    client.cookies.set(SESSION_COOKIE, cookie.format(now=int(time.time()), huge="9" * 400))
+    answer = client.get("/dashboard")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
 def test_a_form_without_its_csrf_token_is_refused(client):
     _editor()
     assert client.post("/login", data={"email": "ed@example.org", "password": PASSWORD}).status_code == 400
