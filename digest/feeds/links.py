@@ -27,10 +27,12 @@ def http_url(value: str | None, base: str | None = None) -> str | None:
     if not value:
         return None
     value = _IGNORED_BY_BROWSERS.sub("", value.strip(" \x0c\x0b\x00"))
-    if not value or _CONTROL.search(value):
+    if not value:
         return None
     try:
         url = urljoin(base, value) if base else value
+        if _CONTROL.search(url):  # in the link, or in the base it was resolved against
+            return None
         parts = urlsplit(url)
         if parts.scheme.lower() not in SCHEMES or not parts.hostname:
             return None

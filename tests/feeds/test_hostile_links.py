@@ -150,3 +150,10 @@ def test_a_bad_link_already_stored_is_not_rendered(client, feed_server):
 ])
 def test_which_links_are_kept(value, expected):
     assert http_url(value, base="http://feed.example/rss") == expected
+
+
+def test_a_relative_link_on_a_base_with_a_control_character_is_not_kept():
+    """Found by fuzzing: the link was checked for control characters, the base it was resolved
+    against was not, so 'http://127.0.0.1\\x00.example.org/0' was kept (and failed a second check)."""
+    assert http_url("0", base="http://127.0.0.1\x00.example.org/") is None
+    assert http_url("/a", base="http://feed.example\x1f/rss") is None
