@@ -6,6 +6,7 @@ skipped), raises nothing, and never moves a delivery backwards."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from digest.delivery.backends import get_sender
 from digest.delivery.events import _RANK, WebhookRejected, process_webhook_batch, store_webhook_batch
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, SendBatch
+from digest.store.models import Delivery, SendBatch, WebhookBatch
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
 from tests.fuzz.strategies import budget, hostile_text
 
@@ -76,6 +77,9 @@ def _bodies(deliveries) -> st.SearchStrategy[bytes]:
     )
 
 
+_timestamps = itertools.count(1_700_000_000)
+
+
 def _ranks() -> dict[int, int]:
     with unit_of_work() as session:
         return {d.id: _RANK[d.status] for d in session.scalars(select(Delivery))}
@@ -92,8 +96,11 @@ def test_a_body_is_stored_or_refused_and_every_event_is_accounted_for(sent, data
     before = _ranks()
     try:
         with unit_of_work() as session:
-            batch = store_webhook_batch(session, body)
-            batch_id, count = batch.id, batch.event_count
+            # A timestamp of its own: the same body under the same timestamp is a replay.
+            kept = store_webhook_batch(session, body, str(next(_timestamps)))
+            assert not kept.replayed
+            batch_id = kept.batch_id
+            count = session.scalar(select(WebhookBatch.event_count).where(WebhookBatch.id == batch_id))
     except WebhookRejected:
         return
     with unit_of_work() as session:
