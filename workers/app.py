@@ -12,8 +12,7 @@ from digest.store.db import forget_inherited_connections, get_engine
 from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
 
-# renamed_tasks: old task names still accepted for one release (README, "Renamed tasks").
-app = Celery("analyst_digest", include=["workers.tasks", "workers.renamed_tasks"])
+app = Celery("analyst_digest", include=["workers.tasks"])
 app.config_from_object("workers.config")
 
 

@@ -27,6 +27,21 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from digest.release import release
+
+        console.print(f"digest {release()}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", help="Print the release and exit.", callback=_print_version, is_eager=True)] = False) -> None:
+    # Typer runs this before any command; the one option it holds acts in its callback.
+    pass
+
+
 def _row_id(what: str):
     """The parser of an id on the command line: a number no row can have (0, or past the database's
     integer) names nothing, and is refused before a query, which the database would fail with a

@@ -78,11 +78,6 @@ def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.dateti
     return None if claimed is None else Claim(token, *claimed)
 
 
-def _waiting(batch_id: int):
-    """The batch's pending rows, by the batch index."""
-    return and_(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.PENDING)
-
-
 class Waiting(NamedTuple):
     """A reader of a batch not yet handed over."""
     delivery_id: int | None  # their pending row; None for a member with no row yet

@@ -14,7 +14,6 @@ import os
 import threading
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -25,6 +24,7 @@ from digest.config import get_settings
 from digest.feeds.hosts import host_slot
 from digest.feeds.links import request_problem
 from digest.feeds.network import AddressPolicy, CheckedBackend, RefusedAddress, address_policy, seconds_left, within
+from digest.release import release
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
@@ -66,11 +66,7 @@ class FetchResult:
 
 
 def user_agent() -> str:
-    try:
-        release = version("analyst-digest")
-    except PackageNotFoundError:
-        release = "dev"
-    return f"AnalystDigest/{release} (feed poller of the CACI Analyst digest; +{get_settings().base_url})"
+    return f"AnalystDigest/{release()} (feed poller of the CACI Analyst digest; +{get_settings().base_url})"
 
 
 class _CheckedTransport(httpx.HTTPTransport):

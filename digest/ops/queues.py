@@ -14,8 +14,7 @@ from digest.errors import InputError
 # Tasks are routed to these (workers/config.py task_routes); a send never waits behind polling.
 QUEUES = ("feeds", "editions", "delivery", "webhooks")
 UNACKED_KEY = Channel.unacked_key
-UNACKED_INDEX_KEY = Channel.unacked_index_key
-# The header workers/app.py stamps on every message it publishes (epoch seconds).
+# The header workers/signals.py stamps on every message it publishes (epoch seconds).
 PUBLISHED_AT = "published_at"
 
 
