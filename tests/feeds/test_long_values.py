@@ -52,7 +52,8 @@ def test_over_long_values_are_bounded_and_cost_no_item(settings, feed_server):
     assert len(on_long_host.entry_key) <= column_length(Article.entry_key)
     assert stored[items[2].title].url == "", "a link too long to keep is not kept cut short"
     assert f"the link of {items[2].title!r} has" in result.warning and "too long to keep" in result.warning
-    assert stored[items[0].title.replace(" ", "", 1)].title == items[0].title.replace(" ", "", 1)
+    # A reference to a character XML cannot hold reads as U+FFFD (feeds/debris.py), never a NUL.
+    assert items[0].title.replace(" ", "\ufffd", 1) in stored
     long_fields = stored[items[3].title]
     assert long_fields.url == "", "its link, 5,000 digits long, is too long to keep"
     assert long_fields.section == "S" * column_length(Article.section)
