@@ -22,7 +22,7 @@ os.environ.update({"DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-00
                    "DELIVERY_BACKEND": "memory", "FROM_EMAIL": "digest@example.org",
                    "PUBLIC_BASE_URL": "https://digest.example.org"})
 
-from digest.delivery.send import _outgoing_batch  # noqa: E402
+from digest.delivery.outgoing import outgoing_batch  # noqa: E402
 from digest.delivery.sendgrid import request_body  # noqa: E402
 from digest.editions.render import TransactionalMail  # noqa: E402
 from digest.store.models import Edition  # noqa: E402
@@ -63,10 +63,10 @@ def main() -> None:
     rendered = TransactionalMail(subject="The week, for [%name%]", text="Hello [%name%]. " * 400,
                                  html="<p>Hello [%name:html%].</p>" * 400)
     rows = [Row(100_000 + i, 5_000 + i, f"reader{i}@example.org", name_of(i)) for i in range(args.readers)]
-    batch = _outgoing_batch(edition, rendered, rows)
-    readers = best_ms(lambda: _outgoing_batch(edition, rendered, rows), args.repeat)
+    batch = outgoing_batch(edition, rendered, rows)
+    readers = best_ms(lambda: outgoing_batch(edition, rendered, rows), args.repeat)
     body = best_ms(lambda: request_body(batch), args.repeat)
-    both = best_ms(lambda: request_body(_outgoing_batch(edition, rendered, rows)), args.repeat)
+    both = best_ms(lambda: request_body(outgoing_batch(edition, rendered, rows)), args.repeat)
     print(f"{args.readers} readers: {readers:.2f} ms making the readers, {body:.2f} ms writing the body "
           f"({len(request_body(batch)) / 1e6:.2f} MB), {both:.2f} ms both (best of {args.repeat}, thread CPU)")
 

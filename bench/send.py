@@ -83,7 +83,7 @@ def main() -> None:
     from digest.clock import utcnow
     from digest.store.db import unit_of_work
     from digest.store.migrate import upgrade
-    from digest.delivery.send import delivery_counts
+    from digest.ledger.states import reader_counts
     from digest.store.models import BatchState, Edition, PlanSlice, SendBatch
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -143,7 +143,7 @@ def main() -> None:
         print(f"requests: {len(standin.requests)}; every recipient once: "
               f"{len(standin.delivered) == args.subscribers and set(standin.delivered.values()) == {1}}")
         with unit_of_work() as session:
-            counts = delivery_counts(session, edition_id)
+            counts = reader_counts(session, edition_id)
         print(f"ledger: {', '.join(f'{status} {count:,}' for status, count in counts.items())}")
         print(f"CPU from due to sent: workers {workers_cpu:.2f} s, PostgreSQL {postgres_cpu:.2f} s, "
               f"stand-in {own_cpu - watching_cpu:.2f} s, watching {watching_cpu:.2f} s "

@@ -51,7 +51,7 @@ def time_statements() -> dict[str, float]:
 
 # What a send task does, in order: each timed by the worker thread's CPU with --phases.
 PHASES = (("digest.delivery.send", "claim_batch"), ("digest.delivery.send", "waiting_readers"),
-          ("digest.delivery.send", "approved_render"), ("digest.delivery.send", "_outgoing_batch"),
+          ("digest.delivery.send", "approved_render"), ("digest.delivery.send", "outgoing_batch"),
           ("digest.delivery.sendgrid", "request_body"), ("digest.delivery.sendgrid", "SendGridSender._call"),
           ("digest.delivery.send", "settle_readers"), ("digest.delivery.send", "finish_edition_if_complete"))
 

@@ -24,7 +24,7 @@ from digest.delivery.backends import get_sender
 from digest.delivery.control import (finish_complete_editions, mark_stuck_unknown, resend_silent_unknown,
                                      stalled_batches, stalled_slices)
 from digest.delivery.events import EventsAhead, process_webhook_batch, unprocessed_batch_ids
-from digest.store.members import RECORD_SENT_AFTER, record_sent_batches
+from digest.ledger.writer import RECORD_SENT_AFTER, record_sent_batches
 from digest.delivery.message import SendError, Throttled
 from digest.delivery.ratelimit import requeue_countdown
 from digest.editions.lookup import get_edition

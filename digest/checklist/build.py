@@ -20,7 +20,7 @@ from digest.checklist.spam import TIMEOUT_SECONDS as SPAM_TIMEOUT_SECONDS, SpamC
 from digest.config import get_settings
 from digest.delivery.message import Recipient
 from digest.delivery.mime import build_mime
-from digest.delivery.send import edition_batch, reader_recipient
+from digest.delivery.outgoing import edition_batch, reader_recipient
 from digest.editions.preview import preview_facts
 from digest.editions.render import RenderedEdition, render_edition
 from digest.feeds.links import http_url

@@ -313,12 +313,12 @@ def editions_cancel(edition_id: EditionId,
 @editions_app.command("deliveries")
 def editions_deliveries(edition_id: EditionId) -> None:
     """Deliveries of an edition by state."""
-    from digest.delivery.send import delivery_counts
+    from digest.ledger.states import reader_counts
     from digest.editions.lookup import get_edition
 
     with transaction() as session:
         edition = get_edition(session, edition_id)
-        counts = delivery_counts(session, edition_id)
+        counts = reader_counts(session, edition_id)
     console.print(f"edition {edition_id}: {edition.status.value}" + (f" ({edition.note})" if edition.note else ""))
     for status, count in sorted(counts.items()):
         console.print(f"  {status:<10} {count}")

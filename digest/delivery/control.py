@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.store.members import record_sent_batches
 from digest.delivery.message import Sender
 from digest.delivery.plan import batches_to_send
 from digest.delivery.ratelimit import get_rate_limiter
-from digest.delivery.send import (BatchRef, delivery_counts, finish_edition_if_complete, settle_readers,
-                                  waiting_readers)
+from digest.delivery.claim import waiting_readers
+from digest.delivery.send import finish_edition_if_complete
+from digest.ledger.states import reader_counts
+from digest.ledger.writer import BatchRef, record_sent_batches, settle_readers
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
 from digest.store.models import (AuditEntry, BatchState, Delivery, DeliveryEvent, DeliveryStatus, Edition,
@@ -94,7 +95,7 @@ def resume_send(session: Session, edition_id: int, *, by: str, source: str) -> D
     batches = batches_to_send(session, edition_id)
     if not batches:
         finish_edition_if_complete(session, edition_id, utcnow())
-    count = delivery_counts(session, edition_id).get(DeliveryStatus.PENDING.value, 0)
+    count = reader_counts(session, edition_id).get(DeliveryStatus.PENDING.value, 0)
     record_action(session, "resume", by=by, source=source, edition_id=edition_id, deliveries=count)
     return Done("resume", count, batches)
 
@@ -128,8 +129,8 @@ def cancel_send(session: Session, edition_id: int, sender: Sender | None = None,
         .values(status=DeliveryStatus.CANCELLED), execution_options={"synchronize_session": False}
     ).rowcount
     # Members of a planned batch have no row until something happens to them: their batch says
-    # they were cancelled (delivery_counts counts them so).
-    waiting_members = delivery_counts(session, edition_id).get(DeliveryStatus.PENDING.value, 0)
+    # they were cancelled (reader_counts counts them so).
+    waiting_members = reader_counts(session, edition_id).get(DeliveryStatus.PENDING.value, 0)
     session.execute(update(SendBatch).where(SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
                     .values(state=BatchState.CANCELLED))
     cancelled += waiting_members

@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
-from digest.store.members import record_members
+from digest.ledger.writer import record_members
 from digest.delivery.send import finish_edition_if_complete
 from digest.errors import NotFound
 from digest.counters import record_provider_events

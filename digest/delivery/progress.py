@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.plan import eligible_readers
-from digest.delivery.send import delivery_counts
 from digest.delivery.sendrate import expected_finish, limits_on
-from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, SendBatch, Subscriber
+from digest.ledger.states import handed_over_between, reader_counts
+from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, Subscriber
 
 # Rows still waiting for a worker (or for an operator, when unknown).
 WAITING = {s.value for s in DeliveryStatus.unfinished()}
@@ -46,18 +46,12 @@ class Progress:
 def _per_minute(session: Session, edition: Edition, now: dt.datetime) -> float | None:
     if edition.started_at is None:
         return None
-    handed_over = select(func.count()).where(Delivery.edition_id == edition.id, Delivery.sent_at.is_not(None))
-    # Members of batches handed over whole and not yet given rows of their own (their size less
-    # the rows written for them since).
-    in_batches = select(SendBatch.size - select(func.count()).where(Delivery.batch_id == SendBatch.id)
-                        .scalar_subquery()).where(SendBatch.edition_id == edition.id, SendBatch.sent_at.is_not(None))
     if edition.sent_at is not None:  # finished: the whole send's rate
         since, until = edition.started_at, edition.sent_at
+        count = handed_over_between(session, edition.id, None)
     else:
         since, until = max(edition.started_at, now - THROUGHPUT_WINDOW), now
-        handed_over = handed_over.where(Delivery.sent_at >= since)
-        in_batches = in_batches.where(SendBatch.sent_at >= since)
-    count = session.scalar(handed_over) + int(session.scalar(select(func.sum(in_batches.subquery().c[0]))) or 0)
+        count = handed_over_between(session, edition.id, since)
     if not count:
         return None
     return round(count / max((until - since).total_seconds() / 60, 1 / 60), 1)
@@ -82,7 +76,7 @@ def _copies(session: Session, edition_id: int) -> tuple[int, int]:
 
 def send_progress(session: Session, edition: Edition, now: dt.datetime | None = None) -> Progress:
     now = now or utcnow()
-    counts = delivery_counts(session, edition.id)
+    counts = reader_counts(session, edition.id)
     total = sum(counts.values())
     waiting = sum(count for status, count in counts.items() if status in WAITING)
     per_minute = _per_minute(session, edition, now)

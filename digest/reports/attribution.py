@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.reports.counting import count_events
-from digest.store.members import record_reader
+from digest.ledger.writer import record_reader
 from digest.store.models import Delivery, DeliveryEvent
 from digest.store.upsert import insert_ignoring_duplicates
 

@@ -16,9 +16,9 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from digest.editions.lookup import get_edition
+from digest.ledger.states import reader_counts
 from digest.reports.counting import TIMELINE_HOURS
-from digest.store.members import accepted_in_batches
-from digest.store.models import Article, Delivery, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink
+from digest.store.models import Article, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink
 
 # A delivery the provider took: whatever became of it afterwards.
 HANDED_OVER = (DeliveryStatus.ACCEPTED, DeliveryStatus.DEFERRED, DeliveryStatus.DELIVERED,
@@ -108,10 +108,7 @@ def edition_counts(session: Session, edition_id: int) -> dict[str, tuple[int, in
 
 
 def edition_funnel(session: Session, edition_id: int, counts: dict[str, tuple[int, int]]) -> Funnel:
-    statuses = dict(session.execute(
-        select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status)).all())
-    in_batches = accepted_in_batches(session, [edition_id]).get(edition_id, 0)
-    statuses[DeliveryStatus.ACCEPTED] = statuses.get(DeliveryStatus.ACCEPTED, 0) + in_batches
+    statuses = reader_counts(session, edition_id)
 
     def readers(key: str) -> int:
         return counts.get(key, (0, 0))[0]

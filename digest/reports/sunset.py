@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, aliased
 
 from digest.clock import utcnow
 from digest.errors import Conflict
+from digest.ledger.states import delivered_in_each
 from digest.reports.trends import sent_editions
-from digest.store.models import Delivery, DeliveryStatus, ReaderMark, Subscriber, SubscriberStatus
+from digest.store.models import Delivery, ReaderMark, Subscriber, SubscriberStatus
 from digest.subscribers.audit import audit
 
 
@@ -30,11 +31,8 @@ def _inactive(session: Session, editions: int):
                       ReaderMark.mark.in_(("event:open", "event:click"))).exists())
     query = (
         select(Subscriber.id, Subscriber.email, Subscriber.confirmed_at)
-        .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-        .where(Delivery.edition_id.in_(ids), Delivery.status == DeliveryStatus.DELIVERED,
-               Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.paused.is_(False), ~engaged)
-        .group_by(Subscriber.id, Subscriber.email, Subscriber.confirmed_at)
-        .having(func.count(Delivery.id) == len(ids)))
+        .where(Subscriber.id.in_(delivered_in_each(ids)), Subscriber.status == SubscriberStatus.CONFIRMED,
+               Subscriber.paused.is_(False), ~engaged))
     return query, ids
 
 

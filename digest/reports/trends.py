@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from digest.ledger.states import counts_by_edition
 from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER
-from digest.store.members import accepted_in_batches
-from digest.store.models import (Article, Delivery, DeliveryStatus, Edition, EditionCount, EditionLink, EditionStatus,
+from digest.store.models import (Article, DeliveryStatus, Edition, EditionCount, EditionLink, EditionStatus,
                                  Subscriber, SubscriberStatus, Suppression)
 
 
@@ -71,12 +71,7 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
     if not editions:
         return []
     ids = [edition.id for edition in editions]
-    handed = func.sum(case((Delivery.status.in_(HANDED_OVER), 1), else_=0))
-    delivered = func.sum(case((Delivery.status == DeliveryStatus.DELIVERED, 1), else_=0))
-    deliveries = {row[0]: row[1:] for row in session.execute(
-        select(Delivery.edition_id, handed, delivered).where(Delivery.edition_id.in_(ids))
-        .group_by(Delivery.edition_id))}
-    in_batches = accepted_in_batches(session, ids)
+    readers = counts_by_edition(session, ids)
     events: dict[tuple[int, str], int] = {
         (edition_id, key): readers for edition_id, key, readers in session.execute(
             select(EditionCount.edition_id, EditionCount.key, EditionCount.readers)
@@ -84,11 +79,11 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
                    EditionCount.key.in_(("event:click", "event:spamreport", "event:unsubscribe"))))}
     trends = []
     for edition in editions:
-        handed_over, delivered_count = deliveries.get(edition.id, (0, 0))
-        handed_over = (handed_over or 0) + in_batches.get(edition.id, 0)
+        states = readers[edition.id]
         trends.append(EditionTrend(
             edition_id=edition.id, period=edition.period, subject=edition.subject, sent_at=edition.started_at,
-            handed_over=int(handed_over or 0), delivered=int(delivered_count or 0),
+            handed_over=sum(states.get(status, 0) for status in HANDED_OVER),
+            delivered=states.get(DeliveryStatus.DELIVERED, 0),
             unique_clicks=events.get((edition.id, "event:click"), 0),
             unsubscribes=events.get((edition.id, "event:unsubscribe"), 0),
             spam_reports=events.get((edition.id, "event:spamreport"), 0)))

@@ -12,7 +12,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
-from digest.store.members import record_reader
+from digest.ledger.states import reader_deliveries
+from digest.ledger.writer import record_reader
 from digest.store.models import (
     AuditEntry,
     Delivery,
@@ -39,9 +40,7 @@ def describe_subscriber(session: Session, email: str) -> dict:
     suppression = suppression_for(session, address)
     deliveries = []
     if subscriber is not None:
-        record_reader(session, subscriber.id)  # editions their batch's row alone records
-        deliveries = session.scalars(
-            select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)).all()
+        deliveries = reader_deliveries(session, subscriber.id)
     events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == address)
                              .order_by(DeliveryEvent.id)).all()
     return {
@@ -49,7 +48,7 @@ def describe_subscriber(session: Session, email: str) -> dict:
         "email_hash": address_hash(address),
         "subscriber": _columns(subscriber) if subscriber else None,
         "suppression": _columns(suppression) if suppression else None,
-        "deliveries": [_columns(d) for d in deliveries],
+        "deliveries": deliveries,
         "delivery_events": [_columns(e) for e in events],
         "audit_log": [_columns(entry) for entry in audit_trail(session, address)],
     }

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.delivery.progress import send_progress
 from digest.editions.compose import next_period
+from digest.ledger.states import counts_by_edition
 from digest.reports.charts import percent
-from digest.store.members import accepted_in_batches
-from digest.store.models import Delivery, Edition, EditionSkip, EditionStatus
+from digest.store.models import Edition, EditionSkip, EditionStatus
 from digest.web.trend_view import trend_charts
 
 RECENT = 10
@@ -29,15 +29,7 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
     drafts = editions(EditionStatus.DRAFT, order=Edition.period.desc())
     sending = editions(EditionStatus.SENDING, EditionStatus.PAUSED)
     recent = editions(EditionStatus.SENT, EditionStatus.CANCELLED, order=Edition.period.desc(), limit=RECENT)
-    figures: dict[int, dict[str, int]] = {edition.id: {} for edition in recent}
-    if figures:
-        rows = session.execute(
-            select(Delivery.edition_id, Delivery.status, func.count())
-            .where(Delivery.edition_id.in_(figures)).group_by(Delivery.edition_id, Delivery.status))
-        for edition_id, status, count in rows:
-            figures[edition_id][status.value] = count
-        for edition_id, count in accepted_in_batches(session, list(figures)).items():
-            figures[edition_id]["accepted"] = figures[edition_id].get("accepted", 0) + count
+    figures = counts_by_edition(session, [edition.id for edition in recent])
     # A skip matters until a later edition exists: a period skipped because its articles went
     # out early, in the edition after it, is no news.
     newest = session.scalar(select(func.max(Edition.period)))

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.errors import InputError, NotFound
 from digest.reports.facts import reader_activity
-from digest.store.members import record_reader
-from digest.store.models import Delivery, DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
+from digest.ledger.states import reader_deliveries
+from digest.store.models import DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
 from digest.subscribers.audit import audit_trail
 from digest.subscribers.csv_export import export_subscribers
 from digest.subscribers.csv_import import import_subscribers
@@ -91,9 +91,7 @@ def _subscriber(session: Session, subscriber_id: int) -> Subscriber:
 def _detail_page(request: Request, session: Session, subscriber_id: int, status_code: int = 200, notice: str = "",
                  error: str | None = None) -> HTMLResponse:
     subscriber = _subscriber(session, subscriber_id)
-    record_reader(session, subscriber.id)  # editions their batch's row alone records
-    deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber.id)
-                                 .order_by(Delivery.id.desc())).all()
+    deliveries = reader_deliveries(session, subscriber.id)[::-1]  # the latest edition first
     events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == subscriber.email)
                              .order_by(DeliveryEvent.occurred_at.desc())).all()
     return page("subscriber.html", status_code, request=request, title=subscriber.email, subscriber=subscriber,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from digest.delivery.send import BatchRef, settle_readers, waiting_readers
+from digest.delivery.claim import waiting_readers
+from digest.ledger.writer import BatchRef, settle_readers
 from digest.store.db import unit_of_work
 from digest.store.models import BatchState, Delivery, DeliveryStatus, SendBatch, Subscriber
 

@@ -20,7 +20,9 @@ from digest.delivery.control import (
     stalled_slices,
 )
 from digest.delivery.plan import open_edition, plan_slice, release_edition, start_edition
-from digest.delivery.send import SendRateLimited, claim_batch, delivery_counts, send_batch
+from digest.delivery.send import SendRateLimited, send_batch
+from digest.delivery.claim import claim_batch
+from digest.ledger.states import reader_counts
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict
 from digest.store.db import unit_of_work
@@ -79,7 +81,7 @@ def test_cancel_stops_what_was_not_handed_over(standin, feed_server):
     assert cancelled == 1500
     assert [_send(edition_id, b) for b in batches[1:]] == [0, 0]
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 1000, "cancelled": 1500}
+        assert reader_counts(session, edition_id) == {"accepted": 1000, "cancelled": 1500}
     assert _status(edition_id) == EditionStatus.CANCELLED
     with pytest.raises(Conflict), unit_of_work() as session:
         resume_send(session, edition_id, **BY)
@@ -122,7 +124,7 @@ def test_stuck_claims_become_unknown_and_are_resent_only_on_request(standin, fee
         claim_batch(session, edition_id, batches[0], utcnow() - dt.timedelta(minutes=30))  # then "died"
     with unit_of_work() as session:
         assert mark_stuck_unknown(session) == 30
-        assert delivery_counts(session, edition_id) == {"unknown": 30}
+        assert reader_counts(session, edition_id) == {"unknown": 30}
         assert resend_unknown(session, edition_id, **BY).batches == []  # not old enough by default (60 min)
     with unit_of_work() as session:
         [again] = resend_unknown(session, edition_id, older_than_minutes=0, **BY).batches
@@ -209,7 +211,7 @@ def test_a_batch_over_the_hourly_limit_waits_without_claiming(standin, feed_serv
         _send(edition_id, edition_two[0])
     assert raised.value.retry_after > 2
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"pending": 15}
+        assert reader_counts(session, edition_id) == {"pending": 15}
     get_rate_limiter.cache_clear()
 
 

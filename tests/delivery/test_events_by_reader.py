@@ -17,9 +17,11 @@ from digest.clock import utcnow
 from digest.delivery.backends import get_sender
 from digest.delivery.control import mark_stuck_unknown
 from digest.delivery.events import EventsAhead, process_webhook_batch, store_webhook_batch
-from digest.store.members import record_sent_batches
+from digest.ledger.writer import record_sent_batches
 from digest.delivery.memory import MemorySender
-from digest.delivery.send import claim_batch, delivery_counts, send_batch
+from digest.delivery.send import send_batch
+from digest.delivery.claim import claim_batch
+from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, SendBatch, WebhookBatch
 from tests.delivery.batches import members
@@ -61,7 +63,7 @@ def test_an_event_that_beats_the_workers_commit_is_applied_once_the_batch_is_rec
             state="sent", sent_at=utcnow(), message_id="m1"))
     assert _apply(early) == {"new": 1, "duplicate": 0, "unmatched": 0, "skipped": 0}
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 2, "delivered": 1}
+        assert reader_counts(session, edition_id) == {"accepted": 2, "delivered": 1}
         event = session.scalars(select(DeliveryEvent)).one()
         assert (event.edition_id, event.subscriber_id) == (edition_id, reader)
         row = session.scalars(select(Delivery)).one()  # the reader's row, written from the batch's
@@ -72,7 +74,7 @@ def test_an_event_that_beats_the_workers_commit_is_applied_once_the_batch_is_rec
                            _event("open", 3, edition_id=edition_id, subscriber_id=other, batch_id=batch)])) == \
         {"new": 2, "duplicate": 0, "unmatched": 1, "skipped": 0}
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 1, "delivered": 2}
+        assert reader_counts(session, edition_id) == {"accepted": 1, "delivered": 2}
 
 
 def test_reconciliation_writes_the_rows_no_event_wrote(settings, feed_server, standin):
@@ -86,7 +88,7 @@ def test_reconciliation_writes_the_rows_no_event_wrote(settings, feed_server, st
         rows = session.execute(select(Delivery.status, Delivery.message_id, Delivery.batch_id)).all()
         sent = session.get(SendBatch, batch)
         assert rows == [(DeliveryStatus.ACCEPTED, sent.message_id, batch)] * 3 and sent.recorded_at is not None
-        assert delivery_counts(session, edition_id) == {"accepted": 3}
+        assert reader_counts(session, edition_id) == {"accepted": 3}
 
 
 def test_an_old_messages_delivery_id_still_names_its_delivery(settings, feed_server):
@@ -112,7 +114,7 @@ def test_readers_that_are_not_ours_match_nothing_and_the_rest_applies(settings, 
               _event("delivered", 4, edition_id=2**40, subscriber_id=first)]
     assert _apply(_stored(events)) == {"new": 4, "duplicate": 0, "unmatched": 3, "skipped": 0}
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 2, "delivered": 1}
+        assert reader_counts(session, edition_id) == {"accepted": 2, "delivered": 1}
         kept = session.execute(select(DeliveryEvent.edition_id, DeliveryEvent.subscriber_id)
                                .order_by(DeliveryEvent.id)).all()
     # An unmatched event keeps no word of its own for an edition or a reader.
@@ -137,5 +139,5 @@ def test_readers_reconciliation_took_for_lost_stay_unknown_when_the_late_answer_
     assert sender.unknown == 3 and len(sender.messages) == 3
     with unit_of_work() as session:
         # Their events settle them; the batch is not marked sent over reconciliation's verdict.
-        assert delivery_counts(session, edition_id) == {"unknown": 3}
+        assert reader_counts(session, edition_id) == {"unknown": 3}
         assert session.scalar(select(SendBatch.state).where(SendBatch.id == batch)) == "unknown"

@@ -17,7 +17,8 @@ from digest.clock import utcnow
 from digest.delivery.backends import get_sender
 from digest.delivery.events import process_webhook_batch, store_webhook_batch
 from digest.delivery.plan import open_edition, plan_slice, release_edition
-from digest.delivery.send import delivery_counts, send_batch
+from digest.delivery.send import send_batch
+from digest.ledger.states import reader_counts
 from digest.sample.readers import add_readers
 from digest.store.db import get_engine, unit_of_work
 from digest.store.models import BatchState, Delivery, SendBatch
@@ -96,7 +97,7 @@ def test_a_batch_handed_to_sendgrid_is_recorded_by_one_statement(standin, feed_s
         sent = session.get(SendBatch, batch_id)
         assert (sent.state, sent.size, bool(sent.message_id)) == (BatchState.SENT, 40, True)
         assert session.scalars(select(Delivery)).all() == []
-        assert delivery_counts(session, edition_id) == {"accepted": 40}
+        assert reader_counts(session, edition_id) == {"accepted": 40}
     assert len(standin.delivered) == 40
 
 def _events(edition_id: int, kind: str) -> bytes:
@@ -176,7 +177,7 @@ def test_the_hot_statements_never_scan_deliveries(settings, feed_server):
     walking an index from end to end, had no index to use."""
     if get_engine().dialect.name != "postgresql":
         pytest.skip("the planner's choices are PostgreSQL's")
-    from digest.delivery.send import delivery_counts
+    from digest.ledger.states import reader_counts
 
     polled_feed(feed_server)
     edition_id, [number] = _opened(3000)
@@ -186,7 +187,7 @@ def test_the_hot_statements_never_scan_deliveries(settings, feed_server):
         session.execute(text("ANALYZE"))
     with statements() as hot, unit_of_work() as session:
         send_batch(session, edition_id, batches[0], get_sender())
-        delivery_counts(session, edition_id)
+        reader_counts(session, edition_id)
     on_deliveries = [(sql, params) for sql, params in hot if "deliveries" in sql and params is not None]
     assert len(on_deliveries) >= 4  # the batch read, its accept, the finish check, the counts
     leading = _leading_columns()

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from digest.delivery.memory import MemorySender
 from digest.delivery.message import SendError
 from digest.delivery.plan import start_edition
-from digest.delivery.send import delivery_counts, send_batch
+from digest.delivery.send import send_batch
+from digest.ledger.states import reader_counts
 from digest.editions.lookup import get_edition
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, DeliveryStatus, EditionStatus
@@ -44,7 +45,7 @@ def test_only_confirmed_subscribers_are_planned_and_a_batch_sends_once(settings,
     assert sorted(m["To"] for m in sender.messages) == ["a@example.org", "b@example.org", "c@example.org"]
     with unit_of_work() as session:
         assert get_edition(session, edition_id).status == EditionStatus.SENT
-        assert delivery_counts(session, edition_id) == {"accepted": 3}
+        assert reader_counts(session, edition_id) == {"accepted": 3}
 
 
 def test_batches_respect_the_batch_size(settings, feed_server, monkeypatch):
@@ -61,7 +62,7 @@ def test_a_retryable_failure_releases_the_rows_for_the_next_try(settings, feed_s
     with unit_of_work() as session, pytest.raises(SendError):
         send_batch(session, edition_id, batches[0], FailingSender(SendError("503", permanent=False)))
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"pending": 3}
+        assert reader_counts(session, edition_id) == {"pending": 3}
     sender = MemorySender()
     with unit_of_work() as session:
         assert send_batch(session, edition_id, batches[0], sender) == 3

@@ -6,7 +6,8 @@ import pytest
 
 from digest.delivery.backends import get_sender
 from digest.delivery.message import SendError
-from digest.delivery.send import delivery_counts, send_batch
+from digest.delivery.send import send_batch
+from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work
 from digest.editions.lookup import get_edition
 from digest.store.models import Delivery, EditionStatus, SendBatch
@@ -65,7 +66,7 @@ def test_a_rejected_key_pauses_the_edition_and_keeps_every_row(standin, feed_ser
     with unit_of_work() as session:
         assert send_batch(session, edition_id, batch, get_sender()) == 0
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"pending": 3}
+        assert reader_counts(session, edition_id) == {"pending": 3}
         edition = get_edition(session, edition_id)
         assert edition.status == EditionStatus.PAUSED
         assert "401" in edition.note and "authorization grant is invalid" in edition.note
@@ -81,6 +82,6 @@ def test_a_server_error_is_retryable_and_nothing_is_lost(standin, feed_server):
         send_batch(session, edition_id, batch, get_sender())
     assert not raised.value.permanent
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"pending": 3}
+        assert reader_counts(session, edition_id) == {"pending": 3}
         assert send_batch(session, edition_id, batch, get_sender()) == 3
     assert sorted(standin.delivered.values()) == [1, 1, 1]

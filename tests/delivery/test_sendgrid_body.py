@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from digest.delivery.backends import get_sender
 from digest.delivery.message import OutgoingBatch, Recipient
-from digest.delivery.send import ReaderLinks, reader_recipient
+from digest.delivery.outgoing import ReaderLinks, reader_recipient
 from digest.delivery.sendgrid import _batch_fields, personalization, request_body
 from digest.editions.render import TransactionalMail
 from digest.store.db import unit_of_work

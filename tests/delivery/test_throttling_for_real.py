@@ -11,7 +11,7 @@ import time
 import pytest
 
 from digest.delivery.ratelimit import SCHEDULE_KEY, SLOT_KEY
-from digest.delivery.send import delivery_counts
+from digest.ledger.states import reader_counts
 from digest.delivery.sendrate import Limits, expected_finish
 from digest.store.db import unit_of_work
 from digest.store.models import Edition, EditionStatus
@@ -61,7 +61,7 @@ def test_5000_readers_at_400_a_second_all_go_once_with_one_retry_allowed(sending
     finally:
         worker.stop()
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 5000}
+        assert reader_counts(session, edition_id) == {"accepted": 5000}
     assert standin.delivered == {email: 1 for email in emails}
     # 5 batches of 1000 at 400/s: slots 2.5 s apart, the last one 10 s after the first.
     edition = _edition_row(edition_id)
@@ -104,7 +104,7 @@ def test_a_warm_up_of_2000_an_hour_sends_10000_readers_in_five_hours_without_fai
         worker.stop()
     watcher.join(timeout=5)
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 10000}
+        assert reader_counts(session, edition_id) == {"accepted": 10000}
     assert standin.delivered == {email: 1 for email in emails}
     edition = _edition_row(edition_id)
     hours = (edition.sent_at - edition.started_at).total_seconds() / 3600
@@ -131,5 +131,5 @@ def test_429s_are_waited_out_without_spending_a_retry(sending_env, feed_server, 
         worker.stop()
         standin.fail_next.clear()
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 1500}
+        assert reader_counts(session, edition_id) == {"accepted": 1500}
     assert standin.delivered == {email: 1 for email in emails}

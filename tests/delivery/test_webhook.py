@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from digest.delivery.backends import get_sender
 from digest.delivery.events import (SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookRejected, process_webhook_batch,
                                    verify_sendgrid_request)
-from digest.delivery.send import delivery_counts
+from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryEvent, Subscriber, SubscriberStatus, WebhookBatch
 from digest.web.app import app
@@ -96,7 +96,7 @@ def test_a_signed_batch_settles_deliveries_and_ends_subscriptions(standin, feed_
     assert answer.status_code == 200
     assert _process_all() == [{"new": 7, "duplicate": 0, "unmatched": 0, "skipped": 0}]
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"delivered": 3}
+        assert reader_counts(session, edition_id) == {"delivered": 3}
         status = session.scalar(select(Subscriber.status).where(Subscriber.email == spam["email"]))
     assert status == SubscriberStatus.UNSUBSCRIBED
 
@@ -171,7 +171,7 @@ def test_late_events_never_move_a_delivery_backwards(standin, feed_server, clien
     _post(client, standin, standin.events("processed"))
     _process_all()
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"delivered": 1}
+        assert reader_counts(session, edition_id) == {"delivered": 1}
 
 
 @pytest.mark.parametrize("tamper", ["forged", "stale", "missing", "garbled"])
@@ -287,7 +287,7 @@ def test_unreadable_events_are_skipped_and_counted_and_the_rest_applies(standin,
     assert answer.status_code == 200, answer.text
     assert _process_all() == [{"new": 3, "duplicate": 0, "unmatched": 0, "skipped": 16}]
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"delivered": 3}
+        assert reader_counts(session, edition_id) == {"delivered": 3}
 
 
 def test_the_worker_function_skips_what_it_cannot_read(standin, feed_server):
@@ -300,7 +300,7 @@ def test_the_worker_function_skips_what_it_cannot_read(standin, feed_server):
     with unit_of_work() as session:
         assert process_webhook_batch(session, batch_id)["skipped"] == 16
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"delivered": 3}
+        assert reader_counts(session, edition_id) == {"delivered": 3}
         # Claimed once: a second run (the sweep racing the queue) applies nothing.
         assert process_webhook_batch(session, batch_id)["new"] == 0
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from digest.delivery.send import delivery_counts
+from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryEvent, Subscriber, SubscriberStatus, WebhookBatch
 from tests.conftest import REPO, Worker, wait_for
@@ -71,7 +71,7 @@ def test_batches_whose_queue_message_was_lost_are_applied_by_beats_sweep(standin
                                 stderr=subprocess.STDOUT)
         wait_for(lambda: _unprocessed() == 0, timeout=60, what="beat's sweep to apply the lost batches")
         with unit_of_work() as session:
-            assert delivery_counts(session, edition_id) == {"delivered": 2}
+            assert reader_counts(session, edition_id) == {"delivered": 2}
             assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 3
             status = session.scalar(select(Subscriber.status).where(Subscriber.email == spam["email"]))
         assert status == SubscriberStatus.UNSUBSCRIBED

@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
 from digest.accounts import add_editor
-from digest.delivery.send import delivery_counts, give_up_batch
+from digest.delivery.send import give_up_batch
+from digest.ledger.states import reader_counts
 from digest.editions.lookup import get_edition
 from digest.counters import record_task_run
 from digest.ops.queues import queue_keys
@@ -219,7 +220,7 @@ def test_failed_batches_can_be_retried_or_discarded(client, feed_server, clean_r
     assert client.post(f"/ops/editions/{edition_id}/retry-failed", data={"csrf_token": token}).status_code == 303
     assert _status(edition_id) == EditionStatus.SENDING
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"pending": 3}
+        assert reader_counts(session, edition_id) == {"pending": 3}
     assert clean_redis.llen("delivery") == 1
 
     with unit_of_work() as session:  # the retried readers went as a batch of their own, which failed too
@@ -227,7 +228,7 @@ def test_failed_batches_can_be_retried_or_discarded(client, feed_server, clean_r
         give_up_batch(session, edition_id, again, "gave up after 8 retries: SendGrid answered 503")
     assert client.post(f"/ops/editions/{edition_id}/discard-failed", data={"csrf_token": token}).status_code == 303
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"cancelled": 3}
+        assert reader_counts(session, edition_id) == {"cancelled": 3}
         errors = set(session.scalars(select(Delivery.error)))
     assert errors == {"discarded by an operator: gave up after 8 retries: SendGrid answered 503"}
     assert _status(edition_id) == EditionStatus.SENT

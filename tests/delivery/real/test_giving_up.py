@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from digest.delivery.send import delivery_counts
+from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, EditionStatus
 from tests.conftest import Worker, wait_for
@@ -30,7 +30,7 @@ def test_a_batch_that_keeps_failing_gives_up_visibly(env, feed_server, standin, 
     finally:
         worker.stop()
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"failed": 20}
+        assert reader_counts(session, edition_id) == {"failed": 20}
         error = session.scalar(select(Delivery.error).limit(1))
     assert error.startswith("gave up after 2 retries") and "503" in error
     assert standin.requests == []

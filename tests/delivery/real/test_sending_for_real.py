@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from digest.delivery.control import mark_stuck_unknown, resend_unknown
 from digest.delivery.plan import open_edition, release_edition, unplanned_slices
-from digest.delivery.send import delivery_counts
+from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work
 from digest.store.models import EditionStatus, PlanSlice, SendBatch, WebhookBatch
 from tests.conftest import REPO, Worker, reset_caches, wait_for, wait_until_drained
@@ -62,7 +62,7 @@ def test_a_429_storm_and_503s_still_deliver_everything_once(env, worker, feed_se
     assert standin.fail_next == []
     assert standin.delivered == {email: 1 for email in emails}
     with unit_of_work() as session:
-        assert delivery_counts(session, edition_id) == {"accepted": 2500}
+        assert reader_counts(session, edition_id) == {"accepted": 2500}
 
 
 def test_a_worker_killed_mid_request_loses_and_repeats_nothing(env, worker, feed_server, standin, webhook_url):
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_request_loses_and_repeats_nothing(env, worker, feed
              what="webhook events to settle the unknown rows")
     with unit_of_work() as session:
         assert resend_unknown(session, edition_id, older_than_minutes=0, by="ops", source="test").batches == []
-        assert delivery_counts(session, edition_id) == {"delivered": 2500}
+        assert reader_counts(session, edition_id) == {"delivered": 2500}
         assert session.scalar(select(WebhookBatch.processed_at)) is not None
     assert standin.delivered == {email: 1 for email in emails}
 
@@ -102,7 +102,7 @@ def test_unknown_rows_no_event_settles_are_resent_once(env, worker, feed_server,
         batches = plan(session, edition_id)
         # Claim the first batch and "die" before sending, as a killed worker would.
         from digest.clock import utcnow
-        from digest.delivery.send import claim_batch
+        from digest.delivery.claim import claim_batch
 
         claim_batch(session, edition_id, batches[0], utcnow())
         enqueue_batches(session, edition_id, batches[1:])

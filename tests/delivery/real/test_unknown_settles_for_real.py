@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.delivery.ratelimit import SCHEDULE_KEY
-from digest.delivery.send import delivery_counts
+from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Delivery, Edition, EditionStatus
 from tests.conftest import REPO, Worker, reset_caches, wait_for
@@ -77,7 +77,7 @@ def test_a_killed_worker_needs_no_operator_when_sendgrid_reports_what_it_took(
         worker.stop()
     assert standin.delivered == {email: 1 for email in emails}
     with unit_of_work() as session:
-        counts = delivery_counts(session, edition_id)
+        counts = reader_counts(session, edition_id)
         resent = session.scalar(select(Delivery.id).where(Delivery.resent_at.is_not(None)).limit(1))
         audit = session.execute(select(AuditEntry.action, AuditEntry.source, AuditEntry.details)).all()
     assert counts == {"accepted": 2500}, counts

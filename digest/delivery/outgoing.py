@@ -1,0 +1,65 @@
+"""The outgoing message of a batch: the edition's stored render with each reader's own links
+(unsubscribe, preferences, signed and credited to the edition), as the sender hands it over."""
+
+from __future__ import annotations
+
+from digest.clock import utcnow
+from digest.config import get_settings
+from digest.delivery.message import EditionReader, EditionReaders, OutgoingBatch, is_plain
+from digest.ledger.writer import Waiting
+from digest.reports.attribution import edition_query
+from digest.store.models import Edition
+from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, token_maker
+
+
+def outgoing_batch(edition: Edition, rendered, batch_id: int, readers: list[Waiting]) -> OutgoingBatch:
+    links = ReaderLinks(edition.id, batch_id)
+    return edition_batch(edition, rendered, [links.recipient(reader.subscriber_id, reader.email, reader.name)
+                                             for reader in readers])
+
+
+class ReaderLinks:
+    """What each reader of one edition carries of their own: unsubscribe and preference links,
+    from which their placeholder values and headers are made (EditionReader). Made once per
+    batch: the signers are keyed once, what readers share is made once, not per reader."""
+
+    def __init__(self, edition_id: int, batch_id: int):
+        settings = get_settings()
+        # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
+        self.via = edition_query(edition_id)
+        self.unsubscribe_token, self.preferences_token = token_maker(UNSUBSCRIBE), token_maker(PREFERENCES)
+        self.unsubscribe_base, self.preferences_base = f"{settings.base_url}/u/", f"{settings.base_url}/p/"
+        # A token is URL-safe text (hex, a dot, base64url), so the links are plain when these are.
+        plain = all(is_plain(part) for part in (self.unsubscribe_base, self.preferences_base, self.via))
+        self.alike = EditionReaders(edition_arg=str(edition_id), batch_arg=str(batch_id),
+                                    mailto=f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>",
+                                    plain_links=plain)
+
+    def recipient(self, subscriber_id: int, email: str, name: str | None) -> EditionReader:
+        return EditionReader(subscriber_id, email, name,
+                             f"{self.unsubscribe_base}{self.unsubscribe_token(subscriber_id)}{self.via}",
+                             f"{self.preferences_base}{self.preferences_token(subscriber_id)}{self.via}",
+                             self.alike)
+
+
+def reader_recipient(edition_id: int, batch_id: int, subscriber_id: int, email: str,
+                     name: str | None) -> EditionReader:
+    """One reader's part of a message, as a send builds it: what the pre-send checklist builds its
+    sample reader's message from."""
+    return ReaderLinks(edition_id, batch_id).recipient(subscriber_id, email, name)
+
+
+def edition_batch(edition: Edition, rendered, recipients: list[EditionReader]) -> OutgoingBatch:
+    settings = get_settings()
+    send_at = int(edition.send_at.timestamp()) if edition.send_at > utcnow() else None
+    return OutgoingBatch(
+        edition_id=edition.id,
+        from_email=str(settings.FROM_EMAIL),
+        from_name=settings.FROM_NAME,
+        reply_to=str(settings.REPLY_TO_EMAIL) if settings.REPLY_TO_EMAIL else None,
+        rendered=rendered,
+        recipients=recipients,
+        categories=["edition", f"edition-{edition.id}"],
+        send_at=send_at,
+        provider_batch_id=edition.provider_batch_id,
+    )
