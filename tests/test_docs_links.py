@@ -62,12 +62,14 @@ def test_every_relative_link_and_anchor_resolves(document):
 
 
 def test_every_topic_file_in_docs_is_linked_from_the_readme():
-    linked = {(REPO / target.partition("#")[0]).resolve() for target in relative_links(REPO / "README.md")}
+    readme = REPO / "README.md"
+    linked = {(REPO / target.partition("#")[0]).resolve() for target in relative_links(readme)}
     assert [p.name for p in DOCUMENTS[1:] if p.resolve() not in linked] == []
 
 
 def test_the_anchor_rule_matches_github():
-    assert github_anchor("3. The ledger: a reader's state in an edition") == "3-the-ledger-a-readers-state-in-an-edition"
+    ledger = "3. The ledger: a reader's state in an edition"
+    assert github_anchor(ledger) == "3-the-ledger-a-readers-state-in-an-edition"
     assert github_anchor("The editors' web app") == "the-editors-web-app"
     assert github_anchor("Rate limit and IP warm-up") == "rate-limit-and-ip-warm-up"
 
