@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     # Hand batches to SendGrid this long before the send time, with send_at (at most 72 hours).
     SEND_SCHEDULE_AHEAD_MINUTES: int = Field(default=0, ge=0, le=72 * 60)
     SENDGRID_ASM_GROUP_ID: int | None = None
-    # What SendGrid tracks in every edition (see README "Tracking"): opens put a 1-pixel image in
+    # What SendGrid tracks in every edition (see docs/reports.md, "Tracking"): opens put a 1-pixel image in
     # the HTML part; clicks send each HTML link through SendGrid's redirect. Off: neither.
     TRACK_OPENS: bool = True
     TRACK_CLICKS: bool = True

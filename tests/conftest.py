@@ -115,7 +115,7 @@ def wait_until_drained(timeout: float = 60.0) -> None:
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Tests marked postgresql_only are not run on SQLite: slow tests whose SQLite run proves
-    nothing the PostgreSQL run and the rest of the suite do not (README, Quickstart, says which)."""
+    nothing the PostgreSQL run and the rest of the suite do not (docs/testing.md says which)."""
     sqlite_runs = [item for item in items if item.get_closest_marker("postgresql_only")
                    and getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "sqlite"]
     if sqlite_runs:

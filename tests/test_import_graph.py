@@ -1,7 +1,7 @@
 """The arrows between the parts of digest/ point one way: no module imports one that (directly
 or not) imports it back, and no part of digest/ imports another that imports it back. web, cli
 and workers call digest; digest never imports them (except that web and cli import workers.tasks,
-deferred, to enqueue after commit: README's Architecture notes explain it)."""
+deferred, to enqueue after commit: docs/layers.md explains it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections import defaultdict
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The surfaces: they call the rest of digest, nothing below calls them.
 SURFACES = {"digest.web", "digest.cli", "digest.__main__"}
-# Explained in README.md, "Architecture notes": a surface of digest enqueues a task after commit.
+# Explained in docs/layers.md: a surface of digest enqueues a task after commit.
 ENQUEUES = {"digest.web", "digest.cli"}
 
 

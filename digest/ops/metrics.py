@@ -1,7 +1,7 @@
 """`/metrics`: the service in Prometheus text format, read afresh at each scrape by a collector in
 a registry of its own. Gauges are the status structure (digest.ops.status, the figures the ops
 page shows); counters and histograms are the service-wide totals kept in Redis
-(digest.counters). Names and units are listed in the README's metrics table."""
+(digest.counters). Names and units are listed in docs/operations.md's metrics table."""
 
 from __future__ import annotations
 

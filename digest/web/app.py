@@ -49,7 +49,7 @@ from digest.web.nul import no_nul_in_query
 from digest.web.pages import db, page
 from digest.web.request_metrics import RequestMetrics
 
-# No /docs, /redoc or /openapi.json: the API is documented in the README, not mapped for anyone.
+# No /docs, /redoc or /openapi.json: the API is documented in docs/web.md, not mapped for anyone.
 app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None,
               dependencies=[Depends(no_nul_in_query)])
 app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "static"), name="static")

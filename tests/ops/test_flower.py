@@ -27,7 +27,7 @@ def flower(service_env, tmp_path):
     log = tmp_path / "flower.log"
     with log.open("ab") as out:
         # The API answers without a login only when told to: in production Flower stays on
-        # 127.0.0.1 and gets --basic-auth (README, "Monitoring with Flower and Prometheus").
+        # 127.0.0.1 and gets --basic-auth (docs/operations.md, "Monitoring with Flower and Prometheus").
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.app", "flower", f"--port={port}", "--address=127.0.0.1"],
             cwd=REPO, env=dict(os.environ, **service_env, FLOWER_UNAUTHENTICATED_API="true"), stdout=out,

@@ -59,7 +59,7 @@ def test_a_worker_logs_one_json_object_per_line_with_the_ids_in_play(settings, c
         wait_for(lambda: "succeeded in" in log.read_text().split(result.id)[-1], timeout=10,
                  what="the send's success line")
         # Parsed while the worker runs: on SIGTERM Celery prints "worker: Warm shutdown" to stdout
-        # itself, outside logging (README, "Monitoring with Flower and Prometheus").
+        # itself, outside logging (docs/operations.md, "Monitoring with Flower and Prometheus").
         entries = json_lines(log.read_text())
     finally:
         worker.stop()
