@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from digest.ledger.members import member_ids
 from digest.ledger.writer import Waiting
 from digest.store.models import BatchState, Delivery, DeliveryStatus, SendBatch, Subscriber
+from digest.subscribers.lifecycle import eligible_readers
 
 # Off the hot path: no loaded objects to keep in step, so skip the ORM's pass over the identity
 # map (it costs more than the UPDATE itself on a batch of 1000).
@@ -53,23 +54,25 @@ def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.dateti
 def waiting_readers(session: Session, edition_id: int, batch_id: int, planned: bool) -> list[Waiting]:
     """The batch's readers not yet handed over, in one query by two indexes: the rows that name
     the batch (every row written for a member does), and its members' subscriber rows. Waiting:
-    the pending rows, and the members with no row. (An anti-join of the members against the
+    the pending rows, and the members with no row, each marked `left` if they no longer receive
+    editions (they are asked again here: they may have left since planning). (An anti-join of the members against the
     edition's rows let the planner hash all of the edition's rows, batch after batch.)"""
-    rows = (select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name, Delivery.status)
+    left = ~eligible_readers()
+    rows = (select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name, Delivery.status, left)
             .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(Delivery.batch_id == batch_id))
     if planned:
         member, member_id = member_ids(session)
-        rows = union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name, null())
+        rows = union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name, null(), left)
                          .select_from(SendBatch).join(member, true()).join(Subscriber, Subscriber.id == member_id)
                          .where(SendBatch.id == batch_id))
     recorded, waiting, fresh = set(), [], []
-    for delivery_id, subscriber_id, email, name, status in session.connection().execute(rows):
+    for delivery_id, subscriber_id, email, name, status, gone in session.connection().execute(rows):
         if delivery_id is None:
-            fresh.append(Waiting(None, subscriber_id, email, name))
+            fresh.append(Waiting(None, subscriber_id, email, name, bool(gone)))
             continue
         recorded.add(subscriber_id)
         if status == DeliveryStatus.PENDING:
-            waiting.append(Waiting(delivery_id, subscriber_id, email, name))
+            waiting.append(Waiting(delivery_id, subscriber_id, email, name, bool(gone)))
     waiting += [reader for reader in fresh if reader.subscriber_id not in recorded]
     return sorted(waiting, key=lambda reader: reader.subscriber_id)
 

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from itertools import groupby
 
-from sqlalchemy import Text, and_, cast, exists, func, insert, select, update
+from sqlalchemy import Text, and_, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -33,10 +33,9 @@ from digest.store.models import (
     SendBatch,
     Subscriber,
     SubscriberFormat,
-    SubscriberStatus,
-    Suppression,
 )
 from digest.store.upsert import among, insert_ignoring_duplicates
+from digest.subscribers.lifecycle import eligible_readers
 
 def send_ahead(sender: Sender) -> dt.timedelta:
     """How early the beat tick may start an approved edition: SEND_SCHEDULE_AHEAD_MINUTES with a
@@ -107,12 +106,6 @@ def start_edition(session: Session, edition_id: int, now: dt.datetime | None = N
     for number in open_edition(session, edition_id, now, sender):
         batches += plan_slice(session, edition_id, number, now)
     return batches
-
-
-def eligible_readers():
-    """Who receives an edition: confirmed, not paused, and the address not suppressed."""
-    suppressed = exists().where(Suppression.email == Subscriber.email)
-    return and_(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.paused.is_(False), ~suppressed)
 
 
 def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime | None = None) -> list[int]:

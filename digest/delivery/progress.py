@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
-from digest.delivery.plan import eligible_readers
 from digest.delivery.sendrate import expected_finish, limits_on
 from digest.ledger.states import handed_over_between, reader_counts
 from digest.store.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, Subscriber
+from digest.subscribers.lifecycle import eligible_readers
 
 # Rows still waiting for a worker (or for an operator, when unknown).
 WAITING = {s.value for s in DeliveryStatus.unfinished()}

@@ -70,7 +70,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     session.commit()
     token = claim.token
     batch = BatchRef(edition_id, batch_id, claim.variant)
-    readers = waiting_readers(session, edition_id, batch_id, claim.planned)
+    readers = _without_those_who_left(session, batch, waiting_readers(session, edition_id, batch_id, claim.planned))
     try:
         # Sent from the stored render, never re-rendered: a later feed update cannot change
         # what half of the readers receive.
@@ -100,6 +100,19 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
         session.connection().execute(mark_sent(batch_id, token, recorded_at=utcnow()))
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent
+
+
+# Why a reader planned for an edition was not sent it (their row's error).
+LEFT_SINCE_PLANNING = "no longer receives editions: unsubscribed, suppressed or paused after the edition was planned"
+
+
+def _without_those_who_left(session: Session, batch: BatchRef, readers: list[Waiting]) -> list[Waiting]:
+    """The readers still to send; those who left since planning are cancelled, visibly (written
+    with the batch's outcome, or with its release)."""
+    left = [reader for reader in readers if reader.left]
+    if left:
+        settle_readers(session, batch, left, DeliveryStatus.CANCELLED, error=LEFT_SINCE_PLANNING)
+    return [reader for reader in readers if not reader.left] if left else readers
 
 
 def _hand_over(session: Session, sender: Sender, outgoing: OutgoingBatch, batch: BatchRef,

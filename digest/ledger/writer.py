@@ -43,6 +43,7 @@ class Waiting(NamedTuple):
     subscriber_id: int
     email: str
     name: str | None
+    left: bool = False  # no longer receives editions (unsubscribed, suppressed, paused) since planning
 
 
 def settle_readers(session: Session, batch: BatchRef, readers: list[Waiting], status: DeliveryStatus, *,

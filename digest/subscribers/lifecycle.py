@@ -11,12 +11,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.errors import Conflict, InputError
-from digest.store.models import Subscriber, SubscriberFormat, SubscriberStatus, SuppressionReason
+from digest.store.models import Subscriber, SubscriberFormat, SubscriberStatus, Suppression, SuppressionReason
 from digest.store.upsert import insert_ignoring_duplicates
 from digest.addresses import normalize_email
 from digest.subscribers.audit import audit
@@ -34,6 +34,14 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 class SignUp:
     subscriber_id: int
     send_confirmation: bool  # False when the address has had its share of confirmations
+
+
+def eligible_readers():
+    """Who receives editions: confirmed, not paused, and the address not suppressed. Asked when
+    an edition's readers are planned, and again when each batch is sent (a reader may leave in
+    between)."""
+    suppressed = exists().where(Suppression.email == Subscriber.email)
+    return and_(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.paused.is_(False), ~suppressed)
 
 
 def refuse_control_characters(value: str, what: str) -> None:
