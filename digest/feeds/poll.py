@@ -58,11 +58,6 @@ def claim_due_feeds(session: Session, now: dt.datetime) -> list[int]:
     return sorted(claimed)
 
 
-def due_feed_ids(session: Session, now: dt.datetime) -> list[int]:
-    query = select(Feed.id).where(Feed.status == FeedStatus.ACTIVE, Feed.next_poll_at <= now)
-    return list(session.scalars(query.order_by(Feed.next_poll_at)))
-
-
 def poll_deadline_seconds() -> float:
     return POLL_REQUESTS * request_seconds()
 

@@ -1,16 +1,14 @@
 """Log lines a machine can read: with LOG_FORMAT=json, web, workers and beat write one JSON object
 per line with the time, level, logger and message, and the ids in play (edition, batch, delivery
 count, feed, task id) taken from the log call's `extra`, from the context a task or request bound
-with `bound_ids`, or from Celery's own task messages. Plain text stays the default."""
+with `bind_ids`, or from Celery's own task messages. Plain text stays the default."""
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
 
 # The ids a line may carry, each under one name whatever part of the service logs it.
 ID_FIELDS = ("task_id", "task", "edition", "batch", "deliveries", "feed", "subscriber")
@@ -24,15 +22,6 @@ def bind_ids(**ids) -> contextvars.Token:
 
 def unbind_ids(token: contextvars.Token) -> None:
     _bound.reset(token)
-
-
-@contextlib.contextmanager
-def bound_ids(**ids) -> Iterator[None]:
-    token = bind_ids(**ids)
-    try:
-        yield
-    finally:
-        unbind_ids(token)
 
 
 class JsonFormatter(logging.Formatter):

@@ -11,7 +11,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.editions.cadence import Period
 from digest.editions.compose import compose_edition, compose_next_edition
-from digest.feeds.poll import due_feed_ids
+from digest.feeds.poll import claim_due_feeds
 from digest.feeds.registry import feed_health
 from digest.store.db import unit_of_work
 from digest.store.models import Article, Feed, FeedStatus
@@ -108,8 +108,8 @@ def test_a_broken_feed_records_its_error_backs_off_and_affects_no_other_feed(set
     # Exponential: 30 min x 2^2 after the second failure.
     assert feed.next_poll_at - feed.last_polled_at == dt.timedelta(minutes=120)
     with unit_of_work() as session:
-        assert feed.id not in due_feed_ids(session, feed.last_polled_at + dt.timedelta(minutes=119))
-        assert feed_at(good).id in due_feed_ids(session, utcnow() + dt.timedelta(hours=1))
+        assert claim_due_feeds(session, utcnow() + dt.timedelta(hours=1)) == [feed_at(good).id]
+        assert feed.id not in claim_due_feeds(session, feed.last_polled_at + dt.timedelta(minutes=119))
         assert session.scalar(select(func.count()).select_from(Article)) == 4
 
 
@@ -130,7 +130,7 @@ def test_a_gone_feed_is_disabled(settings, feed_server):
     feed = feed_at(url)
     assert feed.status == FeedStatus.DISABLED and "410" in feed.last_error
     with unit_of_work() as session:
-        assert due_feed_ids(session, utcnow() + dt.timedelta(days=30)) == []
+        assert claim_due_feeds(session, utcnow() + dt.timedelta(days=30)) == []
 
 
 def test_a_feed_with_nothing_new_for_days_is_flagged_stale(settings, feed_server, monkeypatch):
