@@ -21,12 +21,10 @@ from digest.config import get_settings
 # (`send.send_batch`), so a task never shadows its library function.
 from digest.delivery import confirmation, plan, send
 from digest.delivery.backends import get_sender
-from digest.delivery.control import (finish_complete_editions, mark_stuck_unknown, resend_silent_unknown,
-                                     stalled_batches, stalled_slices)
 from digest.delivery.events import EventsAhead, process_webhook_batch, unprocessed_batch_ids
-from digest.store.members import RECORD_SENT_AFTER, record_sent_batches
 from digest.delivery.message import SendError, Throttled
 from digest.delivery.ratelimit import requeue_countdown
+from digest.delivery.reconcile import reconcile
 from digest.editions.lookup import get_edition
 from digest.editions.schedule import tick
 from digest.feeds import poll
@@ -146,29 +144,14 @@ def send_batch(edition_id: int, batch_id: int, failures: int = 0) -> int:
 
 @app.task(name="workers.tasks.reconcile_deliveries")
 def reconcile_deliveries() -> dict:
-    """Beat: stuck claims become unknown; unknown rows SendGrid stayed silent about are re-sent
-    once; sends whose queue messages were lost are re-issued; sends with nothing left are sent;
-    the readers that sent batches' rows alone recorded get rows of their own."""
+    """Beat: one pass of delivery/reconcile.py; what it hands back is enqueued once it commits."""
     with unit_of_work() as session:
-        stuck = mark_stuck_unknown(session)
-        recorded = record_sent_batches(session, utcnow() - RECORD_SENT_AFTER)
-        resent = resend_silent_unknown(session)
-        for edition_id, done in resent.items():
-            enqueue_batches(session, edition_id, done.batches)
-        stalled = stalled_batches(session)
-        for edition_id, batches in stalled.items():
-            if edition_id in resent:
-                continue  # just enqueued above
-            log.warning("edition %s stalled; re-issuing %s batches", edition_id, len(batches))
+        done = reconcile(session)
+        for edition_id, batches in done.batches.items():
             enqueue_batches(session, edition_id, batches)
-        slices = stalled_slices(session)
-        for edition_id, numbers in slices.items():
-            log.warning("edition %s stalled; re-issuing the planning of %s slices", edition_id, len(numbers))
+        for edition_id, numbers in done.slices.items():
             enqueue_slices(session, edition_id, numbers)
-        finished = finish_complete_editions(session)
-    return {"unknown": stuck, "recorded": recorded, "resent": {str(k): v.deliveries for k, v in resent.items()},
-            "reissued": {str(k): len(v) for k, v in stalled.items()},
-            "replanned": {str(k): len(v) for k, v in slices.items()}, "finished": finished}
+    return done.summary
 
 
 # A batch's accepted readers are recorded within moments of SendGrid's answer; events that beat
