@@ -45,15 +45,16 @@ def record_action(session: Session, action: str, *, by: str, source: str, **deta
 
 
 def run_action(session: Session, edition_id: int, action: str, *, by: str, source: str,
-               sender: Sender | None = None) -> Done:
-    """An action named by a surface (ops page form, API path)."""
+               sender: Sender | None = None, **options) -> Done:
+    """An action named by a surface (ops page form, API path); `options` go to its command
+    (resend-unknown's older_than_minutes)."""
     commands = {"pause": pause_send, "resume": resume_send, "retry-failed": retry_failed,
                 "discard-failed": discard_failed, "resend-unknown": resend_unknown}
     if action == "cancel":
         return cancel_send(session, edition_id, sender, by=by, source=source)
     if action not in commands:
         raise InputError(f"action {action!r} must be one of: {', '.join(ACTIONS)}")
-    return commands[action](session, edition_id, by=by, source=source)
+    return commands[action](session, edition_id, by=by, source=source, **options)
 
 
 def _forget_slots(edition_id: int) -> None:
