@@ -12,7 +12,7 @@ from digest.store.db import forget_inherited_connections, get_engine
 from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
 
-app = Celery("analyst_digest", include=["workers.tasks"])
+app = Celery("analyst_digest", include=["workers.tasks"], task_cls="workers.base:DigestTask")
 app.config_from_object("workers.config")
 
 

@@ -1,7 +1,9 @@
-"""Thin tasks: ids in, one `digest` call in a transaction, follow-up tasks enqueued after commit.
+"""Thin tasks: ids in, one `digest` call, follow-up tasks enqueued once it commits.
 
-Every task may run twice (Redis redelivers unacknowledged messages); the database makes that
-harmless through unique rows and conditional updates.
+Every task runs on workers/base.py's `DigestTask`: one unit of work per run (`self.session`),
+enqueueing through `enqueue` after the commit, and the retry policy each task declares with its
+options. Every task may run twice (Redis redelivers unacknowledged messages); the database makes
+that harmless through unique rows and conditional updates.
 
 Each task is named for where it lives, `workers.tasks.<function>`, spelled out so that renaming a
 function never renames the messages already queued for it; workers/config.py routes each name
@@ -12,73 +14,70 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 
 from digest.checklist.build import edition_checklist
 from digest.clock import utcnow
 from digest.config import get_settings
 # Tasks take the names of the functions they call: those modules are imported whole
 # (`send.send_batch`), so a task never shadows its library function.
-from digest.delivery import confirmation, plan, send
+from digest.delivery import confirmation, control, plan, send
 from digest.delivery.backends import get_sender
-from digest.delivery.control import (finish_complete_editions, mark_stuck_unknown, resend_silent_unknown,
-                                     stalled_batches, stalled_slices)
 from digest.delivery.events import EventsAhead, process_webhook_batch, unprocessed_batch_ids
-from digest.ledger.writer import RECORD_SENT_AFTER, record_sent_batches
 from digest.delivery.message import SendError, Throttled
-from digest.delivery.ratelimit import requeue_countdown
+from digest.delivery.reconcile import reconcile
 from digest.editions.lookup import get_edition
 from digest.editions.schedule import tick
 from digest.feeds import poll
-from digest.store.db import on_commit, unit_of_work
 from digest.store.models import EditionStatus
 from workers.app import app
+from workers.base import enqueue
 
 log = logging.getLogger(__name__)
-
-
-def _backoff(failures: int) -> float:
-    """Exponential backoff with jitter after the n-th failure, within the queue's safe countdown."""
-    base = get_settings().SEND_RETRY_BASE_SECONDS
-    return requeue_countdown(min(600.0, base * 2 ** failures) * random.uniform(0.8, 1.2))
 
 
 def enqueue_batches(session, edition_id: int, batches: list[int]) -> None:
     """Send tasks for these batches, once the transaction that made their rows commits."""
     for batch_id in batches:
-        on_commit(session, lambda batch_id=batch_id: send_batch.delay(edition_id, batch_id))
+        enqueue(session, send_batch, edition_id, batch_id)
 
 
 def enqueue_slices(session, edition_id: int, numbers: list[int]) -> None:
     """Planning tasks for these slices of an edition, once its slices are committed."""
     for number in numbers:
-        on_commit(session, lambda number=number: plan_slice.delay(edition_id, number))
+        enqueue(session, plan_slice, edition_id, number)
 
 
-@app.task(name="workers.tasks.poll_due_feeds")
-def poll_due_feeds() -> int:
-    with unit_of_work() as session:
-        feed_ids = poll.claim_due_feeds(session, utcnow())
+def run_send_action(session, edition_id: int, action: str, *, by: str, source: str, **options) -> control.Done:
+    """A send action of an operator (pause, resume, cancel, retry-failed, discard-failed,
+    resend-unknown) through the one command layer, its batches enqueued once the caller commits.
+    The edition page, the ops page, the API and the CLI all come through here."""
+    sender = get_sender() if action == "cancel" else None  # a send scheduled at the provider is cancelled there
+    done = control.run_action(session, edition_id, action, by=by, source=source, sender=sender, **options)
+    enqueue_batches(session, edition_id, done.batches)
+    return done
+
+
+@app.task(name="workers.tasks.poll_due_feeds", bind=True)
+def poll_due_feeds(self) -> int:
+    feed_ids = poll.claim_due_feeds(self.session, utcnow())
     for feed_id in feed_ids:
-        poll_feed.delay(feed_id)
+        enqueue(self.session, poll_feed, feed_id)
     return len(feed_ids)
 
 
-@app.task(name="workers.tasks.poll_feed")
-def poll_feed(feed_id: int) -> dict:
-    with unit_of_work() as session:
-        result = poll.poll_feed(session, feed_id)
+@app.task(name="workers.tasks.poll_feed", bind=True)
+def poll_feed(self, feed_id: int) -> dict:
+    result = poll.poll_feed(self.session, feed_id)
     if result.error:
         log.warning("feed %s failed: %s", feed_id, result.error)
     return {"feed_id": feed_id, "new": result.new, "updated": result.updated,
             "deferred": result.deferred, "error": result.error}
 
 
-@app.task(name="workers.tasks.edition_tick")
-def edition_tick() -> None:
-    with unit_of_work() as session:
-        for edition_id in tick(session, utcnow(), ahead=plan.send_ahead(get_sender())):
-            on_commit(session, lambda edition_id=edition_id: start_edition.delay(edition_id))
+@app.task(name="workers.tasks.edition_tick", bind=True)
+def edition_tick(self) -> None:
+    for edition_id in tick(self.session, utcnow(), ahead=plan.send_ahead(get_sender())):
+        enqueue(self.session, start_edition, edition_id)
 
 
 # Slices planned at the same time. Each planned slice queues its batches and then the slice
@@ -92,83 +91,52 @@ def start_planning(session, edition_id: int, slices: list[int]) -> None:
     enqueue_slices(session, edition_id, slices[:PLANNING_LANES])
 
 
-@app.task(name="workers.tasks.start_edition")
-def start_edition(edition_id: int) -> int:
-    with unit_of_work() as session:
-        slices = plan.open_edition(session, edition_id, sender=get_sender())
-        start_planning(session, edition_id, slices)
+@app.task(name="workers.tasks.start_edition", bind=True)
+def start_edition(self, edition_id: int) -> int:
+    slices = plan.open_edition(self.session, edition_id, sender=get_sender())
+    start_planning(self.session, edition_id, slices)
     return len(slices)
 
 
 # Acknowledged when done: a worker killed mid-slice leaves the message to be delivered again
 # (planning a slice twice plans it once), so its lane goes on without waiting for reconciliation.
-@app.task(name="workers.tasks.plan_slice", acks_late=True, reject_on_worker_lost=True)
-def plan_slice(edition_id: int, number: int) -> int:
+@app.task(name="workers.tasks.plan_slice", bind=True, acks_late=True, reject_on_worker_lost=True)
+def plan_slice(self, edition_id: int, number: int) -> int:
     """Plan one slice of an edition's readers; its batches leave as soon as it commits, then the
     next slice of its lane is queued (a lost message is re-queued by reconciliation)."""
-    try:
-        with unit_of_work() as session:
-            batches = plan.plan_slice(session, edition_id, number)
-            enqueue_batches(session, edition_id, batches)
-            enqueue_slices(session, edition_id, plan.unplanned_slices(session, edition_id, number + PLANNING_LANES))
-    except Exception:
-        # This slice waits for reconciliation; the rest of its lane does not. (Past the last
-        # slice, the next number plans nothing and queues nothing.)
-        plan_slice.delay(edition_id, number + PLANNING_LANES)
-        raise
+    # If this slice fails it waits for reconciliation; the rest of its lane does not. (Past the
+    # last slice, the next number plans nothing and queues nothing.)
+    self.if_rolled_back(lambda: plan_slice.delay(edition_id, number + PLANNING_LANES))
+    batches = plan.plan_slice(self.session, edition_id, number)
+    enqueue_batches(self.session, edition_id, batches)
+    enqueue_slices(self.session, edition_id, plan.unplanned_slices(self.session, edition_id, number + PLANNING_LANES))
     return len(batches)
 
 
-@app.task(name="workers.tasks.send_batch", acks_late=True, reject_on_worker_lost=True)
-def send_batch(edition_id: int, batch_id: int, failures: int = 0) -> int:
+def _give_up_batch(task, exc: SendError, edition_id: int, batch_id: int, failures: int = 0) -> int:
+    """After SEND_MAX_RETRIES the batch's waiting readers fail visibly instead of waiting forever."""
+    task.run_in_transaction(send.give_up_batch, edition_id, batch_id, f"gave up after {failures} retries: {exc}")
+    log.error("edition %s: batch %s failed for good: %s", edition_id, batch_id, exc)
+    return 0
+
+
+@app.task(name="workers.tasks.send_batch", bind=True, acks_late=True, reject_on_worker_lost=True,
+          retry_on=(SendError,), waits_on=(Throttled,), give_up=_give_up_batch)
+def send_batch(self, edition_id: int, batch_id: int, failures: int = 0) -> int:
     """Waiting (our rate limit, a 429) sends the batch back with the same failure count;
-    a failure spends one of SEND_MAX_RETRIES. Either way a fresh message, never a long ETA."""
-    try:
-        with unit_of_work() as session:
-            return send.send_batch(session, edition_id, batch_id, get_sender())
-    except Throttled as exc:
-        send_batch.apply_async((edition_id, batch_id), {"failures": failures},
-                               countdown=requeue_countdown(exc.wait))
-        return 0
-    except SendError as exc:
-        if exc.permanent:
-            raise
-        if failures >= get_settings().SEND_MAX_RETRIES:
-            with unit_of_work() as session:
-                send.give_up_batch(session, edition_id, batch_id, f"gave up after {failures} retries: {exc}")
-            log.error("edition %s: batch %s failed for good: %s", edition_id, batch_id, exc)
-            return 0
-        log.warning("edition %s: batch %s failed (%s); retry %s", edition_id, batch_id, exc, failures + 1)
-        send_batch.apply_async((edition_id, batch_id), {"failures": failures + 1},
-                               countdown=_backoff(failures))
-        return 0
+    a failure spends one of SEND_MAX_RETRIES (`failures`, counted by the base task)."""
+    return send.send_batch(self.session, edition_id, batch_id, get_sender())
 
 
-@app.task(name="workers.tasks.reconcile_deliveries")
-def reconcile_deliveries() -> dict:
-    """Beat: stuck claims become unknown; unknown rows SendGrid stayed silent about are re-sent
-    once; sends whose queue messages were lost are re-issued; sends with nothing left are sent;
-    the readers that sent batches' rows alone recorded get rows of their own."""
-    with unit_of_work() as session:
-        stuck = mark_stuck_unknown(session)
-        recorded = record_sent_batches(session, utcnow() - RECORD_SENT_AFTER)
-        resent = resend_silent_unknown(session)
-        for edition_id, done in resent.items():
-            enqueue_batches(session, edition_id, done.batches)
-        stalled = stalled_batches(session)
-        for edition_id, batches in stalled.items():
-            if edition_id in resent:
-                continue  # just enqueued above
-            log.warning("edition %s stalled; re-issuing %s batches", edition_id, len(batches))
-            enqueue_batches(session, edition_id, batches)
-        slices = stalled_slices(session)
-        for edition_id, numbers in slices.items():
-            log.warning("edition %s stalled; re-issuing the planning of %s slices", edition_id, len(numbers))
-            enqueue_slices(session, edition_id, numbers)
-        finished = finish_complete_editions(session)
-    return {"unknown": stuck, "recorded": recorded, "resent": {str(k): v.deliveries for k, v in resent.items()},
-            "reissued": {str(k): len(v) for k, v in stalled.items()},
-            "replanned": {str(k): len(v) for k, v in slices.items()}, "finished": finished}
+@app.task(name="workers.tasks.reconcile_deliveries", bind=True)
+def reconcile_deliveries(self) -> dict:
+    """Beat: one pass of delivery/reconcile.py; what it hands back is enqueued once it commits."""
+    done = reconcile(self.session)
+    for edition_id, batches in done.batches.items():
+        enqueue_batches(self.session, edition_id, batches)
+    for edition_id, numbers in done.slices.items():
+        enqueue_slices(self.session, edition_id, numbers)
+    return done.summary
 
 
 # A batch's accepted readers are recorded within moments of SendGrid's answer; events that beat
@@ -177,29 +145,26 @@ EVENTS_AHEAD_RETRY_SECONDS = 2
 EVENTS_AHEAD_RETRIES = 30
 
 
-@app.task(name="workers.tasks.process_webhook", acks_late=True, bind=True, max_retries=EVENTS_AHEAD_RETRIES)
-def process_webhook(self, batch_id: int) -> dict:
-    try:
-        with unit_of_work() as session:
-            return process_webhook_batch(session, batch_id)
-    except EventsAhead as exc:
-        if self.request.retries >= EVENTS_AHEAD_RETRIES:
-            log.warning("webhook batch %s left for the sweep: %s", batch_id, exc)
-            return {}
-        raise self.retry(countdown=EVENTS_AHEAD_RETRY_SECONDS) from exc
+def _leave_for_the_sweep(task, exc: EventsAhead, batch_id: int, failures: int = 0) -> dict:
+    log.warning("webhook batch %s left for the sweep: %s", batch_id, exc)
+    return {}
 
 
-@app.task(name="workers.tasks.sweep_webhooks")
-def sweep_webhooks() -> int:
+@app.task(name="workers.tasks.process_webhook", bind=True, acks_late=True, retry_on=(EventsAhead,),
+          max_failures=EVENTS_AHEAD_RETRIES, retry_every=EVENTS_AHEAD_RETRY_SECONDS, give_up=_leave_for_the_sweep)
+def process_webhook(self, batch_id: int, failures: int = 0) -> dict:
+    return process_webhook_batch(self.session, batch_id)
+
+
+@app.task(name="workers.tasks.sweep_webhooks", bind=True, one_transaction=False)
+def sweep_webhooks(self) -> int:
     """Beat: apply kept webhook batches whose queue message was lost, each in its own transaction
     (the claim in process_webhook_batch makes a race with the normal path harmless)."""
     older_than = utcnow() - dt.timedelta(seconds=get_settings().WEBHOOK_SWEEP_AFTER_SECONDS)
-    with unit_of_work() as session:
-        batch_ids = unprocessed_batch_ids(session, older_than)
+    batch_ids = self.run_in_transaction(unprocessed_batch_ids, older_than)
     for batch_id in batch_ids:
         try:
-            with unit_of_work() as session:
-                process_webhook_batch(session, batch_id)
+            self.run_in_transaction(process_webhook_batch, batch_id)
         except EventsAhead as exc:  # its readers' batch is still being sent: the next sweep
             log.info("webhook batch %s waits: %s", batch_id, exc)
         except Exception:  # one batch that cannot be applied must not hold back the others
@@ -209,23 +174,15 @@ def sweep_webhooks() -> int:
     return len(batch_ids)
 
 
-@app.task(name="workers.tasks.send_confirmation", bind=True)
-def send_confirmation(self, subscriber_id: int) -> bool:
-    try:
-        with unit_of_work() as session:
-            return confirmation.send_confirmation(session, subscriber_id, get_sender()) is not None
-    except SendError as exc:
-        if exc.permanent or self.request.retries >= get_settings().SEND_MAX_RETRIES:
-            raise
-        raise self.retry(exc=exc, countdown=requeue_countdown(exc.retry_after) if exc.retry_after
-                         else _backoff(self.request.retries)) from exc
+@app.task(name="workers.tasks.send_confirmation", bind=True, retry_on=(SendError,))
+def send_confirmation(self, subscriber_id: int, failures: int = 0) -> bool:
+    return confirmation.send_confirmation(self.session, subscriber_id, get_sender()) is not None
 
 
-@app.task(name="workers.tasks.check_edition")
-def check_edition(edition_id: int) -> None:
+@app.task(name="workers.tasks.check_edition", bind=True)
+def check_edition(self, edition_id: int) -> None:
     """The edition page's slow checks (links, spam score), run here so the page never waits for
     them; their results are kept for the edition's content, where the page finds them."""
-    with unit_of_work() as session:
-        edition = get_edition(session, edition_id)
-        if edition.status == EditionStatus.DRAFT:  # approved or sent meanwhile: nobody reads its checklist
-            edition_checklist(edition)
+    edition = get_edition(self.session, edition_id)
+    if edition.status == EditionStatus.DRAFT:  # approved or sent meanwhile: nobody reads its checklist
+        edition_checklist(edition)

@@ -86,15 +86,10 @@ def who_runs_it() -> dict:
 def send_action(edition_id: int, action: str):
     """A send action (pause, resume, cancel, retry-failed, discard-failed) through the one command
     layer, audited as the CLI's; batches it makes pending are enqueued once it commits."""
-    from digest.delivery.backends import get_sender
-    from digest.delivery.control import run_action
-    from workers.tasks import enqueue_batches  # the CLI enqueues; digest proper never does
+    from workers.tasks import run_send_action  # the CLI enqueues; digest proper never does
 
     with transaction() as session:
-        done = run_action(session, edition_id, action, sender=get_sender() if action == "cancel" else None,
-                          **who_runs_it())
-        enqueue_batches(session, edition_id, done.batches)
-    return done
+        return run_send_action(session, edition_id, action, **who_runs_it())
 
 
 def local_time(moment) -> str:

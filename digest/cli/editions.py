@@ -276,13 +276,13 @@ def editions_send(edition_id: EditionId) -> None:
     """Send an approved edition now (the workers deliver it)."""
     from digest.delivery.plan import release_edition
     from digest.editions.lookup import get_edition
-    from digest.store.db import on_commit
+    from workers.base import enqueue
     from workers.tasks import start_edition
 
     with transaction() as session:
         refuse_send_advice(get_edition(session, edition_id))
         release_edition(session, edition_id)
-        on_commit(session, lambda: start_edition.delay(edition_id))
+        enqueue(session, start_edition, edition_id)
     console.print(f"edition {edition_id} queued for sending; follow it with `digest editions list`")
 
 
@@ -380,12 +380,11 @@ def editions_resend_unknown(
     older_than: Annotated[Optional[int], typer.Option("--older-than", help="Minutes since the claim (default SEND_UNKNOWN_RESEND_AFTER_MINUTES)")] = None,
 ) -> None:
     """Re-send deliveries left unknown (a worker died mid-request) that no webhook event settled."""
-    from digest.delivery.control import resend_unknown
-    from workers.tasks import enqueue_batches
+    from workers.tasks import run_send_action
 
     with transaction() as session:
-        done = resend_unknown(session, edition_id, older_than_minutes=older_than, **who_runs_it())
-        enqueue_batches(session, edition_id, done.batches)
+        done = run_send_action(session, edition_id, "resend-unknown", older_than_minutes=older_than,
+                               **who_runs_it())
     console.print(f"edition {edition_id}: {done.deliveries} deliveries queued again")
 
 

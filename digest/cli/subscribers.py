@@ -26,14 +26,14 @@ def subscribers_add(email: str, name: Annotated[Optional[str], typer.Option(help
 @subscribers_app.command("signup")
 def subscribers_signup(email: str, name: Annotated[Optional[str], typer.Option(help="Display name")] = None) -> None:
     """Sign someone up as the web form does: they get a confirmation email (double opt-in)."""
-    from digest.store.db import on_commit
     from digest.subscribers.lifecycle import sign_up
+    from workers.base import enqueue
     from workers.tasks import send_confirmation
 
     with transaction() as session:
         signup = sign_up(session, email, name=name, source="cli")
         if signup.send_confirmation:
-            on_commit(session, lambda: send_confirmation.delay(signup.subscriber_id))
+            enqueue(session, send_confirmation, signup.subscriber_id)
     console.print("confirmation email queued" if signup.send_confirmation else
                   "no email sent: this address has had its confirmation emails for now")
 

@@ -32,7 +32,6 @@ from digest.delivery.events import (
     store_webhook_batch,
     verify_sendgrid_request,
 )
-from digest.store.db import on_commit
 from digest.store.models import Edition, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
@@ -250,17 +249,11 @@ def _keep_webhook(session: Session, body: bytes, timestamp: str) -> Kept:
         session.rollback()
         raise
     if not kept.replayed:
-        on_commit(session, lambda: _enqueue_webhook(kept.batch_id))
+        # The batch is stored, so SendGrid gets its 200 whatever the queue does: without the
+        # queue, beat's sweep applies it a minute later (workers/tasks.py sweep_webhooks).
+        from workers.base import enqueue_or_log
+        from workers.tasks import process_webhook
+
+        enqueue_or_log(session, process_webhook, kept.batch_id)
     session.commit()
     return kept
-
-
-def _enqueue_webhook(batch_id: int) -> None:
-    """The batch is stored, so SendGrid gets its 200 whatever happens here: without the queue,
-    beat's sweep applies it a minute later (workers/tasks.py sweep_webhooks)."""
-    from workers.tasks import process_webhook
-
-    try:
-        process_webhook.delay(batch_id)
-    except Exception:  # noqa: BLE001 - Redis down or restarting; the stored batch is the record
-        log.exception("webhook batch %s stored but not queued; beat's sweep will apply it", batch_id)

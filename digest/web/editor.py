@@ -20,7 +20,6 @@ from digest.checklist.model import Checklist
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.backends import get_sender
-from digest.delivery import control
 from digest.delivery.message import SendError
 from digest.delivery.plan import release_edition
 from digest.delivery.progress import planned_send, send_progress
@@ -32,7 +31,6 @@ from digest.editions.preview import preview_edition, preview_facts, preview_vari
 from digest.editions.render import DEFAULT_VARIANT, Variant, intro_html
 from digest.editions.schedule import parse_local_time, period_send_at, schedule_edition, unschedule_edition
 from digest.errors import InputError
-from digest.store.db import on_commit
 from digest.store.models import EditionItem, EditionStatus, Editor
 from digest.web.auth import current_editor, require_publisher
 from digest.web.csrf import verify_csrf
@@ -293,22 +291,21 @@ def unschedule(request: Request, edition_id: RowId, form: EditorForm = Depends(p
 
 @router.post("/editions/{edition_id}/send-now")
 def send_now(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
-    from workers.tasks import start_edition  # the web enqueues; digest proper never does
+    from workers.base import enqueue  # the web enqueues; digest proper never does
+    from workers.tasks import start_edition
 
     def action(session):
         release_edition(session, edition_id)
-        on_commit(session, lambda: start_edition.delay(edition_id))
+        enqueue(session, start_edition, edition_id)
     return _act(form, edition_id, "released", action, anchor="#sending")
 
 
 def _send_action(edition_id: int, form: EditorForm, action: str, notice: str) -> Response:
     """Pause, resume or cancel through the one command layer (audited as from the edition page)."""
-    from workers.tasks import enqueue_batches  # the web enqueues; digest proper never does
+    from workers.tasks import run_send_action  # the web enqueues; digest proper never does
 
     def act(session):
-        done = control.run_action(session, edition_id, action, by=form.editor.email, source="web:edition",
-                                  sender=get_sender() if action == "cancel" else None)
-        enqueue_batches(session, edition_id, done.batches)
+        run_send_action(session, edition_id, action, by=form.editor.email, source="web:edition")
     return _act(form, edition_id, notice, act, anchor="#sending")
 
 

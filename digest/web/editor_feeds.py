@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.feeds.registry import add_feed, feed_health, get_feed, pause_feed, resume_feed
-from digest.store.db import on_commit
 from digest.store.models import Editor
 from digest.web.auth import current_editor
 from digest.web.editor import EditorForm, editor_form
@@ -37,9 +36,10 @@ def feeds(request: Request, notice: str = "", editor: Editor = Depends(current_e
 
 
 def _poll_after_commit(session, feed_id: int) -> None:
-    from workers.tasks import poll_feed  # the web enqueues; digest proper never does
+    from workers.base import enqueue  # the web enqueues; digest proper never does
+    from workers.tasks import poll_feed
 
-    on_commit(session, lambda: poll_feed.delay(feed_id))
+    enqueue(session, poll_feed, feed_id)
 
 
 def _act(form: EditorForm, notice: str, action, **shown) -> Response:

@@ -12,7 +12,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.delivery import control
 from digest.delivery.control import Done
 from digest.errors import InputError
 from digest.ops import actions
@@ -96,12 +95,9 @@ def _done() -> RedirectResponse:
 
 
 def _run_edition_action(session: Session, edition_id: int, action: str, editor: Editor, source: str) -> Done:
-    from digest.delivery.backends import get_sender
-    from workers.tasks import enqueue_batches
+    from workers.tasks import run_send_action  # the web enqueues; digest proper never does
 
-    done = control.run_action(session, edition_id, action, by=editor.email, source=source,
-                              sender=get_sender() if action == "cancel" else None)
-    enqueue_batches(session, edition_id, done.batches)
+    done = run_send_action(session, edition_id, action, by=editor.email, source=source)
     session.commit()  # before the answer: the batches are enqueued, the next page shows the change
     return done
 

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.errors import InputError
 from digest.reports.attribution import credit_edition, edition_query
-from digest.store.db import on_commit
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
@@ -64,7 +63,8 @@ def _request_signup(request: Request, session: Session, email: str, name: str | 
     check_signup_ip(ip)
     if honeypot:
         return
-    from workers.tasks import send_confirmation  # the web and the CLI enqueue; digest proper never does
+    from workers.base import enqueue  # the web and the CLI enqueue; digest proper never does
+    from workers.tasks import send_confirmation
 
     settings = get_settings()
     try:
@@ -74,7 +74,7 @@ def _request_signup(request: Request, session: Session, email: str, name: str | 
         session.rollback()
         raise
     if signup.send_confirmation:
-        on_commit(session, lambda: send_confirmation.delay(signup.subscriber_id))
+        enqueue(session, send_confirmation, signup.subscriber_id)
     session.commit()
 
 

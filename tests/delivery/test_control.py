@@ -9,16 +9,8 @@ from sqlalchemy import select, update
 
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender
-from digest.delivery.control import (
-    cancel_send,
-    mark_stuck_unknown,
-    pause_send,
-    resend_unknown,
-    resume_send,
-    settle_unknown,
-    stalled_batches,
-    stalled_slices,
-)
+from digest.delivery.control import cancel_send, pause_send, resend_unknown, resume_send, settle_unknown
+from digest.delivery.reconcile import mark_stuck_unknown, stalled_batches, stalled_slices
 from digest.delivery.plan import open_edition, plan_slice, release_edition, start_edition
 from digest.delivery.send import SendRateLimited, send_batch
 from digest.delivery.claim import claim_batch
@@ -176,7 +168,7 @@ def test_a_lost_planning_lane_is_found_while_the_other_lane_still_sends(standin,
 
 
 def test_a_send_whose_last_two_commits_crossed_is_finished_by_the_reconciliation(standin, feed_server):
-    from digest.delivery.control import finish_complete_editions
+    from digest.delivery.reconcile import finish_complete_editions
     from digest.store.models import PlanSlice
 
     edition_id, batches = _started(feed_server, readers=5)
@@ -235,7 +227,7 @@ def _event_for(edition_id: int, delivery_id: int | None, message: str = "first")
 
 def test_silent_unknown_rows_are_resent_once_only_with_a_webhook_that_reported_on_the_edition(
         standin, feed_server, monkeypatch):
-    from digest.delivery.control import resend_silent_unknown
+    from digest.delivery.reconcile import resend_silent_unknown
     from digest.store.models import AuditEntry
 
     edition_id, _ = _unknown(feed_server, readers=20)
@@ -269,7 +261,7 @@ def test_silent_unknown_rows_are_resent_once_only_with_a_webhook_that_reported_o
 
 
 def test_a_late_event_for_the_first_attempt_is_counted_as_maybe_twice(standin, feed_server):
-    from digest.delivery.control import resend_silent_unknown
+    from digest.delivery.reconcile import resend_silent_unknown
     from digest.delivery.progress import send_progress
 
     edition_id, _ = _unknown(feed_server, readers=5)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender
-from digest.delivery.control import mark_stuck_unknown
+from digest.delivery.reconcile import mark_stuck_unknown
 from digest.delivery.events import EventsAhead, process_webhook_batch, store_webhook_batch
 from digest.ledger.writer import record_sent_batches
 from digest.delivery.memory import MemorySender

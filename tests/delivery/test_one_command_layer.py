@@ -141,8 +141,8 @@ def test_the_edition_page_and_the_ops_page_show_the_same_throughput_and_eta(clie
 
 
 def test_without_a_webhook_unknown_rows_wait_for_one_action_on_the_ops_page(client, feed_server, redis_client):
-    from digest.delivery.control import mark_stuck_unknown, resend_silent_unknown
     from digest.delivery.claim import claim_batch
+    from digest.delivery.reconcile import mark_stuck_unknown, resend_silent_unknown
 
     edition_id = _sending_edition(feed_server, readers=12)
     _login(client)

@@ -11,7 +11,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from digest.delivery.control import mark_stuck_unknown, resend_unknown
+from digest.delivery.control import resend_unknown
+from digest.delivery.reconcile import mark_stuck_unknown
 from digest.delivery.plan import open_edition, release_edition, unplanned_slices
 from digest.ledger.states import reader_counts
 from digest.store.db import unit_of_work

@@ -1,0 +1,158 @@
+"""The one base task (workers/base.py): every run in one unit of work, follow-up tasks enqueued
+after commit through one helper, and the retry policy each task declares."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from digest.ledger.states import reader_counts
+from digest.ops.status import gather_status
+from digest.store.db import unit_of_work
+from digest.store.models import Delivery
+from tests.conftest import REPO, Worker, wait_for
+from tests.factories import sending_edition, subscribers
+from workers import tasks
+
+# Where a transaction is opened or a task held until commit by hand, rather than by the base.
+OWN_TRANSACTIONS = ("workers",)
+OWN_ENQUEUES = ("workers", "digest/web", "digest/cli")
+THE_BASE = Path("workers/base.py")
+
+
+def _calls(folders: tuple[str, ...], name: str) -> list[str]:
+    found = []
+    for folder in folders:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            relative = path.relative_to(REPO)
+            if relative == THE_BASE:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                called = isinstance(node, ast.Call) and node.func
+                if called and name in (getattr(called, "id", None), getattr(called, "attr", None)):
+                    found.append(f"{relative}:{node.lineno}")
+    return found
+
+
+def test_no_task_opens_a_transaction_of_its_own():
+    assert _calls(OWN_TRANSACTIONS, "unit_of_work") == [], "tasks run in the base task's unit of work"
+
+
+def test_nothing_enqueues_on_commit_but_the_one_helper():
+    assert _calls(OWN_ENQUEUES, "on_commit") == [], "enqueue after commit with workers/base.py:enqueue"
+
+
+def _requeued(redis_client, queue: str, task) -> list[tuple[list, dict, str]]:
+    """The messages for `task` waiting in `queue` (taken off it): args, kwargs and their ETA."""
+    found = []
+    for raw in redis_client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        if message["headers"]["task"] == task.name:
+            redis_client.lrem(queue, 1, raw)
+            args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+            found.append((args, kwargs, message["headers"]["eta"]))
+    return found
+
+
+def _seconds_ahead(eta: str) -> float:
+    return (dt.datetime.fromisoformat(eta) - dt.datetime.now(dt.timezone.utc)).total_seconds()
+
+
+def test_a_failure_worth_another_try_comes_back_as_a_fresh_message_that_counts_it(standin, redis_client):
+    [reader] = subscribers("retry@example.org", confirmed=False)
+    standin.fail_next.append(503)
+    assert tasks.send_confirmation.run(reader) is None
+    [(args, kwargs, eta)] = _requeued(redis_client, "editions", tasks.send_confirmation)
+    assert (args, kwargs) == ([reader], {"failures": 1})
+    # After the first failure: SEND_RETRY_BASE_SECONDS (5), with jitter both ways and the margin
+    # a re-queue takes (requeue_countdown).
+    assert 3.5 < _seconds_ahead(eta) <= 7
+
+
+def test_the_back_off_doubles_with_each_failure(standin, redis_client):
+    [reader] = subscribers("twice@example.org", confirmed=False)
+    standin.fail_next.append(503)
+    tasks.send_confirmation.run(reader, failures=2)
+    [(_, kwargs, eta)] = _requeued(redis_client, "editions", tasks.send_confirmation)
+    assert kwargs == {"failures": 3} and 15 < _seconds_ahead(eta) <= 27
+
+
+def test_waiting_is_not_failing_the_batch_comes_back_with_the_same_count(standin, feed_server, redis_client):
+    edition_id, [batch] = sending_edition(feed_server, "wait@example.org")
+    standin.fail_next.append(429)
+    tasks.send_batch.run(edition_id, batch, failures=3)
+    [(args, kwargs, _)] = _requeued(redis_client, "delivery", tasks.send_batch)
+    assert (args, kwargs) == ([edition_id, batch], {"failures": 3})
+    assert standin.requests == []
+
+
+def test_after_the_last_allowed_failure_the_batch_gives_up_visibly(standin, feed_server, redis_client, settings):
+    edition_id, [batch] = sending_edition(feed_server, "last@example.org")
+    standin.fail_next.append(503)
+    assert tasks.send_batch.run(edition_id, batch, failures=settings.SEND_MAX_RETRIES) == 0
+    assert _requeued(redis_client, "delivery", tasks.send_batch) == []
+    with unit_of_work() as session:
+        assert reader_counts(session, edition_id) == {"failed": 1}
+        error = session.scalar(select(Delivery.error))
+    assert error.startswith(f"gave up after {settings.SEND_MAX_RETRIES} retries") and "503" in error
+
+
+def test_an_error_the_provider_calls_permanent_is_not_retried(standin, redis_client):
+    from digest.delivery.message import SendError
+
+    [reader] = subscribers("refused@example.org", confirmed=False)
+    standin.fail_next.append(401)
+    with pytest.raises(SendError) as raised:
+        tasks.send_confirmation.run(reader)
+    assert raised.value.permanent
+    assert _requeued(redis_client, "editions", tasks.send_confirmation) == []
+
+
+def test_a_run_that_fails_writes_nothing_and_enqueues_nothing(settings, redis_client, monkeypatch):
+    from digest.feeds import poll
+    from digest.store.models import Subscriber
+
+    def claims_then_fails(session, now):
+        session.add(Subscriber(email="written@example.org", sections=[]))
+        session.flush()
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(poll, "claim_due_feeds", claims_then_fails)
+    with pytest.raises(OSError):
+        tasks.poll_due_feeds.run()
+    with unit_of_work() as session:
+        assert session.scalars(select(Subscriber)).all() == []
+    assert _requeued(redis_client, "feeds", tasks.poll_feed) == []
+
+
+def _runs() -> dict[str, int]:
+    """The confirmation task's runs by outcome, as the ops page counts them."""
+    runs = [task for task in gather_status()["tasks"] if task["name"] == "workers.tasks.send_confirmation"]
+    return {outcome: runs[0][outcome] if runs else 0 for outcome in ("succeeded", "retried", "failed")}
+
+
+@pytest.mark.slow
+def test_a_confirmation_that_fails_twice_arrives_on_the_third_try_through_a_real_worker(
+        service_env, standin, redis_client, tmp_path):
+    [reader] = subscribers("third@example.org", confirmed=False)
+    standin.fail_next.extend([503, 503])
+    before = _runs()
+    worker = Worker(dict(service_env, **standin.settings(), SEND_RETRY_BASE_SECONDS="0.2"),
+                    tmp_path / "worker.log").start()
+    try:
+        tasks.send_confirmation.delay(reader)
+        wait_for(lambda: standin.delivered.get("third@example.org"), timeout=30, what="the confirmation")
+    finally:
+        worker.stop()
+    assert standin.arrived == 3 and dict(standin.delivered) == {"third@example.org": 1}
+    log = (tmp_path / "worker.log").read_text()
+    assert "failed (SendGrid answered 503" in log and "retry 2" in log, log[-2000:]
+    after = _runs()
+    assert {outcome: after[outcome] - before[outcome] for outcome in after} == \
+        {"succeeded": 1, "retried": 2, "failed": 0}  # the ops page and /metrics count the retries
