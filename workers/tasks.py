@@ -30,6 +30,7 @@ from digest.delivery.ratelimit import requeue_countdown
 from digest.editions.lookup import get_edition
 from digest.editions.schedule import tick
 from digest.feeds import poll
+from digest.subscribers import imports
 from digest.store.db import on_commit, unit_of_work
 from digest.store.models import EditionStatus
 from workers.app import app
@@ -229,3 +230,12 @@ def check_edition(edition_id: int) -> None:
         edition = get_edition(session, edition_id)
         if edition.status == EditionStatus.DRAFT:  # approved or sent meanwhile: nobody reads its checklist
             edition_checklist(edition)
+
+
+# Acknowledged when done: a worker killed mid-import leaves the message to be delivered again, and
+# the import resumes after its last committed batch (subscribers/imports.py: a later run takes the
+# import over, so an earlier one still going never counts a batch twice).
+@app.task(name="workers.tasks.import_subscribers", acks_late=True, reject_on_worker_lost=True)
+def import_subscribers(import_id: int) -> str | None:
+    state = imports.run_import(import_id)
+    return state.value if state else None
