@@ -372,8 +372,12 @@ def _write(writer: ThreadPoolExecutor, session: Session, batch: list[_Row], foun
 
 class _ImportSettings:
     """What the process is set to while any import runs, put back when the last one ends (imports
-    may overlap, in threads of the web process): Python's cycle collector off, and a shorter
-    switch interval for the GIL.
+    may overlap, in threads of one process): Python's cycle collector off, and a shorter switch
+    interval for the GIL. Imports run in a worker's pool process (task `import_subscribers`),
+    which runs one task at a time: the setting lasts as long as the import and reaches no other
+    task, and never the web server. Measured on 100k rows (bench/import_subscribers.py, two
+    runs each): a first import on SQLite 5.1-5.2 s with it, 6.7-7.2 s without; on PostgreSQL
+    2.9-3.5 s against 3.3-3.6 s.
 
     The collector: the rows of a batch live until it is written, and it would go over them (and
     every other object of the process) again and again, a fifth of the import's CPU, to find no
