@@ -94,11 +94,6 @@ class ImportReport:
         self.unchanged += batch.unchanged
         self.problems += batch.problems
 
-    def as_dict(self) -> dict:
-        return {"rows": self.rows, "created": self.created, "updated": self.updated,
-                "unchanged": self.unchanged, "skipped": self.skipped,
-                "problems": [{"line": p.line, "reason": p.reason} for p in self.problems]}
-
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
 # building the rows a tenth of the time spent reading a file.
