@@ -136,3 +136,11 @@ def import_progress(session: Session, import_id: int) -> dict:
             "problems_not_listed": row.skipped - len(row.problems), "error": row.error,
             "queued_at": row.created_at.isoformat(),
             "finished_at": row.finished_at.isoformat() if row.finished_at else None}
+
+
+def recent_imports(session: Session, limit: int = 5) -> list[dict]:
+    """The latest imports, newest first: what the subscribers page links to."""
+    rows = session.execute(select(SubscriberImport.id, SubscriberImport.what, SubscriberImport.state,
+                                  SubscriberImport.created_at)
+                           .order_by(SubscriberImport.id.desc()).limit(limit)).all()
+    return [{"id": r.id, "file": r.what, "state": r.state.value, "queued_at": r.created_at} for r in rows]

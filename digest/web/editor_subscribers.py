@@ -19,7 +19,7 @@ from digest.store.members import record_reader
 from digest.store.models import Delivery, DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
 from digest.subscribers.audit import audit_trail
 from digest.subscribers.csv_export import export_subscribers
-from digest.subscribers.imports import import_progress, keep_upload
+from digest.subscribers.imports import import_progress, keep_upload, recent_imports
 from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.privacy import forget_subscriber
 from digest.subscribers.suppressions import suppress, suppression_for
@@ -72,7 +72,7 @@ def _list_page(request: Request, session: Session, q: str = "", status: str = ""
         found, total, error, status_code = [], 0, str(exc), 400
     return page("subscribers.html", status_code, request=request, title="Subscribers", subscribers=found,
                 total=total, q=q, status=status, section=section, statuses=[s.value for s in SubscriberStatus],
-                sections=get_settings().SECTION_ORDER, error=error, page_size=PAGE_SIZE,
+                sections=get_settings().SECTION_ORDER, error=error, page_size=PAGE_SIZE, imports=recent_imports(session),
                 notice=NOTICES.get(notice))
 
 

@@ -53,6 +53,7 @@ def test_the_page_queues_the_import_and_its_page_follows_it_to_the_result(worker
         assert shown.status_code == 200 and "Import finished" in shown.text and "4 rows: 2 new" in shown.text
         assert "Line 3:" in shown.text and "Line 5: ana@example.org repeats line 2" in shown.text
         assert 'http-equiv="refresh"' not in shown.text  # a finished import's page stays still
+        assert f'href="{status_page}">readers.csv</a> · done' in client.get("/subscribers").text
         as_json = client.get(f"/api/subscribers/imports/{import_id}").json()
         assert [p["line"] for p in as_json["problems"]] == [3, 5]
 
