@@ -42,6 +42,10 @@ task_routes = {
     # Confirmations go with the short edition tasks, never behind an edition's send batches:
     # a reader who just signed up waits for that email.
     "workers.tasks.send_confirmation": {"queue": "editions"},
+    # A CSV import is seconds of work at most (IMPORT_MAX_BYTES): it runs on the same workers as
+    # the other editor actions, which never wait behind an edition's send batches (those have
+    # workers of their own), and takes one of their processes, never the web server's.
+    "workers.tasks.import_subscribers": {"queue": "editions"},
 }
 
 # Records each tick for the ops page (workers/beat.py).

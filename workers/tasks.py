@@ -29,6 +29,7 @@ from digest.editions.lookup import get_edition
 from digest.editions.schedule import tick
 from digest.feeds import poll
 from digest.store.models import EditionStatus
+from digest.subscribers import imports
 from workers.app import app
 from workers.base import enqueue
 
@@ -186,3 +187,14 @@ def check_edition(self, edition_id: int) -> None:
     edition = get_edition(self.session, edition_id)
     if edition.status == EditionStatus.DRAFT:  # approved or sent meanwhile: nobody reads its checklist
         edition_checklist(edition)
+
+
+# Acknowledged when done: a worker killed mid-import leaves the message to be delivered again, and
+# the import resumes after its last committed batch (subscribers/imports.py: a later run takes the
+# import over, so an earlier one still going never counts a batch twice). Its batches are each a
+# transaction of their own, so that progress shows as it goes.
+@app.task(name="workers.tasks.import_subscribers", bind=True, acks_late=True, reject_on_worker_lost=True,
+          one_transaction=False)
+def import_subscribers(self, import_id: int) -> str | None:
+    state = imports.run_import(import_id)
+    return state.value if state else None

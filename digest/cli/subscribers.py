@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from digest.cli.common import local_time, transaction, console, err, subscribers_app
+from digest.cli.common import local_time, transaction, console, subscribers_app
 from digest.cli.listing import Column, print_list
 from digest.errors import InputError
 
@@ -85,26 +85,31 @@ def subscribers_suppress(email: str,
 
 
 @subscribers_app.command("import")
-def subscribers_import(file: Annotated[Path, typer.Argument(metavar="FILE.csv")]) -> None:
-    """Import subscribers from a CSV file.
+def subscribers_import(file: Annotated[Path, typer.Argument(metavar="FILE.csv")],
+                       no_wait: Annotated[bool, typer.Option("--no-wait", help="Only queue the import")] = False) -> None:
+    """Import subscribers from a CSV file: a worker imports it, and this follows its progress.
 
     Columns: email, name, sections, confirmed_at, source; others are kept as attributes. Never
     re-activates a suppressed or unsubscribed address; every bad row is reported with its line
-    number, and the import goes on. Running it again changes nothing."""
-    from rich.progress import open as open_with_progress
-
-    from digest.subscribers.csv_import import import_subscribers
+    number, and the import goes on. Running it again changes nothing. Exits 1 if any row was bad,
+    2 if the file cannot be read or is refused whole."""
+    from digest.cli.import_progress import follow_import, print_outcome
+    from digest.subscribers.imports import keep_upload
+    from workers.base import enqueue
+    from workers.tasks import import_subscribers
 
     try:
-        stream = open_with_progress(file, "rb", description=f"importing {file.name}", console=err, transient=True)
+        data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}") from None
-    with stream as reader, transaction() as session:
-        report = import_subscribers(session, reader, what=str(file), actor="cli")
-    for problem in report.problems:
-        console.print(f"line {problem.line}: {problem.reason}", markup=False, highlight=False, soft_wrap=True)
-    console.print(f"{report.rows} rows: {report.created} created, {report.updated} updated, "
-                  f"{report.unchanged} unchanged, {report.skipped} skipped", highlight=False)
+    with transaction() as session:
+        import_id = keep_upload(session, data, what=str(file), actor="cli")
+        enqueue(session, import_subscribers, import_id)
+    if no_wait:
+        console.print(f"import {import_id} queued", highlight=False)
+        return
+    if print_outcome(follow_import(import_id, file.name)):
+        raise typer.Exit(1)
 
 
 @subscribers_app.command("export")

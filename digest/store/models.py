@@ -9,6 +9,7 @@ import enum
 from sqlalchemy import (
     ARRAY,
     JSON,
+    LargeBinary,
     BigInteger,
     Boolean,
     DateTime,
@@ -511,3 +512,42 @@ class Editor(Base):
     # SHA-256 of the editor's API token (the token itself is shown once, never stored).
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ImportState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class SubscriberImport(Base):
+    """A CSV file uploaded for import, and how far a worker has got with it (subscribers/imports.py).
+    The file is kept here, so that the worker can read it and a redelivered task resume it; its
+    size is bounded by IMPORT_MAX_BYTES before the row is written."""
+
+    __tablename__ = "subscriber_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    what: Mapped[str] = mapped_column(String(300))  # the file's name, as messages and audit entries give it
+    actor: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    lines: Mapped[int]  # in the file, counted as it is kept: what progress is measured against
+    state: Mapped[ImportState] = mapped_column(_enum(ImportState), default=ImportState.QUEUED)
+    # Bumped by each run that claims the import: a run whose number is no longer the latest stops
+    # at its next batch, so a redelivered message never counts a batch twice.
+    attempt: Mapped[int] = mapped_column(default=0)
+    # The file's last line whose outcome is committed (with the counts below): a new run starts after it.
+    through_line: Mapped[int] = mapped_column(default=1)
+    rows: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    # The first PROBLEMS_KEPT bad rows, [{"line": n, "reason": "..."}]: a file of nothing but bad
+    # rows would otherwise make a list as large as itself.
+    problems: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)  # why the whole file was refused, or the run failed
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from digest.errors import InputError
 from digest.store.models import SubscriberStatus
 from digest.subscribers.csv_export import export_subscribers
-from digest.subscribers.csv_import import import_subscribers
+from digest.subscribers.imports import import_progress
 from digest.web.auth import api_editor
+from digest.web.editor_subscribers import enqueue_import
+from digest.web.ids import RowId
 from digest.web.pages import db
 from digest.web.subscribers import request_signup
 
@@ -57,14 +59,23 @@ def export(status: str | None = None, session: Session = Depends(db)) -> Respons
                     headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
 
-@router.post("/import", dependencies=[Depends(api_editor)])
+@router.post("/import", dependencies=[Depends(api_editor)], status_code=202)
 async def import_csv(request: Request, session: Session = Depends(db)) -> JSONResponse:
-    """The request body is the CSV file itself (Content-Type: text/csv)."""
+    """The request body is the CSV file itself (Content-Type: text/csv). The file is kept and a
+    worker imports it: the answer (202) names the import, whose progress `status_url` gives."""
     data = await request.body()
 
-    def run() -> dict:
-        report = import_subscribers(session, io.BytesIO(data), what="the uploaded CSV", actor="api").as_dict()
+    def keep() -> int:
+        import_id = enqueue_import(session, data, "the uploaded CSV", "api")
         session.commit()
-        return report
+        return import_id
 
-    return JSONResponse(await run_in_threadpool(run))
+    import_id = await run_in_threadpool(keep)
+    return JSONResponse({"id": import_id, "state": "queued", "status_url": f"/api/subscribers/imports/{import_id}"},
+                        status_code=202)
+
+
+@router.get("/imports/{import_id}", dependencies=[Depends(api_editor)])
+def import_status(import_id: RowId, session: Session = Depends(db)) -> dict:
+    """How far an import has got: state (queued, running, done, failed), counts, bad rows."""
+    return import_progress(session, import_id)

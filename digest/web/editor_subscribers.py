@@ -7,7 +7,7 @@ import io
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from digest.ledger.states import reader_deliveries
 from digest.store.models import DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
 from digest.subscribers.audit import audit_trail
 from digest.subscribers.csv_export import export_subscribers
-from digest.subscribers.csv_import import import_subscribers
+from digest.subscribers.imports import import_progress, keep_upload, recent_imports
 from digest.subscribers.lifecycle import unsubscribe
 from digest.subscribers.privacy import forget_subscriber
 from digest.subscribers.suppressions import suppress, suppression_for
@@ -64,14 +64,14 @@ def search_subscribers(session: Session, q: str, status: str, section: str) -> t
 
 
 def _list_page(request: Request, session: Session, q: str = "", status: str = "", section: str = "",
-               status_code: int = 200, error: str | None = None, report=None, notice: str = "") -> HTMLResponse:
+               status_code: int = 200, error: str | None = None, notice: str = "") -> HTMLResponse:
     try:
         found, total = search_subscribers(session, q, status, section)
     except InputError as exc:
         found, total, error, status_code = [], 0, str(exc), 400
     return page("subscribers.html", status_code, request=request, title="Subscribers", subscribers=found,
                 total=total, q=q, status=status, section=section, statuses=[s.value for s in SubscriberStatus],
-                sections=get_settings().SECTION_ORDER, error=error, report=report, page_size=PAGE_SIZE,
+                sections=get_settings().SECTION_ORDER, error=error, page_size=PAGE_SIZE, imports=recent_imports(session),
                 notice=NOTICES.get(notice))
 
 
@@ -108,9 +108,21 @@ def export(status: str = "", editor: Editor = Depends(current_editor), session: 
                     headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
 
+def enqueue_import(session: Session, data: bytes, what: str, actor: str) -> int:
+    """Keep an upload and queue its import for a worker once the upload is committed."""
+    from workers.base import enqueue  # the web enqueues; digest proper never does
+    from workers.tasks import import_subscribers
+
+    import_id = keep_upload(session, data, what=what, actor=actor)
+    enqueue(session, import_subscribers, import_id)
+    return import_id
+
+
 @router.post("/subscribers/import", response_class=HTMLResponse)
 async def import_csv(request: Request, editor: Editor = Depends(current_editor),
-                     session: Session = Depends(db)) -> HTMLResponse:
+                     session: Session = Depends(db)) -> Response:
+    """Keep the file and queue its import; the import's page follows it. The body's size is held
+    to IMPORT_MAX_BYTES as it streams in (web/limits.py)."""
     form = await request.form()
     verify_csrf(request, form)
     upload = form.get("file")
@@ -120,16 +132,28 @@ async def import_csv(request: Request, editor: Editor = Depends(current_editor),
                                        error="file: choose a CSV file to import")
     name = getattr(upload, "filename", None) or "the uploaded CSV"
 
-    def run():
+    def keep() -> Response:
         try:
-            report = import_subscribers(session, io.BytesIO(data), what=name, actor=f"editor:{editor.id}")
+            import_id = enqueue_import(session, data, name, f"editor:{editor.id}")
             session.commit()
         except InputError as exc:
             session.rollback()
             return _list_page(request, session, status_code=400, error=str(exc))
-        return _list_page(request, session, report=report)
+        return RedirectResponse(f"/subscribers/imports/{import_id}", status_code=303)
 
-    return await run_in_threadpool(run)
+    return await run_in_threadpool(keep)
+
+
+# While an import runs its page reloads itself this often (no script needed).
+IMPORT_REFRESH_SECONDS = 2
+
+
+@router.get("/subscribers/imports/{import_id}", response_class=HTMLResponse)
+def import_page(request: Request, import_id: RowId, editor: Editor = Depends(current_editor),
+                session: Session = Depends(db)) -> HTMLResponse:
+    progress = import_progress(session, import_id)
+    return page("subscriber_import.html", request=request, title=f"Import of {progress['file']}", progress=progress,
+                refresh=None if progress["finished"] else IMPORT_REFRESH_SECONDS)
 
 
 @router.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)

