@@ -148,6 +148,8 @@ def test_a_confirmation_that_fails_twice_arrives_on_the_third_try_through_a_real
     try:
         tasks.send_confirmation.delay(reader)
         wait_for(lambda: standin.delivered.get("third@example.org"), timeout=30, what="the confirmation")
+        # The run's outcome is recorded as it ends, a moment after the message left.
+        wait_for(lambda: _runs()["succeeded"] > before["succeeded"], timeout=10, what="the run's record")
     finally:
         worker.stop()
     assert standin.arrived == 3 and dict(standin.delivered) == {"third@example.org": 1}
