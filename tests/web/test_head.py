@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.delivery.memory import MemorySender
+from digest.store.db import unit_of_work
+from digest.subscribers.imports import keep_upload
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web.app import app
 from tests.factories import approved_edition, polled_feed, send_now, subscribers
@@ -41,7 +43,9 @@ def sent(settings, feed_server) -> dict[str, str]:
     reader = subscribers("reader@example.org")[0]
     edition_id = approved_edition()
     send_now(edition_id, MemorySender())
-    return {"edition_id": str(edition_id), "subscriber_id": str(reader), "token": make_token(PREFERENCES, reader),
+    with unit_of_work() as session:  # an import waiting for a worker
+        import_id = keep_upload(session, b"email\nnew@example.org\n", what="a test CSV", actor="test")
+    return {"edition_id": str(edition_id), "subscriber_id": str(reader), "import_id": str(import_id), "token": make_token(PREFERENCES, reader),
             "confirm": make_token(CONFIRM, reader), "unsubscribe": make_token(UNSUBSCRIBE, reader)}
 
 
