@@ -1,6 +1,7 @@
 """HEAD, as uptime monitors and link checkers send it, gets what GET would get, without the body:
 the same status and headers on every GET route of the app (read from the app itself), for a
-reader and for a logged-in editor, the routes with ids on a real sent edition."""
+reader and for a logged-in editor, the routes with ids on a real sent edition; and reading any of
+them writes nothing."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import re
 
 import anyio
 import pytest
+from sqlalchemy import func, select
 from fastapi.testclient import TestClient
 
+from digest.delivery.backends import get_sender
 from digest.delivery.memory import MemorySender
 from digest.store.db import unit_of_work
+from digest.store.models import Base
 from digest.subscribers.imports import keep_upload
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web.app import app
@@ -37,16 +41,21 @@ def _headers(answer) -> dict[str, str]:
     return {name: value for name, value in answer.headers.items() if name not in VOLATILE}
 
 
-@pytest.fixture
-def sent(settings, feed_server) -> dict[str, str]:
+def _sent(feed_server, sender) -> dict[str, str]:
     polled_feed(feed_server)
     reader = subscribers("reader@example.org")[0]
     edition_id = approved_edition()
-    send_now(edition_id, MemorySender())
+    send_now(edition_id, sender)
     with unit_of_work() as session:  # an import waiting for a worker
         import_id = keep_upload(session, b"email\nnew@example.org\n", what="a test CSV", actor="test")
-    return {"edition_id": str(edition_id), "subscriber_id": str(reader), "import_id": str(import_id), "token": make_token(PREFERENCES, reader),
-            "confirm": make_token(CONFIRM, reader), "unsubscribe": make_token(UNSUBSCRIBE, reader)}
+    return {"edition_id": str(edition_id), "subscriber_id": str(reader), "import_id": str(import_id),
+            "token": make_token(PREFERENCES, reader), "confirm": make_token(CONFIRM, reader),
+            "unsubscribe": make_token(UNSUBSCRIBE, reader)}
+
+
+@pytest.fixture
+def sent(settings, feed_server) -> dict[str, str]:
+    return _sent(feed_server, MemorySender())
 
 
 def _compare(client, paths: list[str]) -> list[str]:
@@ -106,3 +115,27 @@ def test_head_on_a_route_without_get_is_refused_as_get_is(settings):
     with TestClient(app, base_url="https://testserver") as client:
         head, got = client.head("/webhooks/sendgrid"), client.get("/webhooks/sendgrid")
         assert head.status_code == got.status_code == 405 and head.headers["allow"] == got.headers["allow"]
+
+
+def _rows(session) -> dict[str, int]:
+    return {table.name: session.scalar(select(func.count()).select_from(table))
+            for table in Base.metadata.sorted_tables}
+
+
+def test_reading_every_page_writes_nothing(standin, feed_server):
+    """GET is safe: every route read, as a publisher and as a visitor, leaves every table as it
+    was (the edition went to SendGrid whole: its reader is read from the batch's row, never
+    written out by a page)."""
+    sent = _sent(feed_server, get_sender())
+    paths = _get_paths(sent) + [f"/confirm/{sent['confirm']}", f"/u/{sent['unsubscribe']}"]
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        logged_in(client, "publisher@example.org", "publisher")
+        with unit_of_work() as session:
+            before = _rows(session)
+        for path in paths:
+            client.get(path)
+        client.cookies.clear()
+        for path in paths:
+            client.get(path)
+    with unit_of_work() as session:
+        assert _rows(session) == before
