@@ -88,6 +88,17 @@ class SubscriberFormat(enum.StrEnum):
     TEXT = "text"  # plain text only
 
 
+class TopicKind(enum.StrEnum):
+    SECTION = "section"  # the K2 category an article is filed under
+    TAG = "tag"  # a K2 tag: a country, a region, a theme
+    AUTHOR = "author"  # a name in the byline
+
+
+class Pace(enum.StrEnum):
+    DIGEST = "digest"  # in the biweekly edition
+    ALERT = "alert"  # an email soon after a new article on the topic
+
+
 class SuppressionReason(enum.StrEnum):
     HARD_BOUNCE = "hard_bounce"
     SOFT_BOUNCES = "soft_bounces"  # SOFT_BOUNCE_LIMIT soft bounces in a row
@@ -278,6 +289,11 @@ class Subscriber(Base):
     sections: Mapped[list[str]] = mapped_column(JSON, default=list)
     format: Mapped[SubscriberFormat] = mapped_column(_enum(SubscriberFormat), default=SubscriberFormat.HTML)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A pause the reader chose with an end: nothing is sent while `paused` and this is ahead;
+    # from this time on they receive again. None with `paused`: paused until they resume.
+    paused_until: Mapped[dt.datetime | None]
+    # Every alert follow off: the reader receives only the digest.
+    digest_only: Mapped[bool] = mapped_column(Boolean, default=False)
     # Columns of an imported CSV that the service has no field for, kept as they came.
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     # Consent: where and when the (latest) sign-up was asked for, and when and from where it was
@@ -293,6 +309,51 @@ class Subscriber(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_subscribers_status", "status"),)
+
+
+class Topic(Base):
+    """A section, tag or author as the journal's articles name them. Tags and authors are matched
+    by `key` (the name without case, spacing or diacritics), so "Kyrgyz  republic" and "Kyrgyz
+    Republic" are one topic. A topic merged into another (`merged_into_id`) stays as an alias: the
+    articles that name it later are filed under the one it was merged into."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[TopicKind] = mapped_column(_enum(TopicKind))
+    key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # as shown; an editor may rename it
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # not offered to readers
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_topics_kind_key"),)
+
+
+class ArticleTopic(Base):
+    """An article filed under a topic (never under an alias: under the topic it was merged into)."""
+
+    __tablename__ = "article_topics"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True)
+
+    __table_args__ = (Index("ix_article_topics_topic", "topic_id"),)
+
+
+class Follow(Base):
+    """A reader follows a topic, at a pace: in the digest, or as an alert soon after an article."""
+
+    __tablename__ = "follows"
+
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True)
+    pace: Mapped[Pace] = mapped_column(_enum(Pace), default=Pace.DIGEST)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    # An alert's audience: the followers of its topics at pace alert.
+    __table_args__ = (Index("ix_follows_topic_pace", "topic_id", "pace"),)
 
 
 class Suppression(Base):
