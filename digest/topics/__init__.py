@@ -1,0 +1,1 @@
+"""Topics: the sections, tags and authors the journal's articles name, which readers follow."""

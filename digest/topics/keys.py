@@ -1,0 +1,49 @@
+"""One topic per name however a feed spells it: a tag or an author is matched by its key, the
+name without case, diacritics, spacing or punctuation around it ("Kyrgyz  Republic",
+"kyrgyz republic" and "Kyrgyz Republic." are one topic; "Türkiye" and "Turkiye" too)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.errors import InputError
+from digest.store.bounds import column_length
+from digest.store.models import Topic, TopicKind
+
+KEY_LENGTH = column_length(Topic.key)
+NAME_LENGTH = column_length(Topic.name)
+_SPACES = re.compile(r"\s+")
+_EDGES = ".,;:!?·-–—'\"«»()[]{} "
+
+
+def topic_key(name: str) -> str:
+    """The key of a topic's name: NFKD with combining marks dropped, case folded, runs of
+    spacing as one space, punctuation at the ends dropped, at most KEY_LENGTH characters."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    key = _SPACES.sub(" ", plain.casefold()).strip(_EDGES)
+    return key[:KEY_LENGTH]
+
+
+def display_name(name: str) -> str:
+    """A name as shown: spacing collapsed, control characters dropped, at most NAME_LENGTH."""
+    shown = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C" or ch == " ")
+    return _SPACES.sub(" ", shown).strip()[:NAME_LENGTH]
+
+
+def find_topic(session: Session, kind: TopicKind, name: str) -> Topic:
+    """The topic a reader or an editor names (an alias leads to the topic it was merged into);
+    InputError naming it if there is none."""
+    key = topic_key(name)
+    topic = session.scalar(select(Topic).where(Topic.kind == kind, Topic.key == key)) if key else None
+    seen = set()
+    while topic is not None and topic.merged_into_id is not None and topic.id not in seen:
+        seen.add(topic.id)
+        topic = session.get(Topic, topic.merged_into_id)
+    if topic is None:
+        raise InputError(f"{kind.value} {name[:80]!r}: no article names it")
+    return topic
