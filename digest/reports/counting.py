@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.store.models import Edition, EditionCount, EditionLink, ReaderMark
+from digest.store.models import ArticleTopic, Edition, EditionCount, EditionLink, ReaderMark
 from digest.store.upsert import insert_ignoring_duplicates
 
 TIMELINE_HOURS = 72
@@ -49,8 +49,18 @@ def link_label(url: str) -> str:
     return url
 
 
-def _facts(row: dict, started_at: dt.datetime | None, positions: dict[str, int]) -> list[tuple[str, bool]]:
-    """The counters one event adds to, and whether each counts readers."""
+class Links(dict):
+    """An edition's links by URL: each one's position, and the topics its article is filed under."""
+
+    def __init__(self):
+        super().__init__()
+        self.topics: dict[str, list[int]] = {}
+
+
+def _facts(row: dict, started_at: dt.datetime | None, positions: Links) -> list[tuple[str, bool]]:
+    """The counters one event adds to, and whether each counts readers. A click on an article's
+    link counts for its link and for each topic the article is filed under (a reader once per
+    topic, however many of its articles they clicked)."""
     event = row["event"]
     facts = [(f"event:{fact_name(event)}", True)]
     if event == "bounce":
@@ -62,6 +72,7 @@ def _facts(row: dict, started_at: dt.datetime | None, positions: dict[str, int])
         position = positions.get(row["url"])
         if position is not None:
             facts.append((f"link:{position}", True))
+            facts += [(f"topic:{topic_id}", True) for topic_id in positions.topics.get(row["url"], ())]
         facts.append((f"url:{link_label(row['url'])}"[:600], True))
     if event in ("open", "click") and started_at is not None:
         hour = int((row["occurred_at"] - started_at).total_seconds() // 3600)
@@ -79,11 +90,14 @@ def count_events(session: Session, rows: list[dict]) -> None:
     editions = {row["edition_id"] for row in rows}
     started = dict(session.execute(
         select(Edition.id, Edition.started_at).where(Edition.id.in_(editions))).all())
-    positions: dict[int, dict[str, int]] = {edition_id: {} for edition_id in editions}
-    for edition_id, url, position in session.execute(
-            select(EditionLink.edition_id, EditionLink.url, EditionLink.position)
+    positions = {edition_id: Links() for edition_id in editions}
+    for edition_id, url, position, topic_id in session.execute(
+            select(EditionLink.edition_id, EditionLink.url, EditionLink.position, ArticleTopic.topic_id)
+            .outerjoin(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
             .where(EditionLink.edition_id.in_(editions))):
         positions[edition_id][url] = position
+        if topic_id is not None:
+            positions[edition_id].topics.setdefault(url, []).append(topic_id)
     totals: Counter = Counter()
     marks: dict[tuple[int, str], tuple[int, str]] = {}  # (delivery, mark) -> (edition, key)
     for row in rows:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from digest.editions.lookup import get_edition
 from digest.ledger.states import reader_counts
 from digest.reports.counting import TIMELINE_HOURS
-from digest.store.models import Article, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink
+from digest.store.models import Article, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink, Topic
 
 # A delivery the provider took: whatever became of it afterwards.
 HANDED_OVER = (DeliveryStatus.ACCEPTED, DeliveryStatus.DEFERRED, DeliveryStatus.DELIVERED,
@@ -65,6 +65,7 @@ class EditionReport:
     links: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)
+    topics: list[dict] = field(default_factory=list)
 
     @property
     def complaint_warning(self) -> bool:
@@ -89,7 +90,8 @@ def edition_report(session: Session, edition_id: int) -> EditionReport:
     return EditionReport(
         edition_id=edition.id, subject=edition.subject, started_at=edition.started_at or edition.sent_at,
         funnel=edition_funnel(session, edition.id, counts), articles=article_clicks(session, edition.id, counts),
-        links=link_clicks(counts), problems=bounces_and_complaints(counts), timeline=first_hours(counts))
+        links=link_clicks(counts), problems=bounces_and_complaints(counts), timeline=first_hours(counts),
+        topics=topic_clicks(session, counts))
 
 
 def spam_reports(session: Session, edition_ids: list[int]) -> dict[int, int]:
@@ -133,6 +135,40 @@ def article_clicks(session: Session, edition_id: int, counts: dict[str, tuple[in
                  "authors": r.authors or "", "unique_clicks": counts.get(f"link:{r.position}", (0, 0))[0],
                  "clicks": counts.get(f"link:{r.position}", (0, 0))[1]} for r in rows]
     return sorted(articles, key=lambda a: (-a["unique_clicks"], a["position"]))
+
+
+def topic_clicks(session: Session, counts: dict[str, tuple[int, int]]) -> list[dict]:
+    """Clicks by topic (the sections, tags and authors of the articles clicked): readers who
+    clicked any article filed under it, and clicks, most readers (then clicks) first. Counted as the clicks came
+    in, under the topics of that day; a topic merged since is shown under the one it joined (its
+    readers added, so a reader who clicked an article of each is counted twice there)."""
+    counted = {int(key[6:]): value for key, value in counts.items() if key.startswith("topic:")}
+    if not counted:
+        return []
+    topics: dict[int, Topic] = {}
+    wanted = set(counted)
+    while wanted:  # the counted topics, and the ones those were merged into
+        found = session.scalars(select(Topic).where(Topic.id.in_(wanted))).all()
+        topics.update((topic.id, topic) for topic in found)
+        wanted = {t.merged_into_id for t in found if t.merged_into_id is not None} - topics.keys()
+    shown: dict[int, dict] = {}
+    for topic_id, (readers, clicks) in counted.items():
+        topic = _merged_target(topics, topic_id)
+        if topic is None:
+            continue
+        entry = shown.setdefault(topic.id, {"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name,
+                                            "unique_clicks": 0, "clicks": 0})
+        entry["unique_clicks"] += readers
+        entry["clicks"] += clicks
+    return sorted(shown.values(), key=lambda t: (-t["unique_clicks"], -t["clicks"], t["kind"], t["name"]))
+
+
+def _merged_target(topics: dict, topic_id: int):
+    topic, seen = topics.get(topic_id), set()
+    while topic is not None and topic.merged_into_id is not None and topic.id not in seen:
+        seen.add(topic.id)
+        topic = topics.get(topic.merged_into_id)
+    return topic
 
 
 def link_clicks(counts: dict[str, tuple[int, int]], limit: int = 50) -> list[dict]:

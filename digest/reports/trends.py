@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from digest.ledger.states import counts_by_edition
 from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER
 from digest.store.models import (Article, DeliveryStatus, Edition, EditionCount, EditionLink, EditionStatus,
-                                 Subscriber, SubscriberStatus, Suppression)
+                                 Subscriber, SubscriberStatus, Suppression, Topic, TopicKind)
 
 
 @dataclass
@@ -128,3 +128,18 @@ def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[
         .where(EditionLink.edition_id.in_(ids))
         .group_by(column).order_by(clicks.desc(), column).limit(limit)).all()
     return [(name or "(no author)", int(readers)) for name, readers in rows if readers]
+
+
+def clicks_by_tag(session: Session, count: int, limit: int = 12) -> list[tuple[str, int]]:
+    """Unique clicks over the latest `count` sent editions by tag (the countries and themes of
+    the articles clicked): each edition's readers per tag, counted as the clicks came in, summed."""
+    ids = [edition.id for edition in sent_editions(session, count)]
+    if not ids:
+        return []
+    clicks = func.sum(EditionCount.readers)
+    rows = session.execute(
+        select(Topic.name, clicks).select_from(EditionCount)
+        .join(Topic, EditionCount.key == literal("topic:") + cast(Topic.id, String))
+        .where(EditionCount.edition_id.in_(ids), Topic.kind == TopicKind.TAG)
+        .group_by(Topic.name).order_by(clicks.desc(), Topic.name).limit(limit)).all()
+    return [(name, int(readers)) for name, readers in rows if readers]

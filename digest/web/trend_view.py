@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from digest.reports.charts import bar_chart, line_chart
-from digest.reports.trends import clicks_by, edition_trends
+from digest.reports.trends import clicks_by, clicks_by_tag, edition_trends
 
 
 def _percent_axis(value: float) -> str:
@@ -17,10 +17,12 @@ def trend_charts(session: Session, count: int) -> dict:
     trends = edition_trends(session, count)
     labels = [str(t.period) for t in trends]
     sections, authors = clicks_by(session, "section", count), clicks_by(session, "author", count)
+    tags = clicks_by_tag(session, count)
     return {
         "trends": trends,
         "sections": sections,
         "authors": authors,
+        "tags": tags,
         "rates_chart": line_chart("Delivery and click rate per edition", labels, [
             ("Delivery rate", [t.delivery_rate for t in trends]),
             ("Click rate", [t.click_rate for t in trends])], fmt=_percent_axis),
@@ -32,5 +34,6 @@ def trend_charts(session: Session, count: int) -> dict:
             ("Suppressed", [t.suppressed for t in trends])]),
         "sections_chart": bar_chart("Unique clicks by section", sections),
         "authors_chart": bar_chart("Unique clicks by author", authors),
+        "tags_chart": bar_chart("Unique clicks by tag", tags),
         "complaint_warnings": [t for t in trends if t.complaint_warning],
     }
