@@ -25,7 +25,7 @@ from digest.feeds.registry import add_feed
 from digest.sample.server import feed_url, start_in_thread
 from digest.store.db import unit_of_work
 from digest.store.migrate import upgrade
-from digest.store.models import Delivery, Edition, EditionStatus, Editor, Feed, Subscriber
+from digest.store.models import Delivery, Edition, EditionKind, EditionStatus, Editor, Feed, Subscriber
 from digest.subscribers.lifecycle import add_subscriber
 
 DEMO_APPROVER = "editor@example.org"
@@ -84,7 +84,7 @@ def run_demo(port: int) -> DemoResult:
         edition = compose_next_edition(session, utcnow())
         if edition is None:
             # Run again: the sample's articles all went out already; say so, and send nothing.
-            sent = session.scalar(select(Edition).where(Edition.status == EditionStatus.SENT)
+            sent = session.scalar(select(Edition).where(Edition.kind == EditionKind.DIGEST, Edition.status == EditionStatus.SENT)
                                   .order_by(Edition.sent_at.desc()).limit(1))
             if sent is None:
                 return DemoResult(None, [], "no edition: the sample feed had no articles that are not already in one")

@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from digest.alerts.compose import collect_new_articles
+from digest.alerts.release import release_held_alerts
 from digest.checklist.build import edition_checklist
 from digest.clock import utcnow
 from digest.config import get_settings
@@ -69,6 +71,8 @@ def poll_due_feeds(self) -> int:
 @app.task(name="workers.tasks.poll_feed", bind=True)
 def poll_feed(self, feed_id: int) -> dict:
     result = poll.poll_feed(self.session, feed_id)
+    # In the poll's unit of work: the new articles and the alert they join commit together.
+    collect_new_articles(self.session, list(result.new_ids), utcnow())
     if result.error:
         log.warning("feed %s failed: %s", feed_id, result.error)
     return {"feed_id": feed_id, "new": result.new, "updated": result.updated,
@@ -77,7 +81,10 @@ def poll_feed(self, feed_id: int) -> dict:
 
 @app.task(name="workers.tasks.edition_tick", bind=True)
 def edition_tick(self) -> None:
-    for edition_id in tick(self.session, utcnow(), ahead=plan.send_ahead(get_sender())):
+    now = utcnow()
+    # Alerts whose hold has ended are approved first, so that this tick starts them with the editions.
+    release_held_alerts(self.session, now)
+    for edition_id in tick(self.session, now, ahead=plan.send_ahead(get_sender())):
         enqueue(self.session, start_edition, edition_id)
 
 

@@ -24,7 +24,7 @@ from digest.ledger.states import reader_counts
 from digest.ledger.writer import record_sent_batches
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError
-from digest.store.models import (AuditEntry, BatchState, Delivery, DeliveryStatus, Edition, EditionStatus,
+from digest.store.models import (AuditEntry, BatchState, Delivery, DeliveryStatus, Edition, EditionKind, EditionStatus,
                                  SendBatch)
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,8 @@ def cancel_send(session: Session, edition_id: int, sender: Sender | None = None,
     edition = get_edition(session, edition_id)
     scheduled_at_provider = bool(edition.provider_batch_id) and edition.send_at > utcnow()
     stoppable = (EditionStatus.APPROVED, EditionStatus.SENDING, EditionStatus.PAUSED)
+    if edition.kind == EditionKind.ALERT:  # a held alert is a draft: cancelling it means it never goes out
+        stoppable += (EditionStatus.DRAFT,)
     if edition.status not in stoppable and not (edition.status == EditionStatus.SENT and scheduled_at_provider):
         raise Conflict(f"edition {edition_id} is {edition.status.value}; it cannot be cancelled")
     stopped = [DeliveryStatus.PENDING]

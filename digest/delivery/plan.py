@@ -20,13 +20,15 @@ from digest.delivery.message import Sender
 from digest.delivery.send import finish_edition_if_complete
 from digest.editions.approve import void_approval
 from digest.editions.lookup import get_edition
-from digest.editions.render import DEFAULT_VARIANT, edition_sections, render_edition, variant_for
+from digest.delivery.alert_audience import alert_readers
+from digest.editions.render import DEFAULT_VARIANT, Variant, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
 from digest.store.models import (
     BatchState,
     Delivery,
     DeliveryStatus,
     Edition,
+    EditionKind,
     EditionRender,
     EditionStatus,
     PlanSlice,
@@ -127,19 +129,9 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
     ).first()
     if bounds is None or status not in (EditionStatus.SENDING, EditionStatus.PAUSED):
         return []
-    # Through the connection: plain rows, without the ORM's per-row loading (most of a slice's
-    # CPU when it went through the session).
-    readers = session.connection().execute(
-        select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
-        .where(eligible_readers(), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
-    ).all()
     edition = get_edition(session, edition_id)
-    variant_of = _variant_keys(session, edition)
-    by_variant: dict[str, list[int]] = {}
-    for subscriber_id, chosen, chosen_format in readers:
-        key = variant_of(chosen, chosen_format)
-        if key is not None:  # None: nothing in this edition is in the sections they chose
-            by_variant.setdefault(key, []).append(subscriber_id)
+    readers_by_variant = _alert_readers if edition.kind == EditionKind.ALERT else _digest_readers
+    by_variant = readers_by_variant(session, edition, bounds, now)
     size = get_settings().SEND_BATCH_SIZE
     cuts = [(key, group[start:start + size]) for key, group in sorted(by_variant.items())
             for start in range(0, len(group), size)]
@@ -153,27 +145,64 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
     return batch_ids if status == EditionStatus.SENDING else []
 
 
-def _variant_keys(session: Session, edition: Edition):
-    """The variant key for a reader's choice (sections as stored JSON text, format), computed
-    once per distinct choice. A variant met for the first time is rendered from the edition
-    just verified against the approved hash and stored; slices planned at the same time may
-    both store it, and the unique (edition, variant) index keeps one."""
-    sections = edition_sections(edition)
+def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime) -> dict[str, list[int]]:
+    """The slice's eligible readers by the variant of the digest they receive (their sections and
+    format); a reader none of whose sections is in the edition receives nothing."""
+    # Through the connection: plain rows, without the ORM's per-row loading (most of a slice's
+    # CPU when it went through the session).
+    readers = session.connection().execute(
+        select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
+        .where(eligible_readers(), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
+    ).all()
+    variant_of = _variant_keys(session, edition)
+    by_variant: dict[str, list[int]] = {}
+    for subscriber_id, chosen, chosen_format in readers:
+        key = variant_of(chosen, chosen_format)
+        if key is not None:  # None: nothing in this edition is in the sections they chose
+            by_variant.setdefault(key, []).append(subscriber_id)
+    return by_variant
+
+
+def _alert_readers(session: Session, edition: Edition, bounds, now: dt.datetime) -> dict[str, list[int]]:
+    """The slice's readers of an alert by variant (the alert's articles on the topics they follow)."""
+    store = _render_store(session, edition)
+    by_variant: dict[str, list[int]] = {}
+    for subscriber_id, variant in sorted(alert_readers(session, edition, bounds, now).items()):
+        by_variant.setdefault(store(variant), []).append(subscriber_id)
+    return by_variant
+
+
+def _render_store(session: Session, edition: Edition):
+    """A function that returns a variant's key, rendering and storing the variant the first time
+    it is met (from the edition just verified against the approved hash). Slices planned at the
+    same time may both store it; the unique (edition, variant) index keeps one."""
     stored = set(session.scalars(select(EditionRender.variant).where(EditionRender.edition_id == edition.id)))
     stored.add(DEFAULT_VARIANT.key)
+
+    def key_of(variant: Variant) -> str:
+        if variant.key not in stored:
+            rendered = render_edition(edition, variant)
+            session.execute(insert_ignoring_duplicates(session, EditionRender.__table__).values(
+                edition_id=edition.id, variant=variant.key, subject=rendered.subject, html=rendered.html,
+                text=rendered.text, content_hash=rendered.content_hash, created_at=utcnow()))
+            stored.add(variant.key)
+        return variant.key
+
+    return key_of
+
+
+def _variant_keys(session: Session, edition: Edition):
+    """The variant key for a reader's choice (sections as stored JSON text, format), computed
+    once per distinct choice."""
+    sections = edition_sections(edition)
+    store = _render_store(session, edition)
     known: dict[tuple[str | None, str], str | None] = {}
 
     def key_of(chosen: str | None, chosen_format) -> str | None:
         choice = (chosen, chosen_format)
         if choice not in known:
             variant = variant_for(sections, json.loads(chosen or "[]"), chosen_format == SubscriberFormat.TEXT)
-            if variant is not None and variant.key not in stored:
-                rendered = render_edition(edition, variant)
-                session.execute(insert_ignoring_duplicates(session, EditionRender.__table__).values(
-                    edition_id=edition.id, variant=variant.key, subject=rendered.subject, html=rendered.html,
-                    text=rendered.text, content_hash=rendered.content_hash, created_at=utcnow()))
-                stored.add(variant.key)
-            known[choice] = None if variant is None else variant.key
+            known[choice] = None if variant is None else store(variant)
         return known[choice]
 
     return key_of

@@ -23,12 +23,18 @@ def approve_edition(session: Session, edition_id: int, approved_by: str,
         raise Conflict(f"edition {edition_id} is {edition.status.value}; only a draft can be approved")
     if not edition.items:
         raise Conflict(f"edition {edition_id} has no articles")
+    return pin_approval(session, edition, approver, now)
+
+
+def pin_approval(session: Session, edition: Edition, approved_by: str, now: dt.datetime | None = None) -> Edition:
+    """Render the edition, keep the render and its links, and pin its hash: what an approval does,
+    for an editor's approval and an alert's release at the end of its hold alike."""
     rendered = render_edition(edition)
     session.execute(delete(EditionRender).where(EditionRender.edition_id == edition.id))
     store_render(session, edition.id, DEFAULT_VARIANT.key, rendered)
     store_links(session, edition)
     edition.approved_hash = rendered.content_hash
-    edition.approved_by = approver
+    edition.approved_by = approved_by
     edition.approved_at = now or utcnow()
     edition.status = EditionStatus.APPROVED
     return edition

@@ -11,26 +11,29 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.editions.cadence import Cadence, Period
-from digest.store.models import Article, Edition, EditionItem, EditionSkip, EditionStatus
+from digest.store.models import Article, Edition, EditionItem, EditionKind, EditionSkip, EditionStatus
 from digest.store.upsert import insert_ignoring_duplicates
 
 
 def previous_cutoff(session: Session, period: Period) -> dt.datetime | None:
     return session.scalar(
-        select(Edition.cutoff_at).where(Edition.period < period.date).order_by(Edition.period.desc()).limit(1)
+        select(Edition.cutoff_at).where(Edition.kind == EditionKind.DIGEST, Edition.period < period.date)
+        .order_by(Edition.period.desc()).limit(1)
     )
 
 
 def candidate_articles(session: Session, period: Period) -> list[Article]:
     """Articles published (or first seen: a feed may carry an article days after its date) since
-    the previous edition's cutoff, up to this cutoff, that no edition carried. A first edition,
-    and late arrivals, look back at most EDITION_MAX_ARTICLE_AGE_DAYS."""
+    the previous edition's cutoff, up to this cutoff, that no edition carried (an alert does not
+    count: its articles are in the next digest too). A first edition, and late arrivals, look
+    back at most EDITION_MAX_ARTICLE_AGE_DAYS."""
     oldest = period.cutoff_at - dt.timedelta(days=get_settings().EDITION_MAX_ARTICLE_AGE_DAYS)
     since = previous_cutoff(session, period)
     query = select(Article).where(
         Article.published_at <= period.cutoff_at,
         Article.published_at > oldest,
-        Article.id.not_in(select(EditionItem.article_id)),
+        Article.id.not_in(select(EditionItem.article_id).join(Edition, Edition.id == EditionItem.edition_id)
+                          .where(Edition.kind == EditionKind.DIGEST)),
         Article.back_catalogue.is_(False),
     )
     if since is not None:
@@ -96,7 +99,7 @@ def compose_due_edition(session: Session, now: dt.datetime) -> Edition | None:
     passed, and editors decide when it goes out. A period that a later edition, sent early,
     has overtaken is left alone: neither composed nor recorded as skipped."""
     due = Cadence.from_settings(get_settings()).latest_due(now)
-    overtaken = session.scalar(select(Edition.id).where(Edition.period > due.date,
+    overtaken = session.scalar(select(Edition.id).where(Edition.kind == EditionKind.DIGEST, Edition.period > due.date,
                                                          Edition.status.in_(GONE_OUT)).limit(1))
     if overtaken is not None:
         return None
@@ -112,7 +115,8 @@ def next_period(session: Session, now: dt.datetime) -> Period:
     now") leaves its period's send time ahead; the next edition is then the following period's."""
     cadence = Cadence.from_settings(get_settings())
     first = cadence.upcoming(now)[0]
-    gone = set(session.scalars(select(Edition.period).where(Edition.period >= first.date,
+    gone = set(session.scalars(select(Edition.period).where(Edition.kind == EditionKind.DIGEST,
+                                                             Edition.period >= first.date,
                                                              Edition.status.in_(GONE_OUT))))
     return next(period for period in cadence.upcoming(now, len(gone) + 1) if period.date not in gone)
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from digest.errors import NotFound
-from digest.store.models import Edition
+from digest.store.models import Edition, EditionKind
 
 
 def get_edition(session: Session, edition_id: int, *, items: bool = True) -> Edition:
@@ -19,4 +19,6 @@ def get_edition(session: Session, edition_id: int, *, items: bool = True) -> Edi
 
 
 def list_editions(session: Session, limit: int = 50) -> list[Edition]:
-    return list(session.scalars(select(Edition).order_by(Edition.period.desc()).limit(limit)))
+    """The latest digests (alerts are listed by `digest alerts list`)."""
+    return list(session.scalars(select(Edition).where(Edition.kind == EditionKind.DIGEST)
+                                .order_by(Edition.period.desc()).limit(limit)))

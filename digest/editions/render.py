@@ -20,7 +20,7 @@ from digest.editions.templates import email_environment
 from digest.errors import InputError
 from digest.feeds.links import rendered_url
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
-from digest.store.models import Edition
+from digest.store.models import Edition, EditionKind
 
 TEXT_WIDTH = 72
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -28,21 +28,32 @@ GMAIL_CLIP_BYTES = 102 * 1024
 
 @dataclass(frozen=True)
 class Variant:
-    """The sections a group of readers sees (empty: all of the edition's) and the format."""
+    """The sections a group of readers sees (empty: all of the edition's) and the format. In an
+    alert, the articles they see instead (their ids; empty: all of the alert's)."""
 
     sections: tuple[str, ...] = ()
     text_only: bool = False
+    articles: tuple[int, ...] = ()
 
     @property
     def key(self) -> str:
-        return ("all" if not self.sections else "|".join(self.sections)) + (":text" if self.text_only else ":html")
+        if self.articles:
+            shown = "#" + ",".join(str(article_id) for article_id in self.articles)
+        else:
+            shown = "all" if not self.sections else "|".join(self.sections)
+        return shown + (":text" if self.text_only else ":html")
 
     @classmethod
     def from_key(cls, key: str) -> "Variant":
-        """The variant a key names ('all:html', 'Field Reports|News Digest:text')."""
+        """The variant a key names ('all:html', 'Field Reports|News Digest:text', '#12,15:html')."""
         sections, _, kind = key.rpartition(":")
         if kind not in ("html", "text") or not sections:
             raise InputError(f"variant {key!r} is not of the form SECTIONS:html or SECTIONS:text")
+        if sections.startswith("#"):
+            ids = sections[1:].split(",")
+            if not all(part.isdigit() for part in ids):
+                raise InputError(f"variant {key!r}: articles are named by their ids, '#12,15:html'")
+            return cls(text_only=kind == "text", articles=tuple(int(part) for part in ids))
         return cls(() if sections == "all" else tuple(sections.split("|")), kind == "text")
 
 
@@ -209,16 +220,45 @@ def _without_article(name: str) -> str:
 
 
 def render_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> RenderedEdition:
-    """The variant as email parts with reader placeholders; the same input renders the same bytes."""
+    """The variant as email parts with reader placeholders; the same input renders the same bytes.
+    An alert is laid out by its own templates (templates/email/alert/)."""
+    if edition.kind == EditionKind.ALERT:
+        return render_parts("alert", alert_context(edition, variant), variant.text_only)
+    return render_parts("edition", edition_context(edition, variant), variant.text_only)
+
+
+def render_parts(name: str, context: dict, text_only: bool) -> RenderedEdition:
     env = email_environment()
-    context = edition_context(edition, variant)
-    subject = " ".join(env.get_template("edition/subject.txt").render(context).split())
-    text = env.get_template("edition/body.txt").render(context, reader=markers("text"), subject=subject)
+    subject = " ".join(env.get_template(f"{name}/subject.txt").render(context).split())
+    text = env.get_template(f"{name}/body.txt").render(context, reader=markers("text"), subject=subject)
     html = ""
-    if not variant.text_only:
+    if not text_only:
         html = _inliner().inline(
-            env.get_template("edition/body.html").render(context, reader=markers("html"), subject=subject))
+            env.get_template(f"{name}/body.html").render(context, reader=markers("html"), subject=subject))
     return RenderedEdition(subject=subject, html=html, text=_wrap(text))
+
+
+def alert_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dict:
+    """An alert's articles (those of the variant), each with the topics it is new on, and the
+    subject: 'New on Georgia: <title>', 'New on Georgia and Energy: 2 articles'. The topics are
+    set on the item when the alert is composed (EditionItem.topics), so the render depends on
+    nothing that changes after."""
+    context = edition_context(edition)
+    shown = set(variant.articles)
+    items = [item for item in edition.items if not shown or item.article_id in shown]
+    articles = [dict(article, topics=item.topics) for item in items
+                for article in _articles_of(context) if article["id"] == item.article_id]
+    topics: list[str] = []
+    for article in articles:
+        topics += [name for name in article["topics"] if name not in topics]
+    about = " and ".join([", ".join(topics[:-1]), topics[-1]] if len(topics) > 1 else topics) or "the Analyst"
+    what = articles[0]["title"] if len(articles) == 1 else f"{len(articles)} articles"
+    return context | {"articles": articles, "topics": topics, "alert_subject": f"New on {about}: {what}",
+                      "archive_url": f"{get_settings().base_url}/archive"}
+
+
+def _articles_of(context: dict) -> list[dict]:
+    return [article for section in context["sections"] for article in section["articles"]]
 
 
 def render_message(name: str, context: dict) -> TransactionalMail:

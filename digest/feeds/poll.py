@@ -37,6 +37,7 @@ class PollResult:
     feed_id: int
     new: int = 0
     updated: int = 0
+    new_ids: tuple[int, ...] = ()  # the articles this poll stored (for the alerts)
     not_modified: bool = False
     deferred: bool = False  # the host was busy; polled again later, no failure counted
     skipped: str | None = None  # why a feed was not polled (paused, disabled)
@@ -97,7 +98,8 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
         return _failed(feed, now, exc, settings.FEED_POLL_INTERVAL_MINUTES)
 
     feed.last_polled_at = now
-    new, updated = _store_entries(session, feed, entries, existing, now)
+    new_ids, updated = _store_entries(session, feed, entries, existing, now)
+    new = len(new_ids)
     # A validator too long to keep is not kept (cut short it would never match): the next poll
     # asks without it.
     assign(feed, title=parsed.title or feed.title or None,
@@ -107,7 +109,7 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
         feed.last_new_at = now
     _succeeded(feed, now, settings.FEED_POLL_INTERVAL_MINUTES)
     assign(feed, last_warning="; ".join(warnings)[:4000] or None)
-    return PollResult(feed.id, new=new, updated=updated, warning=feed.last_warning)
+    return PollResult(feed.id, new=new, updated=updated, new_ids=tuple(new_ids), warning=feed.last_warning)
 
 
 def _follow_permanent_move(session: Session, feed: Feed, permanent_url: str) -> list[str]:
@@ -175,7 +177,7 @@ def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], wa
 
 
 def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing: dict[str, Article],
-                   now: dt.datetime) -> tuple[int, int]:
+                   now: dt.datetime) -> tuple[list[int], int]:
     by_key = {entry.key: entry for entry in entries}
     # A feed's first poll finds its past too: what carries no date there is back catalogue.
     first_poll = feed.last_success_at is None
@@ -184,12 +186,12 @@ def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing:
              back_catalogue=first_poll and entry.published_at is None, **_fields(entry, feed, now, now))
         for key, entry in by_key.items() if key not in existing
     ]
-    new = 0
+    new: list[int] = []
     if rows:
         # One statement for all rows (batched by SQLAlchemy, compiled once and cached). A
         # concurrent poll of the same feed may insert the same entry: the unique key wins.
         insert = insert_ignoring_duplicates(session, Article.__table__).returning(Article.id)
-        new = len(session.execute(insert, rows).all())
+        new = list(session.scalars(insert, rows))
     updated = 0
     for key, article in existing.items():
         entry = by_key[key]

@@ -142,3 +142,22 @@ def reader_deliveries(session: Session, subscriber_id: int) -> list[dict]:
             status=ROWLESS[state], attempts=attempts, message_id=message_id, sent_at=sent_at, created_at=created_at))
     return sorted(found, key=lambda delivery: delivery["edition_id"])
 
+
+
+def editions_received(session: Session, edition_ids: list[int], first_id: int, last_id: int) -> dict[int, int]:
+    """For the readers with ids in [first_id, last_id]: of these editions, how many each has
+    received or is receiving (a row not cancelled, or a membership of a batch not cancelled).
+    What an alert's daily cap counts; a fixed number of statements, whatever the list."""
+    if not edition_ids:
+        return {}
+    rows = select(Delivery.edition_id, Delivery.subscriber_id).where(
+        Delivery.edition_id.in_(edition_ids), Delivery.subscriber_id.between(first_id, last_id),
+        Delivery.status != DeliveryStatus.CANCELLED)
+    member, member_id = member_ids(session)
+    memberships = (select(SendBatch.edition_id, member_id.label("subscriber_id"))
+                   .select_from(SendBatch).join(member, true())
+                   .where(SendBatch.edition_id.in_(edition_ids), SendBatch.members.is_not(None),
+                          SendBatch.state != BatchState.CANCELLED, member_id.between(first_id, last_id)))
+    both = rows.union(memberships).subquery()  # UNION: a member with a row counts once
+    return dict(session.execute(
+        select(both.c.subscriber_id, func.count()).group_by(both.c.subscriber_id)).all())

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from digest.ledger.states import counts_by_edition
 from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER
-from digest.store.models import (Article, DeliveryStatus, Edition, EditionCount, EditionLink, EditionStatus,
-                                 Subscriber, SubscriberStatus, Suppression, Topic, TopicKind)
+from digest.store.models import (Article, DeliveryStatus, Edition, EditionCount, EditionKind, EditionLink,
+                                 EditionStatus, Subscriber, SubscriberStatus, Suppression, Topic, TopicKind)
 
 
 @dataclass
@@ -60,7 +60,8 @@ class EditionTrend:
 def sent_editions(session: Session, count: int) -> list[Edition]:
     """The latest `count` editions that went out (or are going), oldest first."""
     rows = session.scalars(
-        select(Edition).where(Edition.status.in_((EditionStatus.SENT, EditionStatus.SENDING, EditionStatus.PAUSED)),
+        select(Edition).where(Edition.kind == EditionKind.DIGEST,
+                              Edition.status.in_((EditionStatus.SENT, EditionStatus.SENDING, EditionStatus.PAUSED)),
                               Edition.started_at.is_not(None))
         .order_by(Edition.started_at.desc()).limit(count)).all()
     return list(reversed(rows))

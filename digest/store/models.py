@@ -77,6 +77,11 @@ class EditionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class EditionKind(enum.StrEnum):
+    DIGEST = "digest"  # the biweekly edition, one per cadence period
+    ALERT = "alert"  # new articles on followed topics, sent soon after they arrive
+
+
 class SubscriberStatus(enum.StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
@@ -202,8 +207,11 @@ class Edition(Base):
     __tablename__ = "editions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The local date of the scheduled send: one edition per cadence period.
-    period: Mapped[dt.date] = mapped_column(unique=True)
+    # An alert is planned, batched, claimed, rate-limited and recorded as an edition is: one path.
+    kind: Mapped[EditionKind] = mapped_column(_enum(EditionKind), default=EditionKind.DIGEST)
+    # The local date of the scheduled send: one digest per cadence period. None for an alert
+    # (NULLs never collide in the unique index).
+    period: Mapped[dt.date | None] = mapped_column(unique=True)
     cutoff_at: Mapped[dt.datetime]
     send_at: Mapped[dt.datetime]
     status: Mapped[EditionStatus] = mapped_column(_enum(EditionStatus), default=EditionStatus.DRAFT)
@@ -219,6 +227,8 @@ class Edition(Base):
     provider_batch_id: Mapped[str | None] = mapped_column(String(100))
     started_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+    # An alert is held until then: articles arriving meanwhile join it, an editor may cancel it.
+    hold_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -228,7 +238,8 @@ class Edition(Base):
         lazy="selectin",
     )
 
-    __table_args__ = (Index("ix_editions_status_send_at", "status", "send_at"),)
+    __table_args__ = (Index("ix_editions_status_send_at", "status", "send_at"),
+                      Index("ix_editions_kind_status", "kind", "status"))
 
 
 class EditionSkip(Base):
@@ -249,6 +260,9 @@ class EditionItem(Base):
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="RESTRICT"))
     position: Mapped[int]
+    # In an alert: the names of the followed topics the article is new on, as they were when it
+    # joined (the alert's subject names them; renamed later, what was approved stays the same).
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     edition: Mapped[Edition] = relationship(back_populates="items")
     article: Mapped[Article] = relationship(lazy="joined")

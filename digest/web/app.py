@@ -32,7 +32,7 @@ from digest.delivery.events import (
     store_webhook_batch,
     verify_sendgrid_request,
 )
-from digest.store.models import Edition, EditionStatus
+from digest.store.models import Edition, EditionKind, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, reports, subscribers
@@ -187,7 +187,8 @@ def favicon() -> Response:
 @app.get("/archive", response_class=HTMLResponse)
 def archive(session: Session = Depends(db)) -> HTMLResponse:
     editions = session.scalars(
-        select(Edition).where(Edition.status == EditionStatus.SENT).order_by(Edition.period.desc())
+        select(Edition).where(Edition.kind == EditionKind.DIGEST, Edition.status == EditionStatus.SENT)
+        .order_by(Edition.period.desc())
     ).all()
     return page("archive.html", title="Archive", editions=editions)
 
@@ -196,7 +197,8 @@ def archive(session: Session = Depends(db)) -> HTMLResponse:
 def archive_feed(session: Session = Depends(db)) -> Response:
     settings = get_settings()
     editions = session.scalars(
-        select(Edition).where(Edition.status == EditionStatus.SENT).order_by(Edition.sent_at.desc()).limit(50)
+        select(Edition).where(Edition.kind == EditionKind.DIGEST, Edition.status == EditionStatus.SENT)
+        .order_by(Edition.sent_at.desc()).limit(50)
     ).all()
     updated = editions[0].sent_at if editions else dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     body = web_environment().get_template("archive.atom").render(
@@ -208,7 +210,7 @@ def archive_feed(session: Session = Depends(db)) -> Response:
 @app.get("/archive/{edition_id}", response_class=HTMLResponse)
 def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
     edition = get_edition(session, edition_id)
-    if edition.status != EditionStatus.SENT:
+    if edition.status != EditionStatus.SENT or edition.kind != EditionKind.DIGEST:
         raise NotFound(f"edition {edition_id} has not been published")
     # The web version carries no per-reader links.
     # Same origin as the editors' pages: the email's HTML may style itself but never run anything.

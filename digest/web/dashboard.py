@@ -13,7 +13,7 @@ from digest.delivery.progress import send_progress
 from digest.editions.compose import next_period
 from digest.ledger.states import counts_by_edition
 from digest.reports.charts import percent
-from digest.store.models import Edition, EditionSkip, EditionStatus
+from digest.store.models import Edition, EditionKind, EditionSkip, EditionStatus
 from digest.web.trend_view import trend_charts
 
 RECENT = 10
@@ -23,7 +23,8 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
     period = next_period(session, now)
 
     def editions(*statuses: EditionStatus, order=Edition.send_at, limit: int | None = None) -> list[Edition]:
-        query = select(Edition).where(Edition.status.in_(statuses)).order_by(order)
+        # The biweekly editions; alerts have a list of their own.
+        query = select(Edition).where(Edition.kind == EditionKind.DIGEST, Edition.status.in_(statuses)).order_by(order)
         return list(session.scalars(query.limit(limit) if limit else query))
 
     drafts = editions(EditionStatus.DRAFT, order=Edition.period.desc())
@@ -32,7 +33,7 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
     figures = counts_by_edition(session, [edition.id for edition in recent])
     # A skip matters until a later edition exists: a period skipped because its articles went
     # out early, in the edition after it, is no news.
-    newest = session.scalar(select(func.max(Edition.period)))
+    newest = session.scalar(select(func.max(Edition.period)).where(Edition.kind == EditionKind.DIGEST))
     recent_rows = [(edition, figures[edition.id]) for edition in recent]
     skip = session.scalar(select(EditionSkip).order_by(EditionSkip.period.desc()).limit(1))
     if skip is not None and newest is not None and skip.period < newest:

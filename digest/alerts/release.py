@@ -1,0 +1,46 @@
+"""The end of an alert's hold: it is checked (the checklist's fast checks), pinned as an
+approval is, and made due, so that the beat tick starts it through the editions' one start path
+(digest.delivery.plan.open_edition, then its slices, batches, claims and ledger). A blocking
+problem holds it for an editor instead of sending it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.checklist.build import edition_checklist
+from digest.editions.approve import pin_approval
+from digest.store.models import AuditEntry, Edition, EditionKind, EditionStatus
+
+# Who approved an alert released by the beat tick (an editor's approval names the editor).
+RELEASED_BY = "alert hold"
+
+
+def release_held_alerts(session: Session, now: dt.datetime) -> list[int]:
+    """Approve the alerts whose hold has ended; returns their ids (now due: the tick starts them).
+
+    Only the checklist's fast checks run (content, size, subject, compliance of the message as
+    sent): the links and the spam score take tens of seconds, which a beat tick must not wait."""
+    held = session.scalars(
+        select(Edition).where(Edition.kind == EditionKind.ALERT, Edition.status == EditionStatus.DRAFT,
+                              Edition.hold_until <= now)
+        .order_by(Edition.id).with_for_update(skip_locked=True)).all()
+    released = []
+    for alert in held:
+        checklist = edition_checklist(alert, wait=False)
+        if checklist.blocking:
+            # Out of the beat's way until an editor approves it (or cancels it).
+            alert.hold_until = None
+            alert.note = "held for an editor: " + "; ".join(check.describe() for check in checklist.blocking)
+            alert.updated_at = now
+            continue
+        pin_approval(session, alert, RELEASED_BY, now)
+        alert.send_at = now
+        alert.updated_at = now
+        session.add(AuditEntry(at=now, action="edition:approve", source="alerts", details={
+            "by": RELEASED_BY, "edition_id": alert.id, "content_hash": alert.approved_hash,
+            "warnings": [check.describe() for check in checklist.warnings]}))
+        released.append(alert.id)
+    return released

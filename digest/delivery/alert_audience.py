@@ -1,0 +1,51 @@
+"""Who receives an alert, and which of its articles: the eligible readers, not 'digest only',
+who follow at pace alert a topic one of its articles is filed under, under ALERT_MAX_PER_DAY
+alerts today. A reader's variant is the alert's articles on the topics they follow (and their
+format): readers who share those articles share one render."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.config import get_settings
+from digest.editions.render import Variant
+from digest.ledger.states import editions_received
+from digest.store.models import (ArticleTopic, Edition, EditionItem, EditionKind, EditionStatus, Follow, Pace,
+                                 Subscriber, SubscriberFormat)
+from digest.subscribers.lifecycle import eligible_readers
+
+
+def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
+                  now: dt.datetime) -> dict[int, Variant]:
+    """The readers of the slice `bounds` who receive this alert, each with their variant."""
+    rows = session.connection().execute(
+        select(Subscriber.id, Subscriber.format, EditionItem.article_id)
+        .join(Follow, Follow.subscriber_id == Subscriber.id)
+        .join(ArticleTopic, ArticleTopic.topic_id == Follow.topic_id)
+        .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
+        .where(EditionItem.edition_id == edition.id, Follow.pace == Pace.ALERT, eligible_readers(),
+               Subscriber.digest_only.is_(False), Subscriber.id.between(*bounds))
+        .distinct()
+    ).all()
+    chosen: dict[int, tuple[SubscriberFormat, set[int]]] = {}
+    for subscriber_id, chosen_format, article_id in rows:
+        chosen.setdefault(subscriber_id, (chosen_format, set()))[1].add(article_id)
+    received = editions_received(session, alerts_started_today(session, edition, now), *bounds)
+    limit = get_settings().ALERT_MAX_PER_DAY
+    every = {item.article_id for item in edition.items}
+    return {subscriber_id: Variant(text_only=chosen_format == SubscriberFormat.TEXT,
+                                   articles=() if articles == every else tuple(sorted(articles)))
+            for subscriber_id, (chosen_format, articles) in chosen.items()
+            if received.get(subscriber_id, 0) < limit}
+
+
+def alerts_started_today(session: Session, edition: Edition, now: dt.datetime) -> list[int]:
+    """The other alerts that began sending since midnight, local time (PUBLICATION_TZ)."""
+    tz = get_settings().tz
+    midnight = dt.datetime.combine(now.astimezone(tz).date(), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+    return list(session.scalars(select(Edition.id).where(
+        Edition.kind == EditionKind.ALERT, Edition.id != edition.id, Edition.started_at >= midnight,
+        Edition.status != EditionStatus.CANCELLED)))
