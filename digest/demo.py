@@ -84,7 +84,8 @@ def run_demo(port: int) -> DemoResult:
         edition = compose_next_edition(session, utcnow())
         if edition is None:
             # Run again: the sample's articles all went out already; say so, and send nothing.
-            sent = session.scalar(select(Edition).where(Edition.kind == EditionKind.DIGEST, Edition.status == EditionStatus.SENT)
+            sent = session.scalar(select(Edition)
+                                  .where(Edition.kind == EditionKind.DIGEST, Edition.status == EditionStatus.SENT)
                                   .order_by(Edition.sent_at.desc()).limit(1))
             if sent is None:
                 return DemoResult(None, [], "no edition: the sample feed had no articles that are not already in one")
