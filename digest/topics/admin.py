@@ -68,8 +68,9 @@ def topic_articles(session: Session, topic_id: int, limit: int = 20) -> list[Art
 
 
 def topic_followers(session: Session, topic_id: int, offset: int = 0,
-                    limit: int = FOLLOWERS_PAGE) -> tuple[int, list[tuple[Subscriber, Pace]]]:
-    """How many follow the topic, and one page of them (by address) with their pace."""
+                    limit: int | None = FOLLOWERS_PAGE) -> tuple[int, list[tuple[Subscriber, Pace]]]:
+    """How many follow the topic, and one page of them (by address) with their pace (every one
+    with `limit=None`)."""
     total = session.scalar(select(func.count()).select_from(Follow).where(Follow.topic_id == topic_id))
     page = session.execute(
         select(Subscriber, Follow.pace).join(Follow, Follow.subscriber_id == Subscriber.id)
