@@ -19,6 +19,7 @@ class Item:
     section: str = "Analytical Articles"
     byline: str | None = None  # the first paragraph of K2's intro text, as the Analyst writes it
     full_text: bool = True  # False: the feed carries only the intro (K2's "intro only" setting)
+    tags: tuple[str, ...] = ()  # K2's tags, as the item's further <category> elements
 
     def link(self, base: str) -> str:
         alias = "-".join("".join(c if c.isalnum() else " " for c in self.title.lower()).split())[:60]
@@ -42,7 +43,8 @@ def k2_rss(base: str, items: list[Item], title: str = "Analytical Articles") -> 
             f"<description><![CDATA[{description}]]></description>"
             f"<author>no-reply@example.org ({escape(item.author)})</author>"
             f"<category>{escape(item.section)}</category>"
-            f"<pubDate>{format_datetime(item.published)}</pubDate></item>"
+            + "".join(f"<category>{escape(tag)}</category>" for tag in item.tags)
+            + f"<pubDate>{format_datetime(item.published)}</pubDate></item>"
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'

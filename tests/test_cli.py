@@ -61,7 +61,7 @@ def test_every_command_has_help():
                  ("feeds", "remove"), ("editions",), ("editions", "preview"), ("editions", "approve"),
                  ("subscribers",), ("subscribers", "signup"), ("subscribers", "import"),
                  ("subscribers", "export"), ("subscribers", "suppress"), ("subscribers", "forget"),
-                 ("subscribers", "show"), ("editors", "add"), ("serve",), ("demo",)]:
+                 ("subscribers", "show"), ("editors", "add"), ("topics",), ("topics", "merge"), ("serve",), ("demo",)]:
         result = digest(*args, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout, args
 

@@ -97,7 +97,7 @@ def test_the_schedule_and_an_editions_articles_fit(service):
 
 @pytest.mark.parametrize("args, first_key", [
     (("editions", "list"), None), (("feeds", "list"), "url"), (("subscribers", "list"), "email"),
-    (("editors", "list"), "email"), (("editions", "schedule"), "period"),
+    (("editors", "list"), "email"), (("editions", "schedule"), "period"), (("topics", "list"), "name"),
 ])
 def test_every_list_command_has_json(service, args, first_key):
     result = digest(*args, "--json")

@@ -18,10 +18,12 @@ subscribers_app = typer.Typer(help="People who receive the digest.", no_args_is_
 editors_app = typer.Typer(help="Editor accounts for the web app.", no_args_is_help=True)
 sample_app = typer.Typer(help="The bundled sample feed.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts: new articles on followed topics, held, then sent.", no_args_is_help=True)
+topics_app = typer.Typer(help="Topics readers follow: the sections, tags and authors articles name.",
+                         no_args_is_help=True)
 ops_app = typer.Typer(help="Operations: health of queues, workers, sends; actions on them.", no_args_is_help=True)
 for name, sub in [("db", db_app), ("feeds", feeds_app), ("editions", editions_app),
                   ("subscribers", subscribers_app), ("editors", editors_app), ("sample", sample_app),
-                  ("alerts", alerts_app), ("ops", ops_app)]:
+                  ("alerts", alerts_app), ("topics", topics_app), ("ops", ops_app)]:
     app.add_typer(sub, name=name)
 
 console = Console()

@@ -24,6 +24,7 @@ from digest.feeds.parse import Entry, ParseError, analyst_entry, decode_document
 from digest.store.bounds import assign, fits, storable, whole_or_none
 from digest.store.models import Article, Feed, FeedStatus
 from digest.store.upsert import insert_ignoring_duplicates
+from digest.topics.filing import file_articles
 
 MAX_BACKOFF = dt.timedelta(hours=24)
 # A poll deferred because its host was busy comes back at a later beat tick.
@@ -98,8 +99,10 @@ def poll_feed(session: Session, feed_id: int, now: dt.datetime | None = None, *,
         return _failed(feed, now, exc, settings.FEED_POLL_INTERVAL_MINUTES)
 
     feed.last_polled_at = now
-    new_ids, updated = _store_entries(session, feed, entries, existing, now)
-    new = len(new_ids)
+    new_ids, updated_ids = _store_entries(session, feed, entries, existing, now)
+    # In the poll's transaction: an article is never stored without its topics.
+    file_articles(session, new_ids + updated_ids)
+    new, updated = len(new_ids), len(updated_ids)
     # A validator too long to keep is not kept (cut short it would never match): the next poll
     # asks without it.
     assign(feed, title=parsed.title or feed.title or None,
@@ -177,7 +180,8 @@ def _completed_from_pages(entries: list[Entry], existing: dict[str, Article], wa
 
 
 def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing: dict[str, Article],
-                   now: dt.datetime) -> tuple[list[int], int]:
+                   now: dt.datetime) -> tuple[list[int], list[int]]:
+    """Store the entries; the ids of the articles inserted and of those updated."""
     by_key = {entry.key: entry for entry in entries}
     # A feed's first poll finds its past too: what carries no date there is back catalogue.
     first_poll = feed.last_success_at is None
@@ -191,8 +195,8 @@ def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing:
         # One statement for all rows (batched by SQLAlchemy, compiled once and cached). A
         # concurrent poll of the same feed may insert the same entry: the unique key wins.
         insert = insert_ignoring_duplicates(session, Article.__table__).returning(Article.id)
-        new = list(session.scalars(insert, rows))
-    updated = 0
+        new = [row[0] for row in session.execute(insert, rows)]
+    updated: list[int] = []
     for key, article in existing.items():
         entry = by_key[key]
         if article.content_hash != entry.feed_hash:
@@ -200,7 +204,7 @@ def _store_entries(session: Session, feed: Feed, entries: list[Entry], existing:
             # edition being composed sees the corrected text.
             for name, value in _fields(entry, feed, article.published_at, now).items():
                 setattr(article, name, value)
-            updated += 1
+            updated.append(article.id)
     return new, updated
 
 

@@ -35,7 +35,8 @@ from digest.delivery.events import (
 from digest.store.models import Edition, EditionKind, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import api, editor, editor_accounts, editor_feeds, editor_subscribers, ops, reports, subscribers
+from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subscribers, editor_topics, ops, reports,
+                        subscribers)
 from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
@@ -58,6 +59,7 @@ app.include_router(api.router)
 app.include_router(editor.router)
 app.include_router(editor_subscribers.router)
 app.include_router(editor_feeds.router)
+app.include_router(editor_topics.router)
 app.include_router(editor_accounts.router)
 app.include_router(ops.router)
 app.include_router(reports.router)

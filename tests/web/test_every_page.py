@@ -27,7 +27,7 @@ from digest.editions.approve import approve_edition
 from digest.editions.cadence import Cadence
 from digest.ops.queues import queue_keys
 from digest.store.db import unit_of_work
-from digest.store.models import Edition, EditionStatus, Subscriber
+from digest.store.models import Edition, EditionStatus, Follow, Subscriber, Topic, TopicKind
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web.app import app
 from tests.conftest import REPO, _empty_tables, reset_caches
@@ -93,7 +93,10 @@ def _seed(feeds: FeedServer) -> dict:
         pending = session.scalar(select(Subscriber.id).where(Subscriber.email == "pending.reader@example.org"))
     # Articles published after the send: what the next edition is composed from.
     stored_articles(*(utcnow() - dt.timedelta(minutes=minutes) for minutes in (1, 2, 3)))
-    return {"sent": sent_id, "sent_period": sent_period, "reader": reader_ids[0], "pending": pending}
+    with unit_of_work() as session:  # a reader follows the section the feed's articles name
+        topic = session.scalar(select(Topic.id).where(Topic.kind == TopicKind.SECTION))
+        session.add(Follow(subscriber_id=reader_ids[0], topic_id=topic))
+    return {"sent": sent_id, "sent_period": sent_period, "reader": reader_ids[0], "pending": pending, "topic": topic}
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +213,8 @@ def test_every_editor_page_fits_a_phone(editor, service):
         "subscribers": "/subscribers",
         "subscriber": f"/subscribers/{seeded['reader']}",
         "feeds": "/feeds",
+        "topics": "/topics",
+        "topic": f"/topics/{seeded['topic']}",
         "ops": "/ops",
         "editors": "/editors",
     }

@@ -125,8 +125,8 @@ def test_no_answer_is_a_500_and_every_answer_has_the_security_headers(case, publ
 
 
 # The fields of the editors' forms (templates/web), which the routes read themselves.
-FORM_FIELDS = ("addresses", "article_id", "checklist", "confirm", "confirm_warnings", "detail", "intro", "password",
-               "position", "preheader", "section", "send_at", "subject", "url", "variant", "when")
+FORM_FIELDS = ("addresses", "article_id", "checklist", "confirm", "confirm_warnings", "detail", "intro", "into", "name",
+               "password", "position", "preheader", "section", "send_at", "subject", "url", "variant", "when")
 FORM_ROUTES = [path for path, operations in _openapi()["paths"].items()
                if "post" in operations and "requestBody" not in operations["post"]]
 AWKWARD = st.sampled_from(["", "0", "-1", "2147483648", "9" * 40, "1e3", " 1 ", "\x00", "now", "period",
