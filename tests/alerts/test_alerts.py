@@ -188,3 +188,31 @@ def test_the_cli_lists_alerts_and_cancels_a_held_one(settings, readers):
     assert _status(alert_id) == EditionStatus.CANCELLED
     with unit_of_work() as session:
         assert session.get(Edition, alert_id).kind == EditionKind.ALERT
+
+
+def test_a_poll_through_the_worker_files_a_new_article_and_makes_its_alert(settings, celery_worker, feed_server):
+    """The whole way: the worker polls a feed, files the new article under its tag, the alert is
+    formed in the poll's transaction, and once its hold ends the Georgia follower gets it."""
+    from dataclasses import replace
+
+    from tests.factories import feed_at, poll_url, serve_feed
+    from tests.feed_documents import recent_items
+    from workers.tasks import poll_feed
+
+    older, newer = recent_items(2)
+    url = serve_feed(feed_server, [replace(older, tags=("Georgia",))])
+    poll_url(url)  # the feed's first poll: the tag becomes a topic readers can follow
+    [reader] = subscribers(ALERT_READER)
+    with unit_of_work() as session:
+        georgia = session.scalar(select(Topic.id).where(Topic.kind == TopicKind.TAG, Topic.name == "Georgia"))
+        session.add(Follow(subscriber_id=reader, topic_id=georgia, pace=Pace.ALERT))
+    serve_feed(feed_server, [replace(older, tags=("Georgia",)),
+                             replace(newer, item_id=30001, title="Tbilisi Weighs a New Port", tags=("Georgia",),
+                                     published=utcnow().replace(microsecond=0))])
+    poll_feed.delay(feed_at(url).id)
+    wait_until_drained()
+    with unit_of_work() as session:
+        [alert_id] = session.scalars(select(Edition.id).where(Edition.kind == EditionKind.ALERT)).all()
+    _release(alert_id)
+    [message] = _by_reader(settings.OUTBOX_DIR)[ALERT_READER]
+    assert message["Subject"] == "New on Georgia: Tbilisi Weighs a New Port"
