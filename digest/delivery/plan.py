@@ -131,7 +131,7 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
     # CPU when it went through the session).
     readers = session.connection().execute(
         select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
-        .where(eligible_readers(), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
+        .where(eligible_readers(now), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
     ).all()
     edition = get_edition(session, edition_id)
     variant_of = _variant_keys(session, edition)
