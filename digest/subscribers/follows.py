@@ -127,6 +127,12 @@ def start_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), get_settings().tz).astimezone(dt.UTC)
 
 
+def pause_dates(now: dt.datetime | None = None) -> tuple[str, str]:
+    """The first and last dates a pause may be chosen to end on, for a date field's bounds."""
+    today = (now or utcnow()).astimezone(get_settings().tz).date()
+    return (today + dt.timedelta(days=1)).isoformat(), (today + dt.timedelta(days=365)).isoformat()
+
+
 def parse_day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
