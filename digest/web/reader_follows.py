@@ -63,7 +63,7 @@ def pause_now(request: Request, token: str, weeks: Annotated[str | None, Form()]
               session: Session = Depends(db)) -> HTMLResponse:
     def change(subscriber_id: int, who: dict) -> str:
         pause(session, subscriber_id, pause_end(until=until, weeks=weeks), **who)
-        return "Paused."
+        return ""  # the page's notice of the pause, with its end, says it
     return _change(request, session, token, e, change)
 
 
