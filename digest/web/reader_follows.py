@@ -1,7 +1,8 @@
 """The preference page's other forms, behind the same signed link (`/p/{token}/...`): a followed
-topic's pace or its end, a pause (1, 2 or 4 weeks, or until a date), "digest only", and the
-resume link every page shows while paused (GET shows a button; only POST resumes: mail scanners
-open links). Each change commits before the answer and is credited to the edition (`?e=`)."""
+topic's pace or its end, a pause (1, 2 or 4 weeks, or until a date), "digest only", the resume
+link every page shows while paused, and the page a "Follow <topic>" link opens. A link's GET
+shows a page with a button; only POST changes anything (mail scanners open links). Each change
+commits before the answer and is credited to the edition the link came from (`?e=`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from digest.errors import InputError
 from digest.reports.attribution import credit_edition
-from digest.subscribers.follows import follow, pause, pause_end, resume, set_digest_only, unfollow
+from digest.subscribers.follows import (follow, offered_follow, pause, pause_end, resume, set_digest_only,
+                                        unfollow)
 from digest.subscribers.preferences import get_subscriber, paused_now
 from digest.subscribers.tokens import PREFERENCES, read_token
 from digest.web.ids import RowId
@@ -91,3 +93,16 @@ def resume_now(request: Request, token: str, e: str | None = None, session: Sess
         resume(session, subscriber_id, **who)
         return "Resumed: the next edition reaches you."
     return _change(request, session, token, e, change)
+
+
+@router.get("/p/{token}/follow/{topic_id}", response_class=HTMLResponse)
+def follow_page(token: str, topic_id: RowId, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
+    """A "Follow <topic>" link from an edition: the topic and its pace to choose, and a button
+    (POST to the follow's form). Opening the link changes nothing."""
+    subscriber = get_subscriber(session, read_token(PREFERENCES, token).subscriber_id)
+    topic, pace = offered_follow(session, subscriber.id, topic_id)
+    paused = paused_now(subscriber)
+    return page("follow.html", title="Follow a topic", token=token, via=via_edition(e), topic=topic,
+                pace=pace, digest_only=subscriber.digest_only, paused=paused,
+                paused_until=subscriber.paused_until if paused else None,
+                resume_url=f"/p/{token}/resume{via_edition(e)}", preferences_url=f"/p/{token}{via_edition(e)}")

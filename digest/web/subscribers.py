@@ -24,7 +24,7 @@ from digest.reports.attribution import credit_edition, edition_query
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
-from digest.subscribers.follows import PAUSE_WEEKS, pause_dates, reader_follows
+from digest.subscribers.follows import PAUSE_WEEKS, pause_dates, reader_follows, suggested_topics
 from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
@@ -149,7 +149,8 @@ def preferences_page_for(session: Session, subscriber, token: str, status_code: 
                 saved=saved, error=error, sections=get_settings().SECTION_ORDER,
                 chosen=chosen_sections(subscriber), format=subscriber.format.value, paused=paused,
                 paused_until=subscriber.paused_until if paused else None, digest_only=subscriber.digest_only,
-                follows=reader_follows(session, subscriber.id), pause_weeks=PAUSE_WEEKS,
+                follows=reader_follows(session, subscriber.id), suggested=suggested_topics(session, subscriber.id),
+                pause_weeks=PAUSE_WEEKS,
                 pause_dates=pause_dates(), resume_url=f"/p/{token}/resume{via}",
                 unsubscribed=subscriber.status == SubscriberStatus.UNSUBSCRIBED,
                 unsubscribe_url=f"/u/{make_token(UNSUBSCRIBE, subscriber.id)}")

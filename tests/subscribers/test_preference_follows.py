@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from digest.clock import utcnow
 from digest.delivery.memory import MemorySender
 from digest.store.db import unit_of_work
-from digest.store.models import AuditEntry, DeliveryEvent, Follow, Pace, TopicKind
+from digest.store.models import (ArticleTopic, AuditEntry, DeliveryEvent, EditionLink, Follow, Pace, Topic,
+                                 TopicKind)
 from digest.subscribers.follows import follow, pause
 from digest.subscribers.preferences import get_subscriber
 from digest.subscribers.tokens import PREFERENCES, make_token
@@ -124,3 +125,52 @@ def test_a_hostile_topic_name_shows_escaped_and_bounded(client, settings):
     with unit_of_work() as session:
         pause(session, reader, None, source="test")
     assert "Paused: nothing reaches you until you resume" in client.get(url).text
+
+
+def test_a_follow_link_shows_the_topic_and_its_pace_and_only_the_button_follows(client, feed_server):
+    polled_feed(feed_server)
+    [reader] = subscribers(READER)
+    edition_id = approved_edition()
+    send_now(edition_id, MemorySender())
+    [georgia, hidden] = topics((TopicKind.TAG, "Georgia"), (TopicKind.TAG, "Internal"))
+    with unit_of_work() as session:
+        session.get(Topic, hidden).hidden = True
+    url = f"/p/{make_token(PREFERENCES, reader)}"
+    shown = client.get(f"{url}/follow/{georgia}?e={edition_id}")
+    tree = lxml.html.fromstring(shown.text)
+    assert shown.status_code == 200 and tree.xpath("//h1")[0].text_content() == "Follow Georgia"
+    assert tree.xpath("//input[@name='pace'][@checked]/@value") == ["digest"]
+    assert tree.xpath("//form/@action") == [f"{url}/follows/{georgia}?e={edition_id}"]
+    with unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(Follow)) == 0  # opening wrote nothing
+    assert client.get(f"{url}/follow/{hidden}").status_code == 404
+    assert client.get(f"{url}/follow/2147483647").status_code == 404
+    client.post(f"{url}/follows/{georgia}?e={edition_id}", data={"pace": "alert", "do": "save"})
+    again = lxml.html.fromstring(client.get(f"{url}/follow/{georgia}").text)
+    assert again.xpath("//input[@name='pace'][@checked]/@value") == ["alert"]
+    assert client.post(f"{url}/follows/{hidden}", data={"pace": "digest"}).status_code == 400
+    assert _audit("follow")[0]["edition"] == edition_id
+
+
+def test_the_page_suggests_the_topics_of_articles_the_reader_clicked(client, feed_server):
+    polled_feed(feed_server)
+    [reader] = subscribers(READER)
+    edition_id = approved_edition()
+    send_now(edition_id, MemorySender())
+    [georgia, caspian, armenia] = topics((TopicKind.TAG, "Georgia"), (TopicKind.TAG, "Caspian"),
+                                         (TopicKind.TAG, "Armenia"))
+    with unit_of_work() as session:
+        links = session.execute(select(EditionLink.url, EditionLink.article_id)
+                                .where(EditionLink.edition_id == edition_id).order_by(EditionLink.id)).all()
+        session.add_all([ArticleTopic(article_id=links[0].article_id, topic_id=georgia),
+                         ArticleTopic(article_id=links[0].article_id, topic_id=caspian),
+                         ArticleTopic(article_id=links[1].article_id, topic_id=armenia)])
+        session.add(DeliveryEvent(provider_event_id="click-1", event="click", email=READER, payload={},
+                                  occurred_at=utcnow(), edition_id=edition_id, subscriber_id=reader,
+                                  url=links[0].url))
+    url = f"/p/{make_token(PREFERENCES, reader)}"
+    suggested = lxml.html.fromstring(client.get(url).text).xpath("//a[text()='Follow']/@href")
+    assert suggested == [f"{url}/follow/{georgia}", f"{url}/follow/{caspian}"]
+    client.post(f"{url}/follows/{georgia}", data={"pace": "digest"})
+    assert lxml.html.fromstring(client.get(url).text).xpath("//a[text()='Follow']/@href") == [
+        f"{url}/follow/{caspian}"]

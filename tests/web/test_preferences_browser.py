@@ -61,6 +61,13 @@ def test_a_reader_sees_follows_pauses_and_resumes_on_a_phone(page):
     page.get_by_role("status").get_by_text("Resumed").wait_for()
     assert page.locator("#paused-notice").count() == 0
 
+    page.goto(f"{url}/follow/{ids[2]}")  # a "Follow <topic>" link, its name long and unbroken
+    _assert_labelled(page)
+    assert _shoot(page, "follow-topic") == {1280: 0, 375: 0}
+    page.get_by_label("An email soon after each new article").check()
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("an email soon after each new article").wait_for()
+
     page.set_viewport_size({"width": 375, "height": 900})
     page.get_by_role("button", name="2 weeks").click()
     page.locator("#paused-notice").wait_for()
