@@ -91,7 +91,8 @@ def follow(session: Session, subscriber_id: int, topic_id: int, pace: str | Pace
             subscriber_id=subscriber.id, topic_id=topic.id, pace=chosen, created_at=now or utcnow()))
     session.execute(update(Follow).where(Follow.subscriber_id == subscriber.id, Follow.topic_id == topic.id)
                     .values(pace=chosen).execution_options(synchronize_session=False))
-    session.expire_all()
+    if topic.id in held:  # its pace was written past the ORM just above
+        session.expire(held[topic.id])
     _audit(session, "follow", subscriber, source, ip, edition, now, topic=topic.id, kind=topic.kind.value,
            name=topic.name, pace=[before and before.value, chosen.value])
     return True
