@@ -152,6 +152,7 @@ def subscribers_show(email: str, as_json: Annotated[bool, typer.Option("--json",
     """Everything held about one person: subscription, suppression, deliveries, audit log."""
     import json
 
+    from digest.cli.follows import follows_lines
     from digest.subscribers.privacy import describe_subscriber
 
     from digest.errors import NotFound
@@ -168,6 +169,8 @@ def subscribers_show(email: str, as_json: Annotated[bool, typer.Option("--json",
                                          if subscriber else "no subscriber"), highlight=False)
     if suppression:
         console.print(f"suppressed: {suppression['reason']} since {local_time(suppression['created_at'])}", highlight=False)
+    for line in follows_lines(subscriber, held["follows"]) if subscriber else []:
+        console.print(line, markup=False, highlight=False)
     console.print(f"{len(held['deliveries'])} deliveries, {len(held['delivery_events'])} delivery events", highlight=False)
     for entry in held["audit_log"]:
         console.print(f"  {local_time(entry['at'])}  {entry['action']:<18} {entry['source']}", highlight=False)

@@ -26,7 +26,7 @@ def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
         .join(Follow, Follow.subscriber_id == Subscriber.id)
         .join(ArticleTopic, ArticleTopic.topic_id == Follow.topic_id)
         .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
-        .where(EditionItem.edition_id == edition.id, Follow.pace == Pace.ALERT, eligible_readers(),
+        .where(EditionItem.edition_id == edition.id, Follow.pace == Pace.ALERT, eligible_readers(now),
                Subscriber.digest_only.is_(False), Subscriber.id.between(*bounds))
         .distinct()
     ).all()

@@ -152,7 +152,7 @@ def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime
     # CPU when it went through the session).
     readers = session.connection().execute(
         select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
-        .where(eligible_readers(), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
+        .where(eligible_readers(now), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
     ).all()
     variant_of = _variant_keys(session, edition)
     by_variant: dict[str, list[int]] = {}

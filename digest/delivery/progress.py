@@ -108,6 +108,7 @@ def planned_send(session: Session, edition: Edition, now: dt.datetime | None = N
     started at its send time under the sending limits (the flat rates or the warm-up plan)."""
     settings = get_settings()
     start = max(edition.send_at, now or utcnow())
-    readers = session.scalar(select(func.count()).select_from(Subscriber).where(eligible_readers()))
+    # Those who receive it when it starts: a reader's pause that ends before then is over.
+    readers = session.scalar(select(func.count()).select_from(Subscriber).where(eligible_readers(start)))
     return PlannedSend(readers, start, expected_finish(readers, start, settings.SEND_BATCH_SIZE,
                                                        lambda day: limits_on(day, settings)))

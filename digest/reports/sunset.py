@@ -57,7 +57,7 @@ def pause_inactive(session: Session, editions: int, *, by: str, source: str = "w
     chosen = [reader.id for reader in readers]
     for start in range(0, len(chosen), 1000):
         session.execute(update(Subscriber).where(Subscriber.id.in_(chosen[start:start + 1000]))
-                        .values(paused=True).execution_options(synchronize_session=False))
+                        .values(paused=True, paused_until=None).execution_options(synchronize_session=False))
     for reader in readers:
         audit(session, "sunset_pause", email=reader.email, source=source, subscriber_id=reader.id, ip=ip,
               now=now, by=by, editions=editions)

@@ -16,7 +16,9 @@ from digest.addresses import address_hash
 ACTIONS = ("add", "signup", "confirmation_sent", "confirm", "unsubscribe", "preferences",
            "suppress", "unsuppress", "soft_bounce", "forget", "import",
            # A publisher paused an inactive reader (the sunset view); the reader can lift it.
-           "sunset_pause")
+           "sunset_pause",
+           # A reader's follows and pace, their pause with or without an end, and "digest only".
+           "follow", "unfollow", "pause", "resume", "digest_only")
 
 
 def audit(session: Session, action: str, *, email: str | None, source: str,

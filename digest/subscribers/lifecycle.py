@@ -1,6 +1,6 @@
 """Subscribers: sign up (double opt-in), confirm, unsubscribe, and an operator's add.
 
-Only confirmed, unpaused, unsuppressed subscribers receive editions (delivery.plan.plan_deliveries).
+Only confirmed, unpaused, unsuppressed subscribers receive editions (eligible_readers).
 A sign-up never creates a second row and never changes a confirmed subscriber; whatever it
 finds, the caller answers the same way, so the form cannot tell who is subscribed.
 """
@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -36,12 +36,16 @@ class SignUp:
     send_confirmation: bool  # False when the address has had its share of confirmations
 
 
-def eligible_readers():
-    """Who receives editions: confirmed, not paused, and the address not suppressed. Asked when
-    an edition's readers are planned, and again when each batch is sent (a reader may leave in
-    between)."""
+def eligible_readers(now: dt.datetime | None = None):
+    """Who receives editions: confirmed, not paused (or paused until a time now past), and the
+    address not suppressed. Asked when an edition's readers are planned, and again when each
+    batch is sent (a reader may leave in between). A pause with an end lapses by itself: the
+    time is compared here, at `now` (the current time unless given), so no job has to lift it."""
     suppressed = exists().where(Suppression.email == Subscriber.email)
-    return and_(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.paused.is_(False), ~suppressed)
+    # Never NULL (claim.py selects it as a column): an open pause is a definite "paused".
+    ended = and_(Subscriber.paused_until.is_not(None), Subscriber.paused_until <= (now or utcnow()))
+    unpaused = or_(Subscriber.paused.is_(False), ended)
+    return and_(Subscriber.status == SubscriberStatus.CONFIRMED, unpaused, ~suppressed)
 
 
 def refuse_control_characters(value: str, what: str) -> None:

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError, NotFound
 from digest.store.models import Subscriber, SubscriberFormat
@@ -19,6 +20,12 @@ def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
     if subscriber is None:
         raise NotFound("this subscription no longer exists")
     return subscriber
+
+
+def paused_now(subscriber: Subscriber, now: dt.datetime | None = None) -> bool:
+    """Whether nothing is sent to this reader now (the rule of lifecycle.eligible_readers): a
+    pause with an end is over once its end has passed."""
+    return subscriber.paused and (subscriber.paused_until is None or subscriber.paused_until > (now or utcnow()))
 
 
 def chosen_sections(subscriber: Subscriber) -> list[str]:
@@ -44,10 +51,15 @@ def update_preferences(session: Session, subscriber_id: int, *, sections: list[s
     subscriber = get_subscriber(session, subscriber_id)
     # Every section is stored as "all", so that a section added later reaches these readers too.
     stored = [] if set(sections) == set(order) else [s for s in order if s in sections]
-    before = {"sections": subscriber.sections, "format": subscriber.format.value, "paused": subscriber.paused}
+    # The box shows the pause as it is now: ticked and left ticked keeps a pause's end; ticked
+    # anew pauses until the reader unticks it; unticked ends any pause.
+    was_paused = paused_now(subscriber, now)
+    before = {"sections": subscriber.sections, "format": subscriber.format.value, "paused": was_paused}
     after = {"sections": stored, "format": chosen_format.value, "paused": paused}
     if before != after:
         subscriber.sections, subscriber.format, subscriber.paused = stored, chosen_format, paused
+        if paused != was_paused:
+            subscriber.paused_until = None
         changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
         audit(session, "preferences", email=subscriber.email, source=source, subscriber_id=subscriber.id,
               ip=ip, now=now, changes=changes)

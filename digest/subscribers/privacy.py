@@ -23,6 +23,7 @@ from digest.store.models import (
 )
 from digest.addresses import address_hash, normalize_email
 from digest.subscribers.audit import audit, audit_trail
+from digest.subscribers.follows import reader_follows
 from digest.subscribers.lifecycle import find_subscriber
 from digest.subscribers.ratelimit import forget_address
 from digest.subscribers.suppressions import suppression_for
@@ -33,14 +34,16 @@ def _columns(row) -> dict:
 
 
 def describe_subscriber(session: Session, email: str) -> dict:
-    """Everything held about the address: subscriber row, suppression, deliveries, delivery
-    events and audit log. JSON-ready apart from datetimes and enums (str() them)."""
+    """Everything held about the address: subscriber row, suppression, follows, deliveries,
+    delivery events and audit log. JSON-ready apart from datetimes and enums (str() them)."""
     address = normalize_email(email)
     subscriber = find_subscriber(session, address)
     suppression = suppression_for(session, address)
-    deliveries = []
+    deliveries, follows = [], []
     if subscriber is not None:
         deliveries = reader_deliveries(session, subscriber.id)
+        follows = [{"topic_id": f.topic_id, "kind": f.kind.value, "name": f.name, "pace": f.pace.value}
+                   for f in reader_follows(session, subscriber.id)]
     events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == address)
                              .order_by(DeliveryEvent.id)).all()
     return {
@@ -48,6 +51,7 @@ def describe_subscriber(session: Session, email: str) -> dict:
         "email_hash": address_hash(address),
         "subscriber": _columns(subscriber) if subscriber else None,
         "suppression": _columns(suppression) if suppression else None,
+        "follows": follows,
         "deliveries": deliveries,
         "delivery_events": [_columns(e) for e in events],
         "audit_log": [_columns(entry) for entry in audit_trail(session, address)],

@@ -35,8 +35,8 @@ from digest.delivery.events import (
 from digest.store.models import Edition, EditionKind, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subscribers, editor_topics, ops, reports,
-                        subscribers)
+from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subscribers, editor_topics, ops,
+                        reader_follows, reports, subscribers)
 from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
@@ -55,6 +55,7 @@ app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url
 app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "static"), name="static")
 app.include_router(auth_router)
 app.include_router(subscribers.router)
+app.include_router(reader_follows.router)
 app.include_router(api.router)
 app.include_router(editor.router)
 app.include_router(editor_subscribers.router)

@@ -24,7 +24,8 @@ from digest.reports.attribution import credit_edition, edition_query
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
-from digest.subscribers.preferences import chosen_sections, get_subscriber, update_preferences
+from digest.subscribers.follows import PAUSE_WEEKS, pause_dates, reader_follows, suggested_topics
+from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.web.pages import client_ip, db, page
@@ -138,18 +139,27 @@ def preferences_help() -> HTMLResponse:
     return page("preferences_help.html", title="Preferences")
 
 
-def _preferences_page(subscriber, token: str, status_code: int = 200, **context) -> HTMLResponse:
-    return page("preferences.html", status_code, title="Your preferences", token=token,
-                sections=get_settings().SECTION_ORDER, chosen=chosen_sections(subscriber),
-                format=subscriber.format.value, paused=subscriber.paused,
+def preferences_page_for(session: Session, subscriber, token: str, status_code: int = 200, *, via: str,
+                         saved: bool | str = False, error: str | None = None) -> HTMLResponse:
+    """The preference page (and what the pages it leads to show of the pause): sections, format,
+    the followed topics with their pace, the pause with its end, and "digest only". `saved`:
+    True for the sections form, or the sentence saying what another form changed."""
+    paused = paused_now(subscriber)
+    return page("preferences.html", status_code, title="Your preferences", token=token, via=via,
+                saved=saved, error=error, sections=get_settings().SECTION_ORDER,
+                chosen=chosen_sections(subscriber), format=subscriber.format.value, paused=paused,
+                paused_until=subscriber.paused_until if paused else None, digest_only=subscriber.digest_only,
+                follows=reader_follows(session, subscriber.id), suggested=suggested_topics(session, subscriber.id),
+                pause_weeks=PAUSE_WEEKS,
+                pause_dates=pause_dates(), resume_url=f"/p/{token}/resume{via}",
                 unsubscribed=subscriber.status == SubscriberStatus.UNSUBSCRIBED,
-                unsubscribe_url=f"/u/{make_token(UNSUBSCRIBE, subscriber.id)}", **context)
+                unsubscribe_url=f"/u/{make_token(UNSUBSCRIBE, subscriber.id)}")
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
 def preferences_page(token: str, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
-    return _preferences_page(get_subscriber(session, subscriber_id), token, saved=False, error=None, via=_via(e))
+    return preferences_page_for(session, get_subscriber(session, subscriber_id), token, via=via_edition(e))
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
@@ -165,9 +175,9 @@ def preferences_save(request: Request, token: str, sections: Annotated[list[str]
         session.commit()
     except InputError as exc:
         session.rollback()
-        return _preferences_page(get_subscriber(session, subscriber_id), token, 400, saved=False,
-                                 error=str(exc), via=_via(e))
-    return _preferences_page(subscriber, token, saved=True, error=None, via=_via(e))
+        return preferences_page_for(session, get_subscriber(session, subscriber_id), token, 400,
+                                    error=str(exc), via=via_edition(e))
+    return preferences_page_for(session, subscriber, token, saved=True, via=via_edition(e))
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
@@ -175,7 +185,7 @@ def unsubscribe_help() -> HTMLResponse:
     return page("unsubscribe_help.html", title="Unsubscribe")
 
 
-def _via(e: str | None) -> str:
+def via_edition(e: str | None) -> str:
     """The edition credit (`?e=`) a reader link came with, carried on into the page's form."""
     return edition_query(int(e)) if e and e.isascii() and e.isdigit() and len(e) <= 9 else ""
 
@@ -183,7 +193,7 @@ def _via(e: str | None) -> str:
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
     read_token(UNSUBSCRIBE, token)
-    return page("unsubscribe.html", title="Unsubscribe", token=token, via=_via(e), done=False)
+    return page("unsubscribe.html", title="Unsubscribe", token=token, via=via_edition(e), done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)

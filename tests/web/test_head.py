@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from digest.delivery.backends import get_sender
 from digest.delivery.memory import MemorySender
 from digest.store.db import unit_of_work
-from digest.store.models import Base, Topic
+from digest.store.models import Base, Topic, TopicKind
 from digest.subscribers.imports import keep_upload
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web.app import app
@@ -48,7 +48,10 @@ def _sent(feed_server, sender) -> dict[str, str]:
     send_now(edition_id, sender)
     with unit_of_work() as session:  # an import waiting for a worker
         import_id = keep_upload(session, b"email\nnew@example.org\n", what="a test CSV", actor="test")
-        topic_id = session.scalar(select(Topic.id).order_by(Topic.id))  # the feed's articles named it
+        topic = Topic(kind=TopicKind.TAG, key="georgia", name="Georgia")  # a "Follow Georgia" link's
+        session.add(topic)
+        session.flush()
+        topic_id = topic.id
     return {"edition_id": str(edition_id), "subscriber_id": str(reader), "import_id": str(import_id),
             "topic_id": str(topic_id),
             "token": make_token(PREFERENCES, reader), "confirm": make_token(CONFIRM, reader),
