@@ -169,8 +169,10 @@ def test_the_page_suggests_the_topics_of_articles_the_reader_clicked(client, fee
                                   occurred_at=utcnow(), edition_id=edition_id, subscriber_id=reader,
                                   url=links[0].url))
     url = f"/p/{make_token(PREFERENCES, reader)}"
-    suggested = lxml.html.fromstring(client.get(url).text).xpath("//a[text()='Follow']/@href")
-    assert suggested == [f"{url}/follow/{georgia}", f"{url}/follow/{caspian}"]
+    def suggested() -> list[str]:  # the clicked article's tags (its section and author are topics too)
+        offered = lxml.html.fromstring(client.get(url).text).xpath("//a[text()='Follow']/@href")
+        return [href for href in offered if href.rsplit("/", 1)[1] in {str(georgia), str(caspian), str(armenia)}]
+
+    assert suggested() == [f"{url}/follow/{georgia}", f"{url}/follow/{caspian}"]
     client.post(f"{url}/follows/{georgia}", data={"pace": "digest"})
-    assert lxml.html.fromstring(client.get(url).text).xpath("//a[text()='Follow']/@href") == [
-        f"{url}/follow/{caspian}"]
+    assert suggested() == [f"{url}/follow/{caspian}"]

@@ -18,7 +18,8 @@ from tests.web.routes import app_routes
 OUT_OF_RANGE = ["2147483648", "9223372036854775808", "1" + "0" * 40, "0", "-1"]
 ID_PARAM = re.compile(r"\{(\w+_id)\}")
 # Values for the path's other parameters, so that only the id is wrong.
-OTHER_PARAMS = {"action": "pause"}
+# The id is refused before anything reads the other parameters (a reader's token is read after).
+OTHER_PARAMS = {"action": "pause", "token": "1.not-a-signed-token"}
 
 
 def _routes_with_ids() -> list[tuple[str, str, str]]:
