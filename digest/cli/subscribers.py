@@ -63,7 +63,7 @@ def subscribers_list(status: Annotated[Optional[str], typer.Option(help="pending
     from digest.subscribers.lifecycle import list_subscribers
 
     with transaction() as session:
-        rows = [{"id": s.id, "email": s.email, "name": s.name, "status": s.status.value, "paused": s.paused,
+        rows = [{"id": s.id, "email": s.email, "name": s.name, "status": s.status.value, "paused": s.paused_now,
                  "created_at": s.created_at} for s in list_subscribers(session, status=_status(status))]
     print_list(rows, SUBSCRIBER_COLUMNS, as_json=as_json, empty="no subscriber" + (f" is {status}" if status else " yet"))
 

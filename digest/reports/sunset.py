@@ -17,6 +17,7 @@ from digest.ledger.states import delivered_in_each
 from digest.reports.trends import sent_editions
 from digest.store.models import Delivery, ReaderMark, Subscriber, SubscriberStatus
 from digest.subscribers.audit import audit
+from digest.subscribers.lifecycle import not_paused
 
 
 def _inactive(session: Session, editions: int):
@@ -32,7 +33,7 @@ def _inactive(session: Session, editions: int):
     query = (
         select(Subscriber.id, Subscriber.email, Subscriber.confirmed_at)
         .where(Subscriber.id.in_(delivered_in_each(ids)), Subscriber.status == SubscriberStatus.CONFIRMED,
-               Subscriber.paused.is_(False), ~engaged))
+               not_paused(), ~engaged))
     return query, ids
 
 

@@ -324,6 +324,12 @@ class Subscriber(Base):
 
     __table_args__ = (Index("ix_subscribers_status", "status"),)
 
+    @property
+    def paused_now(self) -> bool:
+        """Paused at this moment: a pause whose end has passed is over, though `paused` stays set
+        (nothing needs to lift it; `subscribers.lifecycle.not_paused` is the same rule in SQL)."""
+        return self.paused and (self.paused_until is None or self.paused_until > utcnow())
+
 
 class Topic(Base):
     """A section, tag or author as the journal's articles name them. Tags and authors are matched

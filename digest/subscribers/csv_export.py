@@ -7,11 +7,12 @@ import csv
 import datetime as dt
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import Boolean, select, type_coerce
 from sqlalchemy.orm import Session
 
 from digest.store.models import Subscriber, SubscriberStatus, Suppression
 from digest.subscribers.csv_import import FORMULA_START, IMPORT_COLUMNS, STATE_COLUMNS
+from digest.subscribers.lifecycle import not_paused
 
 BATCH_SIZE = 2000
 
@@ -49,7 +50,7 @@ def export_subscribers(session: Session, out: TextIO, status: SubscriberStatus |
     sub = Subscriber
     rows = session.execute(
         select(sub.email, sub.name, sub.sections, sub.confirmed_at, sub.source, sub.status, sub.format,
-               sub.paused, Suppression.reason, sub.unsubscribed_at, sub.created_at, sub.attributes)
+               type_coerce(~not_paused(), Boolean), Suppression.reason, sub.unsubscribed_at, sub.created_at, sub.attributes)
         .outerjoin(Suppression, Suppression.email == sub.email)
         .where(*where).order_by(sub.id).execution_options(yield_per=BATCH_SIZE)
     )

@@ -42,10 +42,15 @@ def eligible_readers(now: dt.datetime | None = None):
     batch is sent (a reader may leave in between). A pause with an end lapses by itself: the
     time is compared here, at `now` (the current time unless given), so no job has to lift it."""
     suppressed = exists().where(Suppression.email == Subscriber.email)
-    # Never NULL (claim.py selects it as a column): an open pause is a definite "paused".
+    return and_(Subscriber.status == SubscriberStatus.CONFIRMED, not_paused(now), ~suppressed)
+
+
+def not_paused(now: dt.datetime | None = None):
+    """Not paused at `now` (the current time unless given): never paused, or paused until a time
+    already past. Never NULL (claim.py selects it as a column): an open pause is a definite
+    "paused"."""
     ended = and_(Subscriber.paused_until.is_not(None), Subscriber.paused_until <= (now or utcnow()))
-    unpaused = or_(Subscriber.paused.is_(False), ended)
-    return and_(Subscriber.status == SubscriberStatus.CONFIRMED, unpaused, ~suppressed)
+    return or_(Subscriber.paused.is_(False), ended)
 
 
 def refuse_control_characters(value: str, what: str) -> None:

@@ -155,3 +155,37 @@ def test_digest_only_and_resume_are_recorded_once(settings):
         assert (subscriber.digest_only, subscriber.paused, subscriber.paused_until) == (True, False, None)
         actions = [e.action for e in audit_trail(session, READER)]
     assert actions == ["add", "digest_only", "pause", "resume"]
+
+
+def test_a_pause_whose_end_has_passed_reads_as_over_everywhere(settings):
+    """Nothing lifts a pause when its end passes: the list, the reader's page, the CSV export and
+    the sunset view read it as over, as planning does."""
+    import io
+    import json
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import update
+
+    from digest.store.models import Subscriber
+    from digest.subscribers.csv_export import export_subscribers
+    from digest.web.app import app
+    from tests.cli import digest
+    from tests.web.editor_helpers import logged_in
+
+    over, still = subscribers("over@example.org", "still@example.org")
+    with unit_of_work() as session:
+        session.execute(update(Subscriber).where(Subscriber.id == over)
+                        .values(paused=True, paused_until=utcnow() - dt.timedelta(hours=1)))
+        session.execute(update(Subscriber).where(Subscriber.id == still)
+                        .values(paused=True, paused_until=utcnow() + dt.timedelta(days=3)))
+    listed = {row["email"]: row["paused"] for row in json.loads(digest("subscribers", "list", "--json").stdout)}
+    assert listed == {"over@example.org": False, "still@example.org": True}
+    out = io.StringIO()
+    with unit_of_work() as session:
+        export_subscribers(session, out, None)
+    rows = {line.split(",")[0]: line for line in out.getvalue().splitlines()[1:]}
+    assert ",html,no," in rows["over@example.org"] and ",html,yes," in rows["still@example.org"]
+    with TestClient(app, base_url="https://testserver") as client:
+        logged_in(client)
+        assert "· paused" not in client.get(f"/subscribers/{over}").text
+        assert "· paused until" in client.get(f"/subscribers/{still}").text
