@@ -51,13 +51,17 @@ class Variant:
         if self.for_you:
             shown += ">you=" + ",".join(str(article_id) for article_id in self.for_you)
         if self.already_sent:
-            shown += ">sent=" + ",".join(f"{article_id}@{day}" for article_id, day in self.already_sent)
+            # By date: a key stays short (under the column's 300 characters) with all 12 sent.
+            days: dict[str, list[str]] = {}
+            for article_id, day in self.already_sent:
+                days.setdefault(day, []).append(str(article_id))
+            shown += ">sent=" + "+".join(",".join(ids) + "@" + day for day, ids in days.items())
         return shown + (":text" if self.text_only else ":html")
 
     @classmethod
     def from_key(cls, key: str) -> "Variant":
         """The variant a key names ('all:html', 'Field Reports|News Digest:text', '#12,15:html',
-        'all>you=12>sent=15@2026-12-01:html')."""
+        'all>you=12>sent=15,16@2026-12-01+17@2026-12-02:html')."""
         shown, _, kind = key.rpartition(":")
         sections, *personal = shown.split(">")
         if kind not in ("html", "text") or not sections:
@@ -69,9 +73,9 @@ class Variant:
         parts = dict(part.partition("=")[::2] for part in personal)
         if set(parts) - {"you", "sent"}:
             raise InputError(f"variant {key!r}: after the sections come only '>you=ids' and '>sent=id@date'")
-        sent = [pair.partition("@") for pair in parts.get("sent", "").split(",") if pair]
+        sent = [group.partition("@") for group in parts.get("sent", "").split("+") if group]
         return cls(chosen, text_only, for_you=_ids(key, parts.get("you", "")),
-                   already_sent=tuple((_ids(key, article_id)[0], day) for article_id, _, day in sent))
+                   already_sent=tuple((article_id, day) for ids, _, day in sent for article_id in _ids(key, ids)))
 
 
 def _ids(key: str, listed: str) -> tuple[int, ...]:

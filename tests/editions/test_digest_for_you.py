@@ -157,3 +157,13 @@ def test_each_distinct_combination_is_rendered_once(settings, georgia, monkeypat
     # Georgia (r5), Energy (r6); the first is the approved render, verified once when sending starts.
     assert len(keys) == 5 and stored == 5
     assert sorted(renders) == sorted([DEFAULT_VARIANT.key, *(keys - {DEFAULT_VARIANT.key})])
+
+
+def test_a_variant_key_names_its_articles_and_reads_back():
+    from digest.editions.render import Variant
+
+    variant = Variant(("Field Reports",), True, for_you=(4, 9),
+                      already_sent=((3, "2026-12-01"), (5, "2026-12-02"), (7, "2026-12-01")))
+    assert variant.key == "Field Reports>you=4,9>sent=3,7@2026-12-01+5@2026-12-02:text"
+    assert Variant.from_key(variant.key).key == variant.key
+    assert Variant(("Field Reports",)).key == "Field Reports:html"  # without follows: today's key
