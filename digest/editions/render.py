@@ -1,11 +1,13 @@
 """Render an edition variant once: Jinja2 templates, CSS inlined once, text wrapped once.
 
-A variant is what a group of readers shares (the sections they chose, HTML or text only);
-what differs per reader is left as placeholders (see `placeholders`).
+A variant is what a group of readers shares (the sections they chose, HTML or text only, the
+articles on topics they follow and those an alert already brought them); what differs per
+reader is left as placeholders (see `placeholders`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import textwrap
 from dataclasses import dataclass
@@ -29,11 +31,16 @@ GMAIL_CLIP_BYTES = 102 * 1024
 @dataclass(frozen=True)
 class Variant:
     """The sections a group of readers sees (empty: all of the edition's) and the format. In an
-    alert, the articles they see instead (their ids; empty: all of the alert's)."""
+    alert, the articles they see instead (their ids; empty: all of the alert's). In a digest, the
+    articles shown first under "For you" (`for_you`) and those listed under "Already sent to you"
+    with the local date of the alert that brought them (`already_sent`: (article id, ISO date));
+    without either, the key is the sections' and format's alone."""
 
     sections: tuple[str, ...] = ()
     text_only: bool = False
     articles: tuple[int, ...] = ()
+    for_you: tuple[int, ...] = ()
+    already_sent: tuple[tuple[int, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -41,20 +48,41 @@ class Variant:
             shown = "#" + ",".join(str(article_id) for article_id in self.articles)
         else:
             shown = "all" if not self.sections else "|".join(self.sections)
+        if self.for_you:
+            shown += ">you=" + ",".join(str(article_id) for article_id in self.for_you)
+        if self.already_sent:
+            # By date: a key stays short (under the column's 300 characters) with all 12 sent.
+            days: dict[str, list[str]] = {}
+            for article_id, day in self.already_sent:
+                days.setdefault(day, []).append(str(article_id))
+            shown += ">sent=" + "+".join(",".join(ids) + "@" + day for day, ids in days.items())
         return shown + (":text" if self.text_only else ":html")
 
     @classmethod
     def from_key(cls, key: str) -> "Variant":
-        """The variant a key names ('all:html', 'Field Reports|News Digest:text', '#12,15:html')."""
-        sections, _, kind = key.rpartition(":")
+        """The variant a key names ('all:html', 'Field Reports|News Digest:text', '#12,15:html',
+        'all>you=12>sent=15,16@2026-12-01+17@2026-12-02:html')."""
+        shown, _, kind = key.rpartition(":")
+        sections, *personal = shown.split(">")
         if kind not in ("html", "text") or not sections:
             raise InputError(f"variant {key!r} is not of the form SECTIONS:html or SECTIONS:text")
+        text_only = kind == "text"
         if sections.startswith("#"):
-            ids = sections[1:].split(",")
-            if not all(part.isdigit() for part in ids):
-                raise InputError(f"variant {key!r}: articles are named by their ids, '#12,15:html'")
-            return cls(text_only=kind == "text", articles=tuple(int(part) for part in ids))
-        return cls(() if sections == "all" else tuple(sections.split("|")), kind == "text")
+            return cls(text_only=text_only, articles=_ids(key, sections[1:] or "none"))
+        chosen = () if sections == "all" else tuple(sections.split("|"))
+        parts = dict(part.partition("=")[::2] for part in personal)
+        if set(parts) - {"you", "sent"}:
+            raise InputError(f"variant {key!r}: after the sections come only '>you=ids' and '>sent=id@date'")
+        sent = [group.partition("@") for group in parts.get("sent", "").split("+") if group]
+        return cls(chosen, text_only, for_you=_ids(key, parts.get("you", "")),
+                   already_sent=tuple((article_id, day) for ids, _, day in sent for article_id in _ids(key, ids)))
+
+
+def _ids(key: str, listed: str) -> tuple[int, ...]:
+    ids = [part for part in listed.split(",") if part]
+    if not all(part.isdigit() for part in ids):
+        raise InputError(f"variant {key!r}: articles are named by their ids, '#12,15:html'")
+    return tuple(int(part) for part in ids)
 
 
 DEFAULT_VARIANT = Variant()
@@ -164,29 +192,33 @@ def edition_sections(edition: Edition) -> list[str]:
 
 
 def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dict:
+    """The edition's articles by section as the variant shows them: its "For you" articles first
+    (in edition order) and its already sent ones listed apart, neither repeated in a section."""
     settings = get_settings()
     sections: list[dict] = []
+    for_you: list[dict] = []
+    sent_on = dict(variant.already_sent)
+    already_sent: list[dict] = []
     for item in edition.items:
         article = item.article
         name = article.section or "Articles"
         if variant.sections and name not in variant.sections:
             continue
+        shown = _article_context(article)
+        if article.id in sent_on:
+            already_sent.append(shown | {"alerted_on": dt.date.fromisoformat(sent_on[article.id])})
+            continue
+        if article.id in variant.for_you:
+            for_you.append(shown)
+            continue
         if not sections or sections[-1]["name"] != name:
             sections.append({"name": name, "articles": []})
-        sections[-1]["articles"].append({
-            "id": article.id,
-            "title": article.title,
-            "url": article.url,
-            "authors": article.authors,
-            "published_at": article.published_at,
-            # Sanitized when stored, and again here: only http(s) links and images reach a reader
-            # even from a row written before a rule was tightened.
-            "summary_html": sanitize_html(article.summary_html),
-            "summary_text": html_to_paragraphs(article.summary_html),
-        })
+        sections[-1]["articles"].append(shown)
     return {
         "edition": edition,
+        "for_you": for_you,
         "sections": sections,
+        "already_sent": already_sent,
         "tz": settings.tz,
         "from_name": settings.FROM_NAME,
         # "the CACI Analyst digest", whether FROM_NAME starts with "The" or not.
@@ -195,6 +227,20 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
         "archive_url": f"{settings.base_url}/archive/{edition.id}",
         "intro_html": intro_html(edition.intro),
         "intro_text": edition.intro.strip(),
+    }
+
+
+def _article_context(article) -> dict:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "authors": article.authors,
+        "published_at": article.published_at,
+        # Sanitized when stored, and again here: only http(s) links and images reach a reader
+        # even from a row written before a rule was tightened.
+        "summary_html": sanitize_html(article.summary_html),
+        "summary_text": html_to_paragraphs(article.summary_html),
     }
 
 
