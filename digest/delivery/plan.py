@@ -157,9 +157,11 @@ def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime
         select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
         .where(eligible_readers(now), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
     ).all()
-    followed = followed_articles(session, edition, bounds)
-    alerted = {subscriber_id: tuple(sorted(articles.items()))
-               for subscriber_id, articles in alerted_articles(session, edition, bounds).items()}
+    followed, alerted = {}, {}
+    if get_settings().DIGEST_FOR_YOU:  # (off: every reader's variant is their sections and format)
+        followed = followed_articles(session, edition, bounds)
+        alerted = {subscriber_id: tuple(sorted(articles.items()))
+                   for subscriber_id, articles in alerted_articles(session, edition, bounds).items()}
     variant_of = _variant_keys(session, edition)
     by_variant: dict[str, list[int]] = {}
     for subscriber_id, chosen, chosen_format in readers:

@@ -44,8 +44,11 @@ def _follow(reader: int, topic_id: int, pace: Pace = Pace.DIGEST) -> None:
 
 
 @pytest.fixture
-def georgia(settings) -> dict:
-    """Two analyses and a field report; the field report (the edition's last article) is on Georgia."""
+def georgia(settings, monkeypatch) -> dict:
+    """Two analyses and a field report; the field report (the edition's last article) is on Georgia.
+    DIGEST_FOR_YOU is on (off by default: tested last)."""
+    monkeypatch.setenv("DIGEST_FOR_YOU", "true")
+    get_settings.cache_clear()
     now = utcnow()
     analyses = stored_articles(now - DAY, now - 2 * DAY, section="Analytical Articles", prefix="Analysis")
     [report] = stored_articles(now - 3 * DAY, section="Field Reports", prefix="Tbilisi report")
@@ -167,3 +170,13 @@ def test_a_variant_key_names_its_articles_and_reads_back():
     assert variant.key == "Field Reports>you=4,9>sent=3,7@2026-12-01+5@2026-12-02:text"
     assert Variant.from_key(variant.key).key == variant.key
     assert Variant(("Field Reports",)).key == "Field Reports:html"  # without follows: today's key
+
+
+def test_with_the_setting_off_a_follower_gets_the_edition_as_everyone_does(settings, georgia, monkeypatch):
+    monkeypatch.setenv("DIGEST_FOR_YOU", "false")
+    get_settings.cache_clear()
+    _follow(subscribers(FOLLOWER)[0], georgia["topic"])
+    edition_id = approved_edition()
+    send_now(edition_id, OutboxSender(settings.OUTBOX_DIR))
+    text = _texts(settings.OUTBOX_DIR)[FOLLOWER]
+    assert "FOR YOU" not in text and text.index("FIELD REPORTS") < text.index(_title(georgia["article"]))
