@@ -27,3 +27,22 @@ def test_an_editor_sees_the_held_alert_its_countdown_and_opens_it(page):
     page.wait_for_url(f"**/editions/{alert_id}")
     assert "Held until" in page.locator("main").inner_text()
     assert _shoot(page, "alert-held") == {1280: 0, 375: 0}
+
+
+def test_a_reader_stops_an_alerts_topics_on_a_phone(page):
+    from sqlalchemy import select
+
+    from digest.store.db import unit_of_work
+    from digest.store.models import Subscriber
+    from digest.subscribers.tokens import alert_unfollow_maker
+
+    alert_id, _, _ = held_alert_on_two_topics()
+    with unit_of_work() as session:
+        reader = session.scalar(select(Subscriber.id).where(Subscriber.email == "ge@example.org"))
+    page.goto(f"/unfollow/{alert_unfollow_maker(alert_id)(reader)}")
+    assert "stop the alerts on Georgia" in page.locator("main").inner_text()
+    assert _shoot(page, "stop-alerts") == {1280: 0, 375: 0}
+    page.get_by_role("button", name="Stop these alerts").click()
+    page.wait_for_load_state()
+    assert "You will no longer get alerts on Georgia" in page.locator("main").inner_text()
+    assert _shoot(page, "stop-alerts-done") == {1280: 0, 375: 0}
