@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.editions.render import alert_context
+from digest.editions.render import alert_subject_edited, default_alert_subject
 from digest.store.models import (Article, ArticleTopic, Edition, EditionItem, EditionKind, EditionStatus, Follow,
                                  Pace, Topic)
 
@@ -25,6 +25,7 @@ def collect_new_articles(session: Session, article_ids: list[int], now: dt.datet
     alert = held_alert(session, now)
     if alert is None:
         alert = _open_alert(session, now)
+    edited = alert_subject_edited(alert)  # before the new articles change its default
     present = {item.article_id for item in alert.items}
     position = max((item.position for item in alert.items), default=-1)
     for article_id, names in sorted(topics.items()):
@@ -33,7 +34,8 @@ def collect_new_articles(session: Session, article_ids: list[int], now: dt.datet
             alert.items.append(EditionItem(article_id=article_id, position=position, topics=names))
     session.flush()
     session.refresh(alert)
-    alert.subject = alert_context(alert)["alert_subject"][:300]
+    if not edited:  # an editor's subject stays; else the subject follows the articles
+        alert.subject = default_alert_subject(alert)
     alert.updated_at = now
     return alert
 

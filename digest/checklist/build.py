@@ -24,7 +24,7 @@ from digest.delivery.outgoing import edition_batch, reader_recipient
 from digest.editions.preview import preview_facts
 from digest.editions.render import RenderedEdition, render_edition
 from digest.feeds.links import http_url
-from digest.store.models import Article, Edition
+from digest.store.models import Article, Edition, EditionKind
 
 # The sample reader the message is built for: no subscriber, no delivery row, never sent.
 SAMPLE_READER = "reader@example.org"
@@ -49,7 +49,8 @@ def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
 def sample_message(edition: Edition) -> tuple[RenderedEdition, Recipient, bytes]:
     """The edition as the sample reader would receive it: rendered, their recipient, the MIME bytes."""
     rendered = render_edition(edition)
-    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None)
+    recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None,
+                                 alert=edition.kind == EditionKind.ALERT)
     return rendered, recipient, build_mime(edition_batch(edition, rendered, [recipient]), recipient).as_bytes()
 
 

@@ -41,6 +41,8 @@ def compliance_checks(message: EmailMessage, recipient: Recipient, postal_addres
     parsed.feed(rich)
     checks = [_link_check("unsubscribe", "Unsubscribe link", recipient.values["unsubscribe_url"], text, rich, parsed),
               _link_check("preferences", "Preferences link", recipient.values["preferences_url"], text, rich, parsed),
+              *([_link_check("unfollow", "Stop these alerts link", recipient.values["unfollow_url"], text, rich,
+                             parsed)] if "unfollow_url" in recipient.values else []),
               _postal_check(postal_address, text, rich, parsed),
               _list_unsubscribe_check(message, recipient)]
     return checks
@@ -78,7 +80,9 @@ def _list_unsubscribe_check(message: EmailMessage, recipient: Recipient) -> Chec
     header = " ".join(str(message.get("List-Unsubscribe", "")).split())
     post = str(message.get("List-Unsubscribe-Post", "")).strip()
     problems = []
-    if f"<{recipient.values['unsubscribe_url']}>" not in header:
+    # An alert's one-click URL ends its follows only; any other edition's unsubscribes.
+    one_click = recipient.values.get("unfollow_url") or recipient.values["unsubscribe_url"]
+    if f"<{one_click}>" not in header:
         problems.append("no one-click URL in List-Unsubscribe")
     if "<mailto:" not in header:
         problems.append("no mailto in List-Unsubscribe")

@@ -94,15 +94,25 @@ class EditionReader(NamedTuple):
     unsubscribe_url: str
     preferences_url: str
     alike: EditionReaders
+    # An alert's reader: the link that ends their alert follows on its topics, which is then the
+    # one-click List-Unsubscribe (the footer keeps "unsubscribe from everything"). "" otherwise.
+    unfollow_url: str = ""
 
     @property
     def values(self) -> dict[str, str]:
-        return {"name": self.name or NAMELESS_READER, "unsubscribe_url": self.unsubscribe_url,
-                "preferences_url": self.preferences_url}
+        values = {"name": self.name or NAMELESS_READER, "unsubscribe_url": self.unsubscribe_url,
+                  "preferences_url": self.preferences_url}
+        if self.unfollow_url:
+            values["unfollow_url"] = self.unfollow_url
+        return values
+
+    @property
+    def one_click_url(self) -> str:
+        return self.unfollow_url or self.unsubscribe_url
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"List-Unsubscribe": f"<{self.unsubscribe_url}>, {self.alike.mailto}",
+        return {"List-Unsubscribe": f"<{self.one_click_url}>, {self.alike.mailto}",
                 "List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE}
 
     @property

@@ -8,12 +8,12 @@ from digest.config import get_settings
 from digest.delivery.message import EditionReader, EditionReaders, OutgoingBatch, is_plain
 from digest.ledger.writer import Waiting
 from digest.reports.attribution import edition_query
-from digest.store.models import Edition
-from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, token_maker
+from digest.store.models import Edition, EditionKind
+from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, alert_unfollow_maker, token_maker
 
 
 def outgoing_batch(edition: Edition, rendered, batch_id: int, readers: list[Waiting]) -> OutgoingBatch:
-    links = ReaderLinks(edition.id, batch_id)
+    links = ReaderLinks(edition.id, batch_id, alert=edition.kind == EditionKind.ALERT)
     return edition_batch(edition, rendered, [links.recipient(reader.subscriber_id, reader.email, reader.name)
                                              for reader in readers])
 
@@ -21,32 +21,40 @@ def outgoing_batch(edition: Edition, rendered, batch_id: int, readers: list[Wait
 class ReaderLinks:
     """What each reader of one edition carries of their own: unsubscribe and preference links,
     from which their placeholder values and headers are made (EditionReader). Made once per
-    batch: the signers are keyed once, what readers share is made once, not per reader."""
+    batch: the signers are keyed once, what readers share is made once, not per reader. An
+    alert's readers also get a link that ends their alert follows on its topics (its one-click
+    List-Unsubscribe): its token names the alert, so it needs no `?e=`."""
 
-    def __init__(self, edition_id: int, batch_id: int):
+    def __init__(self, edition_id: int, batch_id: int, alert: bool = False):
         settings = get_settings()
         # `?e=`: an unsubscribe or preference change through these links is credited to this edition.
         self.via = edition_query(edition_id)
         self.unsubscribe_token, self.preferences_token = token_maker(UNSUBSCRIBE), token_maker(PREFERENCES)
         self.unsubscribe_base, self.preferences_base = f"{settings.base_url}/u/", f"{settings.base_url}/p/"
         # A token is URL-safe text (hex, a dot, base64url), so the links are plain when these are.
-        plain = all(is_plain(part) for part in (self.unsubscribe_base, self.preferences_base, self.via))
+        self.unfollow_token = alert_unfollow_maker(edition_id) if alert else None
+        self.unfollow_base = f"{settings.base_url}/unfollow/"
+        plain = all(is_plain(part) for part in (self.unsubscribe_base, self.preferences_base, self.unfollow_base,
+                                                self.via))
         self.alike = EditionReaders(edition_arg=str(edition_id), batch_arg=str(batch_id),
                                     mailto=f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>",
                                     plain_links=plain)
 
     def recipient(self, subscriber_id: int, email: str, name: str | None) -> EditionReader:
-        return EditionReader(subscriber_id, email, name,
-                             f"{self.unsubscribe_base}{self.unsubscribe_token(subscriber_id)}{self.via}",
-                             f"{self.preferences_base}{self.preferences_token(subscriber_id)}{self.via}",
-                             self.alike)
+        reader = EditionReader(subscriber_id, email, name,
+                               f"{self.unsubscribe_base}{self.unsubscribe_token(subscriber_id)}{self.via}",
+                               f"{self.preferences_base}{self.preferences_token(subscriber_id)}{self.via}",
+                               self.alike)
+        if self.unfollow_token is None:
+            return reader
+        return reader._replace(unfollow_url=f"{self.unfollow_base}{self.unfollow_token(subscriber_id)}")
 
 
 def reader_recipient(edition_id: int, batch_id: int, subscriber_id: int, email: str,
-                     name: str | None) -> EditionReader:
+                     name: str | None, alert: bool = False) -> EditionReader:
     """One reader's part of a message, as a send builds it: what the pre-send checklist builds its
     sample reader's message from."""
-    return ReaderLinks(edition_id, batch_id).recipient(subscriber_id, email, name)
+    return ReaderLinks(edition_id, batch_id, alert).recipient(subscriber_id, email, name)
 
 
 def edition_batch(edition: Edition, rendered, recipients: list[EditionReader]) -> OutgoingBatch:

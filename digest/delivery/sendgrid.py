@@ -104,6 +104,7 @@ _NAME_KEY, _UNSUBSCRIBE_KEY, _PREFERENCES_KEY = (
     json_string(markers("text")[field]) for field in ("name", "unsubscribe_url", "preferences_url"))
 _NAME_HTML_KEY, _UNSUBSCRIBE_HTML_KEY, _PREFERENCES_HTML_KEY = (
     json_string(markers("html")[field]) for field in ("name", "unsubscribe_url", "preferences_url"))
+_UNFOLLOW_KEY, _UNFOLLOW_HTML_KEY = json_string(markers("text")["unfollow_url"]), json_string(markers("html")["unfollow_url"])
 _ONE_CLICK = json_string(ONE_CLICK_UNSUBSCRIBE)
 
 
@@ -116,12 +117,15 @@ def _edition_reader_json(reader: EditionReader) -> str:
     name_json = json_string(name)
     html_name = html_escaped(name)
     html_name_json = name_json if html_name is name else json_string(html_name)
-    unsubscribe, preferences = reader.unsubscribe_url, reader.preferences_url
+    unsubscribe, preferences, unfollow = reader.unsubscribe_url, reader.preferences_url, reader.unfollow_url
+    # An alert's reader carries one link more, which is also their one-click List-Unsubscribe.
+    alert_part = f', {_UNFOLLOW_KEY}: "{unfollow}", {_UNFOLLOW_HTML_KEY}: "{unfollow}"' if unfollow else ""
     return (f'{{"to": [{_address_json(reader.email, reader.name)}], "substitutions": {{'
             f'{_NAME_KEY}: {name_json}, {_NAME_HTML_KEY}: {html_name_json}, '
             f'{_UNSUBSCRIBE_KEY}: "{unsubscribe}", {_UNSUBSCRIBE_HTML_KEY}: "{unsubscribe}", '
-            f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"}}, '
-            f'"headers": {{"List-Unsubscribe": "<{unsubscribe}>, {mailto}", "List-Unsubscribe-Post": {_ONE_CLICK}}}, '
+            f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"{alert_part}}}, '
+            f'"headers": {{"List-Unsubscribe": "<{unfollow or unsubscribe}>, {mailto}", '
+            f'"List-Unsubscribe-Post": {_ONE_CLICK}}}, '
             f'"custom_args": {{"edition_id": {edition_arg}, "subscriber_id": "{reader.reader_id}", '
             f'"batch_id": {batch_arg}}}}}')
 

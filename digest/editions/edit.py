@@ -11,7 +11,7 @@ from digest.clock import utcnow
 from digest.editions.approve import void_approval
 from digest.editions.lookup import get_edition
 from digest.errors import Conflict, InputError, NotFound
-from digest.store.models import Article, Edition, EditionItem, EditionStatus
+from digest.store.models import Article, Edition, EditionItem, EditionKind, EditionStatus
 
 MAX_SUBJECT = 200
 MAX_PREHEADER = 250
@@ -19,10 +19,14 @@ MAX_INTRO = 10_000
 EDITABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED)
 
 
-def _editable(session: Session, edition_id: int) -> Edition:
+def _editable(session: Session, edition_id: int, articles: bool = False) -> Edition:
     edition = get_edition(session, edition_id)
     if edition.status not in EDITABLE:
         raise Conflict(f"edition {edition_id} is {edition.status.value}; it can no longer be changed")
+    if articles and edition.kind == EditionKind.ALERT:
+        # Each article of an alert is there for the topics it was filed under when it came in.
+        raise Conflict(f"alert {edition_id}: its articles are the new ones on followed topics; "
+                       "cancel it rather than change them")
     return edition
 
 
@@ -61,7 +65,7 @@ def update_text(session: Session, edition_id: int, *, subject: str | None = None
 
 
 def remove_article(session: Session, edition_id: int, article_id: int) -> Edition:
-    edition = _editable(session, edition_id)
+    edition = _editable(session, edition_id, articles=True)
     item = next((i for i in edition.items if i.article_id == article_id), None)
     if item is None:
         raise NotFound(f"article {article_id} is not in edition {edition_id}")
@@ -74,7 +78,7 @@ def remove_article(session: Session, edition_id: int, article_id: int) -> Editio
 
 
 def add_article(session: Session, edition_id: int, article_id: int, position: int | None = None) -> Edition:
-    edition = _editable(session, edition_id)
+    edition = _editable(session, edition_id, articles=True)
     if session.get(Article, article_id) is None:
         raise NotFound(f"article {article_id} does not exist")
     elsewhere = session.scalar(select(EditionItem.edition_id).where(EditionItem.article_id == article_id))

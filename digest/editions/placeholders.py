@@ -15,7 +15,10 @@ from __future__ import annotations
 import re
 from html import escape
 
-READER_FIELDS = ("name", "unsubscribe_url", "preferences_url")
+READER_FIELDS = ("name", "unsubscribe_url", "preferences_url", "unfollow_url")
+# Fields only some messages carry (an alert's "stop these alerts" link): in a reader's table only
+# when given, so that a digest reader's SendGrid personalization does not grow.
+OPTIONAL_FIELDS = frozenset({"unfollow_url"})
 # The name a reader without one is greeted by ("Dear reader,"): in sends, previews and the archive.
 NAMELESS_READER = "reader"
 _MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
@@ -51,6 +54,8 @@ def substitutions(values: dict[str, str]) -> dict[str, str]:
     """Marker -> value for one reader, HTML-escaped where the marker sits in HTML."""
     table = {}
     for field, text_key, html_key in _TEXT_KEYS:
+        if field in OPTIONAL_FIELDS and field not in values:
+            continue
         value = values.get(field, "")
         table[text_key] = value
         table[html_key] = html_escaped(value)

@@ -16,7 +16,8 @@ def preview_values() -> dict[str, str]:
     """A reader without a name, and links to the pages that explain unsubscribing and
     preferences: what the preview and the public archive fill in (neither is one reader's)."""
     base = get_settings().base_url
-    return {"name": NAMELESS_READER, "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences"}
+    return {"name": NAMELESS_READER, "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences",
+            "unfollow_url": f"{base}/preferences"}
 
 
 def preview_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> Filled:

@@ -25,6 +25,8 @@ from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Edition, EditionKind
 
 TEXT_WIDTH = 72
+# The longest subject an alert stores (its topics' names may be long).
+MAX_ALERT_SUBJECT = 300
 GMAIL_CLIP_BYTES = 102 * 1024
 
 
@@ -291,16 +293,39 @@ def alert_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dict:
     nothing that changes after."""
     context = edition_context(edition)
     shown = set(variant.articles)
+    articles, topics = _alert_articles(edition, context, shown)
+    subject = _alert_subject(articles, topics)
+    if alert_subject_edited(edition, context):
+        subject = edition.subject  # an editor's subject: every reader's, whatever their articles
+    return context | {"articles": articles, "topics": topics, "alert_subject": subject,
+                      "archive_url": f"{get_settings().base_url}/archive"}
+
+
+def default_alert_subject(edition: Edition, context: dict | None = None) -> str:
+    """The subject of an alert's whole set of articles, as it is stored until an editor edits it."""
+    return _alert_subject(*_alert_articles(edition, context or edition_context(edition), set()))[:MAX_ALERT_SUBJECT]
+
+
+def alert_subject_edited(edition: Edition, context: dict | None = None) -> bool:
+    """Whether an editor wrote the alert's subject: it is no longer its default (compose keeps the
+    stored subject the default until then, digest.alerts.compose)."""
+    return bool(edition.items) and edition.subject != default_alert_subject(edition, context)
+
+
+def _alert_articles(edition: Edition, context: dict, shown: set[int]) -> tuple[list[dict], list[str]]:
     items = [item for item in edition.items if not shown or item.article_id in shown]
     articles = [dict(article, topics=item.topics) for item in items
                 for article in _articles_of(context) if article["id"] == item.article_id]
     topics: list[str] = []
     for article in articles:
         topics += [name for name in article["topics"] if name not in topics]
+    return articles, topics
+
+
+def _alert_subject(articles: list[dict], topics: list[str]) -> str:
     about = " and ".join([", ".join(topics[:-1]), topics[-1]] if len(topics) > 1 else topics) or "the Analyst"
     what = articles[0]["title"] if len(articles) == 1 else f"{len(articles)} articles"
-    return context | {"articles": articles, "topics": topics, "alert_subject": f"New on {about}: {what}",
-                      "archive_url": f"{get_settings().base_url}/archive"}
+    return f"New on {about}: {what}"
 
 
 def _articles_of(context: dict) -> list[dict]:

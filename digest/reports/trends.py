@@ -1,5 +1,5 @@
-"""Trends across the latest sent editions: rates per edition, the list's size at each send, and
-clicks by section and by author. A fixed handful of grouped queries, whatever the number of
+"""Trends across the latest sent editions: rates per edition, the list's size at each send, the
+follows gained and lost since the send before, and clicks by section and by author. A fixed handful of grouped queries, whatever the number of
 editions, readers or events (the events themselves are read only as running counts)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from digest.ledger.states import counts_by_edition
 from digest.reports.facts import COMPLAINT_WARNING_RATE, HANDED_OVER
-from digest.store.models import (Article, DeliveryStatus, Edition, EditionCount, EditionKind, EditionLink,
+from digest.store.models import (Article, AuditEntry, DeliveryStatus, Edition, EditionCount, EditionKind, EditionLink,
                                  EditionStatus, Subscriber, SubscriberStatus, Suppression, Topic, TopicKind)
 
 
@@ -31,6 +31,9 @@ class EditionTrend:
     confirmed: int = 0
     unsubscribed: int = 0
     suppressed: int = 0
+    # Since the digest sent before this one: topics newly followed, and follows ended.
+    follows_gained: int = 0
+    follows_lost: int = 0
 
     @staticmethod
     def _rate(part: int, whole: int) -> float | None:
@@ -57,13 +60,14 @@ class EditionTrend:
         return self.complaint_rate is not None and self.complaint_rate > COMPLAINT_WARNING_RATE
 
 
+_GONE_OUT = and_(Edition.kind == EditionKind.DIGEST,
+                 Edition.status.in_((EditionStatus.SENT, EditionStatus.SENDING, EditionStatus.PAUSED)),
+                 Edition.started_at.is_not(None))
+
+
 def sent_editions(session: Session, count: int) -> list[Edition]:
     """The latest `count` editions that went out (or are going), oldest first."""
-    rows = session.scalars(
-        select(Edition).where(Edition.kind == EditionKind.DIGEST,
-                              Edition.status.in_((EditionStatus.SENT, EditionStatus.SENDING, EditionStatus.PAUSED)),
-                              Edition.started_at.is_not(None))
-        .order_by(Edition.started_at.desc()).limit(count)).all()
+    rows = session.scalars(select(Edition).where(_GONE_OUT).order_by(Edition.started_at.desc()).limit(count)).all()
     return list(reversed(rows))
 
 
@@ -89,6 +93,7 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
             unsubscribes=events.get((edition.id, "event:unsubscribe"), 0),
             spam_reports=events.get((edition.id, "event:spamreport"), 0)))
     _list_sizes(session, trends)
+    _follow_changes(session, trends)
     return trends
 
 
@@ -110,6 +115,29 @@ def _list_sizes(session: Session, trends: list[EditionTrend]) -> None:
         trend.confirmed = int(people[2 * index] or 0)
         trend.unsubscribed = int(people[2 * index + 1] or 0)
         trend.suppressed = int(suppressed[index] or 0)
+
+
+def _follow_changes(session: Session, trends: list[EditionTrend]) -> None:
+    """The follows gained (a `follow` audit row with no pace before) and lost (an `unfollow` row)
+    in each window between the send before an edition and its own; a change of pace is neither.
+    Two statements whatever the number of editions: the send before the first, then one row of sums."""
+    before = session.scalar(select(func.max(Edition.started_at)).where(_GONE_OUT,
+                                                                       Edition.started_at < trends[0].sent_at))
+    starts = [before] + [trend.sent_at for trend in trends[:-1]]
+    new_follow = and_(AuditEntry.action == "follow", AuditEntry.details[("pace", 0)].as_string().is_(None))
+    ended = AuditEntry.action == "unfollow"
+    sums = []
+    for start, trend in zip(starts, trends):
+        window = AuditEntry.at <= trend.sent_at if start is None else and_(AuditEntry.at > start,
+                                                                           AuditEntry.at <= trend.sent_at)
+        sums += [func.sum(case((and_(window, new_follow), 1), else_=0)),
+                 func.sum(case((and_(window, ended), 1), else_=0))]
+    query = select(*sums).where(AuditEntry.action.in_(("follow", "unfollow")), AuditEntry.at <= trends[-1].sent_at)
+    if before is not None:
+        query = query.where(AuditEntry.at > before)
+    row = session.execute(query).one()
+    for index, trend in enumerate(trends):
+        trend.follows_gained, trend.follows_lost = int(row[2 * index] or 0), int(row[2 * index + 1] or 0)
 
 
 def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[tuple[str, int]]:

@@ -1,7 +1,7 @@
 """Signed, scoped tokens in links: a token made for one purpose cannot be used for another.
 
 A token is `<payload>.<signature>`. The payload is the subscriber id in hex, followed for a
-confirmation by `-<issue time in ms, hex>`; the signature is digest.signing's, for the scope (and
+confirmation by `-<issue time in ms, hex>`, for an alert's "stop these alerts" by `-<edition id, hex>`; the signature is digest.signing's, for the scope (and
 so survives a rotation of SECRET_KEY for its grace period). Unsubscribe and preferences links never expire (they sit in every
 email a reader keeps); a confirmation link expires after CONFIRM_TOKEN_DAYS.
 """
@@ -19,6 +19,8 @@ from digest.signing import sign, signer, verify
 UNSUBSCRIBE = "unsubscribe"
 CONFIRM = "confirm"
 PREFERENCES = "preferences"
+# An alert's List-Unsubscribe: ends the reader's alert follows on that alert's topics, nothing more.
+UNFOLLOW_ALERT = "unfollow_alert"
 _EXPIRING = {CONFIRM}
 
 
@@ -72,3 +74,25 @@ def read_token(scope: str, token: str, now: dt.datetime | None = None) -> Claims
         raise ExpiredToken(f"this confirmation link has expired (links are valid for {days} days); "
                            "sign up again to get a new one")
     return Claims(subscriber_id, issued_at)
+
+
+def alert_unfollow_maker(edition_id: int):
+    """The "stop these alerts" token of each reader of one alert (a send batch's readers at once)."""
+    sign_payload = signer(UNFOLLOW_ALERT)
+    suffix = "-" + format(edition_id, "x")
+
+    def make(subscriber_id: int) -> str:
+        payload = format(subscriber_id, "x") + suffix
+        return f"{payload}.{sign_payload(payload)}"
+
+    return make
+
+
+def read_alert_unfollow(token: str) -> tuple[int, int]:
+    """The reader and the alert a "stop these alerts" token names, or BadToken."""
+    payload, _, signature = token.partition(".")
+    subscriber_hex, _, edition_hex = payload.partition("-")
+    if not edition_hex or not verify(UNFOLLOW_ALERT, payload, signature):
+        raise BadToken("this link is not valid: it may have been altered or cut short, "
+                       "or it was made for another page")
+    return int(subscriber_hex, 16), int(edition_hex, 16)

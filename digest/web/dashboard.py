@@ -1,5 +1,6 @@
-"""What the dashboard shows: the next period, the current draft, editions scheduled and sending,
-and recent editions with their delivery figures (one grouped query for all of them)."""
+"""What the dashboard shows: the next period, the current draft, held alerts with the end of their
+hold, editions scheduled and sending, recent editions with their delivery figures (one grouped
+query for all of them), and the topics with the most followers."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from digest.alerts.listing import held_alerts
 from digest.config import get_settings
 from digest.delivery.progress import send_progress
 from digest.editions.compose import next_period
 from digest.ledger.states import counts_by_edition
 from digest.reports.charts import percent
 from digest.store.models import Edition, EditionKind, EditionSkip, EditionStatus
+from digest.topics.admin import list_topics
 from digest.web.trend_view import trend_charts
 
 RECENT = 10
+TOP_TOPICS = 10
 
 
 def dashboard_context(session: Session, now: dt.datetime) -> dict:
@@ -48,6 +52,10 @@ def dashboard_context(session: Session, now: dt.datetime) -> dict:
         "skip": skip,
         "last_sent": next((edition for edition, _ in recent_rows if edition.sent_at), None),
         "percent": percent,
+        "held_alerts": held_alerts(session, now),
+        "alert_hold_minutes": get_settings().ALERT_HOLD_MINUTES,
+        "top_topics": sorted((row for row in list_topics(session) if row.followers),
+                             key=lambda row: (-row.followers, row.name.casefold()))[:TOP_TOPICS],
         # Trends across the latest editions, with the complaint-rate warning.
         **trend_charts(session, get_settings().REPORT_TREND_EDITIONS),
     }

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.alerts.listing import minutes_left
 from digest.checklist.approval import approve_checked
 from digest.checklist.build import claim_slow_checks, edition_checklist, forget_checks
 from digest.checklist.model import Checklist
@@ -31,7 +32,7 @@ from digest.editions.preview import preview_edition, preview_facts, preview_vari
 from digest.editions.render import DEFAULT_VARIANT, Variant, intro_html
 from digest.editions.schedule import parse_local_time, period_send_at, schedule_edition, unschedule_edition
 from digest.errors import InputError
-from digest.store.models import EditionItem, EditionStatus, Editor
+from digest.store.models import EditionItem, EditionKind, EditionStatus, Editor
 from digest.web.auth import current_editor, require_publisher
 from digest.web.csrf import verify_csrf
 from digest.web.dashboard import dashboard_context
@@ -59,6 +60,7 @@ NOTICES = {
     "paused": "Sending paused. Nothing more leaves until you resume.",
     "resumed": "Sending resumed.",
     "cancelled": "Sending cancelled. Readers not yet sent to will not receive this edition.",
+    "alert-cancelled": "Alert cancelled: it never goes out. Its articles stay candidates for the next digest.",
 }
 
 
@@ -122,6 +124,7 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
                  values: dict[str, str] | None = None) -> HTMLResponse:
     """The edition page; `values` re-fills the text form after bad input."""
     edition = get_edition(session, edition_id)
+    alert = edition.kind == EditionKind.ALERT
     if view not in VIEWS:
         view = "desktop"
     choices = preview_variants(edition)
@@ -135,7 +138,7 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
     progress = planned = checklist = None
     if edition.status == EditionStatus.DRAFT:
         checklist = checklist_now(edition)
-    if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED):
+    if edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED) and not alert:
         planned = planned_send(session, edition)
     if edition.status in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
                           EditionStatus.CANCELLED) and edition.started_at is not None:
@@ -147,8 +150,10 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
         subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),
         intro=text.get("intro", edition.intro), intro_preview=Markup(intro_html(text.get("intro", edition.intro))),
         q=q, candidates=_candidates(session, q), progress=progress, planned=planned, checklist=checklist,
-        send_at_local=local_input(edition.send_at), period_send_at=period_send_at(edition),
-        editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
+        send_at_local=local_input(edition.send_at), period_send_at=None if alert else period_send_at(edition),
+        # A held alert's subject may change until it goes out; its articles are those filed.
+        editable=edition.status in ((EditionStatus.DRAFT,) if alert else (EditionStatus.DRAFT, EditionStatus.APPROVED)),
+        alert=alert, minutes_left=minutes_left(edition, utcnow()) if alert else None,
         publisher=request.state.editor.role == "publisher",
     )
 
@@ -321,7 +326,9 @@ def resume(request: Request, edition_id: RowId, form: EditorForm = Depends(publi
 
 @router.post("/editions/{edition_id}/cancel")
 def cancel(request: Request, edition_id: RowId, form: EditorForm = Depends(publisher_form)) -> Response:
-    return _send_action(edition_id, form, "cancel", "cancelled")
+    held = get_edition(form.session, edition_id, items=False)
+    held = held.kind == EditionKind.ALERT and held.status == EditionStatus.DRAFT
+    return _send_action(edition_id, form, "cancel", "alert-cancelled" if held else "cancelled")
 
 
 @router.get("/api/editions/{edition_id}/checklist")

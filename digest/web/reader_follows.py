@@ -1,6 +1,7 @@
 """The preference page's other forms, behind the same signed link (`/p/{token}/...`): a followed
 topic's pace or its end, a pause (1, 2 or 4 weeks, or until a date), "digest only", the resume
-link every page shows while paused, and the page a "Follow <topic>" link opens. A link's GET
+link every page shows while paused, and the page a "Follow <topic>" link opens. And an alert's
+"stop these alerts" (`/unfollow/{alert_token}`, its one-click List-Unsubscribe). A link's GET
 shows a page with a button; only POST changes anything (mail scanners open links). Each change
 commits before the answer and is credited to the edition the link came from (`?e=`)."""
 
@@ -18,7 +19,8 @@ from digest.reports.attribution import credit_edition
 from digest.subscribers.follows import (follow, offered_follow, pause, pause_end, resume, set_digest_only,
                                         unfollow)
 from digest.subscribers.preferences import get_subscriber, paused_now
-from digest.subscribers.tokens import PREFERENCES, read_token
+from digest.subscribers.alert_unfollow import alert_follows, stop_alert_follows
+from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token, read_alert_unfollow, read_token
 from digest.web.ids import RowId
 from digest.web.pages import client_ip, db, page
 from digest.web.subscribers import preferences_page_for, via_edition
@@ -106,3 +108,30 @@ def follow_page(token: str, topic_id: RowId, e: str | None = None, session: Sess
                 pace=pace, digest_only=subscriber.digest_only, paused=paused,
                 paused_until=subscriber.paused_until if paused else None,
                 resume_url=f"/p/{token}/resume{via_edition(e)}", preferences_url=f"/p/{token}{via_edition(e)}")
+
+
+@router.get("/unfollow/{alert_token}", response_class=HTMLResponse)
+def stop_alerts_page(alert_token: str, session: Session = Depends(db)) -> HTMLResponse:
+    """An alert's "stop these alerts" link: the topics it would stop, and a button. Opening the
+    link changes nothing (mail scanners open links)."""
+    subscriber_id, edition_id = read_alert_unfollow(alert_token)
+    topics = alert_follows(session, subscriber_id, edition_id)
+    return page("stop_alerts.html", title="Stop these alerts", token=alert_token, topics=topics, done=False,
+                **_reader_links(subscriber_id))
+
+
+@router.post("/unfollow/{alert_token}", response_class=HTMLResponse)
+def stop_alerts_now(request: Request, alert_token: str, session: Session = Depends(db)) -> HTMLResponse:
+    """RFC 8058 one-click (and the page's button): the reader's alert follows on the alert's topics
+    go to pace digest, credited to the alert; they stay subscribed. Answers 200 and repeats harmlessly."""
+    subscriber_id, edition_id = read_alert_unfollow(alert_token)
+    topics = stop_alert_follows(session, subscriber_id, edition_id, source="web", ip=client_ip(request))
+    credit_edition(session, subscriber_id, str(edition_id), "web_preferences")
+    session.commit()
+    return page("stop_alerts.html", title="Alerts stopped", token=alert_token, topics=topics, done=True,
+                **_reader_links(subscriber_id))
+
+
+def _reader_links(subscriber_id: int) -> dict[str, str]:
+    return {"preferences_url": f"/p/{make_token(PREFERENCES, subscriber_id)}",
+            "unsubscribe_url": f"/u/{make_token(UNSUBSCRIBE, subscriber_id)}"}

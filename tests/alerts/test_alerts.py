@@ -216,3 +216,43 @@ def test_a_poll_through_the_worker_files_a_new_article_and_makes_its_alert(setti
     _release(alert_id)
     [message] = _by_reader(settings.OUTBOX_DIR)[ALERT_READER]
     assert message["Subject"] == "New on Georgia: Tbilisi Weighs a New Port"
+
+
+def test_the_alerts_one_click_unsubscribe_ends_only_that_alert_follow(settings, celery_worker, readers):
+    """The alert's List-Unsubscribe turns the reader's alert follows on its topics to pace digest:
+    they stay subscribed, keep Georgia in the digest, and the next digest plans them."""
+    from urllib.parse import urlsplit
+
+    from digest.store.models import AuditEntry, SendBatch, SubscriberStatus
+    from tests.factories import approved_edition, planned
+
+    alert_id = _collect(_new_article(readers["Georgia"], "Mtskheta"))
+    _release(alert_id)
+    [message] = _by_reader(settings.OUTBOX_DIR)[ALERT_READER]
+    one_click = urlsplit(message["List-Unsubscribe"].split(",")[0].strip(" <>"))
+    assert "Stop these alerts" in _text(message) and "Unsubscribe from everything" in _text(message)
+    assert one_click.geturl() in _text(message)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        page = client.get(one_click.path)  # a mail scanner opening the link changes nothing
+        assert page.status_code == 200 and "Stop these alerts" in page.text
+        with unit_of_work() as session:
+            assert session.scalar(select(Follow.pace).where(Follow.topic_id == readers["Georgia"],
+                                                            Follow.pace == Pace.DIGEST).where(
+                Follow.subscriber_id == select(Subscriber.id).where(Subscriber.email == ALERT_READER)
+                .scalar_subquery())) is None
+        answer = client.post(one_click.path, data={"List-Unsubscribe": "One-Click"})
+        assert answer.status_code == 200, answer.text
+        assert client.post(one_click.path, data={"List-Unsubscribe": "One-Click"}).status_code == 200  # repeats
+    with unit_of_work() as session:
+        reader = session.scalar(select(Subscriber).where(Subscriber.email == ALERT_READER))
+        assert reader.status == SubscriberStatus.CONFIRMED
+        assert session.scalars(select(Follow.pace).where(Follow.subscriber_id == reader.id)).all() == [Pace.DIGEST]
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "follow")).all()
+        assert entry.details["edition"] == alert_id and entry.details["pace"] == ["alert", "digest"]
+        reader_id = reader.id
+    digest_id = approved_edition()
+    planned(digest_id)
+    with unit_of_work() as session:
+        members = [m for batch in session.scalars(select(SendBatch).where(SendBatch.edition_id == digest_id))
+                   for m in batch.members]
+    assert reader_id in members

@@ -45,10 +45,15 @@ def _batch(recipients) -> OutgoingBatch:
 def test_the_body_is_json_dumps_of_the_personalizations_dicts(settings, monkeypatch, base_url, plain):
     monkeypatch.setenv("PUBLIC_BASE_URL", base_url)
     reset_caches()
-    links = ReaderLinks(3, 12)
+    links, alert_links = ReaderLinks(3, 12), ReaderLinks(4, 13, alert=True)
     assert links.alike.plain_links is plain  # plain links take the written path, others json.dumps
     readers = [links.recipient(40 + i, f"reader{i}@example.org", name)
                for i, name in enumerate([*NAMES, CONTROL_CHARACTERS])]
+    # An alert's readers carry one link more, their one-click List-Unsubscribe.
+    readers += [alert_links.recipient(60 + i, f"alert{i}@example.org", name) for i, name in enumerate(NAMES)]
+    assert "/unfollow/" in readers[-1].headers["List-Unsubscribe"]
+    assert "[%unfollow_url%]" in personalization(readers[-1])["substitutions"]
+    assert "[%unfollow_url%]" not in personalization(readers[0])["substitutions"]
     one_off = Recipient(reader_id=0, email="one@example.org", name='O"ne', values={}, headers={},
                         custom_args={"message": "confirm"})
     batch = _batch([*readers, one_off])

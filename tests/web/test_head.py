@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from digest.delivery.backends import get_sender
 from digest.delivery.memory import MemorySender
 from digest.store.db import unit_of_work
-from digest.store.models import Base, Topic, TopicKind
+from digest.clock import utcnow
+from digest.store.models import Base, Edition, EditionKind, EditionStatus, Topic, TopicKind
 from digest.subscribers.imports import keep_upload
-from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
+from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, alert_unfollow_maker, make_token
 from digest.web.app import app
 from tests.factories import approved_edition, polled_feed, send_now, subscribers
 from tests.web.editor_helpers import logged_in
@@ -52,10 +53,15 @@ def _sent(feed_server, sender) -> dict[str, str]:
         session.add(topic)
         session.flush()
         topic_id = topic.id
+        alert = Edition(kind=EditionKind.ALERT, cutoff_at=utcnow(), send_at=utcnow(), status=EditionStatus.DRAFT,
+                        subject="New on Georgia", preheader="", intro="", created_at=utcnow(), updated_at=utcnow())
+        session.add(alert)  # an alert's "stop these alerts" link
+        session.flush()
+        alert_id = alert.id
     return {"edition_id": str(edition_id), "subscriber_id": str(reader), "import_id": str(import_id),
             "topic_id": str(topic_id),
             "token": make_token(PREFERENCES, reader), "confirm": make_token(CONFIRM, reader),
-            "unsubscribe": make_token(UNSUBSCRIBE, reader)}
+            "unsubscribe": make_token(UNSUBSCRIBE, reader), "alert_token": alert_unfollow_maker(alert_id)(reader)}
 
 
 @pytest.fixture

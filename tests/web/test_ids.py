@@ -10,6 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from digest.subscribers.tokens import PREFERENCES, make_token
 from digest.web.app import app
 from tests.factories import draft_edition, polled_feed
 from tests.web.editor_helpers import csrf, logged_in
@@ -17,9 +18,9 @@ from tests.web.routes import app_routes
 
 OUT_OF_RANGE = ["2147483648", "9223372036854775808", "1" + "0" * 40, "0", "-1"]
 ID_PARAM = re.compile(r"\{(\w+_id)\}")
-# Values for the path's other parameters, so that only the id is wrong.
-# The id is refused before anything reads the other parameters (a reader's token is read after).
-OTHER_PARAMS = {"action": "pause", "token": "1.not-a-signed-token"}
+# Values for the path's other parameters, so that only the id is wrong (a reader's link token:
+# reader 1's, made when a test asks for it, under that test's SECRET_KEY).
+OTHER_PARAMS = {"action": "pause", "token": lambda: make_token(PREFERENCES, 1)}
 
 
 def _routes_with_ids() -> list[tuple[str, str, str]]:
@@ -34,7 +35,10 @@ def _routes_with_ids() -> list[tuple[str, str, str]]:
 def _path(template: str, bad: str, value: str, good: int) -> str:
     def fill(match: re.Match) -> str:
         name = match.group(1)
-        return value if name == bad else str(good) if name.endswith("_id") else OTHER_PARAMS[name]
+        if name == bad or name.endswith("_id"):
+            return value if name == bad else str(good)
+        other = OTHER_PARAMS[name]
+        return other() if callable(other) else other
     return re.sub(r"\{(\w+)\}", fill, template)
 
 
