@@ -366,8 +366,8 @@ class Follow(Base):
     pace: Mapped[Pace] = mapped_column(_enum(Pace), default=Pace.DIGEST)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    # An alert's audience: the followers of its topics at pace alert.
-    __table_args__ = (Index("ix_follows_topic_pace", "topic_id", "pace"),)
+    # An alert's audience: the followers of its topics at pace alert, a slice of readers at a time.
+    __table_args__ = (Index("ix_follows_topic_pace_subscriber", "topic_id", "pace", "subscriber_id"),)
 
 
 class Suppression(Base):
