@@ -28,6 +28,26 @@ sys.path.insert(0, str(REPO))
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def backend_cpu() -> float:
+    """CPU seconds of the PostgreSQL server process behind this process's pooled connection."""
+    from sqlalchemy import text
+
+    from bench.processes import cpu_seconds
+    from digest.store.db import unit_of_work
+
+    with unit_of_work() as session:
+        return cpu_seconds([session.scalar(text("SELECT pg_backend_pid()"))])
+
+
+def cpu_now() -> tuple[float, float]:
+    return time.process_time(), backend_cpu()
+
+
+def cpu_since(before: tuple[float, float]) -> str:
+    own, server = (after - then for after, then in zip(cpu_now(), before))
+    return f"CPU: this process {own:.2f} s, its PostgreSQL process {server:.2f} s"
+
+
 @contextmanager
 def counted():
     """The statements run inside the block (a list that fills as they run)."""
@@ -109,6 +129,7 @@ def audience_query(alert_id: int, slices: list[int]) -> None:
     from digest.store.models import Edition, PlanSlice
 
     found = 0
+    cpu = cpu_now()
     with unit_of_work() as session:
         edition = session.get(Edition, alert_id)
         _ = edition.items
@@ -122,7 +143,7 @@ def audience_query(alert_id: int, slices: list[int]) -> None:
             took = time.perf_counter() - started
         session.rollback()
     print(f"  audience query, {len(slices)} slices: {found:,} readers in {took:.3f} s, "
-          f"{len(statements)} statements ({len(statements) / len(slices):.0f} a slice)")
+          f"{len(statements)} statements ({len(statements) / len(slices):.0f} a slice); {cpu_since(cpu)}")
 
 
 def planning(alert_id: int, slices: list[int]) -> None:
@@ -133,17 +154,19 @@ def planning(alert_id: int, slices: list[int]) -> None:
     from digest.store.db import unit_of_work
     from digest.store.models import SendBatch
 
+    cpu = cpu_now()
     with counted() as statements:
         started = time.perf_counter()
         for number in slices:
             with unit_of_work() as session:
                 plan_slice(session, alert_id, number)
         took = time.perf_counter() - started
+    used = cpu_since(cpu)
     with unit_of_work() as session:
         readers, batches = session.execute(select(func.coalesce(func.sum(SendBatch.size), 0), func.count())
                                            .where(SendBatch.edition_id == alert_id)).one()
     print(f"  planning, {len(slices)} slices: {readers:,} readers in {batches} batches, {took:.3f} s, "
-          f"{len(statements)} statements ({len(statements) / len(slices):.0f} a slice)")
+          f"{len(statements)} statements ({len(statements) / len(slices):.0f} a slice); {used}")
 
 
 def explain(alert_id: int, slice_number: int) -> None:

@@ -455,6 +455,10 @@ class SendBatch(Base):
     variant: Mapped[str] = mapped_column(String(300))
     size: Mapped[int]  # readers when the batch was cut
     members: Mapped[list[int] | None] = mapped_column(ARRAY(Integer).with_variant(JSON(), "sqlite"))
+    # The lowest and highest member: an alert's daily cap, counted a slice of readers at a time,
+    # unnests only the batches that may hold the slice's readers (None: planned before 0017).
+    first_member_id: Mapped[int | None]
+    last_member_id: Mapped[int | None]
     state: Mapped[BatchState] = mapped_column(_enum(BatchState), default=BatchState.PENDING)
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_at: Mapped[dt.datetime | None]
