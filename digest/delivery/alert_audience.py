@@ -38,9 +38,19 @@ def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
         chosen.setdefault(subscriber_id, (chosen_format, set()))[1].add(article_id)
     received = editions_received(session, alerts_started_today(session, edition, now), *bounds)
     limit = get_settings().ALERT_MAX_PER_DAY
-    every = {item.article_id for item in edition.items}
-    return {subscriber_id: Variant(text_only=chosen_format == SubscriberFormat.TEXT,
-                                   articles=() if articles == every else tuple(sorted(articles)))
+    every = frozenset(item.article_id for item in edition.items)
+    # One Variant per distinct choice, not per reader (a slice of a million readers' list has
+    # thousands of readers and a handful of choices).
+    variants: dict[tuple[SubscriberFormat, frozenset[int]], Variant] = {}
+
+    def variant_of(chosen_format: SubscriberFormat, articles: set[int]) -> Variant:
+        choice = (chosen_format, frozenset(articles))
+        if choice not in variants:
+            variants[choice] = Variant(text_only=chosen_format == SubscriberFormat.TEXT,
+                                       articles=() if choice[1] == every else tuple(sorted(articles)))
+        return variants[choice]
+
+    return {subscriber_id: variant_of(chosen_format, articles)
             for subscriber_id, (chosen_format, articles) in chosen.items()
             if received.get(subscriber_id, 0) < limit}
 
