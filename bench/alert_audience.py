@@ -1,7 +1,7 @@
 """Finding an alert's audience among a million readers, on PostgreSQL.
 
     python bench/alert_audience.py [--subscribers 1000000] [--tags 50] [--alert-share 0.3]
-                                   [--article-tags 1,2] [--explain]
+                                   [--article-tags 1,2] [--lanes 1] [--explain]
 
 Seeds confirmed readers (COPY), tag topics, and 1 to 6 follows a reader drawn by Zipf's law over
 the tags, a share of them at pace alert, one reader in 300 'digest only'. One new article filed
@@ -146,27 +146,46 @@ def audience_query(alert_id: int, slices: list[int]) -> None:
           f"{len(statements)} statements ({len(statements) / len(slices):.0f} a slice); {cpu_since(cpu)}")
 
 
-def planning(alert_id: int, slices: list[int]) -> None:
-    """Every slice planned in this process, one after the other, as the workers' tasks do."""
-    from sqlalchemy import func, select
-
+def plan_lane(alert_id: int, slices: list[int]) -> tuple[int, str]:
+    """These slices planned one after the other, as a lane of the workers' tasks does: how many
+    statements, and the CPU used."""
     from digest.delivery.plan import plan_slice
-    from digest.store.db import unit_of_work
-    from digest.store.models import SendBatch
+    from digest.store.db import dispose_engines, unit_of_work
 
+    dispose_engines()  # a forked process opens its own connections
     cpu = cpu_now()
     with counted() as statements:
-        started = time.perf_counter()
         for number in slices:
             with unit_of_work() as session:
                 plan_slice(session, alert_id, number)
-        took = time.perf_counter() - started
-    used = cpu_since(cpu)
+    return len(statements), cpu_since(cpu)
+
+
+def planning(alert_id: int, slices: list[int], lanes: int) -> None:
+    """Every slice planned: in this process with one lane, else by forked processes (the
+    workers plan PLANNING_LANES slices at a time)."""
+    import multiprocessing
+
+    from sqlalchemy import func, select
+
+    from digest.store.db import dispose_engines, unit_of_work
+    from digest.store.models import SendBatch
+
+    started = time.perf_counter()
+    if lanes == 1:
+        results = [plan_lane(alert_id, slices)]
+    else:
+        dispose_engines()
+        with multiprocessing.get_context("fork").Pool(lanes) as pool:
+            results = pool.starmap(plan_lane, [(alert_id, slices[lane::lanes]) for lane in range(lanes)])
+    took = time.perf_counter() - started
+    statements = sum(count for count, _ in results)
+    used = "; ".join(cpu for _, cpu in results)
     with unit_of_work() as session:
         readers, batches = session.execute(select(func.coalesce(func.sum(SendBatch.size), 0), func.count())
                                            .where(SendBatch.edition_id == alert_id)).one()
-    print(f"  planning, {len(slices)} slices: {readers:,} readers in {batches} batches, {took:.3f} s, "
-          f"{len(statements)} statements ({len(statements) / len(slices):.0f} a slice); {used}")
+    print(f"  planning by {lanes} lane(s), {len(slices)} slices: {readers:,} readers in {batches} batches, {took:.3f} s, "
+          f"{statements} statements ({statements / len(slices):.0f} a slice); {used}")
 
 
 def explain(alert_id: int, slice_number: int) -> None:
@@ -206,6 +225,7 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=50)
     parser.add_argument("--alert-share", type=float, default=0.3)
     parser.add_argument("--article-tags", default="1,2", help="the article's tags by rank (1 most followed)")
+    parser.add_argument("--lanes", type=int, default=1, help="plan in this many processes at once (workers: 2)")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the audience of the middle slice")
     args = parser.parse_args()
 
@@ -225,7 +245,7 @@ def main() -> None:
         for name in ("first", "second"):  # the second's daily cap counts the first's batches
             alert_id, slices = opened_alert(tags, f"{name}-alert")
             audience_query(alert_id, slices)
-            planning(alert_id, slices)
+            planning(alert_id, slices, args.lanes)
             if args.explain:
                 explain(alert_id, slices[len(slices) // 2])
     finally:
