@@ -28,7 +28,7 @@ def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
         .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
         # The slice's bounds on the follow too: the index (topic, pace, reader) then reads only this
         # slice's followers, not every follower of the topic once per slice (a million readers:
-        # 100 slices each reading 280,000 follows took 52 s, against under a second).
+        # 100 slices each reading the 280,000 followers took 52 s; bounded, 8 ms a slice).
         .where(EditionItem.edition_id == edition.id, Follow.pace == Pace.ALERT, Follow.subscriber_id.between(*bounds),
                eligible_readers(now), Subscriber.digest_only.is_(False), Subscriber.id.between(*bounds))
         .distinct())

@@ -130,7 +130,7 @@ def _members_unnested(plan: dict) -> int:
 def test_the_daily_cap_of_a_slice_reads_only_the_batches_of_that_slice_s_readers(settings, monkeypatch):
     """A second alert today: the cap counts the first one's batches, but a slice reads only the
     batches holding readers of its own id range (a million readers: 100 slices each unnesting
-    the first alert's 257,000 members took 7 s more than the first alert)."""
+    the first alert's 257,000 members made the second alert's audience 11.6 s, the first's 4.5)."""
     if get_engine().dialect.name != "postgresql":
         pytest.skip("the executor's choices are PostgreSQL's")
     from tests.conftest import reset_caches
