@@ -142,8 +142,9 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
         return []
     batch_ids = list(session.scalars(
         insert(SendBatch).returning(SendBatch.id, sort_by_parameter_order=True),
-        [dict(edition_id=edition_id, variant=key, size=len(members), members=members, state=BatchState.PENDING,
-              attempts=0, created_at=now) for key, members in cuts]))
+        [dict(edition_id=edition_id, variant=key, size=len(members), members=members, first_member_id=min(members),
+              last_member_id=max(members), state=BatchState.PENDING, attempts=0, created_at=now)
+         for key, members in cuts]))
     return batch_ids if status == EditionStatus.SENDING else []
 
 

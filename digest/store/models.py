@@ -372,8 +372,8 @@ class Follow(Base):
     pace: Mapped[Pace] = mapped_column(_enum(Pace), default=Pace.DIGEST)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    # An alert's audience: the followers of its topics at pace alert.
-    __table_args__ = (Index("ix_follows_topic_pace", "topic_id", "pace"),)
+    # An alert's audience: the followers of its topics at pace alert, a slice of readers at a time.
+    __table_args__ = (Index("ix_follows_topic_pace_subscriber", "topic_id", "pace", "subscriber_id"),)
 
 
 class Suppression(Base):
@@ -461,6 +461,10 @@ class SendBatch(Base):
     variant: Mapped[str] = mapped_column(String(300))
     size: Mapped[int]  # readers when the batch was cut
     members: Mapped[list[int] | None] = mapped_column(ARRAY(Integer).with_variant(JSON(), "sqlite"))
+    # The lowest and highest member: an alert's daily cap, counted a slice of readers at a time,
+    # unnests only the batches that may hold the slice's readers (None: planned before 0017).
+    first_member_id: Mapped[int | None]
+    last_member_id: Mapped[int | None]
     state: Mapped[BatchState] = mapped_column(_enum(BatchState), default=BatchState.PENDING)
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_at: Mapped[dt.datetime | None]
