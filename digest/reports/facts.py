@@ -19,6 +19,7 @@ from digest.editions.lookup import get_edition
 from digest.ledger.states import reader_counts
 from digest.reports.counting import TIMELINE_HOURS
 from digest.store.models import Article, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink, Topic
+from digest.topics.keys import merged_target
 
 # A delivery the provider took: whatever became of it afterwards.
 HANDED_OVER = (DeliveryStatus.ACCEPTED, DeliveryStatus.DEFERRED, DeliveryStatus.DELIVERED,
@@ -153,7 +154,7 @@ def topic_clicks(session: Session, counts: dict[str, tuple[int, int]]) -> list[d
         wanted = {t.merged_into_id for t in found if t.merged_into_id is not None} - topics.keys()
     shown: dict[int, dict] = {}
     for topic_id, (readers, clicks) in counted.items():
-        topic = _merged_target(topics, topic_id)
+        topic = merged_target(topics.get(topic_id), topics.get)
         if topic is None:
             continue
         entry = shown.setdefault(topic.id, {"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name,
@@ -161,14 +162,6 @@ def topic_clicks(session: Session, counts: dict[str, tuple[int, int]]) -> list[d
         entry["unique_clicks"] += readers
         entry["clicks"] += clicks
     return sorted(shown.values(), key=lambda t: (-t["unique_clicks"], -t["clicks"], t["kind"], t["name"]))
-
-
-def _merged_target(topics: dict, topic_id: int):
-    topic, seen = topics.get(topic_id), set()
-    while topic is not None and topic.merged_into_id is not None and topic.id not in seen:
-        seen.add(topic.id)
-        topic = topics.get(topic.merged_into_id)
-    return topic
 
 
 def link_clicks(counts: dict[str, tuple[int, int]], limit: int = 50) -> list[dict]:

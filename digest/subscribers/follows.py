@@ -18,6 +18,7 @@ from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Follow
 from digest.store.upsert import insert_ignoring_duplicates
 from digest.subscribers.audit import audit
 from digest.subscribers.preferences import get_subscriber
+from digest.topics.keys import merged_target
 
 # The furthest a pause may reach: beyond a year the reader has left, and should unsubscribe.
 MAX_PAUSE = dt.timedelta(days=366)
@@ -41,10 +42,7 @@ def parse_pace(value: str | Pace) -> Pace:
 
 def _topic(session: Session, topic_id: int) -> Topic:
     """The topic an id names, an alias followed to the topic it was merged into."""
-    topic, seen = session.get(Topic, topic_id), set()
-    while topic is not None and topic.merged_into_id is not None and topic.id not in seen:
-        seen.add(topic.id)
-        topic = session.get(Topic, topic.merged_into_id)
+    topic = merged_target(session.get(Topic, topic_id), lambda merged_id: session.get(Topic, merged_id))
     if topic is None:
         raise NotFound(f"topic {topic_id} does not exist")
     return topic

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,15 +36,22 @@ def display_name(name: str) -> str:
     return _SPACES.sub(" ", shown).strip()[:NAME_LENGTH]
 
 
+def merged_target(topic: Topic | None, get: Callable[[int], Topic | None]) -> Topic | None:
+    """The topic an alias leads to (itself if it is no alias), through `get` (a session's or a
+    dict's); a loop of aliases stops where it closes."""
+    seen = set()
+    while topic is not None and topic.merged_into_id is not None and topic.id not in seen:
+        seen.add(topic.id)
+        topic = get(topic.merged_into_id)
+    return topic
+
+
 def find_topic(session: Session, kind: TopicKind, name: str) -> Topic:
     """The topic a reader or an editor names (an alias leads to the topic it was merged into);
     InputError naming it if there is none."""
     key = topic_key(name)
     topic = session.scalar(select(Topic).where(Topic.kind == kind, Topic.key == key)) if key else None
-    seen = set()
-    while topic is not None and topic.merged_into_id is not None and topic.id not in seen:
-        seen.add(topic.id)
-        topic = session.get(Topic, topic.merged_into_id)
+    topic = merged_target(topic, lambda topic_id: session.get(Topic, topic_id))
     if topic is None:
         raise InputError(f"{kind.value} {name[:80]!r}: no article names it")
     return topic
