@@ -1,9 +1,10 @@
 """What the benchmarks read of the machine's processes: CPU used, peak memory, PostgreSQL's
-server processes (Linux /proc)."""
+server processes (Linux /proc); and how they stop the worker processes they started."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -53,3 +54,11 @@ def children(pid: int) -> list[int]:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    """Ask every worker to stop at once, then wait for each (a warm shutdown takes a moment)."""
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=30)

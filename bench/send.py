@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.processes import children, cpu_seconds, peak_rss_mib, postgres_pids  # noqa: E402
+from bench.processes import children, cpu_seconds, peak_rss_mib, postgres_pids, stop_workers  # noqa: E402
 from bench.seed import approved_edition_for  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -152,10 +152,7 @@ def main() -> None:
         for n, worker in enumerate(workers):
             print(f"worker {n}: peak RSS {peak_rss_mib(worker.pid):.0f} MiB")
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=30)
+        stop_workers(workers)
         standin.__exit__(None, None, None)
         from digest.store.db import dispose_engines
 
