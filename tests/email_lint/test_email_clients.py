@@ -8,6 +8,7 @@ import tomllib
 from fnmatch import fnmatch
 
 import lxml.html
+import pytest
 
 from tests.email_lint.tools import HERE, run_check
 from tests.emails import every_html
@@ -33,6 +34,7 @@ def allowing(entries: list[dict], finding: dict) -> dict | None:
                  and any(fnmatch(finding["client"], pattern) for pattern in entry["clients"])), None)
 
 
+@pytest.mark.postgresql_only  # the messages' bytes are the same from either database
 def test_every_email_uses_only_what_the_clients_support_or_a_listed_fallback(every_message):
     emails = every_html(every_message)
     findings = run_check(["caniemail", *CLIENTS], emails)
@@ -66,6 +68,7 @@ def test_the_check_finds_what_an_email_should_not_use():
             ("display:flex", "outlook.windows")} <= unlisted
 
 
+@pytest.mark.postgresql_only  # the messages' bytes are the same from either database
 def test_padding_sits_on_table_cells_only(every_message):
     """Outlook for Windows pads only table cells: padding elsewhere would collapse there (the
     fallback allowed.toml names for `padding`)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.emails import every_html
 
@@ -24,6 +26,7 @@ OVERFLOW = """
 """
 
 
+@pytest.mark.postgresql_only  # the messages' bytes are the same from either database
 def test_every_email_fits_a_phone_without_its_style_element(every_message):
     from playwright.sync_api import sync_playwright
 
