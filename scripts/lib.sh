@@ -106,6 +106,21 @@ ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
+# ensure_email_lint: Node.js from Debian and the npm packages the tests check every email with
+# (caniemail's support data, html-validate: tests/email_lint/package.json), installed from the npm
+# registry as package-lock.json pins them, again when the lock file changes.
+ensure_email_lint() {
+    command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+    local folder=tests/email_lint stamp=tests/email_lint/node_modules/.installed wanted
+    wanted=$(sha256sum "$folder/package-lock.json" | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        say "installing the email checkers from the npm registry"
+        npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error >/dev/null ||
+            die "npm ci in $folder failed; see npm's messages above"
+        echo "$wanted" > "$stamp"
+    fi
+}
+
 # ensure_promtool: Prometheus' promtool from Debian's `prometheus` package, which the tests use to
 # check /metrics and the alert rules in deploy/prometheus. The package also installs a Prometheus
 # service; the tests never start it.

@@ -65,8 +65,9 @@ from tests.databases import scratch_postgres  # noqa: E402
 from tests.servers import FeedServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-# The browser fixtures, for the browser tests in tests/web and tests/reports.
-pytest_plugins = ["tests.browser"]
+# The browser fixtures, for the browser tests in tests/web and tests/reports; every email the
+# service writes, for tests/delivery and tests/email_lint.
+pytest_plugins = ["tests.browser", "tests.emails"]
 
 
 def reset_caches() -> None:

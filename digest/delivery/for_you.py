@@ -4,19 +4,25 @@ names of those topics at the top of their digest, before the sections that hold 
 It is one placeholder value per reader (`for_you` in placeholders), made when their batch is
 handed over, not a variant: a variant per combination of followed articles cost 740 renders and
 4,482 requests instead of 110 for 100,000 readers (bench/follow_variants.py), while the list is a
-few hundred bytes in each reader's personalization. One statement per batch reads the follows
-of its readers on the edition's articles; each distinct list is rendered once per batch.
+few hundred bytes in each reader's personalization. One statement per batch reads the follows of
+its readers on the edition's articles. The list's pieces (its heading, a line per article and
+its topics) are rendered and inlined with the email's own CSS once per batch, and a reader's list
+is their pieces joined.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
+import css_inline
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.editions.render import Variant, wrap_text
 from digest.editions.templates import email_environment
+from digest.resources import resource_dir
 from digest.store.models import Article, ArticleTopic, Edition, EditionItem, Follow, Topic
 from digest.store.upsert import among
 
@@ -34,8 +40,8 @@ class ForYou:
 
 
 NOTHING = ForYou("", "")
-# (article id, title, url, names of the reader's topics it is on), in edition order.
-Listed = tuple[tuple[int, str, str, tuple[str, ...]], ...]
+# An article as a reader's list shows it: (title, url, names of the reader's topics it is on).
+Line = tuple[str, str, tuple[str, ...]]
 
 
 def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
@@ -61,29 +67,77 @@ def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
             continue
         listed = articles.setdefault(subscriber_id, {})
         listed.setdefault(article_id, (title, url, []))[2].append(topic)
-    made: dict[Listed, ForYou] = {}
+    pieces = Pieces(variant.text_only)
+    made: dict[tuple[Line, ...], ForYou] = {}
     lists = {}
     for subscriber_id, listed in articles.items():
-        key = tuple((article_id, title, url, tuple(topics)) for article_id, (title, url, topics) in listed.items())
-        if key not in made:
-            made[key] = for_you(key, variant.text_only)
-        lists[subscriber_id] = made[key]
+        lines = tuple((title, url, tuple(topics)) for title, url, topics in listed.values())
+        if lines not in made:
+            made[lines] = pieces.list_of(lines)
+        lists[subscriber_id] = made[lines]
     return lists
 
 
-def for_you(listed: Listed, text_only: bool = False) -> ForYou:
-    """The list as both parts write it, cut to MAX_ARTICLES and MAX_BYTES ("and 3 more")."""
-    shown = len(listed) if len(listed) <= MAX_ARTICLES else MAX_ARTICLES - 1
-    while True:
-        made = _render(listed[:shown], len(listed) - shown, text_only)
-        if shown == 0 or len(made.text.encode()) + len(made.html.encode()) <= MAX_BYTES:
-            return made
-        shown -= 1
+class Pieces:
+    """The parts of the lists of one batch, each rendered once: the heading and the end, and a
+    line per (article, topics) as each part writes it."""
+
+    def __init__(self, text_only: bool):
+        self.text_only = text_only
+        self.lines: dict[Line, tuple[str, str]] = {}
+
+    def line(self, line: Line) -> tuple[str, str]:
+        if line not in self.lines:
+            title, url, topics = line
+            article = {"title": title, "url": url, "topics": topics}
+            self.lines[line] = (wrap_text(_macro("txt", "line")(article)),
+                                "" if self.text_only else _inlined(str(_macro("html", "line")(article))))
+        return self.lines[line]
+
+    def list_of(self, lines: tuple[Line, ...]) -> ForYou:
+        """The list as both parts write it, cut to MAX_ARTICLES and MAX_BYTES ("and 3 more")."""
+        shown = len(lines) if len(lines) <= MAX_ARTICLES else MAX_ARTICLES - 1
+        while True:
+            made = self._joined([self.line(line) for line in lines[:shown]], len(lines) - shown)
+            if shown == 0 or len(made.text.encode()) + len(made.html.encode()) <= MAX_BYTES:
+                return made
+            shown -= 1
+
+    def _joined(self, lines: list[tuple[str, str]], more: int) -> ForYou:
+        end = (more, not lines)
+        text = "".join([_text_piece("head"), *(text for text, _ in lines), _text_piece("end", *end)])
+        if self.text_only:
+            return ForYou(text, "")
+        return ForYou(text, "".join([_html_piece("head"), *(html for _, html in lines), _html_piece("end", *end)]))
 
 
-def _render(listed: Listed, more: int, text_only: bool) -> ForYou:
-    env = email_environment()
-    articles = [{"title": title, "url": url, "topics": topics} for _, title, url, topics in listed]
-    text = wrap_text(env.get_template("edition/_for_you.txt").render(articles=articles, more=more))
-    html = "" if text_only else env.get_template("edition/_for_you.html").render(articles=articles, more=more)
-    return ForYou(text + "\n", html)
+@lru_cache(maxsize=16)
+def _text_piece(name: str, more: int = 0, alone: bool = False) -> str:
+    if name == "head":
+        return wrap_text(str(_macro("txt", "head")())) + "\n"
+    if not more:
+        return "\n"  # the blank line before the first section's heading
+    return wrap_text(str(_macro("txt", "end")(more=more, alone=alone))) + "\n"
+
+
+@lru_cache(maxsize=16)
+def _html_piece(name: str, more: int = 0, alone: bool = False) -> str:
+    if name == "head":
+        return _inlined(str(_macro("html", "head")()))
+    return _inlined(str(_macro("html", "end")(more=more, alone=alone)))
+
+
+def _macro(part: str, name: str):
+    return getattr(email_environment().get_template(f"edition/_for_you.{part}").module, name)
+
+
+def _inlined(fragment: str) -> str:
+    """The fragment with the email's own rules inlined, as the rest of the email is (its classes
+    stay, for the dark-mode rules the email keeps in its <style>)."""
+    return css_inline.inline_fragment(fragment, _email_css(), load_remote_stylesheets=False)
+
+
+@lru_cache(maxsize=1)
+def _email_css() -> str:
+    base = (resource_dir("templates") / "email" / "_base" / "body.html").read_text()
+    return re.search(r"<style>(.*?)</style>", base, re.S).group(1)

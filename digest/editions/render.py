@@ -156,8 +156,9 @@ class TransactionalMail:
 
 @lru_cache(maxsize=1)
 def _inliner() -> css_inline.CSSInliner:
-    # Media queries (mobile and dark mode) cannot be inlined: keep the <style> block too.
-    return css_inline.CSSInliner(keep_style_tags=True, keep_at_rules=True, load_remote_stylesheets=False)
+    # Every rule is inlined (clients that drop <style> get the whole design); the media queries
+    # (phones, dark mode), which cannot be inlined, stay in a <style> of their own.
+    return css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @lru_cache(maxsize=1)

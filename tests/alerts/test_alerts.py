@@ -235,7 +235,7 @@ def test_the_alerts_one_click_unsubscribe_ends_only_that_alert_follow(settings, 
     _release(alert_id)
     [message] = _by_reader(settings.OUTBOX_DIR)[ALERT_READER]
     one_click = urlsplit(message["List-Unsubscribe"].split(",")[0].strip(" <>"))
-    assert "Stop these alerts" in _text(message) and "Unsubscribe from everything" in _text(message)
+    assert "Stop receiving these alerts" in _text(message) and "Unsubscribe from everything" in _text(message)
     assert one_click.geturl() in _text(message)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         page = client.get(one_click.path)  # a mail scanner opening the link changes nothing

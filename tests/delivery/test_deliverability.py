@@ -1,5 +1,5 @@
-"""Every message the service writes, as the bytes a reader's mail client receives: MIME-clean
-(checked on the raw bytes) and scored under 1.0 by SpamAssassin (Debian's, local tests only)."""
+"""Every message the service writes (tests/emails.py), as the bytes a reader's mail client receives:
+MIME-clean (checked on the raw bytes) and scored under 1.0 by SpamAssassin (Debian's, local tests only)."""
 
 from __future__ import annotations
 
@@ -7,62 +7,12 @@ import base64
 import quopri
 import re
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 from digest.checklist.spam import spam_report, spamassassin_installed
-from digest.delivery.outbox import OutboxSender
-from digest.delivery.proof import send_test
-from digest.editions.render import edition_sections
-from digest.sample.server import SAMPLE_FEED_PATH, make_server
-from digest.store.db import unit_of_work
-from digest.store.models import Edition
-from digest.delivery.confirmation import send_confirmation
-from digest.subscribers.lifecycle import add_subscriber
-from digest.subscribers.preferences import update_preferences
-from tests.factories import approved_edition, poll_url, send_now
-from tests.servers import serve_in_thread
+from tests.emails import every_html
 
 MAX_SPAM_SCORE = 1.0
-
-
-@pytest.fixture
-def sample_feed_url():
-    server = make_server(port=0)
-    serve_in_thread(server)
-    yield f"http://127.0.0.1:{server.server_port}{SAMPLE_FEED_PATH}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def every_message(settings, sample_feed_url) -> dict[str, bytes]:
-    """Each variant of an edition of the sample feed, a confirmation email and a test send."""
-    assert poll_url(sample_feed_url).error is None
-    edition_id = approved_edition()
-    with unit_of_work() as session:
-        sections = edition_sections(session.get(Edition, edition_id))
-        readers = {"all sections": add_subscriber(session, "all@example.org", name="Ada Reader", confirmed=True)}
-        readers["text only"] = add_subscriber(session, "text@example.org", name="Tom Reader", confirmed=True)
-        update_preferences(session, readers["text only"].id, sections=list(sections), format="text", paused=False)
-        for number, section in enumerate(sections):
-            reader = add_subscriber(session, f"section{number}@example.org", name="Sam Reader", confirmed=True)
-            update_preferences(session, reader.id, sections=[section], format="html", paused=False)
-            readers[f"section {section}"] = reader
-        pending = add_subscriber(session, "new@example.org", name="Nia Reader")
-        labels = {reader.email: label for label, reader in readers.items()}
-    outbox = OutboxSender(settings.OUTBOX_DIR)
-    send_now(edition_id, outbox)
-    with unit_of_work() as session:
-        send_confirmation(session, pending.id, outbox)
-        send_test(session.get(Edition, edition_id), ["editor@example.org"], outbox, requested_by="editor@example.org")
-    messages = {}
-    for path in sorted(Path(settings.OUTBOX_DIR).rglob("*.eml")):
-        raw = path.read_bytes()
-        to = str(message_from_bytes(raw, policy=policy.default)["To"])
-        messages[labels.get(to) or f"{path.parent.name} to {to}"] = raw
-    assert len(messages) == len(labels) + 2, sorted(messages)
-    return messages
 
 
 def test_every_message_is_mime_clean_on_the_wire(every_message):
@@ -202,14 +152,12 @@ def test_every_text_passes_wcag_aa_contrast_in_light_and_dark_mode(every_message
 
     from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
-    pages = {label: html_part(raw) for label, raw in every_message.items()}
+    pages = every_html(every_message)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         for scheme in ("light", "dark"):
             page = browser.new_page(viewport={"width": 700, "height": 900}, color_scheme=scheme)
             for label, html in pages.items():
-                if html is None:
-                    continue  # a text-only reader's message
                 page.set_content(html)
                 assert page.evaluate(LOW_CONTRAST_TEXT_JS) == [], f"{label}, {scheme} mode"
                 if label == "all sections":
@@ -218,7 +166,3 @@ def test_every_text_passes_wcag_aa_contrast_in_light_and_dark_mode(every_message
             page.close()
         browser.close()
 
-
-def html_part(raw: bytes) -> str | None:
-    part = message_from_bytes(raw, policy=policy.default).get_body(preferencelist=("html",))
-    return part.get_content() if part is not None else None

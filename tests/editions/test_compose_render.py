@@ -62,7 +62,7 @@ def test_rendering_inlines_css_escapes_titles_and_fills_readers(settings, feed_s
                              "preferences_url": "https://x.example/p/1.abc"})
     tree = lxml.html.fromstring(filled.html)
     assert not tree.xpath("//script"), "a title never becomes markup"
-    assert tree.xpath("//a[contains(@class,'article-title')]")[0].text_content() == hostile.title
+    assert tree.xpath("//h3[contains(@class,'article-title')]/a")[0].text_content() == hostile.title
     assert hostile.title in filled.text  # the text part is not HTML and is not escaped
     assert "Dear Zoë &lt;b&gt;&quot;O&#x27;Neil&quot;&lt;/b&gt;," in filled.html
     assert 'Dear Zoë <b>"O\'Neil"</b>,' in filled.text

@@ -1,5 +1,5 @@
 """An edition of the bundled sample feed, as a reader gets it: authors, dates and leads right in
-both parts, no byline in a lead, a page behind every "Read the article", the footer's wording."""
+both parts, no byline in a lead, a page behind every article link, the footer's wording."""
 
 from __future__ import annotations
 
@@ -66,21 +66,24 @@ def test_an_edition_of_the_sample_feed_reads_right_in_both_parts(settings, sampl
                              "preferences_url": "https://x.example/p/1"})
 
     tree = lxml.html.fromstring(filled.html)
-    assert [s.text_content() for s in tree.xpath("//div[contains(@class,'section-name')]")] == [
+    assert [h.text_content() for h in tree.xpath("//h1")] == ["Central Asia-Caucasus Analyst"]
+    assert [s.text_content() for s in tree.xpath("//h2[contains(@class,'section-name')]")] == [
         "Analytical Articles", "Field Reports"]
-    blocks = tree.xpath("//div[contains(@class,'article')][a[contains(@class,'article-title')]]")
+    blocks = tree.xpath("//table[contains(@class,'article')]")
     assert len(blocks) == len(EXPECTED)
     for block in blocks:
-        title = block.xpath(".//a[contains(@class,'article-title')]")[0].text_content()
+        title = block.xpath(".//h3[contains(@class,'article-title')]/a")[0].text_content()
         authors, _, _ = _expected(title)
-        meta = block.xpath(".//div[contains(@class,'article-meta')]")[0].text_content()
+        meta = block.xpath(".//p[contains(@class,'article-meta')]")[0].text_content()
         assert meta.startswith(authors + " ·") and "2026" in meta, (title, meta)
         lead = " ".join(block.xpath(".//div[contains(@class,'article-summary')]")[0].text_content().split())
         assert 20 <= len(lead.split()) <= LEAD_WORDS, title
         assert re.search(r"[.!?”’…]$", lead), (title, lead)
         assert not any(word in lead for word in BYLINE_WORDS), (title, lead)
         assert not block.xpath(".//div[contains(@class,'article-summary')]//img")
-        assert block.xpath(".//a[contains(@class,'read-more')]")[0].text_content().startswith("Read the article")
+        # The link says where it goes, as seen and as heard (no aria-label that differs).
+        [read] = block.xpath(".//p[contains(@class,'read-more')]/a")
+        assert read.text_content() == f"Read: {title}" and read.get("aria-label") is None
 
     text = filled.text
     for title, article in stored.items():

@@ -98,7 +98,7 @@ def test_the_email_structure_holds(settings):
     assert not [h for h in tree.xpath("//a/@href") if not h.startswith(("https://", "http://", "[%"))]
     assert tree.xpath("//strong[text()='this']")
     for title, url in titles:
-        assert tree.xpath(f"//a[@href='{url}' and contains(@class,'article-title')]")
+        assert tree.xpath(f"//h3[contains(@class,'article-title')]/a[@href='{url}']")
         assert title in rendered.text and url in rendered.text
     assert "[%unsubscribe_url:html%]" in tree.xpath("//td[contains(@class,'footer')]//a/@href")
     assert "Unsubscribe: [%unsubscribe_url%]" in rendered.text
