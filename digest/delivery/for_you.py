@@ -91,7 +91,7 @@ class Pieces:
             title, url, topics = line
             article = {"title": title, "url": url, "topics": topics}
             self.lines[line] = (wrap_text(_macro("txt", "line")(article)),
-                                "" if self.text_only else _inlined(str(_macro("html", "line")(article))))
+                                "" if self.text_only else _inlined(str(_macro("html", "line")(article))).strip() + "\n")
         return self.lines[line]
 
     def list_of(self, lines: tuple[Line, ...]) -> ForYou:
@@ -108,7 +108,8 @@ class Pieces:
         text = "".join([_text_piece("head"), *(text for text, _ in lines), _text_piece("end", *end)])
         if self.text_only:
             return ForYou(text, "")
-        return ForYou(text, "".join([_html_piece("head"), *(html for _, html in lines), _html_piece("end", *end)]))
+        before, after = _html_frame(*end)
+        return ForYou(text, "".join([before, *(html for _, html in lines), after]))
 
 
 @lru_cache(maxsize=16)
@@ -120,11 +121,15 @@ def _text_piece(name: str, more: int = 0, alone: bool = False) -> str:
     return wrap_text(str(_macro("txt", "end")(more=more, alone=alone))) + "\n"
 
 
+# Where the frame's lines go: inlined whole (a fragment with its table open would be closed by
+# the parser), then cut there.
+LINES = "@@LINES@@"
+
+
 @lru_cache(maxsize=16)
-def _html_piece(name: str, more: int = 0, alone: bool = False) -> str:
-    if name == "head":
-        return _inlined(str(_macro("html", "head")()))
-    return _inlined(str(_macro("html", "end")(more=more, alone=alone)))
+def _html_frame(more: int, alone: bool) -> tuple[str, str]:
+    before, after = _inlined(str(_macro("html", "frame")(more=more, alone=alone))).split(LINES)
+    return before.strip() + "\n", after.strip() + "\n"
 
 
 def _macro(part: str, name: str):
