@@ -51,31 +51,52 @@ def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
     variant = Variant.from_key(variant_key)
     if variant.articles or not subscriber_ids:  # an alert's variant: it is the reader's articles already
         return {}
-    already_sent = {article_id for article_id, _ in variant.already_sent}
+    # Ids only (a batch's readers follow about 3,000 (article, topic) pairs): the few articles'
+    # and topics' texts are read once, below, if anyone follows anything.
     rows = session.connection().execute(
-        select(Follow.subscriber_id, Article.id, Article.title, Article.url, Article.section, Topic.name)
+        select(Follow.subscriber_id, ArticleTopic.article_id, Follow.topic_id)
         .join(ArticleTopic, ArticleTopic.topic_id == Follow.topic_id)
         .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
-        .join(Article, Article.id == EditionItem.article_id)
-        .join(Topic, Topic.id == Follow.topic_id)
         .where(EditionItem.edition_id == edition.id, among(session, Follow.subscriber_id, subscriber_ids))
-        .order_by(Follow.subscriber_id, EditionItem.position, Topic.name)
+        .order_by(Follow.subscriber_id, EditionItem.position, Follow.topic_id)
     ).all()
-    articles: dict[int, dict[int, tuple[str, str, list[str]]]] = {}
-    for subscriber_id, article_id, title, url, section, topic in rows:
-        if article_id in already_sent or (variant.sections and (section or "Articles") not in variant.sections):
-            continue
-        listed = articles.setdefault(subscriber_id, {})
-        listed.setdefault(article_id, (title, url, []))[2].append(topic)
+    if not rows:
+        return {}
+    articles, topics = _texts(session, edition, variant)
+    followed: dict[int, dict[int, list[int]]] = {}
+    for subscriber_id, article_id, topic_id in rows:
+        if article_id in articles:
+            followed.setdefault(subscriber_id, {}).setdefault(article_id, []).append(topic_id)
     pieces = Pieces(variant.text_only)
-    made: dict[tuple[Line, ...], ForYou] = {}
+    made: dict[tuple, ForYou] = {}
     lists = {}
-    for subscriber_id, listed in articles.items():
-        lines = tuple((title, url, tuple(topics)) for title, url, topics in listed.values())
-        if lines not in made:
-            made[lines] = pieces.list_of(lines)
-        lists[subscriber_id] = made[lines]
+    for subscriber_id, listed in followed.items():
+        key = tuple((article_id, *topic_ids) for article_id, topic_ids in listed.items())
+        if key not in made:
+            made[key] = pieces.list_of(tuple(
+                (*articles[article_id], tuple(sorted(topics[topic_id] for topic_id in topic_ids)))
+                for article_id, topic_ids in listed.items()))
+        lists[subscriber_id] = made[key]
     return lists
+
+
+def _texts(session: Session, edition: Edition, variant: Variant) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
+    """The titles and links of the edition's articles the variant shows in its sections (not those
+    already sent), and the names of their topics."""
+    already_sent = {article_id for article_id, _ in variant.already_sent}
+    rows = session.connection().execute(
+        select(Article.id, Article.title, Article.url, Article.section, Topic.id, Topic.name)
+        .join(EditionItem, EditionItem.article_id == Article.id)
+        .join(ArticleTopic, ArticleTopic.article_id == Article.id)
+        .join(Topic, Topic.id == ArticleTopic.topic_id)
+        .where(EditionItem.edition_id == edition.id)
+    ).all()
+    articles, topics = {}, {}
+    for article_id, title, url, section, topic_id, name in rows:
+        topics[topic_id] = name
+        if article_id not in already_sent and (not variant.sections or (section or "Articles") in variant.sections):
+            articles[article_id] = (title, url)
+    return articles, topics
 
 
 class Pieces:
