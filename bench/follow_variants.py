@@ -1,4 +1,4 @@
-"""How many digest variants readers' follows make, and what they cost against today's edition.
+"""What readers' follows cost a digest against today's edition: variants, planning, and sending.
 
     python bench/follow_variants.py [--subscribers 100000] [--tags 50] [--zipf 1.0] [--text-share 0.15]
 
@@ -6,8 +6,9 @@ An edition of 12 articles, each filed under 1-3 of `--tags` tags; every reader f
 drawn from a Zipf distribution (the first tags are the popular countries and themes), and
 `--text-share` of them read text only. Plans every slice on PostgreSQL (a scratch database at
 BENCH_POSTGRES_URL, as bench/plan.py) with the follows and without them (today's edition), then
-prints the distinct variants, their renders (bench/render.py style), the send batches (one
-provider request each) and the planning times.
+prints the distinct variants, the send batches (one provider request each), the planning times,
+and what making every batch's SendGrid request costs: each reader's "For you" list (read per
+batch, rendered once per distinct list in a batch) and the request bytes.
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ def add_tags_and_follows(edition_id: int, tags: int, exponent: float, text_share
     return len(follows)
 
 
-def plan_all(edition_id: int) -> tuple[float, dict[str, int]]:
-    """Start the edition and plan every slice in one process; the seconds it took and the readers
-    per variant. Leaves the edition approved again, with only its approved render, for a rerun."""
+def plan_all(edition_id: int) -> tuple[float, dict[str, int], tuple[float, int, int]]:
+    """Start the edition and plan every slice in one process; the seconds it took, the readers
+    per variant and what making the requests cost (sending_cost). Leaves the edition approved
+    again, with only its approved render, for a rerun."""
     from sqlalchemy import delete, func, select, update
 
     from digest.delivery.plan import open_edition, plan_slice, release_edition
@@ -85,25 +87,43 @@ def plan_all(edition_id: int) -> tuple[float, dict[str, int]]:
         readers = dict(session.execute(select(SendBatch.variant, func.sum(SendBatch.size))
                                        .where(SendBatch.edition_id == edition_id).group_by(SendBatch.variant)).all())
         batches = session.scalar(select(func.count()).where(SendBatch.edition_id == edition_id))
+        sending = sending_cost(session, edition_id)
         for table in (SendBatch, PlanSlice):
             session.execute(delete(table).where(table.edition_id == edition_id))
         session.execute(delete(EditionRender).where(EditionRender.edition_id == edition_id,
                                                     EditionRender.variant != DEFAULT_VARIANT.key))
         session.execute(update(Edition).where(Edition.id == edition_id).values(status=EditionStatus.APPROVED))
-    return seconds, {"batches": batches, **{key: int(count) for key, count in readers.items()}}
+    return seconds, {"batches": batches, **{key: int(count) for key, count in readers.items()}}, sending
 
 
-def render_all(edition_id: int, keys: list[str]) -> float:
+def sending_cost(session, edition_id: int) -> tuple[float, int, int]:
+    """Every planned batch's outgoing message and SendGrid request body made as a worker makes
+    them: the CPU seconds, the request bytes, and the readers given a "For you" list."""
+    from sqlalchemy import select
+
+    from digest.delivery.outgoing import outgoing_batch
+    from digest.delivery.sendgrid import request_body
     from digest.editions.lookup import get_edition
-    from digest.editions.render import Variant, render_edition
-    from digest.store.db import unit_of_work
+    from digest.editions.render import RenderedEdition
+    from digest.ledger.writer import Waiting
+    from digest.store.models import EditionRender, SendBatch, Subscriber
 
-    with unit_of_work() as session:
-        edition = get_edition(session, edition_id)
-        started = time.perf_counter()
-        for key in keys:
-            render_edition(edition, Variant.from_key(key))
-        return time.perf_counter() - started
+    edition = get_edition(session, edition_id, items=False)
+    renders = {row.variant: RenderedEdition(row.subject, row.html, row.text) for row in session.scalars(
+        select(EditionRender).where(EditionRender.edition_id == edition_id))}
+    seconds, size, listed = 0.0, 0, 0
+    for batch_id, variant, members in session.execute(select(SendBatch.id, SendBatch.variant, SendBatch.members)
+                                                      .where(SendBatch.edition_id == edition_id)).all():
+        readers = [Waiting(None, *row) for row in session.execute(
+            select(Subscriber.id, Subscriber.email, Subscriber.name).where(Subscriber.id.in_(members))
+            .order_by(Subscriber.id)).all()]
+        started = time.process_time()
+        outgoing = outgoing_batch(session, edition, renders[variant], variant, batch_id, readers)
+        body = request_body(outgoing)
+        seconds += time.process_time() - started
+        size += len(body)
+        listed += sum(1 for reader in outgoing.recipients if reader.for_you_text)
+    return seconds, size, listed
 
 
 def main() -> None:
@@ -129,21 +149,20 @@ def main() -> None:
         upgrade(database_url)
         edition_id = approved_edition_for(args.subscribers)
         follows = add_tags_and_follows(edition_id, args.tags, args.zipf, args.text_share)
-        followed_seconds, followed = plan_all(edition_id)
+        followed_seconds, followed, followed_sending = plan_all(edition_id)
         with unit_of_work() as session:
             session.execute(delete(Follow))
-        today_seconds, today = plan_all(edition_id)
-        keys = {name: [key for key in plan if key != "batches"] for name, plan in (("follows", followed), ("today", today))}
-        for_you = {key.split(">sent")[0].rsplit(":", 1)[0] for key in keys["follows"]}
+        today_seconds, today, today_sending = plan_all(edition_id)
         print(f"{args.subscribers:,} readers, {follows:,} follows of {args.tags} tags (Zipf s={args.zipf}, 1-6 each), "
               f"{args.text_share:.0%} text only; an edition of 12 articles")
-        for name, seconds, plan in (("today", today_seconds, today), ("follows", followed_seconds, followed)):
-            renders = render_all(edition_id, keys[name])
-            sizes = sorted((count for key, count in plan.items() if key != "batches"), reverse=True)
-            print(f"{name:8}: {len(keys[name]):4} variants ({len(for_you) if name == 'follows' else 1} "
-                  f"'For you' sets), renders {renders:.2f} s ({renders / len(keys[name]) * 1000:.1f} ms each); "
-                  f"{plan['batches']:,} send batches (mean {args.subscribers / plan['batches']:.0f} readers); "
-                  f"planning every slice (renders included) {seconds:.2f} s; largest variants {sizes[:3]}")
+        for name, seconds, plan, (cpu, size, listed) in (("today", today_seconds, today, today_sending),
+                                                          ("follows", followed_seconds, followed, followed_sending)):
+            variants = [key for key in plan if key != "batches"]
+            print(f"{name:8}: {len(variants)} variants, {plan['batches']:,} send batches "
+                  f"(mean {args.subscribers / plan['batches']:.0f} readers); planning every slice {seconds:.2f} s; "
+                  f"making every request {cpu:.2f} s CPU ({cpu / args.subscribers * 1e6:.1f} us a reader), "
+                  f"{size / 1e6:.1f} MB ({size / args.subscribers:.0f} bytes a reader); "
+                  f"{listed:,} readers with a 'For you' list")
     finally:
         dispose_engines()
         drop()

@@ -120,11 +120,6 @@ class Settings(BaseSettings):
     # reader receives at most ALERT_MAX_PER_DAY alerts a day (local day in PUBLICATION_TZ).
     ALERT_HOLD_MINUTES: int = Field(default=30, ge=0)
     ALERT_MAX_PER_DAY: int = Field(default=2, ge=1)
-    # The digest knows the reader: "For you" (the articles on topics they follow) first, and the
-    # articles an alert brought them under "Already sent to you". Off by default: each distinct
-    # combination is a variant of its own, rendered and sent in requests of its own, and 100,000
-    # readers with follows made 740 variants and 41 times the requests (bench/RESULTS.md).
-    DIGEST_FOR_YOU: bool = False
     SECTION_ORDER: list[str] = [
         "Analytical Articles",
         "Feature Articles",

@@ -153,12 +153,28 @@ def _empty_tables(url: str) -> None:
     engine.dispose()
 
 
+def _forget_queued_messages() -> None:
+    """Drop the messages an earlier test left in this test process's Redis database (queued, or
+    taken by a worker since stopped or killed). The tables restart their ids, so an earlier
+    test's `send_confirmation` for subscriber 2 would otherwise mail this test's second reader."""
+    import redis
+
+    from kombu.transport.redis import Channel
+
+    from digest.ops.queues import UNACKED_KEY, queue_keys
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.delete(*(key for queue in QUEUES for key in queue_keys(queue)), UNACKED_KEY, Channel.unacked_index_key)
+    client.close()
+
+
 @pytest.fixture
 def settings(service_env, monkeypatch):
-    """Settings pointing at a freshly emptied database and outbox."""
+    """Settings pointing at a freshly emptied database and outbox, and no message left queued."""
     for name, value in service_env.items():
         monkeypatch.setenv(name, value)
     _empty_tables(service_env["DATABASE_URL"])
+    _forget_queued_messages()
     outbox = Path(service_env["OUTBOX_DIR"])
     shutil.rmtree(outbox, ignore_errors=True)
     outbox.mkdir(parents=True)

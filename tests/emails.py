@@ -16,7 +16,6 @@ from sqlalchemy import select
 from digest.alerts.compose import collect_new_articles
 from digest.alerts.release import release_held_alerts
 from digest.clock import utcnow
-from digest.config import get_settings
 from digest.delivery.confirmation import send_confirmation
 from digest.delivery.outbox import OutboxSender
 from digest.delivery.proof import send_test
@@ -42,10 +41,8 @@ def sample_feed_url():
 
 
 @pytest.fixture
-def every_message(settings, sample_feed_url, monkeypatch) -> dict[str, bytes]:
+def every_message(settings, sample_feed_url) -> dict[str, bytes]:
     """Label -> raw message, one for each distinct email a reader or editor can get."""
-    monkeypatch.setenv("DIGEST_FOR_YOU", "true")
-    get_settings.cache_clear()
     assert poll_url(sample_feed_url).error is None
     with unit_of_work() as session:
         readers = {"all sections": add_subscriber(session, "all@example.org", name="Ada Reader", confirmed=True)}

@@ -3,7 +3,7 @@
 `POST /v3/mail/send` checks what SendGrid documents: bearer auth (401 with SendGrid's body), at
 most 1000 personalizations and 1000 recipients, each address once per request, `from`, `subject`
 and `content` required, text/plain before text/html, string-only `custom_args` and
-`substitutions`, reserved header names refused; 202 with an `X-Message-Id`, or errors as
+`substitutions` (at most 10,000 bytes of them per personalization), reserved header names refused; 202 with an `X-Message-Id`, or errors as
 `{"errors": [{"message", "field", "help"}]}`. It can inject 429 (with `X-RateLimit-*`), 5xx,
 slow answers and dropped connections; it counts every message per address; and it can post
 signed Event Webhook requests back, as SendGrid does. Also `POST /v3/mail/batch` and
@@ -28,6 +28,9 @@ from tests.servers import serve_in_thread
 
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
+# mail/send's reference: "the total collective size of your substitutions may not exceed 10,000
+# bytes per personalization object" (keys counted too, to be safe).
+MAX_SUBSTITUTION_BYTES = 10_000
 RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
                     "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc"}
 UNAUTHORIZED = {"errors": [{"field": None, "message": "The provided authorization grant is invalid, "
@@ -71,6 +74,10 @@ def check_mail_send(body: dict) -> None:
         for name in ("custom_args", "substitutions"):
             if any(not isinstance(v, str) for v in (p.get(name) or {}).values()):
                 raise Invalid("Invalid type. Expected: string, given: object.", f"{where}.{name}")
+        substitutions = p.get("substitutions") or {}
+        if sum(len(key.encode()) + len(value.encode()) for key, value in substitutions.items()) > MAX_SUBSTITUTION_BYTES:
+            raise Invalid("The total size of substitutions may not exceed 10,000 bytes per personalization.",
+                          f"{where}.substitutions")
         for header in p.get("headers") or {}:
             if header.lower() in RESERVED_HEADERS:
                 raise Invalid(f"The header {header} is reserved.", f"{where}.headers")

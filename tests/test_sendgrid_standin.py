@@ -58,6 +58,8 @@ def _person(i: int) -> dict:
      "personalizations.0.substitutions"),
     (_body(personalizations=[{"to": [{"email": "a@example.org"}], "headers": {"Subject": "x"}}]),
      "personalizations.0.headers"),
+    (_body(personalizations=[{"to": [{"email": "a@example.org"}], "substitutions": {"-a-": "x" * 9_000, "-b-": "y" * 995}}]),
+     "personalizations.0.substitutions"),
 ])
 def test_what_sendgrid_refuses_is_refused(standin, body, field):
     answer = _post(standin, body)

@@ -72,7 +72,11 @@ def poll_due_feeds(self) -> int:
 def poll_feed(self, feed_id: int) -> dict:
     result = poll.poll_feed(self.session, feed_id)
     # In the poll's unit of work: the new articles and the alert they join commit together.
-    collect_new_articles(self.session, list(result.new_ids), utcnow())
+    alert = collect_new_articles(self.session, list(result.new_ids), utcnow())
+    if alert is not None and alert.hold_until is not None and alert.hold_until > utcnow():
+        # The slow checks (links, spam score) run during the hold, for its content as it is now;
+        # the release reads their results if they are in by then (their findings only warn).
+        enqueue(self.session, check_edition, alert.id)
     if result.error:
         log.warning("feed %s failed: %s", feed_id, result.error)
     return {"feed_id": feed_id, "new": result.new, "updated": result.updated,

@@ -21,8 +21,10 @@ RELEASED_BY = "alert hold"
 def release_held_alerts(session: Session, now: dt.datetime) -> list[int]:
     """Approve the alerts whose hold has ended; returns their ids (now due: the tick starts them).
 
-    Only the checklist's fast checks run (content, size, subject, compliance of the message as
-    sent): the links and the spam score take tens of seconds, which a beat tick must not wait."""
+    The checklist's fast checks run here (content, size, subject, compliance of the message as
+    sent); the links and the spam score take tens of seconds, which a beat tick must not wait:
+    they ran during the hold (the poll queues them), and their findings, if in for this content,
+    are part of the approval's warnings (they never block)."""
     held = session.scalars(
         select(Edition).where(Edition.kind == EditionKind.ALERT, Edition.status == EditionStatus.DRAFT,
                               Edition.hold_until <= now)

@@ -20,7 +20,8 @@ from digest.checklist.spam import TIMEOUT_SECONDS as SPAM_TIMEOUT_SECONDS, SpamC
 from digest.config import get_settings
 from digest.delivery.message import Recipient
 from digest.delivery.mime import build_mime
-from digest.delivery.outgoing import edition_batch, reader_recipient
+from digest.delivery import for_you
+from digest.delivery.outgoing import FOR_YOU_MARKER, edition_batch, reader_recipient
 from digest.editions.preview import preview_facts
 from digest.editions.render import RenderedEdition, render_edition
 from digest.feeds.links import http_url
@@ -38,7 +39,8 @@ def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
     rendered, recipient, raw = sample_message(edition)
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)
     filled = rendered.fill(recipient.values)
-    checks = [size_check(len(filled.html.encode())), subject_check(filled.subject),
+    personal = for_you.MAX_BYTES if recipient.alike.for_you else 0
+    checks = [size_check(len(filled.html.encode()), personal), subject_check(filled.subject),
               preheader_check(edition.preheader), articles_check(edition), images_check(edition),
               *compliance_checks(message, recipient, settings.POSTAL_ADDRESS),
               links_check(edition, rendered.content_hash, filled, wait),
@@ -50,7 +52,7 @@ def sample_message(edition: Edition) -> tuple[RenderedEdition, Recipient, bytes]
     """The edition as the sample reader would receive it: rendered, their recipient, the MIME bytes."""
     rendered = render_edition(edition)
     recipient = reader_recipient(edition.id, SAMPLE_ID, SAMPLE_ID, SAMPLE_READER, None,
-                                 alert=edition.kind == EditionKind.ALERT)
+                                 alert=edition.kind == EditionKind.ALERT, for_you=FOR_YOU_MARKER in rendered.text)
     return rendered, recipient, build_mime(edition_batch(edition, rendered, [recipient]), recipient).as_bytes()
 
 

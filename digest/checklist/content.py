@@ -21,8 +21,12 @@ PREHEADER_SHOWN_CHARS = 140
 LEAD_MIN_WORDS = 10
 
 
-def size_check(html_bytes: int) -> Check:
+def size_check(html_bytes: int, personal_bytes: int = 0) -> Check:
+    """`personal_bytes`: the most a reader's own part (their "For you" list) may add."""
     size = f"{html_bytes / 1024:.1f} KB of HTML"
+    if personal_bytes:
+        size += f" and up to {personal_bytes / 1024:.1f} KB of a reader's own list"
+    html_bytes += personal_bytes
     if html_bytes > GMAIL_CLIP_BYTES:
         return Check("size", "HTML size", WARNING,
                      f"{size}: over Gmail's {GMAIL_CLIP_BYTES // 1024} KB, so Gmail clips it and hides its end, "

@@ -1,7 +1,7 @@
-"""What a digest shows a reader beyond their sections and format: the edition's articles on the
-topics they follow, first under "For you", and those an alert already brought them, listed under
-"Already sent to you" with the alert's local date. Read for a whole slice in a fixed number of
-statements, whatever its readers."""
+"""What a digest's variant holds beyond a reader's sections and format: the articles an alert
+already brought them, listed under "Already sent to you" with the alert's local date. Read for a
+whole slice in a fixed number of statements, whatever its readers. (Their "For you" list is
+theirs alone, not a variant's: delivery/for_you.py.)"""
 
 from __future__ import annotations
 
@@ -11,23 +11,7 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.editions.render import DEFAULT_VARIANT, Variant
 from digest.ledger.states import alerts_received
-from digest.store.models import ArticleTopic, Edition, EditionItem, EditionKind, Follow
-
-
-def followed_articles(session: Session, edition: Edition, bounds: tuple[int, int]) -> dict[int, frozenset[int]]:
-    """Per reader of the slice who follows a topic (at any pace) of one of the edition's articles:
-    those articles."""
-    rows = session.connection().execute(
-        select(Follow.subscriber_id, EditionItem.article_id)
-        .join(ArticleTopic, ArticleTopic.topic_id == Follow.topic_id)
-        .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
-        .where(EditionItem.edition_id == edition.id, Follow.subscriber_id.between(*bounds))
-        .distinct()
-    ).all()
-    followed: dict[int, set[int]] = {}
-    for subscriber_id, article_id in rows:
-        followed.setdefault(subscriber_id, set()).add(article_id)
-    return {subscriber_id: frozenset(articles) for subscriber_id, articles in followed.items()}
+from digest.store.models import Edition, EditionItem, EditionKind
 
 
 def alerted_articles(session: Session, edition: Edition, bounds: tuple[int, int]) -> dict[int, dict[int, str]]:

@@ -82,6 +82,9 @@ class EditionReaders(NamedTuple):
     # Every reader's links are plain (is_plain): whoever made them checked the parts they share,
     # and a signed token is URL-safe text.
     plain_links: bool
+    # The render has a "For you" placeholder: every reader's table fills it, if only with nothing
+    # (SendGrid leaves a key it is not given in the message as it is).
+    for_you: bool = False
 
 
 class EditionReader(NamedTuple):
@@ -97,6 +100,9 @@ class EditionReader(NamedTuple):
     # An alert's reader: the link that ends their alert follows on its topics, which is then the
     # one-click List-Unsubscribe (the footer keeps "unsubscribe from everything"). "" otherwise.
     unfollow_url: str = ""
+    # A digest's reader: their "For you" list, as text and as HTML (delivery/for_you.py).
+    for_you_text: str = ""
+    for_you_html: str = ""
 
     @property
     def values(self) -> dict[str, str]:
@@ -104,6 +110,8 @@ class EditionReader(NamedTuple):
                   "preferences_url": self.preferences_url}
         if self.unfollow_url:
             values["unfollow_url"] = self.unfollow_url
+        if self.alike.for_you:
+            values["for_you"], values["for_you_html"] = self.for_you_text, self.for_you_html
         return values
 
     @property

@@ -22,7 +22,7 @@ from digest.delivery.send import finish_edition_if_complete
 from digest.editions.approve import void_approval
 from digest.editions.lookup import get_edition
 from digest.delivery.alert_audience import alert_readers
-from digest.delivery.digest_audience import alerted_articles, followed_articles
+from digest.delivery.digest_audience import alerted_articles
 from digest.editions.render import DEFAULT_VARIANT, Variant, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
 from digest.store.models import (
@@ -150,24 +150,20 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
 
 def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime) -> dict[str, list[int]]:
     """The slice's eligible readers by the variant of the digest they receive (their sections and
-    format, the articles on topics they follow, those an alert brought them); a reader none of
-    whose sections is in the edition receives nothing."""
+    format, the articles an alert brought them); a reader none of whose sections is in the edition
+    receives nothing. ("For you" is each reader's own, filled when their batch is sent.)"""
     # Through the connection: plain rows, without the ORM's per-row loading (most of a slice's
     # CPU when it went through the session).
     readers = session.connection().execute(
         select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
         .where(eligible_readers(now), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
     ).all()
-    followed, alerted = {}, {}
-    if get_settings().DIGEST_FOR_YOU:  # (off: every reader's variant is their sections and format)
-        followed = followed_articles(session, edition, bounds)
-        alerted = {subscriber_id: tuple(sorted(articles.items()))
-                   for subscriber_id, articles in alerted_articles(session, edition, bounds).items()}
+    alerted = {subscriber_id: tuple(sorted(articles.items()))
+               for subscriber_id, articles in alerted_articles(session, edition, bounds).items()}
     variant_of = _variant_keys(session, edition)
     by_variant: dict[str, list[int]] = {}
     for subscriber_id, chosen, chosen_format in readers:
-        key = variant_of(chosen, chosen_format, followed.get(subscriber_id, frozenset()),
-                         alerted.get(subscriber_id, ()))
+        key = variant_of(chosen, chosen_format, alerted.get(subscriber_id, ()))
         if key is not None:  # None: nothing in this edition is in the sections they chose
             by_variant.setdefault(key, []).append(subscriber_id)
     return by_variant
@@ -202,28 +198,23 @@ def _render_store(session: Session, edition: Edition):
 
 
 def _variant_keys(session: Session, edition: Edition):
-    """The variant key for a reader's choice (sections as stored JSON text, format), the
-    edition's articles they follow and those an alert brought them ((article id, date) pairs),
-    computed once per distinct combination. Without follows or alerts, the key of the sections
-    and format alone."""
+    """The variant key for a reader's choice (sections as stored JSON text, format) and the
+    edition's articles an alert brought them ((article id, date) pairs), computed once per
+    distinct combination. Without alerts, the key of the sections and format alone."""
     sections = edition_sections(edition)
     in_order = [(item.article_id, item.article.section or "Articles") for item in edition.items]
     store = _render_store(session, edition)
     known: dict[tuple, str | None] = {}
 
-    def key_of(chosen: str | None, chosen_format, followed: frozenset[int],
-               alerted: tuple[tuple[int, str], ...]) -> str | None:
-        choice = (chosen, chosen_format, followed, alerted)
+    def key_of(chosen: str | None, chosen_format, alerted: tuple[tuple[int, str], ...]) -> str | None:
+        choice = (chosen, chosen_format, alerted)
         if choice not in known:
             variant = variant_for(sections, json.loads(chosen or "[]"), chosen_format == SubscriberFormat.TEXT)
             if variant is not None:
                 shown = [article_id for article_id, name in in_order
                          if not variant.sections or name in variant.sections]
                 sent_on = dict(alerted)
-                variant = replace(
-                    variant,
-                    for_you=tuple(a for a in shown if a in followed and a not in sent_on),
-                    already_sent=tuple((a, sent_on[a]) for a in shown if a in sent_on))
+                variant = replace(variant, already_sent=tuple((a, sent_on[a]) for a in shown if a in sent_on))
             known[choice] = None if variant is None else store(variant)
         return known[choice]
 

@@ -81,7 +81,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
         raise
     sent, marked = 0, False
     if readers:
-        outgoing = outgoing_batch(edition, rendered, batch_id, readers)
+        outgoing = outgoing_batch(session, edition, rendered, claim.variant, batch_id, readers)
         by_id = {reader.subscriber_id: reader for reader in readers}
         try:
             sent, marked = _hand_over(session, sender, outgoing, batch, by_id, claim, whole=True)

@@ -105,6 +105,7 @@ _NAME_KEY, _UNSUBSCRIBE_KEY, _PREFERENCES_KEY = (
 _NAME_HTML_KEY, _UNSUBSCRIBE_HTML_KEY, _PREFERENCES_HTML_KEY = (
     json_string(markers("html")[field]) for field in ("name", "unsubscribe_url", "preferences_url"))
 _UNFOLLOW_KEY, _UNFOLLOW_HTML_KEY = json_string(markers("text")["unfollow_url"]), json_string(markers("html")["unfollow_url"])
+_FOR_YOU_KEY, _FOR_YOU_HTML_KEY = json_string(markers("text")["for_you"]), json_string(markers("html")["for_you"])
 _ONE_CLICK = json_string(ONE_CLICK_UNSUBSCRIBE)
 
 
@@ -119,11 +120,15 @@ def _edition_reader_json(reader: EditionReader) -> str:
     html_name_json = name_json if html_name is name else json_string(html_name)
     unsubscribe, preferences, unfollow = reader.unsubscribe_url, reader.preferences_url, reader.unfollow_url
     # An alert's reader carries one link more, which is also their one-click List-Unsubscribe.
-    alert_part = f', {_UNFOLLOW_KEY}: "{unfollow}", {_UNFOLLOW_HTML_KEY}: "{unfollow}"' if unfollow else ""
+    own_part = f', {_UNFOLLOW_KEY}: "{unfollow}", {_UNFOLLOW_HTML_KEY}: "{unfollow}"' if unfollow else ""
+    # A digest's reader fills its "For you" placeholder, if only with nothing.
+    if reader.alike.for_you:
+        own_part += (f', {_FOR_YOU_KEY}: {json_string(reader.for_you_text)}, '
+                       f'{_FOR_YOU_HTML_KEY}: {json_string(reader.for_you_html)}')
     return (f'{{"to": [{_address_json(reader.email, reader.name)}], "substitutions": {{'
             f'{_NAME_KEY}: {name_json}, {_NAME_HTML_KEY}: {html_name_json}, '
             f'{_UNSUBSCRIBE_KEY}: "{unsubscribe}", {_UNSUBSCRIBE_HTML_KEY}: "{unsubscribe}", '
-            f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"{alert_part}}}, '
+            f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"{own_part}}}, '
             f'"headers": {{"List-Unsubscribe": "<{unfollow or unsubscribe}>, {mailto}", '
             f'"List-Unsubscribe-Post": {_ONE_CLICK}}}, '
             f'"custom_args": {{"edition_id": {edition_arg}, "subscriber_id": "{reader.reader_id}", '

@@ -15,10 +15,14 @@ from __future__ import annotations
 import re
 from html import escape
 
-READER_FIELDS = ("name", "unsubscribe_url", "preferences_url", "unfollow_url")
-# Fields only some messages carry (an alert's "stop these alerts" link): in a reader's table only
-# when given, so that a digest reader's SendGrid personalization does not grow.
-OPTIONAL_FIELDS = frozenset({"unfollow_url"})
+READER_FIELDS = ("name", "unsubscribe_url", "preferences_url", "unfollow_url", "for_you")
+# Fields only some messages carry (an alert's "stop these alerts" link, a digest's "For you"
+# block): in a reader's table only when given, so that other readers' SendGrid personalizations
+# do not grow.
+OPTIONAL_FIELDS = frozenset({"unfollow_url", "for_you"})
+# Fields whose HTML marker takes ready-made markup (`<field>_html` in a reader's values, built by
+# our own code from escaped parts) rather than the text value escaped.
+MARKUP_FIELDS = frozenset({"for_you"})
 # The name a reader without one is greeted by ("Dear reader,"): in sends, previews and the archive.
 NAMELESS_READER = "reader"
 _MARKER = re.compile(r"\[%(\w+)(:html)?%\]")
@@ -58,7 +62,7 @@ def substitutions(values: dict[str, str]) -> dict[str, str]:
             continue
         value = values.get(field, "")
         table[text_key] = value
-        table[html_key] = html_escaped(value)
+        table[html_key] = values.get(f"{field}_html", "") if field in MARKUP_FIELDS else html_escaped(value)
     return table
 
 

@@ -1,8 +1,9 @@
 """Render an edition variant once: Jinja2 templates, CSS inlined once, text wrapped once.
 
 A variant is what a group of readers shares (the sections they chose, HTML or text only, the
-articles on topics they follow and those an alert already brought them); what differs per
-reader is left as placeholders (see `placeholders`).
+articles an alert already brought them); what differs per reader (their name and links, the
+"For you" list of the articles on topics they follow) is left as placeholders (see
+`placeholders`).
 """
 
 from __future__ import annotations
@@ -34,14 +35,13 @@ GMAIL_CLIP_BYTES = 102 * 1024
 class Variant:
     """The sections a group of readers sees (empty: all of the edition's) and the format. In an
     alert, the articles they see instead (their ids; empty: all of the alert's). In a digest, the
-    articles shown first under "For you" (`for_you`) and those listed under "Already sent to you"
-    with the local date of the alert that brought them (`already_sent`: (article id, ISO date));
-    without either, the key is the sections' and format's alone."""
+    articles listed under "Already sent to you" with the local date of the alert that brought them
+    (`already_sent`: (article id, ISO date)); without any, the key is the sections' and format's
+    alone."""
 
     sections: tuple[str, ...] = ()
     text_only: bool = False
     articles: tuple[int, ...] = ()
-    for_you: tuple[int, ...] = ()
     already_sent: tuple[tuple[int, str], ...] = ()
 
     @property
@@ -50,8 +50,6 @@ class Variant:
             shown = "#" + ",".join(str(article_id) for article_id in self.articles)
         else:
             shown = "all" if not self.sections else "|".join(self.sections)
-        if self.for_you:
-            shown += ">you=" + ",".join(str(article_id) for article_id in self.for_you)
         if self.already_sent:
             # By date: a key stays short (under the column's 300 characters) with all 12 sent.
             days: dict[str, list[str]] = {}
@@ -63,7 +61,7 @@ class Variant:
     @classmethod
     def from_key(cls, key: str) -> "Variant":
         """The variant a key names ('all:html', 'Field Reports|News Digest:text', '#12,15:html',
-        'all>you=12>sent=15,16@2026-12-01+17@2026-12-02:html')."""
+        'all>sent=15,16@2026-12-01+17@2026-12-02:html')."""
         shown, _, kind = key.rpartition(":")
         sections, *personal = shown.split(">")
         if kind not in ("html", "text") or not sections:
@@ -73,10 +71,10 @@ class Variant:
             return cls(text_only=text_only, articles=_ids(key, sections[1:] or "none"))
         chosen = () if sections == "all" else tuple(sections.split("|"))
         parts = dict(part.partition("=")[::2] for part in personal)
-        if set(parts) - {"you", "sent"}:
-            raise InputError(f"variant {key!r}: after the sections come only '>you=ids' and '>sent=id@date'")
+        if set(parts) - {"sent"}:
+            raise InputError(f"variant {key!r}: after the sections comes only '>sent=id@date'")
         sent = [group.partition("@") for group in parts.get("sent", "").split("+") if group]
-        return cls(chosen, text_only, for_you=_ids(key, parts.get("you", "")),
+        return cls(chosen, text_only,
                    already_sent=tuple((article_id, day) for ids, _, day in sent for article_id in _ids(key, ids)))
 
 
@@ -173,7 +171,7 @@ def intro_html(markdown: str) -> str:
     return sanitize_html(_markdown().render(markdown)) if markdown.strip() else ""
 
 
-def _wrap(text: str) -> str:
+def wrap_text(text: str) -> str:
     lines = []
     for line in text.splitlines():
         if len(line) <= TEXT_WIDTH or "://" in line:
@@ -195,11 +193,11 @@ def edition_sections(edition: Edition) -> list[str]:
 
 
 def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dict:
-    """The edition's articles by section as the variant shows them: its "For you" articles first
-    (in edition order) and its already sent ones listed apart, neither repeated in a section."""
+    """The edition's articles by section as the variant shows them, its already sent ones listed
+    apart, not repeated in a section. The "For you" list is a reader's own (a placeholder,
+    `delivery/for_you.py`)."""
     settings = get_settings()
     sections: list[dict] = []
-    for_you: list[dict] = []
     sent_on = dict(variant.already_sent)
     already_sent: list[dict] = []
     for item in edition.items:
@@ -211,15 +209,11 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
         if article.id in sent_on:
             already_sent.append(shown | {"alerted_on": dt.date.fromisoformat(sent_on[article.id])})
             continue
-        if article.id in variant.for_you:
-            for_you.append(shown)
-            continue
         if not sections or sections[-1]["name"] != name:
             sections.append({"name": name, "articles": []})
         sections[-1]["articles"].append(shown)
     return {
         "edition": edition,
-        "for_you": for_you,
         "sections": sections,
         "already_sent": already_sent,
         "tz": settings.tz,
@@ -284,7 +278,7 @@ def render_parts(name: str, context: dict, text_only: bool) -> RenderedEdition:
     if not text_only:
         html = _inliner().inline(
             env.get_template(f"{name}/body.html").render(context, reader=markers("html"), subject=subject))
-    return RenderedEdition(subject=subject, html=html, text=_wrap(text))
+    return RenderedEdition(subject=subject, html=html, text=wrap_text(text))
 
 
 def alert_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dict:
@@ -340,4 +334,4 @@ def render_message(name: str, context: dict) -> TransactionalMail:
     subject = " ".join(env.get_template(f"{name}/subject.txt").render(context).split())
     html = env.get_template(f"{name}/body.html").render(context, subject=subject)
     text = env.get_template(f"{name}/body.txt").render(context, subject=subject)
-    return TransactionalMail(subject=subject, html=_inliner().inline(html), text=_wrap(text))
+    return TransactionalMail(subject=subject, html=_inliner().inline(html), text=wrap_text(text))

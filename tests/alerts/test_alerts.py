@@ -195,6 +195,9 @@ def test_a_poll_through_the_worker_files_a_new_article_and_makes_its_alert(setti
     formed in the poll's transaction, and once its hold ends the Georgia follower gets it."""
     from dataclasses import replace
 
+    from digest.checklist.build import edition_checklist
+    from digest.checklist.model import PENDING
+    from digest.editions.lookup import get_edition
     from tests.factories import feed_at, poll_url, serve_feed
     from tests.feed_documents import recent_items
     from workers.tasks import poll_feed
@@ -210,9 +213,11 @@ def test_a_poll_through_the_worker_files_a_new_article_and_makes_its_alert(setti
                              replace(newer, item_id=30001, title="Tbilisi Weighs a New Port", tags=("Georgia",),
                                      published=utcnow().replace(microsecond=0))])
     poll_feed.delay(feed_at(url).id)
-    wait_until_drained()
+    wait_until_drained()  # the poll, then the alert's slow checks it queued for the hold
     with unit_of_work() as session:
         [alert_id] = session.scalars(select(Edition.id).where(Edition.kind == EditionKind.ALERT)).all()
+        checks = {check.key: check.level for check in edition_checklist(get_edition(session, alert_id), wait=False).checks}
+    assert checks["links"] != PENDING and checks["spam"] != PENDING  # in before the release reads them
     _release(alert_id)
     [message] = _by_reader(settings.OUTBOX_DIR)[ALERT_READER]
     assert message["Subject"] == "New on Georgia: Tbilisi Weighs a New Port"

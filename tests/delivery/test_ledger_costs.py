@@ -83,16 +83,17 @@ def test_planning_and_sending_take_as_many_statements_for_300_readers_as_for_3(s
 
 
 def test_a_batch_handed_to_sendgrid_is_recorded_by_one_statement(standin, feed_server):
-    """The edition's row, the claim, the read, the render, the batch row marked sent (which
-    records its readers as accepted) and the finish check: six statements, and no delivery row.
-    Loading the edition's items with it, or writing a row per reader, fails this."""
+    """The edition's row, the claim, the read, the render, the readers' "For you" follows, the
+    batch row marked sent (which records its readers as accepted) and the finish check: seven
+    statements, and no delivery row. Loading the edition's items with it, or writing a row per
+    reader, fails this."""
     polled_feed(feed_server)
     edition_id, [number] = _opened(40)
     with unit_of_work() as session:
         [batch_id] = plan_slice(session, edition_id, number)
     with statements() as sending, unit_of_work() as session:
         assert send_batch(session, edition_id, batch_id, get_sender()) == 40
-    assert len(sending) == 6, sending
+    assert len(sending) == 7, sending
     with unit_of_work() as session:
         sent = session.get(SendBatch, batch_id)
         assert (sent.state, sent.size, bool(sent.message_id)) == (BatchState.SENT, 40, True)

@@ -54,6 +54,13 @@ def test_the_body_is_json_dumps_of_the_personalizations_dicts(settings, monkeypa
     assert "/unfollow/" in readers[-1].headers["List-Unsubscribe"]
     assert "[%unfollow_url%]" in personalization(readers[-1])["substitutions"]
     assert "[%unfollow_url%]" not in personalization(readers[0])["substitutions"]
+    # A digest's readers fill their "For you" list (markup in the HTML marker), if only with nothing.
+    digest_links = ReaderLinks(5, 14, for_you=True)
+    listed = [("", ""), ('- "Pipelines" & [%name%]\n  https://example.org/a?b=1&c=2\n', '<li><a href="x">\u2028"</a></li>')]
+    readers += [digest_links.recipient(80 + i, f"digest{i}@example.org", name)._replace(
+        for_you_text=listed[i % 2][0], for_you_html=listed[i % 2][1]) for i, name in enumerate(NAMES)]
+    assert personalization(readers[-1])["substitutions"]["[%for_you:html%]"] == listed[0][1]
+    assert personalization(readers[-2])["substitutions"]["[%for_you:html%]"] == listed[1][1]  # as made, not escaped
     one_off = Recipient(reader_id=0, email="one@example.org", name='O"ne', values={}, headers={},
                         custom_args={"message": "confirm"})
     batch = _batch([*readers, one_off])
@@ -74,7 +81,8 @@ def test_sendgrid_gets_each_readers_personalization_as_the_dicts_give_it(standin
         batch_id = session.scalar(select(SendBatch.id))
         readers = session.execute(select(Subscriber.id, Subscriber.email, Subscriber.name)
                                   .order_by(Subscriber.id)).all()
-    expected = [personalization(reader_recipient(edition_id, batch_id, *reader)) for reader in readers]
+    expected = [personalization(reader_recipient(edition_id, batch_id, *reader, for_you=True)) for reader in readers]
     assert body["personalizations"] == expected
+    assert all(p["substitutions"]["[%for_you%]"] == "" for p in expected)  # nobody follows anything
     assert {p["substitutions"]["[%name:html%]"] for p in expected} >= {
         "Dana &quot;DJ&quot; O&#x27;Neil", "Tom &amp; Jerry &lt;tj@example.org&gt;", "reader"}

@@ -1,7 +1,8 @@
-"""The digest knows the reader: the articles on topics they follow open it under "For you" and are
-not repeated below; an article an alert already brought them is listed under "Already sent to you"
-with the alert's date, not in full; a reader with no follows gets today's message; each distinct
-combination is rendered once."""
+"""The digest knows the reader: the articles on topics they follow are listed first under "For
+you" (each reader's own list, filled when their batch is sent), and stay in full in their
+sections; an article an alert already brought them is listed under "Already sent to you" with the
+alert's date, not in full; a reader with no follows gets today's message; variants stay the
+sections, the format and the alerted articles, each rendered once."""
 
 from __future__ import annotations
 
@@ -45,10 +46,7 @@ def _follow(reader: int, topic_id: int, pace: Pace = Pace.DIGEST) -> None:
 
 @pytest.fixture
 def georgia(settings, monkeypatch) -> dict:
-    """Two analyses and a field report; the field report (the edition's last article) is on Georgia.
-    DIGEST_FOR_YOU is on (off by default: tested last)."""
-    monkeypatch.setenv("DIGEST_FOR_YOU", "true")
-    get_settings.cache_clear()
+    """Two analyses and a field report; the field report (the edition's last article) is on Georgia."""
     now = utcnow()
     analyses = stored_articles(now - DAY, now - 2 * DAY, section="Analytical Articles", prefix="Analysis")
     [report] = stored_articles(now - 3 * DAY, section="Field Reports", prefix="Tbilisi report")
@@ -67,7 +65,12 @@ def _title(article_id: int) -> str:
     return f"Tbilisi report {article_id - 1}"
 
 
-def test_a_follower_gets_their_article_first_under_for_you_and_not_again_below(settings, georgia):
+def _messages(outbox) -> dict[str, email.message.EmailMessage]:
+    return {message["To"]: message for message in (
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in outbox.rglob("*.eml"))}
+
+
+def test_a_follower_finds_their_article_listed_first_under_for_you(settings, georgia):
     follower, plain = subscribers(FOLLOWER, PLAIN)
     _follow(follower, georgia["topic"])
     edition_id = approved_edition()
@@ -75,9 +78,12 @@ def test_a_follower_gets_their_article_first_under_for_you_and_not_again_below(s
     texts = _texts(settings.OUTBOX_DIR)
     title = _title(georgia["article"])
     text = texts[FOLLOWER]
-    assert text.index("FOR YOU") < text.index(title) < text.index("ANALYTICAL ARTICLES")
-    assert text.count(title) == 1 and "FIELD REPORTS" not in text
-    assert "FOR YOU" not in texts[PLAIN] and texts[PLAIN].index("FIELD REPORTS") < texts[PLAIN].index(title)
+    assert text.index("FOR YOU") < text.index(f"- {title} (Georgia)") < text.index("ANALYTICAL ARTICLES")
+    assert text.index("FIELD REPORTS") < text.rindex(title)  # and in full, in its section
+    assert "FOR YOU" not in texts[PLAIN] and "[%" not in texts[PLAIN] and "[%" not in text
+    html = _messages(settings.OUTBOX_DIR)[FOLLOWER].get_body(("html",)).get_content()
+    assert html.index(">For you</h2>") < html.index(f">{title}</a>") < html.index("Analytical Articles")
+    assert "[%" not in html
 
 
 def test_a_reader_without_follows_gets_todays_message(settings, georgia):
@@ -91,7 +97,7 @@ def test_a_reader_without_follows_gets_todays_message(settings, georgia):
         stored = session.scalar(select(EditionRender).where(EditionRender.edition_id == edition_id,
                                                             EditionRender.variant == variants[PLAIN]))
         today = render_edition(edition)
-    assert variants[PLAIN] == DEFAULT_VARIANT.key and variants[FOLLOWER] != DEFAULT_VARIANT.key
+    assert variants[PLAIN] == variants[FOLLOWER] == DEFAULT_VARIANT.key  # one render for both
     assert (stored.subject, stored.html, stored.text) == (today.subject, today.html, today.text)
     assert stored.content_hash == edition.approved_hash
 
@@ -125,18 +131,18 @@ def test_the_next_digest_lists_the_alerted_article_under_already_sent(settings, 
     on = f"{started.day} {started:%B %Y}"
     text = texts[ALERTED]
     assert f"ALREADY SENT TO YOU\n\n- {title} (alert of {on}): https://example.org/item/" in text
-    assert text.count(title) == 1 and "FOR YOU" not in text
+    assert text.count(title) == 1 and "FOR YOU" not in text  # not listed again for them
     assert "Lead of tbilisi report" not in text
-    assert texts[FOLLOWER].index("FOR YOU") < texts[FOLLOWER].index(title)  # no alert: in full, first
+    assert texts[FOLLOWER].index("FOR YOU") < texts[FOLLOWER].index(title)  # no alert: listed first
 
 
-def test_each_distinct_combination_is_rendered_once(settings, georgia, monkeypatch):
+def test_follows_make_no_variants_each_distinct_combination_is_rendered_once(settings, georgia, monkeypatch):
     readers = subscribers(*(f"r{n}@example.org" for n in range(8)))
     kazakhstan = _topic("Kazakhstan")  # no article of it in the edition
     analysis = _topic("Energy", georgia["analyses"][0])
     for reader in readers[:3]:
         _follow(reader, georgia["topic"])
-    _follow(readers[3], georgia["topic"])
+    _follow(readers[3], georgia["topic"], Pace.ALERT)
     _follow(readers[4], kazakhstan)
     _follow(readers[5], analysis)
     _follow(readers[5], georgia["topic"])
@@ -156,27 +162,52 @@ def test_each_distinct_combination_is_rendered_once(settings, georgia, monkeypat
         keys = set(session.scalars(select(SendBatch.variant).where(SendBatch.edition_id == edition_id)))
         stored = session.scalar(select(func.count()).select_from(EditionRender)
                                 .where(EditionRender.edition_id == edition_id))
-    # all:html (no follows, Kazakhstan, r7), Georgia (r0-r2), Georgia as text (r3), Energy and
-    # Georgia (r5), Energy (r6); the first is the approved render, verified once when sending starts.
-    assert len(keys) == 5 and stored == 5
-    assert sorted(renders) == sorted([DEFAULT_VARIANT.key, *(keys - {DEFAULT_VARIANT.key})])
+    # The approved render (verified once when sending starts) and the text reader's.
+    assert keys == {"all:html", "all:text"} and stored == 2 and sorted(renders) == ["all:html", "all:text"]
+    texts = _texts(settings.OUTBOX_DIR)
+    energy, georgia_title = f"Analysis {georgia['analyses'][0] - 1}", _title(georgia["article"])
+    assert f"- {energy} (Energy)" in texts["r5@example.org"] and f"- {georgia_title} (Georgia)" in texts["r5@example.org"]
+    assert f"- {georgia_title} (Georgia)" in texts["r3@example.org"]  # any pace, text only too
+    assert all("FOR YOU" not in texts[f"r{n}@example.org"] for n in (4, 7))
 
 
 def test_a_variant_key_names_its_articles_and_reads_back():
     from digest.editions.render import Variant
 
-    variant = Variant(("Field Reports",), True, for_you=(4, 9),
+    variant = Variant(("Field Reports",), True,
                       already_sent=((3, "2026-12-01"), (5, "2026-12-02"), (7, "2026-12-01")))
-    assert variant.key == "Field Reports>you=4,9>sent=3,7@2026-12-01+5@2026-12-02:text"
+    assert variant.key == "Field Reports>sent=3,7@2026-12-01+5@2026-12-02:text"
     assert Variant.from_key(variant.key).key == variant.key
-    assert Variant(("Field Reports",)).key == "Field Reports:html"  # without follows: today's key
+    assert Variant(("Field Reports",)).key == "Field Reports:html"  # without alerts: today's key
 
 
-def test_with_the_setting_off_a_follower_gets_the_edition_as_everyone_does(settings, georgia, monkeypatch):
-    monkeypatch.setenv("DIGEST_FOR_YOU", "false")
-    get_settings.cache_clear()
-    _follow(subscribers(FOLLOWER)[0], georgia["topic"])
+HOSTILE = '<script>alert(1)</script> [%unsubscribe_url%] [%name:html%] "Pipelines" & '
+
+
+def test_a_long_hostile_list_stays_harmless_and_within_what_sendgrid_takes(standin, georgia):
+    """Twelve followed articles with 1,000-character titles full of markup and placeholders and
+    500-character links: the list is cut ("and N more"), stays under SendGrid's 10,000 bytes of
+    substitutions (the stand-in refuses more), and shows every title as text."""
+    from digest.delivery.backends import get_sender
+    from digest.delivery.for_you import MAX_BYTES
+    from digest.store.models import Article
+
+    many = stored_articles(*(utcnow() - DAY for _ in range(12)), section="Field Reports")
+    with unit_of_work() as session:
+        for article_id in many:
+            article = session.get(Article, article_id)
+            article.title = (HOSTILE * 20)[:1000]
+            article.url = f"https://example.org/item/{article_id}?" + "q=%C3%A9&" * 60
+    [follower] = subscribers(FOLLOWER)
+    _follow(follower, _topic("Pipelines " + HOSTILE, *many))
     edition_id = approved_edition()
-    send_now(edition_id, OutboxSender(settings.OUTBOX_DIR))
-    text = _texts(settings.OUTBOX_DIR)[FOLLOWER]
-    assert "FOR YOU" not in text and text.index("FIELD REPORTS") < text.index(_title(georgia["article"]))
+    send_now(edition_id, get_sender())
+    [body] = standin.requests  # accepted: the stand-in checks the substitutions' size
+    substitutions = body["personalizations"][0]["substitutions"]
+    text, html = substitutions["[%for_you%]"], substitutions["[%for_you:html%]"]
+    assert len(text.encode()) + len(html.encode()) <= MAX_BYTES
+    assert "more on your topics below" in text and "more on your topics below" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    # Placeholders in a title are broken (a word joiner after "["), so SendGrid fills nothing in them.
+    assert "[%unsubscribe_url%]" not in text and "[%unsubscribe_url%]" not in html
+    assert "[\u2060%unsubscribe_url%]" in text and "and 11 more" in text
