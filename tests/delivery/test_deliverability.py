@@ -163,6 +163,13 @@ def test_every_text_passes_wcag_aa_contrast_in_light_and_dark_mode(every_message
                 if label == "all sections":
                     ARTIFACTS.mkdir(exist_ok=True)
                     page.screenshot(path=str(ARTIFACTS / f"email-{scheme}.png"), full_page=True)
+                if label in ("alert", "for you"):  # as a desktop client and a phone show them
+                    for width in (1280, 375):
+                        page.set_viewport_size({"width": width, "height": 900})
+                        page.screenshot(path=str(ARTIFACTS / f"email-{label.replace(' ', '-')}-{scheme}-{width}.png"),
+                                        full_page=True)
+                        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{label} at {width} px"
+                    page.set_viewport_size({"width": 700, "height": 900})
             page.close()
         browser.close()
 
