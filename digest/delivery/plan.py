@@ -176,10 +176,7 @@ def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime
 def _alert_readers(session: Session, edition: Edition, bounds, now: dt.datetime) -> dict[str, list[int]]:
     """The slice's readers of an alert by variant (the alert's articles on the topics they follow)."""
     store = _render_store(session, edition)
-    by_variant: dict[str, list[int]] = {}
-    for subscriber_id, variant in sorted(alert_readers(session, edition, bounds, now).items()):
-        by_variant.setdefault(store(variant), []).append(subscriber_id)
-    return by_variant
+    return {store(variant): readers for variant, readers in alert_readers(session, edition, bounds, now).items()}
 
 
 def _render_store(session: Session, edition: Edition):
