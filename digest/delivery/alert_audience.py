@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.editions.render import Variant
 from digest.ledger.states import editions_received
+from digest.store.locks import ALERT_CAP, take_turns
 from digest.store.models import (ArticleTopic, Edition, EditionItem, EditionKind, EditionStatus, Follow, Pace,
                                  Subscriber, SubscriberFormat)
 from digest.subscribers.lifecycle import eligible_readers
@@ -47,6 +48,10 @@ def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
         .where(Follow.topic_id.in_(bits), Follow.pace == Pace.ALERT, Follow.subscriber_id.between(*bounds),
                eligible_readers(now), Subscriber.digest_only.is_(False), Subscriber.id.between(*bounds))
         .group_by(Subscriber.id, Subscriber.format))
+    # One slice at a time per block of readers, from here to its commit: two alerts planned at
+    # once would each count the other's batches as not there yet, and pass the cap by one.
+    blocks = get_settings().SEND_PLAN_SLICE_SIZE
+    take_turns(session, ALERT_CAP, bounds[0] // blocks, bounds[1] // blocks)
     if earlier := alerts_started_today(session, edition, now):
         # The daily cap in the same statement: the counts of a slice's readers stay in the database.
         received = editions_received(session, earlier, *bounds)
