@@ -49,9 +49,10 @@ def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
                eligible_readers(now), Subscriber.digest_only.is_(False), Subscriber.id.between(*bounds))
         .group_by(Subscriber.id, Subscriber.format))
     # One slice at a time per block of readers, from here to its commit: two alerts planned at
-    # once would each count the other's batches as not there yet, and pass the cap by one.
-    blocks = get_settings().SEND_PLAN_SLICE_SIZE
-    take_turns(session, ALERT_CAP, bounds[0] // blocks, bounds[1] // blocks)
+    # once would each count the other's batches as not there yet, and pass the cap by one. Slices
+    # are cut on this grid (plan.cut_slices): one block each, so an alert's own never wait.
+    block = get_settings().SEND_PLAN_SLICE_SIZE
+    take_turns(session, ALERT_CAP, (bounds[0] - 1) // block, (bounds[1] - 1) // block)
     if earlier := alerts_started_today(session, edition, now):
         # The daily cap in the same statement: the counts of a slice's readers stay in the database.
         received = editions_received(session, earlier, *bounds)

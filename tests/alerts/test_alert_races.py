@@ -51,9 +51,9 @@ def _waiting_for_a_lock() -> bool:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")))
 
 
-def _race(first, second) -> None:
+def _race(first, second) -> bool:
     """first(session) in a transaction kept open until second(session), in another thread, is
-    done or waits for a lock; then the first commits, then the second."""
+    done or waits for a lock; then the first commits, then the second. Whether it waited."""
     first_done, first_may_commit, second_done = threading.Event(), threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
@@ -74,11 +74,13 @@ def _race(first, second) -> None:
     threads[0].start()
     wait_for(first_done.is_set, what="the first worker's work")
     threads[1].start()
-    wait_for(lambda: second_done.is_set() or _waiting_for_a_lock(), what="the second worker to work or wait")
+    waited = wait_for(lambda: "done" if second_done.is_set() else _waiting_for_a_lock() and "waited",
+                      what="the second worker to work or wait")
     first_may_commit.set()
     for thread in threads:
         thread.join()
     assert errors == []
+    return waited == "waited"
 
 
 def test_two_polls_at_once_make_one_held_alert(georgia):
@@ -91,8 +93,8 @@ def test_two_polls_at_once_make_one_held_alert(georgia):
         assert sorted(session.scalars(select(EditionItem.article_id))) == [tbilisi, batumi]
 
 
-def _opened_alert(topic_id: int, prefix: str) -> int:
-    """A new article on the topic in an alert, its hold over, released and opened (one slice)."""
+def _opened_alert(topic_id: int, prefix: str, slices: int = 1) -> int:
+    """A new article on the topic in an alert, its hold over, released and opened."""
     article_id = _filed(topic_id, prefix)
     with unit_of_work() as session:
         alert = collect_new_articles(session, [article_id], utcnow())
@@ -100,7 +102,7 @@ def _opened_alert(topic_id: int, prefix: str) -> int:
     with unit_of_work() as session:
         assert release_held_alerts(session, utcnow()) == [alert.id]
     with unit_of_work() as session:
-        assert open_edition(session, alert.id) == [0]
+        assert open_edition(session, alert.id) == list(range(slices))
     return alert.id
 
 
@@ -110,6 +112,23 @@ def test_two_alerts_planned_at_once_keep_a_reader_to_the_daily_cap(georgia, sett
     with unit_of_work() as session:
         assert plan_slice(session, earlier, 0)
     first, second = _opened_alert(georgia, "Poti"), _opened_alert(georgia, "Kutaisi")
-    _race(lambda session: plan_slice(session, first, 0), lambda session: plan_slice(session, second, 0))
+    assert _race(lambda session: plan_slice(session, first, 0), lambda session: plan_slice(session, second, 0))
     with unit_of_work() as session:
         assert session.scalar(select(func.sum(SendBatch.size))) == 2, "the reader gets two alerts today"
+
+
+def test_the_slices_of_one_alert_are_planned_at_once(georgia, monkeypatch):
+    """Taking turns per block of readers does not make an alert's own slices wait for each other
+    (the workers plan two at a time)."""
+    from tests.conftest import reset_caches
+
+    others = subscribers("second@example.org", "third@example.org")
+    with unit_of_work() as session:
+        session.execute(insert(Follow), [dict(subscriber_id=other, topic_id=georgia, pace=Pace.ALERT)
+                                         for other in others])
+    monkeypatch.setenv("SEND_PLAN_SLICE_SIZE", "2")  # three readers in consecutive ids: two slices
+    reset_caches()
+    alert = _opened_alert(georgia, "Mtskheta", slices=2)
+    assert not _race(lambda session: plan_slice(session, alert, 0), lambda session: plan_slice(session, alert, 1))
+    with unit_of_work() as session:
+        assert session.scalar(select(func.sum(SendBatch.size))) == 3
