@@ -28,7 +28,7 @@ def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
     # word: a reader's articles are the bit_or of their followed topics' bits, an aggregate that
     # costs next to nothing where an array a reader was most of the statement's time.
     bits: dict[int, list[int]] = {}
-    for topic_id, position in session.execute(
+    for topic_id, position in session.connection().execute(
             select(ArticleTopic.topic_id, EditionItem.position)
             .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
             .where(EditionItem.edition_id == edition.id)):
@@ -85,6 +85,6 @@ def alerts_started_today(session: Session, edition: Edition, now: dt.datetime) -
     """The other alerts that began sending since midnight, local time (PUBLICATION_TZ)."""
     tz = get_settings().tz
     midnight = dt.datetime.combine(now.astimezone(tz).date(), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
-    return list(session.scalars(select(Edition.id).where(
+    return list(session.connection().scalars(select(Edition.id).where(
         Edition.kind == EditionKind.ALERT, Edition.id != edition.id, Edition.started_at >= midnight,
         Edition.status != EditionStatus.CANCELLED)))

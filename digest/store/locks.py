@@ -22,4 +22,4 @@ def take_turns(session: Session, what: int, first: int, last: int | None = None)
     if session.get_bind().dialect.name != "postgresql":
         return
     key = func.generate_series(first, first if last is None else last).table_valued("key").render_derived()
-    session.execute(select(func.count(func.pg_advisory_xact_lock(what, key.c.key))).select_from(key))
+    session.connection().execute(select(func.count(func.pg_advisory_xact_lock(what, key.c.key))).select_from(key))
