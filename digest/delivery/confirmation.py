@@ -4,8 +4,8 @@ commits).
 
 A sign-up from a public "Follow <topic>" page carries the follow asked for: the confirmation link
 carries it too (signed, so nothing is stored until the address owner confirms), and a reader
-already subscribed gets instead a link to their own signed follow page for the topic
-(templates/email/follow/). A topic hidden or gone meanwhile is left out."""
+already subscribed (confirmed, not suppressed) gets instead a link to their own signed follow page
+for the topic (templates/email/follow/). A topic hidden or gone meanwhile is left out."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from digest.delivery.transactional import send_transactional
 from digest.editions.render import TransactionalMail, render_message
 from digest.store.models import Pace, Subscriber, SubscriberStatus, Topic
 from digest.subscribers.audit import audit
+from digest.subscribers.suppressions import suppression_for
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, make_token
 from digest.topics.keys import merged_target
 
@@ -79,7 +80,9 @@ def send_confirmation(session: Session, subscriber_id: int, sender: Sender,
         return None
     now = now or utcnow()
     topic = _offered(session, follow.topic_id) if follow else None
-    if follow is not None and subscriber.status == SubscriberStatus.CONFIRMED:
+    # A suppressed address receives nothing but a confirmation, whose pressing lifts it.
+    subscribed = subscriber.status == SubscriberStatus.CONFIRMED and suppression_for(session, subscriber.email) is None
+    if follow is not None and subscribed:
         if topic is None:
             return None
         rendered, category = follow_link_email(subscriber, topic, follow), "follow"

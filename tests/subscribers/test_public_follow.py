@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 
 from digest.delivery.memory import MemorySender
 from digest.store.db import unit_of_work
-from digest.store.models import AuditEntry, DeliveryEvent, Follow, Pace, Subscriber, SubscriberStatus, Topic, TopicKind
+from digest.store.models import (AuditEntry, DeliveryEvent, Follow, Pace, Subscriber, SubscriberStatus, SuppressionReason,
+                                 Topic, TopicKind)
+from digest.subscribers.suppressions import suppress
 from digest.subscribers.tokens import PREFERENCES, make_token
 from tests.conftest import wait_for
 from tests.factories import approved_edition, polled_feed, send_now, subscribers
@@ -146,3 +148,14 @@ def test_the_public_follow_page_counts_against_the_sign_up_limit_and_keeps_its_h
     assert refused.status_code == 429 and refused.headers["Retry-After"]
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_a_suppressed_reader_is_sent_the_confirmation_not_their_follow_link(settings, client, worker, feed_server):
+    _, reader, georgia = _sent_edition(feed_server)
+    with unit_of_work() as session:
+        suppress(session, READER, SuppressionReason.HARD_BOUNCE, source="test")
+    assert client.post(f"/follow/{georgia}", data={"email": READER}).status_code == 200
+    [confirmation] = wait_for_confirmations(settings.OUTBOX_DIR, READER)
+    assert _follow_mails(settings.OUTBOX_DIR, READER) == []
+    assert client.post(link_path(confirmation, "confirm")).status_code == 200
+    assert _follows() == [(reader, georgia, Pace.DIGEST)]
