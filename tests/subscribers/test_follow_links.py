@@ -27,11 +27,12 @@ from digest.delivery.proof import send_test
 from digest.editions.lookup import get_edition
 from digest.editions.preview import preview_edition
 from digest.store.db import unit_of_work
-from digest.store.models import Article, AuditEntry, DeliveryEvent, Edition, Follow, Pace, Topic
+from digest.store.models import Article, AuditEntry, DeliveryEvent, Edition, EditionStatus, Follow, Pace, Topic
 from digest.subscribers.follows import follow
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from digest.topics.admin import rename
 from digest.topics.offers import FOLLOW_LINKS
-from tests.factories import approved_edition, draft_edition, polled_feed, send_now, subscribers
+from tests.factories import approved_edition, draft_edition, planned, polled_feed, send_now, subscribers
 from tests.feed_documents import recent_items
 
 READER = "reader@example.org"
@@ -253,3 +254,17 @@ def test_a_test_send_and_the_preview_lead_to_the_public_follow_page(settings, cl
         assert ("Georgia", public) in next(iter(offers.values()))
     assert ("Georgia", public) in _text_offers(text)
     assert client.get(_local(public)).headers["location"] == f"/follow/{georgia}?e={edition_id}"
+
+
+def test_a_topic_renamed_after_approval_sends_nothing_an_editor_did_not_approve(settings, feed_server):
+    """The links show the topics' names as they are: renamed between approval and the send, the
+    edition is no longer what was approved, and goes back to an editor (as an article corrected
+    by its feed does) rather than readers receiving a name nobody saw."""
+    edition_id = _tagged_edition(feed_server, ("Georgia",))
+    subscribers(READER)
+    with unit_of_work() as session:
+        rename(session, _topic_ids()[("tag", "Georgia")], "Sakartvelo", "publisher@example.org")
+    assert planned(edition_id) == []
+    with unit_of_work() as session:
+        edition = session.get(Edition, edition_id)
+        assert edition.status == EditionStatus.DRAFT and "changed after approval" in edition.note
