@@ -20,11 +20,12 @@ from digest.config import get_settings
 from digest.delivery.message import Sender
 from digest.delivery.transactional import send_transactional
 from digest.editions.render import TransactionalMail, render_message
+from digest.errors import NotFound
 from digest.store.models import Pace, Subscriber, SubscriberStatus, Topic
 from digest.subscribers.audit import audit
+from digest.subscribers.follows import public_topic
 from digest.subscribers.suppressions import suppression_for
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, make_token
-from digest.topics.keys import merged_target
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def send_confirmation(session: Session, subscriber_id: int, sender: Sender,
 
 
 def _offered(session: Session, topic_id: int) -> Topic | None:
-    """The topic a follow names (an alias leads to its topic), if readers may follow it."""
-    topic = merged_target(session.get(Topic, topic_id), lambda merged_id: session.get(Topic, merged_id))
-    return topic if topic is not None and not topic.hidden else None
+    """The topic a follow names (an alias leads to its topic), if readers may still follow it."""
+    try:
+        return public_topic(session, topic_id)
+    except NotFound:
+        return None
