@@ -67,7 +67,7 @@ def _offers(html: str) -> dict[str, list[tuple[str, str]]]:
     """Article title -> its follow links (text, href), as a reader's mail program reads them."""
     tree = lxml.html.fromstring(html)
     found = {}
-    for block in tree.xpath("//div[contains(@class, 'article')][.//*[contains(@class, 'article-title')]]"):
+    for block in tree.xpath("//td[contains(@class, 'article-cell')][.//*[contains(@class, 'article-title')]]"):
         title = block.xpath(".//*[contains(@class, 'article-title')]")[0].text_content().strip()
         found[title] = [(a.text_content(), a.get("href")) for a in block.xpath(".//a[contains(@href, 'follow=')]")]
     return found
@@ -135,9 +135,9 @@ def test_sendgrid_fills_the_follow_links_from_the_preference_link_alone(standin,
     send_now(edition_id, get_sender())
     [body] = standin.requests
     [personalization] = body["personalizations"]
-    # No value of its own per link: the reader's substitutions are the ones every edition carries.
+    # No value of its own per link: the reader's substitutions are the ones every digest carries.
     assert sorted(personalization["substitutions"]) == sorted(
-        f"[%{field}{part}%]" for field in ("name", "unsubscribe_url", "preferences_url") for part in ("", ":html"))
+        f"[%{field}{part}%]" for field in ("name", "unsubscribe_url", "preferences_url", "for_you") for part in ("", ":html"))
     parts = {content["type"]: content["value"] for content in body["content"]}
     for key, value in personalization["substitutions"].items():  # as SendGrid fills: anywhere
         parts = {kind: part.replace(key, value) for kind, part in parts.items()}
