@@ -34,6 +34,7 @@ from tests.conftest import REPO, _empty_tables, reset_caches
 from tests.factories import draft_edition, polled_feed, stored_articles, subscribers
 from tests.servers import FeedServer
 from tests.web.editor_helpers import PASSWORD, make_editor
+from tests import accessibility
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.live_app import free_port
 
@@ -124,19 +125,28 @@ class Visitor:
                      and self.problems.append(f"{self.page.url}: {r.status} for {r.url}"))
         self.page.on("pageerror", lambda error: self.problems.append(f"{self.page.url}: {error}"))
         self.overflows: dict[str, int] = {}
+        self.violations: list[str] = []
 
-    def shoot(self, name: str, path: str | None = None) -> None:
-        """Screenshots of the page (opened at `path`, or as it is) at each width; records how far
-        it overflows a phone's width."""
+    def shoot(self, name: str, path: str | None = None, dark: bool = False, email: bool = False) -> None:
+        """Screenshots of the page (opened at `path`, or as it is) at each width, in the dark
+        colour scheme too if `dark`; records how far it overflows a phone's width and what axe
+        finds in either scheme at either width (not in an `email`'s own document: the emails'
+        checks are theirs)."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for width in WIDTHS:
             self.page.set_viewport_size({"width": width, "height": 900})
             if path is not None:
                 self.page.goto(path)
             self.page.screenshot(path=ARTIFACTS / f"{name}-{width}.png", full_page=True)
+            if dark:
+                self.page.emulate_media(color_scheme="dark")
+                self.page.screenshot(path=ARTIFACTS / f"{name}-dark-{width}.png", full_page=True)
+                self.page.emulate_media(color_scheme="light")
             if width == 375:
                 self.overflows[name] = self.page.evaluate(OVERFLOW)
         self.page.set_viewport_size({"width": 1280, "height": 900})
+        if not email:
+            self.violations += accessibility.check(self.page, name)
 
     def log_in(self, email: str) -> None:
         self.page.goto("/login")
@@ -169,6 +179,8 @@ def _assert_fits(visitor: Visitor) -> None:
     wide = {name: extra for name, extra in visitor.overflows.items() if extra > 0}
     assert wide == {}, f"pages wider than 375 px (by how many px): {wide}"
     assert visitor.problems == []
+    found, visitor.violations = visitor.violations, []
+    assert found == [], accessibility.report(found)
 
 
 def test_the_dashboard_after_a_send_names_the_next_period_and_composes_it(editor, service):
@@ -193,7 +205,7 @@ def test_the_dashboard_after_a_send_names_the_next_period_and_composes_it(editor
         assert (draft.status, draft.period) == (EditionStatus.DRAFT, following.date)
     seeded["draft"] = draft_id
     page.goto("/dashboard")
-    editor.shoot("dashboard-with-draft")
+    editor.shoot("dashboard-with-draft", dark=True)
     _assert_fits(editor)
 
 
@@ -219,7 +231,7 @@ def test_every_editor_page_fits_a_phone(editor, service):
         "editors": "/editors",
     }
     for name, path in pages.items():
-        editor.shoot(name, path)
+        editor.shoot(name, path, dark=name in ("edition-draft", "report", "ops"), email=name == "preview")
     _assert_fits(editor)
 
 
@@ -264,7 +276,7 @@ def test_every_public_page_fits_a_phone(reader, service, redis_client):
                        "preferences": f"/p/{make_token(PREFERENCES, seeded['reader'])}",
                        "unsubscribe": f"/u/{make_token(UNSUBSCRIBE, seeded['reader'])}",
                        "confirm": f"/confirm/{make_token(CONFIRM, seeded['pending'])}"}.items():
-        reader.shoot(name, path)
+        reader.shoot(name, path, dark=name in ("subscribe", "archived-edition", "preferences"))
     page.goto("/subscribe")
     assert abs(page.evaluate(LABEL_GAP) - login_gap) <= 1, "the login form's spacing differs from the others'"
     page.goto("/no-such-page")
