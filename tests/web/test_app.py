@@ -68,6 +68,7 @@ def test_the_archive_lists_only_sent_editions(client, feed_server):
     email = client.get(f"/archive/{sent}/email").text
     assert "Port Capacity Shapes the Middle Corridor" in email
     assert "/u/" not in email  # the web version carries no reader's unsubscribe link
+    assert "<head><base target=\"_top\">" in email  # its links leave the frame for the reader's window
     assert client.get(f"/archive/{draft + 100}/email").status_code == 404
 
 

@@ -41,6 +41,9 @@ from tests.live_app import free_port
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 WIDTHS = (1280, 375)
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+# A chart's words in another colour than the page's text (charts take theirs from the page).
+CHART_INK = """() => [...document.querySelectorAll('svg.chart text')].map(t => getComputedStyle(t).fill)
+  .filter(fill => fill !== getComputedStyle(document.body).color)"""
 # From the email field's label to the field: the same on every form.
 LABEL_GAP = """() => document.querySelector('#email').getBoundingClientRect().top
   - document.querySelector('label[for=email]').getBoundingClientRect().bottom"""
@@ -233,6 +236,13 @@ def test_every_editor_page_fits_a_phone(editor, service):
     for name, path in pages.items():
         editor.shoot(name, path, dark=name in ("edition-draft", "report", "ops"), email=name == "preview")
     _assert_fits(editor)
+    for scheme in ("light", "dark"):
+        editor.page.emulate_media(color_scheme=scheme)
+        for path in (pages["report"], pages["reports"]):
+            editor.page.goto(path)
+            assert editor.page.locator("svg.chart text").count() > 0, path
+            assert editor.page.evaluate(CHART_INK) == [], f"{path} ({scheme}): chart text not in the page's colour"
+    editor.page.emulate_media(color_scheme="light")
 
 
 def test_the_sent_edition_page_offers_nothing_that_no_longer_applies(editor, service):
