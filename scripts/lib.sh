@@ -106,6 +106,20 @@ ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
+# ensure_node_tools: the npm packages the tests run (tests/node: html-validate), installed
+# exactly as tests/node/package-lock.json pins them, again when the lock changes. Node and npm
+# from Debian when missing.
+ensure_node_tools() {
+    command -v npm >/dev/null || apt_install nodejs npm
+    local stamp=tests/node/node_modules/.installed wanted
+    wanted=$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        say "installing the tests' npm packages (tests/node)"
+        npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+        echo "$wanted" > "$stamp"
+    fi
+}
+
 # ensure_promtool: Prometheus' promtool from Debian's `prometheus` package, which the tests use to
 # check /metrics and the alert rules in deploy/prometheus. The package also installs a Prometheus
 # service; the tests never start it.

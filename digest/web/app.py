@@ -46,7 +46,7 @@ from digest.web.headers import SecurityHeaders, add_defaults, email_csp
 from digest.web.ids import RowId
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.nul import no_nul_in_query
-from digest.web.pages import db, page
+from digest.web.pages import db, edition_name, page
 from digest.web.request_metrics import RequestMetrics
 
 # No /docs, /redoc or /openapi.json: the API is documented in docs/web.md, not mapped for anyone.
@@ -222,7 +222,7 @@ def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLRe
     """The edition inside the site (a heading, the way to the other editions and to the sign-up
     page, for someone arriving from a forwarded link), the email itself framed below."""
     edition = _published(session, edition_id)
-    return page("archived.html", title=edition.subject, edition=edition)
+    return page("archived.html", title=edition_name(edition), edition=edition)
 
 
 @app.get("/archive/{edition_id}/email", response_class=HTMLResponse)

@@ -40,7 +40,7 @@ from digest.web.forms import form_action
 from digest.web.headers import email_csp
 from digest.web.ids import RowId, form_id
 from digest.web.nul import refuse_nul
-from digest.web.pages import db, page
+from digest.web.pages import db, edition_name, page
 
 router = APIRouter()
 
@@ -144,7 +144,7 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
                           EditionStatus.CANCELLED) and edition.started_at is not None:
         progress = send_progress(session, edition)
     return page(
-        "edition.html", status_code, request=request, title=edition.subject, edition=edition,
+        "edition.html", status_code, request=request, title=edition_name(edition), edition=edition,
         view=view, variants=choices, variant=chosen, text_only=current.text_only, filled=filled,
         facts=facts, notice=NOTICES.get(notice), error=error,
         subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),

@@ -34,7 +34,7 @@ from tests.conftest import REPO, _empty_tables, reset_caches
 from tests.factories import draft_edition, polled_feed, stored_articles, subscribers
 from tests.servers import FeedServer
 from tests.web.editor_helpers import PASSWORD, make_editor
-from tests import accessibility
+from tests import accessibility, html_validate
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.live_app import free_port
 
@@ -129,6 +129,11 @@ class Visitor:
         self.page.on("pageerror", lambda error: self.problems.append(f"{self.page.url}: {error}"))
         self.overflows: dict[str, int] = {}
         self.violations: list[str] = []
+        # The HTML each page state was served as (its last document answer), for html-validate.
+        self.answers: list = []
+        self.page.on("response", lambda r: r.request.resource_type == "document"
+                     and r.frame == self.page.main_frame and self.answers.append(r))
+        self.served: dict[str, str] = {}
 
     def shoot(self, name: str, path: str | None = None, dark: bool = False, email: bool = False) -> None:
         """Screenshots of the page (opened at `path`, or as it is) at each width, in the dark
@@ -150,6 +155,7 @@ class Visitor:
         self.page.set_viewport_size({"width": 1280, "height": 900})
         if not email:
             self.violations += accessibility.check(self.page, name)
+            self.served[name] = self.answers[-1].text()
 
     def log_in(self, email: str) -> None:
         self.page.goto("/login")
@@ -184,6 +190,9 @@ def _assert_fits(visitor: Visitor) -> None:
     assert visitor.problems == []
     found, visitor.violations = visitor.violations, []
     assert found == [], accessibility.report(found)
+    served, visitor.served = visitor.served, {}
+    invalid = html_validate.problems(served)
+    assert invalid == [], f"{len(invalid)} html-validate findings:\n" + "\n".join(invalid)
 
 
 def test_the_dashboard_after_a_send_names_the_next_period_and_composes_it(editor, service):
