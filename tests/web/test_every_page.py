@@ -41,6 +41,13 @@ from tests.live_app import free_port
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 WIDTHS = (1280, 375)
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+# Tables whose columns do not all fit the screen: the ones past the edge are out of view (a table
+# scrolling inside its box hides them as surely as a page cut at the edge).
+CUT_TABLES = """() => [...document.querySelectorAll('main table')]
+  .filter(t => t.offsetParent !== null && !t.closest('details:not([open])'))
+  .filter(t => t.scrollWidth > t.clientWidth + 1 || t.getBoundingClientRect().right > window.innerWidth + 1
+               || [...t.querySelectorAll('th')].some(h => h.offsetParent !== null && h.getBoundingClientRect().right > window.innerWidth + 1))
+  .map(t => t.id || (t.querySelector('th') || {}).textContent || t.className)"""
 # A chart's words in another colour than the page's text (charts take theirs from the page).
 CHART_INK = """() => [...document.querySelectorAll('svg.chart text')].map(t => getComputedStyle(t).fill)
   .filter(fill => fill !== getComputedStyle(document.body).color)"""
@@ -128,6 +135,7 @@ class Visitor:
                      and self.problems.append(f"{self.page.url}: {r.status} for {r.url}"))
         self.page.on("pageerror", lambda error: self.problems.append(f"{self.page.url}: {error}"))
         self.overflows: dict[str, int] = {}
+        self.cut_tables: dict[str, list[str]] = {}
         self.violations: list[str] = []
         # The HTML each page state was served as (its last document answer), for html-validate.
         self.answers: list = []
@@ -152,6 +160,7 @@ class Visitor:
                 self.page.emulate_media(color_scheme="light")
             if width == 375:
                 self.overflows[name] = self.page.evaluate(OVERFLOW)
+                self.cut_tables[name] = self.page.evaluate(CUT_TABLES)
         self.page.set_viewport_size({"width": 1280, "height": 900})
         if not email:
             self.violations += accessibility.check(self.page, name)
@@ -187,6 +196,9 @@ def long_date(day: dt.date) -> str:
 def _assert_fits(visitor: Visitor) -> None:
     wide = {name: extra for name, extra in visitor.overflows.items() if extra > 0}
     assert wide == {}, f"pages wider than 375 px (by how many px): {wide}"
+    cut = {name: tables for name, tables in visitor.cut_tables.items() if tables}
+    visitor.cut_tables = {}
+    assert cut == {}, f"tables with columns out of view at 375 px (by their first header): {cut}"
     assert visitor.problems == []
     found, visitor.violations = visitor.violations, []
     assert found == [], accessibility.report(found)
