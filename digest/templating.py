@@ -61,6 +61,11 @@ def environment(folder: str, **options) -> Environment:
     return env
 
 
+def _counted(count: int, noun: str) -> str:
+    """ "1 reader", "3 readers": a count with its noun (regular plurals only)."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
+
 def _sentence(text: str) -> str:
     """A message of the library's (lower case, no full stop: CLI style) as a sentence on a page."""
     text = str(text).strip()
@@ -73,4 +78,5 @@ def _sentence(text: str) -> str:
 def web_environment() -> Environment:
     env = environment("web", autoescape=True)
     env.filters["sentence"] = _sentence
+    env.filters["counted"] = _counted
     return env

@@ -94,10 +94,19 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     page.get_by_role("status").get_by_text("Saved.").wait_for()
     assert page.locator("h1").inner_text().startswith("Ports, pipelines and a border reopened")
 
-    # A test arrives in the outbox, marked as such, and is no delivery.
+    # Bad addresses are all named at once, beside the form, which keeps what was typed.
+    page.get_by_label("Addresses").fill("desk@example.org, not-an-address, also wrong")
+    page.get_by_role("button", name="Send the test").click()
+    error = page.locator("#test").get_by_role("alert")
+    assert "'not-an-address'" in error.inner_text() and "'also'" in error.inner_text(), error.inner_text()
+    assert error.evaluate("e => e.getBoundingClientRect().top >= 0 && e.getBoundingClientRect().bottom <= innerHeight")
+    assert page.get_by_label("Addresses").input_value() == "desk@example.org, not-an-address, also wrong"
+    # A test arrives in the outbox, marked as such, and is no delivery; the page says so beside the form.
     page.get_by_label("Addresses").fill("desk@example.org, proofs@example.org")
     page.get_by_label("Addresses").press("Enter")  # by keyboard
-    page.get_by_role("status").get_by_text("Test sent").wait_for()
+    sent = page.locator("#test").get_by_role("status").get_by_text("Test sent")
+    sent.wait_for()
+    assert sent.evaluate("e => e.getBoundingClientRect().top >= 0 && e.getBoundingClientRect().bottom <= innerHeight")
     violations = accessibility.check(page, "edition after a test send (editor)")
     tests = _test_messages()
     assert sorted(m["To"] for m in tests) == ["desk@example.org", "proofs@example.org"]
