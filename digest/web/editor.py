@@ -306,6 +306,9 @@ def send_now(request: Request, edition_id: RowId, form: EditorForm = Depends(pub
     from workers.tasks import start_edition
 
     def action(session):
+        # Every reader at once, in one click: only with the box that says so ticked.
+        if get_edition(session, edition_id).status == EditionStatus.APPROVED and form.get("confirm") != "now":
+            raise InputError("to send now, tick the box that confirms sending to every reader now")
         release_edition(session, edition_id)
         enqueue(session, start_edition, edition_id)
     return _act(form, edition_id, "released", action, anchor="#sending")

@@ -168,6 +168,9 @@ def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed
     page.goto(f"/editions/{edition_id}")
     page.get_by_label(re.compile(r"^I have read the \d+ warnings? above")).check()
     page.get_by_role("button", name="Approve this edition").click()
+    page.get_by_role("button", name="Send now instead").click()  # refused by the browser: not confirmed
+    assert page.locator("#status").text_content() == "approved"
+    page.get_by_label(re.compile(r"^Send to all 5 readers now")).check()
     page.get_by_role("button", name="Send now instead").click()
     page.get_by_role("status").get_by_text("Sending has started.").wait_for()
     redis_client.delete("editions")  # the start task the button queued: this test plays the worker

@@ -211,7 +211,12 @@ def test_send_now_releases_the_edition_and_queues_its_start_after_commit(publish
     polled_feed(feed_server)
     edition_id = approved_edition()
     redis_client.delete("editions")
-    _post(publisher, edition_id, "send-now")
+    # One click is not enough to send to everyone: the box that says so must be ticked.
+    unconfirmed = publisher.post(f"/editions/{edition_id}/send-now",
+                                 data={"csrf_token": csrf(publisher, f"/editions/{edition_id}")})
+    assert unconfirmed.status_code == 400 and "tick the box" in unconfirmed.text
+    assert _edition(edition_id).send_at > utcnow() and redis_client.llen("editions") == 0
+    _post(publisher, edition_id, "send-now", confirm="now")
     assert _edition(edition_id).send_at <= utcnow()
     assert redis_client.llen("editions") == 1
     redis_client.delete("editions")
