@@ -158,6 +158,8 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
         # A held alert's subject may change until it goes out; its articles are those filed.
         editable=edition.status in ((EditionStatus.DRAFT,) if alert else (EditionStatus.DRAFT, EditionStatus.APPROVED)),
         alert=alert, minutes_left=minutes_left(edition, utcnow()) if alert else None,
+        # Approved and due ("Send now", or its time came): a worker is starting it; the page watches.
+        starting=edition.status == EditionStatus.APPROVED and edition.send_at <= utcnow(),
         publisher=request.state.editor.role == "publisher",
     )
 

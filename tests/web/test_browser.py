@@ -174,10 +174,11 @@ def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed
     page.get_by_role("button", name="Send now instead").click()
     page.get_by_role("status").get_by_text("Sending has started.").wait_for()
     redis_client.delete("editions")  # the start task the button queued: this test plays the worker
+    page.locator("#starting").wait_for()  # approved and due: the page waits for the worker
     with unit_of_work() as session:
         batch, *_ = start_edition(session, edition_id)
-    page.reload()
-    assert page.locator("#progress-done").inner_text() == "0"
+    # The page shows the send once it has begun, by itself.
+    page.locator("#progress-done").get_by_text("0", exact=True).wait_for()
     with unit_of_work() as session:
         assert send_batch(session, edition_id, batch, get_sender()) == 2
     # The page refreshes its figures by itself (progressive enhancement), without a reload.

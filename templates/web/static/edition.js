@@ -33,6 +33,17 @@
     }, 1500);
   }
   watchChecklist(document.getElementById("checklist"));
+  // Approved and due: a worker is starting the send; show the page again once it has begun.
+  var starting = document.getElementById("starting");
+  if (starting) {
+    var waits = 0;
+    var watch = setInterval(function () {
+      if (++waits > 200) { clearInterval(watch); return; }  // ten minutes; a reload shows it too
+      fetch(starting.dataset.progressUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
+        if (p.status !== "approved") { clearInterval(watch); location.reload(); }
+      });
+    }, 3000);
+  }
   var sending = document.getElementById("sending");
   if (sending && (sending.dataset.status === "sending" || sending.dataset.status === "paused")) {
     setInterval(function () {
