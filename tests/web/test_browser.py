@@ -184,6 +184,8 @@ def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed
     # The page refreshes its figures by itself (progressive enhancement), without a reload.
     page.locator("#progress-done").get_by_text("2").wait_for()
     assert page.locator("#progress-rate").inner_text().endswith("a minute")
+    # The counts by state move with the figures (never a stale line beside a fresh percentage).
+    page.locator("#progress-counts").get_by_text(re.compile(r"pending: 3")).wait_for()
     violations = accessibility.check(page, "edition sending")
 
     page.get_by_role("button", name="Pause").click()
