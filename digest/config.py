@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     # Share of a task's runs in the last hour that failed, above which it warns (0 to 1).
     OPS_FAILURE_RATIO_MAX: float = Field(default=0.2, ge=0, le=1)
     OPS_FAILURES_KEPT: int = Field(default=100, ge=1, le=10000)
-    # Seconds between refreshes of the ops page.
+    # Seconds between the ops page's updates in place (while its tab is visible).
     OPS_PAGE_REFRESH_SECONDS: int = Field(default=15, ge=2)
     # The pre-send checklist warns (approval asks to confirm) when SpamAssassin scores an edition
     # above this; SpamAssassin itself calls 5.0 spam, and mailbox providers filter well below it.

@@ -106,17 +106,17 @@ ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
-# ensure_email_lint: Node.js from Debian and the npm packages the tests check every email with
-# (caniemail's support data, html-validate: tests/email_lint/package.json), installed from the npm
-# registry as package-lock.json pins them, again when the lock file changes.
-ensure_email_lint() {
+# ensure_node_tools: the npm packages the tests run (tests/node: html-validate on pages and emails,
+# caniemail's support data on emails), installed exactly as tests/node/package-lock.json pins
+# them, again when the lock changes. Node and npm from Debian when missing.
+ensure_node_tools() {
     command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-    local folder=tests/email_lint stamp=tests/email_lint/node_modules/.installed wanted
-    wanted=$(sha256sum "$folder/package-lock.json" | cut -d' ' -f1)
+    local stamp=tests/node/node_modules/.installed wanted
+    wanted=$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        say "installing the email checkers from the npm registry"
-        npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error >/dev/null ||
-            die "npm ci in $folder failed; see npm's messages above"
+        say "installing the tests' npm packages (tests/node)"
+        npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null ||
+            die "npm ci in tests/node failed; see npm's messages above"
         echo "$wanted" > "$stamp"
     fi
 }
