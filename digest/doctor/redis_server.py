@@ -10,7 +10,7 @@ import redis
 from digest.config import Settings
 from digest.delivery.ratelimit import MAX_INLINE_WAIT, MAX_REQUEUE_DELAY
 from digest.doctor.model import Check, hurts, ok
-from digest.redis_clients import redis_client
+from digest.redis_clients import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 
 
 def _persistence(info: dict, save: str | None, settings: Settings) -> Check:
@@ -70,14 +70,20 @@ def where(url: str) -> str:
 
 
 def checks(settings: Settings) -> list[Check]:
-    client = redis_client(decode_responses=True)
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=READ_TIMEOUT_SECONDS,
+                                  socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, decode_responses=True)
+    with client:
+        return _checks(client, settings)
+
+
+def _checks(client: redis.Redis, settings: Settings) -> list[Check]:
     try:
-        info = client.info("persistence") | client.info("memory")
+        info = client.info("persistence") | client.info("memory") | client.info("server")
         save = _config(client, "save")
     except (redis.RedisError, OSError) as exc:
         return [Check("redis_reachable", "error", f"cannot reach Redis at {where(settings.REDIS_URL)}: {str(exc)[:300]}",
                       "start redis-server, or correct REDIS_URL"), visibility(settings)]
-    return [ok("redis_reachable", f"Redis {client.info('server').get('redis_version', '')} answers at "
+    return [ok("redis_reachable", f"Redis {info.get('redis_version', '')} answers at "
                f"{where(settings.REDIS_URL)}"),
             _eviction(info.get("maxmemory_policy"), settings), _persistence(info, save, settings),
             visibility(settings)]
