@@ -14,6 +14,7 @@ from digest.doctor import sendgrid_account
 from tests.live_app import free_port
 from tests.ops.test_doctor_settings import settings_of
 from tests.sendgrid_standin import SendGridStandIn
+from tests.slow_servers import dripping_server
 
 OUR_WEBHOOK = "https://digest.cacianalyst.org/webhooks/sendgrid"
 
@@ -108,3 +109,10 @@ def test_sendgrid_not_answering_is_an_error_per_check():
 def test_the_outbox_asks_nothing_of_sendgrid(standin_server):
     assert sendgrid_account.checks(settings_of(SENDGRID_API_KEY=None, DELIVERY_BACKEND="outbox")) == []
     assert standin_server.requests == []
+
+
+def test_an_api_host_dripping_its_answer_is_cut_off_at_the_deadline():
+    with dripping_server(interval=0.2) as url:
+        checks = sendgrid_account.checks(settings_of(SENDGRID_API_KEY="SG.key", SENDGRID_API_HOST=url), deadline=1)
+    assert {c.state for c in checks} == {"error"}
+    assert all("no whole answer within 1 s" in c.found for c in checks)
