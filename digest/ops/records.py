@@ -22,6 +22,8 @@ BEAT_KEY = "digest:ops:beat"
 # hash: "<host>:<pid>" of each beat process -> JSON of its last tick; two live entries are two
 # beats, each queuing every scheduled task (digest doctor counts them).
 BEATS_KEY = "digest:ops:beats"
+# JSON of `digest doctor`'s last run: {"at": epoch, "checks": [{name, state, found, fix}, ...]}
+DOCTOR_KEY = "digest:ops:doctor"
 OUTCOMES = ("succeeded", "failed", "retried")
 # Per-minute figures are read over the last hour; an extra hour of margin, then Redis drops them.
 BUCKET_TTL = 2 * 3600
@@ -82,3 +84,9 @@ def record_beat_tick(next_tick_in: float, at: float | None = None, beat: str | N
     entry = json.dumps({"at": time.time() if at is None else at, "next_tick_in": next_tick_in})
     write_quietly(lambda client: client.pipeline(transaction=False)
                   .set(BEAT_KEY, entry).hset(BEATS_KEY, beat or beat_name(), entry).execute())
+
+
+def record_doctor(checks: list[dict], at: float | None = None) -> None:
+    """`digest doctor`'s last results, for the ops page and /metrics."""
+    entry = json.dumps({"at": time.time() if at is None else at, "checks": checks})
+    write_quietly(lambda client: client.set(DOCTOR_KEY, entry))

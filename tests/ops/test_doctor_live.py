@@ -72,3 +72,25 @@ def test_without_worker_or_beat_the_doctor_names_them_with_the_fix_and_exits_1(g
     assert "error   queues_consumed: no worker online consumes feeds, editions, delivery, webhooks" in ran.stdout
     assert "fix: start workers for them: `celery -A workers.app worker --queues" in ran.stdout
     assert "15 ok, 0 warnings, 2 errors" in ran.stdout
+
+
+def test_the_ops_page_and_metrics_show_the_doctors_last_run(going_live):
+    from fastapi.testclient import TestClient
+
+    from digest.web.app import app
+    from tests.ops.test_web import _login
+
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        _login(client)
+        assert "Never run here" in client.get("/ops").text
+        assert "digest_doctor_check_failing{" not in client.get("/metrics").text
+        assert digest("doctor").returncode == 1
+        page = client.get("/ops").text
+        metrics = client.get("/metrics").text
+    assert "15 of 17 checks ok" in page
+    assert 'data-doctor-check="beat">Error: No beat is ticking' in page
+    assert "Fix: Start workers for them: `celery -A workers.app worker --queues" in page
+    assert 'digest_doctor_check_failing{check="beat",state="error"} 1.0' in metrics
+    assert 'digest_doctor_check_failing{check="queues_consumed",state="error"} 1.0' in metrics
+    assert metrics.count("digest_doctor_check_failing{") == 2
+    assert "digest_doctor_last_run_timestamp_seconds " in metrics
