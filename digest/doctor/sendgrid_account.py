@@ -63,13 +63,20 @@ def api_key(client: httpx.Client, deadline: float) -> Check:
                  "give the key Mail Send access (Settings > API Keys > Edit)")
 
 
-def sender_domain(client: httpx.Client, settings: Settings, deadline: float) -> Check:
+def sender_domain(client: httpx.Client, settings: Settings, deadline: float,
+                  records: dict[str, str] | None = None) -> Check:
+    """The check; `records` gets the DNS records SendGrid asks for (host -> CNAME target)."""
     domain = str(settings.FROM_EMAIL).rpartition("@")[2].lower()
     status, body = get(client, "/v3/whitelabel/domains", deadline)
     if status != 200:
         return _refused("sendgrid_domain", "/v3/whitelabel/domains", status, "whitelabel.read")
     entries = [entry for entry in (body if isinstance(body, list) else []) if isinstance(entry, dict)
                and str(entry.get("domain", "")).lower() in (domain, *_parents(domain))]
+    if records is not None:
+        records.update({str(record["host"])[:253].lower(): str(record["data"])[:253].lower()
+                        for entry in entries[:1] for record in (entry.get("dns") or {}).values()
+                        if isinstance(record, dict) and record.get("type") == "cname"
+                        and record.get("host") and record.get("data")})
     if any(entry.get("valid") is True for entry in entries):
         return ok("sendgrid_domain", f"{domain} (FROM_EMAIL's domain) is authenticated in SendGrid")
     if entries:
@@ -118,7 +125,10 @@ def event_webhook(client: httpx.Client, settings: Settings, deadline: float) -> 
     return ok("sendgrid_webhook", f"the Event Webhook posts to {ours}, enabled and signed with our key")
 
 
-def checks(settings: Settings, deadline: float = DEADLINE_SECONDS) -> list[Check]:
+def checks(settings: Settings, deadline: float = DEADLINE_SECONDS,
+           records: dict[str, str] | None = None) -> list[Check]:
+    """The account's checks; `records` (when given) gets the CNAMEs SendGrid asks the sender's
+    domain to publish, for the DNS checks."""
     if settings.DELIVERY_BACKEND != "sendgrid":
         return []  # the settings check says the outbox is no way to go live
     headers = {"Authorization": f"Bearer {settings.SENDGRID_API_KEY}", "Accept": "application/json"}
@@ -128,7 +138,7 @@ def checks(settings: Settings, deadline: float = DEADLINE_SECONDS) -> list[Check
     with httpx.Client(base_url=str(settings.SENDGRID_API_HOST).rstrip("/"), headers=headers, trust_env=False,
                       transport=transport) as client:
         for name, check in (("sendgrid_key", lambda: api_key(client, deadline)),
-                            ("sendgrid_domain", lambda: sender_domain(client, settings, deadline)),
+                            ("sendgrid_domain", lambda: sender_domain(client, settings, deadline, records)),
                             ("sendgrid_webhook", lambda: event_webhook(client, settings, deadline))):
             try:
                 found.append(check())

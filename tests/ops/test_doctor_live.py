@@ -1,7 +1,7 @@
 """`digest doctor` as an operator runs it: against a set-up made as going live needs (PostgreSQL
 migrated, a Redis with noeviction and an append-only file, the SendGrid stand-in with the domain
-authenticated and our signed webhook, a real worker and a real beat) every check says ok and it
-exits 0; with the processes missing it names them, says how to fix it, and exits 1."""
+authenticated and our signed webhook, a DNS server with the domain's records, a real worker and a
+real beat) every check says ok and it exits 0; with the processes missing it names them, says how to fix it, and exits 1."""
 
 from __future__ import annotations
 
@@ -16,28 +16,43 @@ import pytest
 from digest.ops.records import BEATS_KEY, redis_client
 from tests.cli import digest
 from tests.conftest import REPO, Worker, reset_caches, wait_for
+from tests.dns_server import DNSServerOnLoopback
 from tests.live_app import free_port
 from tests.ops.test_doctor_settings import STRONG_KEY
 from tests.servers import start_redis_server
 
 pytestmark = pytest.mark.postgresql_only
 
+# The records SendGrid's stand-in asks example.org to publish, and the rest a sender needs.
+EXAMPLE_ORG = """
+example.org. 300 IN TXT "v=spf1 include:sendgrid.net -all"
+example.org. 300 IN MX 10 mail.example.org.
+_dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject"
+em1234.example.org. 300 IN CNAME u1234.wl.sendgrid.net.
+s1._domainkey.example.org. 300 IN CNAME s1.domainkey.u1234.wl.sendgrid.net.
+s2._domainkey.example.org. 300 IN CNAME s2.domainkey.u1234.wl.sendgrid.net.
+"""
+
 
 @pytest.fixture
 def going_live(standin, service_env, monkeypatch, tmp_path):
-    """The environment of a set-up ready to go live, with its own Redis (noeviction, AOF)."""
+    """The environment of a set-up ready to go live, with its own Redis (noeviction, AOF) and a
+    DNS server holding example.org's records."""
+    dns = DNSServerOnLoopback().__enter__()
+    dns.zone.set(EXAMPLE_ORG)
     port = free_port()
     redis_server = start_redis_server(port, tmp_path, "--maxmemory-policy", "noeviction", "--appendonly", "yes")
     standin.authenticate_domain("example.org")
     standin.add_event_webhook("https://digest.example.org/webhooks/sendgrid")
     env = dict(service_env, **standin.settings(), REDIS_URL=f"redis://127.0.0.1:{port}/0", SECRET_KEY=STRONG_KEY,
-               FORWARDED_ALLOW_IPS="127.0.0.1")
+               FORWARDED_ALLOW_IPS="127.0.0.1", DOCTOR_DNS_SERVER=dns.address)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     reset_caches()
     yield env
     redis_server.terminate()
     redis_server.wait(10)
+    dns.__exit__()
     reset_caches()
 
 
@@ -62,7 +77,7 @@ def test_a_set_up_ready_to_go_live_is_ok_on_every_check(going_live, tmp_path):
         "secret_key", "public_base_url", "postal_address", "database_kind", "delivery_backend",
         "forwarded_allow_ips", "database_reachable", "database_migrated", "redis_reachable", "redis_eviction",
         "redis_persistence", "broker_visibility", "beat", "queues_consumed", "sendgrid_key", "sendgrid_domain",
-        "sendgrid_webhook"]
+        "sendgrid_webhook", "dns_spf", "dns_dkim", "dns_dmarc", "dns_unsubscribe"]
 
 
 def test_without_worker_or_beat_the_doctor_names_them_with_the_fix_and_exits_1(going_live):
@@ -71,7 +86,7 @@ def test_without_worker_or_beat_the_doctor_names_them_with_the_fix_and_exits_1(g
     assert "error   beat: no beat is ticking" in ran.stdout
     assert "error   queues_consumed: no worker online consumes feeds, editions, delivery, webhooks" in ran.stdout
     assert "fix: start workers for them: `celery -A workers.app worker --queues" in ran.stdout
-    assert "15 ok, 0 warnings, 2 errors" in ran.stdout
+    assert "19 ok, 0 warnings, 2 errors" in ran.stdout
 
 
 def test_the_ops_page_and_metrics_show_the_doctors_last_run(going_live):
@@ -87,7 +102,7 @@ def test_the_ops_page_and_metrics_show_the_doctors_last_run(going_live):
         assert digest("doctor").returncode == 1
         page = client.get("/ops").text
         metrics = client.get("/metrics").text
-    assert "15 of 17 checks ok" in page
+    assert "19 of 21 checks ok" in page
     assert 'data-doctor-check="beat">Error: No beat is ticking' in page
     assert "Fix: Start workers for them: `celery -A workers.app worker --queues" in page
     assert 'digest_doctor_check_failing{check="beat",state="error"} 1.0' in metrics
