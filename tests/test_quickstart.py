@@ -1,6 +1,8 @@
 """scripts/quickstart as a new user runs it: ports checked before anything starts (the one taken
 named, with the setting that moves it), the Redis it uses written into .env so that a second
-shell finds the same workers, and its banner printed once the processes answer.
+shell finds the same workers, and its banner printed once the processes answer; `digest doctor`
+there names what is not ready for production (http, SQLite, the outbox, a Redis that keeps
+nothing on disk) as warnings, and exits 0.
 
 The quickstart runs in a copy of the repository. Its `.venv` is a fresh one that reads this
 project's installed packages (no network, no install), with the copy's own `digest` first."""
@@ -8,6 +10,7 @@ project's installed packages (no network, no install), with the copy's own `dige
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -130,9 +133,16 @@ def test_the_quickstart_writes_its_redis_into_env_and_prints_its_banner_once_rea
         second = subprocess.run([str(copy / ".venv/bin/digest"), "ops", "status", "--json"], cwd=copy,
                                 capture_output=True, text=True, env=USER_ENV, timeout=60)
         assert '"state": "online"' in second.stdout, second.stdout[-2000:] + second.stderr[-2000:]
+        # The doctor there says what is not ready for production, as warnings: nothing is broken.
+        doctor = subprocess.run([str(copy / ".venv/bin/digest"), "doctor", "--json"], cwd=copy,
+                                capture_output=True, text=True, env=USER_ENV, timeout=60)
     finally:
         os.killpg(quickstart.pid, signal.SIGINT)
         quickstart.wait(60)
+    not_ok = {c["name"]: c["state"] for c in json.loads(doctor.stdout)["checks"] if c["state"] != "ok"}
+    assert not_ok == {"public_base_url": "warning", "database_kind": "warning", "delivery_backend": "warning",
+                      "redis_persistence": "warning"}, doctor.stdout
+    assert doctor.returncode == 0
     banner = output.index("Analyst Digest is ready.")
     # The banner follows the processes' start-up noise, and names the ports in use.
     assert output.index("Uvicorn running") < banner and output.index(" ready.") < banner
