@@ -89,7 +89,7 @@ def test_without_worker_or_beat_the_doctor_names_them_with_the_fix_and_exits_1(g
     assert "19 ok, 0 warnings, 2 errors" in ran.stdout
 
 
-def test_the_ops_page_and_metrics_show_the_doctors_last_run(going_live):
+def test_the_ops_page_ops_status_and_metrics_show_the_doctors_last_run(going_live):
     from fastapi.testclient import TestClient
 
     from digest.web.app import app
@@ -98,6 +98,7 @@ def test_the_ops_page_and_metrics_show_the_doctors_last_run(going_live):
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         _login(client)
         assert "Never run here" in client.get("/ops").text
+        assert "  doctor: never run (digest doctor)" in digest("ops", "status").stdout
         assert "digest_doctor_check_failing{" not in client.get("/metrics").text
         assert digest("doctor").returncode == 1
         page = client.get("/ops").text
@@ -109,3 +110,5 @@ def test_the_ops_page_and_metrics_show_the_doctors_last_run(going_live):
     assert 'digest_doctor_check_failing{check="queues_consumed",state="error"} 1.0' in metrics
     assert metrics.count("digest_doctor_check_failing{") == 2
     assert "digest_doctor_last_run_timestamp_seconds " in metrics
+    assert "  doctor: last run " in digest("ops", "status").stdout
+    assert ": not ok: beat, queues_consumed" in digest("ops", "status").stdout
