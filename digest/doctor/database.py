@@ -12,12 +12,16 @@ from digest.doctor.model import Check, ok
 from digest.store.migrate import alembic_config
 
 CONNECT_TIMEOUT_SECONDS = 5
+STATEMENT_TIMEOUT_MS = 5000
 
 
 def _engine(url: str):
-    # An engine of its own, so a server that does not answer costs seconds, not the OS's minutes.
-    postgres = make_url(url).get_backend_name() == "postgresql"
-    return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS} if postgres else {})
+    # An engine of its own, so a server that does not answer costs seconds, not the OS's minutes,
+    # and one that connects but hangs is cut off at each statement.
+    if make_url(url).get_backend_name() != "postgresql":
+        return create_engine(url)
+    return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                                            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
 
 
 def checks(settings: Settings) -> list[Check]:

@@ -86,6 +86,11 @@ def record_beat_tick(next_tick_in: float, at: float | None = None, beat: str | N
                   .set(BEAT_KEY, entry).hset(BEATS_KEY, beat or beat_name(), entry).execute())
 
 
+def forget_beat(beat: str | None = None) -> None:
+    """A beat that stopped cleanly no longer counts as ticking (a restarted one has a new pid)."""
+    write_quietly(lambda client: client.hdel(BEATS_KEY, beat or beat_name()))
+
+
 def record_doctor(checks: list[dict], at: float | None = None) -> None:
     """`digest doctor`'s last results, for the ops page and /metrics."""
     entry = json.dumps({"at": time.time() if at is None else at, "checks": checks})

@@ -70,6 +70,7 @@ def test_a_set_up_ready_to_go_live_is_ok_on_every_check(going_live, tmp_path):
         os.killpg(beat.pid, signal.SIGTERM)
         beat.wait(timeout=20)
         worker.stop()
+    assert redis_client().hlen(BEATS_KEY) == 0, "a beat stopped cleanly is no longer counted"
     checks = json.loads(ran.stdout)["checks"]
     assert [(c["name"], c["state"]) for c in checks if c["state"] != "ok"] == []
     assert ran.returncode == 0
