@@ -36,7 +36,7 @@ from digest.store.models import Edition, EditionKind, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subscribers, editor_topics, ops,
-                        reader_follows, reports, subscribers)
+                        public_follow, reader_follows, reports, subscribers)
 from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
@@ -56,6 +56,7 @@ app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "
 app.include_router(auth_router)
 app.include_router(subscribers.router)
 app.include_router(reader_follows.router)
+app.include_router(public_follow.router)
 app.include_router(api.router)
 app.include_router(editor.router)
 app.include_router(editor_subscribers.router)
@@ -217,7 +218,7 @@ def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLRe
         raise NotFound(f"edition {edition_id} has not been published")
     # The web version carries no per-reader links.
     # Same origin as the editors' pages: the email's HTML may style itself but never run anything.
-    return HTMLResponse(fill(approved_render(session, edition), preview_values()).html,
+    return HTMLResponse(fill(approved_render(session, edition), preview_values(edition.id)).html,
                         headers={"Content-Security-Policy": email_csp("'none'")})
 
 

@@ -263,6 +263,7 @@ def test_every_public_page_fits_a_phone(reader, service, redis_client):
                        "preferences-help": "/preferences", "unsubscribe-help": "/unsubscribe",
                        "preferences": f"/p/{make_token(PREFERENCES, seeded['reader'])}",
                        "unsubscribe": f"/u/{make_token(UNSUBSCRIBE, seeded['reader'])}",
+                       "follow-public": f"/follow/{seeded['topic']}",
                        "confirm": f"/confirm/{make_token(CONFIRM, seeded['pending'])}"}.items():
         reader.shoot(name, path)
     page.goto("/subscribe")
