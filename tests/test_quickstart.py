@@ -112,6 +112,7 @@ def own_redis(tmp_path):
     process.wait(10)
 
 
+@pytest.mark.slow
 def test_the_quickstart_writes_its_redis_into_env_and_prints_its_banner_once_ready(tmp_path, own_redis):
     copy = copy_with_venv(tmp_path)
     web, sample, flower = free_port(), free_port(), free_port()

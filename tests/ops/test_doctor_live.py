@@ -21,7 +21,7 @@ from tests.live_app import free_port
 from tests.ops.test_doctor_settings import STRONG_KEY
 from tests.servers import start_redis_server
 
-pytestmark = pytest.mark.postgresql_only
+pytestmark = [pytest.mark.postgresql_only, pytest.mark.slow]
 
 # The records SendGrid's stand-in asks example.org to publish, and the rest a sender needs.
 EXAMPLE_ORG = """
