@@ -91,8 +91,8 @@ def run_demo(port: int) -> DemoResult:
                 return DemoResult(None, [], "no edition: the sample feed had no articles that are not already in one")
             found = _messages(session, outbox, sent.id)
             return DemoResult(sent.id, found, "\n".join([
-                f"nothing new to send: edition {sent.id} already went out with every sample article "
-                f"({len(found)} message(s) in the outbox):", *(f"  {path.resolve()}" for path in found)]))
+                f"nothing new to send: every article polled is in an edition already; the latest sent, "
+                f"edition {sent.id}, has {_count(found)} in the outbox:", *_listed(found)]))
         if edition.status == EditionStatus.DRAFT:
             # As an editor who read the checklist and accepted its warnings (blocking ones still refuse).
             approve_checked(session, edition.id, DEMO_APPROVER, source="demo",
@@ -107,9 +107,24 @@ def run_demo(port: int) -> DemoResult:
             send_batch(session, edition_id, batch_id, outbox)
     with unit_of_work() as session:
         found = _messages(session, outbox, edition_id)
-    lines = [f"edition {edition_id} sent to {len(found)} reader(s); the messages are in the outbox:"]
-    lines += [f"  {path.resolve()}" for path in found]
+    lines = [f"edition {edition_id} sent to {len(found):,} reader(s); the messages are in the outbox:", *_listed(found)]
     return DemoResult(edition_id, found, "\n".join(lines))
+
+
+# Paths printed; a list of thousands of readers is named by its folder after these.
+LISTED = 5
+
+
+def _count(found: list[Path]) -> str:
+    return f"{len(found):,} message{'s' if len(found) != 1 else ''}"
+
+
+def _listed(found: list[Path]) -> list[str]:
+    lines = [f"  {path.resolve()}" for path in found[:LISTED]]
+    if len(found) > LISTED:
+        folders = sorted({str(path.resolve().parent) for path in found})
+        lines.append(f"  and {len(found) - LISTED:,} more in {', '.join(folders)}")
+    return lines
 
 
 def _messages(session, outbox: OutboxSender, edition_id: int) -> list[Path]:

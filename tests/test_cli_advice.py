@@ -86,14 +86,20 @@ def test_a_feed_that_answers_is_polled_once_when_added(settings, feed_server):
 
 
 def test_the_demo_run_twice_does_not_claim_to_send_again(settings, monkeypatch):
+    from tests.factories import subscribers
+
+    subscribers(*(f"reader{n}@example.org" for n in range(11)))
     port = free_port()
     first = digest("demo", "--port", str(port))
     assert first.returncode == 0, first.stderr
-    assert "edition 1 sent to 1 reader(s)" in first.stdout
+    # Twelve readers: five paths, then the folder of the other seven (not thousands of lines).
+    assert "edition 1 sent to 12 reader(s)" in first.stdout
+    assert first.stdout.count(".eml") == 5 and "and 7 more in " in first.stdout
     again = digest("demo", "--port", str(port))
     assert again.returncode == 0, again.stderr
     assert "sent to" not in again.stdout
-    assert "nothing new to send: edition 1 already went out" in again.stdout
+    assert ("nothing new to send: every article polled is in an edition already; the latest sent, edition 1, "
+            "has 12 messages in the outbox") in again.stdout
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(Edition)) == 1
 
