@@ -1,0 +1,105 @@
+"""People told apart from machines: signed events in SendGrid's documented shapes go through the
+real webhook endpoint and a real worker process, and every figure of the report, its JSON and
+the sunset view counts people as the headline, machines beside them.
+
+Five readers of one edition, each delivered a minute after the send:
+  0  Apple Mail: two opens SendGrid marks `sg_machine_open` (its prefetch), nothing else;
+  1  behind a link scanner: every link clicked one second after delivery, then the person opens
+     the message and clicks the first link an hour later;
+  2  a sandbox: every link clicked within one second, half an hour later (past the delivery window);
+  3  a person who opens it, and whose first link is followed by a scanner naming itself;
+  4  delivered, nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+from digest.store.db import unit_of_work
+from digest.store.models import DeliveryEvent, WebhookBatch
+from tests.conftest import reset_caches, wait_for
+from tests.reports.events import SentEdition, delivered, opened
+
+pytestmark = pytest.mark.slow
+
+PERSON = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15"
+SANDBOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+SECOND = 1 / 60  # events are placed in minutes after the send
+
+
+def _click(url: str, agent: str, index: int = 0) -> dict:
+    return {"ip": "40.94.1.1", "useragent": agent, "url": url, "url_offset": {"index": index, "type": "html"}}
+
+
+def _applied_by_the_worker(sent: SentEdition, client, events: list[dict]) -> None:
+    """Post one signed request; the endpoint queues it and the worker process applies it."""
+    payload = json.dumps(events) + "\r\n"
+    answer = client.post("/webhooks/sendgrid", content=payload.encode(), headers=sent.standin.signed_headers(payload))
+    assert answer.status_code == 200, answer.text
+
+    def applied() -> bool:
+        with unit_of_work() as session:
+            return session.scalar(select(func.count()).select_from(WebhookBatch)
+                                  .where(WebhookBatch.processed_at.is_(None))) == 0
+    wait_for(applied, what="the worker to apply the request")
+
+
+@pytest.fixture
+def engaged(standin, feed_server, client, celery_worker, monkeypatch):
+    monkeypatch.setenv("SUNSET_EDITIONS", "1")
+    reset_caches()
+    sent = SentEdition(standin, feed_server, readers=5)
+    e, links = sent.event, sent.links[:3]
+    at = 1  # each reader's delivery, in minutes
+    _applied_by_the_worker(sent, client, [e(reader, "delivered", at, **delivered()) for reader in range(5)])
+    _applied_by_the_worker(sent, client, [
+        e(0, "open", at + 2 * SECOND, **opened(machine=True)), e(0, "open", 120, **opened(machine=True)),
+        *[e(1, "click", at + SECOND, **_click(url, SANDBOX, i)) for i, url in enumerate(links)],
+        *[e(2, "click", 30, **_click(url, SANDBOX, i)) for i, url in enumerate(links)],
+        e(3, "open", 5, **opened()),
+        e(3, "click", 20, **_click(links[0], "Barracuda Sentinel (EE)")),
+    ])
+    _applied_by_the_worker(sent, client, [e(1, "open", 61, **opened()), e(1, "click", 61.5, **_click(links[0], PERSON))])
+    return sent
+
+
+def _verdicts(sent: SentEdition) -> dict[tuple[int, str], list[tuple[str, str]]]:
+    with unit_of_work() as session:
+        kept = session.execute(select(DeliveryEvent.subscriber_id, DeliveryEvent.event, DeliveryEvent.audience,
+                                      DeliveryEvent.audience_reason)
+                               .where(DeliveryEvent.event.in_(("open", "click")))).all()
+    verdicts: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for subscriber_id, event, audience, reason in kept:
+        verdicts.setdefault((sent.subscriber_ids.index(subscriber_id), event), []).append((audience, reason))
+    return {key: sorted(value) for key, value in verdicts.items()}
+
+
+def test_each_open_and_click_is_kept_with_who_made_it_and_why(engaged):
+    verdicts = _verdicts(engaged)
+    assert verdicts[0, "open"] == [("machine", "sg_machine_open")] * 2
+    assert verdicts[1, "click"] == [("human", "")] + [("machine", "within 10s of delivery")] * 3
+    assert verdicts[1, "open"] == [("human", "")]
+    assert verdicts[2, "click"] == [("machine", "3 links within 2s")] * 3
+    assert verdicts[3, "click"] == [("machine", "scanner user agent: Barracuda")]
+    assert verdicts[3, "open"] == [("human", "")]
+
+
+def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatch):
+    # Trust every user agent: the Barracuda click becomes a person's; timing and bursts still hold.
+    monkeypatch.setenv("SCANNER_USER_AGENTS", "[]")
+    reset_caches()
+    done = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", str(engaged.edition_id)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "12 opens and clicks classified" in done.stdout, done.stdout + done.stderr
+    verdicts = _verdicts(engaged)
+    assert verdicts[3, "click"] == [("human", "")]
+    assert verdicts[2, "click"] == [("machine", "3 links within 2s")] * 3
+    assert verdicts[1, "click"] == [("human", "")] + [("machine", "within 10s of delivery")] * 3
+    missing = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", "999"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "edition 999 does not exist" in missing.stderr
