@@ -20,10 +20,12 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
+from digest.reports.facts import edition_report
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryEvent, WebhookBatch
 from tests.conftest import reset_caches, wait_for
 from tests.reports.events import SentEdition, delivered, opened
+from tests.web.editor_helpers import logged_in
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +60,7 @@ def engaged(standin, feed_server, client, celery_worker, monkeypatch):
     at = 1  # each reader's delivery, in minutes
     _applied_by_the_worker(sent, client, [e(reader, "delivered", at, **delivered()) for reader in range(5)])
     _applied_by_the_worker(sent, client, [
-        e(0, "open", at + 2 * SECOND, **opened(machine=True)), e(0, "open", 120, **opened(machine=True)),
+        e(0, "open", at + 2 * SECOND, **opened(machine=True)), e(0, "open", 150, **opened(machine=True)),
         *[e(1, "click", at + SECOND, **_click(url, SANDBOX, i)) for i, url in enumerate(links)],
         *[e(2, "click", 30, **_click(url, SANDBOX, i)) for i, url in enumerate(links)],
         e(3, "open", 5, **opened()),
@@ -89,6 +91,51 @@ def test_each_open_and_click_is_kept_with_who_made_it_and_why(engaged):
     assert verdicts[3, "open"] == [("human", "")]
 
 
+def test_the_report_counts_people_with_machines_beside_them(engaged):
+    with unit_of_work() as session:
+        report = edition_report(session, engaged.edition_id)
+    funnel = report.funnel
+    assert funnel.delivered == 5
+    assert (funnel.human_unique_opens, funnel.machine_opens, funnel.opens, funnel.unique_opens) == (2, 2, 4, 3)
+    assert (funnel.human_unique_clicks, funnel.human_clicks, funnel.machine_clicks, funnel.clicks) == (1, 1, 7, 8)
+    rates = funnel.rates
+    assert (rates["open"], rates["click"], rates["click_to_open"]) == (2 / 5, 1 / 5, 1 / 2)
+    assert (rates["machine_open_share"], rates["machine_click_share"]) == (2 / 4, 7 / 8)
+    first, second, third, *rest = report.articles
+    assert first["url"] == engaged.links[0]
+    assert (first["human_unique_clicks"], first["machine_clicks"], first["clicks"]) == (1, 3, 4)
+    assert {(a["human_unique_clicks"], a["machine_clicks"]) for a in (second, third)} == {(0, 2)}
+    assert all(a["human_unique_clicks"] == a["machine_clicks"] == 0 for a in rest)
+    assert {"hour": 1, "opens": 1, "clicks": 1, "machine_opens": 0, "machine_clicks": 0} == report.timeline[1]
+    assert report.timeline[0] == {"hour": 0, "opens": 1, "clicks": 0, "machine_opens": 1, "machine_clicks": 7}
+
+
+def test_the_json_names_the_human_and_machine_figures(engaged):
+    done = subprocess.run([sys.executable, "-m", "digest", "editions", "report", str(engaged.edition_id), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    funnel = report["funnel"]
+    assert {key: funnel[key] for key in ("human_unique_opens", "machine_opens", "human_unique_clicks",
+                                         "machine_clicks")} == {"human_unique_opens": 2, "machine_opens": 2,
+                                                                "human_unique_clicks": 1, "machine_clicks": 7}
+    top = report["articles"][0]
+    assert (top["human_unique_clicks"], top["machine_clicks"]) == (1, 3)
+    text = subprocess.run([sys.executable, "-m", "digest", "editions", "report", str(engaged.edition_id)],
+                          capture_output=True, text=True, timeout=60).stdout
+    assert "people who opened" in text and "machine opens" in text and "87.5%" in text  # 7 of 8 clicks
+
+
+def test_the_page_and_the_csv_show_people_first(engaged, client):
+    logged_in(client)
+    html = client.get(f"/editions/{engaged.edition_id}/report").text
+    for name, value in (("opened", "2"), ("clicked", "1"), ("machine-opens", "2"), ("machine-clicks", "7")):
+        assert f'id="{name}">{value}<' in html, name
+    rows = client.get(f"/editions/{engaged.edition_id}/report.csv").text.splitlines()
+    assert rows[0].split(",")[6:] == ["human_unique_clicks", "machine_clicks", "unique_clicks", "clicks"]
+    assert rows[1].split(",")[6:] == ["1", "3", "3", "4"]
+
+
 def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatch):
     # Trust every user agent: the Barracuda click becomes a person's; timing and bursts still hold.
     monkeypatch.setenv("SCANNER_USER_AGENTS", "[]")
@@ -100,6 +147,9 @@ def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatc
     assert verdicts[3, "click"] == [("human", "")]
     assert verdicts[2, "click"] == [("machine", "3 links within 2s")] * 3
     assert verdicts[1, "click"] == [("human", "")] + [("machine", "within 10s of delivery")] * 3
+    with unit_of_work() as session:
+        funnel = edition_report(session, engaged.edition_id).funnel
+    assert (funnel.human_unique_clicks, funnel.machine_clicks, funnel.human_unique_opens) == (2, 6, 2)
     missing = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", "999"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "edition 999 does not exist" in missing.stderr
