@@ -92,9 +92,9 @@ def reports_page(request: Request, n: str | None = None, editor: Editor = Depend
 def sunset_page(request: Request, paused: int | None = None, editor: Editor = Depends(current_editor),
                 session: Session = Depends(db)) -> HTMLResponse:
     settings = get_settings()
-    total, readers, judged = sunset_readers(session, settings.SUNSET_EDITIONS)
-    return page("sunset.html", request=request, title="Inactive readers", total=total, readers=readers,
-                judged=judged, editions=settings.SUNSET_EDITIONS, paused=paused,
+    view = sunset_readers(session, settings.SUNSET_EDITIONS)
+    return page("sunset.html", request=request, title="Inactive readers", view=view, total=view.total,
+                readers=view.readers, judged=view.judged, editions=settings.SUNSET_EDITIONS, paused=paused,
                 opens_tracked=settings.TRACK_OPENS or settings.TRACK_CLICKS)
 
 

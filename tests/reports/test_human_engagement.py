@@ -20,7 +20,8 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from digest.reports.facts import edition_report
+from digest.reports.facts import edition_report, reader_activity
+from digest.reports.sunset import sunset_readers
 from digest.store.db import unit_of_work
 from digest.store.models import DeliveryEvent, WebhookBatch
 from tests.conftest import reset_caches, wait_for
@@ -136,6 +137,22 @@ def test_the_page_and_the_csv_show_people_first(engaged, client):
     assert rows[1].split(",")[6:] == ["1", "3", "3", "4"]
 
 
+def test_the_sunset_view_counts_only_people(engaged, client):
+    ids = engaged.subscriber_ids
+    with unit_of_work() as session:
+        view = sunset_readers(session, 1)
+    assert (view.total, view.machine_only, view.judged) == (3, 2, True)
+    assert [(r["id"], r["activity"]) for r in view.readers] == [(ids[0], "unknown"), (ids[2], "unknown"),
+                                                               (ids[4], "none")]
+    logged_in(client)
+    html = client.get("/reports/sunset").text
+    assert 'id="sunset-total">3<' in html and 'id="sunset-machine-only">2<' in html
+    with unit_of_work() as session:
+        activity = reader_activity(session, ids)
+    assert activity[ids[0]]["last_open"] is None and activity[ids[0]]["last_machine"] is not None
+    assert activity[ids[1]]["last_click"] is not None
+
+
 def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatch):
     # Trust every user agent: the Barracuda click becomes a person's; timing and bursts still hold.
     monkeypatch.setenv("SCANNER_USER_AGENTS", "[]")
@@ -149,7 +166,9 @@ def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatc
     assert verdicts[1, "click"] == [("human", "")] + [("machine", "within 10s of delivery")] * 3
     with unit_of_work() as session:
         funnel = edition_report(session, engaged.edition_id).funnel
+        view = sunset_readers(session, 1)
     assert (funnel.human_unique_clicks, funnel.machine_clicks, funnel.human_unique_opens) == (2, 6, 2)
+    assert (view.total, view.machine_only) == (3, 2)
     missing = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", "999"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "edition 999 does not exist" in missing.stderr
