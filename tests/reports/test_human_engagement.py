@@ -172,3 +172,29 @@ def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatc
     missing = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", "999"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "edition 999 does not exist" in missing.stderr
+
+
+def test_what_an_event_says_of_its_maker_is_bounded_and_never_trusted_beyond_the_rules(standin, feed_server, client):
+    """A 100,000-character user agent, user agents that are not text, a machine flag that is not a
+    boolean, a click with no link: each is classified by the rules (or left unknown), the request
+    applies whole, and nothing longer than its column is kept."""
+    sent = SentEdition(standin, feed_server, readers=3)
+    e = sent.event
+    sent.post(client, [
+        e(0, "delivered", 1, **delivered()),
+        e(0, "open", 5, **{**opened(), "useragent": "Mozilla/5.0 " + "A" * 100_000 + " Mimecast"}),
+        e(0, "open", 6, **{**opened(), "useragent": "Mimecast " + "A" * 100_000}),
+        e(1, "delivered", 1, **delivered()),
+        e(1, "open", 5, **{**opened(), "useragent": {"nested": ["Mimecast"]}, "sg_machine_open": "true"}),
+        e(1, "click", 30, **{"useragent": ["curl/8"], "ip": "1.2.3.4"}),
+        e(2, "click", 30, **_click(sent.links[0], PERSON)),  # no delivered event: timed by the hand-over
+    ])
+    verdicts = _verdicts(sent)
+    # Past the first 1,000 characters a user agent is not read.
+    assert verdicts[0, "open"] == sorted([("human", ""), ("machine", "scanner user agent: Mimecast")])
+    assert verdicts[1, "open"] == [("unknown", "no sg_machine_open")]
+    assert verdicts[1, "click"] == [("human", "")]
+    assert verdicts[2, "click"] == [("human", "")]
+    with unit_of_work() as session:
+        longest = session.scalar(select(func.max(func.length(DeliveryEvent.audience_reason))))
+    assert longest <= 100
