@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     ]
     # Parts of user agents of image proxies that fetch a message's images on arrival.
     IMAGE_PROXY_USER_AGENTS: list[str] = ["GoogleImageProxy", "YahooMailProxy"]
+    # A reader's interest (their own clicks by topic, on their page for editors) covers this many
+    # of the latest digests.
+    INTEREST_EDITIONS: int = Field(default=12, ge=1, le=100)
     # Trends on the dashboard and /reports cover this many of the latest sent editions.
     REPORT_TREND_EDITIONS: int = Field(default=12, ge=2, le=100)
     # The Event Webhook's verification key (base64 DER, as SendGrid's settings show it).
