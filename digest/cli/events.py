@@ -8,8 +8,8 @@ from digest.cli.common import EditionOption, console, events_app, transaction
 @events_app.command("reclassify")
 def events_reclassify(edition_id: EditionOption = None) -> None:
     """Decide again who made each kept open and click (person, machine or unknown) under today's
-    SCANNER_* settings, and rebuild the reports' counts: one edition, or every edition with any.
-    Each edition is its own transaction."""
+    SCANNER_* settings, and rebuild the reports' counts of an edition where any changed: one
+    edition, or every edition with any. Each edition is its own transaction."""
     from digest.editions.lookup import get_edition
     from digest.reports.reclassify import editions_with_engagement, reclassify_edition
 
@@ -22,7 +22,8 @@ def events_reclassify(edition_id: EditionOption = None) -> None:
             editions = editions_with_engagement(session)
     for edition in editions:
         with transaction() as session:
-            count = reclassify_edition(session, edition)
-        console.print(f"edition {edition}: {count} opens and clicks classified", highlight=False)
+            done = reclassify_edition(session, edition)
+        console.print(f"edition {edition}: {done.classified} opens and clicks classified, {done.changed} changed"
+                      + (" (counts rebuilt)" if done.changed else ""), highlight=False)
     if not editions:
         console.print("no opens or clicks kept yet")

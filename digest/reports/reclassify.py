@@ -1,11 +1,16 @@
 """Re-classify an edition's kept opens and clicks under today's rules (after a change of
-SCANNER_* settings, or for events kept before classification), then rebuild its counts from them.
+SCANNER_* settings, or for events kept before classification), then, if any verdict changed,
+rebuild its counts from them.
 
 The events are read a thousand deliveries at a time, each delivery with all its opens, clicks
-and `delivered` events, so a burst is judged whole; the verdicts are written in one statement per
-page (an UPDATE by primary key over many rows)."""
+and `delivered` events, so a burst is judged whole; the verdicts that changed are written in one
+statement per page (an UPDATE by primary key over many rows). The recount reads every event of
+the edition again, and is most of the time a change costs (bench/classify_events.py); an edition
+whose verdicts all stand is left as it is."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,10 +24,17 @@ from digest.store.upsert import among
 PAGE = 1000  # deliveries
 
 
-def reclassify_edition(session: Session, edition_id: int) -> int:
-    """Classify the edition's opens and clicks again and recount it; returns how many were classified."""
+@dataclass(frozen=True)
+class Reclassified:
+    classified: int  # opens and clicks decided again
+    changed: int  # of them, those whose verdict or reason changed (the edition is recounted if any)
+
+
+def reclassify_edition(session: Session, edition_id: int) -> Reclassified:
+    """Classify the edition's opens and clicks again; if any verdict changed, write the changed
+    ones and rebuild the edition's counts from its events."""
     settings = get_settings()
-    classified, after = 0, 0
+    classified, changed, after = 0, 0, 0
     while True:
         ids = list(session.scalars(
             select(DeliveryEvent.delivery_id).distinct()
@@ -38,7 +50,8 @@ def reclassify_edition(session: Session, edition_id: int) -> int:
         rows = []
         for row in session.execute(
                 select(DeliveryEvent.id, DeliveryEvent.delivery_id, DeliveryEvent.event, DeliveryEvent.occurred_at,
-                       DeliveryEvent.url, DeliveryEvent.payload)
+                       DeliveryEvent.url, DeliveryEvent.payload, DeliveryEvent.audience.label("was"),
+                       DeliveryEvent.audience_reason.label("was_because"))
                 .where(among(session, DeliveryEvent.delivery_id, ids),
                        DeliveryEvent.event.in_((*ENGAGEMENT, "delivered")))).mappings():
             if row["event"] == "delivered":
@@ -46,13 +59,16 @@ def reclassify_edition(session: Session, edition_id: int) -> int:
             else:
                 rows.append(dict(row))
         classify(rows, timings, settings)
-        session.execute(update(DeliveryEvent), [
-            {"id": row["id"], "audience": row["audience"], "audience_reason": row["audience_reason"]}
-            for row in rows])
+        moved = [{"id": row["id"], "audience": row["audience"], "audience_reason": row["audience_reason"]}
+                 for row in rows if (row["was"], row["was_because"]) != (row["audience"], row["audience_reason"])]
+        if moved:
+            session.execute(update(DeliveryEvent), moved)
         classified += len(rows)
+        changed += len(moved)
         after = ids[-1]
-    recount_edition(session, edition_id)
-    return classified
+    if changed:
+        recount_edition(session, edition_id)
+    return Reclassified(classified, changed)
 
 
 def editions_with_engagement(session: Session) -> list[int]:

@@ -159,7 +159,8 @@ def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatc
     reset_caches()
     done = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", str(engaged.edition_id)],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "12 opens and clicks classified" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "12 opens and clicks classified, 1 changed (counts rebuilt)" in done.stdout
     verdicts = _verdicts(engaged)
     assert verdicts[3, "click"] == [("human", "")]
     assert verdicts[2, "click"] == [("machine", "3 links within 2s")] * 3
@@ -169,6 +170,10 @@ def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatc
         view = sunset_readers(session, 1)
     assert (funnel.human_unique_clicks, funnel.machine_clicks, funnel.human_unique_opens) == (2, 6, 2)
     assert (view.total, view.machine_only) == (3, 2)
+    # The same rules again: nothing changes, nothing is recounted; every edition when none is named.
+    again = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify"], capture_output=True, text=True,
+                           timeout=60)
+    assert f"edition {engaged.edition_id}: 12 opens and clicks classified, 0 changed\n" in again.stdout, again.stdout
     missing = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", "999"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "edition 999 does not exist" in missing.stderr
