@@ -139,7 +139,7 @@ def audience_query(alert_id: int, slices: list[int]) -> None:
         with counted() as statements:
             started = time.perf_counter()
             for first, last in bounds:
-                found += len(alert_readers(session, edition, (first, last), now))
+                found += sum(map(len, alert_readers(session, edition, (first, last), now).values()))
             took = time.perf_counter() - started
         session.rollback()
     print(f"  audience query, {len(slices)} slices: {found:,} readers in {took:.3f} s, "
@@ -200,7 +200,7 @@ def explain(alert_id: int, slice_number: int) -> None:
     captured: list[tuple[str, object]] = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
-        if "JOIN follows" in statement:
+        if "FROM follows" in statement:
             captured.append((statement, parameters))
 
     with unit_of_work() as session:

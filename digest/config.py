@@ -205,11 +205,15 @@ class Settings(BaseSettings):
     # Share of a task's runs in the last hour that failed, above which it warns (0 to 1).
     OPS_FAILURE_RATIO_MAX: float = Field(default=0.2, ge=0, le=1)
     OPS_FAILURES_KEPT: int = Field(default=100, ge=1, le=10000)
-    # Seconds between refreshes of the ops page.
+    # Seconds between the ops page's updates in place (while its tab is visible).
     OPS_PAGE_REFRESH_SECONDS: int = Field(default=15, ge=2)
     # The pre-send checklist warns (approval asks to confirm) when SpamAssassin scores an edition
     # above this; SpamAssassin itself calls 5.0 spam, and mailbox providers filter well below it.
     CHECKLIST_SPAM_SCORE_MAX: float = Field(default=2.5, ge=0)
+    # The DNS server `digest doctor` asks about the sender's domain ("address" or "address:port",
+    # e.g. an authoritative server, to see records before caches do); empty: the system's resolver,
+    # and no DNS check on a development machine (PUBLIC_BASE_URL on loopback).
+    DOCTOR_DNS_SERVER: str = ""
     # Log lines of web, workers and beat: "plain" text, or "json" (one object per line, for a log
     # shipper; digest/ops/logs.py).
     LOG_FORMAT: Literal["plain", "json"] = "plain"
@@ -260,6 +264,13 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
+
+    @field_validator("DOCTOR_DNS_SERVER")
+    @classmethod
+    def _dns_server(cls, value: str) -> str:
+        if value.strip():
+            dns_server_address(value)
+        return value.strip()
 
     @field_validator("SENDGRID_WEBHOOK_PUBLIC_KEY")
     @classmethod
@@ -327,6 +338,31 @@ class Settings(BaseSettings):
         if self.UNSUBSCRIBE_MAILTO:
             return str(self.UNSUBSCRIBE_MAILTO)
         return "unsubscribe@" + str(self.FROM_EMAIL).rpartition("@")[2]
+
+
+def dns_server_address(value: str) -> tuple[str, int]:
+    """"192.0.2.53", "192.0.2.53:5353" or "[2001:db8::53]:5353" as (address, port); ValueError
+    naming the value otherwise."""
+    import ipaddress
+
+    text = value.strip()
+    host, port = text, "53"
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            port = "none"  # "[::1" or "[::1]x": refused below
+        else:
+            port = rest.removeprefix(":") or "53"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    try:
+        address = ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address with an optional :port") from None
+    if not 1 <= number <= 65535:
+        raise ValueError(f"{value!r}: port {number} is not 1 to 65535")
+    return str(address), number
 
 
 def _describe(error: ValidationError) -> str:

@@ -61,6 +61,19 @@ def environment(folder: str, **options) -> Environment:
     return env
 
 
+def _pace(per_minute: float | None) -> str:
+    """A send's throughput as people read it: "14,671 a minute", "2.5 a minute", or a dash.
+    (static/edition.js writes it the same way.)"""
+    if not per_minute:
+        return "–"
+    return f"{per_minute:,.1f} a minute" if per_minute < 10 else f"{per_minute:,.0f} a minute"
+
+
+def _counted(count: int, noun: str) -> str:
+    """ "1 reader", "3 readers": a count with its noun (regular plurals only)."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
+
 def _sentence(text: str) -> str:
     """A message of the library's (lower case, no full stop: CLI style) as a sentence on a page."""
     text = str(text).strip()
@@ -73,4 +86,6 @@ def _sentence(text: str) -> str:
 def web_environment() -> Environment:
     env = environment("web", autoescape=True)
     env.filters["sentence"] = _sentence
+    env.filters["counted"] = _counted
+    env.filters["pace"] = _pace
     return env

@@ -46,6 +46,46 @@ ensure_venv() {
 # tcp_answers HOST PORT: something listens there.
 tcp_answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# check_ports NAME=PORT...: each PORT is a number that nothing on 127.0.0.1 listens on yet, and
+# no two are the same; otherwise names every one taken, the setting that moves it and a free
+# port to try, and exits before anything was started.
+check_ports() {
+    local pair name port seen=" " problems=()
+    for pair in "$@"; do
+        name=${pair%%=*} port=${pair#*=}
+        if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || (( port < 1 || port > 65535 )); then
+            problems+=("$name=$port is not a port number (1 to 65535)")
+        elif [[ "$seen" == *" $port "* ]]; then
+            problems+=("$name=$port is the port of another process here; give it its own")
+        elif tcp_answers 127.0.0.1 "$port"; then
+            problems+=("port $port ($name) is taken: something already listens on 127.0.0.1:$port; stop it, or choose another port, e.g. $name=$(next_free_port "$port") bash scripts/quickstart")
+        fi
+        seen+="$port "
+    done
+    (( ${#problems[@]} == 0 )) && return 0
+    printf 'error: %s\n' "${problems[@]}" >&2
+    exit 1
+}
+
+# next_free_port PORT: the first port after PORT that nothing on 127.0.0.1 listens on.
+next_free_port() {
+    local port=$(( $1 + 1 ))
+    while (( port < 65535 )) && tcp_answers 127.0.0.1 "$port"; do port=$(( port + 1 )); done
+    echo "$port"
+}
+
+# set_env_value FILE NAME VALUE: NAME=VALUE in the env file FILE, replacing its line if it has
+# one (where it stands), else appended; the other lines are kept as they are.
+set_env_value() {
+    local file="$1" name="$2" value="$3"
+    touch "$file"
+    NAME="$name" VALUE="$value" awk '
+        index($0, ENVIRON["NAME"] "=") == 1 { if (!done) print ENVIRON["NAME"] "=" ENVIRON["VALUE"]; done = 1; next }
+        { print }
+        END { if (!done) print ENVIRON["NAME"] "=" ENVIRON["VALUE"] }' "$file" > "$file.new"
+    mv "$file.new" "$file"
+}
+
 # redis_answers HOST PORT: a Redis server answers PING.
 redis_answers() {
     local reply
@@ -106,17 +146,17 @@ ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
-# ensure_email_lint: Node.js from Debian and the npm packages the tests check every email with
-# (caniemail's support data, html-validate: tests/email_lint/package.json), installed from the npm
-# registry as package-lock.json pins them, again when the lock file changes.
-ensure_email_lint() {
+# ensure_node_tools: the npm packages the tests run (tests/node: html-validate on pages and emails,
+# caniemail's support data on emails), installed exactly as tests/node/package-lock.json pins
+# them, again when the lock changes. Node and npm from Debian when missing.
+ensure_node_tools() {
     command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-    local folder=tests/email_lint stamp=tests/email_lint/node_modules/.installed wanted
-    wanted=$(sha256sum "$folder/package-lock.json" | cut -d' ' -f1)
+    local stamp=tests/node/node_modules/.installed wanted
+    wanted=$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        say "installing the email checkers from the npm registry"
-        npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error >/dev/null ||
-            die "npm ci in $folder failed; see npm's messages above"
+        say "installing the tests' npm packages (tests/node)"
+        npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null ||
+            die "npm ci in tests/node failed; see npm's messages above"
         echo "$wanted" > "$stamp"
     fi
 }

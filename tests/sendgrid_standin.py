@@ -8,6 +8,12 @@ and `content` required, text/plain before text/html, string-only `custom_args` a
 slow answers and dropped connections; it counts every message per address; and it can post
 signed Event Webhook requests back, as SendGrid does. Also `POST /v3/mail/batch` and
 `POST /v3/user/scheduled_sends` for sends scheduled ahead.
+
+For `digest doctor`, the account's settings as SendGrid's v3 reference shapes them: `GET
+/v3/scopes` (`{"scopes": [...]}`, the key's own), `GET /v3/whitelabel/domains` (a list of
+authenticated domains, each `valid` with its `dns` records) and `GET
+/v3/user/webhooks/event/settings/all` (`{"max_allowed", "webhooks": [...]}`, `public_key` only on
+a signed webhook); 403 with SendGrid's body when the key lacks the read scope.
 """
 
 from __future__ import annotations
@@ -156,6 +162,38 @@ class SendGridStandIn:
         # Where to post signed `processed` events for every accepted message (None: nowhere).
         self.webhook_url: str | None = None
         self.posted: list[int] = []  # status codes of those posts
+        # The account, as its settings pages and the v3 API show it (the doctor's endpoints).
+        self.scopes: list[str] = ["mail.send", "whitelabel.read", "user.webhooks.event.settings.read"]
+        self.domains: list[dict] = []
+        self.event_webhooks: list[dict] = []
+
+    # --- the account's settings ----------------------------------------------------------
+    def authenticate_domain(self, domain: str, valid: bool = True) -> dict:
+        """An authenticated domain as GET /v3/whitelabel/domains lists it (automated security:
+        three CNAMEs), every record found in DNS when `valid`."""
+        def record(host: str, data: str) -> dict:
+            return {"valid": valid, "type": "cname", "host": host, "data": data}
+        entry = {"id": len(self.domains) + 1, "user_id": 1, "subdomain": "em1234", "domain": domain,
+                 "username": "caci", "ips": [], "custom_spf": False, "default": True, "legacy": False,
+                 "automatic_security": True, "valid": valid,
+                 "dns": {"mail_cname": record(f"em1234.{domain}", "u1234.wl.sendgrid.net"),
+                         "dkim1": record(f"s1._domainkey.{domain}", "s1.domainkey.u1234.wl.sendgrid.net"),
+                         "dkim2": record(f"s2._domainkey.{domain}", "s2.domainkey.u1234.wl.sendgrid.net")}}
+        self.domains.append(entry)
+        return entry
+
+    def add_event_webhook(self, url: str, enabled: bool = True, signed: bool = True) -> dict:
+        """An Event Webhook as GET /v3/user/webhooks/event/settings/all lists it; a signed one
+        carries this stand-in's public key (the one it signs its posts with)."""
+        hook = {"enabled": enabled, "url": url, "group_resubscribe": True, "delivered": True,
+                "group_unsubscribe": True, "spam_report": True, "bounce": True, "deferred": True,
+                "unsubscribe": True, "processed": True, "open": True, "click": True, "dropped": True,
+                "friendly_name": "", "id": str(uuid.uuid4()),
+                "created_date": "2026-01-01T12:00:00Z", "updated_date": "2026-01-01T12:00:00Z"}
+        if signed:
+            hook["public_key"] = self.public_key
+        self.event_webhooks.append(hook)
+        return hook
 
     # --- running -------------------------------------------------------------------------
     def __enter__(self) -> "SendGridStandIn":
@@ -234,6 +272,9 @@ class SendGridStandIn:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client went away (a killed worker); what was accepted stays accepted
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                standin._handle_get(self)
+
             def log_message(self, format: str, *args) -> None:  # noqa: A002
                 pass
 
@@ -292,6 +333,25 @@ class SendGridStandIn:
         if self.latency:
             time.sleep(self.latency)
         self._answer(handler, 202, None, {"X-Message-Id": message_id})
+
+    # Each GET endpoint, and the scope a key needs to read it (None: any valid key).
+    GET_ENDPOINTS = {"/v3/scopes": None, "/v3/whitelabel/domains": "whitelabel.read",
+                     "/v3/user/webhooks/event/settings/all": "user.webhooks.event.settings.read"}
+
+    def _handle_get(self, handler: BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._answer(handler, 401, UNAUTHORIZED)
+        path = handler.path.partition("?")[0]
+        if path not in self.GET_ENDPOINTS:
+            return self._answer(handler, 404, _errors("not found"))
+        scope = self.GET_ENDPOINTS[path]
+        if scope is not None and scope not in self.scopes:
+            return self._answer(handler, 403, {"errors": [{"field": None, "message": "access forbidden"}]})
+        if path == "/v3/scopes":
+            return self._answer(handler, 200, {"scopes": list(self.scopes)})
+        if path == "/v3/whitelabel/domains":
+            return self._answer(handler, 200, self.domains)
+        return self._answer(handler, 200, {"max_allowed": 5, "webhooks": self.event_webhooks})
 
     @staticmethod
     def _answer(handler, status: int, body: dict | None, headers: dict | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,17 +91,16 @@ class FeedServer:
         self.httpd.server_close()
 
 
-def start_redis_server(port: int, directory) -> "subprocess.Popen":
+def start_redis_server(port: int, directory, *options: str) -> subprocess.Popen:
     """A redis-server of a test's own on `port` (one the test may stop and restart, never the
-    shared one), answering once this returns. The caller terminates it."""
-    import subprocess
-
+    shared one), answering once this returns; `options` override its settings (a later directive
+    wins: "--appendonly", "yes"). The caller terminates it."""
     import redis
 
     from tests.conftest import wait_for
 
     process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(directory)],
+                                "--appendonly", "no", "--dir", str(directory), *options],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def answers() -> bool:

@@ -3,7 +3,7 @@ beat that stopped ticking shows on the ops page."""
 
 from celery.beat import PersistentScheduler
 
-from digest.ops.records import record_beat_tick
+from digest.ops.records import forget_beat, record_beat_tick
 
 
 class RecordingScheduler(PersistentScheduler):
@@ -11,3 +11,8 @@ class RecordingScheduler(PersistentScheduler):
         next_tick_in = super().tick(*args, **kwargs)
         record_beat_tick(next_tick_in)
         return next_tick_in
+
+    def close(self) -> None:
+        # Stopped: `digest doctor` counts the beats ticking, and a restarted beat is a new one.
+        super().close()
+        forget_beat()

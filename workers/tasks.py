@@ -187,8 +187,10 @@ def sweep_webhooks(self) -> int:
 
 
 @app.task(name="workers.tasks.send_confirmation", bind=True, retry_on=(SendError,))
-def send_confirmation(self, subscriber_id: int, failures: int = 0) -> bool:
-    return confirmation.send_confirmation(self.session, subscriber_id, get_sender()) is not None
+def send_confirmation(self, subscriber_id: int, failures: int = 0, follow: list | None = None) -> bool:
+    """`follow`: [topic id, pace, edition id or None], the follow a public follow page asked for."""
+    asked = confirmation.AskedFollow(*follow) if follow else None
+    return confirmation.send_confirmation(self.session, subscriber_id, get_sender(), follow=asked) is not None
 
 
 @app.task(name="workers.tasks.check_edition", bind=True)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.editions.render import alert_subject_edited, default_alert_subject
+from digest.store.locks import OPEN_ALERT, take_turns
 from digest.store.models import (Article, ArticleTopic, Edition, EditionItem, EditionKind, EditionStatus, Follow,
                                  Pace, Topic)
 
@@ -22,6 +23,9 @@ def collect_new_articles(session: Session, article_ids: list[int], now: dt.datet
     topics = _followed_topics(session, article_ids)
     if not topics:
         return None
+    # One poll at a time from here to its commit: two polls at once would each find no alert held
+    # and open one, and a reader would get two alerts where one bundle was meant.
+    take_turns(session, OPEN_ALERT, 0)
     alert = held_alert(session, now)
     if alert is None:
         alert = _open_alert(session, now)

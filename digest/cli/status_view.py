@@ -119,3 +119,8 @@ def print_status(status: dict) -> None:
 
 
 
+    doctor = status["doctor"]
+    failing = [check["name"] for check in doctor["checks"] if check["state"] != "ok"]
+    _say("  doctor: " + ("never run (digest doctor)" if doctor["at"] is None else
+                         f"last run {_when(doctor['at'])}: " + (f"not ok: {', '.join(failing)}" if failing
+                                                                 else "every check ok")))

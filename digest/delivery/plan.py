@@ -87,7 +87,9 @@ def open_edition(session: Session, edition_id: int, now: dt.datetime | None = No
 
 def cut_slices(session: Session, edition_id: int) -> list[int]:
     """Slices of SEND_PLAN_SLICE_SIZE subscriber ids, from the first subscriber to the last
-    (a primary-key lookup each end, whatever the size of the list)."""
+    (a primary-key lookup each end, whatever the size of the list), on one grid for every
+    edition: ids 1 to SEND_PLAN_SLICE_SIZE, and so on. A slice of an alert is then one block of
+    readers, whose turn it takes against the other alerts' (alert_audience.py)."""
     first, last = session.execute(select(func.min(Subscriber.id), func.max(Subscriber.id))).one()
     if first is None:
         session.flush()
@@ -96,7 +98,7 @@ def cut_slices(session: Session, edition_id: int) -> list[int]:
     size = get_settings().SEND_PLAN_SLICE_SIZE
     slices = [dict(edition_id=edition_id, number=number, first_subscriber_id=start,
                    last_subscriber_id=min(start + size - 1, last))
-              for number, start in enumerate(range(first, last + 1, size))]
+              for number, start in enumerate(range(first - (first - 1) % size, last + 1, size))]
     session.execute(insert(PlanSlice), slices)
     return [s["number"] for s in slices]
 
@@ -172,10 +174,7 @@ def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime
 def _alert_readers(session: Session, edition: Edition, bounds, now: dt.datetime) -> dict[str, list[int]]:
     """The slice's readers of an alert by variant (the alert's articles on the topics they follow)."""
     store = _render_store(session, edition)
-    by_variant: dict[str, list[int]] = {}
-    for subscriber_id, variant in sorted(alert_readers(session, edition, bounds, now).items()):
-        by_variant.setdefault(store(variant), []).append(subscriber_id)
-    return by_variant
+    return {store(variant): readers for variant, readers in alert_readers(session, edition, bounds, now).items()}
 
 
 def _render_store(session: Session, edition: Edition):

@@ -25,7 +25,14 @@ def parse_test_addresses(value: str) -> list[str]:
         raise InputError("test addresses: give at least one email address")
     if len(parts) > MAX_TEST_ADDRESSES:
         raise InputError(f"test addresses: at most {MAX_TEST_ADDRESSES} at a time ({len(parts)} given)")
-    addresses = [normalize_email(part, what="test address") for part in parts]
+    addresses, bad = [], []
+    for part in parts:  # every bad address named at once, not only the first
+        try:
+            addresses.append(normalize_email(part, what="test address"))
+        except InputError as exc:
+            bad.append(str(exc))
+    if bad:
+        raise InputError("; ".join(bad))
     return list(dict.fromkeys(addresses))
 
 

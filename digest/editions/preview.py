@@ -12,12 +12,15 @@ from digest.editions.render import DEFAULT_VARIANT, GMAIL_CLIP_BYTES, Filled, Va
 from digest.errors import InputError
 from digest.store.models import Edition
 
-def preview_values() -> dict[str, str]:
+def preview_values(edition_id: int) -> dict[str, str]:
     """A reader without a name, and links to the pages that explain unsubscribing and
-    preferences: what the preview and the public archive fill in (neither is one reader's)."""
+    preferences: what the preview, a test send and the public archive fill in (none is one
+    reader's). The preferences link carries `?e=` as a reader's does (reports.attribution.edition_query), so that the "Follow
+    <topic>" links the templates append to it (`&follow=<id>`) are well formed and lead to the
+    public follow page."""
     base = get_settings().base_url
-    return {"name": NAMELESS_READER, "unsubscribe_url": f"{base}/unsubscribe", "preferences_url": f"{base}/preferences",
-            "unfollow_url": f"{base}/preferences"}
+    return {"name": NAMELESS_READER, "unsubscribe_url": f"{base}/unsubscribe",
+            "preferences_url": f"{base}/preferences?e={edition_id}", "unfollow_url": f"{base}/preferences"}
 
 
 def preview_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> Filled:
@@ -25,7 +28,7 @@ def preview_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> Fil
     unknown = [name for name in variant.sections if name not in shown]
     if unknown:
         raise InputError(f"variant section {unknown[0]!r} is not in edition {edition.id}")
-    return fill(render_edition(edition, variant), preview_values())
+    return fill(render_edition(edition, variant), preview_values(edition.id))
 
 
 def preview_variants(edition: Edition) -> list[tuple[str, str]]:

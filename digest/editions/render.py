@@ -16,6 +16,7 @@ from functools import cached_property, lru_cache
 
 import css_inline
 from markdown_it import MarkdownIt
+from sqlalchemy.orm import object_session
 
 from digest.config import get_settings
 from digest.editions.placeholders import Segments, markers, substitutions
@@ -24,6 +25,7 @@ from digest.errors import InputError
 from digest.feeds.links import rendered_url
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Edition, EditionKind
+from digest.topics.offers import follow_offers
 
 TEXT_WIDTH = 72
 # The longest subject an alert stores (its topics' names may be long).
@@ -174,7 +176,8 @@ def intro_html(markdown: str) -> str:
 def wrap_text(text: str) -> str:
     lines = []
     for line in text.splitlines():
-        if len(line) <= TEXT_WIDTH or "://" in line:
+        # A line with a link is kept whole, a reader's own (a marker until filled) as any other.
+        if len(line) <= TEXT_WIDTH or "://" in line or "[%" in line:
             lines.append(line)
         else:
             indent = line[: len(line) - len(line.lstrip())]
@@ -200,12 +203,13 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
     sections: list[dict] = []
     sent_on = dict(variant.already_sent)
     already_sent: list[dict] = []
+    offers = _follow_offers(edition)
     for item in edition.items:
         article = item.article
         name = article.section or "Articles"
         if variant.sections and name not in variant.sections:
             continue
-        shown = _article_context(article)
+        shown = _article_context(article) | {"follow": offers.get(article.id, [])}
         if article.id in sent_on:
             already_sent.append(shown | {"alerted_on": dt.date.fromisoformat(sent_on[article.id])})
             continue
@@ -225,6 +229,15 @@ def edition_context(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> dic
         "intro_html": intro_html(edition.intro),
         "intro_text": edition.intro.strip(),
     }
+
+
+def _follow_offers(edition: Edition) -> dict[int, list[dict]]:
+    """The topics offered under each article ("Follow Georgia"), as they are filed now: renamed,
+    merged or hidden before the send, the edition is no longer what was approved (plan.py)."""
+    session = object_session(edition)
+    if session is None:
+        raise RuntimeError(f"edition {edition.id} is rendered outside a session: its topics cannot be read")
+    return follow_offers(session, [item.article_id for item in edition.items])
 
 
 def _article_context(article) -> dict:

@@ -69,8 +69,9 @@ def user_agent() -> str:
     return f"AnalystDigest/{release()} (feed poller of the CACI Analyst digest; +{get_settings().base_url})"
 
 
-class _CheckedTransport(httpx.HTTPTransport):
-    """httpx's transport whose connection pool opens sockets only through CheckedBackend."""
+class CheckedTransport(httpx.HTTPTransport):
+    """httpx's transport whose connection pool opens sockets only through CheckedBackend (the
+    poller's, and `digest doctor`'s requests to SendGrid, which keep its deadlines)."""
 
     def __init__(self, policy: AddressPolicy):
         # No proxy from the environment: a proxy would connect where we did not check.
@@ -92,7 +93,7 @@ def _client(policy: AddressPolicy) -> httpx.Client:
     # policy is never reused under a stricter one.
     with _clients_lock:
         if policy not in _clients:
-            _clients[policy] = httpx.Client(follow_redirects=False, trust_env=False, transport=_CheckedTransport(policy),
+            _clients[policy] = httpx.Client(follow_redirects=False, trust_env=False, transport=CheckedTransport(policy),
                                             headers={"User-Agent": user_agent()})
         return _clients[policy]
 

@@ -86,7 +86,21 @@ def _service_families(status: dict, now: dt.datetime) -> list[GaugeMetricFamily]
         by_check[warning["check"]] = by_check.get(warning["check"], 0) + 1
     for check, count in sorted(by_check.items()):
         warnings.add_metric([check], count)
-    return [feed_failures, feeds_stale, beat_age, beat_next, up, sendgrid, held, warnings]
+    return [feed_failures, feeds_stale, beat_age, beat_next, up, sendgrid, held, warnings] + _doctor_families(status)
+
+
+def _doctor_families(status: dict) -> list[GaugeMetricFamily]:
+    """`digest doctor`'s last run: a series per check that did not pass, and when it ran."""
+    failing = _gauge("doctor_check_failing", "1 for each check of digest doctor's last run that warned or "
+                     "failed, by check and state", ["check", "state"])
+    last_run = _gauge("doctor_last_run_timestamp_seconds", "When digest doctor last ran (Unix time)")
+    doctor = status["doctor"]
+    for check in doctor["checks"]:
+        if check["state"] != "ok":
+            failing.add_metric([check["name"], check["state"]], 1)
+    if doctor["at"]:
+        last_run.add_metric([], dt.datetime.fromisoformat(doctor["at"]).timestamp())
+    return [failing, last_run]
 
 
 def families(status: dict, now: dt.datetime | None = None) -> list[GaugeMetricFamily]:

@@ -5,7 +5,10 @@ answer is digest.delivery.sendgrid's). Every key is bounded (expiry or a capped 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
+
 import redis
 
 from digest.config import get_settings
@@ -16,6 +19,11 @@ TASK_COUNTS_KEY = "digest:ops:tasks:"  # + minute: hash "<task>|<outcome>" -> co
 RUNTIMES_KEY = "digest:ops:runtimes:"  # + minute + ":" + task: list of seconds
 FAILURES_KEY = "digest:ops:failures"  # list of JSON, newest first, capped
 BEAT_KEY = "digest:ops:beat"
+# hash: "<host>:<pid>" of each beat process -> JSON of its last tick; two live entries are two
+# beats, each queuing every scheduled task (digest doctor counts them).
+BEATS_KEY = "digest:ops:beats"
+# JSON of `digest doctor`'s last run: {"at": epoch, "checks": [{name, state, found, fix}, ...]}
+DOCTOR_KEY = "digest:ops:doctor"
 OUTCOMES = ("succeeded", "failed", "retried")
 # Per-minute figures are read over the last hour; an extra hour of margin, then Redis drops them.
 BUCKET_TTL = 2 * 3600
@@ -68,6 +76,22 @@ def forget_worker(hostname: str) -> None:
     write_quietly(lambda client: client.hdel(WORKERS_KEY, hostname))
 
 
-def record_beat_tick(next_tick_in: float, at: float | None = None) -> None:
+def beat_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def record_beat_tick(next_tick_in: float, at: float | None = None, beat: str | None = None) -> None:
     entry = json.dumps({"at": time.time() if at is None else at, "next_tick_in": next_tick_in})
-    write_quietly(lambda client: client.set(BEAT_KEY, entry))
+    write_quietly(lambda client: client.pipeline(transaction=False)
+                  .set(BEAT_KEY, entry).hset(BEATS_KEY, beat or beat_name(), entry).execute())
+
+
+def forget_beat(beat: str | None = None) -> None:
+    """A beat that stopped cleanly no longer counts as ticking (a restarted one has a new pid)."""
+    write_quietly(lambda client: client.hdel(BEATS_KEY, beat or beat_name()))
+
+
+def record_doctor(checks: list[dict], at: float | None = None) -> None:
+    """`digest doctor`'s last results, for the ops page and /metrics."""
+    entry = json.dumps({"at": time.time() if at is None else at, "checks": checks})
+    write_quietly(lambda client: client.set(DOCTOR_KEY, entry))

@@ -22,7 +22,7 @@ from digest.delivery.sendgrid import SENDGRID_KEY
 from digest.delivery.sendrate import limits_on
 from digest.feeds.registry import feed_health
 from digest.ops.queues import queue_stats
-from digest.ops.records import (BEAT_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, TASK_COUNTS_KEY, WORKERS_KEY,
+from digest.ops.records import (BEAT_KEY, DOCTOR_KEY, FAILURES_KEY, OUTCOMES, RUNTIMES_KEY, TASK_COUNTS_KEY, WORKERS_KEY,
                                 minute, redis_client)
 from digest.reports.facts import COMPLAINT_WARNING_RATE, spam_reports
 from digest.store.db import unit_of_work
@@ -125,6 +125,15 @@ def sendgrid_status(client: redis.Redis) -> dict:
         return {"status": None, "at": None, "detail": "no answer recorded yet"}
     entry = json.loads(raw)
     return dict(entry, at=_iso(entry["at"]))
+
+
+def doctor_status(client: redis.Redis) -> dict:
+    """`digest doctor`'s last run (the checks as it printed them), or none yet."""
+    raw = client.get(DOCTOR_KEY)
+    if raw is None:
+        return {"at": None, "checks": []}
+    entry = json.loads(raw)
+    return {"at": _iso(entry["at"]), "checks": entry["checks"]}
 
 
 def feed_status(session) -> list[dict]:
@@ -232,7 +241,8 @@ def gather_status(now: dt.datetime | None = None, session: Session | None = None
     status: dict = {"generated_at": now.isoformat(), "queues": [], "workers": [], "tasks": [],
                     "failures": [], "beat": {"last_tick": None, "age_seconds": None, "next_tick_in": None,
                                              "silent": False},
-                    "feeds": [], "sends": [], "rate_limit": {}, "dependencies": {}}
+                    "feeds": [], "sends": [], "rate_limit": {}, "dependencies": {},
+                    "doctor": {"at": None, "checks": []}}
     started = time.perf_counter()
     try:
         with nullcontext(session) if session is not None else unit_of_work() as db:
@@ -257,6 +267,7 @@ def gather_status(now: dt.datetime | None = None, session: Session | None = None
         status["beat"] = beat_status(client, epoch)
         status["rate_limit"] = rate_limit_status(client, epoch)
         status["dependencies"]["sendgrid"] = sendgrid_status(client)
+        status["doctor"] = doctor_status(client)
     except (redis.RedisError, OSError) as exc:
         status["dependencies"]["redis"] = {"ok": False, "error": str(exc)[:300], "latency_ms": None}
         status["dependencies"].setdefault("sendgrid", {"status": None, "at": None, "detail": "unknown"})

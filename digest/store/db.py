@@ -24,6 +24,21 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
+    dbapi_connection.create_aggregate("bit_or", 1, _BitOr)
+
+
+class _BitOr:
+    """PostgreSQL's bit_or aggregate, which SQLite lacks (an alert's audience uses it)."""
+
+    def __init__(self) -> None:
+        self.value = None
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.value = (self.value or 0) | value
+
+    def finalize(self) -> int | None:
+        return self.value
 
 
 def build_engine(url: str) -> Engine:

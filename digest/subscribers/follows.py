@@ -121,6 +121,32 @@ def reader_follows(session: Session, subscriber_id: int) -> list[Followed]:
     return sorted(found.values(), key=lambda f: (f.kind.value, f.name.casefold(), f.topic_id))
 
 
+def public_topic(session: Session, topic_id: int) -> Topic:
+    """The topic a public "Follow <topic>" page (the archive's) offers: an alias leads to its
+    topic; a hidden one is not offered (NotFound)."""
+    topic = _topic(session, topic_id)
+    if topic.hidden:
+        raise NotFound(f"topic {topic_id} is not offered")
+    return topic
+
+
+def follow_on_confirming(session: Session, subscriber_id: int, asked: tuple[int, str] | None, *,
+                         ip: str | None = None) -> Topic | None:
+    """The follow a confirmation link carries (asked for on a public follow page), recorded as the
+    reader confirms; the topic followed, or None. A topic the reader follows already keeps its
+    pace (confirming twice changes nothing); one hidden or gone meanwhile is left out."""
+    if asked is None:
+        return None
+    topic_id, pace = asked
+    try:
+        topic, current = offered_follow(session, subscriber_id, topic_id)
+    except NotFound:
+        return None
+    if current is None:
+        follow(session, subscriber_id, topic.id, pace, source="web", ip=ip)
+    return topic
+
+
 def offered_follow(session: Session, subscriber_id: int, topic_id: int) -> tuple[Topic, Pace | None]:
     """What a "Follow <topic>" link offers: the topic (an alias leads to its topic) and the pace
     the reader follows it at now (None: not yet). A hidden topic not followed is not offered."""

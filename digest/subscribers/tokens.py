@@ -1,7 +1,9 @@
 """Signed, scoped tokens in links: a token made for one purpose cannot be used for another.
 
 A token is `<payload>.<signature>`. The payload is the subscriber id in hex, followed for a
-confirmation by `-<issue time in ms, hex>`, for an alert's "stop these alerts" by `-<edition id, hex>`; the signature is digest.signing's, for the scope (and
+confirmation by `-<issue time in ms, hex>` (and, when the sign-up came from a "Follow <topic>"
+page, `-<topic id, hex>-<a|d>`: the follow to record on confirming, alert or digest pace), for an
+alert's "stop these alerts" by `-<edition id, hex>`; the signature is digest.signing's, for the scope (and
 so survives a rotation of SECRET_KEY for its grace period). Unsubscribe and preferences links never expire (they sit in every
 email a reader keeps); a confirmation link expires after CONFIRM_TOKEN_DAYS.
 """
@@ -32,16 +34,26 @@ class ExpiredToken(BadToken):
     """A genuine token past its lifetime."""
 
 
+# A follow a confirmation token carries: its pace in one letter.
+_PACES = {"alert": "a", "digest": "d"}
+
+
 @dataclass(frozen=True)
 class Claims:
     subscriber_id: int
     issued_at: dt.datetime | None  # set for expiring scopes only
+    follow: tuple[int, str] | None = None  # a confirmation's (topic id, pace) to follow on confirming
 
 
-def make_token(scope: str, subscriber_id: int, now: dt.datetime | None = None) -> str:
+def make_token(scope: str, subscriber_id: int, now: dt.datetime | None = None,
+               follow: tuple[int, str] | None = None) -> str:
     payload = format(subscriber_id, "x")
     if scope in _EXPIRING:
         payload += "-" + format(int((now or utcnow()).timestamp() * 1000), "x")
+    if follow is not None:
+        if scope != CONFIRM or follow[1] not in _PACES or follow[0] < 1:
+            raise ValueError(f"a {scope} token cannot carry the follow {follow!r}")
+        payload += f"-{follow[0]:x}-{_PACES[follow[1]]}"
     return f"{payload}.{sign(scope, payload)}"
 
 
@@ -64,16 +76,21 @@ def read_token(scope: str, token: str, now: dt.datetime | None = None) -> Claims
     if not payload or not verify(scope, payload, signature):
         raise BadToken("this link is not valid: it may have been altered or cut short, "
                        "or it was made for another page")
-    subscriber_hex, _, issued_hex = payload.partition("-")
+    subscriber_hex, _, rest = payload.partition("-")
     subscriber_id = int(subscriber_hex, 16)
     if scope not in _EXPIRING:
         return Claims(subscriber_id, None)
+    issued_hex, _, followed = rest.partition("-")
+    follow = None
+    if followed:  # signed by us, so well formed
+        topic_hex, _, pace = followed.partition("-")
+        follow = (int(topic_hex, 16), next(name for name, letter in _PACES.items() if letter == pace))
     issued_at = dt.datetime.fromtimestamp(int(issued_hex, 16) / 1000, dt.UTC)
     days = get_settings().CONFIRM_TOKEN_DAYS
     if (now or utcnow()) - issued_at > dt.timedelta(days=days):
         raise ExpiredToken(f"this confirmation link has expired (links are valid for {days} days); "
                            "sign up again to get a new one")
-    return Claims(subscriber_id, issued_at)
+    return Claims(subscriber_id, issued_at, follow)
 
 
 def alert_unfollow_maker(edition_id: int):

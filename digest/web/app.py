@@ -36,7 +36,7 @@ from digest.store.models import Edition, EditionKind, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subscribers, editor_topics, ops,
-                        reader_follows, reports, subscribers)
+                        public_follow, reader_follows, reports, subscribers)
 from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
@@ -46,7 +46,7 @@ from digest.web.headers import SecurityHeaders, add_defaults, email_csp
 from digest.web.ids import RowId
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.nul import no_nul_in_query
-from digest.web.pages import db, page
+from digest.web.pages import db, edition_name, page
 from digest.web.request_metrics import RequestMetrics
 
 # No /docs, /redoc or /openapi.json: the API is documented in docs/web.md, not mapped for anyone.
@@ -56,6 +56,7 @@ app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "
 app.include_router(auth_router)
 app.include_router(subscribers.router)
 app.include_router(reader_follows.router)
+app.include_router(public_follow.router)
 app.include_router(api.router)
 app.include_router(editor.router)
 app.include_router(editor_subscribers.router)
@@ -210,15 +211,29 @@ def archive_feed(session: Session = Depends(db)) -> Response:
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
-@app.get("/archive/{edition_id}", response_class=HTMLResponse)
-def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
+def _published(session: Session, edition_id: int) -> Edition:
     edition = get_edition(session, edition_id)
     if edition.status != EditionStatus.SENT or edition.kind != EditionKind.DIGEST:
         raise NotFound(f"edition {edition_id} has not been published")
-    # The web version carries no per-reader links.
-    # Same origin as the editors' pages: the email's HTML may style itself but never run anything.
-    return HTMLResponse(fill(approved_render(session, edition), preview_values()).html,
-                        headers={"Content-Security-Policy": email_csp("'none'")})
+    return edition
+
+
+@app.get("/archive/{edition_id}", response_class=HTMLResponse)
+def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
+    """The edition inside the site (a heading, the way to the other editions and to the sign-up
+    page, for someone arriving from a forwarded link), the email itself framed below."""
+    edition = _published(session, edition_id)
+    return page("archived.html", title=edition_name(edition), edition=edition)
+
+
+@app.get("/archive/{edition_id}/email", response_class=HTMLResponse)
+def archive_edition_email(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
+    """The email as sent, less its per-reader links, for the archive page's frame: it may style
+    itself but never run anything, and only our own pages may frame it. Its links open in the
+    reader's window, not inside the frame (a <base target> the sent email does not carry)."""
+    html = fill(approved_render(session, _published(session, edition_id)), preview_values(edition_id)).html
+    return HTMLResponse(html.replace("<head>", '<head><base target="_top">', 1),
+                        headers={"Content-Security-Policy": email_csp("'self'")})
 
 
 @app.post("/webhooks/sendgrid")

@@ -40,12 +40,13 @@ from digest.web.forms import form_action
 from digest.web.headers import email_csp
 from digest.web.ids import RowId, form_id
 from digest.web.nul import refuse_nul
-from digest.web.pages import db, page
+from digest.web.pages import db, edition_name, page
 
 router = APIRouter()
 
 VIEWS = ("desktop", "mobile", "text")
 # Messages shown after an action; the redirect names one by key so no text travels in URLs.
+# A notice is shown at the top of the page, or beside the form it answers (NOTICE_AT: the section).
 NOTICES = {
     "saved": "Saved.",
     "added": "Article added.",
@@ -62,6 +63,7 @@ NOTICES = {
     "cancelled": "Sending cancelled. Readers not yet sent to will not receive this edition.",
     "alert-cancelled": "Alert cancelled: it never goes out. Its articles stay candidates for the next digest.",
 }
+NOTICE_AT = {"test-sent": "test"}
 
 
 @dataclass
@@ -121,8 +123,9 @@ def compose(request: Request, form: EditorForm = Depends(editor_form), session: 
 
 def edition_page(request: Request, session: Session, edition_id: int, status_code: int = 200, *, view: str = "desktop",
                  variant: str = "", q: str = "", notice: str = "", error: str | None = None,
-                 values: dict[str, str] | None = None) -> HTMLResponse:
-    """The edition page; `values` re-fills the text form after bad input."""
+                 values: dict[str, str] | None = None, at: str = "") -> HTMLResponse:
+    """The edition page; `values` re-fills the forms after bad input; the notice or error is shown
+    in section `at` (beside the form it answers, where the page was scrolled), else at the top."""
     edition = get_edition(session, edition_id)
     alert = edition.kind == EditionKind.ALERT
     if view not in VIEWS:
@@ -144,9 +147,10 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
                           EditionStatus.CANCELLED) and edition.started_at is not None:
         progress = send_progress(session, edition)
     return page(
-        "edition.html", status_code, request=request, title=edition.subject, edition=edition,
+        "edition.html", status_code, request=request, title=edition_name(edition), edition=edition,
         view=view, variants=choices, variant=chosen, text_only=current.text_only, filled=filled,
-        facts=facts, notice=NOTICES.get(notice), error=error,
+        facts=facts, notice=NOTICES.get(notice), error=error, at=at or NOTICE_AT.get(notice, ""),
+        addresses=text.get("addresses", ""),
         subject=text.get("subject", edition.subject), preheader=text.get("preheader", edition.preheader),
         intro=text.get("intro", edition.intro), intro_preview=Markup(intro_html(text.get("intro", edition.intro))),
         q=q, candidates=_candidates(session, q), progress=progress, planned=planned, checklist=checklist,
@@ -154,6 +158,8 @@ def edition_page(request: Request, session: Session, edition_id: int, status_cod
         # A held alert's subject may change until it goes out; its articles are those filed.
         editable=edition.status in ((EditionStatus.DRAFT,) if alert else (EditionStatus.DRAFT, EditionStatus.APPROVED)),
         alert=alert, minutes_left=minutes_left(edition, utcnow()) if alert else None,
+        # Approved and due ("Send now", or its time came): a worker is starting it; the page watches.
+        starting=edition.status == EditionStatus.APPROVED and edition.send_at <= utcnow(),
         publisher=request.state.editor.role == "publisher",
     )
 
@@ -205,12 +211,13 @@ def intro_preview(edition_id: RowId, form: EditorForm = Depends(editor_form),
 
 
 def _act(form: EditorForm, edition_id: int, notice: str, action, *, anchor: str = "",
-         values: dict[str, str] | None = None) -> Response:
-    """Run `action(session)` on an edition that exists; bad input shows the page again, unchanged."""
+         values: dict[str, str] | None = None, at: str = "") -> Response:
+    """Run `action(session)` on an edition that exists; bad input shows the page again, unchanged
+    (its error in section `at`, scrolled to, if given)."""
     get_edition(form.session, edition_id)
     return form_action(form.session, action, done=f"/editions/{edition_id}?notice={notice}{anchor}",
                        show_again=lambda error: edition_page(form.request, form.session, edition_id, 400,
-                                                             error=error, values=values))
+                                                             error=error, values=values, at=at))
 
 
 @router.post("/editions/{edition_id}/text")
@@ -256,7 +263,8 @@ def send_a_test(request: Request, edition_id: RowId, form: EditorForm = Depends(
                       _variant(form.get("variant")))
         except SendError as exc:
             raise InputError(f"the test could not be sent: {exc}") from exc
-    return _act(form, edition_id, "test-sent", action, anchor="#test")
+    return _act(form, edition_id, "test-sent", action, anchor="#test", values={"addresses": form.get("addresses")},
+                at="test")
 
 
 @router.post("/editions/{edition_id}/approve")
@@ -300,6 +308,9 @@ def send_now(request: Request, edition_id: RowId, form: EditorForm = Depends(pub
     from workers.tasks import start_edition
 
     def action(session):
+        # Every reader at once, in one click: only with the box that says so ticked.
+        if get_edition(session, edition_id).status == EditionStatus.APPROVED and form.get("confirm") != "now":
+            raise InputError("to send now, tick the box that confirms sending to every reader now")
         release_edition(session, edition_id)
         enqueue(session, start_edition, edition_id)
     return _act(form, edition_id, "released", action, anchor="#sending")

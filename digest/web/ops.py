@@ -1,5 +1,6 @@
-"""Operators' part of the web app: the ops page (refreshing itself) and its actions, the status
-as JSON, Prometheus metrics and the probes. Everything reads digest.ops.status.gather_status."""
+"""Operators' part of the web app: the ops page (updating itself in place: static/ops.js) and its
+actions, the status as JSON, Prometheus metrics and the probes. Everything reads
+digest.ops.status.gather_status."""
 
 from __future__ import annotations
 

@@ -14,6 +14,14 @@ from digest.templating import web_environment
 from digest.web.csrf import csrf_field, csrf_token
 
 
+def edition_name(edition) -> str:
+    """An edition's short name for a page's title: its subject may be long, and a title is read
+    out first and cut in a browser's tab (html-validate asks for 70 characters at most)."""
+    if edition.period is None:
+        return f"Alert {edition.id}"
+    return f"Edition of {web_environment().filters['long_date'](edition.period)}"
+
+
 def page(template: str, status_code: int = 200, /, headers: dict[str, str] | None = None,
          request: Request | None = None, **context) -> HTMLResponse:
     """Render a page. Pass `request` for pages with forms: `{{ csrf_field() }}` then holds the

@@ -98,14 +98,17 @@ def resume_now(request: Request, token: str, e: str | None = None, session: Sess
 
 
 @router.get("/p/{token}/follow/{topic_id}", response_class=HTMLResponse)
-def follow_page(token: str, topic_id: RowId, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
-    """A "Follow <topic>" link from an edition: the topic and its pace to choose, and a button
+def follow_page(token: str, topic_id: RowId, e: str | None = None, pace: str | None = None,
+                session: Session = Depends(db)) -> HTMLResponse:
+    """A "Follow <topic>" link from an edition (or from the email a public follow page sends,
+    whose `pace=alert` is the choice made there): the topic and its pace to choose, and a button
     (POST to the follow's form). Opening the link changes nothing."""
     subscriber = get_subscriber(session, read_token(PREFERENCES, token).subscriber_id)
-    topic, pace = offered_follow(session, subscriber.id, topic_id)
+    topic, followed = offered_follow(session, subscriber.id, topic_id)
     paused = paused_now(subscriber)
     return page("follow.html", title="Follow a topic", token=token, via=via_edition(e), topic=topic,
-                pace=pace, digest_only=subscriber.digest_only, paused=paused,
+                pace=followed, chosen=followed.value if followed else pace,
+                digest_only=subscriber.digest_only, paused=paused,
                 paused_until=subscriber.paused_until if paused else None,
                 resume_url=f"/p/{token}/resume{via_edition(e)}", preferences_url=f"/p/{token}{via_edition(e)}")
 

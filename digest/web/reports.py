@@ -22,7 +22,7 @@ from digest.subscribers.csv_export import guard
 from digest.web.auth import current_editor
 from digest.web.editor import EditorForm, publisher_form
 from digest.web.ids import RowId
-from digest.web.pages import client_ip, db, page
+from digest.web.pages import client_ip, db, edition_name, page
 from digest.web.trend_view import trend_charts
 
 router = APIRouter()
@@ -49,7 +49,7 @@ def edition_report_page(request: Request, edition_id: RowId, editor: Editor = De
                         session: Session = Depends(db)) -> HTMLResponse:
     edition = get_edition(session, edition_id)
     report = edition_report(session, edition_id)
-    return page("report.html", request=request, title=f"Report: {edition.subject}", edition=edition,
+    return page("report.html", request=request, title=f"Report: {edition_name(edition)}", edition=edition,
                 report=report, rates=report.funnel.rates, charts=report_charts(report), percent=percent,
                 track=get_settings())
 

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from dataclasses import astuple
 from typing import Annotated
 
 import kombu.exceptions
 import redis
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
+from digest.delivery.confirmation import AskedFollow
 from digest.errors import InputError
 from digest.reports.attribution import credit_edition, edition_query
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
-from digest.subscribers.follows import PAUSE_WEEKS, pause_dates, reader_follows, suggested_topics
+from digest.subscribers.follows import (PAUSE_WEEKS, follow_on_confirming, pause_dates, reader_follows,
+                                        suggested_topics)
 from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
+from digest.web.ids import is_row_id
 from digest.web.pages import client_ip, db, page
 
 router = APIRouter()
@@ -45,13 +49,14 @@ class SignupUnavailable(Exception):
 
 
 def request_signup(request: Request, session: Session, email: str, name: str | None, honeypot: str,
-                   source: str) -> None:
-    """The one sign-up path of the form and the API. Whatever happens short of bad input, the
-    IP limit or an outage, the caller answers the same way: new, pending, confirmed,
-    unsubscribed, suppressed, a bot (the honeypot is filled) or an address that has had its
-    confirmations for today."""
+                   source: str, follow: AskedFollow | None = None) -> None:
+    """The one sign-up path of the form, the API and the public follow page. Whatever happens
+    short of bad input, the IP limit or an outage, the caller answers the same way: new, pending,
+    confirmed, unsubscribed, suppressed, a bot (the honeypot is filled) or an address that has had
+    its confirmations for today. `follow`: the topic to follow once confirmed (a subscribed reader
+    is sent the link to their own follow page instead)."""
     try:
-        _request_signup(request, session, email, name, honeypot, source)
+        _request_signup(request, session, email, name, honeypot, source, follow)
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
         log.error("sign-up refused, Redis unavailable (%s: %s); the reader was asked to retry",
                   type(exc).__name__, exc)
@@ -59,7 +64,7 @@ def request_signup(request: Request, session: Session, email: str, name: str | N
 
 
 def _request_signup(request: Request, session: Session, email: str, name: str | None, honeypot: str,
-                    source: str) -> None:
+                    source: str, follow: AskedFollow | None) -> None:
     ip = client_ip(request)
     check_signup_ip(ip)
     if honeypot:
@@ -75,7 +80,10 @@ def _request_signup(request: Request, session: Session, email: str, name: str | 
         session.rollback()
         raise
     if signup.send_confirmation:
-        enqueue(session, send_confirmation, signup.subscriber_id)
+        if follow is None:
+            enqueue(session, send_confirmation, signup.subscriber_id)
+        else:
+            enqueue(session, send_confirmation, signup.subscriber_id, follow=list(astuple(follow)))
     session.commit()
 
 
@@ -129,14 +137,27 @@ def confirm_page(token: str) -> HTMLResponse:
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm_now(request: Request, token: str, session: Session = Depends(db)) -> HTMLResponse:
     subscriber = confirm_subscription(session, token, ip=client_ip(request))
+    followed = follow_on_confirming(session, subscriber.id, read_token(CONFIRM, token).follow, ip=client_ip(request))
     preferences = f"/p/{make_token(PREFERENCES, subscriber.id)}"
     session.commit()
-    return page("confirm.html", title="You are subscribed", token=token, done=True, preferences_url=preferences)
+    return page("confirm.html", title="You are subscribed", token=token, done=True, preferences_url=preferences,
+                followed=followed)
 
 
 @router.get("/preferences", response_class=HTMLResponse)
-def preferences_help() -> HTMLResponse:
+def preferences_help(e: str | None = None, follow: str | None = None) -> Response:
+    """The page preferences links lead to where no reader is known (the archive, a preview, a test
+    send); a "Follow <topic>" link there (`?e=..&follow=<topic id>`) leads to the public follow page."""
+    if follow is not None:
+        return RedirectResponse(f"/follow/{followed_topic(follow)}{via_edition(e)}", status_code=303)
     return page("preferences_help.html", title="Preferences")
+
+
+def followed_topic(follow: str) -> int:
+    """The topic id a "Follow <topic>" link's `follow=` names; InputError naming it otherwise."""
+    if not (follow.isascii() and follow.isdigit() and len(follow) <= 10 and is_row_id(int(follow))):
+        raise InputError(f"follow={follow[:40]!r} is not a topic: this link was cut short or altered")
+    return int(follow)
 
 
 def preferences_page_for(session: Session, subscriber, token: str, status_code: int = 200, *, via: str,
@@ -157,8 +178,13 @@ def preferences_page_for(session: Session, subscriber, token: str, status_code: 
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def preferences_page(token: str, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
+def preferences_page(token: str, e: str | None = None, follow: str | None = None,
+                     session: Session = Depends(db)) -> Response:
+    """The reader's preferences; with `follow=<topic id>` (an email's "Follow <topic>" link, the
+    reader's preference link with that suffix), that topic's follow page."""
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
+    if follow is not None:
+        return RedirectResponse(f"/p/{token}/follow/{followed_topic(follow)}{via_edition(e)}", status_code=303)
     return preferences_page_for(session, get_subscriber(session, subscriber_id), token, via=via_edition(e))
 
 

@@ -66,7 +66,7 @@ def test_planning_an_alert_takes_as_many_statements_for_1000_readers_as_for_10(s
     few = _planning_statements(_followers("Georgia", 10, first=0), "Tbilisi")
     many = _planning_statements(_followers("Armenia", 1000, first=10), "Yerevan")
     assert many == few
-    assert few <= 10, "one statement each: the slice, the readers, the cap, the batches"
+    assert few <= 10, "one statement each: the slice, the alert's topics, the readers with the cap, the batches"
     with unit_of_work() as session:
         assert sorted(session.scalars(select(SendBatch.size))) == [10, 10, 1000, 1000]
 
@@ -104,7 +104,7 @@ def test_the_audience_of_a_slice_reads_only_that_slice_s_follows(settings, monke
         session.execute(text("ANALYZE"))
     with statements() as planning, unit_of_work() as session:
         assert plan_slice(session, alert_id, slices[50])
-    [(sql, params)] = [(sql, params) for sql, params in planning if "JOIN follows" in sql]
+    [(sql, params)] = [(sql, params) for sql, params in planning if "FROM follows" in sql]
     connection = get_engine().raw_connection()
     try:
         cursor = connection.cursor()

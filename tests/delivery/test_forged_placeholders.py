@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import re
 from html import unescape
 from pathlib import Path
 
@@ -67,9 +68,12 @@ def _planted_edition() -> int:
 
 def _assert_only_the_templates_placed_reader_values(subject: str, html: str, text: str, values: dict) -> None:
     unsubscribe, preferences = values["unsubscribe_url"], values["preferences_url"]
-    # The template's own places: the footer links, "Dear <name>," in each part.
-    assert html.count(unsubscribe) == 1 and html.count(preferences) == 1, "HTML part"
-    assert text.count(unsubscribe) == 1 and text.count(preferences) == 1, "text part"
+    # The template's own places: the footer links, "Dear <name>," in each part; the preference
+    # link also starts each "Follow <topic>" link (the planted tag and author are topics).
+    follow_links = re.compile(re.escape(preferences) + r"&(amp;)?follow=\d+")
+    assert len(follow_links.findall(html)) == len(follow_links.findall(text)) == 2
+    assert html.count(unsubscribe) == 1 and html.count(preferences) == 1 + 2, "HTML part"
+    assert text.count(unsubscribe) == 1 and text.count(preferences) == 1 + 2, "text part"
     assert html.count(READER_NAME) == 1 and text.count(READER_NAME) == 1
     assert READER_NAME not in subject and unsubscribe not in subject
     tree = lxml.html.fromstring(html)

@@ -131,7 +131,7 @@ def test_the_edition_page_and_the_ops_page_show_the_same_throughput_and_eta(clie
     on_edition = _figures(edition_page, 'id="progress-rate"', 'id="progress-eta"')
     on_ops = _figures(ops_page, f'data-send-rate="{edition_id}"', f'data-send-eta="{edition_id}"')
     assert on_edition == on_ops
-    assert on_edition[0] == "20.0 a minute"  # 100 in the last 5 minutes
+    assert on_edition[0] == "20 a minute"  # 100 in the last 5 minutes
     api = client.get(f"/api/editions/{edition_id}/progress").json()
     status = client.get("/api/ops/status").json()
     [send] = [s for s in status["sends"] if s["edition_id"] == edition_id]

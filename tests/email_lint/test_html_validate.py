@@ -1,5 +1,5 @@
 """Every distinct email (tests/emails.py) is valid HTML by html-validate's recommended rules, less
-the few that HTML email needs switched off (htmlvalidate.config.mjs says which and why)."""
+the few that HTML email needs switched off (tests/node/htmlvalidate.email.mjs says which and why)."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def test_hostile_links_reach_no_database_row_email_archive_or_editor_page(client
     assert PAYLOAD not in text and "javascript" not in text.lower() and "data:" not in text
     assert "Hostile item 0" in html and "Hostile item 0" in text, "the item is kept, without a link"
 
-    archive = client.get(f"/archive/{edition_id}")
+    archive = client.get(f"/archive/{edition_id}/email")
     assert archive.status_code == 200
     _assert_only_http_links(archive.text, "the archive page")
 
@@ -134,7 +134,7 @@ def test_a_bad_link_already_stored_is_not_rendered(client, feed_server):
     [message] = sender.messages
     _assert_only_http_links(message.get_body(("html",)).get_content(), "the HTML part")
     assert PAYLOAD not in message.get_body(("plain",)).get_content()
-    _assert_only_http_links(client.get(f"/archive/{edition_id}").text, "the archive page")
+    _assert_only_http_links(client.get(f"/archive/{edition_id}/email").text, "the archive page")
     logged_in(client)
     _assert_only_http_links(client.get(f"/editions/{edition_id}").text, "the editor's page", relative_ok=True)
 

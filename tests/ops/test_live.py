@@ -84,7 +84,9 @@ def test_a_failing_task_shows_with_its_traceback_and_raises_the_failure_ratio(se
     worker.start()
     edition_tick.delay()
     send_batch.delay(999, [1])  # no such edition: the task raises
-    status = wait_for(lambda: (s := gather_status()) and s["failures"] and task(s, "workers.tasks.edition_tick") and s,
+    # The failure and the task's counts are written apart (the failure first): wait for both.
+    status = wait_for(lambda: (s := gather_status()) and s["failures"] and task(s, "workers.tasks.edition_tick")
+                      and (task(s, "workers.tasks.send_batch") or {}).get("failed") and s,
                       timeout=30, what="the failure to be recorded")
     [failure] = status["failures"]
     assert failure["task"] == "workers.tasks.send_batch"

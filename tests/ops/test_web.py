@@ -103,14 +103,16 @@ def test_readyz_names_the_dependency_down_and_its_address_only_to_the_log_and_op
     assert str(database_port) in caplog.text
 
 
-def test_the_ops_page_shows_the_warnings_and_refreshes_itself(client, feed_server, thresholds):
+def test_the_ops_page_shows_the_warnings_and_updates_itself_without_reloading(client, feed_server, thresholds):
     thresholds(OPS_QUEUE_WAITING_MAX=0, OPS_PAGE_REFRESH_SECONDS=7, SEND_RATE_PER_HOUR=500)
     _login(client, role="editor")
     edition_id, _ = sending_edition(feed_server, *READERS)
     edition_tick.delay()
     page = client.get("/ops")
     assert page.status_code == 200
-    assert '<meta http-equiv="refresh" content="7">' in page.text
+    # static/ops.js updates the figures in place (tests/web/test_ops_live.py); no reload.
+    assert 'http-equiv="refresh"' not in page.text and 'data-refresh-seconds="7"' in page.text
+    assert '<script src="/static/ops.js" defer></script>' in page.text
     assert "1 message waiting on editions (above 0)" in page.text
     assert "No worker online consumes delivery." in page.text and "Beat has never ticked." in page.text
     assert f'data-edition="{edition_id}"' in page.text and "Pending: 3" in page.text

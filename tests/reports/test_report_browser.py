@@ -15,6 +15,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.store.db import unit_of_work
 from digest.store.models import Article
+from tests import accessibility
 from tests.browser import ARTIFACTS, log_in
 from tests.factories import many_subscribers, stored_articles
 from tests.reports.events import SentEdition, bounced, clicked, deferred, delivered, opened
@@ -102,6 +103,15 @@ def test_the_report_and_the_trends_in_a_browser(standin, client, page):
                     assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (figure, width, box)
             page.screenshot(path=ARTIFACTS / f"{name}-{width}-{database}.png", full_page=True)
             charts.first.screenshot(path=ARTIFACTS / f"{name}-first-chart-{width}-{database}.png")
-    page.goto(f"/editions/{edition_id}/report")
+    # With four editions' figures: what axe finds in either colour scheme at either width.
+    found = []
+    for name, path in (("dashboard-trends", "/dashboard"), ("reports", "/reports"),
+                       ("report", f"/editions/{edition_id}/report")):
+        page.goto(path)
+        found += accessibility.check(page, name)
+    assert found == [], accessibility.report(found)
+    page.emulate_media(color_scheme="dark")
+    page.locator("svg.chart").first.screenshot(path=ARTIFACTS / f"report-first-chart-dark-{database}.png")
+    page.emulate_media(color_scheme="light")
     assert page.get_by_role("alert").first.inner_text().startswith("Spam complaints")
     assert page.get_by_role("img", name="Articles by the people who clicked").count() == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -58,8 +60,16 @@ def test_the_archive_lists_only_sent_editions(client, feed_server):
     index = client.get("/archive").text
     assert f'href="/archive/{sent}"' in index
     page = client.get(f"/archive/{sent}").text
-    assert "Port Capacity Shapes the Middle Corridor" in page
-    assert "/u/" not in page  # the web version carries no reader's unsubscribe link
+    # The site around the edition: its heading, the way to the other editions and to sign up.
+    assert re.search(r"<main id=\"main\"[^>]*>", page) and '<a class="skip" href="#main">' in page
+    assert re.search(r"<h1>[^<]+</h1>", page)
+    assert '<a href="/archive">All editions</a>' in page and 'href="/subscribe"' in page
+    assert f'src="/archive/{sent}/email"' in page
+    email = client.get(f"/archive/{sent}/email").text
+    assert "Port Capacity Shapes the Middle Corridor" in email
+    assert "/u/" not in email  # the web version carries no reader's unsubscribe link
+    assert "<head><base target=\"_top\">" in email  # its links leave the frame for the reader's window
+    assert client.get(f"/archive/{draft + 100}/email").status_code == 404
 
 
 def _subscriber_status(subscriber_id: int) -> SubscriberStatus:

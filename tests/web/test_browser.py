@@ -19,6 +19,7 @@ from digest.delivery.send import send_batch
 from digest.editions.schedule import tick
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, Edition
+from tests import accessibility
 from tests.browser import ARTIFACTS, log_in
 from tests.conftest import reset_caches
 from tests.factories import draft_edition, polled_feed, subscribers
@@ -93,10 +94,20 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     page.get_by_role("status").get_by_text("Saved.").wait_for()
     assert page.locator("h1").inner_text().startswith("Ports, pipelines and a border reopened")
 
-    # A test arrives in the outbox, marked as such, and is no delivery.
+    # Bad addresses are all named at once, beside the form, which keeps what was typed.
+    page.get_by_label("Addresses").fill("desk@example.org, not-an-address, also wrong")
+    page.get_by_role("button", name="Send the test").click()
+    error = page.locator("#test").get_by_role("alert")
+    assert "'not-an-address'" in error.inner_text() and "'also'" in error.inner_text(), error.inner_text()
+    assert error.evaluate("e => e.getBoundingClientRect().top >= 0 && e.getBoundingClientRect().bottom <= innerHeight")
+    assert page.get_by_label("Addresses").input_value() == "desk@example.org, not-an-address, also wrong"
+    # A test arrives in the outbox, marked as such, and is no delivery; the page says so beside the form.
     page.get_by_label("Addresses").fill("desk@example.org, proofs@example.org")
     page.get_by_label("Addresses").press("Enter")  # by keyboard
-    page.get_by_role("status").get_by_text("Test sent").wait_for()
+    sent = page.locator("#test").get_by_role("status").get_by_text("Test sent")
+    sent.wait_for()
+    assert sent.evaluate("e => e.getBoundingClientRect().top >= 0 && e.getBoundingClientRect().bottom <= innerHeight")
+    violations = accessibility.check(page, "edition after a test send (editor)")
     tests = _test_messages()
     assert sorted(m["To"] for m in tests) == ["desk@example.org", "proofs@example.org"]
     assert all(m["Subject"] == "[Test] Ports, pipelines and a border reopened" and m["X-Digest-Test"] == "true"
@@ -121,6 +132,8 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     with unit_of_work() as session:
         assert session.get(Edition, edition_id).send_at == send_at.astimezone(dt.UTC)
     assert f"{send_at:%H:%M}" in page.locator("#send-at").inner_text()
+    violations += accessibility.check(page, "approved edition with its send time")
+    assert violations == [], accessibility.report(violations)
     # A viewport as tall as the page: Chromium paints the iframe whole (a stitched full-page
     # capture leaves part of it blank).
     page.set_viewport_size({"width": 1280, "height": page.evaluate("document.body.scrollHeight")})
@@ -137,7 +150,8 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     _send_what_is_due(send_at.astimezone(dt.UTC) + dt.timedelta(minutes=1))
     page.goto("/archive")
     page.get_by_role("link", name="Ports, pipelines and a border reopened").click()
-    page.get_by_role("link", name="Port Capacity Shapes the Middle Corridor", exact=True).wait_for()
+    page.get_by_role("heading", level=1, name="Ports, pipelines and a border reopened").wait_for()
+    page.frame_locator("#edition-email").get_by_role("link", name="Port Capacity Shapes the Middle Corridor", exact=True).wait_for()
     delivered = sorted(p.name for p in (get_settings().OUTBOX_DIR / f"edition-{edition_id}").glob("*.eml"))
     assert len(delivered) == 2
 
@@ -154,25 +168,35 @@ def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed
     page.goto(f"/editions/{edition_id}")
     page.get_by_label(re.compile(r"^I have read the \d+ warnings? above")).check()
     page.get_by_role("button", name="Approve this edition").click()
+    page.get_by_role("button", name="Send now instead").click()  # refused by the browser: not confirmed
+    assert page.locator("#status").text_content() == "approved"
+    page.get_by_label(re.compile(r"^Send to all 5 readers now")).check()
     page.get_by_role("button", name="Send now instead").click()
     page.get_by_role("status").get_by_text("Sending has started.").wait_for()
     redis_client.delete("editions")  # the start task the button queued: this test plays the worker
+    page.locator("#starting").wait_for()  # approved and due: the page waits for the worker
     with unit_of_work() as session:
         batch, *_ = start_edition(session, edition_id)
-    page.reload()
-    assert page.locator("#progress-done").inner_text() == "0"
+    # The page shows the send once it has begun, by itself.
+    page.locator("#progress-done").get_by_text("0", exact=True).wait_for()
     with unit_of_work() as session:
         assert send_batch(session, edition_id, batch, get_sender()) == 2
     # The page refreshes its figures by itself (progressive enhancement), without a reload.
     page.locator("#progress-done").get_by_text("2").wait_for()
     assert page.locator("#progress-rate").inner_text().endswith("a minute")
+    # The counts by state move with the figures (never a stale line beside a fresh percentage).
+    page.locator("#progress-counts").get_by_text(re.compile(r"pending: 3")).wait_for()
+    violations = accessibility.check(page, "edition sending")
 
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("status").get_by_text("Sending paused").wait_for()
+    violations += accessibility.check(page, "edition paused")
     page.get_by_role("button", name="Resume").click()
     page.get_by_role("status").get_by_text("Sending resumed").wait_for()
     page.get_by_role("button", name="Cancel the send").click()
     page.get_by_role("status").get_by_text("Sending cancelled").wait_for()
     assert page.locator("#status").text_content() == "cancelled"
     assert "cancelled: 3" in page.locator("#progress-counts").inner_text()
+    violations += accessibility.check(page, "edition cancelled")
+    assert violations == [], accessibility.report(violations)
     redis_client.delete("delivery")

@@ -211,7 +211,12 @@ def test_send_now_releases_the_edition_and_queues_its_start_after_commit(publish
     polled_feed(feed_server)
     edition_id = approved_edition()
     redis_client.delete("editions")
-    _post(publisher, edition_id, "send-now")
+    # One click is not enough to send to everyone: the box that says so must be ticked.
+    unconfirmed = publisher.post(f"/editions/{edition_id}/send-now",
+                                 data={"csrf_token": csrf(publisher, f"/editions/{edition_id}")})
+    assert unconfirmed.status_code == 400 and "tick the box" in unconfirmed.text
+    assert _edition(edition_id).send_at > utcnow() and redis_client.llen("editions") == 0
+    _post(publisher, edition_id, "send-now", confirm="now")
     assert _edition(edition_id).send_at <= utcnow()
     assert redis_client.llen("editions") == 1
     redis_client.delete("editions")
@@ -238,7 +243,8 @@ def test_the_dashboard_shows_period_draft_scheduled_sending_and_recent(publisher
     recent = publisher.get("/dashboard").text.split("<h2>Recent editions</h2>")[1]
     row = re.search(r'<tr><td><a href="/editions/%s">.*?</tr>' % draft, recent, re.S).group(0)
     # handed over, delivered, bounced, failed, total
-    assert "sent</span>" in row and re.sub(r"\s+", "", row).endswith("<td>2</td><td>0</td><td>0</td><td>0</td><td>2</td></tr>")
+    assert "sent</span>" in row and re.sub(r"\s+", "", re.sub(r' data-label="[^"]*"', "", row)).endswith(
+        "<td>2</td><td>0</td><td>0</td><td>0</td><td>2</td></tr>")
 
 
 def test_the_next_draft_is_composed_from_the_dashboard(publisher, feed_server):

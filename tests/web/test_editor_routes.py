@@ -89,6 +89,8 @@ BAD_INPUT = [
     ("/editions/{e}/articles/{a}/move", {"position": "top"}, "position 'top' is not a number"),
     ("/editions/{e}/test", {"addresses": "desk@example.org, not-an-address"}, "test address 'not-an-address' is not valid"),
     ("/editions/{e}/test", {"addresses": " "}, "give at least one email address"),
+    # Every bad address is named, not only the first.
+    ("/editions/{e}/test", {"addresses": "bad-one, desk@example.org, bad-two"}, "test address 'bad-two' is not valid"),
     ("/editions/{e}/test", {"addresses": ",".join(f"t{i}@example.org" for i in range(11))}, "at most 10"),
     ("/editions/{e}/schedule", {"when": "custom", "send_at": "2020-01-01T09:00"}, "has passed; choose a time ahead"),
     ("/editions/{e}/schedule", {"when": "custom", "send_at": "next tuesday"}, "is not a date and time"),

@@ -34,12 +34,23 @@ from tests.conftest import REPO, _empty_tables, reset_caches
 from tests.factories import draft_edition, polled_feed, stored_articles, subscribers
 from tests.servers import FeedServer
 from tests.web.editor_helpers import PASSWORD, make_editor
+from tests import accessibility, html_validate
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.live_app import free_port
 
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 WIDTHS = (1280, 375)
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+# Tables whose columns do not all fit the screen: the ones past the edge are out of view (a table
+# scrolling inside its box hides them as surely as a page cut at the edge).
+CUT_TABLES = """() => [...document.querySelectorAll('main table')]
+  .filter(t => t.offsetParent !== null && !t.closest('details:not([open])'))
+  .filter(t => t.scrollWidth > t.clientWidth + 1 || t.getBoundingClientRect().right > window.innerWidth + 1
+               || [...t.querySelectorAll('th')].some(h => h.offsetParent !== null && h.getBoundingClientRect().right > window.innerWidth + 1))
+  .map(t => t.id || (t.querySelector('th') || {}).textContent || t.className)"""
+# A chart's words in another colour than the page's text (charts take theirs from the page).
+CHART_INK = """() => [...document.querySelectorAll('svg.chart text')].map(t => getComputedStyle(t).fill)
+  .filter(fill => fill !== getComputedStyle(document.body).color)"""
 # From the email field's label to the field: the same on every form.
 LABEL_GAP = """() => document.querySelector('#email').getBoundingClientRect().top
   - document.querySelector('label[for=email]').getBoundingClientRect().bottom"""
@@ -124,19 +135,36 @@ class Visitor:
                      and self.problems.append(f"{self.page.url}: {r.status} for {r.url}"))
         self.page.on("pageerror", lambda error: self.problems.append(f"{self.page.url}: {error}"))
         self.overflows: dict[str, int] = {}
+        self.cut_tables: dict[str, list[str]] = {}
+        self.violations: list[str] = []
+        # The HTML each page state was served as (its last document answer), for html-validate.
+        self.answers: list = []
+        self.page.on("response", lambda r: r.request.resource_type == "document"
+                     and r.frame == self.page.main_frame and self.answers.append(r))
+        self.served: dict[str, str] = {}
 
-    def shoot(self, name: str, path: str | None = None) -> None:
-        """Screenshots of the page (opened at `path`, or as it is) at each width; records how far
-        it overflows a phone's width."""
+    def shoot(self, name: str, path: str | None = None, dark: bool = False, email: bool = False) -> None:
+        """Screenshots of the page (opened at `path`, or as it is) at each width, in the dark
+        colour scheme too if `dark`; records how far it overflows a phone's width and what axe
+        finds in either scheme at either width (not in an `email`'s own document: the emails'
+        checks are theirs)."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for width in WIDTHS:
             self.page.set_viewport_size({"width": width, "height": 900})
             if path is not None:
                 self.page.goto(path)
             self.page.screenshot(path=ARTIFACTS / f"{name}-{width}.png", full_page=True)
+            if dark:
+                self.page.emulate_media(color_scheme="dark")
+                self.page.screenshot(path=ARTIFACTS / f"{name}-dark-{width}.png", full_page=True)
+                self.page.emulate_media(color_scheme="light")
             if width == 375:
                 self.overflows[name] = self.page.evaluate(OVERFLOW)
+                self.cut_tables[name] = self.page.evaluate(CUT_TABLES)
         self.page.set_viewport_size({"width": 1280, "height": 900})
+        if not email:
+            self.violations += accessibility.check(self.page, name)
+            self.served[name] = self.answers[-1].text()
 
     def log_in(self, email: str) -> None:
         self.page.goto("/login")
@@ -168,7 +196,15 @@ def long_date(day: dt.date) -> str:
 def _assert_fits(visitor: Visitor) -> None:
     wide = {name: extra for name, extra in visitor.overflows.items() if extra > 0}
     assert wide == {}, f"pages wider than 375 px (by how many px): {wide}"
+    cut = {name: tables for name, tables in visitor.cut_tables.items() if tables}
+    visitor.cut_tables = {}
+    assert cut == {}, f"tables with columns out of view at 375 px (by their first header): {cut}"
     assert visitor.problems == []
+    found, visitor.violations = visitor.violations, []
+    assert found == [], accessibility.report(found)
+    served, visitor.served = visitor.served, {}
+    invalid = html_validate.problems(served)
+    assert invalid == [], f"{len(invalid)} html-validate findings:\n" + "\n".join(invalid)
 
 
 def test_the_dashboard_after_a_send_names_the_next_period_and_composes_it(editor, service):
@@ -193,7 +229,7 @@ def test_the_dashboard_after_a_send_names_the_next_period_and_composes_it(editor
         assert (draft.status, draft.period) == (EditionStatus.DRAFT, following.date)
     seeded["draft"] = draft_id
     page.goto("/dashboard")
-    editor.shoot("dashboard-with-draft")
+    editor.shoot("dashboard-with-draft", dark=True)
     _assert_fits(editor)
 
 
@@ -219,8 +255,15 @@ def test_every_editor_page_fits_a_phone(editor, service):
         "editors": "/editors",
     }
     for name, path in pages.items():
-        editor.shoot(name, path)
+        editor.shoot(name, path, dark=name in ("edition-draft", "report", "ops"), email=name == "preview")
     _assert_fits(editor)
+    for scheme in ("light", "dark"):
+        editor.page.emulate_media(color_scheme=scheme)
+        for path in (pages["report"], pages["reports"]):
+            editor.page.goto(path)
+            assert editor.page.locator("svg.chart text").count() > 0, path
+            assert editor.page.evaluate(CHART_INK) == [], f"{path} ({scheme}): chart text not in the page's colour"
+    editor.page.emulate_media(color_scheme="light")
 
 
 def test_the_sent_edition_page_offers_nothing_that_no_longer_applies(editor, service):
@@ -263,8 +306,9 @@ def test_every_public_page_fits_a_phone(reader, service, redis_client):
                        "preferences-help": "/preferences", "unsubscribe-help": "/unsubscribe",
                        "preferences": f"/p/{make_token(PREFERENCES, seeded['reader'])}",
                        "unsubscribe": f"/u/{make_token(UNSUBSCRIBE, seeded['reader'])}",
+                       "follow-public": f"/follow/{seeded['topic']}",
                        "confirm": f"/confirm/{make_token(CONFIRM, seeded['pending'])}"}.items():
-        reader.shoot(name, path)
+        reader.shoot(name, path, dark=name in ("subscribe", "archived-edition", "preferences"))
     page.goto("/subscribe")
     assert abs(page.evaluate(LABEL_GAP) - login_gap) <= 1, "the login form's spacing differs from the others'"
     page.goto("/no-such-page")

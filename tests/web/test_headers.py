@@ -74,17 +74,22 @@ def test_the_preview_may_be_framed_by_our_page_only_and_runs_nothing(client, fee
     assert f'src="/editions/{edition_id}/preview' in page and 'sandbox="' in page
 
 
-def test_the_archived_email_runs_nothing_and_is_never_framed(client, feed_server):
+def test_the_archived_email_runs_nothing_and_is_framed_by_our_archive_page_only(client, feed_server):
     polled_feed(feed_server)
     subscribers("a@example.org")
     edition_id = approved_edition()
     send_now(edition_id, MemorySender())
-    answer = client.get(f"/archive/{edition_id}")
+    answer = client.get(f"/archive/{edition_id}/email")
     assert answer.status_code == 200
-    _common(answer)
     policy = _policy(answer)
     assert policy["default-src"] == "'none'" and policy["script-src"] == "'none'"
-    assert policy["frame-ancestors"] == "'none'" and policy["form-action"] == "'none'"
+    assert policy["frame-ancestors"] == "'self'" and policy["form-action"] == "'none'"
+    # The page around it is a page of the site: its policy, never framed itself.
+    around = client.get(f"/archive/{edition_id}")
+    _common(around)
+    assert _policy(around)["script-src"] == "'self'" and _policy(around)["frame-ancestors"] == "'none'"
+    frame = re.search(r"<iframe[^>]*>", around.text).group(0)
+    assert "allow-scripts" not in frame and "allow-forms" not in frame
 
 
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"])

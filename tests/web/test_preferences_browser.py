@@ -15,6 +15,7 @@ from digest.store.models import TopicKind
 from digest.subscribers.follows import follow, pause
 from digest.subscribers.preferences import get_subscriber
 from digest.subscribers.tokens import PREFERENCES, make_token
+from tests import accessibility
 from tests.browser import ARTIFACTS
 from tests.factories import subscribers
 from tests.subscribers.test_follows import topics
@@ -25,7 +26,10 @@ OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
 def _shoot(page, name: str) -> dict[int, int]:
-    """Screenshots at each width; how far the page overflows each."""
+    """Screenshots at each width; how far the page overflows each. Fails on what axe finds in
+    either colour scheme at either width."""
+    found = accessibility.check(page, name)
+    assert found == [], accessibility.report(found)
     folder = ARTIFACTS / "pages"
     folder.mkdir(parents=True, exist_ok=True)
     overflow = {}

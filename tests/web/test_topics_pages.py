@@ -85,7 +85,7 @@ def test_a_publisher_merges_renames_and_hides_from_the_topic_page(client, feed_s
     token = csrf(client, "/topics")
     source, target = tags["Kyrgyz Republic"], tags["Kyrgyzstan"]
     page = client.get(f"/topics/{source}").text
-    assert f'<option value="{target}">Kyrgyzstan (1 articles, 0 followers)</option>' in page
+    assert f'<option value="{target}">Kyrgyzstan (1 article, 0 followers)</option>' in page
     assert f'<option value="{source}">' not in page
     merged = client.post(f"/topics/{source}/merge", data={"csrf_token": token, "into": str(target)})
     assert merged.status_code == 303 and merged.headers["location"] == f"/topics/{target}?notice=merged"

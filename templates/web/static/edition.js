@@ -33,6 +33,17 @@
     }, 1500);
   }
   watchChecklist(document.getElementById("checklist"));
+  // Approved and due: a worker is starting the send; show the page again once it has begun.
+  var starting = document.getElementById("starting");
+  if (starting) {
+    var waits = 0;
+    var watch = setInterval(function () {
+      if (++waits > 200) { clearInterval(watch); return; }  // ten minutes; a reload shows it too
+      fetch(starting.dataset.progressUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
+        if (p.status !== "approved") { clearInterval(watch); location.reload(); }
+      });
+    }, 3000);
+  }
   var sending = document.getElementById("sending");
   if (sending && (sending.dataset.status === "sending" || sending.dataset.status === "paused")) {
     setInterval(function () {
@@ -42,7 +53,12 @@
         document.getElementById("progress-done").textContent = p.done;
         document.getElementById("progress-total").textContent = p.total;
         document.getElementById("progress-percent").textContent = p.percent;
-        document.getElementById("progress-rate").textContent = p.per_minute ? p.per_minute + " a minute" : "–";
+        document.getElementById("progress-rate").textContent = !p.per_minute ? "–" : (p.per_minute < 10
+          ? p.per_minute.toFixed(1) : Math.round(p.per_minute).toLocaleString("en-US")) + " a minute";  // as the filter pace
+        // The counts by state, as the page writes them: the same moment as the figures above.
+        document.getElementById("progress-counts").textContent = Object.keys(p.counts).sort()
+          .filter(function (state) { return p.counts[state]; })
+          .map(function (state) { return state + ": " + p.counts[state]; }).join(" · ");
         document.getElementById("progress-eta").textContent = p.eta ? new Date(p.eta).toLocaleString("en-GB", {timeZone: sending.dataset.tz, dateStyle: "long", timeStyle: "short"}) : "–";
         if (p.status !== sending.dataset.status) { location.reload(); }
       });

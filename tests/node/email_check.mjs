@@ -1,12 +1,12 @@
 // Checks emails with tools nobody here wrote, for the Python tests beside this file.
 // Reads {"label": "<html>", ...} as JSON on stdin; writes {"label": [finding, ...], ...} on stdout.
-//   node check.mjs caniemail CLIENT...   every feature caniemail.com's data marks as unsupported
+//   node email_check.mjs caniemail CLIENT...   every feature caniemail.com's data marks as unsupported
 //                                        ("none") or partial in one of the clients
-//   node check.mjs html-validate         html-validate's messages under htmlvalidate.config.mjs
+//   node email_check.mjs html-validate         html-validate's messages under htmlvalidate.email.mjs
 import { readFileSync } from "node:fs";
 import { caniemail } from "caniemail";
 import { HtmlValidate } from "html-validate";
-import config from "./htmlvalidate.config.mjs";
+import config from "./htmlvalidate.email.mjs";
 
 const [command, ...clients] = process.argv.slice(2);
 const emails = JSON.parse(readFileSync(0, "utf8"));
