@@ -71,6 +71,45 @@ def _events(deliveries: list[tuple[int, int]], links: list[str], total: int, edi
     return rows
 
 
+def sent_edition(database_url: str, subscribers: int):
+    """An edition of the bundled-size feed sent to `subscribers` readers, each delivered:
+    (edition id, its start, (delivery id, subscriber id) of each reader, its links)."""
+    from sqlalchemy import select, update
+
+    from bench.seed import add_feed_of_articles
+    from digest.clock import utcnow
+    from digest.delivery.plan import release_edition, start_edition
+    from digest.editions.approve import approve_edition
+    from digest.editions.compose import compose_next_edition
+    from digest.sample.readers import add_readers
+    from digest.store.db import unit_of_work
+    from digest.store.migrate import upgrade
+    from digest.store.models import Delivery, DeliveryStatus, Edition, EditionLink, EditionStatus
+    from tests.delivery.batches import settle
+
+    upgrade(database_url)
+    now = utcnow()
+    with unit_of_work() as session:
+        add_feed_of_articles(session, now, lambda i: {
+            "authors": f"Author {i % 5}", "section": ("Analytical Articles", "Field Reports", "News Digest")[i % 3]})
+        add_readers(session, subscribers, now=now)
+    with unit_of_work() as session:
+        edition = compose_next_edition(session, utcnow())
+        approve_edition(session, edition.id, "publisher@example.org")
+        release_edition(session, edition.id)
+        edition_id = edition.id
+    with unit_of_work() as session:
+        start_edition(session, edition_id)
+    settle(edition_id, subscribers, DeliveryStatus.DELIVERED, sent_at=now)
+    with unit_of_work() as session:
+        session.execute(update(Edition).where(Edition.id == edition_id).values(status=EditionStatus.SENT))
+        started = session.get(Edition, edition_id).started_at
+        deliveries = session.execute(select(Delivery.id, Delivery.subscriber_id)
+                                     .where(Delivery.edition_id == edition_id).order_by(Delivery.id)).all()
+        links = list(session.scalars(select(EditionLink.url).where(EditionLink.edition_id == edition_id)))
+    return edition_id, started, deliveries, links
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
@@ -82,45 +121,17 @@ def main() -> None:
     os.environ.update({"DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000",
                        "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "DELIVERY_BACKEND": "outbox"})
     try:
-        from sqlalchemy import insert, select, text, update
+        from sqlalchemy import insert, text
 
-        from digest.clock import utcnow
         from digest.config import get_settings
-        from digest.delivery.plan import release_edition, start_edition
-        from digest.editions.approve import approve_edition
-        from digest.editions.compose import compose_next_edition
         from digest.reports.counting import count_events
         from digest.reports.facts import edition_report
         from digest.reports.sunset import sunset_readers
         from digest.reports.trends import edition_trends
         from digest.store.db import unit_of_work
-        from digest.store.migrate import upgrade
-        from bench.seed import add_feed_of_articles
-        from digest.store.models import (Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionLink,
-                                         EditionStatus)
-        from digest.sample.readers import add_readers
-        from tests.delivery.batches import settle
+        from digest.store.models import DeliveryEvent
 
-        upgrade(database_url)
-        now = utcnow()
-        with unit_of_work() as session:
-            add_feed_of_articles(session, now, lambda i: {
-                "authors": f"Author {i % 5}", "section": ("Analytical Articles", "Field Reports", "News Digest")[i % 3]})
-            add_readers(session, args.subscribers, now=now)
-        with unit_of_work() as session:
-            edition = compose_next_edition(session, utcnow())
-            approve_edition(session, edition.id, "publisher@example.org")
-            release_edition(session, edition.id)
-            edition_id = edition.id
-        with unit_of_work() as session:
-            start_edition(session, edition_id)
-        settle(edition_id, args.subscribers, DeliveryStatus.DELIVERED, sent_at=now)
-        with unit_of_work() as session:
-            session.execute(update(Edition).where(Edition.id == edition_id).values(status=EditionStatus.SENT))
-            started = session.get(Edition, edition_id).started_at
-            deliveries = session.execute(select(Delivery.id, Delivery.subscriber_id)
-                                         .where(Delivery.edition_id == edition_id).order_by(Delivery.id)).all()
-            links = list(session.scalars(select(EditionLink.url).where(EditionLink.edition_id == edition_id)))
+        edition_id, started, deliveries, links = sent_edition(database_url, args.subscribers)
         rows = _events(deliveries, links, args.events, edition_id, started)
         loaded = time.perf_counter()
         columns = ("delivery_id", "provider_event_id", "event", "email", "payload", "occurred_at", "received_at",

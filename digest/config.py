@@ -93,6 +93,25 @@ class Settings(BaseSettings):
     TRACK_CLICKS: bool = True
     # The sunset view lists readers sent this many editions in a row with no open or click.
     SUNSET_EDITIONS: int = Field(default=12, ge=1, le=100)
+    # Telling machines from people (docs/reports.md, "People and machines"): a click this soon
+    # after its message was delivered is a scanner's; SCANNER_BURST_LINKS distinct links of one
+    # message clicked within SCANNER_BURST_SECONDS are a scanner's; an open by an image proxy this
+    # soon after delivery is the proxy's prefetch.
+    SCANNER_CLICK_SECONDS: int = Field(default=10, ge=0, le=3600)
+    SCANNER_BURST_LINKS: int = Field(default=3, ge=2, le=100)
+    SCANNER_BURST_SECONDS: int = Field(default=2, ge=0, le=60)
+    PROXY_OPEN_SECONDS: int = Field(default=10, ge=0, le=3600)
+    # Parts of user agents (case ignored) that only machines send: link scanners, sandboxes and
+    # HTTP libraries (a JSON list; each entry 3 to 100 characters, at most 100 entries).
+    SCANNER_USER_AGENTS: list[str] = [
+        "Barracuda", "Mimecast", "Proofpoint", "BingPreview", "HeadlessChrome", "PhantomJS",
+        "python-requests", "python-urllib", "Go-http-client", "curl/", "Wget", "okhttp", "libwww-perl",
+    ]
+    # Parts of user agents of image proxies that fetch a message's images on arrival.
+    IMAGE_PROXY_USER_AGENTS: list[str] = ["GoogleImageProxy", "YahooMailProxy"]
+    # A reader's interest (their own clicks by topic, on their page for editors) covers this many
+    # of the latest digests.
+    INTEREST_EDITIONS: int = Field(default=12, ge=1, le=100)
     # Trends on the dashboard and /reports cover this many of the latest sent editions.
     REPORT_TREND_EDITIONS: int = Field(default=12, ge=2, le=100)
     # The Event Webhook's verification key (base64 DER, as SendGrid's settings show it).
@@ -198,6 +217,18 @@ class Settings(BaseSettings):
     # Log lines of web, workers and beat: "plain" text, or "json" (one object per line, for a log
     # shipper; digest/ops/logs.py).
     LOG_FORMAT: Literal["plain", "json"] = "plain"
+
+    @field_validator("SCANNER_USER_AGENTS", "IMAGE_PROXY_USER_AGENTS")
+    @classmethod
+    def _agent_parts(cls, value: list[str]) -> list[str]:
+        # Each entry is matched against every open and click: bounded, and never so short that
+        # it would match people's browsers by accident.
+        if len(value) > 100:
+            raise ValueError(f"{len(value)} entries; at most 100")
+        for part in value:
+            if not 3 <= len(part.strip()) <= 100:
+                raise ValueError(f"entry {part[:40]!r} must be 3 to 100 characters")
+        return [part.strip() for part in value]
 
     @field_validator("PUBLICATION_TZ")
     @classmethod

@@ -1,5 +1,6 @@
 """Settings: defaults that run, and a clear failure naming any missing or malformed one."""
 
+import json
 import subprocess
 import sys
 
@@ -38,6 +39,13 @@ def test_the_defaults_pick_the_outbox_without_a_sendgrid_key(fresh):
     ("SECTION_ORDER", "Analytical Articles;News Digest", "SECTION_ORDER: is not valid JSON"),
     ("SEND_WARMUP_PLAN", "daily=5000", "SEND_WARMUP_PLAN: is not valid JSON"),
     ("SECTION_ORDER", "[" * 3000, "SECTION_ORDER: is nested too deeply to read"),
+    # The scanners' user agents are matched against every open and click: bounded, never a
+    # fragment short enough to match people's browsers.
+    ("SCANNER_USER_AGENTS", '["Mo"]', "SCANNER_USER_AGENTS: entry 'Mo' must be 3 to 100 characters"),
+    ("IMAGE_PROXY_USER_AGENTS", json.dumps(["x" * 101]), "IMAGE_PROXY_USER_AGENTS"),
+    ("SCANNER_USER_AGENTS", json.dumps([f"agent{i}" for i in range(101)]), "101 entries; at most 100"),
+    ("SCANNER_CLICK_SECONDS", "-1", "SCANNER_CLICK_SECONDS"),
+    ("SCANNER_BURST_LINKS", "1", "SCANNER_BURST_LINKS"),
     # Moving editions to another weekday alone: the error says what else to change, and to what.
     ("EDITION_WEEKDAY", "thursday", "set EDITION_ANCHOR_DATE to a thursday as well, e.g. 2026-01-08"),
 ])

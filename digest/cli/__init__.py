@@ -7,7 +7,8 @@ each command is one transaction that rolls back on error.
 import sys
 
 # Each module registers its commands on the apps in `common` when imported.
-from digest.cli import accounts, alerts, db, doctor, editions, feeds, follows, ops, service, subscribers, topics  # noqa: F401
+from digest.cli import (accounts, alerts, db, doctor, editions, events, feeds, follows, ops,  # noqa: F401
+                        service, subscribers, topics)
 from digest.cli.common import app, err
 from digest.config import ConfigError
 from digest.errors import UserError

@@ -21,9 +21,10 @@ alerts_app = typer.Typer(help="Alerts: new articles on followed topics, held, th
 topics_app = typer.Typer(help="Topics readers follow: the sections, tags and authors articles name.",
                          no_args_is_help=True)
 ops_app = typer.Typer(help="Operations: health of queues, workers, sends; actions on them.", no_args_is_help=True)
+events_app = typer.Typer(help="SendGrid's events as kept: who made the opens and clicks.", no_args_is_help=True)
 for name, sub in [("db", db_app), ("feeds", feeds_app), ("editions", editions_app),
                   ("subscribers", subscribers_app), ("editors", editors_app), ("sample", sample_app),
-                  ("alerts", alerts_app), ("topics", topics_app), ("ops", ops_app)]:
+                  ("alerts", alerts_app), ("topics", topics_app), ("ops", ops_app), ("events", events_app)]:
     app.add_typer(sub, name=name)
 
 console = Console()
@@ -66,6 +67,8 @@ def _row_id(what: str):
 EditionId = Annotated[int, typer.Argument(metavar="ID", parser=_row_id("edition"))]
 ArticleId = Annotated[int, typer.Argument(metavar="ARTICLE", parser=_row_id("article"))]
 FeedId = Annotated[int, typer.Argument(metavar="ID", parser=_row_id("feed"))]
+EditionOption = Annotated[Optional[int], typer.Option("--edition", metavar="ID", help="Only this edition",
+                                                     parser=_row_id("edition"))]
 FeedOption = Annotated[Optional[int], typer.Option("--feed", help="Poll only this feed id", parser=_row_id("feed"))]
 
 

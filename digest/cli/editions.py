@@ -327,8 +327,9 @@ def editions_deliveries(edition_id: EditionId) -> None:
 @editions_app.command("report")
 def editions_report(edition_id: EditionId,
                     as_json: Annotated[bool, typer.Option("--json", help="Every figure as JSON")] = False) -> None:
-    """What readers did with an edition: the funnel, articles by unique clicks, bounces and
-    complaints with reasons, and opens and clicks over the first 72 hours (same figures as the page)."""
+    """What readers did with an edition: the funnel (people first, machines beside), articles
+    by the people who clicked, bounces and complaints with reasons, and opens and clicks over the
+    first 72 hours (same figures as the page)."""
     import json
 
     from digest.reports.charts import percent
@@ -343,8 +344,11 @@ def editions_report(edition_id: EditionId,
     console.print(f"edition {edition_id}: {report.subject}", highlight=False)
     for label, value, rate in (
             ("handed over", funnel.handed_over, None), ("delivered", funnel.delivered, rates["delivery"]),
-            ("opened (includes machine opens)", funnel.unique_opens, rates["open"]),
-            ("clicked", funnel.unique_clicks, rates["click"]), ("deferred", funnel.deferred, None),
+            ("people who opened", funnel.human_unique_opens, rates["open"]),
+            ("people who clicked", funnel.human_unique_clicks, rates["click"]),
+            ("machine opens (share of opens)", funnel.machine_opens, rates["machine_open_share"]),
+            ("machine clicks (share of clicks)", funnel.machine_clicks, rates["machine_click_share"]),
+            ("deferred", funnel.deferred, None),
             ("hard bounces", funnel.hard_bounces, None), ("soft bounces", funnel.soft_bounces, None),
             ("dropped", funnel.dropped, None), ("spam reports", funnel.spam_reports, rates["complaint"]),
             ("unsubscribed", funnel.unsubscribes, rates["unsubscribe"]),
@@ -356,7 +360,8 @@ def editions_report(edition_id: EditionId,
         console.print(list_table(report.articles, [
             Column("#", "position"), Column("article", "title", wraps=True),
             Column("section", "section", optional=True), Column("author", "authors", optional=True, wraps=True),
-            Column("readers", "unique_clicks"), Column("clicks", "clicks")]))
+            Column("people", "human_unique_clicks"), Column("machine clicks", "machine_clicks"),
+            Column("all clicks", "clicks")]))
     for problem in report.problems:
         console.print(f"  {problem['what']:<12} {problem['readers']:>6}  {problem['reason']}", highlight=False)
 

@@ -153,12 +153,17 @@ def subscribers_show(email: str, as_json: Annotated[bool, typer.Option("--json",
     import json
 
     from digest.cli.follows import follows_lines
+    from digest.config import get_settings
+    from digest.reports.interest import reader_interest
     from digest.subscribers.privacy import describe_subscriber
 
     from digest.errors import NotFound
 
     with transaction() as session:
         held = describe_subscriber(session, email)
+        # Derived from their click events (kept above): their own clicks by topic.
+        editions = get_settings().INTEREST_EDITIONS
+        held["interest"] = reader_interest(session, held["subscriber"]["id"], editions) if held["subscriber"] else []
     if not any((held["subscriber"], held["suppression"], held["deliveries"], held["delivery_events"], held["audit_log"])):
         raise NotFound(f"nothing is held about {held['email']}: no subscriber, suppression, delivery or audit entry")
     if as_json:
@@ -171,6 +176,9 @@ def subscribers_show(email: str, as_json: Annotated[bool, typer.Option("--json",
         console.print(f"suppressed: {suppression['reason']} since {local_time(suppression['created_at'])}", highlight=False)
     for line in follows_lines(subscriber, held["follows"]) if subscriber else []:
         console.print(line, markup=False, highlight=False)
+    if held["interest"]:
+        console.print("interest (their own clicks by topic): " + ", ".join(
+            f"{t['name']} ({t['kind']}) {t['articles']}" for t in held["interest"]), markup=False, highlight=False)
     console.print(f"{len(held['deliveries'])} deliveries, {len(held['delivery_events'])} delivery events", highlight=False)
     for entry in held["audit_log"]:
         console.print(f"  {local_time(entry['at'])}  {entry['action']:<18} {entry['source']}", highlight=False)

@@ -35,10 +35,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
+from digest.config import get_settings
 from digest.ledger.writer import record_members
 from digest.delivery.send import finish_edition_if_complete
 from digest.errors import NotFound
 from digest.counters import record_provider_events
+from digest.reports.audience import classify, timings_of
 from digest.reports.counting import count_events
 from digest.store.db import on_commit
 from digest.store.models import BatchState, Delivery, DeliveryEvent, DeliveryStatus, SendBatch, WebhookBatch
@@ -157,6 +159,8 @@ def process_webhook_batch(session: Session, batch_id: int) -> dict[str, int]:
     body = session.scalar(select(WebhookBatch.body).where(WebhookBatch.id == batch_id))
     events, rows, skipped = _readable_events(_parse(body), batch_id)
     deliveries = _deliveries_of(session, rows, [_optional_id(event, "batch_id") for event in events])
+    # Who made each open and click, kept on the event (one statement for the request, if any).
+    classify(rows, timings_of(session, rows, {d.id: d.sent_at for d in deliveries.values()}), get_settings())
     new_ids: set[str] = set()
     for start in range(0, len(rows), 500):
         inserted = session.execute(

@@ -27,6 +27,7 @@ TIMELINE_HOURS = 72
 SOFT_BOUNCE = "blocked"
 # Every way out through an edition counts as one unsubscribe of that edition.
 UNSUBSCRIBE_EVENTS = ("unsubscribe", "group_unsubscribe", "web_unsubscribe")
+MARKS_PER_STATEMENT = 2000
 PROBLEMS = {"dropped": "dropped", "deferred": "deferred", "spamreport": "spam report"}
 
 
@@ -68,22 +69,30 @@ def _facts(row: dict, started_at: dt.datetime | None, positions: Links) -> list[
         facts += [(f"bounce:{what}", True), (f"reason:{what}:{row.get('reason') or ''}"[:600], True)]
     elif event in PROBLEMS:
         facts.append((f"reason:{PROBLEMS[event]}:{row.get('reason') or ''}"[:600], True))
+    # An open or a click also counts under its maker ("human:event:open", "machine:link:3"); one
+    # kept without a maker (none is, since 0018) counts as unknown.
+    audience = row.get("audience") or "unknown"
+    if event in ("open", "click"):
+        facts.append((f"{audience}:event:{event}", True))
     if event == "click" and row.get("url"):
         position = positions.get(row["url"])
         if position is not None:
-            facts.append((f"link:{position}", True))
+            facts += [(f"link:{position}", True), (f"{audience}:link:{position}", True)]
             facts += [(f"topic:{topic_id}", True) for topic_id in positions.topics.get(row["url"], ())]
-        facts.append((f"url:{link_label(row['url'])}"[:600], True))
+            if audience == "human":
+                facts += [(f"human:topic:{topic_id}", True) for topic_id in positions.topics.get(row["url"], ())]
+        label = link_label(row["url"])
+        facts += [(f"url:{label}"[:600], True), (f"{audience}:url:{label}"[:600], True)]
     if event in ("open", "click") and started_at is not None:
         hour = int((row["occurred_at"] - started_at).total_seconds() // 3600)
         if 0 <= hour < TIMELINE_HOURS:
-            facts.append((f"hour:{event}:{hour}", False))
+            facts += [(f"hour:{event}:{hour}", False), (f"hour:{audience}:{event}:{hour}", False)]
     return facts
 
 
 def count_events(session: Session, rows: list[dict]) -> None:
     """Add newly kept events (rows with delivery_id, edition_id, event, kind, reason, url,
-    occurred_at) to their editions' counters."""
+    occurred_at, audience) to their editions' counters."""
     rows = [row for row in rows if row.get("edition_id") is not None and row.get("delivery_id") is not None]
     if not rows:
         return
@@ -108,10 +117,12 @@ def count_events(session: Session, rows: list[dict]) -> None:
                 marks[row["delivery_id"], _mark(key)] = (row["edition_id"], key)
     readers: Counter = Counter()
     pairs = list(marks)
-    for start in range(0, len(pairs), 500):
+    # An open or a click marks its reader twice (the event, and the event under its maker): a
+    # request of a thousand such events is still one statement (two parameters a mark).
+    for start in range(0, len(pairs), MARKS_PER_STATEMENT):
         inserted = session.execute(
             insert_ignoring_duplicates(session, ReaderMark.__table__)
-            .values([{"delivery_id": d, "mark": m} for d, m in pairs[start:start + 500]])
+            .values([{"delivery_id": d, "mark": m} for d, m in pairs[start:start + MARKS_PER_STATEMENT]])
             .returning(ReaderMark.delivery_id, ReaderMark.mark)).all()
         for delivery_id, mark in inserted:
             readers[marks[delivery_id, mark]] += 1
@@ -139,7 +150,8 @@ def recount_edition(session: Session, edition_id: int) -> int:
     session.execute(delete(ReaderMark).where(ReaderMark.delivery_id.in_(
         select(Delivery.id).where(Delivery.edition_id == edition_id))))
     columns = (DeliveryEvent.id, DeliveryEvent.delivery_id, DeliveryEvent.edition_id, DeliveryEvent.event,
-               DeliveryEvent.kind, DeliveryEvent.reason, DeliveryEvent.url, DeliveryEvent.occurred_at)
+               DeliveryEvent.kind, DeliveryEvent.reason, DeliveryEvent.url, DeliveryEvent.occurred_at,
+               DeliveryEvent.audience)
     counted, after = 0, 0
     while True:
         page = session.execute(select(*columns).where(DeliveryEvent.edition_id == edition_id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from digest.editions.lookup import get_edition
@@ -35,7 +35,17 @@ class Funnel:
     soft_bounces: int = 0
     dropped: int = 0
     spam_reports: int = 0
-    unique_opens: int = 0  # includes machine opens (Apple Mail Privacy Protection opens everything)
+    # People first (reports/audience.py decides who made each open and click): readers with an
+    # open or click a person made, and the events machines made beside them.
+    human_unique_opens: int = 0
+    human_opens: int = 0
+    machine_opens: int = 0
+    human_unique_clicks: int = 0
+    human_clicks: int = 0
+    machine_clicks: int = 0
+    # Every open and click SendGrid reported, whoever made it (unknown ones are only here).
+    unique_opens: int = 0
+    opens: int = 0
     unique_clicks: int = 0
     clicks: int = 0
     unsubscribes: int = 0
@@ -48,9 +58,11 @@ class Funnel:
     def rates(self) -> dict[str, float | None]:
         return {
             "delivery": self.rate(self.delivered, self.handed_over),
-            "open": self.rate(self.unique_opens, self.delivered),
-            "click": self.rate(self.unique_clicks, self.delivered),
-            "click_to_open": self.rate(self.unique_clicks, self.unique_opens),
+            "open": self.rate(self.human_unique_opens, self.delivered),
+            "click": self.rate(self.human_unique_clicks, self.delivered),
+            "click_to_open": self.rate(self.human_unique_clicks, self.human_unique_opens),
+            "machine_open_share": self.rate(self.machine_opens, self.opens),
+            "machine_click_share": self.rate(self.machine_clicks, self.clicks),
             "unsubscribe": self.rate(self.unsubscribes, self.delivered),
             "complaint": self.rate(self.spam_reports, self.delivered),
         }
@@ -116,34 +128,45 @@ def edition_funnel(session: Session, edition_id: int, counts: dict[str, tuple[in
     def readers(key: str) -> int:
         return counts.get(key, (0, 0))[0]
 
+    def total(key: str) -> int:
+        return counts.get(key, (0, 0))[1]
+
     return Funnel(
         handed_over=sum(statuses.get(status, 0) for status in HANDED_OVER),
         delivered=statuses.get(DeliveryStatus.DELIVERED, 0), dropped=statuses.get(DeliveryStatus.DROPPED, 0),
         deferred=readers("event:deferred"), hard_bounces=readers("bounce:hard bounce"),
         soft_bounces=readers("bounce:soft bounce"), spam_reports=readers("event:spamreport"),
-        unique_opens=readers("event:open"), unique_clicks=readers("event:click"),
-        clicks=counts.get("event:click", (0, 0))[1], unsubscribes=readers("event:unsubscribe"),
+        human_unique_opens=readers("human:event:open"), human_opens=total("human:event:open"),
+        machine_opens=total("machine:event:open"), human_unique_clicks=readers("human:event:click"),
+        human_clicks=total("human:event:click"), machine_clicks=total("machine:event:click"),
+        unique_opens=readers("event:open"), opens=total("event:open"), unique_clicks=readers("event:click"),
+        clicks=total("event:click"), unsubscribes=readers("event:unsubscribe"),
         preference_changes=readers("event:web_preferences"))
 
 
 def article_clicks(session: Session, edition_id: int, counts: dict[str, tuple[int, int]]) -> list[dict]:
-    """Every article of the edition, by unique clicks (readers who followed its link), then by
-    its place in the edition."""
+    """Every article of the edition, by the people who followed its link, then by all readers
+    whose link was followed, then by its place in the edition; machines' clicks beside."""
     rows = session.execute(
         select(EditionLink.position, EditionLink.section, EditionLink.url, Article.id, Article.title, Article.authors)
         .join(Article, Article.id == EditionLink.article_id).where(EditionLink.edition_id == edition_id)).all()
+    def count(key: str) -> tuple[int, int]:
+        return counts.get(key, (0, 0))
+
     articles = [{"position": r.position, "section": r.section, "url": r.url, "article_id": r.id, "title": r.title,
-                 "authors": r.authors or "", "unique_clicks": counts.get(f"link:{r.position}", (0, 0))[0],
-                 "clicks": counts.get(f"link:{r.position}", (0, 0))[1]} for r in rows]
-    return sorted(articles, key=lambda a: (-a["unique_clicks"], a["position"]))
+                 "authors": r.authors or "", "human_unique_clicks": count(f"human:link:{r.position}")[0],
+                 "machine_clicks": count(f"machine:link:{r.position}")[1],
+                 "unique_clicks": count(f"link:{r.position}")[0], "clicks": count(f"link:{r.position}")[1]}
+                for r in rows]
+    return sorted(articles, key=lambda a: (-a["human_unique_clicks"], -a["unique_clicks"], a["position"]))
 
 
 def topic_clicks(session: Session, counts: dict[str, tuple[int, int]]) -> list[dict]:
-    """Clicks by topic (the sections, tags and authors of the articles clicked): readers who
-    clicked any article filed under it, and clicks, most readers (then clicks) first. Counted as the clicks came
+    """People's clicks by topic (the sections, tags and authors of the articles clicked): readers
+    who clicked any article filed under it, and clicks, most readers (then clicks) first. Counted as the clicks came
     in, under the topics of that day; a topic merged since is shown under the one it joined (its
     readers added, so a reader who clicked an article of each is counted twice there)."""
-    counted = {int(key[6:]): value for key, value in counts.items() if key.startswith("topic:")}
+    counted = {int(key[12:]): value for key, value in counts.items() if key.startswith("human:topic:")}
     if not counted:
         return []
     topics: dict[int, Topic] = {}
@@ -165,10 +188,12 @@ def topic_clicks(session: Session, counts: dict[str, tuple[int, int]]) -> list[d
 
 
 def link_clicks(counts: dict[str, tuple[int, int]], limit: int = 50) -> list[dict]:
-    """Clicks per link, a reader's own links (which carry their token) under one name each."""
-    links = [{"url": key[4:], "unique_clicks": readers, "clicks": total}
+    """Clicks per link, a reader's own links (which carry their token) under one name each: the
+    people who followed it first, machines' clicks beside."""
+    links = [{"url": key[4:], "human_unique_clicks": counts.get(f"human:{key}", (0, 0))[0],
+              "machine_clicks": counts.get(f"machine:{key}", (0, 0))[1], "unique_clicks": readers, "clicks": total}
              for key, (readers, total) in counts.items() if key.startswith("url:")]
-    return sorted(links, key=lambda link: (-link["unique_clicks"], link["url"]))[:limit]
+    return sorted(links, key=lambda link: (-link["human_unique_clicks"], -link["unique_clicks"], link["url"]))[:limit]
 
 
 def bounces_and_complaints(counts: dict[str, tuple[int, int]], limit: int = 30) -> list[dict]:
@@ -181,27 +206,37 @@ def bounces_and_complaints(counts: dict[str, tuple[int, int]], limit: int = 30) 
 
 
 def first_hours(counts: dict[str, tuple[int, int]], hours: int = TIMELINE_HOURS) -> list[dict]:
-    """Opens and clicks per hour since the edition started sending, every hour listed."""
-    return [{"hour": h, "opens": counts.get(f"hour:open:{h}", (0, 0))[1],
-             "clicks": counts.get(f"hour:click:{h}", (0, 0))[1]} for h in range(hours)]
+    """People's opens and clicks per hour since the edition started sending, and machines'
+    beside them, every hour listed."""
+    def total(key: str) -> int:
+        return counts.get(key, (0, 0))[1]
+
+    return [{"hour": h, "opens": total(f"hour:human:open:{h}"), "clicks": total(f"hour:human:click:{h}"),
+             "machine_opens": total(f"hour:machine:open:{h}"), "machine_clicks": total(f"hour:machine:click:{h}")}
+            for h in range(hours)]
 
 
 def reader_activity(session: Session, subscriber_ids: list[int]) -> dict[int, dict[str, dt.datetime | None]]:
-    """Per reader, across every edition: when a message was last delivered, opened and clicked."""
+    """Per reader, across every edition: when a message was last delivered, opened and clicked
+    (opens and clicks no machine made), and when a machine last opened or clicked one."""
     if not subscriber_ids:
         return {}
+    machine = DeliveryEvent.audience == "machine"
+    not_machine = or_(DeliveryEvent.audience.is_(None), DeliveryEvent.audience != "machine")
 
-    def last(name: str):
-        return func.max(case((DeliveryEvent.event == name, DeliveryEvent.occurred_at)))
+    def last(name: str, *also):
+        return func.max(case((and_(DeliveryEvent.event == name, *also), DeliveryEvent.occurred_at)))
 
     rows = session.execute(
-        select(DeliveryEvent.subscriber_id, last("delivered"), last("open"), last("click"))
+        select(DeliveryEvent.subscriber_id, last("delivered"), last("open", not_machine), last("click", not_machine),
+               func.max(case((machine, DeliveryEvent.occurred_at))))
         .where(DeliveryEvent.subscriber_id.in_(subscriber_ids),
                or_(DeliveryEvent.event == "delivered", DeliveryEvent.event == "open", DeliveryEvent.event == "click"))
         .group_by(DeliveryEvent.subscriber_id)).all()
-    activity = {sid: {"last_delivered": None, "last_open": None, "last_click": None} for sid in subscriber_ids}
-    for sid, delivered, opened, clicked in rows:
-        activity[sid] = {"last_delivered": _utc(delivered), "last_open": _utc(opened), "last_click": _utc(clicked)}
+    keys = ("last_delivered", "last_open", "last_click", "last_machine")
+    activity = {sid: dict.fromkeys(keys) for sid in subscriber_ids}
+    for sid, *times in rows:
+        activity[sid] = {key: _utc(value) for key, value in zip(keys, times)}
     return activity
 
 

@@ -1,5 +1,7 @@
 """List hygiene beyond bounces and complaints: readers who were delivered each of the last N
-editions and neither opened nor clicked any. Inactive addresses hurt deliverability (mailbox
+editions and neither opened nor clicked any, as far as people go: machines' opens and clicks
+(Apple Mail's prefetch, link scanners) show nobody read it, so a reader with only those is listed
+too, as "unknown", and counted apart. Inactive addresses hurt deliverability (mailbox
 providers read silence as disinterest), so a publisher may pause them; a paused reader gets
 nothing until they untick the pause on their preferences page, and each pause is in the audit log.
 """
@@ -7,8 +9,9 @@ nothing until they untick the pause on their preferences page, and each pause is
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from digest.clock import utcnow
@@ -20,31 +23,51 @@ from digest.subscribers.audit import audit
 from digest.subscribers.lifecycle import not_paused
 
 
+# What shows a person read the edition: a person's open or click, or one nobody can tell (kept
+# before classification, or an open SendGrid gave no machine flag), never a machine's.
+PEOPLE = ("human:event:open", "unknown:event:open", "human:event:click", "unknown:event:click")
+MACHINES = ("machine:event:open", "machine:event:click")
+
+
+def _marked(marks: tuple[str, ...], ids: list[int]):
+    theirs = aliased(Delivery)
+    return (select(ReaderMark.delivery_id).join(theirs, theirs.id == ReaderMark.delivery_id)
+            .where(theirs.subscriber_id == Subscriber.id, theirs.edition_id.in_(ids), ReaderMark.mark.in_(marks))
+            .exists())
+
+
 def _inactive(session: Session, editions: int):
-    """The query of inactive readers over the last `editions` sent editions (None: too few sent)."""
+    """The query of inactive readers over the last `editions` sent editions (None: too few sent),
+    each with whether machines opened or clicked their messages (`machine_only`)."""
     ids = [edition.id for edition in sent_editions(session, editions)]
     if len(ids) < editions:
         return None, ids
-    # Any open or click of any of those editions (each delivery's first is marked once).
-    theirs = aliased(Delivery)
-    engaged = (select(ReaderMark.delivery_id).join(theirs, theirs.id == ReaderMark.delivery_id)
-               .where(theirs.subscriber_id == Subscriber.id, theirs.edition_id.in_(ids),
-                      ReaderMark.mark.in_(("event:open", "event:click"))).exists())
     query = (
-        select(Subscriber.id, Subscriber.email, Subscriber.confirmed_at)
+        select(Subscriber.id, Subscriber.email, Subscriber.confirmed_at, _marked(MACHINES, ids).label("machine_only"))
         .where(Subscriber.id.in_(delivered_in_each(ids)), Subscriber.status == SubscriberStatus.CONFIRMED,
-               not_paused(), ~engaged))
+               not_paused(), ~_marked(PEOPLE, ids)))
     return query, ids
 
 
-def sunset_readers(session: Session, editions: int, limit: int = 200) -> tuple[int, list[dict], bool]:
-    """(how many, the first `limit` of them, whether enough editions went out to judge)."""
+@dataclass
+class SunsetView:
+    total: int  # inactive readers
+    machine_only: int  # of them, readers whose messages only machines opened or clicked ("unknown")
+    readers: list[dict]  # the first of them
+    judged: bool  # whether enough editions went out to judge
+
+
+def sunset_readers(session: Session, editions: int, limit: int = 200) -> SunsetView:
     query, _ = _inactive(session, editions)
     if query is None:
-        return 0, [], False
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        return SunsetView(0, 0, [], False)
+    inactive = query.subquery()
+    total, machine_only = session.execute(select(
+        func.count(), func.coalesce(func.sum(case((inactive.c.machine_only, 1), else_=0)), 0))).one()
     rows = session.execute(query.order_by(Subscriber.id).limit(limit)).all()
-    return total, [{"id": r.id, "email": r.email, "confirmed_at": r.confirmed_at} for r in rows], True
+    return SunsetView(total, int(machine_only), [
+        {"id": r.id, "email": r.email, "confirmed_at": r.confirmed_at,
+         "activity": "unknown" if r.machine_only else "none"} for r in rows], True)
 
 
 def pause_inactive(session: Session, editions: int, *, by: str, source: str = "web",

@@ -24,7 +24,8 @@ class EditionTrend:
     sent_at: dt.datetime
     handed_over: int
     delivered: int
-    unique_clicks: int
+    unique_clicks: int  # people who clicked (reports/audience.py)
+    machine_clicks: int  # clicks machines made
     unsubscribes: int
     spam_reports: int
     # The list at this edition's send: confirmed readers, unsubscribed, suppressed addresses.
@@ -77,11 +78,11 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
         return []
     ids = [edition.id for edition in editions]
     readers = counts_by_edition(session, ids)
-    events: dict[tuple[int, str], int] = {
-        (edition_id, key): readers for edition_id, key, readers in session.execute(
-            select(EditionCount.edition_id, EditionCount.key, EditionCount.readers)
-            .where(EditionCount.edition_id.in_(ids),
-                   EditionCount.key.in_(("event:click", "event:spamreport", "event:unsubscribe"))))}
+    events: dict[tuple[int, str], tuple[int, int]] = {
+        (edition_id, key): (readers, total) for edition_id, key, readers, total in session.execute(
+            select(EditionCount.edition_id, EditionCount.key, EditionCount.readers, EditionCount.total)
+            .where(EditionCount.edition_id.in_(ids), EditionCount.key.in_(
+                ("human:event:click", "machine:event:click", "event:spamreport", "event:unsubscribe"))))}
     trends = []
     for edition in editions:
         states = readers[edition.id]
@@ -89,9 +90,10 @@ def edition_trends(session: Session, count: int) -> list[EditionTrend]:
             edition_id=edition.id, period=edition.period, subject=edition.subject, sent_at=edition.started_at,
             handed_over=sum(states.get(status, 0) for status in HANDED_OVER),
             delivered=states.get(DeliveryStatus.DELIVERED, 0),
-            unique_clicks=events.get((edition.id, "event:click"), 0),
-            unsubscribes=events.get((edition.id, "event:unsubscribe"), 0),
-            spam_reports=events.get((edition.id, "event:spamreport"), 0)))
+            unique_clicks=events.get((edition.id, "human:event:click"), (0, 0))[0],
+            machine_clicks=events.get((edition.id, "machine:event:click"), (0, 0))[1],
+            unsubscribes=events.get((edition.id, "event:unsubscribe"), (0, 0))[0],
+            spam_reports=events.get((edition.id, "event:spamreport"), (0, 0))[0]))
     _list_sizes(session, trends)
     _follow_changes(session, trends)
     return trends
@@ -141,8 +143,8 @@ def _follow_changes(session: Session, trends: list[EditionTrend]) -> None:
 
 
 def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[tuple[str, int]]:
-    """Unique clicks over the latest `count` sent editions, by article section or author: the
-    counts of each edition's links, summed."""
+    """People's unique clicks over the latest `count` sent editions, by article section or
+    author: the counts of each edition's links, summed."""
     column = {"section": EditionLink.section, "author": func.coalesce(Article.authors, "")}[what]
     ids = [edition.id for edition in sent_editions(session, count)]
     if not ids:
@@ -152,7 +154,7 @@ def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[
         select(column.label("name"), clicks)
         .select_from(EditionLink)
         .join(EditionCount, and_(EditionCount.edition_id == EditionLink.edition_id,
-                                 EditionCount.key == literal("link:") + cast(EditionLink.position, String)))
+                                 EditionCount.key == literal("human:link:") + cast(EditionLink.position, String)))
         .join(Article, Article.id == EditionLink.article_id)
         .where(EditionLink.edition_id.in_(ids))
         .group_by(column).order_by(clicks.desc(), column).limit(limit)).all()
@@ -160,15 +162,16 @@ def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[
 
 
 def clicks_by_tag(session: Session, count: int, limit: int = 12) -> list[tuple[str, int]]:
-    """Unique clicks over the latest `count` sent editions by tag (the countries and themes of
-    the articles clicked): each edition's readers per tag, counted as the clicks came in, summed."""
+    """People's unique clicks over the latest `count` sent editions by tag (the countries and
+    themes of the articles clicked): each edition's readers per tag, counted as the clicks came
+    in, summed."""
     ids = [edition.id for edition in sent_editions(session, count)]
     if not ids:
         return []
     clicks = func.sum(EditionCount.readers)
     rows = session.execute(
         select(Topic.name, clicks).select_from(EditionCount)
-        .join(Topic, EditionCount.key == literal("topic:") + cast(Topic.id, String))
+        .join(Topic, EditionCount.key == literal("human:topic:") + cast(Topic.id, String))
         .where(EditionCount.edition_id.in_(ids), Topic.kind == TopicKind.TAG)
         .group_by(Topic.name).order_by(clicks.desc(), Topic.name).limit(limit)).all()
     return [(name, int(readers)) for name, readers in rows if readers]

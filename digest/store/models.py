@@ -512,6 +512,10 @@ class DeliveryEvent(Base):
     # A bounce's type ("bounce": hard, "blocked": soft) and the receiving server's reason.
     kind: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(String(500))
+    # An open's or a click's maker, decided as it is applied (reports/audience.py): "human",
+    # "machine" or "unknown", and the rule that decided ("" for a person). NULL for other events.
+    audience: Mapped[str | None] = mapped_column(String(8))
+    audience_reason: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_delivery_events_edition", "edition_id", "event", "delivery_id"),

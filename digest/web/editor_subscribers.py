@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.errors import InputError, NotFound
 from digest.reports.facts import reader_activity
+from digest.reports.interest import reader_interest
 from digest.ledger.states import reader_deliveries
 from digest.store.models import DeliveryEvent, Editor, Subscriber, SubscriberStatus, SuppressionReason
 from digest.subscribers.audit import audit_trail
@@ -97,7 +98,9 @@ def _detail_page(request: Request, session: Session, subscriber_id: int, status_
     return page("subscriber.html", status_code, request=request, title=subscriber.email, subscriber=subscriber,
                 suppression=suppression_for(session, subscriber.email), deliveries=deliveries, events=events,
                 audit=audit_trail(session, subscriber.email), notice=NOTICES.get(notice), error=error,
-                activity=reader_activity(session, [subscriber.id])[subscriber.id])
+                activity=reader_activity(session, [subscriber.id])[subscriber.id],
+                interest=reader_interest(session, subscriber.id, get_settings().INTEREST_EDITIONS),
+                interest_editions=get_settings().INTEREST_EDITIONS)
 
 
 @router.get("/subscribers/export")

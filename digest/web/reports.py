@@ -31,14 +31,14 @@ router = APIRouter()
 def report_charts(report) -> dict:
     funnel = report.funnel
     steps = [("Handed over", funnel.handed_over), ("Delivered", funnel.delivered),
-             ("Opened (incl. machine opens)", funnel.unique_opens), ("Clicked", funnel.unique_clicks)]
+             ("Opened by a person", funnel.human_unique_opens), ("Clicked, a person", funnel.human_unique_clicks)]
     hours = [str(row["hour"]) for row in report.timeline]
     return {
         "funnel_steps": steps,
-        "funnel": bar_chart("Funnel: handed over, delivered, opened, clicked", steps),
-        "articles": bar_chart("Articles by unique clicks",
-                              [(a["title"], a["unique_clicks"]) for a in report.articles[:15]]),
-        "timeline": line_chart("Opens and clicks per hour, first 72 hours", hours, [
+        "funnel": bar_chart("Funnel: handed over, delivered, opened and clicked by people", steps),
+        "articles": bar_chart("Articles by the people who clicked",
+                              [(a["title"], a["human_unique_clicks"]) for a in report.articles[:15]]),
+        "timeline": line_chart("People's opens and clicks per hour, first 72 hours", hours, [
             ("Opens", [row["opens"] for row in report.timeline]),
             ("Clicks", [row["clicks"] for row in report.timeline])]),
     }
@@ -60,10 +60,12 @@ def edition_report_csv(edition_id: RowId, editor: Editor = Depends(current_edito
     report = edition_report(session, edition_id)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["rank", "position", "section", "title", "authors", "url", "unique_clicks", "clicks"])
+    writer.writerow(["rank", "position", "section", "title", "authors", "url", "human_unique_clicks", "machine_clicks",
+                     "unique_clicks", "clicks"])
     for rank, article in enumerate(report.articles, 1):
         writer.writerow([rank, article["position"], guard(article["section"]), guard(article["title"]),
-                         guard(article["authors"]), guard(article["url"]), article["unique_clicks"], article["clicks"]])
+                         guard(article["authors"]), guard(article["url"]), article["human_unique_clicks"],
+                         article["machine_clicks"], article["unique_clicks"], article["clicks"]])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="edition-{edition_id}-articles.csv"'})
 
@@ -90,9 +92,9 @@ def reports_page(request: Request, n: str | None = None, editor: Editor = Depend
 def sunset_page(request: Request, paused: int | None = None, editor: Editor = Depends(current_editor),
                 session: Session = Depends(db)) -> HTMLResponse:
     settings = get_settings()
-    total, readers, judged = sunset_readers(session, settings.SUNSET_EDITIONS)
-    return page("sunset.html", request=request, title="Inactive readers", total=total, readers=readers,
-                judged=judged, editions=settings.SUNSET_EDITIONS, paused=paused,
+    view = sunset_readers(session, settings.SUNSET_EDITIONS)
+    return page("sunset.html", request=request, title="Inactive readers", view=view, total=view.total,
+                readers=view.readers, judged=view.judged, editions=settings.SUNSET_EDITIONS, paused=paused,
                 opens_tracked=settings.TRACK_OPENS or settings.TRACK_CLICKS)
 
 

@@ -25,15 +25,15 @@ def trend_charts(session: Session, count: int) -> dict:
         "tags": tags,
         "rates_chart": line_chart("Delivery and click rate per edition", labels, [
             ("Delivery rate", [t.delivery_rate for t in trends]),
-            ("Click rate", [t.click_rate for t in trends])], fmt=_percent_axis),
+            ("Click rate (people)", [t.click_rate for t in trends])], fmt=_percent_axis),
         "losses_chart": line_chart("Unsubscribe and complaint rate per edition", labels, [
             ("Unsubscribe rate", [t.unsubscribe_rate for t in trends]),
             ("Complaint rate", [t.complaint_rate for t in trends])], fmt=_percent_axis),
         "list_chart": line_chart("List size at each send", labels, [
             ("Confirmed", [t.confirmed for t in trends]), ("Unsubscribed", [t.unsubscribed for t in trends]),
             ("Suppressed", [t.suppressed for t in trends])]),
-        "sections_chart": bar_chart("Unique clicks by section", sections),
-        "authors_chart": bar_chart("Unique clicks by author", authors),
-        "tags_chart": bar_chart("Unique clicks by tag", tags),
+        "sections_chart": bar_chart("People who clicked, by section", sections),
+        "authors_chart": bar_chart("People who clicked, by author", authors),
+        "tags_chart": bar_chart("People who clicked, by tag", tags),
         "complaint_warnings": [t for t in trends if t.complaint_warning],
     }

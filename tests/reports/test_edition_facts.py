@@ -20,6 +20,8 @@ def test_the_funnel_counts_each_reader_once_per_fact(reported):
     assert (funnel.handed_over, funnel.delivered, funnel.deferred, funnel.dropped) == (7, 4, 1, 1)
     assert (funnel.hard_bounces, funnel.soft_bounces, funnel.spam_reports) == (1, 1, 1)
     assert (funnel.unique_opens, funnel.unique_clicks, funnel.clicks) == (3, 4, 5)
+    # Reader 2's open is Apple Mail's prefetch (sg_machine_open): not a person's.
+    assert (funnel.human_unique_opens, funnel.machine_opens, funnel.human_unique_clicks, funnel.machine_clicks) == (2, 1, 4, 0)
     assert (funnel.unsubscribes, funnel.preference_changes) == (3, 1)
     assert report.funnel.rates["delivery"] == 4 / 7 and report.funnel.rates["complaint"] == 1 / 4
     assert report.complaint_warning
@@ -39,7 +41,8 @@ def test_clicks_are_attributed_to_the_articles_their_links_lead_to(reported):
 def test_a_readers_own_links_are_counted_but_never_shown(reported):
     with unit_of_work() as session:
         links = edition_report(session, reported.edition_id).links
-    assert {"url": "(preferences link)", "unique_clicks": 1, "clicks": 1} in links
+    assert {"url": "(preferences link)", "human_unique_clicks": 1, "machine_clicks": 0, "unique_clicks": 1,
+            "clicks": 1} in links
     assert not any("/p/" in link["url"] or "/u/" in link["url"] for link in links)
 
 
@@ -57,9 +60,9 @@ def test_the_timeline_counts_opens_and_clicks_per_hour(reported):
     with unit_of_work() as session:
         timeline = edition_report(session, reported.edition_id).timeline
     assert len(timeline) == 72
-    assert timeline[0] == {"hour": 0, "opens": 3, "clicks": 4}
-    assert timeline[1] == {"hour": 1, "opens": 1, "clicks": 1}
-    assert sum(hour["opens"] + hour["clicks"] for hour in timeline[2:]) == 0
+    assert timeline[0] == {"hour": 0, "opens": 2, "clicks": 4, "machine_opens": 1, "machine_clicks": 0}
+    assert timeline[1] == {"hour": 1, "opens": 1, "clicks": 1, "machine_opens": 0, "machine_clicks": 0}
+    assert sum(sum(hour.values()) - hour["hour"] for hour in timeline[2:]) == 0
 
 
 def test_each_reader_has_a_last_delivery_open_and_click(reported):
@@ -72,9 +75,11 @@ def test_each_reader_has_a_last_delivery_open_and_click(reported):
         return dt.datetime.fromtimestamp(int(reported.started_at.timestamp() + minutes * 60), dt.UTC)
 
     assert start <= at(1)
-    assert activity[ids[0]] == {"last_delivered": at(1), "last_open": at(70), "last_click": at(80)}
-    assert activity[ids[1]] == {"last_delivered": at(5), "last_open": at(20), "last_click": at(21)}
-    assert activity[ids[4]] == {"last_delivered": None, "last_open": None, "last_click": None}
+    assert activity[ids[0]] == {"last_delivered": at(1), "last_open": at(70), "last_click": at(80), "last_machine": None}
+    assert activity[ids[1]] == {"last_delivered": at(5), "last_open": at(20), "last_click": at(21), "last_machine": None}
+    # Reader 2's only open was a machine's; their click two minutes after delivery, a person's.
+    assert activity[ids[2]] == {"last_delivered": at(1), "last_open": None, "last_click": at(3), "last_machine": at(2)}
+    assert activity[ids[4]] == dict.fromkeys(("last_delivered", "last_open", "last_click", "last_machine"))
 
 
 def test_an_edition_named_in_a_link_is_credited_only_if_the_reader_was_sent_it(standin, feed_server, client):

@@ -1,0 +1,137 @@
+"""What telling people from machines costs, on PostgreSQL.
+
+    python bench/classify_events.py [--subscribers 100000] [--events 300000]
+
+Builds an edition sent to every reader (as bench/report.py does), then posts its events as
+SendGrid would, 1,000 a request, through the webhook's own functions (kept, then applied by
+process_webhook_batch): every reader delivered, about half opening (two in five of the opens
+Apple Mail's prefetch, `sg_machine_open`), a fifth clicking, and one reader in twenty behind a
+link scanner that follows every link a second after delivery. Prints the time to apply all the
+requests and, of it, the time spent classifying (the rules and the one statement reading the
+deliveries' earlier events), then times `reclassify_edition` on the whole edition (its
+classifying, and the recount it ends with). Goals (issue 26): classifying adds under 10% to the
+apply time; re-classifying an edition of 100,000 readers takes under 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from report import _events, sent_edition  # noqa: E402
+from send import REDIS_URL, scratch_database  # noqa: E402
+
+PERSON = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15"
+SCANNER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+
+
+class Stopwatch:
+    """Wraps functions so that the time spent in them adds up."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def wrap(self, function):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+        return timed
+
+
+def _sendgrid_events(rows: list[dict], links: list[str], edition_id: int) -> list[dict]:
+    """The stored-row shapes of bench/report.py as SendGrid posts them, with the machines added."""
+    rng = random.Random(26)
+    events, scanned = [], set()
+    for number, row in enumerate(rows):
+        event = {"email": row["email"], "timestamp": int(row["occurred_at"].timestamp()), "event": row["event"],
+                 "sg_event_id": f"bench-{number}", "sg_message_id": f"m{row['delivery_id']}.filter",
+                 "edition_id": str(edition_id), "subscriber_id": str(row["subscriber_id"])}
+        if row["event"] == "open":
+            event.update(useragent=PERSON, sg_machine_open=rng.random() < 0.4, ip="17.58.1.1")
+        elif row["event"] == "click":
+            event.update(useragent=PERSON, url=row["url"], ip="40.94.1.1")
+        elif row["event"] in ("bounce", "deferred") and row.get("reason"):
+            event["reason"] = row["reason"]
+        events.append(event)
+        if row["event"] == "delivered" and rng.random() < 0.05 and row["delivery_id"] not in scanned:
+            scanned.add(row["delivery_id"])
+            events += [{**event, "event": "click", "sg_event_id": f"bench-{number}-scan-{i}", "url": url,
+                        "useragent": SCANNER, "timestamp": event["timestamp"] + 1} for i, url in enumerate(links)]
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=300_000)
+    args = parser.parse_args()
+    database_url, drop = scratch_database()
+    os.environ.update({"DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000",
+                       "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "DELIVERY_BACKEND": "outbox"})
+    try:
+        from sqlalchemy import func, select, text
+
+        from digest.config import get_settings
+        from digest.delivery import events as webhook
+        from digest.reports import reclassify
+        from digest.store.db import get_engine, unit_of_work
+        from digest.store.models import DeliveryEvent
+
+        edition_id, started, deliveries, links = sent_edition(database_url, args.subscribers)
+        posted = _sendgrid_events(_events(deliveries, links, args.events, edition_id, started), links, edition_id)
+        classifying = Stopwatch()
+        webhook.classify = classifying.wrap(webhook.classify)
+        webhook.timings_of = classifying.wrap(webhook.timings_of)
+        applying = 0.0
+        for begin in range(0, len(posted), 1000):
+            body = json.dumps(posted[begin:begin + 1000]).encode()
+            with unit_of_work() as session:
+                batch_id = webhook.store_webhook_batch(session, body, str(time.time_ns())).batch_id
+            started_at = time.perf_counter()
+            with unit_of_work() as session:
+                webhook.process_webhook_batch(session, batch_id)
+            applying += time.perf_counter() - started_at
+        with get_engine().connect() as connection:  # as autovacuum would after a load this size
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        with unit_of_work() as session:
+            verdicts = dict(session.execute(select(DeliveryEvent.audience, func.count())
+                                            .where(DeliveryEvent.audience.is_not(None))
+                                            .group_by(DeliveryEvent.audience)).all())
+        share = classifying.seconds / (applying - classifying.seconds)
+        print(f"{len(deliveries):,} readers, {len(posted):,} events in {len(posted) // 1000 + 1} requests: "
+              f"applied in {applying:.1f} s, of which classifying {classifying.seconds:.2f} s "
+              f"(adds {share:.1%} to the rest); verdicts {verdicts}")
+
+        recounting = Stopwatch()
+        reclassify.recount_edition = recounting.wrap(reclassify.recount_edition)
+        # The same rules (nothing changes), then a rule that changes every scanner click's reason.
+        for change in ({}, {"SCANNER_CLICK_SECONDS": "5"}):
+            os.environ.update(change)
+            get_settings.cache_clear()
+            recounting.seconds = 0.0
+            started_at = time.perf_counter()
+            with unit_of_work() as session:
+                done = reclassify.reclassify_edition(session, edition_id)
+            total = time.perf_counter() - started_at
+            print(f"reclassify_edition {change or '(same rules)'}: {done.classified:,} opens and clicks, "
+                  f"{done.changed:,} changed, in {total:.1f} s (recounting {recounting.seconds:.1f} s of it)")
+    finally:
+        from digest.store.db import dispose_engines
+
+        dispose_engines()
+        drop()
+
+
+if __name__ == "__main__":
+    main()

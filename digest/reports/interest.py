@@ -1,0 +1,42 @@
+"""A reader's interest: the topics of the articles they clicked themselves (clicks a machine made
+are not theirs) over the latest INTEREST_EDITIONS digests, for the editors' page of that reader
+and their own data (`digest subscribers show`). Read from their kept click events, so erasing the
+reader (`digest subscribers forget` deletes their events) erases it; nothing of it is stored or
+sent anywhere."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from digest.reports.trends import sent_editions
+from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Topic
+from digest.topics.keys import merged_target
+
+
+def reader_interest(session: Session, subscriber_id: int, editions: int, limit: int = 12) -> list[dict]:
+    """Topics by the articles the reader clicked under them (then by clicks): kind, name,
+    articles, clicks. A topic merged since is shown as the one it joined."""
+    ids = [edition.id for edition in sent_editions(session, editions)]
+    if not ids:
+        return []
+    rows = session.execute(
+        select(ArticleTopic.topic_id, func.count(EditionLink.article_id.distinct()), func.count())
+        .select_from(DeliveryEvent)
+        .join(EditionLink, and_(EditionLink.edition_id == DeliveryEvent.edition_id, EditionLink.url == DeliveryEvent.url))
+        .join(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
+        .where(DeliveryEvent.subscriber_id == subscriber_id, DeliveryEvent.event == "click",
+               DeliveryEvent.audience == "human", DeliveryEvent.edition_id.in_(ids))
+        .group_by(ArticleTopic.topic_id)).all()
+    topics = {topic.id: topic for topic in session.scalars(select(Topic).where(
+        Topic.id.in_([topic_id for topic_id, _, _ in rows])))} if rows else {}
+    shown: dict[int, dict] = {}
+    for topic_id, articles, clicks in rows:
+        topic = merged_target(topics.get(topic_id), lambda other: topics.get(other) or session.get(Topic, other))
+        if topic is None:
+            continue
+        entry = shown.setdefault(topic.id, {"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name,
+                                            "articles": 0, "clicks": 0})
+        entry["articles"] += articles
+        entry["clicks"] += clicks
+    return sorted(shown.values(), key=lambda t: (-t["articles"], -t["clicks"], t["kind"], t["name"]))[:limit]
