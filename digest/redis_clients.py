@@ -32,6 +32,11 @@ def redis_client(*, decode_responses: bool = False) -> redis.Redis:
     return _client(get_settings().REDIS_URL, decode_responses)
 
 
+def client_for(url: str, *, decode_responses: bool = False) -> redis.Redis:
+    """The client for another Redis URL (`digest doctor` checks the settings it is given)."""
+    return _client(url, decode_responses)
+
+
 def write_quietly(write: Callable[[redis.Redis], object]) -> None:
     """Run `write` with the text client; a write of operators' figures (records, counters) is
     never worth failing a task, a send or a request for, so a Redis error is only logged."""

@@ -10,7 +10,7 @@ import redis
 from digest.config import Settings
 from digest.delivery.ratelimit import MAX_INLINE_WAIT, MAX_REQUEUE_DELAY
 from digest.doctor.model import Check, hurts, ok
-from digest.redis_clients import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
+from digest.redis_clients import client_for
 
 
 def _persistence(info: dict, save: str | None, settings: Settings) -> Check:
@@ -70,10 +70,7 @@ def where(url: str) -> str:
 
 
 def checks(settings: Settings) -> list[Check]:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=READ_TIMEOUT_SECONDS,
-                                  socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, decode_responses=True)
-    with client:
-        return _checks(client, settings)
+    return _checks(client_for(settings.REDIS_URL, decode_responses=True), settings)
 
 
 def _checks(client: redis.Redis, settings: Settings) -> list[Check]:
