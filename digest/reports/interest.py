@@ -1,6 +1,6 @@
 """A reader's interest: the topics of the articles they clicked themselves (clicks a machine made
-are not theirs) over the latest INTEREST_EDITIONS digests, for the editors' page of that reader
-and their own data (`digest subscribers show`). Read from their kept click events, so erasing the
+are not theirs) over the latest INTEREST_EDITIONS digests, for the editors' page of that reader,
+their own data (`digest subscribers show`) and the topics their preference page suggests. Read from their kept click events, so erasing the
 reader (`digest subscribers forget` deletes their events) erases it; nothing of it is stored or
 sent anywhere."""
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from digest.config import get_settings
 from digest.reports.trends import sent_editions
 from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Topic
+from digest.subscribers.follows import reader_follows
 from digest.topics.keys import merged_target
 
 
@@ -40,3 +42,17 @@ def reader_interest(session: Session, subscriber_id: int, editions: int, limit: 
         entry["articles"] += articles
         entry["clicks"] += clicks
     return sorted(shown.values(), key=lambda t: (-t["articles"], -t["clicks"], t["kind"], t["name"]))[:limit]
+
+
+def suggested_topics(session: Session, subscriber_id: int, limit: int = 5) -> list[Topic]:
+    """The topics a reader's preference page suggests: their interest, most clicked first,
+    leaving out what they follow and what is not offered (hidden)."""
+    followed = {follow.topic_id for follow in reader_follows(session, subscriber_id)}
+    found = []
+    for entry in reader_interest(session, subscriber_id, get_settings().INTEREST_EDITIONS, limit=limit * 4):
+        topic = session.get(Topic, entry["topic_id"])
+        if not topic.hidden and topic.id not in followed:
+            found.append(topic)
+        if len(found) == limit:
+            break
+    return found

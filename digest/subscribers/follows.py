@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError, NotFound
-from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Follow, Pace, Subscriber, Topic, TopicKind
+from digest.store.models import Follow, Pace, Subscriber, Topic, TopicKind
 from digest.store.upsert import insert_ignoring_duplicates
 from digest.subscribers.audit import audit
 from digest.subscribers.preferences import get_subscriber
@@ -155,26 +155,6 @@ def offered_follow(session: Session, subscriber_id: int, topic_id: int) -> tuple
     if topic.hidden and pace is None:
         raise NotFound(f"topic {topic_id} is not offered")
     return topic, pace
-
-
-def suggested_topics(session: Session, subscriber_id: int, limit: int = 5) -> list[Topic]:
-    """Topics of the articles this reader clicked in editions, most clicked first, leaving out
-    what they follow and what is not offered (hidden). Reads the reader's click events by their
-    index, each click mapped to its article by the edition's links."""
-    clicked = session.execute(
-        select(ArticleTopic.topic_id, func.count().label("clicks"))
-        .select_from(DeliveryEvent)
-        .join(EditionLink, and_(EditionLink.edition_id == DeliveryEvent.edition_id, EditionLink.url == DeliveryEvent.url))
-        .join(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
-        .where(DeliveryEvent.subscriber_id == subscriber_id, DeliveryEvent.event == "click")
-        .group_by(ArticleTopic.topic_id).order_by(func.count().desc(), ArticleTopic.topic_id).limit(limit * 4)).all()
-    followed = {f.topic_id for f in reader_follows(session, subscriber_id)}
-    found: dict[int, Topic] = {}
-    for topic_id, _ in clicked:
-        topic = _topic(session, topic_id)
-        if not topic.hidden and topic.id not in followed and len(found) < limit:
-            found.setdefault(topic.id, topic)
-    return list(found.values())
 
 
 def start_of_day(day: dt.date) -> dt.datetime:

@@ -26,8 +26,8 @@ from digest.reports.attribution import credit_edition, edition_query
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
-from digest.subscribers.follows import (PAUSE_WEEKS, follow_on_confirming, pause_dates, reader_follows,
-                                        suggested_topics)
+from digest.reports.interest import suggested_topics
+from digest.subscribers.follows import PAUSE_WEEKS, follow_on_confirming, pause_dates, reader_follows
 from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token

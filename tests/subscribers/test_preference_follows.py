@@ -152,7 +152,7 @@ def test_a_follow_link_shows_the_topic_and_its_pace_and_only_the_button_follows(
     assert _audit("follow")[0]["edition"] == edition_id
 
 
-def test_the_page_suggests_the_topics_of_articles_the_reader_clicked(client, feed_server):
+def test_the_page_suggests_the_topics_of_articles_the_reader_clicked_not_a_scanner(client, feed_server):
     polled_feed(feed_server)
     [reader] = subscribers(READER)
     edition_id = approved_edition()
@@ -167,12 +167,16 @@ def test_the_page_suggests_the_topics_of_articles_the_reader_clicked(client, fee
                          ArticleTopic(article_id=links[1].article_id, topic_id=armenia)])
         session.add(DeliveryEvent(provider_event_id="click-1", event="click", email=READER, payload={},
                                   occurred_at=utcnow(), edition_id=edition_id, subscriber_id=reader,
-                                  url=links[0].url))
+                                  url=links[0].url, audience="human"))
+        # A link scanner's click on the other article suggests nothing: it is not the reader's.
+        session.add(DeliveryEvent(provider_event_id="click-2", event="click", email=READER, payload={},
+                                  occurred_at=utcnow(), edition_id=edition_id, subscriber_id=reader,
+                                  url=links[1].url, audience="machine", audience_reason="click within 10 s"))
     url = f"/p/{make_token(PREFERENCES, reader)}"
     def suggested() -> list[str]:  # the clicked article's tags (its section and author are topics too)
         offered = lxml.html.fromstring(client.get(url).text).xpath("//a[text()='Follow']/@href")
         return [href for href in offered if href.rsplit("/", 1)[1] in {str(georgia), str(caspian), str(armenia)}]
 
-    assert suggested() == [f"{url}/follow/{georgia}", f"{url}/follow/{caspian}"]
+    assert suggested() == [f"{url}/follow/{caspian}", f"{url}/follow/{georgia}"]  # by name, clicked alike
     client.post(f"{url}/follows/{georgia}", data={"pace": "digest"})
     assert suggested() == [f"{url}/follow/{caspian}"]
