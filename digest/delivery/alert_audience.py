@@ -53,12 +53,15 @@ def alert_readers(session: Session, edition: Edition, bounds: tuple[int, int],
     # are cut on this grid (plan.cut_slices): one block each, so an alert's own never wait.
     block = get_settings().SEND_PLAN_SLICE_SIZE
     take_turns(session, ALERT_CAP, (bounds[0] - 1) // block, (bounds[1] - 1) // block)
+    per_reader = per_reader.subquery("per_reader")
     if earlier := alerts_started_today(session, edition, now):
         # The daily cap in the same statement: the counts of a slice's readers stay in the database.
+        # Joined to the followers once grouped (a few thousand), not to the slice's subscribers:
+        # joined before, the planner hashed all 10,000 of them with their counts (bench/RESULTS.md).
         received = editions_received(session, earlier, *bounds)
-        per_reader = (per_reader.outerjoin(received, received.c.subscriber_id == Subscriber.id)
-                      .where(func.coalesce(received.c.received, 0) < get_settings().ALERT_MAX_PER_DAY))
-    per_reader = per_reader.subquery("per_reader")
+        per_reader = (select(per_reader).outerjoin(received, received.c.subscriber_id == per_reader.c.subscriber_id)
+                      .where(func.coalesce(received.c.received, 0) < get_settings().ALERT_MAX_PER_DAY)
+                      .subquery("capped"))
     # Grouped again by what each reader gets: a row per distinct choice (a handful in a slice of
     # thousands of readers) with its readers' ids, so Python never handles a row per reader.
     choice = [per_reader.c.format, *(per_reader.c[f"word{number}"] for number in range(words))]
