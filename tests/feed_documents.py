@@ -107,9 +107,9 @@ SITE_BOILERPLATE = (
 
 
 def k2_item_page(item: Item, *, date_line: str, byline: str, tags: list[str], lead: str = ANALYST_LEAD,
-                 body: str = ANALYST_BODY) -> bytes:
+                 body: str = ANALYST_BODY, intro: str | None = None) -> bytes:
     """An article page as Joomla K2 renders an item: header, intro text, full text, tags, and
-    the site's boilerplate after it."""
+    the site's boilerplate after it. `intro` (markup) replaces the byline and lead paragraphs."""
     tag_links = "".join(f'<li><a href="/publications/itemlist/tag/{escape(t)}">{escape(t)}</a></li>' for t in tags)
     return (
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + escape(item.title) + " - CACI Analyst</title>"
@@ -119,7 +119,7 @@ def k2_item_page(item: Item, *, date_line: str, byline: str, tags: list[str], le
         f'<h2 class="itemTitle">{escape(item.title)}</h2>'
         f'<div class="itemCategory"><span>Published in</span> <a href="/publications/analytical-articles">{escape(item.section)}</a></div></div>'
         '<div class="itemBody">'
-        f'<div class="itemIntroText"><p>{escape(byline)}</p><p>{escape(lead)}</p></div>'
+        f'<div class="itemIntroText">{intro or f"<p>{escape(byline)}</p><p>{escape(lead)}</p>"}</div>'
         f'<div class="itemFullText">{body}{HITS_BLOCK}</div>'
         f'<div class="itemTagsBlock"><span>Tagged under</span><ul class="itemTags">{tag_links}</ul></div>'
         "</div></div>"

@@ -138,6 +138,7 @@ def feeds_show(feed_id: FeedId,
         lines = [
             f"article {reading.article_id} · {local_time(reading.published_at)} · {reading.title}",
             f"  authors:    {reading.authors or '-'}" + (f" ({reading.place})" if reading.place else ""),
+            f"  affiliated: {reading.affiliation or '-'}",
             f"  issue date: {reading.issue_date.isoformat() if reading.issue_date else '-'}",
             f"  section:    {reading.section or '-'}",
             f"  tags:       {', '.join(reading.tags) or '-'}",

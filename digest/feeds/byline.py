@@ -26,6 +26,8 @@ LINE_SHAPES: dict[str, re.Pattern[str]] = {
     "date": re.compile(rf"^{_MONTH_DAY}{_JOURNAL}\s*\.?$", re.I),
     # By Anna Petrova | By: Anna Petrova | BY ANNA PETROVA and JOHN DOE
     "by_author": re.compile(rf"^{_BY}{_WHO}\s*\.?$", re.I),
+    # Tbilisi (a Field Report's place on a line of its own, between the author and the date line)
+    "place": re.compile(r"^(?P<place>[A-ZÀ-Þ][\w’'.-]*(?:,?\s+[A-ZÀ-Þ][\w’'.-]*){0,2})$"),
     # Anna Petrova and John Doe (a feature article's byline: only with a date line after it)
     "author": re.compile(r"^(?P<who>[A-Z][\w’'.-]*(?:\s+(?:[A-Z][\w’'.-]*|and|&|de|van|von|der|al|el|bin|ibn|,)){1,11})$"),
 }
@@ -35,6 +37,7 @@ BYLINE_SHAPES: tuple[tuple[str, ...], ...] = (
     ("author_and_issue",),
     ("author_and_date",),
     ("by_author", "date"),
+    ("by_author", "place", "date"),
     ("author", "date"),
     ("date",),
     ("by_author",),
@@ -44,6 +47,17 @@ BYLINE_SHAPES: tuple[tuple[str, ...], ...] = (
 # ("By" and a capital: "By then the border had reopened" is not one.)
 _BYLINE_LIKE = re.compile(r"^(?:[Bb][Yy]\s*:?\s+[A-ZÀ-Þ]|.*\b(?i:CACI\s+Analyst|issue\s+of\s+the)\b)")
 _MAX_BYLINE_WORDS = 25
+MAX_BYLINE_LINES = max(len(shape) for shape in BYLINE_SHAPES)
+# The site's placeholder author on old News Digest items ("By empty (2/4/2004 issue ...)").
+_PLACEHOLDER_AUTHORS = frozenset({"empty"})
+# A comma part of an older byline that starts the author's affiliation rather than naming a
+# person: a lowercase role ("student, American University in Kyrgyzstan") or an institution.
+_AFFILIATION_START = re.compile(
+    r"^(?:[a-z]|.*\b(?:University|Institute|Academy|College|Cent(?:er|re)|Foundation|School|Ministry)\b)")
+MAX_AFFILIATION = 200
+# A numeric issue date is never weeks after its item's publication, nor months before it.
+_ISSUE_AFTER_ITEM = dt.timedelta(days=14)
+_ISSUE_BEFORE_ITEM = dt.timedelta(days=62)
 _SENTENCE_END = re.compile(r"""[.!?][”"’')\]]*$""")
 
 
@@ -54,12 +68,14 @@ class Byline:
     authors: list[str] = field(default_factory=list)
     place: str | None = None
     issue_date: dt.date | None = None
+    affiliation: str | None = None  # "student, American University in Kyrgyzstan"
+    placeholder_author: bool = False  # "By empty": no author, and none to take from elsewhere
 
 
 def read_byline(lines: list[str], published: dt.date | None = None) -> Byline | None:
     """The byline at the start of `lines` (already whitespace-normalized text), or None when the
     first line is the article itself. `published` (the item's date) gives a year to a date line
-    without one."""
+    without one and picks the order of a numeric date's day and month when both could be either."""
     for shape in BYLINE_SHAPES:
         if len(lines) < len(shape):
             continue
@@ -88,29 +104,58 @@ def _byline(lines: list[str], matches: list[re.Match], published: dt.date | None
     for match in matches:
         groups = match.groupdict()
         if groups.get("who"):
-            found.authors, found.place = people_and_place(groups["who"])
+            found.authors, found.place, found.affiliation = people_and_place(groups["who"])
+            named = [name for name in found.authors if name.lower() not in _PLACEHOLDER_AUTHORS]
+            found.placeholder_author = not named and bool(found.authors)
+            found.authors = named
+        if groups.get("place"):
+            found.place = groups["place"]
         if groups.get("numeric"):
-            found.issue_date = _numeric_date(groups["numeric"])
+            found.issue_date = _numeric_date(groups["numeric"], published)
         elif groups.get("month"):
             found.issue_date = _month_date(groups["month"], groups["day"], groups.get("year"), published)
     return found
 
 
-def people_and_place(who: str) -> tuple[list[str], str | None]:
-    """'A and B, Tbilisi' -> ([A, B], 'Tbilisi'). A last comma part without 'and' and of at
-    most three words is a place, as in the Analyst's older bylines."""
+def people_and_place(who: str) -> tuple[list[str], str | None, str | None]:
+    """'A and B, Tbilisi' -> ([A, B], 'Tbilisi', None). A last comma part without 'and', of at
+    most three words and not an institution is a place, as in the Analyst's older bylines. The
+    comma parts from the first that reads as an affiliation (a lowercase role, an institution)
+    up to the place are the author's affiliation:
+    'A, student, X University, Bishkek' -> ([A], 'Bishkek', 'student, X University')."""
     who = who.strip(" ,")
     place = None
     head, comma, tail = who.rpartition(",")
-    if comma and not re.search(r"\band\b|&", tail) and len(tail.split()) <= 3:
+    if comma and not re.search(r"\band\b|&", tail) and len(tail.split()) <= 3 \
+            and not _AFFILIATION_START.match(tail.strip()):
         who, place = head, tail.strip()
-    names = re.split(r"\s*(?:,|\band\b|&)\s*", who)
-    return [name.strip() for name in names if name.strip()], place
+    parts = [part.strip() for part in who.split(",")]
+    starts = [index for index, part in enumerate(parts) if index and _AFFILIATION_START.match(part)]
+    affiliation = None
+    if starts:
+        parts, rest = parts[:starts[0]], parts[starts[0]:]
+        affiliation = ", ".join(part for part in rest if part)[:MAX_AFFILIATION] or None
+    names = re.split(r"\s*(?:,|\band\b|&)\s*", ", ".join(parts))
+    return [name.strip() for name in names if name.strip()], place, affiliation
 
 
-def _numeric_date(value: str) -> dt.date | None:
+def _numeric_date(value: str, published: dt.date | None) -> dt.date | None:
+    """The Analyst wrote month first, except for a while in 2013 day first ("the 18/09/2013
+    issue"). A part over 12 decides; else the reading that falls where an issue date can fall
+    from the item's date (the nearer when both do), and month first when neither does."""
+    first, second, year = (int(part) for part in value.split("/"))
+    readings = [day for day in (_date(year, first, second), _date(year, second, first)) if day]
+    if published:
+        plausible = [day for day in readings
+                     if published - _ISSUE_BEFORE_ITEM <= day <= published + _ISSUE_AFTER_ITEM]
+        if plausible:
+            return min(plausible, key=lambda day: abs(day - published))
+    return readings[0] if readings else None
+
+
+def _date(year: int, month: int, day: int) -> dt.date | None:
     try:
-        return dt.datetime.strptime(value, "%m/%d/%Y").date()
+        return dt.date(year, month, day)
     except ValueError:
         return None
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import lxml.html
 from lxml import etree
 
-from digest.feeds.byline import read_byline
+from digest.feeds.byline import MAX_BYLINE_LINES, read_byline
 from digest.feeds.debris import clean_tree, xml_safe_markup
 from digest.feeds.lead import bounded_paragraphs, lead_html
 from digest.feeds.sanitize import html_to_text, sanitize_html
@@ -36,6 +36,8 @@ class Structure:
     parts: dict[str, str] = field(default_factory=dict)
     authors: list[str] = field(default_factory=list)
     place: str | None = None
+    affiliation: str | None = None  # the author's, as an older byline names it
+    placeholder_author: bool = False  # the byline names the site's placeholder ("By empty")
     byline: str | None = None
     issue_date: dt.date | None = None
     # Known only from the article page:
@@ -53,11 +55,12 @@ def extract_from_blocks(intro: list[etree._Element], rest: list[etree._Element],
     found = Structure()
     intro = _split_byline_lines(intro)
     texts = [_text(block) for block in intro]
-    lines = [text for text in texts if text][:2]
+    lines = [text for text in texts if text][:MAX_BYLINE_LINES]
     byline = read_byline(lines, published) if lines else None
     if byline:
         found.byline, found.authors, found.place = byline.text, byline.authors, byline.place
-        found.issue_date = byline.issue_date
+        found.issue_date, found.affiliation = byline.issue_date, byline.affiliation
+        found.placeholder_author = byline.placeholder_author
         intro = _without_first_lines(intro, texts, byline.lines)
     current = "lead"
     collected: dict[str, list[str]] = {part: [] for part in PARTS}
@@ -146,13 +149,13 @@ _BREAK = re.compile(r"<br\b[^>]*>", re.I)
 
 
 def _split_byline_lines(intro: list[etree._Element]) -> list[etree._Element]:
-    """The intro with its first two text-bearing blocks split at their line breaks: editors type
-    the byline and its date line either as paragraphs of their own or as one paragraph split by
-    <br>, sometimes with the lead after another <br>."""
+    """The intro with its first text-bearing blocks (as many as a byline has lines) split at their
+    line breaks: editors type the byline, its place and date lines either as paragraphs of their
+    own or as one paragraph split by <br>, sometimes with the lead after another <br>."""
     split: list[etree._Element] = []
     seen = 0
     for block in intro:
-        if seen >= 2 or not _text(block) or not block.xpath(".//br"):
+        if seen >= MAX_BYLINE_LINES or not _text(block) or not block.xpath(".//br"):
             seen += bool(_text(block))
             split.append(block)
             continue

@@ -213,16 +213,19 @@ def _link(raw: feedparser.FeedParserDict, feed_url: str) -> str:
 
 def analyst_entry(entry: Entry, found: Structure) -> Entry:
     """`entry` with the Analyst's structure: byline authors win over the feed's author field,
-    which on the Analyst's site names whoever posted the item."""
+    which on the Analyst's site names whoever posted the item (so a byline naming the site's
+    placeholder author leaves the article without one)."""
     structure = {part: html for part, html in found.parts.items() if html}
     if found.byline:
         structure["byline"] = found.byline
     if found.place:
         structure["place"] = found.place
+    if found.affiliation:
+        structure["affiliation"] = found.affiliation
     return Entry(
         key=entry.key, url=entry.url,
         title=entry.title or found.title or entry.url,
-        authors=", ".join(found.authors) or entry.authors,
+        authors=", ".join(found.authors) or (None if found.placeholder_author else entry.authors),
         section=entry.section or found.section,
         published_at=entry.published_at or _midnight(found.published_on),
         summary_html=found.lead_html, content_html=found.body_html,

@@ -1,5 +1,5 @@
 """What extraction read from a feed's articles, for an editor to check without the database:
-authors, issue date, section, tags and the lead's length, per article."""
+authors (place, affiliation), issue date, section, tags and the lead's length, per article."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class ArticleReading:
     authors: str | None
     byline: str | None
     place: str | None
+    affiliation: str | None
     issue_date: dt.date | None
     section: str | None
     tags: list[str]
@@ -43,6 +44,7 @@ def feed_readings(session: Session, feed_id: int, limit: int = 50) -> list[Artic
         readings.append(ArticleReading(
             article_id=article.id, title=article.title, url=article.url, published_at=article.published_at,
             authors=article.authors, byline=structure.get("byline"), place=structure.get("place"),
+            affiliation=structure.get("affiliation"),
             issue_date=article.issue_date, section=article.section or feed.section, tags=list(article.tags or []),
             lead_words=len(lead.split()), lead_chars=len(lead), back_catalogue=article.back_catalogue))
     return readings

@@ -10,9 +10,10 @@ from html import escape
 
 import pytest
 
-from digest.feeds.extract import extract_from_feed_html
+from digest.feeds.byline import MAX_AFFILIATION
+from digest.feeds.extract import extract_from_feed_html, extract_from_page
 from tests.factories import articles, poll_url, serve_feed
-from tests.feed_documents import recent_items
+from tests.feed_documents import k2_item_page, recent_items
 
 BASE = "https://www.cacianalyst.org/publications/analytical-articles/item/1-a.html"
 LEAD = "Officials in the capital announced a review of grain export quotas after a dry summer cut yields."
@@ -27,6 +28,7 @@ class Shape:
     place: str | None
     issue: dt.date | None
     published: dt.date = PUBLISHED
+    affiliation: str | None = None
 
 
 SHAPES = [
@@ -46,6 +48,28 @@ SHAPES = [
     # No year, and the item is from early January: the issue was last November, not next.
     Shape("no-year-not-future", ("By Dilara Senn", "November 19th, the CACI Analyst"), ["Dilara Senn"], None,
           dt.date(2023, 11, 19), published=dt.date(2024, 1, 5)),
+    # 2013 wrote both orders: a part over 12 decides; else the reading near the item's own date.
+    Shape("issue-2013-month-first", ("By Dilara Senn (03/20/2013 issue of the CACI Analyst)",), ["Dilara Senn"], None,
+          dt.date(2013, 3, 20), published=dt.date(2013, 3, 27)),
+    Shape("issue-2013-day-first", ("Dilara Senn (the 18/09/2013 issue of the CACI Analyst)",), ["Dilara Senn"], None,
+          dt.date(2013, 9, 18), published=dt.date(2013, 9, 19)),
+    Shape("issue-2013-day-first-ambiguous", ("Dilara Senn (the 04/09/2013 issue of the CACI Analyst)",), ["Dilara Senn"],
+          None, dt.date(2013, 9, 4), published=dt.date(2013, 9, 6)),
+    Shape("issue-2013-month-first-ambiguous", ("Dilara Senn (the 03/05/2013 issue of the CACI Analyst)",), ["Dilara Senn"],
+          None, dt.date(2013, 3, 5), published=dt.date(2013, 3, 11)),
+    Shape("issue-affiliation", ("By Dilara Senn, student, American University in Kyrgyzstan, Bishkek "
+                                "(12/19/2001 issue of the CACI Analyst)",), ["Dilara Senn"], "Bishkek",
+          dt.date(2001, 12, 19), published=dt.date(2001, 12, 21), affiliation="student, American University in Kyrgyzstan"),
+    Shape("issue-affiliation-institute", ("By Dilara Senn, Institute for Regional Studies, Almaty "
+                                          "(5/7/2003 issue of the CACI Analyst)",), ["Dilara Senn"], "Almaty",
+          dt.date(2003, 5, 7), published=dt.date(2003, 5, 9), affiliation="Institute for Regional Studies"),
+    Shape("issue-affiliation-no-place", ("By Dilara Senn, Caspian University (6/2/2005 issue of the CACI Analyst)",),
+          ["Dilara Senn"], None, dt.date(2005, 6, 2), published=dt.date(2005, 6, 3), affiliation="Caspian University"),
+    # The site's placeholder author on old News Digest items: no author, the issue kept.
+    Shape("issue-empty-author", ("By empty (2/4/2004 issue of the CACI Analyst)",), [], None,
+          dt.date(2004, 2, 4), published=dt.date(2004, 2, 6)),
+    Shape("place-line", ("By Dilara Senn", "Tbilisi", "April 8th, 2016, the CACI Analyst"), ["Dilara Senn"], "Tbilisi",
+          dt.date(2016, 4, 8), published=dt.date(2016, 4, 9)),
     Shape("colon", ("By: Dilara Senn",), ["Dilara Senn"], None, None),
     Shape("by-only", ("By Dilara Senn",), ["Dilara Senn"], None, None),
 ]
@@ -75,9 +99,28 @@ def intro_html(lines: tuple[str, ...], markup: str, decoration: str = "plain") -
 @pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
 def test_it_reads_every_byline_shape_in_both_markups(shape, markup, decoration):
     found = extract_from_feed_html(intro_html(shape.lines, markup, decoration), "", BASE, shape.published)
-    assert (found.authors, found.place, found.issue_date) == (shape.authors, shape.place, shape.issue)
+    _assert_reads(found, shape)
+
+
+@pytest.mark.parametrize("decoration", ["plain", "nbsp", "strong"])
+@pytest.mark.parametrize("markup", ["paragraphs", "breaks"])
+@pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
+def test_it_reads_every_byline_shape_on_the_item_page(shape, markup, decoration):
+    """The same shapes in a K2 item page's intro text, dated by the page's own date line."""
+    item = dataclasses.replace(recent_items(1)[0], title="A page")
+    date_line = shape.published.strftime("%A, %d %B %Y")
+    page = k2_item_page(item, date_line=date_line, byline="", tags=[],
+                        intro=intro_html(shape.lines, markup, decoration))
+    found = extract_from_page(page.decode(), BASE)
+    assert found.published_on == shape.published
+    _assert_reads(found, shape)
+
+
+def _assert_reads(found, shape: Shape) -> None:
+    assert (found.authors, found.place, found.issue_date, found.affiliation) == (
+        shape.authors, shape.place, shape.issue, shape.affiliation)
     assert found.byline == " / ".join(shape.lines)
-    # Neither the byline nor its date line leaks into the lead.
+    # Neither the byline nor its date (or place) line leaks into the lead.
     assert found.lead_html == f"<p>{LEAD}</p>"
 
 
@@ -113,9 +156,10 @@ def test_the_corpus_of_every_shape_reads_right_through_a_real_poll(settings, fee
     assert set(stored) == set(expected)
     for title, shape in expected.items():
         article = stored[title]
-        assert article.authors == ", ".join(shape.authors), title
+        assert article.authors == (", ".join(shape.authors) or None), title  # never the poster
         assert article.issue_date == shape.issue, title
         assert article.structure.get("place") == shape.place, title
+        assert article.structure.get("affiliation") == shape.affiliation, title
         assert article.summary_html == f"<p>{LEAD}</p>", title
 
 
@@ -128,3 +172,17 @@ def test_a_short_lead_that_starts_like_a_byline_stays_the_lead(first):
     found = extract_from_feed_html(f"<p>{first}</p><p>{LEAD}</p>", "", BASE, PUBLISHED)
     assert (found.byline, found.authors) == (None, [])
     assert found.lead_html == f"<p>{first}</p><p>{LEAD}</p>"
+
+
+@pytest.mark.parametrize("repeats, read", [(16, True), (22, False)])
+def test_an_affiliation_is_bounded_before_it_is_stored(repeats, read):
+    """A byline line is read field by field only up to 250 characters, so an affiliation stays
+    within its bound; a longer line is no byline the table reads."""
+    affiliation = "research fellow, " + "Regional " * repeats + "Institute"
+    line = f"By Dilara Senn, {affiliation}, Almaty (5/7/2003 issue of the CACI Analyst)"
+    found = extract_from_feed_html(intro_html((line,), "paragraphs"), "", BASE, dt.date(2003, 5, 9))
+    if read:
+        assert (found.authors, found.place, found.affiliation) == (["Dilara Senn"], "Almaty", affiliation)
+        assert len(found.affiliation) <= MAX_AFFILIATION
+    else:
+        assert len(line) > 250 and (found.authors, found.affiliation) == ([], None)

@@ -27,7 +27,22 @@ def test_it_prints_authors_issue_date_section_tags_and_lead_length(settings, fee
     assert any(line.startswith("article ") and line.endswith("Grain Quotas Under Review") for line in lines)
     for expected in ("authors: Ilse Navarro (Bishkek)", "issue date: 2026-10-14", "section: Analytical Articles",
                      "lead: 12 words, 71 characters",
-                     "byline: By Ilse Navarro, Bishkek (10/14/2026 issue of the CACI Analyst)"):
+                     "byline: By Ilse Navarro, Bishkek (10/14/2026 issue of the CACI Analyst)", "affiliated: -"):
+        assert expected in lines, (expected, shown.stdout)
+
+
+def test_it_prints_the_affiliation_an_older_byline_names(settings, feed_server):
+    item = dataclasses.replace(recent_items(1)[0], title="Grain Quotas Under Review",
+                               byline="By Ilse Navarro, student, Naryn State University, Bishkek "
+                                      "(10/14/2026 issue of the CACI Analyst)")
+    url = serve_feed(feed_server, [item])
+    poll_url(url)
+    with unit_of_work() as session:
+        feed_id = session.scalar(select(Feed.id).where(Feed.url == url))
+    shown = digest("feeds", "show", str(feed_id))
+    lines = [" ".join(line.split()) for line in shown.stdout.splitlines()]
+    for expected in ("authors: Ilse Navarro (Bishkek)", "affiliated: student, Naryn State University",
+                     "issue date: 2026-10-14"):
         assert expected in lines, (expected, shown.stdout)
 
 
