@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from digest.editions.lookup import get_edition
 from digest.ledger.states import reader_counts
 from digest.reports.counting import TIMELINE_HOURS
-from digest.store.models import Article, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink, Topic
-from digest.topics.keys import merged_target
+from digest.store.models import Article, DeliveryEvent, DeliveryStatus, EditionCount, EditionLink
+from digest.topics.keys import merged_totals
 
 # A delivery the provider took: whatever became of it afterwards.
 HANDED_OVER = (DeliveryStatus.ACCEPTED, DeliveryStatus.DEFERRED, DeliveryStatus.DELIVERED,
@@ -169,22 +169,9 @@ def topic_clicks(session: Session, counts: dict[str, tuple[int, int]]) -> list[d
     counted = {int(key[12:]): value for key, value in counts.items() if key.startswith("human:topic:")}
     if not counted:
         return []
-    topics: dict[int, Topic] = {}
-    wanted = set(counted)
-    while wanted:  # the counted topics, and the ones those were merged into
-        found = session.scalars(select(Topic).where(Topic.id.in_(wanted))).all()
-        topics.update((topic.id, topic) for topic in found)
-        wanted = {t.merged_into_id for t in found if t.merged_into_id is not None} - topics.keys()
-    shown: dict[int, dict] = {}
-    for topic_id, (readers, clicks) in counted.items():
-        topic = merged_target(topics.get(topic_id), topics.get)
-        if topic is None:
-            continue
-        entry = shown.setdefault(topic.id, {"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name,
-                                            "unique_clicks": 0, "clicks": 0})
-        entry["unique_clicks"] += readers
-        entry["clicks"] += clicks
-    return sorted(shown.values(), key=lambda t: (-t["unique_clicks"], -t["clicks"], t["kind"], t["name"]))
+    shown = [{"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name, "unique_clicks": readers,
+              "clicks": clicks} for topic, (readers, clicks) in merged_totals(session, counted)]
+    return sorted(shown, key=lambda t: (-t["unique_clicks"], -t["clicks"], t["kind"], t["name"]))
 
 
 def link_clicks(counts: dict[str, tuple[int, int]], limit: int = 50) -> list[dict]:

@@ -13,7 +13,7 @@ from digest.config import get_settings
 from digest.reports.trends import sent_editions
 from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Topic
 from digest.subscribers.follows import reader_follows
-from digest.topics.keys import merged_target
+from digest.topics.keys import merged_totals
 
 
 def reader_interest(session: Session, subscriber_id: int, editions: int, limit: int = 12) -> list[dict]:
@@ -30,18 +30,10 @@ def reader_interest(session: Session, subscriber_id: int, editions: int, limit: 
         .where(DeliveryEvent.subscriber_id == subscriber_id, DeliveryEvent.event == "click",
                DeliveryEvent.audience == "human", DeliveryEvent.edition_id.in_(ids))
         .group_by(ArticleTopic.topic_id)).all()
-    topics = {topic.id: topic for topic in session.scalars(select(Topic).where(
-        Topic.id.in_([topic_id for topic_id, _, _ in rows])))} if rows else {}
-    shown: dict[int, dict] = {}
-    for topic_id, articles, clicks in rows:
-        topic = merged_target(topics.get(topic_id), lambda other: topics.get(other) or session.get(Topic, other))
-        if topic is None:
-            continue
-        entry = shown.setdefault(topic.id, {"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name,
-                                            "articles": 0, "clicks": 0})
-        entry["articles"] += articles
-        entry["clicks"] += clicks
-    return sorted(shown.values(), key=lambda t: (-t["articles"], -t["clicks"], t["kind"], t["name"]))[:limit]
+    shown = [{"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name, "articles": articles,
+              "clicks": clicks}
+             for topic, (articles, clicks) in merged_totals(session, {row[0]: tuple(row[1:]) for row in rows})]
+    return sorted(shown, key=lambda t: (-t["articles"], -t["clicks"], t["kind"], t["name"]))[:limit]
 
 
 def suggested_topics(session: Session, subscriber_id: int, limit: int = 5) -> list[Topic]:

@@ -46,6 +46,26 @@ def merged_target(topic: Topic | None, get: Callable[[int], Topic | None]) -> To
     return topic
 
 
+def merged_totals(session: Session, counted: dict[int, tuple[int, ...]]) -> list[tuple[Topic, list[int]]]:
+    """Figures counted per topic id, added up under the topic each leads to (a topic merged since
+    shows as the one it joined; a topic gone is left out). The topics and the ones they were
+    merged into are read a generation at a time, not one by one."""
+    topics: dict[int, Topic] = {}
+    wanted = set(counted)
+    while wanted:
+        found = session.scalars(select(Topic).where(Topic.id.in_(wanted))).all()
+        topics.update((topic.id, topic) for topic in found)
+        wanted = {topic.merged_into_id for topic in found if topic.merged_into_id is not None} - topics.keys()
+    totals: dict[int, tuple[Topic, list[int]]] = {}
+    for topic_id, figures in counted.items():
+        topic = merged_target(topics.get(topic_id), topics.get)
+        if topic is not None:
+            sums = totals.setdefault(topic.id, (topic, [0] * len(figures)))[1]
+            for place, figure in enumerate(figures):
+                sums[place] += figure
+    return list(totals.values())
+
+
 def find_topic(session: Session, kind: TopicKind, name: str) -> Topic:
     """The topic a reader or an editor names (an alias leads to the topic it was merged into);
     InputError naming it if there is none."""
