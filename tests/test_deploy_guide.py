@@ -17,7 +17,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -173,19 +172,21 @@ class Machine:
         self.env_file.write_text("\n".join(lines) + "\n")
 
     def unit_command(self, unit: Path) -> list[str]:
-        """A unit's ExecStart as systemd runs it (%% is %), here; the web on a free port."""
+        """The ExecStart of a unit copied here (paths already moved) as systemd runs it (%% is %);
+        the web on a free port."""
         (exec_start,) = [line.split("=", 1)[1] for line in unit.read_text().splitlines()
                          if line.startswith("ExecStart=")]
-        words = shlex.split(self.here(exec_start).replace("%%", "%"))
+        words = shlex.split(exec_start.replace("%%", "%"))
         if "--port" in words:
             words[words.index("--port") + 1] = str(self.web_port)
         return words
 
     def unit_environment(self, unit: Path) -> dict[str, str]:
-        """EnvironmentFile= then Environment=, as systemd gives them, with only a minimal PATH."""
+        """EnvironmentFile= then Environment= of a unit copied here, as systemd gives them, with
+        only a minimal PATH."""
         settings = unit.read_text().splitlines()
         (env_file,) = [line.split("=", 1)[1] for line in settings if line.startswith("EnvironmentFile=")]
-        env = {"PATH": "/usr/bin:/bin", **dotenv_values(self.here(env_file))}
+        env = {"PATH": "/usr/bin:/bin", **dotenv_values(env_file)}
         for line in settings:
             if line.startswith("Environment="):
                 name, _, value = line.split("=", 1)[1].partition("=")
@@ -254,7 +255,7 @@ def accepted_copies(standin: SendGridStandIn, edition_id: int) -> dict[str, int]
 
 
 def edition_status(machine: Machine, edition_id: int) -> str:
-    editions = json.loads(machine.run("digest editions list --json"))
+    editions = json.loads(machine.run("digest editions list --json"))["editions"]
     return next(row["status"] for row in editions if row["id"] == edition_id)
 
 
@@ -296,9 +297,7 @@ def test_the_guide_from_an_empty_server_to_an_edition_and_a_restored_backup(tmp_
     units = Units(machine, tmp_path / "units", tmp_path)
     try:
         # Step 4: a fresh virtual environment, the project installed from the checkout.
-        started = time.monotonic()
         assert "digest 0." in machine.run(marked("install"))
-        installed_in = time.monotonic() - started
         installed = subprocess.run([f"{machine.root}/opt/digest/.venv/bin/python", "-m", "pip", "list"],
                                    capture_output=True, text=True, check=True).stdout
         assert "pytest" not in installed and "hypothesis" not in installed, "the test extras were installed"
@@ -350,11 +349,11 @@ def test_the_guide_from_an_empty_server_to_an_edition_and_a_restored_backup(tmp_
         send_and_check(machine, standin, 1)
 
         # Step 12: the backup, then the restore into a new database, put in service as the guide says.
-        backup = machine.here(marked("backup")).replace(" digest >", f" {make_url(database).database} >")
+        backup = marked("backup").replace(" digest >", f" {make_url(database).database} >")
         machine.run(backup)
         assert (machine.root / "backups" / "digest.env").read_text() == machine.env_file.read_text()
         restored = f"{postgres_role}_restored"
-        machine.run(machine.here(marked("restore")).replace("digest_restored", restored)
+        machine.run(marked("restore").replace("digest_restored", restored)
                     .replace("--owner=digest", f"--owner={postgres_role}").replace("--role=digest", f"--role={postgres_role}"))
         units.stop()
         machine.set_settings({"DATABASE_URL": make_url(database).set(database=restored).render_as_string(False)})
@@ -371,7 +370,6 @@ def test_the_guide_from_an_empty_server_to_an_edition_and_a_restored_backup(tmp_
             machine.run(line, stdin="y\n", **variables)
         send_and_check(machine, standin, 2)
         assert accepted_copies(standin, 1) == {email: 1 for email in READERS}, "edition 1 went out again"
-        print(f"installed in {installed_in:.1f} s")
     finally:
         units.stop()
         for server in (dns, standin, feeds):
