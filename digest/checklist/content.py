@@ -11,8 +11,8 @@ from digest.config import get_settings
 from digest.editions.render import GMAIL_CLIP_BYTES, intro_html
 from digest.feeds.lead import LEAD_WORDS
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
-from digest.templating import long_date
 from digest.store.models import Article, Edition
+from digest.templating import long_date
 
 # Phones show about 40 characters of a subject, desktop inboxes 60 to 70.
 SUBJECT_MAX_CHARS = 70
@@ -126,14 +126,14 @@ def bylines_check(edition: Edition) -> Check:
 
 
 def _byline_read(article: Article) -> str:
-    byline = (article.structure or {}).get("byline") if isinstance(article.structure, dict) else None
+    structure = article.structure if isinstance(article.structure, dict) else {}
+    byline = structure.get("byline")
     if not isinstance(byline, str) or not byline.strip():
         return "no byline was found at the start of its text"
     byline = " ".join(byline.split())
     if len(byline) > BYLINE_QUOTED_CHARS:
         byline = byline[:BYLINE_QUOTED_CHARS - 1].rstrip() + "…"
     return f"the byline read: “{byline}”"
-
 
 
 class _Images(HTMLParser):

@@ -60,6 +60,10 @@ def test_every_link_written_is_ascii_and_the_stored_link_keeps_the_feeds_form(ev
         archived = client.get(f"/archive/{edition_id}/email")
     assert archived.status_code == 200
     assert stored.replace(ALIAS, ENCODED) in _hrefs(archived.text) and ALIAS not in archived.text
+    # ... with the line under the title as the email has it: author, affiliation, place, issue.
+    lines = [p.text_content() for p in lxml.html.fromstring(archived.text).xpath("//p[contains(@class,'article-meta')]")]
+    assert any(line.startswith("Aigerim Tolen (researcher, Institute for Regional Studies)\xa0· Almaty\xa0· ")
+               and line.endswith(" issue") for line in lines), lines
 
 
 @pytest.mark.parametrize("iri, uri", [

@@ -17,6 +17,7 @@ from digest.editions.lookup import get_edition
 from digest.editions.render import fill, render_edition
 from digest.feeds.extract import extract_from_page
 from digest.feeds.lead import LEAD_WORDS
+from digest.feeds.parse import parse_feed
 from digest.feeds.poll import poll_feed
 from digest.feeds.registry import add_feed
 from digest.sample.server import SAMPLE_FEED, feed_url, make_server
@@ -126,7 +127,7 @@ def test_every_item_link_of_the_sample_opens_a_k2_article_page(sample_server):
 @pytest.mark.parametrize("today", [dt.date(2026, 11, 29), dt.date(2027, 6, 3), dt.date(2031, 1, 1)])
 def test_the_sample_stays_recent_whatever_the_day_it_is_served(today):
     """A quickstart run months from now still finds a fortnight's articles: dates move forward by
-    whole fortnights, keeping their weekdays, and so do the article pages."""
+    whole fortnights, keeping their weekdays, and so do the article pages and the bylines' issues."""
     server = make_server(port=0, today=today)
     serve_in_thread(server)
     try:
@@ -138,6 +139,11 @@ def test_the_sample_stays_recent_whatever_the_day_it_is_served(today):
         assert today - dt.timedelta(days=14) <= max(served).date() <= today
         assert {d.weekday() for d in served} == {d.weekday() for d in written}
         assert [b - a for a, b in zip(served, served[1:])] == [b - a for a, b in zip(written, written[1:])]
+        # Each byline's issue moves with its item, read as the written one is (day first too).
+        shift = served[0] - written[0]
+        for entry in parse_feed(feed.encode(), url=feed_url(port=server.server_address[1])).entries:
+            issue = _expected(entry.title)[2]
+            assert entry.issue_date == (issue + shift if issue else None), entry.title
         link = re.search(r"<item>.*?<link>([^<]+)</link>", feed, re.S)
         page = httpx.get(base + urlsplit(link.group(1)).path).text
         assert f"{served[0]:%d %B %Y}" in page
