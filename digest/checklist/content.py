@@ -10,6 +10,7 @@ from digest.checklist.model import BLOCKING, PASSED, WARNING, Check, Finding
 from digest.config import get_settings
 from digest.editions.render import GMAIL_CLIP_BYTES, intro_html
 from digest.feeds.lead import LEAD_WORDS
+from digest.feeds.links import rendered_url
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Article, Edition
 from digest.templating import long_date
@@ -82,7 +83,7 @@ def articles_check(edition: Edition) -> Check:
         elif words > LEAD_WORDS:
             problems.append(f"a lead of {words} words (more than {LEAD_WORDS})")
         if problems:
-            findings.append(Finding(WARNING, f"{article_name(article)}: {', '.join(problems)}", article.url))
+            findings.append(Finding(WARNING, f"{article_name(article)}: {', '.join(problems)}", _link(article)))
     count = len(edition.items)
     if findings:
         return Check("articles", "Articles", WARNING,
@@ -114,7 +115,7 @@ def bylines_check(edition: Edition) -> Check:
                                 f"{'after' if days > 0 else 'before'} it went online ({long_date(online)})")
         if problems:
             findings.append(Finding(WARNING, f"{article_name(article)}: {', '.join(problems)}; {_byline_read(article)}",
-                                    article.url))
+                                    _link(article)))
     count = len(edition.items)
     if findings:
         return Check("bylines", "Bylines", WARNING,
@@ -123,6 +124,11 @@ def bylines_check(edition: Edition) -> Check:
                      "and issue under each title: check the article on the journal's site.", tuple(findings))
     return Check("bylines", "Bylines", PASSED,
                  f"{count} articles, each with an author and an issue within {ISSUE_DRIFT_DAYS} days of going online")
+
+
+def _link(article: Article) -> str | None:
+    """The article's link as the email writes it (a terminal opens it whole), or None."""
+    return rendered_url(article.url) or None
 
 
 def _byline_read(article: Article) -> str:

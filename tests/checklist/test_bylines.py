@@ -83,9 +83,11 @@ def test_the_warning_is_shown_on_the_edition_page_and_by_digest_editions_check(s
     assert html.escape(expected, quote=False) in page and "<b>Ilia</b>" not in page
 
 
-def test_a_byline_from_outside_is_quoted_short(settings, feed_server):
-    edition_id = edition_linking_to(feed_server, "/item/a")
-    _set(edition_id, "/item/a", authors=None, structure={"byline": "By " + "Anna Petrova and " * 60 + "\n\tJohn Doe"})
+def test_a_byline_from_outside_is_quoted_short_and_the_link_written_as_the_email_writes_it(settings, feed_server):
+    edition_id = edition_linking_to(feed_server, "/item/13314-kazakhstan’s-bid.html")
+    _set(edition_id, "’s-bid.html", authors=None,
+         structure={"byline": "By " + "Anna Petrova and " * 60 + "\n\tJohn Doe"})
     [finding] = _bylines(edition_id)[1].findings
     quoted = finding.text.split("the byline read: ", 1)[1]
     assert len(quoted) == 160 + 2 and quoted.endswith("…”") and "\n" not in quoted and "\t" not in quoted
+    assert finding.url == feed_server.url("/item/13314-kazakhstan%E2%80%99s-bid.html")
