@@ -14,7 +14,7 @@ from digest.resources import resource_dir
 
 def _local_date(value, tz) -> str:
     """A UTC datetime as the publication's local date, '9 December 2026'."""
-    return _long_date(value.astimezone(tz).date())
+    return long_date(value.astimezone(tz).date())
 
 
 def _local_time(value, tz) -> str:
@@ -23,7 +23,7 @@ def _local_time(value, tz) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     local = value.astimezone(tz)
-    return f"{_long_date(local.date())}, {local:%H:%M %Z}"
+    return f"{long_date(local.date())}, {local:%H:%M %Z}"
 
 
 def _ago(value) -> str:
@@ -48,7 +48,7 @@ def _when(value, tz) -> str:
     return f"{_local_time(value, tz)} ({_ago(value)})"
 
 
-def _long_date(value) -> str:
+def long_date(value) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
@@ -56,7 +56,7 @@ def environment(folder: str, **options) -> Environment:
     """An environment over templates/<folder>; `options` (autoescape, finalize, ...) are Jinja's."""
     env = Environment(loader=FileSystemLoader(resource_dir("templates") / folder), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, **options)
-    env.filters.update(local_date=_local_date, local_time=_local_time, long_date=_long_date, http_url=rendered_url,
+    env.filters.update(local_date=_local_date, local_time=_local_time, long_date=long_date, http_url=rendered_url,
                        ago=_ago, when=_when)
     return env
 

@@ -4,6 +4,7 @@ tests/cli.py; a few smoke tests run it as a real process)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -137,6 +138,12 @@ def test_demo_leaves_a_readable_edition_in_the_outbox(tmp_path, monkeypatch):
     text = message.get_body(("plain",)).get_content()
     assert "Ferry Bottlenecks Set the Pace for the Trans-Caspian Corridor" in text
     assert "Dear Demo Reader," in text
+    # Under each title, the issue the byline names, a Field Report's place, an older byline's
+    # affiliation (the sample's dates move with the day it is served: any date will do).
+    unwrapped = " ".join(text.split())
+    assert re.search(r"Aram Velt, Tbilisi, \d{1,2} [A-Z][a-z]+ \d{4} issue ", unwrapped)
+    assert re.search(r"Aigerim Tolen \(researcher, Institute for Regional Studies\), Almaty, \d{1,2} [A-Z][a-z]+ "
+                     r"\d{4} issue ", unwrapped)
 
 
 def test_editors_adjust_an_edition_and_see_the_schedule(settings, feed_server, tmp_path, monkeypatch):

@@ -12,8 +12,8 @@ from email.message import EmailMessage
 
 from digest.checklist import cache
 from digest.checklist.compliance import compliance_checks
-from digest.checklist.content import (articles_check, article_name, images_check, preheader_check, size_check,
-                                      subject_check)
+from digest.checklist.content import (articles_check, article_name, bylines_check, images_check, preheader_check,
+                                      size_check, subject_check)
 from digest.checklist.links import LinkAnswer, check_links, deadline_seconds
 from digest.checklist.model import PASSED, PENDING, SKIPPED, WARNING, Check, Checklist, Finding
 from digest.checklist.spam import TIMEOUT_SECONDS as SPAM_TIMEOUT_SECONDS, SpamCheckUnavailable, SpamReport, spam_report
@@ -24,7 +24,7 @@ from digest.delivery import for_you
 from digest.delivery.outgoing import FOR_YOU_MARKER, edition_batch, reader_recipient
 from digest.editions.preview import preview_facts
 from digest.editions.render import RenderedEdition, render_edition
-from digest.feeds.links import http_url
+from digest.feeds.links import http_url, rendered_url
 from digest.store.models import Article, Edition, EditionKind
 
 # The sample reader the message is built for: no subscriber, no delivery row, never sent.
@@ -41,7 +41,8 @@ def edition_checklist(edition: Edition, *, wait: bool = True) -> Checklist:
     filled = rendered.fill(recipient.values)
     personal = for_you.MAX_BYTES if recipient.alike.for_you else 0
     checks = [size_check(len(filled.html.encode()), personal), subject_check(filled.subject),
-              preheader_check(edition.preheader), articles_check(edition), images_check(edition),
+              preheader_check(edition.preheader), articles_check(edition), bylines_check(edition),
+              images_check(edition),
               *compliance_checks(message, recipient, settings.POSTAL_ADDRESS),
               links_check(edition, rendered.content_hash, filled, wait),
               spam_check(edition.id, rendered.content_hash, raw, settings.CHECKLIST_SPAM_SCORE_MAX, wait)]
@@ -108,7 +109,7 @@ def _link_places(edition: Edition) -> dict[str, list[str]]:
     places: dict[str, list[str]] = {}
     for item in edition.items:
         article: Article = item.article
-        url = http_url(article.url)
+        url = rendered_url(article.url)  # as the email's hrefs write it
         if url:
             places.setdefault(url, []).append(article_name(article))
     return places

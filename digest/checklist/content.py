@@ -1,15 +1,19 @@
 """The checks of what an edition says and how big it is: the HTML size Gmail judges, the subject,
-the preheader, each article's title, author, date and lead, and the images' alt text."""
+the preheader, each article's title, date and lead, its byline (author, issue), and the images'
+alt text."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
 from digest.checklist.model import BLOCKING, PASSED, WARNING, Check, Finding
+from digest.config import get_settings
 from digest.editions.render import GMAIL_CLIP_BYTES, intro_html
 from digest.feeds.lead import LEAD_WORDS
+from digest.feeds.links import rendered_url
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Article, Edition
+from digest.templating import long_date
 
 # Phones show about 40 characters of a subject, desktop inboxes 60 to 70.
 SUBJECT_MAX_CHARS = 70
@@ -19,6 +23,11 @@ PREHEADER_SHOWN_CHARS = 140
 # A lead shorter than this tells a reader nothing (a stray "Read more."); the poller cuts leads
 # at LEAD_WORDS, so a longer one was written by hand or by an old rule.
 LEAD_MIN_WORDS = 10
+# An issue date this far from the day its item went online was misread or mistyped: the journal
+# puts an article online within days of its issue (a back-catalogue item is never in an edition).
+ISSUE_DRIFT_DAYS = 45
+# The most of a byline a finding quotes (bylines run to three lines of up to 250 characters).
+BYLINE_QUOTED_CHARS = 160
 
 
 def size_check(html_bytes: int, personal_bytes: int = 0) -> Check:
@@ -66,7 +75,6 @@ def articles_check(edition: Edition) -> Check:
     for item in edition.items:
         article = item.article
         missing = [what for what, present in (("title", article.title and article.title.strip()),
-                                              ("author", article.authors and article.authors.strip()),
                                               ("date", article.published_at)) if not present]
         words = len(html_to_paragraphs(article.summary_html or "").split())
         problems = [f"no {what}" for what in missing]
@@ -75,14 +83,63 @@ def articles_check(edition: Edition) -> Check:
         elif words > LEAD_WORDS:
             problems.append(f"a lead of {words} words (more than {LEAD_WORDS})")
         if problems:
-            findings.append(Finding(WARNING, f"{article_name(article)}: {', '.join(problems)}", article.url))
+            findings.append(Finding(WARNING, f"{article_name(article)}: {', '.join(problems)}", _link(article)))
     count = len(edition.items)
     if findings:
         return Check("articles", "Articles", WARNING,
-                     f"{len(findings)} of {count} articles lack a title, author, date or a lead of "
+                     f"{len(findings)} of {count} articles lack a title, date or a lead of "
                      f"{LEAD_MIN_WORDS} to {LEAD_WORDS} words.", tuple(findings))
     return Check("articles", "Articles", PASSED,
-                 f"{count} articles, each with a title, author, date and a lead of {LEAD_MIN_WORDS} to {LEAD_WORDS} words")
+                 f"{count} articles, each with a title, date and a lead of {LEAD_MIN_WORDS} to {LEAD_WORDS} words")
+
+
+def bylines_check(edition: Edition) -> Check:
+    """What each article's byline gave: an author, and the issue it names near the day the item
+    went online. Each finding quotes the byline as read, so the editor sees what was misread."""
+    if not edition.items:
+        return Check("bylines", "Bylines", PASSED, "No articles")
+    tz = get_settings().tz
+    findings = []
+    for item in edition.items:
+        article = item.article
+        problems = []
+        if not (article.authors and article.authors.strip()):
+            problems.append("no author")
+        if article.issue_date is None:
+            problems.append("no issue date")
+        elif article.published_at is not None:
+            online = article.published_at.astimezone(tz).date()
+            days = (article.issue_date - online).days
+            if abs(days) > ISSUE_DRIFT_DAYS:
+                problems.append(f"the issue of {long_date(article.issue_date)}, {abs(days)} days "
+                                f"{'after' if days > 0 else 'before'} it went online ({long_date(online)})")
+        if problems:
+            findings.append(Finding(WARNING, f"{article_name(article)}: {', '.join(problems)}; {_byline_read(article)}",
+                                    _link(article)))
+    count = len(edition.items)
+    if findings:
+        return Check("bylines", "Bylines", WARNING,
+                     f"{len(findings)} of {count} articles have no author, no issue date or an issue more than "
+                     f"{ISSUE_DRIFT_DAYS} days from the day they went online. Readers see the byline's author "
+                     "and issue under each title: check the article on the journal's site.", tuple(findings))
+    return Check("bylines", "Bylines", PASSED,
+                 f"{count} articles, each with an author and an issue within {ISSUE_DRIFT_DAYS} days of going online")
+
+
+def _link(article: Article) -> str | None:
+    """The article's link as the email writes it (a terminal opens it whole), or None."""
+    return rendered_url(article.url) or None
+
+
+def _byline_read(article: Article) -> str:
+    structure = article.structure if isinstance(article.structure, dict) else {}
+    byline = structure.get("byline")
+    if not isinstance(byline, str) or not byline.strip():
+        return "no byline was found at the start of its text"
+    byline = " ".join(byline.split())
+    if len(byline) > BYLINE_QUOTED_CHARS:
+        byline = byline[:BYLINE_QUOTED_CHARS - 1].rstrip() + "…"
+    return f"the byline read: “{byline}”"
 
 
 class _Images(HTMLParser):

@@ -22,6 +22,7 @@ from digest.config import get_settings
 from digest.editions.placeholders import Segments, markers, substitutions
 from digest.editions.templates import email_environment
 from digest.errors import InputError
+from digest.feeds.byline import MAX_AFFILIATION, MAX_PLACE
 from digest.feeds.links import rendered_url
 from digest.feeds.sanitize import html_to_paragraphs, sanitize_html
 from digest.store.models import Edition, EditionKind
@@ -241,17 +242,32 @@ def _follow_offers(edition: Edition) -> dict[int, list[dict]]:
 
 
 def _article_context(article) -> dict:
+    structure = article.structure or {}
     return {
         "id": article.id,
         "title": article.title,
         "url": article.url,
         "authors": article.authors,
         "published_at": article.published_at,
+        # What the byline named, for the line under the title: the issue (else the date the item
+        # went online), a Field Report's place, the author's affiliation in an older byline.
+        "issue_date": article.issue_date,
+        "place": _bounded(structure.get("place"), MAX_PLACE),
+        "affiliation": _bounded(structure.get("affiliation"), MAX_AFFILIATION),
         # Sanitized when stored, and again here: only http(s) links and images reach a reader
         # even from a row written before a rule was tightened.
         "summary_html": sanitize_html(article.summary_html),
         "summary_text": html_to_paragraphs(article.summary_html),
     }
+
+
+def _bounded(value, limit: int) -> str | None:
+    """A byline's text as the line under a title shows it: one line, at most `limit` characters
+    (a row written before a bound was set, or edited by hand, is held to it here too)."""
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return (value if len(value) <= limit else value[:limit - 1].rstrip() + "…") or None
 
 
 def edition_links(edition: Edition) -> list[dict]:

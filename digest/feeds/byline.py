@@ -55,6 +55,8 @@ _PLACEHOLDER_AUTHORS = frozenset({"empty"})
 _AFFILIATION_START = re.compile(
     r"^(?:[a-z]|.*\b(?:University|Institute|Academy|College|Cent(?:er|re)|Foundation|School|Ministry)\b)")
 MAX_AFFILIATION = 200
+# The longest place kept ("Bishkek", "Nagorno-Karabakh, Azerbaijan"): a place is a few words.
+MAX_PLACE = 80
 # A numeric issue date is never weeks after its item's publication, nor months before it.
 _ISSUE_AFTER_ITEM = dt.timedelta(days=14)
 _ISSUE_BEFORE_ITEM = dt.timedelta(days=62)
@@ -111,9 +113,10 @@ def _byline(lines: list[str], matches: list[re.Match], published: dt.date | None
         if groups.get("place"):
             found.place = groups["place"]
         if groups.get("numeric"):
-            found.issue_date = _numeric_date(groups["numeric"], published)
+            found.issue_date = numeric_date(groups["numeric"], published)
         elif groups.get("month"):
             found.issue_date = _month_date(groups["month"], groups["day"], groups.get("year"), published)
+    found.place = found.place[:MAX_PLACE] if found.place else None
     return found
 
 
@@ -139,7 +142,7 @@ def people_and_place(who: str) -> tuple[list[str], str | None, str | None]:
     return [name.strip() for name in names if name.strip()], place, affiliation
 
 
-def _numeric_date(value: str, published: dt.date | None) -> dt.date | None:
+def numeric_date(value: str, published: dt.date | None) -> dt.date | None:
     """The Analyst wrote month first, except for a while in 2013 day first ("the 18/09/2013
     issue"). A part over 12 decides; else the reading that falls where an issue date can fall
     from the item's date (the nearer when both do), and month first when neither does."""

@@ -1,6 +1,10 @@
 """Which links may be stored and shown: absolute http(s) URLs only, checked when a feed is read
 and again when anything renders one (an `href`, a `src`, a URL in a plain-text part).
 
+A link is stored as the feed gave it, non-ASCII characters and all (an IRI: Joomla writes item
+aliases with typographic apostrophes); it is written out as a URI (`rendered_url`), since mail
+clients cut a link at the first character they do not expect.
+
 Anything else (`javascript:`, `data:`, `vbscript:`, a scheme hidden behind blanks, tabs or
 mixed case, a link that stays relative) is dropped: an item keeps no link rather than a bad one.
 """
@@ -11,6 +15,7 @@ import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
+import idna
 
 SCHEMES = ("http", "https")
 # Browsers drop tabs and line breaks inside a URL (so "java\tscript:" is "javascript:"); we do
@@ -78,6 +83,53 @@ def _without_ip_literal(netloc: str) -> str:
 
 
 def rendered_url(value: str | None) -> str:
-    """The Jinja filter every template applies to a URL from outside: the URL, or '' (then the
-    template shows no link)."""
-    return http_url(value) or ""
+    """The one way a link from outside is written (every template's `http_url` filter, the
+    edition's click-tracked links, the checklist's link check): the URL as a URI, or '' (then
+    the template shows no link)."""
+    url = http_url(value)
+    return (as_uri(url) or "") if url else ""
+
+
+def as_uri(url: str) -> str | None:
+    """An absolute http(s) IRI mapped to a URI as RFC 3987 (3.1) does: each non-ASCII character
+    of the path, query and fragment as its UTF-8 bytes in %XX, everything else kept (existing %XX
+    escapes, reserved characters), and a non-ASCII host name in IDNA ('xn--'). None for a host
+    name IDNA cannot encode, or non-ASCII user information: no link rather than a broken one."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    userinfo, at, host_port = parts.netloc.rpartition("@")
+    if not userinfo.isascii():
+        return None  # its %XX form would be a '%' in the netloc, which no link here may have
+    host, colon, port = host_port.rpartition(":") if not host_port.endswith("]") else (host_port, "", "")
+    if not colon or not port.isdigit():
+        host, colon, port = host_port, "", ""
+    if not host.isascii():
+        encoded = _idna(host.rstrip("."))
+        if encoded is None:
+            return None
+        host = encoded + ("." if host.endswith(".") else "")  # a trailing dot (the root) kept
+    netloc = userinfo + at + host + colon + port
+    path, query, fragment = (_percent_encoded(part) for part in (parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
+def _idna(host: str) -> str | None:
+    """IDNA 2008 as browsers map it (UTS 46); a name it refuses that IDNA 2003 encodes as written
+    (an emoji, which browsers still accept) in IDNA 2003; None otherwise: never a name IDNA 2003
+    changed on the way (it drops a zero-width joiner, making another host of it)."""
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        pass
+    try:
+        encoded = host.encode("idna")
+        return encoded.decode("ascii") if encoded.decode("idna") == host.lower() else None
+    except UnicodeError:
+        return None
+
+
+def _percent_encoded(part: str) -> str:
+    # "surrogatepass": a lone surrogate (never valid text) still becomes bytes, not an error.
+    return "".join(c if c.isascii() else "".join(f"%{byte:02X}" for byte in c.encode("utf-8", "surrogatepass"))
+                   for c in part)

@@ -4,7 +4,9 @@ journal's pages (header, intro text, full text, tags), made from the feed's own 
 
 The items are dated November 2026. So that the quickstart and the demo always find recent
 articles, the server moves every date forward by whole fortnights until the newest item is at
-most two weeks old (`today` fixes the day, for tests); weekdays and spacing stay as written."""
+most two weeks old (`today` fixes the day, for tests); weekdays and spacing stay as written. The
+issue dates the bylines name move with them, each written as it was ("November 24th", "the
+04/11/2026 issue", day first as the journal wrote it in 2013), so an item stays in its issue."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ from functools import lru_cache, partial
 from html import escape
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import lxml.html
 from lxml import etree
 
+from digest.feeds.byline import numeric_date
 from digest.feeds.parse import k2_tags
 
 SAMPLE_DIR = Path(__file__).resolve().parent
@@ -31,6 +34,10 @@ SAMPLE_FEED_PATH = "/publications/analytical-articles.feed"
 
 FORTNIGHT = dt.timedelta(days=14)
 _PUB_DATE = re.compile(rb"<pubDate>([^<]+)</pubDate>")
+_ITEM = re.compile(r"<item>.*?</item>", re.S)
+_NUMERIC_ISSUE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})(?=\s+issue\b)")
+_MONTH_DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
+                        r"\s+(\d{1,2})(st|nd|rd|th)?(,\s*\d{4})?")
 
 
 def date_shift(today: dt.date) -> dt.timedelta:
@@ -47,7 +54,35 @@ def sample_feed(shift: dt.timedelta) -> bytes:
         when = parsedate_to_datetime(match.group(1).decode()) + shift
         return b"<pubDate>" + format_datetime(when).encode() + b"</pubDate>"
 
-    return _PUB_DATE.sub(moved, SAMPLE_FEED.read_bytes())
+    written = SAMPLE_FEED.read_text(encoding="utf-8")
+    if shift:
+        written = _ITEM.sub(lambda item: _issue_dates_moved(item.group(0), shift), written)
+    return _PUB_DATE.sub(moved, written.encode("utf-8"))
+
+
+def _issue_dates_moved(item: str, shift: dt.timedelta) -> str:
+    """An item's byline dates moved by `shift`, each in the order and form it was written in."""
+    published = parsedate_to_datetime(re.search(r"<pubDate>([^<]+)</pubDate>", item).group(1)).date()
+
+    def numeric(match: re.Match) -> str:
+        first, second, _ = match.groups()
+        named = numeric_date(match.group(0), published)
+        day_first = first != second and (named.day, named.month) == (int(first), int(second))
+        moved = named + shift
+        parts = (moved.day, moved.month) if day_first else (moved.month, moved.day)
+        return f"{parts[0]:0{len(first)}d}/{parts[1]:0{len(second)}d}/{moved.year}"
+
+    def month_day(match: re.Match) -> str:
+        month, day, suffix, year = match.groups()
+        named = dt.datetime.strptime(f"{month} {day} {year.strip(' ,') if year else published.year}", "%B %d %Y").date()
+        moved = named + shift
+        return f"{moved:%B} {moved.day}{_ordinal(moved.day) if suffix else ''}{f', {moved.year}' if year else ''}"
+
+    return _MONTH_DAY.sub(month_day, _NUMERIC_ISSUE.sub(numeric, item))
+
+
+def _ordinal(day: int) -> str:
+    return "th" if 10 < day % 100 < 14 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
 
 
 @lru_cache(maxsize=4)
@@ -96,7 +131,9 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         shift = date_shift(self.today or dt.date.today())
-        path = self.path.split("?", 1)[0]
+        # Item aliases may hold non-ASCII characters (Joomla's typographic apostrophes): a client
+        # asks for them percent-encoded.
+        path = unquote(self.path.split("?", 1)[0])
         if path == SAMPLE_FEED_PATH:
             self._answer(sample_feed(shift), "application/rss+xml; charset=utf-8")
         elif path in article_pages(shift):

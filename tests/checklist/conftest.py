@@ -34,11 +34,13 @@ def no_checklist_results(redis_client):
 
 def edition_linking_to(server, *paths: str, answers: dict[str, int] | None = None, **article) -> int:
     """A draft edition of one article per path, each linking to that path on `server`, which
-    answers it with 200 (or the status in `answers`). Returns the edition id."""
+    answers it with 200 (or the status in `answers`), its byline read (an author, today's issue).
+    Returns the edition id."""
     ids = stored_articles(*(utcnow() for _ in paths), prefix="Corridor report")
     with unit_of_work() as session:
         for article_id, path in zip(ids, paths):
-            values = {"url": server.url(path), "summary_html": LEAD, **article}
+            values = {"url": server.url(path), "summary_html": LEAD, "issue_date": utcnow().date(),
+                      "structure": {"byline": "By A. Writer"}, **article}
             session.execute(update(Article).where(Article.id == article_id).values(**values))
             status = (answers or {}).get(path, 200)
             server.routes[path] = Route(status, b"<html><body>An article page</body></html>",

@@ -163,6 +163,7 @@ def test_every_text_passes_wcag_aa_contrast_in_light_and_dark_mode(every_message
                 if label == "all sections":
                     ARTIFACTS.mkdir(exist_ok=True)
                     page.screenshot(path=str(ARTIFACTS / f"email-{scheme}.png"), full_page=True)
+                    _bylines_at_two_widths(page, scheme)
                 if label in ("alert", "for you"):  # as a desktop client and a phone show them
                     for width in (1280, 375):
                         page.set_viewport_size({"width": width, "height": 900})
@@ -173,3 +174,25 @@ def test_every_text_passes_wcag_aa_contrast_in_light_and_dark_mode(every_message
             page.close()
         browser.close()
 
+
+
+# The sample's articles whose line under the title shows an issue, a place and an affiliation.
+SHOWN_BYLINES = {"Kazakhstan’s Grain Exporters": "affiliation", "Bulk Shipments Divide": "place",
+                 "Joint Customs Posts": "issue-only"}
+
+
+def _bylines_at_two_widths(page, scheme: str) -> None:
+    """The edition as a desktop client's 600 px column and a phone show it, for an editor to read
+    the lines under the titles (issue, place, affiliation): each line inside its column."""
+    from tests.browser import ARTIFACTS
+
+    for width in (600, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / f"email-bylines-{scheme}-{width}.png"), full_page=True)
+        for title, shows in SHOWN_BYLINES.items():
+            article = page.locator("table.article", has_text=title)
+            article.screenshot(path=str(ARTIFACTS / f"email-byline-{shows}-{scheme}-{width}.png"))
+        overflowing = page.evaluate(
+            "[...document.querySelectorAll('.article-meta')].filter(p => p.scrollWidth > p.clientWidth).length")
+        assert overflowing == 0 and page.evaluate("document.documentElement.scrollWidth") <= width, (scheme, width)
+    page.set_viewport_size({"width": 700, "height": 900})

@@ -8,6 +8,7 @@ Only loopback is ever connected to; hosts are IP literals whenever a name would 
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from digest.errors import InputError
 from digest.feeds.fetch import FetchError, probe
-from digest.feeds.links import http_url, request_problem
+from digest.feeds.links import http_url, rendered_url, request_problem
 from digest.feeds.network import AddressPolicy, non_public_kind
 from digest.feeds.registry import validate_feed_url
 from tests.fuzz.strategies import budget, hostile_text
@@ -72,6 +73,24 @@ def test_a_link_is_kept_only_as_an_absolute_http_url_and_what_httpx_refuses_is_n
         # the checklist answers it with the problem instead of asking it.
         if request_problem(kept) is None:
             assert_requestable(kept)
+
+
+@settings(max_examples=budget(400))
+@given(urls)
+def test_a_link_is_written_as_an_ascii_uri_that_reads_as_itself(value):
+    """What every email, page and check writes (rendered_url): ASCII only, an http(s) URL still,
+    unchanged when written again, and the same link as the one kept (its non-ASCII characters
+    percent-encoded, nothing else changed but the host's IDNA form)."""
+    kept = http_url(value)
+    written = rendered_url(value)
+    if not written:
+        return
+    assert kept is not None and written.isascii() and http_url(written) == written
+    assert rendered_url(written) == written
+    kept_parts, written_parts = urlsplit(kept), urlsplit(written)
+    assert written_parts.scheme == kept_parts.scheme
+    for part in ("path", "query", "fragment"):
+        assert unquote(getattr(written_parts, part)) == unquote(getattr(kept_parts, part))
 
 
 @settings(max_examples=budget(300))

@@ -27,7 +27,7 @@ from digest.editions.approve import approve_edition
 from digest.editions.cadence import Cadence
 from digest.ops.queues import queue_keys
 from digest.store.db import unit_of_work
-from digest.store.models import Edition, EditionStatus, Follow, Subscriber, Topic, TopicKind
+from digest.store.models import Article, Edition, EditionStatus, Follow, Subscriber, Topic, TopicKind
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web.app import app
 from tests.conftest import REPO, _empty_tables, reset_caches
@@ -85,6 +85,10 @@ def service(service_env):
 def _seed(feeds: FeedServer) -> dict:
     """The state right after an edition went out ahead of its period's send time ("Send now")."""
     polled_feed(feeds)
+    with unit_of_work() as session:  # a byline with an issue, a place and an affiliation to show
+        first = session.scalars(select(Article).order_by(Article.id)).first()
+        first.issue_date = first.published_at.date() - dt.timedelta(days=3)
+        first.structure = dict(first.structure or {}, place="Tbilisi", affiliation="researcher, Institute for Regional Studies")
     reader_ids = subscribers("reader.one@example.org", "reader.two@example.org", "reader.three@example.org")
     subscribers("pending.reader@example.org", confirmed=False)
     make_editor("publisher@example.org", "publisher")
@@ -309,6 +313,10 @@ def test_every_public_page_fits_a_phone(reader, service, redis_client):
                        "follow-public": f"/follow/{seeded['topic']}",
                        "confirm": f"/confirm/{make_token(CONFIRM, seeded['pending'])}"}.items():
         reader.shoot(name, path, dark=name in ("subscribe", "archived-edition", "preferences"))
+    page.goto(f"/archive/{seeded['sent']}")
+    line = page.frame_locator("#edition-email").locator(".article-meta", has_text="Tbilisi").inner_text()
+    assert re.fullmatch(r"\S.* \(researcher, Institute for Regional Studies\)[\xa0 ]· Tbilisi[\xa0 ]· \d{1,2} \w+ \d{4} issue",
+                        line), line
     page.goto("/subscribe")
     assert abs(page.evaluate(LABEL_GAP) - login_gap) <= 1, "the login form's spacing differs from the others'"
     page.goto("/no-such-page")
