@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import ARRAY, Integer, delete, func, literal, select, tuple_
+from sqlalchemy import ARRAY, Integer, delete, func, literal, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
@@ -32,7 +32,8 @@ def carry_over(session: Session, alert_id: int, owed: Iterable[tuple[int, int]],
         return
     carries = insert_ignoring_duplicates(session, AlertCarry).from_select(
         ["subscriber_id", "article_id", "alert_id", "created_at"],
-        select(pairs.c.subscriber_id, pairs.c.article_id, literal(alert_id), literal(now, AlertCarry.created_at.type)))
+        select(pairs.c.subscriber_id, pairs.c.article_id, literal(alert_id), literal(now, AlertCarry.created_at.type))
+        .where(true()))  # SQLite reads ON CONFLICT after a SELECT without WHERE as a join's ON
     session.execute(carries)
 
 
