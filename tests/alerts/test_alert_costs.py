@@ -1,7 +1,8 @@
 """What planning an alert costs does not grow with the list: a slice of an alert takes the same
 number of statements for 10 readers as for 1,000 (the daily cap's count included), and on
 PostgreSQL the audience statement reads only the slice's own follows, through indexes, never a
-whole table nor every follower of the alert's topics."""
+whole table nor every follower of the alert's topics. Holding readers back (their articles then
+owed to them) and giving them those articles the next day add one statement each to a slice."""
 
 from __future__ import annotations
 
@@ -157,3 +158,47 @@ def test_the_daily_cap_of_a_slice_reads_only_the_batches_of_that_slice_s_readers
         connection.rollback()
         connection.close()
     assert _members_unnested(plan) <= 10, json.dumps(plan, indent=1)
+
+
+def _a_day_passes() -> None:
+    """What happened so far happened a day earlier: the alerts began, readers were held back."""
+    from datetime import timedelta
+
+    from digest.store.models import AlertCarry, Edition
+
+    with unit_of_work() as session:
+        for alert in session.scalars(select(Edition).where(Edition.started_at.is_not(None))):
+            alert.started_at -= timedelta(days=1)
+        for carry in session.scalars(select(AlertCarry)):
+            carry.created_at -= timedelta(days=1)
+
+
+def _carrying_statements(topic_id: int, prefix: str) -> tuple[int, int]:
+    """Statements to plan the slice of a third alert today, which holds every reader back (their
+    articles owed), and of the next day's first, which gives them those articles."""
+    for number in range(2):
+        alert, [first] = _opened_alert(topic_id, f"{prefix} {number}")
+        with unit_of_work() as session:
+            assert plan_slice(session, alert, first)
+    third, [number] = _opened_alert(topic_id, f"{prefix} third")
+    with statements() as capping, unit_of_work() as session:
+        assert plan_slice(session, third, number) == []
+    _a_day_passes()
+    fourth, [number] = _opened_alert(topic_id, f"{prefix} fourth")
+    with statements() as carrying, unit_of_work() as session:
+        assert plan_slice(session, fourth, number)
+    return len(capping), len(carrying)
+
+
+def test_holding_readers_back_and_carrying_their_articles_take_as_many_statements_for_1000_as_for_10(settings):
+    from digest.store.models import AlertCarry, EditionItem
+
+    few = _carrying_statements(_followers("Georgia", 10, first=0), "Tbilisi")
+    many = _carrying_statements(_followers("Armenia", 1000, first=10), "Yerevan")
+    assert many == few
+    capping, carrying = few
+    assert capping <= 11, "a planned slice's, with the readers held back owed their articles in one statement"
+    assert carrying <= 11, "a planned slice's, with the carried articles given owed no more in one statement"
+    with unit_of_work() as session:
+        assert session.scalars(select(AlertCarry)).all() == []
+        assert len(session.scalars(select(EditionItem).where(EditionItem.carried.is_(True))).all()) == 2
