@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from digest.alerts.compose import collect_new_articles
 from digest.alerts.release import release_held_alerts
@@ -202,3 +202,62 @@ def test_holding_readers_back_and_carrying_their_articles_take_as_many_statement
     with unit_of_work() as session:
         assert session.scalars(select(AlertCarry)).all() == []
         assert len(session.scalars(select(EditionItem).where(EditionItem.carried.is_(True))).all()) == 2
+
+
+def test_the_audience_of_a_slice_reads_only_that_slice_s_carried_articles(settings, monkeypatch):
+    """1,000 readers are owed an article held back yesterday, which the next alert carries: in
+    slices of 10, the audience statement of a slice reads its own 10 readers' follows and carries
+    through indexes, not the other 990's nor any table from end to end."""
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("the planner's choices are PostgreSQL's")
+    from datetime import timedelta
+
+    from digest.store.models import AlertCarry
+    from tests.conftest import reset_caches
+
+    topic_id = _followers("Georgia", 1000, first=0)
+    [held_back] = stored_articles(utcnow(), prefix="Gori")
+    with unit_of_work() as session:
+        session.add(ArticleTopic(article_id=held_back, topic_id=topic_id))
+        earlier = _earlier_alert(session)
+        session.execute(insert(AlertCarry), [
+            dict(subscriber_id=reader, article_id=held_back, alert_id=earlier, created_at=utcnow() - timedelta(days=1))
+            for reader in session.scalars(select(Subscriber.id))])
+    monkeypatch.setenv("SEND_PLAN_SLICE_SIZE", "10")
+    reset_caches()
+    alert_id, slices = _opened_alert(topic_id, "Tbilisi")
+    with unit_of_work() as session:
+        session.execute(text("ANALYZE"))
+    with statements() as planning, unit_of_work() as session:
+        [batch] = plan_slice(session, alert_id, slices[50])
+    [(sql, params)] = [(sql, params) for sql, params in planning if "FROM follows" in sql]
+    connection = get_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    finally:
+        connection.rollback()
+        connection.close()
+    shown = json.dumps(plan, indent=1)
+    assert _seq_scans(plan) == [], shown
+    assert _rows_read_from(plan, "follows") <= 10 and _rows_read_from(plan, "alert_carries") <= 10, shown
+    with unit_of_work() as session:
+        assert session.get(SendBatch, batch).size == 10
+        assert session.scalar(select(func.count()).select_from(AlertCarry)) == 990
+
+
+def _earlier_alert(session) -> int:
+    """An alert sent yesterday, that the carries name."""
+    from datetime import timedelta
+
+    from digest.store.models import Edition, EditionKind, EditionStatus
+
+    yesterday = utcnow() - timedelta(days=1)
+    alert = Edition(kind=EditionKind.ALERT, period=None, cutoff_at=yesterday, send_at=yesterday, started_at=yesterday,
+                    status=EditionStatus.SENT, subject="New on Georgia", preheader="", intro="",
+                    created_at=yesterday, updated_at=yesterday)
+    session.add(alert)
+    session.flush()
+    return alert.id
