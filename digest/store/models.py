@@ -381,18 +381,19 @@ class Follow(Base):
 
 class AlertCarry(Base):
     """An article of an alert that the daily cap (ALERT_MAX_PER_DAY) held a reader back from: it is
-    owed to them in their first alert on a later local day, unless a digest brings it first."""
+    owed to them in their first alert on a later local day, unless a digest brings it first.
+
+    Without foreign keys: a capped alert among a million readers writes a row for each of the
+    hundreds of thousands it holds back, and a key's check per row doubled the database's work on
+    it (bench/RESULTS.md). The article and the alert are an alert's item, never deleted; forgetting
+    a reader deletes theirs (subscribers/privacy.py)."""
 
     __tablename__ = "alert_carries"
 
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
-                                               primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))  # held back from
+    subscriber_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(Integer)  # the alert they were held back from
     created_at: Mapped[dt.datetime]
-
-    # The articles owed before a day began, as an alert's hold ends (alerts/carry.py).
-    __table_args__ = (Index("ix_alert_carries_created", "created_at"),)
 
 
 class Suppression(Base):

@@ -18,13 +18,11 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "alert_carries",
-        sa.Column("subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("article_id", sa.Integer(), sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("alert_id", sa.Integer(), sa.ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("subscriber_id", sa.Integer(), primary_key=True),
+        sa.Column("article_id", sa.Integer(), primary_key=True),
+        sa.Column("alert_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_alert_carries_created", "alert_carries", ["created_at"])
     with op.batch_alter_table("edition_items") as batch:
         batch.add_column(sa.Column("carried", sa.Boolean(), nullable=False, server_default=sa.false()))
 
@@ -32,5 +30,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("edition_items") as batch:
         batch.drop_column("carried")
-    op.drop_index("ix_alert_carries_created", "alert_carries")
     op.drop_table("alert_carries")

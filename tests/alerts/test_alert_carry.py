@@ -211,3 +211,19 @@ def test_nothing_is_carried_to_a_reader_paused_digest_only_unsubscribed_or_no_lo
     assert _title(kutaisi, "Kutaisi") in text and _title(held_back, "Gori") in text
     # Still owed to those who did not get it: a digest that shows it to them clears it.
     assert _owed() == {(ids[reader], held_back) for reader in (PAUSED, DIGEST_ONLY, LEFT, UNFOLLOWED)}
+
+
+def test_forgetting_a_reader_forgets_what_they_are_owed(settings):
+    """The carries have no foreign key (they are written by the hundred thousand): forgetting a
+    reader deletes theirs, and what is held about them lists them until then."""
+    from digest.subscribers.privacy import describe_subscriber, forget_subscriber
+
+    reader, other = subscribers(READER, PAUSED)
+    [article] = stored_articles(utcnow(), prefix="Gori")
+    with unit_of_work() as session:
+        session.add_all([AlertCarry(subscriber_id=someone, article_id=article, alert_id=1, created_at=utcnow())
+                         for someone in (reader, other)])
+    with unit_of_work() as session:
+        assert [row["article_id"] for row in describe_subscriber(session, READER)["alert_carries"]] == [article]
+        forget_subscriber(session, READER)
+    assert _owed() == {(other, article)}
