@@ -16,8 +16,8 @@ from digest.delivery.alert_carry import carry_over, clear_carried, start_of_toda
 from digest.editions.render import Variant
 from digest.ledger.states import editions_received
 from digest.store.locks import ALERT_CAP, take_turns
-from digest.store.models import (AlertCarry, ArticleTopic, Edition, EditionItem, EditionKind, EditionStatus, Follow, Pace,
-                                 Subscriber, SubscriberFormat)
+from digest.store.models import (AlertCarry, ArticleTopic, Edition, EditionItem, EditionKind, EditionStatus, Follow,
+                                 Pace, Subscriber, SubscriberFormat)
 from digest.subscribers.lifecycle import eligible_readers
 
 

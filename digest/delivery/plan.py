@@ -206,8 +206,8 @@ def _render_store(session: Session, edition: Edition):
 def _variant_keys(session: Session, edition: Edition):
     """The variant key for a reader's choice (sections as stored JSON text, format) and the
     edition's articles an alert brought them ((article id, date) pairs), computed once per
-    distinct combination. Without alerts, the key of the sections and format alone. With it,
-    the articles each key shows (by id)."""
+    distinct combination. Without alerts, the key of the sections and format alone. Returned
+    with the articles each key shows (by id)."""
     sections = edition_sections(edition)
     in_order = [(item.article_id, item.article.section or "Articles") for item in edition.items]
     store = _render_store(session, edition)
@@ -224,7 +224,7 @@ def _variant_keys(session: Session, edition: Edition):
                 sent_on = dict(alerted)
                 variant = replace(variant, already_sent=tuple((a, sent_on[a]) for a in shown if a in sent_on))
                 shown_by_key[store(variant)] = set(shown)
-            known[choice] = None if variant is None else store(variant)
+            known[choice] = None if variant is None else variant.key
         return known[choice]
 
     return key_of, shown_by_key

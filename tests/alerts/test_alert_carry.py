@@ -13,7 +13,7 @@ import email
 import email.policy
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from digest.alerts.compose import collect_new_articles
 from digest.clock import utcnow
@@ -21,8 +21,9 @@ from digest.delivery.plan import release_edition
 from digest.editions.render import Variant
 from digest.store.db import unit_of_work
 from digest.store.models import (AlertCarry, ArticleTopic, Edition, EditionItem, EditionStatus, Follow,
-                                 Pace, SendBatch, Subscriber, SubscriberStatus, Topic, TopicKind)
+                                 Pace, SendBatch, Topic, TopicKind)
 from digest.subscribers.follows import pause, set_digest_only, unfollow
+from digest.subscribers.lifecycle import unsubscribe
 from tests.conftest import wait_for
 from tests.factories import approved_edition, stored_articles, subscribers
 from workers.tasks import edition_tick
@@ -196,7 +197,7 @@ def test_nothing_is_carried_to_a_reader_paused_digest_only_unsubscribed_or_no_lo
     with unit_of_work() as session:
         pause(session, ids[PAUSED], utcnow() + 7 * DAY, source="test")
         set_digest_only(session, ids[DIGEST_ONLY], True, source="test")
-        session.execute(update(Subscriber).where(Subscriber.id == ids[LEFT]).values(status=SubscriberStatus.UNSUBSCRIBED))
+        unsubscribe(session, ids[LEFT], source="test")
         unfollow(session, ids[UNFOLLOWED], topics["Georgia"], source="test")
 
     before = _sent_so_far(settings.OUTBOX_DIR)
