@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     EDITION_MAX_ARTICLE_AGE_DAYS: int = Field(default=28, ge=1)
     # Alerts: a new article on a topic a reader follows at pace "alert" is held this long (an
     # editor may edit or cancel it; articles arriving meanwhile join it), 0 sends at once; a
-    # reader receives at most ALERT_MAX_PER_DAY alerts a day (local day in PUBLICATION_TZ).
+    # reader receives at most ALERT_MAX_PER_DAY alerts a day (local day in PUBLICATION_TZ); the
+    # articles held back come with their first alert on a later day, or the digest if it is first.
     ALERT_HOLD_MINUTES: int = Field(default=30, ge=0)
     ALERT_MAX_PER_DAY: int = Field(default=2, ge=1)
     SECTION_ORDER: list[str] = [

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from digest.config import get_settings
+from digest.delivery.alert_carry import owed_articles, start_of_today
 from digest.editions.render import alert_subject_edited, default_alert_subject
 from digest.store.locks import OPEN_ALERT, take_turns
 from digest.store.models import (Article, ArticleTopic, Edition, EditionItem, EditionKind, EditionStatus, Follow,
@@ -29,19 +30,36 @@ def collect_new_articles(session: Session, article_ids: list[int], now: dt.datet
     alert = held_alert(session, now)
     if alert is None:
         alert = _open_alert(session, now)
+    _add_items(alert, topics, now)
+    return alert
+
+
+def carry_into(session: Session, alert: Edition, now: dt.datetime) -> None:
+    """As its hold ends: add to the alert the articles the daily cap held readers back from before
+    today (local time), marked carried, so that those readers get them with it (the audience
+    gives a carried article only to the readers owed it) and they are approved, rendered, listed
+    as already sent and counted like any of its articles. An article nobody follows at pace alert
+    any more is left to the digest."""
+    _add_items(alert, _followed_topics(session, owed_articles(session, start_of_today(now))), now, carried=True)
+
+
+def _add_items(alert: Edition, topics: dict[int, list[str]], now: dt.datetime, carried: bool = False) -> None:
+    """Append these articles (with the names of their followed topics) after the alert's own."""
+    if not topics:
+        return
+    session = object_session(alert)
     edited = alert_subject_edited(alert)  # before the new articles change its default
     present = {item.article_id for item in alert.items}
     position = max((item.position for item in alert.items), default=-1)
     for article_id, names in sorted(topics.items()):
         if article_id not in present:
             position += 1
-            alert.items.append(EditionItem(article_id=article_id, position=position, topics=names))
+            alert.items.append(EditionItem(article_id=article_id, position=position, topics=names, carried=carried))
     session.flush()
     session.refresh(alert)
     if not edited:  # an editor's subject stays; else the subject follows the articles
         alert.subject = default_alert_subject(alert)
     alert.updated_at = now
-    return alert
 
 
 def _followed_topics(session: Session, article_ids: list[int]) -> dict[int, list[str]]:

@@ -1,7 +1,8 @@
-"""The end of an alert's hold: it is checked (the checklist's fast checks), pinned as an
-approval is, and made due, so that the beat tick starts it through the editions' one start path
-(digest.delivery.plan.open_edition, then its slices, batches, claims and ledger). A blocking
-problem holds it for an editor instead of sending it."""
+"""The end of an alert's hold: the articles the daily cap held readers back from on an earlier
+day are carried into it (alerts/compose.py:carry_into), it is checked (the checklist's fast
+checks), pinned as an approval is, and made due, so that the beat tick starts it through the
+editions' one start path (digest.delivery.plan.open_edition, then its slices, batches, claims
+and ledger). A blocking problem holds it for an editor instead of sending it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.alerts.compose import carry_into
 from digest.checklist.build import edition_checklist
 from digest.editions.approve import pin_approval
 from digest.store.models import AuditEntry, Edition, EditionKind, EditionStatus
@@ -31,6 +33,7 @@ def release_held_alerts(session: Session, now: dt.datetime) -> list[int]:
         .order_by(Edition.id).with_for_update(skip_locked=True)).all()
     released = []
     for alert in held:
+        carry_into(session, alert, now)  # checked and approved with the alert's own articles
         checklist = edition_checklist(alert, wait=False)
         if checklist.blocking:
             # Out of the beat's way until an editor approves it (or cancels it).

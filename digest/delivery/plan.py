@@ -22,6 +22,7 @@ from digest.delivery.send import finish_edition_if_complete
 from digest.editions.approve import void_approval
 from digest.editions.lookup import get_edition
 from digest.delivery.alert_audience import alert_readers
+from digest.delivery.alert_carry import clear_carried, owed_in_slice
 from digest.delivery.digest_audience import alerted_articles
 from digest.editions.render import DEFAULT_VARIANT, Variant, edition_sections, render_edition, variant_for
 from digest.errors import Conflict
@@ -162,12 +163,18 @@ def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime
     ).all()
     alerted = {subscriber_id: tuple(sorted(articles.items()))
                for subscriber_id, articles in alerted_articles(session, edition, bounds).items()}
-    variant_of = _variant_keys(session, edition)
+    owed = owed_in_slice(session, [item.article_id for item in edition.items], bounds)
+    variant_of, shown = _variant_keys(session, edition)
     by_variant: dict[str, list[int]] = {}
+    given: list[tuple[int, int]] = []
     for subscriber_id, chosen, chosen_format in readers:
         key = variant_of(chosen, chosen_format, alerted.get(subscriber_id, ()))
         if key is not None:  # None: nothing in this edition is in the sections they chose
             by_variant.setdefault(key, []).append(subscriber_id)
+            # An article the daily cap held back from them, which this digest shows them, is no
+            # longer carried into their next alert.
+            given += [(subscriber_id, article) for article in owed.get(subscriber_id, ()) if article in shown[key]]
+    clear_carried(session, given)
     return by_variant
 
 
@@ -199,11 +206,13 @@ def _render_store(session: Session, edition: Edition):
 def _variant_keys(session: Session, edition: Edition):
     """The variant key for a reader's choice (sections as stored JSON text, format) and the
     edition's articles an alert brought them ((article id, date) pairs), computed once per
-    distinct combination. Without alerts, the key of the sections and format alone."""
+    distinct combination. Without alerts, the key of the sections and format alone. Returned
+    with the articles each key shows (by id)."""
     sections = edition_sections(edition)
     in_order = [(item.article_id, item.article.section or "Articles") for item in edition.items]
     store = _render_store(session, edition)
     known: dict[tuple, str | None] = {}
+    shown_by_key: dict[str, set[int]] = {}
 
     def key_of(chosen: str | None, chosen_format, alerted: tuple[tuple[int, str], ...]) -> str | None:
         choice = (chosen, chosen_format, alerted)
@@ -214,10 +223,11 @@ def _variant_keys(session: Session, edition: Edition):
                          if not variant.sections or name in variant.sections]
                 sent_on = dict(alerted)
                 variant = replace(variant, already_sent=tuple((a, sent_on[a]) for a in shown if a in sent_on))
-            known[choice] = None if variant is None else store(variant)
+                shown_by_key[store(variant)] = set(shown)
+            known[choice] = None if variant is None else variant.key
         return known[choice]
 
-    return key_of
+    return key_of, shown_by_key
 
 
 def unplanned_slices(session: Session, edition_id: int, number: int | None = None) -> list[int]:

@@ -338,7 +338,7 @@ def alert_subject_edited(edition: Edition, context: dict | None = None) -> bool:
 
 def _alert_articles(edition: Edition, context: dict, shown: set[int]) -> tuple[list[dict], list[str]]:
     items = [item for item in edition.items if not shown or item.article_id in shown]
-    articles = [dict(article, topics=item.topics) for item in items
+    articles = [dict(article, topics=item.topics, carried=item.carried) for item in items
                 for article in _articles_of(context) if article["id"] == item.article_id]
     topics: list[str] = []
     for article in articles:

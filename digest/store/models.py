@@ -263,6 +263,9 @@ class EditionItem(Base):
     # In an alert: the names of the followed topics the article is new on, as they were when it
     # joined (the alert's subject names them; renamed later, what was approved stays the same).
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # In an alert: an article of an earlier alert that the daily cap held readers back from, given
+    # only to those readers (their alert carries, AlertCarry), not to every follower of its topics.
+    carried: Mapped[bool] = mapped_column(Boolean, default=False)
 
     edition: Mapped[Edition] = relationship(back_populates="items")
     article: Mapped[Article] = relationship(lazy="joined")
@@ -374,6 +377,23 @@ class Follow(Base):
 
     # An alert's audience: the followers of its topics at pace alert, a slice of readers at a time.
     __table_args__ = (Index("ix_follows_topic_pace_subscriber", "topic_id", "pace", "subscriber_id"),)
+
+
+class AlertCarry(Base):
+    """An article of an alert that the daily cap (ALERT_MAX_PER_DAY) held a reader back from: it is
+    owed to them in their first alert on a later local day, unless a digest brings it first.
+
+    Without foreign keys: a capped alert among a million readers writes a row for each of the
+    hundreds of thousands it holds back, and a key's check per row doubled the database's work on
+    it (bench/RESULTS.md). The article and the alert are an alert's item, never deleted; forgetting
+    a reader deletes theirs (subscribers/privacy.py)."""
+
+    __tablename__ = "alert_carries"
+
+    subscriber_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(Integer)  # the alert they were held back from
+    created_at: Mapped[dt.datetime]
 
 
 class Suppression(Base):

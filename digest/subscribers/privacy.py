@@ -15,6 +15,7 @@ from digest.clock import utcnow
 from digest.ledger.states import reader_deliveries
 from digest.ledger.writer import record_reader
 from digest.store.models import (
+    AlertCarry,
     AuditEntry,
     Delivery,
     DeliveryEvent,
@@ -34,16 +35,19 @@ def _columns(row) -> dict:
 
 
 def describe_subscriber(session: Session, email: str) -> dict:
-    """Everything held about the address: subscriber row, suppression, follows, deliveries,
+    """Everything held about the address: subscriber row, suppression, follows, articles owed by
+    the alerts' daily cap, deliveries,
     delivery events and audit log. JSON-ready apart from datetimes and enums (str() them)."""
     address = normalize_email(email)
     subscriber = find_subscriber(session, address)
     suppression = suppression_for(session, address)
-    deliveries, follows = [], []
+    deliveries, follows, carried = [], [], []
     if subscriber is not None:
         deliveries = reader_deliveries(session, subscriber.id)
         follows = [{"topic_id": f.topic_id, "kind": f.kind.value, "name": f.name, "pace": f.pace.value}
                    for f in reader_follows(session, subscriber.id)]
+        carried = [_columns(carry) for carry in session.scalars(
+            select(AlertCarry).where(AlertCarry.subscriber_id == subscriber.id).order_by(AlertCarry.article_id))]
     events = session.scalars(select(DeliveryEvent).where(DeliveryEvent.email == address)
                              .order_by(DeliveryEvent.id)).all()
     return {
@@ -52,6 +56,7 @@ def describe_subscriber(session: Session, email: str) -> dict:
         "subscriber": _columns(subscriber) if subscriber else None,
         "suppression": _columns(suppression) if suppression else None,
         "follows": follows,
+        "alert_carries": carried,  # articles the daily cap held back, owed in their next alert
         "deliveries": deliveries,
         "delivery_events": [_columns(e) for e in events],
         "audit_log": [_columns(entry) for entry in audit_trail(session, address)],
@@ -73,6 +78,7 @@ def forget_subscriber(session: Session, email: str, *, source: str = "cli",
             delete(DeliveryEvent).where(DeliveryEvent.delivery_id.in_(delivery_ids))).rowcount
         removed["deliveries"] = session.execute(
             delete(Delivery).where(Delivery.subscriber_id == subscriber.id)).rowcount
+        session.execute(delete(AlertCarry).where(AlertCarry.subscriber_id == subscriber.id))  # no foreign key
         session.delete(subscriber)
         removed["subscriber"] = 1
     removed["delivery_events"] += session.execute(

@@ -1,14 +1,15 @@
 """What planning an alert costs does not grow with the list: a slice of an alert takes the same
 number of statements for 10 readers as for 1,000 (the daily cap's count included), and on
 PostgreSQL the audience statement reads only the slice's own follows, through indexes, never a
-whole table nor every follower of the alert's topics."""
+whole table nor every follower of the alert's topics. Holding readers back (their articles then
+owed to them) and giving them those articles the next day add one statement each to a slice."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from digest.alerts.compose import collect_new_articles
 from digest.alerts.release import release_held_alerts
@@ -157,3 +158,106 @@ def test_the_daily_cap_of_a_slice_reads_only_the_batches_of_that_slice_s_readers
         connection.rollback()
         connection.close()
     assert _members_unnested(plan) <= 10, json.dumps(plan, indent=1)
+
+
+def _a_day_passes() -> None:
+    """What happened so far happened a day earlier: the alerts began, readers were held back."""
+    from datetime import timedelta
+
+    from digest.store.models import AlertCarry, Edition
+
+    with unit_of_work() as session:
+        for alert in session.scalars(select(Edition).where(Edition.started_at.is_not(None))):
+            alert.started_at -= timedelta(days=1)
+        for carry in session.scalars(select(AlertCarry)):
+            carry.created_at -= timedelta(days=1)
+
+
+def _carrying_statements(topic_id: int, prefix: str) -> tuple[int, int]:
+    """Statements to plan the slice of a third alert today, which holds every reader back (their
+    articles owed), and of the next day's first, which gives them those articles."""
+    for number in range(2):
+        alert, [first] = _opened_alert(topic_id, f"{prefix} {number}")
+        with unit_of_work() as session:
+            assert plan_slice(session, alert, first)
+    third, [number] = _opened_alert(topic_id, f"{prefix} third")
+    with statements() as capping, unit_of_work() as session:
+        assert plan_slice(session, third, number) == []
+    _a_day_passes()
+    fourth, [number] = _opened_alert(topic_id, f"{prefix} fourth")
+    with statements() as carrying, unit_of_work() as session:
+        assert plan_slice(session, fourth, number)
+    return len(capping), len(carrying)
+
+
+def test_holding_readers_back_and_carrying_their_articles_take_as_many_statements_for_1000_as_for_10(settings):
+    from digest.store.models import AlertCarry, EditionItem
+
+    few = _carrying_statements(_followers("Georgia", 10, first=0), "Tbilisi")
+    many = _carrying_statements(_followers("Armenia", 1000, first=10), "Yerevan")
+    assert many == few
+    capping, carrying = few
+    assert capping <= 11, "a planned slice's, with the readers held back owed their articles in one statement"
+    assert carrying <= 11, "a planned slice's, with the carried articles given owed no more in one statement"
+    with unit_of_work() as session:
+        assert session.scalars(select(AlertCarry)).all() == []
+        assert len(session.scalars(select(EditionItem).where(EditionItem.carried.is_(True))).all()) == 2
+
+
+def test_the_audience_of_a_slice_reads_only_that_slice_s_carried_articles(settings, monkeypatch):
+    """1,000 readers are owed an article held back yesterday, which the next alert carries: in
+    slices of 10, the audience statement of a slice reads its own 10 readers' follows and carries
+    through indexes, not the other 990's nor any table from end to end."""
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("the planner's choices are PostgreSQL's")
+    from datetime import timedelta
+
+    from digest.store.models import AlertCarry
+    from tests.conftest import reset_caches
+
+    topic_id = _followers("Georgia", 1000, first=0)
+    [held_back] = stored_articles(utcnow(), prefix="Gori")
+    with unit_of_work() as session:
+        session.add(ArticleTopic(article_id=held_back, topic_id=topic_id))
+        earlier = _earlier_alert(session)
+        session.execute(insert(AlertCarry), [
+            dict(subscriber_id=reader, article_id=held_back, alert_id=earlier, created_at=utcnow() - timedelta(days=1))
+            for reader in session.scalars(select(Subscriber.id))])
+    monkeypatch.setenv("SEND_PLAN_SLICE_SIZE", "10")
+    reset_caches()
+    alert_id, slices = _opened_alert(topic_id, "Tbilisi")
+    with unit_of_work() as session:
+        session.execute(text("ANALYZE"))
+    with statements() as planning, unit_of_work() as session:
+        [batch] = plan_slice(session, alert_id, slices[50])
+    [(sql, params)] = [(sql, params) for sql, params in planning if "FROM follows" in sql]
+    connection = get_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    finally:
+        connection.rollback()
+        connection.close()
+    shown = json.dumps(plan, indent=1)
+    assert _seq_scans(plan) == [], shown
+    assert _rows_read_from(plan, "follows") <= 10 and _rows_read_from(plan, "alert_carries") <= 10, shown
+    with unit_of_work() as session:
+        assert session.get(SendBatch, batch).size == 10
+        assert session.scalar(select(func.count()).select_from(AlertCarry)) == 990
+
+
+def _earlier_alert(session) -> int:
+    """An alert sent yesterday, that the carries name."""
+    from datetime import timedelta
+
+    from digest.store.models import Edition, EditionKind, EditionStatus
+
+    yesterday = utcnow() - timedelta(days=1)
+    alert = Edition(kind=EditionKind.ALERT, period=None, cutoff_at=yesterday, send_at=yesterday, started_at=yesterday,
+                    status=EditionStatus.SENT, subject="New on Georgia", preheader="", intro="",
+                    created_at=yesterday, updated_at=yesterday)
+    session.add(alert)
+    session.flush()
+    return alert.id

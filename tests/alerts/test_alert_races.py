@@ -19,7 +19,8 @@ from digest.alerts.release import release_held_alerts
 from digest.clock import utcnow
 from digest.delivery.plan import open_edition, plan_slice
 from digest.store.db import get_engine, unit_of_work
-from digest.store.models import ArticleTopic, Edition, EditionItem, EditionKind, Follow, Pace, SendBatch, Topic, TopicKind
+from digest.editions.render import Variant
+from digest.store.models import AlertCarry, ArticleTopic, Edition, EditionItem, EditionKind, Follow, Pace, SendBatch, Topic, TopicKind
 from tests.conftest import wait_for
 from tests.factories import stored_articles, subscribers
 
@@ -115,6 +116,35 @@ def test_two_alerts_planned_at_once_keep_a_reader_to_the_daily_cap(georgia, sett
     assert _race(lambda session: plan_slice(session, first, 0), lambda session: plan_slice(session, second, 0))
     with unit_of_work() as session:
         assert session.scalar(select(func.sum(SendBatch.size))) == 2, "the reader gets two alerts today"
+        [missed] = {first, second} - set(session.scalars(select(SendBatch.edition_id)))
+        owed = session.scalars(select(AlertCarry.article_id)).all()
+        assert owed == session.scalars(select(EditionItem.article_id).where(EditionItem.edition_id == missed)).all()
+
+
+def test_two_alerts_the_next_day_planned_at_once_give_a_carried_article_once(georgia, settings):
+    """Held back from a third alert, the reader is owed its article; the next day two alerts both
+    carry it and are planned at once: it reaches the reader in one of them, and is owed no more."""
+    import datetime as dt
+
+    for prefix in ("Gori", "Poti", "Kutaisi"):
+        alert = _opened_alert(georgia, prefix)
+        with unit_of_work() as session:
+            plan_slice(session, alert, 0)
+    with unit_of_work() as session:
+        [held_back] = session.scalars(select(AlertCarry.article_id)).all()
+        for alert in session.scalars(select(Edition)):  # a day passes
+            alert.started_at -= dt.timedelta(days=1)
+        for carry in session.scalars(select(AlertCarry)):
+            carry.created_at -= dt.timedelta(days=1)
+    first, second = _opened_alert(georgia, "Batumi"), _opened_alert(georgia, "Rustavi")
+    assert _race(lambda session: plan_slice(session, first, 0), lambda session: plan_slice(session, second, 0))
+    with unit_of_work() as session:
+        given = []
+        for batch in session.scalars(select(SendBatch).where(SendBatch.edition_id.in_([first, second]))):
+            items = session.scalars(select(EditionItem.article_id).where(EditionItem.edition_id == batch.edition_id))
+            given += Variant.from_key(batch.variant).articles or list(items)
+        assert given.count(held_back) == 1
+        assert session.scalars(select(AlertCarry)).all() == []
 
 
 def test_the_slices_of_one_alert_are_planned_at_once(georgia, monkeypatch):
