@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from digest.reports.facts import edition_report, reader_activity
 from digest.reports.sunset import sunset_readers
 from digest.store.db import unit_of_work
-from digest.store.models import DeliveryEvent, WebhookBatch
+from digest.store.models import DeliveryEvent, Subscriber, WebhookBatch
 from tests.conftest import reset_caches, wait_for
 from tests.reports.events import SentEdition, delivered, opened
-from tests.web.editor_helpers import logged_in
+from tests.web.editor_helpers import csrf, logged_in
 
 pytestmark = pytest.mark.slow
 
@@ -144,11 +144,15 @@ def test_the_sunset_view_counts_only_people(engaged, client):
     assert (view.total, view.machine_only, view.judged) == (3, 2, True)
     assert [(r["id"], r["activity"]) for r in view.readers] == [(ids[0], "unknown"), (ids[2], "unknown"),
                                                                (ids[4], "none")]
-    logged_in(client)
+    logged_in(client, "publisher@example.org", "publisher")
     html = client.get("/reports/sunset").text
-    assert 'id="sunset-total">3<' in html and 'id="sunset-machine-only">2<' in html
+    assert 'id="sunset-inactive">1<' in html and 'id="sunset-machine-only">2<' in html
+    # The page's "Pause" decides by people: reader 4 only, never the two only machines opened for.
+    assert client.post("/reports/sunset/pause", data={"csrf_token": csrf(client, "/reports/sunset")}).status_code == 200
     with unit_of_work() as session:
+        paused = set(session.scalars(select(Subscriber.id).where(Subscriber.paused.is_(True))))
         activity = reader_activity(session, ids)
+    assert paused == {ids[4]}
     assert activity[ids[0]]["last_open"] is None and activity[ids[0]]["last_machine"] is not None
     assert activity[ids[1]]["last_click"] is not None
 
@@ -160,7 +164,7 @@ def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatc
     done = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", str(engaged.edition_id)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "12 opens and clicks classified, 1 changed (counts rebuilt)" in done.stdout
+    assert "12 opens and clicks classified, 1 changed, 1 to another maker (counts moved)" in done.stdout
     verdicts = _verdicts(engaged)
     assert verdicts[3, "click"] == [("human", "")]
     assert verdicts[2, "click"] == [("machine", "3 links within 2s")] * 3
