@@ -12,11 +12,14 @@ from sqlalchemy import select
 
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Subscriber
+from tests import accessibility
+from tests.browser import ARTIFACTS, log_in
 from tests.cli import digest
+from tests.reports.test_report_browser import WIDER_THAN_SCREEN
 from tests.conftest import reset_caches
 from tests.reports.conftest import path_of
 from tests.reports.events import SentEdition, bounced, clicked, delivered, opened
-from tests.web.editor_helpers import csrf, logged_in
+from tests.web.editor_helpers import csrf, logged_in, make_editor
 
 
 @pytest.fixture
@@ -135,3 +138,27 @@ def test_the_command_lists_and_pauses_as_the_page_does(quiet_reader):
     with unit_of_work() as session:
         sources = session.scalars(select(AuditEntry.source).where(AuditEntry.action == "sunset_pause")).all()
     assert sources == ["cli", "cli"]
+
+
+def test_a_publisher_pauses_from_the_page_in_a_browser(quiet_reader, page):
+    """The real page in Chromium at a phone's width: both counts and both buttons on screen, the
+    explanation above them; "Pause the 1 inactive" pauses reader 2 alone, and the unknown reader
+    stays listed with a button of their own. Axe finds nothing; the screenshot is kept."""
+    make_editor("publisher@example.org", "publisher")
+    log_in(page, "publisher@example.org")
+    page.set_viewport_size({"width": 375, "height": 900})
+    page.goto("/reports/sunset")
+    assert page.locator("#sunset-inactive").inner_text() == "1" and page.locator("#sunset-machine-only").inner_text() == "1"
+    assert "Apple Mail" in page.locator("main").inner_text()
+    assert page.evaluate(WIDER_THAN_SCREEN, "main *") == []
+    found = accessibility.check(page, "sunset")
+    assert found == [], accessibility.report(found)
+    page.set_viewport_size({"width": 375, "height": 900})
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "sunset-375.png", full_page=True)
+    page.get_by_role("button", name="Pause the 1 inactive").click()
+    page.wait_for_url("**/reports/sunset?paused=1")
+    assert page.get_by_role("status").inner_text() == "1 reader paused."
+    assert page.locator("#sunset-inactive").inner_text() == "0"
+    assert page.get_by_role("button", name="Pause the 1 unknown").is_visible()
+    assert _paused() == {email: i == 2 for i, email in enumerate(quiet_reader.emails)}
