@@ -1,13 +1,14 @@
 """Re-classify an edition's kept opens and clicks under today's rules (after a change of
 SCANNER_* settings, or for events kept before classification), and move its counts to match.
 
-The edition's deliveries are read a thousand at a time in id order (a keyset over deliveries),
-each with all its opens, clicks and `delivered` events, so a burst is judged whole. Per page, a
-constant number of statements whatever its events: the page's deliveries, their events, one
-UPDATE of every verdict that changed (the rows as one JSON parameter, `store.upsert.rows_table`),
-and where a maker changed, one DELETE and one INSERT of the reader marks that moved
-(`counting.VerdictMoves`); the counters are written once at the end. So a change costs in
-proportion to the verdicts it changes, and none when all stand (bench/classify_events.py).
+The edition's deliveries are read a thousand at a time in reader order (a keyset over the
+deliveries' unique index), each with all its opens, clicks and `delivered` events, so a burst is
+judged whole. Per page, a constant number of statements whatever its events: the page's
+deliveries, their events, one UPDATE of every verdict that changed (the rows as one JSON
+parameter, `store.upsert.rows_table`), and where a maker changed, one DELETE and one INSERT of
+the reader marks that moved (`counting.VerdictMoves`); the counters are written once at the end.
+So a change costs in proportion to the verdicts it changes, and nothing is written when all
+stand (bench/classify_events.py).
 
 Events counted before classification (migration 0018) were counted only as "unknown" opens and
 clicks, not under a maker's links, URLs and hours; an edition where any of those changes is
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, String, select, update
+from sqlalchemy import BigInteger, Boolean, String, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
@@ -29,6 +30,21 @@ from digest.store.upsert import among, rows_table
 PAGE = 1000  # deliveries
 # The reason migration 0018 gave the events it found: they were counted without a maker.
 COUNTED_BEFORE_CLASSIFICATION = "kept before classification"
+EVENT_COLUMNS = (DeliveryEvent.id, DeliveryEvent.delivery_id, DeliveryEvent.event,
+                 DeliveryEvent.occurred_at, DeliveryEvent.url, DeliveryEvent.audience.label("was"),
+                 DeliveryEvent.audience_reason.label("was_because"))
+
+
+# What the rules read of a payload: its user agent if it is text, and its machine flag if it is
+# a boolean. On PostgreSQL the database picks out the two, so no whole event SendGrid sent is
+# parsed in Python (that parsing was most of the time re-classifying took); SQLite's JSON_EXTRACT
+# turns `true` into 1, so there the whole payload is read.
+def _payload_columns(session: Session) -> tuple:
+    if session.get_bind().dialect.name != "postgresql":
+        return (DeliveryEvent.payload,)
+    agent, flag = DeliveryEvent.payload["useragent"], DeliveryEvent.payload["sg_machine_open"]
+    return (case((func.json_typeof(agent) == "string", agent.as_string())).label("useragent"),
+            case((func.json_typeof(flag) == "boolean", cast(flag.as_string(), Boolean))).label("sg_machine_open"))
 
 
 @dataclass(frozen=True)
@@ -44,26 +60,31 @@ def reclassify_edition(session: Session, edition_id: int) -> Reclassified:
     the counts of those whose maker changed."""
     settings = get_settings()
     moves = VerdictMoves(session, edition_id)
+    payload = _payload_columns(session)
+    first_delivered = (select(func.min(DeliveryEvent.occurred_at))
+                       .where(DeliveryEvent.delivery_id == Delivery.id, DeliveryEvent.event == "delivered")
+                       .scalar_subquery().label("delivered_at"))
     classified, changed, moved, recount, after = 0, 0, 0, False, 0
     while True:
+        # By reader: the order of the index on (edition_id, subscriber_id), so each page starts
+        # where the last one ended, however many other editions' deliveries there are. Each with
+        # its first `delivered` event, found through the events' index on delivery_id.
         deliveries = session.execute(
-            select(Delivery.id, Delivery.sent_at).where(Delivery.edition_id == edition_id, Delivery.id > after)
-            .order_by(Delivery.id).limit(PAGE)).all()
+            select(Delivery.id, Delivery.subscriber_id, Delivery.sent_at, first_delivered)
+            .where(Delivery.edition_id == edition_id, Delivery.subscriber_id > after)
+            .order_by(Delivery.subscriber_id).limit(PAGE)).all()
         if not deliveries:
             break
-        after = deliveries[-1].id
-        timings = Timings(handed_over_at={d.id: d.sent_at for d in deliveries if d.sent_at is not None})
-        rows = []
-        for row in session.execute(
-                select(DeliveryEvent.id, DeliveryEvent.delivery_id, DeliveryEvent.edition_id, DeliveryEvent.event,
-                       DeliveryEvent.occurred_at, DeliveryEvent.url, DeliveryEvent.payload,
-                       DeliveryEvent.audience.label("was"), DeliveryEvent.audience_reason.label("was_because"))
-                .where(among(session, DeliveryEvent.delivery_id, [d.id for d in deliveries]),
-                       DeliveryEvent.event.in_((*ENGAGEMENT, "delivered")))).mappings():
-            if row["event"] == "delivered":
-                timings.delivered(row["delivery_id"], row["occurred_at"])
-            else:
-                rows.append(dict(row))
+        after = deliveries[-1].subscriber_id
+        timings = Timings(handed_over_at={d.id: d.sent_at for d in deliveries if d.sent_at is not None},
+                          delivered_at={d.id: d.delivered_at for d in deliveries if d.delivered_at is not None})
+        rows = [dict(row) for row in session.connection().execute(
+            select(*EVENT_COLUMNS, *payload).where(
+                among(session, DeliveryEvent.delivery_id, [d.id for d in deliveries]),
+                DeliveryEvent.edition_id == edition_id, DeliveryEvent.event.in_(ENGAGEMENT))).mappings()]
+        for row in rows:
+            if "payload" not in row:  # PostgreSQL's two fields, as the rules read them from a payload
+                row["payload"] = {"useragent": row.pop("useragent"), "sg_machine_open": row.pop("sg_machine_open")}
         classify(rows, timings, settings)
         changes = [row for row in rows if (row["was"], row["was_because"]) != (row["audience"], row["audience_reason"])]
         if changes:
@@ -74,7 +95,7 @@ def reclassify_edition(session: Session, edition_id: int) -> Reclassified:
             session.execute(update(events).where(events.c.id == verdicts.c.id)
                             .values(audience=verdicts.c.audience, audience_reason=verdicts.c.audience_reason))
         makers = {row["delivery_id"] for row in changes if (row["was"] or "unknown") != row["audience"]}
-        counted = [row for row in rows if row["delivery_id"] in makers and row["edition_id"] == edition_id]
+        counted = [row for row in rows if row["delivery_id"] in makers]
         recount = recount or any(row["was_because"] == COUNTED_BEFORE_CLASSIFICATION for row in counted)
         if counted and not recount:
             moves.move(counted)

@@ -9,7 +9,8 @@ event, so its click is timed by the hand-over):
   2  an open without `sg_machine_open`, a click on the reader's own preferences link, and one on
      a link longer than a reader mark (kept as its hash);
   3  a click on an article, with no delivery event;
-  4  delivered, nothing more;
+  4  an open whose user agent is not text and whose machine flag is a string: unknown, whatever
+     the rules say of user agents;
   5  a person who clicks the same article twice, twenty minutes apart.
 """
 
@@ -44,6 +45,7 @@ def history(standin, feed_server, client):
         e(2, "click", 31, **clicked(preferences)), e(2, "click", 32, **clicked(links[2] + "?" + "x" * 150)),
         e(3, "click", 3, **clicked(links[0])),
         e(4, "delivered", 1, **delivered()),
+        e(4, "open", 50, **{**opened(), "useragent": {"agent": "Mozilla/5.0"}, "sg_machine_open": "true"}),
         e(5, "delivered", 1, **delivered()), e(5, "click", 40, **clicked(links[3])),
         e(5, "click", 60, **clicked(links[3])),
     ])
@@ -87,7 +89,7 @@ def test_moved_counts_are_those_a_recount_would_give(history, monkeypatch):
     assert first[0]["human:event:click"] == (4, 7) and first[0]["machine:event:click"] == (1, 4)
     # Every user agent a scanner's: each person's open and click turns a machine's.
     done = _reclassified(edition, monkeypatch, SCANNER_USER_AGENTS='["Mozilla"]')
-    assert (done.classified, done.changed, done.moved, done.recounted) == (14, 13, 9, False)
+    assert (done.classified, done.changed, done.moved, done.recounted) == (15, 13, 9, False)
     counts, _ = _counts(edition)
     assert "human:event:click" not in counts and counts["machine:event:click"] == (5, 11)
     assert counts["machine:event:open"] == (3, 3) and "human:event:open" not in counts
@@ -144,7 +146,7 @@ def test_events_counted_before_classification_are_recounted_whole(history, monke
             "unknown:url:%")).delete(synchronize_session=False)
     assert not any(key.startswith(legacy) for key in _counts(edition)[0])
     done = _reclassified(edition, monkeypatch)
-    assert done.recounted and done.changed == 14
+    assert done.recounted and done.changed == 15
     counts, _ = _counts(edition)
     assert counts["human:event:click"] == (4, 7) and "unknown:event:click" not in counts
     _as_a_recount_leaves_them(edition)
