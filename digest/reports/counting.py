@@ -177,6 +177,11 @@ class VerdictMoves:
         had: dict[tuple[int, str], str] = {}  # (delivery, mark) -> key
         has: dict[tuple[int, str], str] = {}
         for row in rows:
+            if (row["was"] or "unknown") == row["audience"]:  # its facts stay, and keep their marks
+                for key, per_reader in _facts(row, self.started_at, self.links):
+                    if per_reader:
+                        had[row["delivery_id"], _mark(key)] = has[row["delivery_id"], _mark(key)] = key
+                continue
             for audience, sign, marks in ((row["was"], -1, had), (row["audience"], 1, has)):
                 for key, per_reader in _facts({**row, "audience": audience}, self.started_at, self.links):
                     self.totals[self.edition_id, key] += sign
