@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, String, case, cast, func, select, update
+from sqlalchemy import JSON, BigInteger, Boolean, String, case, cast, column, func, literal_column, select, true, update
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
@@ -36,15 +36,22 @@ EVENT_COLUMNS = (DeliveryEvent.id, DeliveryEvent.delivery_id, DeliveryEvent.even
 
 
 # What the rules read of a payload: its user agent if it is text, and its machine flag if it is
-# a boolean. On PostgreSQL the database picks out the two, so no whole event SendGrid sent is
-# parsed in Python (that parsing was most of the time re-classifying took); SQLite's JSON_EXTRACT
-# turns `true` into 1, so there the whole payload is read.
-def _payload_columns(session: Session) -> tuple:
+# a boolean. On PostgreSQL the database takes the two out of each payload, parsing it once
+# (json_to_record), so no whole event SendGrid sent is parsed in Python (that was most of the time
+# re-classifying took); SQLite's JSON_EXTRACT turns `true` into 1, so there the whole payload is
+# read. Returns the columns and what to join for them (None: nothing).
+def _payload_columns(session: Session) -> tuple[tuple, object]:
     if session.get_bind().dialect.name != "postgresql":
-        return (DeliveryEvent.payload,)
-    agent, flag = DeliveryEvent.payload["useragent"], DeliveryEvent.payload["sg_machine_open"]
-    return (case((func.json_typeof(agent) == "string", agent.as_string())).label("useragent"),
-            case((func.json_typeof(flag) == "boolean", cast(flag.as_string(), Boolean))).label("sg_machine_open"))
+        return (DeliveryEvent.payload,), None
+    fields = (func.json_to_record(DeliveryEvent.payload)
+              .table_valued(column("useragent", JSON), column("sg_machine_open", JSON))
+              .render_derived(with_types=True).lateral())
+
+    def value(field, kind: str, as_type):
+        return case((func.json_typeof(field) == kind, cast(field.op("#>>")(literal_column("'{}'")), as_type)))
+
+    return (value(fields.c.useragent, "string", String).label("useragent"),
+            value(fields.c.sg_machine_open, "boolean", Boolean).label("sg_machine_open")), fields
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,11 @@ def reclassify_edition(session: Session, edition_id: int) -> Reclassified:
     the counts of those whose maker changed."""
     settings = get_settings()
     moves = VerdictMoves(session, edition_id)
-    payload = _payload_columns(session)
+    payload, fields = _payload_columns(session)
+    events = select(*EVENT_COLUMNS, *payload).where(DeliveryEvent.edition_id == edition_id,
+                                                    DeliveryEvent.event.in_(ENGAGEMENT))
+    if fields is not None:
+        events = events.select_from(DeliveryEvent).join(fields, true())
     first_delivered = (select(func.min(DeliveryEvent.occurred_at))
                        .where(DeliveryEvent.delivery_id == Delivery.id, DeliveryEvent.event == "delivered")
                        .scalar_subquery().label("delivered_at"))
@@ -79,9 +90,7 @@ def reclassify_edition(session: Session, edition_id: int) -> Reclassified:
         timings = Timings(handed_over_at={d.id: d.sent_at for d in deliveries if d.sent_at is not None},
                           delivered_at={d.id: d.delivered_at for d in deliveries if d.delivered_at is not None})
         rows = [dict(row) for row in session.connection().execute(
-            select(*EVENT_COLUMNS, *payload).where(
-                among(session, DeliveryEvent.delivery_id, [d.id for d in deliveries]),
-                DeliveryEvent.edition_id == edition_id, DeliveryEvent.event.in_(ENGAGEMENT))).mappings()]
+            events.where(among(session, DeliveryEvent.delivery_id, [d.id for d in deliveries]))).mappings()]
         for row in rows:
             if "payload" not in row:  # PostgreSQL's two fields, as the rules read them from a payload
                 row["payload"] = {"useragent": row.pop("useragent"), "sg_machine_open": row.pop("sg_machine_open")}
@@ -91,8 +100,8 @@ def reclassify_edition(session: Session, edition_id: int) -> Reclassified:
             verdicts = rows_table(session, [{"id": row["id"], "audience": row["audience"],
                                              "audience_reason": row["audience_reason"]} for row in changes],
                                   {"id": BigInteger(), "audience": String(), "audience_reason": String()})
-            events = DeliveryEvent.__table__
-            session.execute(update(events).where(events.c.id == verdicts.c.id)
+            table = DeliveryEvent.__table__
+            session.execute(update(table).where(table.c.id == verdicts.c.id)
                             .values(audience=verdicts.c.audience, audience_reason=verdicts.c.audience_reason))
         makers = {row["delivery_id"] for row in changes if (row["was"] or "unknown") != row["audience"]}
         counted = [row for row in rows if row["delivery_id"] in makers]
