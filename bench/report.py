@@ -85,6 +85,7 @@ def sent_edition(database_url: str, subscribers: int):
     from digest.store.db import unit_of_work
     from digest.store.migrate import upgrade
     from digest.store.models import Delivery, DeliveryStatus, Edition, EditionLink, EditionStatus
+    from digest.topics.filing import file_every_article
     from tests.delivery.batches import settle
 
     upgrade(database_url)
@@ -92,6 +93,8 @@ def sent_edition(database_url: str, subscribers: int):
     with unit_of_work() as session:
         add_feed_of_articles(session, now, lambda i: {
             "authors": f"Author {i % 5}", "section": ("Analytical Articles", "Field Reports", "News Digest")[i % 3]})
+        session.flush()
+        file_every_article(session)  # under their sections and authors, as a poll does
         add_readers(session, subscribers, now=now)
     with unit_of_work() as session:
         edition = compose_next_edition(session, utcnow())

@@ -3,8 +3,9 @@ SendGrid stand-in answering after a fixed latency.
 
     python bench/send.py [--subscribers 100000] [--workers 2] [--concurrency 2] [--latency 0.05]
 
-Prints the wall time from "due" to "all accepted", recipients per second, requests made and the
-peak resident memory of each worker process (and its pool children). Needs PostgreSQL at
+Prints the wall time from "due" to "all accepted", recipients per second, requests made, the CPU
+of the workers, PostgreSQL and the stand-in in all and per reader, and the peak resident memory of
+each worker process (and its pool children). Needs PostgreSQL at
 BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test; a scratch database
 is created and dropped) and a Redis it may flush: BENCH_REDIS_URL, else a private redis-server started
 on a free port for the run (a shared Redis is never flushed). The workers log to var/bench/ at
@@ -149,6 +150,9 @@ def main() -> None:
               f"stand-in {own_cpu - watching_cpu:.2f} s, watching {watching_cpu:.2f} s "
               f"({(workers_cpu + postgres_cpu + own_cpu) / wall:.2f} "
               f"of {os.cpu_count()} cores)")
+        per_reader = 1e6 / args.subscribers
+        print(f"CPU per reader: workers {workers_cpu * per_reader:.1f} us, PostgreSQL "
+              f"{postgres_cpu * per_reader:.1f} us, stand-in {(own_cpu - watching_cpu) * per_reader:.1f} us")
         for n, worker in enumerate(workers):
             print(f"worker {n}: peak RSS {peak_rss_mib(worker.pid):.0f} MiB")
     finally:

@@ -6,9 +6,12 @@ counter reset. Like the operators' records, a write never fails its caller."""
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import json
 import math
+import threading
+import time
 from dataclasses import dataclass
 
 import redis
@@ -105,13 +108,60 @@ def record_provider_events(names: list[str]) -> None:
         write_quietly(write)
 
 
-def record_http_request(method: str, route: str, status: int, seconds: float) -> None:
-    def write(client: redis.Redis) -> None:
-        pipe = client.pipeline(transaction=False)
-        increment(pipe, HTTP_REQUESTS, method=method, route=route, status=str(status))
-        observe(pipe, HTTP_DURATION, seconds, method=method, route=route)
-        pipe.execute()
-    write_quietly(write)
+class _HttpTally:
+    """The web process's requests since its last write to Redis. A request only adds to these
+    in memory; one pipeline a second writes them (a HINCRBY per distinct series, not per request),
+    so the figures cost a busy process next to nothing and lag by at most FLUSH_SECONDS."""
+
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, str, str], int] = {}
+        self._buckets: dict[tuple[str, str, int], int] = {}
+        self._seconds: dict[tuple[str, str], float] = {}
+        self._writer: threading.Thread | None = None
+
+    def add(self, method: str, route: str, status: int, seconds: float) -> None:
+        bucket = bisect.bisect_left(HTTP_DURATION.buckets, seconds)  # len(buckets) means +Inf
+        with self._lock:
+            key = (method, route, str(status))
+            self._requests[key] = self._requests.get(key, 0) + 1
+            self._buckets[method, route, bucket] = self._buckets.get((method, route, bucket), 0) + 1
+            self._seconds[method, route] = self._seconds.get((method, route), 0.0) + seconds
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_every_second, name="http-metrics", daemon=True)
+                self._writer.start()
+                atexit.register(self.flush)
+
+    def flush(self) -> None:
+        """Write what was counted since the last write (at once: before /metrics is read)."""
+        with self._lock:
+            requests, buckets, seconds = self._requests, self._buckets, self._seconds
+            self._requests, self._buckets, self._seconds = {}, {}, {}
+        if not requests:
+            return
+
+        def write(client: redis.Redis) -> None:
+            pipe = client.pipeline(transaction=False)
+            for (method, route, status), count in requests.items():
+                increment(pipe, HTTP_REQUESTS, count, method=method, route=route, status=status)
+            for (method, route, bucket), count in buckets.items():
+                pipe.hincrby(HISTOGRAMS_KEY, json.dumps([HTTP_DURATION.name, [method, route], bucket]), count)
+            for (method, route), total in seconds.items():
+                pipe.hincrbyfloat(HISTOGRAMS_KEY, json.dumps([HTTP_DURATION.name, [method, route], "sum"]), total)
+            pipe.execute()
+        write_quietly(write)
+
+    def _write_every_second(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            self.flush()
+
+
+_http_tally = _HttpTally()
+record_http_request = _http_tally.add
+flush_http_requests = _http_tally.flush
 
 
 def read_counters(client: redis.Redis) -> dict[str, dict[tuple[str, ...], int]]:

@@ -84,7 +84,8 @@ def _sentence(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def web_environment() -> Environment:
-    env = environment("web", autoescape=True)
+    # Templates change with a deploy, which restarts the processes: no stat() of each file per page.
+    env = environment("web", autoescape=True, auto_reload=False)
     env.filters["sentence"] = _sentence
     env.filters["counted"] = _counted
     env.filters["pace"] = _pace

@@ -168,6 +168,23 @@ ensure_promtool() {
     command -v promtool >/dev/null || apt_install prometheus
 }
 
+# ensure_nginx: Debian's nginx, whose `nginx -t` checks deploy/nginx/digest.conf in the tests.
+# The package starts nginx on port 80 as it installs and enables it at boot: a policy-rc.d that
+# refuses every start holds it back while apt runs (a container's own one is left as it is), and
+# systemd is told not to start it at boot. The tests never start it.
+ensure_nginx() {
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] && return 0
+    local policy=/usr/sbin/policy-rc.d ours=""
+    if is_root && [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# scripts/lib.sh ensure_nginx: no service starts while it installs nginx.\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+        ours=1
+    fi
+    apt_install nginx || { [ -n "$ours" ] && rm -f "$policy"; die "installing nginx failed"; }
+    [ -n "$ours" ] && rm -f "$policy"
+    if [ -d /run/systemd/system ]; then systemctl disable --quiet nginx 2>/dev/null || true; fi
+}
+
 # ensure_test_redis: the tests flush their Redis database, so it is never guessed: a private
 # redis-server of their own, stopped when the calling script exits, unless TEST_REDIS_URL names a
 # Redis that is theirs to flush.

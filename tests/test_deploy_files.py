@@ -217,8 +217,8 @@ def nginx_binary() -> str | None:
     return os.environ.get("TEST_NGINX") or shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
 
 
-@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (apt-get install nginx-light, or "
-                                                   "TEST_NGINX=/path/to/nginx)")
+@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (scripts/test installs it: "
+                                                   "apt-get install nginx; or TEST_NGINX=/path/to/nginx)")
 def test_nginx_accepts_the_site(tmp_path):
     # A self-signed certificate where the placeholders point, and a wrapper as nginx.conf would be.
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",

@@ -13,7 +13,8 @@ from digest.config import get_settings
 
 
 @app.command("serve")
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int, typer.Option(min=1, max=64, help="Web processes sharing the port (one per core)")] = 1) -> None:
     """Run the web app."""
     import uvicorn
 
@@ -22,7 +23,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     trusted = get_settings().FORWARDED_ALLOW_IPS.strip()
     # X-Forwarded-For names the client only when our own proxy set it; uvicorn would otherwise
     # trust any local client's (its default is 127.0.0.1), letting it pick its rate-limit address.
-    uvicorn.run("digest.web.app:app", host=host, port=port, proxy_headers=bool(trusted),
+    uvicorn.run("digest.web.app:app", host=host, port=port, workers=workers, proxy_headers=bool(trusted),
                 forwarded_allow_ips=trusted or None,
                 log_config=uvicorn_log_config(get_settings().LOG_FORMAT) or uvicorn.config.LOGGING_CONFIG)
 

@@ -94,10 +94,11 @@ def _edition_context(session: Session, editions: set[int]) -> tuple[dict, dict[i
     started = dict(session.execute(
         select(Edition.id, Edition.started_at).where(Edition.id.in_(editions))).all())
     positions = {edition_id: Links() for edition_id in editions}
+    clicked = {row["edition_id"] for row in rows if row.get("url")}  # only a click needs its link's place
     for edition_id, url, position, topic_id in session.execute(
             select(EditionLink.edition_id, EditionLink.url, EditionLink.position, ArticleTopic.topic_id)
             .outerjoin(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
-            .where(EditionLink.edition_id.in_(editions))):
+            .where(EditionLink.edition_id.in_(clicked))) if clicked else ():
         positions[edition_id][url] = position
         if topic_id is not None:
             positions[edition_id].topics.setdefault(url, []).append(topic_id)

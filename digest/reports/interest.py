@@ -10,16 +10,15 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.reports.trends import sent_editions
+from digest.reports.trends import sent_edition_ids
 from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Topic
-from digest.subscribers.follows import reader_follows
 from digest.topics.keys import merged_totals
 
 
 def reader_interest(session: Session, subscriber_id: int, editions: int, limit: int = 12) -> list[dict]:
     """Topics by the articles the reader clicked under them (then by clicks): kind, name,
     articles, clicks. A topic merged since is shown as the one it joined."""
-    ids = [edition.id for edition in sent_editions(session, editions)]
+    ids = sent_edition_ids(session, editions)
     if not ids:
         return []
     rows = session.execute(
@@ -36,15 +35,13 @@ def reader_interest(session: Session, subscriber_id: int, editions: int, limit: 
     return sorted(shown, key=lambda t: (-t["articles"], -t["clicks"], t["kind"], t["name"]))[:limit]
 
 
-def suggested_topics(session: Session, subscriber_id: int, limit: int = 5) -> list[Topic]:
+def suggested_topics(session: Session, subscriber_id: int, followed: set[int], limit: int = 5) -> list[Topic]:
     """The topics a reader's preference page suggests: their interest, most clicked first,
-    leaving out what they follow and what is not offered (hidden)."""
-    followed = {follow.topic_id for follow in reader_follows(session, subscriber_id)}
-    found = []
-    for entry in reader_interest(session, subscriber_id, get_settings().INTEREST_EDITIONS, limit=limit * 4):
-        topic = session.get(Topic, entry["topic_id"])
-        if not topic.hidden and topic.id not in followed:
-            found.append(topic)
-        if len(found) == limit:
-            break
-    return found
+    leaving out the topics they follow (`followed`, ids) and what is not offered (hidden)."""
+    interest = reader_interest(session, subscriber_id, get_settings().INTEREST_EDITIONS, limit=limit * 4)
+    if not interest:
+        return []
+    topics = {topic.id: topic for topic in session.scalars(
+        select(Topic).where(Topic.id.in_([entry["topic_id"] for entry in interest])))}
+    return [topics[entry["topic_id"]] for entry in interest
+            if not topics[entry["topic_id"]].hidden and entry["topic_id"] not in followed][:limit]

@@ -20,7 +20,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict, InputError
 from digest.ledger.states import delivered_in_each
-from digest.reports.trends import sent_editions
+from digest.reports.trends import sent_edition_ids
 from digest.store.models import Delivery, ReaderMark, Subscriber, SubscriberStatus
 from digest.subscribers.audit import audit
 from digest.subscribers.lifecycle import not_paused
@@ -42,7 +42,7 @@ def _marked(marks: tuple[str, ...], ids: list[int]):
 def _inactive(session: Session, editions: int):
     """The query of inactive readers over the last `editions` sent editions (None: too few sent),
     each with whether machines opened or clicked their messages (`machine_only`)."""
-    ids = [edition.id for edition in sent_editions(session, editions)]
+    ids = sent_edition_ids(session, editions)
     if len(ids) < editions:
         return None, ids
     query = (

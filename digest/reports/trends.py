@@ -66,6 +66,12 @@ _GONE_OUT = and_(Edition.kind == EditionKind.DIGEST,
                  Edition.started_at.is_not(None))
 
 
+def sent_edition_ids(session: Session, count: int) -> list[int]:
+    """The ids of sent_editions(count), without loading the editions."""
+    return list(reversed(session.scalars(
+        select(Edition.id).where(_GONE_OUT).order_by(Edition.started_at.desc()).limit(count)).all()))
+
+
 def sent_editions(session: Session, count: int) -> list[Edition]:
     """The latest `count` editions that went out (or are going), oldest first."""
     rows = session.scalars(select(Edition).where(_GONE_OUT).order_by(Edition.started_at.desc()).limit(count)).all()
@@ -146,7 +152,7 @@ def clicks_by(session: Session, what: str, count: int, limit: int = 12) -> list[
     """People's unique clicks over the latest `count` sent editions, by article section or
     author: the counts of each edition's links, summed."""
     column = {"section": EditionLink.section, "author": func.coalesce(Article.authors, "")}[what]
-    ids = [edition.id for edition in sent_editions(session, count)]
+    ids = sent_edition_ids(session, count)
     if not ids:
         return []
     clicks = func.sum(EditionCount.readers)
@@ -165,7 +171,7 @@ def clicks_by_tag(session: Session, count: int, limit: int = 12) -> list[tuple[s
     """People's unique clicks over the latest `count` sent editions by tag (the countries and
     themes of the articles clicked): each edition's readers per tag, counted as the clicks came
     in, summed."""
-    ids = [edition.id for edition in sent_editions(session, count)]
+    ids = sent_edition_ids(session, count)
     if not ids:
         return []
     clicks = func.sum(EditionCount.readers)

@@ -49,7 +49,10 @@ def build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 15})
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Up to 10 connections kept open: a web process under a post-send burst has that many requests
+    # in the database at once, and a connection opened and closed per request (overflow past the
+    # pool) costs PostgreSQL a backend process each time. A worker process uses one or two.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 _engines: dict[str, Engine] = {}

@@ -168,7 +168,9 @@ def unsubscribe(session: Session, subscriber_id: int, *, source: str = "web", ip
                 now: dt.datetime | None = None) -> Subscriber | None:
     """Idempotent: unsubscribing twice leaves the first time recorded. The address is also
     suppressed, so that nothing (an import, an operator) but a new confirmed sign-up brings it back."""
-    subscriber = session.get(Subscriber, subscriber_id)
+    # Locked until the commit: a mail client that sends its one-click POST twice at once (they
+    # retry) waits here for the first and then finds the reader unsubscribed, so it is recorded once.
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True, populate_existing=True)
     if subscriber is None:
         return None
     now = now or utcnow()

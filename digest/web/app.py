@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from digest.delivery.events import (
     store_webhook_batch,
     verify_sendgrid_request,
 )
-from digest.store.models import Edition, EditionKind, EditionStatus
+from digest.store.models import Edition, EditionItem, EditionKind, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
 from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subscribers, editor_topics, ops,
@@ -40,7 +40,7 @@ from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subsc
 from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
-from digest.web.csrf import CSRF_HEADER, CsrfRejected, set_csrf_cookie
+from digest.web.csrf import CSRF_HEADER, CsrfCookie, CsrfRejected
 from digest.web.head import HeadAsGet
 from digest.web.headers import SecurityHeaders, add_defaults, email_csp
 from digest.web.ids import RowId
@@ -157,16 +157,9 @@ def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
                   "reload the page and try again")
 
 
-# Inside the cookie middleware below (added earlier = nearer the routes): a limit raised while a
-# route reads the body then reaches the app's handlers, not BaseHTTPMiddleware's task group.
+# Nearest the routes: a limit raised while a route reads the body reaches the app's handlers.
 app.add_middleware(BodySizeLimit)
-
-
-@app.middleware("http")
-async def csrf_cookie(request: Request, call_next):
-    return set_csrf_cookie(request, await call_next(request))
-
-
+app.add_middleware(CsrfCookie)
 # Added last, so outermost: every answer, errors included, carries the headers.
 app.add_middleware(SecurityHeaders)
 # Outside even that: a request is timed from its first byte in to its last byte out.
@@ -212,7 +205,8 @@ def archive_feed(session: Session = Depends(db)) -> Response:
 
 
 def _published(session: Session, edition_id: int) -> Edition:
-    edition = get_edition(session, edition_id)
+    # Its row alone: the archive is read by everyone a send reaches, and needs no article of it.
+    edition = get_edition(session, edition_id, items=False)
     if edition.status != EditionStatus.SENT or edition.kind != EditionKind.DIGEST:
         raise NotFound(f"edition {edition_id} has not been published")
     return edition
@@ -223,7 +217,8 @@ def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLRe
     """The edition inside the site (a heading, the way to the other editions and to the sign-up
     page, for someone arriving from a forwarded link), the email itself framed below."""
     edition = _published(session, edition_id)
-    return page("archived.html", title=edition_name(edition), edition=edition)
+    articles = session.scalar(select(func.count()).where(EditionItem.edition_id == edition.id))
+    return page("archived.html", title=edition_name(edition), edition=edition, articles=articles)
 
 
 @app.get("/archive/{edition_id}/email", response_class=HTMLResponse)

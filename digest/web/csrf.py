@@ -9,6 +9,7 @@ import secrets
 from fastapi import Request
 from fastapi.responses import Response
 from markupsafe import Markup, escape
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import get_settings
 from digest.signing import COOKIE_MAC_BYTES, sign, verify
@@ -46,9 +47,26 @@ def secure_cookies() -> bool:
     return get_settings().base_url.startswith("https://")
 
 
-def set_csrf_cookie(request: Request, response: Response) -> Response:
-    """Called for every response: hands out the CSRF cookie a rendered form relies on."""
-    nonce = getattr(request.state, "new_csrf_nonce", None)
-    if nonce:
-        response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=secure_cookies(), path="/")
-    return response
+class CsrfCookie:
+    """ASGI middleware handing out the CSRF cookie a rendered form relies on: a page that made a
+    new nonce (csrf_token) left it in the request's state. Plain ASGI, not Starlette's
+    BaseHTTPMiddleware, whose extra task and streams every request paid for."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            nonce = scope.get("state", {}).get("new_csrf_nonce")
+            if message["type"] == "http.response.start" and nonce:
+                cookie = Response()
+                cookie.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=secure_cookies(), path="/")
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *(h for h in cookie.raw_headers if h[0] == b"set-cookie")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

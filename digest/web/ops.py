@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
+from digest.counters import flush_http_requests
 from digest.delivery.control import Done
 from digest.errors import InputError
 from digest.ops import actions
@@ -46,6 +47,7 @@ def readyz() -> Response:
 @router.get("/metrics")
 def metrics() -> Response:
     # Figures only (no addresses, no tracebacks); expose it to the monitoring network alone.
+    flush_http_requests()  # this process's own requests are in what it answers
     return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -166,11 +166,13 @@ def preferences_page_for(session: Session, subscriber, token: str, status_code: 
     the followed topics with their pace, the pause with its end, and "digest only". `saved`:
     True for the sections form, or the sentence saying what another form changed."""
     paused = paused_now(subscriber)
+    follows = reader_follows(session, subscriber.id)
     return page("preferences.html", status_code, title="Your preferences", token=token, via=via,
                 saved=saved, error=error, sections=get_settings().SECTION_ORDER,
                 chosen=chosen_sections(subscriber), format=subscriber.format.value, paused=paused,
                 paused_until=subscriber.paused_until if paused else None, digest_only=subscriber.digest_only,
-                follows=reader_follows(session, subscriber.id), suggested=suggested_topics(session, subscriber.id),
+                follows=follows, suggested=suggested_topics(session, subscriber.id,
+                                                            followed={follow.topic_id for follow in follows}),
                 pause_weeks=PAUSE_WEEKS,
                 pause_dates=pause_dates(), resume_url=f"/p/{token}/resume{via}",
                 unsubscribed=subscriber.status == SubscriberStatus.UNSUBSCRIBED,

@@ -1,0 +1,102 @@
+"""The pages a send's readers and their link scanners reach within minutes of delivery cost a few
+statements each, the same for an edition of 3 readers as of 60 with their clicks, and a reader's
+one-click unsubscribe is recorded once however many times, and however nearly at once, it arrives
+(bench/web_burst.py measures the same pages under load)."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from digest.delivery.backends import get_sender
+from digest.store.db import unit_of_work
+from digest.store.models import AuditEntry, DeliveryEvent, Subscriber, SubscriberStatus, Suppression
+from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from digest.web.app import app
+from tests.delivery.test_ledger_costs import statements
+from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
+from tests.live_app import app_in_thread
+
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+
+
+def _sent_edition(feed_server, readers: int) -> tuple[int, list[int]]:
+    polled_feed(feed_server)
+    many_subscribers(readers)
+    edition_id = approved_edition()
+    send_now(edition_id, get_sender())
+    with unit_of_work() as session:
+        return edition_id, list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))
+
+
+def _statements_of(client: TestClient, method: str, path: str, **kwargs) -> int:
+    with statements() as seen:
+        answer = client.request(method, path, **kwargs)
+    assert answer.status_code == 200, answer.text[:500]
+    return len(seen)
+
+
+def _recorded(subscriber_id: int) -> tuple[str, int, int, int]:
+    with unit_of_work() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        audits = session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.subscriber_id == subscriber_id, AuditEntry.action == "unsubscribe"))
+        suppressions = session.scalar(select(func.count()).select_from(Suppression)
+                                      .where(Suppression.email == subscriber.email))
+        credits = session.scalar(select(func.count()).select_from(DeliveryEvent).where(
+            DeliveryEvent.subscriber_id == subscriber_id, DeliveryEvent.event == "web_unsubscribe"))
+    return subscriber.status, audits, suppressions, credits
+
+
+def test_the_pages_after_a_send_cost_a_few_statements_whatever_the_list(settings, feed_server):
+    edition_id, readers = _sent_edition(feed_server, 3)
+    client = TestClient(app, base_url="https://testserver")
+
+    def costs(reader: int) -> dict[str, int]:
+        via = f"?e={edition_id}"
+        return {
+            "archive": _statements_of(client, "GET", f"/archive/{edition_id}"),
+            "archive email": _statements_of(client, "GET", f"/archive/{edition_id}/email"),
+            "unsubscribe page": _statements_of(client, "GET", f"/u/{make_token(UNSUBSCRIBE, reader)}{via}"),
+            "preferences": _statements_of(client, "GET", f"/p/{make_token(PREFERENCES, reader)}{via}"),
+            "one-click": _statements_of(client, "POST", f"/u/{make_token(UNSUBSCRIBE, reader)}{via}", data=ONE_CLICK),
+            "one-click again": _statements_of(client, "POST", f"/u/{make_token(UNSUBSCRIBE, reader)}{via}",
+                                              data=ONE_CLICK),
+        }
+
+    few = costs(readers[0])
+    many_subscribers(60, domain="more.example.org")
+    assert costs(readers[1]) == few
+    # Each page: its unit of work's few reads (and the one-click's writes), none per article,
+    # edition or event. Loading the edition's articles for the archive page, or the sent
+    # editions for the preference page's suggestions, fails this.
+    assert few == {"archive": 2, "archive email": 2, "unsubscribe page": 0, "preferences": 4,
+                   "one-click": 13, "one-click again": 4}, few
+
+
+@pytest.mark.postgresql_only
+def test_one_click_posts_arriving_at_once_record_the_reader_once(settings, feed_server):
+    """Mail clients retry a one-click POST they did not see answered: eight at once, over real
+    HTTP, each in its own transaction, leave one unsubscribe, one suppression, one credit."""
+    edition_id, readers = _sent_edition(feed_server, 2)
+    path = f"/u/{make_token(UNSUBSCRIBE, readers[0])}?e={edition_id}"
+    answers: list[int] = []
+    start = threading.Barrier(8)
+    with app_in_thread() as base_url:
+        def post() -> None:
+            with httpx.Client(base_url=base_url) as browser:
+                start.wait()
+                answers.append(browser.post(path, data=ONE_CLICK).status_code)
+
+        posting = [threading.Thread(target=post) for _ in range(8)]
+        for thread in posting:
+            thread.start()
+        for thread in posting:
+            thread.join(30)
+    assert answers == [200] * 8
+    assert _recorded(readers[0]) == (SubscriberStatus.UNSUBSCRIBED, 1, 1, 1)
+    assert _recorded(readers[1])[0] == SubscriberStatus.CONFIRMED
