@@ -89,12 +89,12 @@ def _facts(row: dict, started_at: dt.datetime | None, positions: Links) -> list[
     return facts
 
 
-def _edition_context(session: Session, editions: set[int]) -> tuple[dict, dict[int, Links]]:
-    """What an event's facts depend on besides the event: each edition's start and its links."""
+def _edition_context(session: Session, editions: set[int], clicked: set[int]) -> tuple[dict, dict[int, Links]]:
+    """What an event's facts depend on besides the event: each edition's start, and the links of
+    those of them with clicks (only a click needs its link's place)."""
     started = dict(session.execute(
         select(Edition.id, Edition.started_at).where(Edition.id.in_(editions))).all())
     positions = {edition_id: Links() for edition_id in editions}
-    clicked = {row["edition_id"] for row in rows if row.get("url")}  # only a click needs its link's place
     for edition_id, url, position, topic_id in session.execute(
             select(EditionLink.edition_id, EditionLink.url, EditionLink.position, ArticleTopic.topic_id)
             .outerjoin(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
@@ -146,7 +146,8 @@ def count_events(session: Session, rows: list[dict]) -> None:
     rows = [row for row in rows if row.get("edition_id") is not None and row.get("delivery_id") is not None]
     if not rows:
         return
-    started, positions = _edition_context(session, {row["edition_id"] for row in rows})
+    started, positions = _edition_context(session, {row["edition_id"] for row in rows},
+                                          {row["edition_id"] for row in rows if row.get("url")})
     totals: Counter = Counter()
     marks: dict[tuple[int, str], tuple[int, str]] = {}  # (delivery, mark) -> (edition, key)
     for row in rows:
@@ -167,7 +168,7 @@ class VerdictMoves:
 
     def __init__(self, session: Session, edition_id: int):
         self.session, self.edition_id = session, edition_id
-        started, positions = _edition_context(session, {edition_id})
+        started, positions = _edition_context(session, {edition_id}, {edition_id})
         self.started_at, self.links = started.get(edition_id), positions[edition_id]
         self.totals: Counter = Counter()
         self.readers: Counter = Counter()
