@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from digest.cli.common import local_time, transaction, console, subscribers_app
-from digest.cli.listing import Column, print_list
+from digest.cli.common import console, local_time, subscribers_app, transaction, who_runs_it
+from digest.cli.listing import Column, print_json, print_list
 from digest.errors import InputError
 
 
@@ -66,6 +66,53 @@ def subscribers_list(status: Annotated[Optional[str], typer.Option(help="pending
         rows = [{"id": s.id, "email": s.email, "name": s.name, "status": s.status.value, "paused": s.paused_now,
                  "created_at": s.created_at} for s in list_subscribers(session, status=_status(status))]
     print_list(rows, SUBSCRIBER_COLUMNS, as_json=as_json, empty="no subscriber" + (f" is {status}" if status else " yet"))
+
+
+@subscribers_app.command("sunset")
+def subscribers_sunset(
+        pause: Annotated[bool, typer.Option("--pause", help="Pause the inactive readers (no open or click by anyone)")] = False,
+        pause_unknown: Annotated[bool, typer.Option("--pause-unknown", help=(
+            "Pause the unknown readers too (only machines opened or clicked: we cannot tell whether they read)"))] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the counts and readers as JSON")] = False) -> None:
+    """The sunset view: readers delivered each of the last SUNSET_EDITIONS editions whom no person
+    was seen opening or clicking, inactive (nothing at all) and unknown (only machines) apart; with
+    --pause, pause the inactive ones (audited as yours). The unknown are paused only with
+    --pause-unknown."""
+    from digest.config import get_settings
+    from digest.errors import Conflict
+    from digest.reports.sunset import INACTIVE, UNKNOWN, pause_inactive, sunset_readers
+
+    settings = get_settings()
+    if not (settings.TRACK_OPENS or settings.TRACK_CLICKS):
+        raise Conflict("opens and clicks are not tracked (TRACK_OPENS and TRACK_CLICKS are off): every reader "
+                       "would look inactive, so nothing is listed")
+    editions = settings.SUNSET_EDITIONS
+    paused = {}
+    with transaction() as session:
+        for chosen, activity in ((pause, INACTIVE), (pause_unknown, UNKNOWN)):
+            if chosen:
+                paused[activity] = pause_inactive(session, editions, activity=activity, **who_runs_it())
+    with transaction() as session:
+        view = sunset_readers(session, editions)
+    if as_json:
+        print_json({"editions": editions, "judged": view.judged, "inactive": view.inactive,
+                    "unknown": view.machine_only, "paused": paused, "readers": view.readers})
+        return
+    for activity, count in paused.items():
+        console.print(f"paused {count} {'inactive' if activity == INACTIVE else 'unknown'} readers", highlight=False)
+    if not view.judged:
+        console.print(f"fewer than {editions} editions have gone out (SUNSET_EDITIONS): too soon to call anyone inactive")
+        return
+    console.print(f"over the last {editions} editions: {view.inactive} inactive (no open or click by anyone), "
+                  f"{view.machine_only} unknown (only machines opened or clicked; paused only with --pause-unknown)",
+                  highlight=False)
+    print_list(view.readers, SUNSET_COLUMNS, as_json=False, empty="no one to list",
+               title=f"the first {len(view.readers)}" if view.total > len(view.readers) else None)
+
+
+SUNSET_COLUMNS = [Column("id", "id"), Column("email", "email"),
+                  Column("activity", "activity", show=lambda a: "unknown: machines only" if a == "unknown" else a),
+                  Column("confirmed", "confirmed_at", show=lambda at: local_time(at) if at else "", optional=True)]
 
 
 @subscribers_app.command("suppress")

@@ -14,20 +14,19 @@ import datetime as dt
 import hashlib
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, String, delete, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.store.models import ArticleTopic, Edition, EditionCount, EditionLink, ReaderMark
-from digest.store.upsert import insert_ignoring_duplicates
+from digest.store.upsert import insert_ignoring_duplicates, rows_table
 
 TIMELINE_HOURS = 72
 # SendGrid's bounce `type`: "blocked" is a soft bounce (the server refused for now), "bounce" hard.
 SOFT_BOUNCE = "blocked"
 # Every way out through an edition counts as one unsubscribe of that edition.
 UNSUBSCRIBE_EVENTS = ("unsubscribe", "group_unsubscribe", "web_unsubscribe")
-MARKS_PER_STATEMENT = 2000
 PROBLEMS = {"dropped": "dropped", "deferred": "deferred", "spamreport": "spam report"}
 
 
@@ -90,17 +89,12 @@ def _facts(row: dict, started_at: dt.datetime | None, positions: Links) -> list[
     return facts
 
 
-def count_events(session: Session, rows: list[dict]) -> None:
-    """Add newly kept events (rows with delivery_id, edition_id, event, kind, reason, url,
-    occurred_at, audience) to their editions' counters."""
-    rows = [row for row in rows if row.get("edition_id") is not None and row.get("delivery_id") is not None]
-    if not rows:
-        return
-    editions = {row["edition_id"] for row in rows}
+def _edition_context(session: Session, editions: set[int], clicked: set[int]) -> tuple[dict, dict[int, Links]]:
+    """What an event's facts depend on besides the event: each edition's start, and the links of
+    those of them with clicks (only a click needs its link's place)."""
     started = dict(session.execute(
         select(Edition.id, Edition.started_at).where(Edition.id.in_(editions))).all())
     positions = {edition_id: Links() for edition_id in editions}
-    clicked = {row["edition_id"] for row in rows if row.get("url")}  # only a click needs its link's place
     for edition_id, url, position, topic_id in session.execute(
             select(EditionLink.edition_id, EditionLink.url, EditionLink.position, ArticleTopic.topic_id)
             .outerjoin(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
@@ -108,27 +102,34 @@ def count_events(session: Session, rows: list[dict]) -> None:
         positions[edition_id][url] = position
         if topic_id is not None:
             positions[edition_id].topics.setdefault(url, []).append(topic_id)
-    totals: Counter = Counter()
-    marks: dict[tuple[int, str], tuple[int, str]] = {}  # (delivery, mark) -> (edition, key)
-    for row in rows:
-        started_at = started.get(row["edition_id"])
-        for key, per_reader in _facts(row, started_at, positions[row["edition_id"]]):
-            totals[row["edition_id"], key] += 1
-            if per_reader:
-                marks[row["delivery_id"], _mark(key)] = (row["edition_id"], key)
+    return started, positions
+
+
+def _marked_first(session: Session, marks: dict[tuple[int, str], tuple[int, str]]) -> Counter:
+    """Insert (delivery, mark) rows; per (edition, key), how many went in (the readers reached
+    for the first time). One statement for any number of marks, their rows one JSON parameter:
+    as a VALUES list, compiling two parameters a mark took longer than inserting them."""
     readers: Counter = Counter()
-    pairs = list(marks)
-    # An open or a click marks its reader twice (the event, and the event under its maker): a
-    # request of a thousand such events is still one statement (two parameters a mark).
-    for start in range(0, len(pairs), MARKS_PER_STATEMENT):
-        inserted = session.execute(
-            insert_ignoring_duplicates(session, ReaderMark.__table__)
-            .values([{"delivery_id": d, "mark": m} for d, m in pairs[start:start + MARKS_PER_STATEMENT]])
-            .returning(ReaderMark.delivery_id, ReaderMark.mark)).all()
-        for delivery_id, mark in inserted:
-            readers[marks[delivery_id, mark]] += 1
-    values = [{"edition_id": edition_id, "key": key, "total": total, "readers": readers[edition_id, key]}
-              for (edition_id, key), total in sorted(totals.items())]
+    if not marks:
+        return readers
+    new = rows_table(session, [{"delivery_id": d, "mark": m} for d, m in marks],
+                     {"delivery_id": BigInteger(), "mark": String()})
+    # WHERE true: SQLite reads INSERT ... SELECT ... ON CONFLICT as a join's ON without one.
+    inserted = session.execute(
+        insert_ignoring_duplicates(session, ReaderMark.__table__)
+        .from_select(["delivery_id", "mark"], select(new.c.delivery_id, new.c.mark).where(true()))
+        .returning(ReaderMark.delivery_id, ReaderMark.mark)).all()
+    for delivery_id, mark in inserted:
+        readers[marks[delivery_id, mark]] += 1
+    return readers
+
+
+def _add_to_counts(session: Session, totals: Counter, readers: Counter) -> None:
+    """Add to (or take from) the counters, per (edition, key): events to `total`, readers to `readers`."""
+    values = [{"edition_id": edition_id, "key": key, "total": totals[edition_id, key],
+               "readers": readers[edition_id, key]}
+              for edition_id, key in sorted(set(totals) | set(readers))
+              if totals[edition_id, key] or readers[edition_id, key]]
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
     table = EditionCount.__table__
     for start in range(0, len(values), 500):
@@ -139,12 +140,79 @@ def count_events(session: Session, rows: list[dict]) -> None:
                   "readers": table.c.readers + statement.excluded.readers}))
 
 
+def count_events(session: Session, rows: list[dict]) -> None:
+    """Add newly kept events (rows with delivery_id, edition_id, event, kind, reason, url,
+    occurred_at, audience) to their editions' counters."""
+    rows = [row for row in rows if row.get("edition_id") is not None and row.get("delivery_id") is not None]
+    if not rows:
+        return
+    started, positions = _edition_context(session, {row["edition_id"] for row in rows},
+                                          {row["edition_id"] for row in rows if row.get("url")})
+    totals: Counter = Counter()
+    marks: dict[tuple[int, str], tuple[int, str]] = {}  # (delivery, mark) -> (edition, key)
+    for row in rows:
+        started_at = started.get(row["edition_id"])
+        for key, per_reader in _facts(row, started_at, positions[row["edition_id"]]):
+            totals[row["edition_id"], key] += 1
+            if per_reader:
+                marks[row["delivery_id"], _mark(key)] = (row["edition_id"], key)
+    _add_to_counts(session, totals, _marked_first(session, marks))
+
+
+class VerdictMoves:
+    """Moves an edition's counts from the verdicts they were counted under to new ones, a page
+    of deliveries at a time, without reading the rest of its events: each changed delivery's
+    opens and clicks give the facts it had and has (only those under a maker differ), the
+    reader marks of facts it lost are deleted and those of facts it gained inserted, in one
+    statement each, and the sums are added to the counters once, at the end (`finish`)."""
+
+    def __init__(self, session: Session, edition_id: int):
+        self.session, self.edition_id = session, edition_id
+        started, positions = _edition_context(session, {edition_id}, {edition_id})
+        self.started_at, self.links = started.get(edition_id), positions[edition_id]
+        self.totals: Counter = Counter()
+        self.readers: Counter = Counter()
+
+    def move(self, rows: list[dict]) -> None:
+        """`rows`: every open and click of the deliveries of the edition where a maker changed,
+        each with `was` (the maker it is counted under) and `audience` (its maker now)."""
+        had: dict[tuple[int, str], str] = {}  # (delivery, mark) -> key
+        has: dict[tuple[int, str], str] = {}
+        for row in rows:
+            if (row["was"] or "unknown") == row["audience"]:  # its facts stay, and keep their marks
+                for key, per_reader in _facts(row, self.started_at, self.links):
+                    if per_reader:
+                        had[row["delivery_id"], _mark(key)] = has[row["delivery_id"], _mark(key)] = key
+                continue
+            for audience, sign, marks in ((row["was"], -1, had), (row["audience"], 1, has)):
+                for key, per_reader in _facts({**row, "audience": audience}, self.started_at, self.links):
+                    self.totals[self.edition_id, key] += sign
+                    if per_reader:
+                        marks[row["delivery_id"], _mark(key)] = key
+        lost = [pair for pair in had if pair not in has]
+        if lost:
+            gone = rows_table(self.session, [{"delivery_id": d, "mark": m} for d, m in lost],
+                              {"delivery_id": BigInteger(), "mark": String()})
+            deleted = self.session.execute(
+                delete(ReaderMark).where(tuple_(ReaderMark.delivery_id, ReaderMark.mark).in_(
+                    select(gone.c.delivery_id, gone.c.mark)))
+                .returning(ReaderMark.delivery_id, ReaderMark.mark)).all()
+            for delivery_id, mark in deleted:
+                self.readers[self.edition_id, had[delivery_id, mark]] -= 1
+        gained = {pair: (self.edition_id, key) for pair, key in has.items() if pair not in had}
+        self.readers.update(_marked_first(self.session, gained))
+
+    def finish(self) -> None:
+        _add_to_counts(self.session, self.totals, self.readers)
+        # A fact no event has any more is no count (as a recount would leave it).
+        self.session.execute(delete(EditionCount).where(EditionCount.edition_id == self.edition_id,
+                                                        EditionCount.total <= 0))
+
+
 def recount_edition(session: Session, edition_id: int) -> int:
     """Rebuild an edition's counts from its stored events (for events kept before counting
     existed, or after a repair); returns how many events were counted. Reads the events in
     pages, oldest first, as the webhook applied them."""
-    from sqlalchemy import delete
-
     from digest.store.models import Delivery, DeliveryEvent
 
     session.execute(delete(EditionCount).where(EditionCount.edition_id == edition_id))

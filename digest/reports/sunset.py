@@ -1,9 +1,11 @@
 """List hygiene beyond bounces and complaints: readers who were delivered each of the last N
-editions and neither opened nor clicked any, as far as people go: machines' opens and clicks
-(Apple Mail's prefetch, link scanners) show nobody read it, so a reader with only those is listed
-too, as "unknown", and counted apart. Inactive addresses hurt deliverability (mailbox
-providers read silence as disinterest), so a publisher may pause them; a paused reader gets
-nothing until they untick the pause on their preferences page, and each pause is in the audit log.
+editions and neither opened nor clicked any, as far as people go. Machines' opens and clicks
+(Apple Mail's prefetch, link scanners) show nothing either way, so a reader with only those is
+listed apart, as "unknown": not active, and not inactive either. Inactive addresses hurt
+deliverability (mailbox providers read silence as disinterest), so a publisher may pause them; the
+unknown ones are paused only by a separate, explicit choice (Apple Mail fetches their messages
+whether or not they read them, and many of them do). A paused reader gets nothing until they
+untick the pause on their preferences page, and each pause is in the audit log.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from digest.clock import utcnow
-from digest.errors import Conflict
+from digest.config import get_settings
+from digest.errors import Conflict, InputError
 from digest.ledger.states import delivered_in_each
 from digest.reports.trends import sent_edition_ids
 from digest.store.models import Delivery, ReaderMark, Subscriber, SubscriberStatus
@@ -49,12 +52,21 @@ def _inactive(session: Session, editions: int):
     return query, ids
 
 
+# Whom a pause takes: readers with no activity at all, or those with only machines' ("unknown").
+INACTIVE, UNKNOWN = "none", "unknown"
+
+
 @dataclass
 class SunsetView:
-    total: int  # inactive readers
+    total: int  # readers listed: inactive and unknown
     machine_only: int  # of them, readers whose messages only machines opened or clicked ("unknown")
     readers: list[dict]  # the first of them
     judged: bool  # whether enough editions went out to judge
+
+    @property
+    def inactive(self) -> int:
+        """Readers no one, person or machine, opened or clicked for: the ones "Pause" takes."""
+        return self.total - self.machine_only
 
 
 def sunset_readers(session: Session, editions: int, limit: int = 200) -> SunsetView:
@@ -70,19 +82,28 @@ def sunset_readers(session: Session, editions: int, limit: int = 200) -> SunsetV
          "activity": "unknown" if r.machine_only else "none"} for r in rows], True)
 
 
-def pause_inactive(session: Session, editions: int, *, by: str, source: str = "web",
+def pause_inactive(session: Session, editions: int, *, by: str, activity: str = INACTIVE, source: str = "web",
                    ip: str | None = None, now: dt.datetime | None = None) -> int:
-    """Pause every reader the sunset view lists now; returns how many. Each pause is audited."""
+    """Pause the readers the sunset view lists now with `activity`: INACTIVE (no open or click at
+    all), or, as a choice of its own, UNKNOWN (only machines'); returns how many. Each pause is
+    audited with the activity it was chosen by."""
+    if activity not in (INACTIVE, UNKNOWN):
+        raise InputError(f"readers {activity[:20]!r} must be {INACTIVE!r} or {UNKNOWN!r}")
+    settings = get_settings()
+    if not (settings.TRACK_OPENS or settings.TRACK_CLICKS):
+        raise Conflict("opens and clicks are not tracked (TRACK_OPENS and TRACK_CLICKS are off): every reader "
+                       "would look inactive, so no one is paused")
     query, ids = _inactive(session, editions)
     if query is None:
         raise Conflict(f"only {len(ids)} editions have gone out; the sunset view needs {editions}")
     now = now or utcnow()
-    readers = session.execute(query).all()
+    machine_only = _marked(MACHINES, ids)
+    readers = session.execute(query.where(machine_only if activity == UNKNOWN else ~machine_only)).all()
     chosen = [reader.id for reader in readers]
     for start in range(0, len(chosen), 1000):
         session.execute(update(Subscriber).where(Subscriber.id.in_(chosen[start:start + 1000]))
                         .values(paused=True, paused_until=None).execution_options(synchronize_session=False))
     for reader in readers:
         audit(session, "sunset_pause", email=reader.email, source=source, subscriber_id=reader.id, ip=ip,
-              now=now, by=by, editions=editions)
+              now=now, by=by, editions=editions, activity=activity)
     return len(chosen)

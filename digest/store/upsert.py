@@ -1,9 +1,10 @@
 """Statements written once for both backends: INSERT ... ON CONFLICT DO NOTHING (how a repeated
-task leaves one row) and membership in a large set of ids or strings."""
+task leaves one row), membership in a large set of ids or strings, and many rows of values as
+one table to join (an UPDATE of many rows, each to its own values, in one statement)."""
 
 import json
 
-from sqlalchemy import ARRAY, JSON, String, any_, cast, func, literal, select
+from sqlalchemy import ARRAY, JSON, String, any_, cast, column, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,3 +35,18 @@ def among_strings(session: Session, column, values: list[str]):
         # As an array, not IN (SELECT ...): one index scan for all of them, not one per value.
         return column == any_(func.array(select(listed.column_valued()).scalar_subquery()))
     return column.in_(values)
+
+
+def rows_table(session: Session, rows: list[dict], columns: dict):
+    """`rows` (dicts of JSON values) as a table with `columns` (name -> type), to join in one
+    statement: one JSON parameter the database takes apart (json_to_recordset on PostgreSQL,
+    json_each on SQLite). SQLAlchemy's UPDATE by primary key with a list of rows runs once per
+    row (executemany); `update(table).where(table.c.id == rows.c.id)` over this is one UPDATE."""
+    document = literal(json.dumps(rows), String)
+    if session.get_bind().dialect.name == "postgresql":
+        return (func.json_to_recordset(cast(document, JSON))
+                .table_valued(*(column(name, kind) for name, kind in columns.items()))
+                .render_derived(with_types=True))
+    each = func.json_each(document).table_valued("value")
+    return select(*(cast(func.json_extract(each.c.value, f"$.{name}"), kind).label(name)
+                    for name, kind in columns.items())).subquery()

@@ -16,7 +16,7 @@ from digest.editions.lookup import get_edition
 from digest.errors import InputError
 from digest.reports.charts import bar_chart, line_chart, percent
 from digest.reports.facts import edition_report
-from digest.reports.sunset import pause_inactive, sunset_readers
+from digest.reports.sunset import INACTIVE, pause_inactive, sunset_readers
 from digest.store.models import Editor
 from digest.subscribers.csv_export import guard
 from digest.web.auth import current_editor
@@ -101,5 +101,9 @@ def sunset_page(request: Request, paused: int | None = None, editor: Editor = De
 @router.post("/reports/sunset/pause")
 def sunset_pause(request: Request, form: EditorForm = Depends(publisher_form),
                  session: Session = Depends(db)) -> Response:
-    count = pause_inactive(session, get_settings().SUNSET_EDITIONS, by=form.editor.email, ip=client_ip(request))
+    """Pause the inactive readers; the unknown ones (only machines' opens and clicks) only when the
+    form names them (`readers=unknown`, a button of its own)."""
+    activity = form.get("readers", INACTIVE)
+    count = pause_inactive(session, get_settings().SUNSET_EDITIONS, by=form.editor.email, activity=activity,
+                           ip=client_ip(request))
     return RedirectResponse(f"/reports/sunset?paused={count}", status_code=303)

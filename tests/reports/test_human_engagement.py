@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from digest.reports.facts import edition_report, reader_activity
 from digest.reports.sunset import sunset_readers
 from digest.store.db import unit_of_work
-from digest.store.models import DeliveryEvent, WebhookBatch
+from digest.store.models import DeliveryEvent, Subscriber, WebhookBatch
 from tests.conftest import reset_caches, wait_for
 from tests.reports.events import SentEdition, delivered, opened
-from tests.web.editor_helpers import logged_in
+from tests.web.editor_helpers import csrf, logged_in
 
 pytestmark = pytest.mark.slow
 
@@ -120,8 +120,13 @@ def test_the_json_names_the_human_and_machine_figures(engaged):
     assert {key: funnel[key] for key in ("human_unique_opens", "machine_opens", "human_unique_clicks",
                                          "machine_clicks")} == {"human_unique_opens": 2, "machine_opens": 2,
                                                                 "human_unique_clicks": 1, "machine_clicks": 7}
+    assert (report["rates"]["machine_open_share"], report["rates"]["machine_click_share"]) == (0.5, 0.875)
     top = report["articles"][0]
     assert (top["human_unique_clicks"], top["machine_clicks"]) == (1, 3)
+    links = {link["url"]: link for link in report["links"]}
+    assert (links[engaged.links[0]]["human_unique_clicks"], links[engaged.links[0]]["machine_clicks"]) == (1, 3)
+    assert (links[engaged.links[1]]["human_unique_clicks"], links[engaged.links[1]]["machine_clicks"]) == (0, 2)
+    assert report["timeline"][0] == {"hour": 0, "opens": 1, "clicks": 0, "machine_opens": 1, "machine_clicks": 7}
     text = subprocess.run([sys.executable, "-m", "digest", "editions", "report", str(engaged.edition_id)],
                           capture_output=True, text=True, timeout=60).stdout
     assert "people who opened" in text and "machine opens" in text and "87.5%" in text  # 7 of 8 clicks
@@ -135,6 +140,13 @@ def test_the_page_and_the_csv_show_people_first(engaged, client):
     rows = client.get(f"/editions/{engaged.edition_id}/report.csv").text.splitlines()
     assert rows[0].split(",")[6:] == ["human_unique_clicks", "machine_clicks", "unique_clicks", "clicks"]
     assert rows[1].split(",")[6:] == ["1", "3", "3", "4"]
+    # The trends: people's click rate (1 of 5 delivered), machines' clicks beside it.
+    trend = client.get("/reports").text.split('id="trend-table"')[1].split("</tr>")[1]
+    assert '<td class="num">20.0%</td><td class="num">7</td>' in trend, trend
+    # A reader's page: the Apple Mail reader opened nothing themselves; a machine did, shown apart.
+    page = client.get(f"/subscribers/{engaged.subscriber_ids[0]}").text
+    assert "last opened –" in page and 'id="last-machine">–<' not in page
+    assert 'id="last-machine">–<' in client.get(f"/subscribers/{engaged.subscriber_ids[4]}").text
 
 
 def test_the_sunset_view_counts_only_people(engaged, client):
@@ -144,11 +156,15 @@ def test_the_sunset_view_counts_only_people(engaged, client):
     assert (view.total, view.machine_only, view.judged) == (3, 2, True)
     assert [(r["id"], r["activity"]) for r in view.readers] == [(ids[0], "unknown"), (ids[2], "unknown"),
                                                                (ids[4], "none")]
-    logged_in(client)
+    logged_in(client, "publisher@example.org", "publisher")
     html = client.get("/reports/sunset").text
-    assert 'id="sunset-total">3<' in html and 'id="sunset-machine-only">2<' in html
+    assert 'id="sunset-inactive">1<' in html and 'id="sunset-machine-only">2<' in html
+    # The page's "Pause" decides by people: reader 4 only, never the two only machines opened for.
+    assert client.post("/reports/sunset/pause", data={"csrf_token": csrf(client, "/reports/sunset")}).status_code == 200
     with unit_of_work() as session:
+        paused = set(session.scalars(select(Subscriber.id).where(Subscriber.paused.is_(True))))
         activity = reader_activity(session, ids)
+    assert paused == {ids[4]}
     assert activity[ids[0]]["last_open"] is None and activity[ids[0]]["last_machine"] is not None
     assert activity[ids[1]]["last_click"] is not None
 
@@ -160,7 +176,7 @@ def test_a_rule_change_reclassifies_history_with_one_command(engaged, monkeypatc
     done = subprocess.run([sys.executable, "-m", "digest", "events", "reclassify", "--edition", str(engaged.edition_id)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "12 opens and clicks classified, 1 changed (counts rebuilt)" in done.stdout
+    assert "12 opens and clicks classified, 1 changed, 1 to another maker (counts moved)" in done.stdout
     verdicts = _verdicts(engaged)
     assert verdicts[3, "click"] == [("human", "")]
     assert verdicts[2, "click"] == [("machine", "3 links within 2s")] * 3
@@ -203,3 +219,15 @@ def test_what_an_event_says_of_its_maker_is_bounded_and_never_trusted_beyond_the
     with unit_of_work() as session:
         longest = session.scalar(select(func.max(func.length(DeliveryEvent.audience_reason))))
     assert longest <= 100
+
+
+def test_an_image_proxy_fetching_on_arrival_is_a_machine_and_later_a_person(standin, feed_server, client):
+    """Gmail's proxy fetches the images when the message arrives (a machine) and again when the
+    reader opens it (a person's open): PROXY_OPEN_SECONDS after delivery tells them apart."""
+    sent = SentEdition(standin, feed_server, readers=1)
+    e = sent.event
+    proxy = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+    sent.post(client, [e(0, "delivered", 1, **delivered()),
+                       e(0, "open", 1 + 5 * SECOND, **{**opened(), "useragent": proxy}),
+                       e(0, "open", 45, **{**opened(), "useragent": proxy})])
+    assert _verdicts(sent)[0, "open"] == [("human", ""), ("machine", "GoogleImageProxy within 10s of delivery")]
