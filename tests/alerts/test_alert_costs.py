@@ -72,6 +72,22 @@ def test_planning_an_alert_takes_as_many_statements_for_1000_readers_as_for_10(s
         assert sorted(session.scalars(select(SendBatch.size))) == [10, 10, 1000, 1000]
 
 
+def _explained(sql: str, params, seq_scans: bool = True) -> dict:
+    """The plan PostgreSQL ran the statement by (EXPLAIN ANALYZE), rolled back; with
+    seq_scans=False, as it runs once the table is large (a sequential scan is cheaper in a test's
+    small tables, which is not what is tested)."""
+    connection = get_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        if not seq_scans:
+            cursor.execute("SET enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        return cursor.fetchone()[0][0]["Plan"]
+    finally:
+        connection.rollback()
+        connection.close()
+
+
 def _rows_read_from(plan: dict, table: str) -> int:
     """How many rows the plan's nodes reading `table` returned, over all their loops."""
     read = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Relation Name") == table else 0
@@ -106,15 +122,7 @@ def test_the_audience_of_a_slice_reads_only_that_slice_s_follows(settings, monke
     with statements() as planning, unit_of_work() as session:
         assert plan_slice(session, alert_id, slices[50])
     [(sql, params)] = [(sql, params) for sql, params in planning if "FROM follows" in sql]
-    connection = get_engine().raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SET enable_seqscan = off")
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0][0]["Plan"]
-    finally:
-        connection.rollback()
-        connection.close()
+    plan = _explained(sql, params, seq_scans=False)
     shown = json.dumps(plan, indent=1)
     assert _seq_scans(plan) == [], shown
     assert _rows_read_from(plan, "follows") <= 10, shown
@@ -149,14 +157,7 @@ def test_the_daily_cap_of_a_slice_reads_only_the_batches_of_that_slice_s_readers
     with statements() as planning, unit_of_work() as session:
         assert plan_slice(session, second, slices[50])
     [(sql, params)] = [(sql, params) for sql, params in planning if "unnest" in sql]
-    connection = get_engine().raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0][0]["Plan"]
-    finally:
-        connection.rollback()
-        connection.close()
+    plan = _explained(sql, params)
     assert _members_unnested(plan) <= 10, json.dumps(plan, indent=1)
 
 
@@ -231,15 +232,7 @@ def test_the_audience_of_a_slice_reads_only_that_slice_s_carried_articles(settin
     with statements() as planning, unit_of_work() as session:
         [batch] = plan_slice(session, alert_id, slices[50])
     [(sql, params)] = [(sql, params) for sql, params in planning if "FROM follows" in sql]
-    connection = get_engine().raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SET enable_seqscan = off")
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0][0]["Plan"]
-    finally:
-        connection.rollback()
-        connection.close()
+    plan = _explained(sql, params, seq_scans=False)
     shown = json.dumps(plan, indent=1)
     assert _seq_scans(plan) == [], shown
     assert _rows_read_from(plan, "follows") <= 10 and _rows_read_from(plan, "alert_carries") <= 10, shown
