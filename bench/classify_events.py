@@ -79,22 +79,6 @@ def _load() -> str:
     return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
-def _counts(edition_id: int) -> tuple[dict, set]:
-    """An edition's counters and its readers' marks."""
-    from sqlalchemy import select
-
-    from digest.store.db import unit_of_work
-    from digest.store.models import Delivery, EditionCount, ReaderMark
-
-    with unit_of_work() as session:
-        counts = {key: (readers, total) for key, readers, total in session.execute(
-            select(EditionCount.key, EditionCount.readers, EditionCount.total)
-            .where(EditionCount.edition_id == edition_id))}
-        marks = set(session.execute(select(ReaderMark.delivery_id, ReaderMark.mark).join(
-            Delivery, Delivery.id == ReaderMark.delivery_id).where(Delivery.edition_id == edition_id)).all())
-    return counts, marks
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
@@ -114,6 +98,7 @@ def main() -> None:
         from digest.reports.counting import VerdictMoves
         from digest.store.db import get_engine, unit_of_work
         from digest.store.models import DeliveryEvent
+        from tests.reports.events import counts_and_marks
 
         edition_id, started, deliveries, links = sent_edition(database_url, args.subscribers)
         posted = _sendgrid_events(_events(deliveries, links, args.events, edition_id, started), links, edition_id)
@@ -162,12 +147,12 @@ def main() -> None:
                   f"{done.changed:,} changed, {done.moved:,} to another maker, in {total:.1f} s (moving counts "
                   f"{moving.seconds:.1f} s of it); load average {_load()}", flush=True)
         if args.check:
-            moved = _counts(edition_id)
+            moved = counts_and_marks(edition_id)
             started_at = time.perf_counter()
             with unit_of_work() as session:
                 counting.recount_edition(session, edition_id)
             total = time.perf_counter() - started_at
-            same = "the same as" if moved == _counts(edition_id) else "NOT the same as"
+            same = "the same as" if moved == counts_and_marks(edition_id) else "NOT the same as"
             print(f"the moved counts are {same} a recount from every event ({total:.1f} s); load average {_load()}")
     finally:
         from digest.store.db import dispose_engines

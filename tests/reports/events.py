@@ -11,7 +11,7 @@ from sqlalchemy import select
 from digest.delivery.backends import get_sender
 from digest.delivery.events import process_webhook_batch
 from digest.store.db import unit_of_work
-from digest.store.models import EditionLink, WebhookBatch
+from digest.store.models import Delivery, EditionCount, EditionLink, ReaderMark, WebhookBatch
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
 from tests.sendgrid_standin import SendGridStandIn
 
@@ -96,3 +96,16 @@ def dropped() -> dict:
 def group_unsubscribed(group: int = 42) -> dict:
     return {"ip": "255.255.255.255", "useragent": "Mozilla/5.0", "asm_group_id": group,
             "url": "https://u.example.sendgrid.net/unsubscribe"}
+
+
+def counts_and_marks(edition_id: int) -> tuple[dict, set]:
+    """An edition's counters (key: (readers, total)) and its readers' marks: what a recount
+    rebuilds, so what moving counts must leave as a recount would (test_reclassify, and
+    bench/classify_events.py --check)."""
+    with unit_of_work() as session:
+        counts = {key: (readers, total) for key, readers, total in session.execute(
+            select(EditionCount.key, EditionCount.readers, EditionCount.total)
+            .where(EditionCount.edition_id == edition_id))}
+        marks = set(session.execute(select(ReaderMark.delivery_id, ReaderMark.mark).join(
+            Delivery, Delivery.id == ReaderMark.delivery_id).where(Delivery.edition_id == edition_id)).all())
+    return counts, marks

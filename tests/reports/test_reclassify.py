@@ -17,15 +17,15 @@ event, so its click is timed by the hand-over):
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from digest.reports import reclassify
 from digest.reports.counting import recount_edition
 from digest.store.db import unit_of_work
-from digest.store.models import Delivery, DeliveryEvent, EditionCount, ReaderMark
+from digest.store.models import DeliveryEvent, EditionCount, ReaderMark
 from tests.conftest import reset_caches
 from tests.delivery.test_ledger_costs import statements
-from tests.reports.events import SentEdition, clicked, delivered, opened
+from tests.reports.events import SentEdition, clicked, counts_and_marks, delivered, opened
 
 SECOND = 1 / 60
 
@@ -52,16 +52,6 @@ def history(standin, feed_server, client):
     return sent
 
 
-def _counts(edition_id: int) -> tuple[dict, set]:
-    with unit_of_work() as session:
-        counts = {key: (readers, total) for key, readers, total in session.execute(
-            select(EditionCount.key, EditionCount.readers, EditionCount.total)
-            .where(EditionCount.edition_id == edition_id))}
-        marks = set(session.execute(select(ReaderMark.delivery_id, ReaderMark.mark).join(
-            Delivery, Delivery.id == ReaderMark.delivery_id).where(Delivery.edition_id == edition_id)).all())
-    return counts, marks
-
-
 def _rules(monkeypatch, **change: str) -> None:
     for name in ("SCANNER_USER_AGENTS", "SCANNER_CLICK_SECONDS"):
         monkeypatch.delenv(name, raising=False)
@@ -77,32 +67,32 @@ def _reclassified(edition_id: int, monkeypatch, **change: str) -> reclassify.Rec
 
 
 def _as_a_recount_leaves_them(edition_id: int) -> None:
-    moved = _counts(edition_id)
+    moved = counts_and_marks(edition_id)
     with unit_of_work() as session:
         recount_edition(session, edition_id)
-    assert moved == _counts(edition_id)
+    assert moved == counts_and_marks(edition_id)
 
 
 def test_moved_counts_are_those_a_recount_would_give(history, monkeypatch):
     edition = history.edition_id
-    first = _counts(edition)
+    first = counts_and_marks(edition)
     assert first[0]["human:event:click"] == (4, 7) and first[0]["machine:event:click"] == (1, 4)
     # Every user agent a scanner's: each person's open and click turns a machine's.
     done = _reclassified(edition, monkeypatch, SCANNER_USER_AGENTS='["Mozilla"]')
     assert (done.classified, done.changed, done.moved, done.recounted) == (15, 13, 9, False)
-    counts, _ = _counts(edition)
+    counts, _ = counts_and_marks(edition)
     assert "human:event:click" not in counts and counts["machine:event:click"] == (5, 11)
     assert counts["machine:event:open"] == (3, 3) and "human:event:open" not in counts
     _as_a_recount_leaves_them(edition)
     # Back to the rules the events were counted under: the counts are the first ones again.
     done = _reclassified(edition, monkeypatch)
     assert (done.changed, done.moved) == (13, 9)
-    assert _counts(edition) == first
+    assert counts_and_marks(edition) == first
     # Clicks within ten minutes of delivery are a scanner's: reader 0's two, and reader 3's
     # (timed by the hand-over); the scanner's own four only change their reason.
     done = _reclassified(edition, monkeypatch, SCANNER_CLICK_SECONDS="600")
     assert (done.changed, done.moved) == (7, 3)
-    counts, _ = _counts(edition)
+    counts, _ = counts_and_marks(edition)
     assert counts["human:event:click"] == (2, 4) and counts["machine:event:click"] == (3, 7)
     _as_a_recount_leaves_them(edition)
     # The same rules again: nothing is written.
@@ -144,9 +134,9 @@ def test_events_counted_before_classification_are_recounted_whole(history, monke
             "unknown:url:%") | EditionCount.key.like("hour:unknown:%")).delete(synchronize_session=False)
         session.query(ReaderMark).filter(ReaderMark.mark.like("unknown:link:%") | ReaderMark.mark.like(
             "unknown:url:%")).delete(synchronize_session=False)
-    assert not any(key.startswith(legacy) for key in _counts(edition)[0])
+    assert not any(key.startswith(legacy) for key in counts_and_marks(edition)[0])
     done = _reclassified(edition, monkeypatch)
     assert done.recounted and done.changed == 15
-    counts, _ = _counts(edition)
+    counts, _ = counts_and_marks(edition)
     assert counts["human:event:click"] == (4, 7) and "unknown:event:click" not in counts
     _as_a_recount_leaves_them(edition)
