@@ -46,7 +46,7 @@ def page(live_server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(30_000)  # a machine busy with the whole suite
         page = context.new_page()
         # The pages' Content-Security-Policy must not block anything they need.
         refused = []

@@ -156,6 +156,15 @@ def test_an_edition_from_draft_to_archive_in_a_browser(page, feed_server):
     assert len(delivered) == 2
 
 
+def _pump_until(page, held, what: str) -> None:
+    """Let the browser run (its routed requests reach their handlers meanwhile) until `held()`."""
+    for _ in range(100):
+        if held():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed_server, redis_client, monkeypatch):
     monkeypatch.setenv("SEND_BATCH_SIZE", "2")  # the first batch sends two readers of five
     reset_caches()
@@ -188,8 +197,23 @@ def test_a_publisher_watches_a_send_and_pauses_resumes_and_cancels_it(page, feed
     page.locator("#progress-counts").get_by_text(re.compile(r"pending: 3")).wait_for()
     violations = accessibility.check(page, "edition sending")
 
-    page.get_by_role("button", name="Pause").click()
+    # The page's poll answered while the Pause form is on its way, with the status it brings: the
+    # page must not reload over the form's navigation (which lost the click on a loaded machine).
+    polls, posts = [], []
+    page.route("**/api/editions/*/progress", lambda route: polls.append(route))
+    _pump_until(page, lambda: polls, "the page's next poll")
+    page.route("**/pause", lambda route: posts.append(route))
+    page.get_by_role("button", name="Pause").click(no_wait_after=True)
+    _pump_until(page, lambda: posts, "the Pause form's request")
+    answer = polls[0].fetch()
+    polls.pop(0).fulfill(response=answer, json={**answer.json(), "status": "paused"})
+    page.wait_for_timeout(500)  # the script's turn to act on that answer
+    page.unroute("**/pause")
+    posts[0].continue_()
     page.get_by_role("status").get_by_text("Sending paused").wait_for()
+    page.unroute("**/api/editions/*/progress")
+    for poll in polls:
+        poll.continue_()
     violations += accessibility.check(page, "edition paused")
     page.get_by_role("button", name="Resume").click()
     page.get_by_role("status").get_by_text("Sending resumed").wait_for()

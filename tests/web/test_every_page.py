@@ -130,7 +130,7 @@ class Visitor:
 
     def __init__(self, browser, base: str):
         self.context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
-        self.context.set_default_timeout(15_000)
+        self.context.set_default_timeout(30_000)  # a machine busy with the whole suite
         self.page = self.context.new_page()
         self.problems: list[str] = []
         # A page answering 401 or 404 is what some tests ask for; what it loads (a favicon, a

@@ -1,6 +1,17 @@
 // The edition page's progressive enhancement (a static file: the pages' CSP allows no inline
 // script). Every action on the page works as a plain form without it.
 (function () {
+  // Once the editor submits a form (pause, resume, approve...), a poll answered in the meantime
+  // must not reload this page: the reload would replace the form's own navigation and lose it.
+  var leaving = false;
+  document.addEventListener("submit", function () { leaving = true; }, true);
+  // A status changed elsewhere: show the page again, without this page's now stale notice.
+  function showAgain() {
+    if (leaving) { return; }
+    var url = new URL(location.href);
+    url.searchParams.delete("notice");
+    location.replace(url.href);
+  }
   var intro = document.getElementById("intro"), out = document.getElementById("intro-preview");
   if (intro && out) {
     var timer;
@@ -24,7 +35,7 @@
       fetch(section.dataset.stateUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (s) {
         if (!s.ready) { return; }
         clearInterval(poll);
-        if (s.status !== "draft") { location.reload(); return; }
+        if (s.status !== "draft") { showAgain(); return; }
         fetch(location.pathname + location.search, {credentials: "same-origin"}).then(function (r) { return r.text(); }).then(function (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("checklist");
           if (fresh) { section.replaceWith(fresh); watchChecklist(fresh); }
@@ -40,7 +51,7 @@
     var watch = setInterval(function () {
       if (++waits > 200) { clearInterval(watch); return; }  // ten minutes; a reload shows it too
       fetch(starting.dataset.progressUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
-        if (p.status !== "approved") { clearInterval(watch); location.reload(); }
+        if (p.status !== "approved") { clearInterval(watch); showAgain(); }
       });
     }, 3000);
   }
@@ -60,7 +71,7 @@
           .filter(function (state) { return p.counts[state]; })
           .map(function (state) { return state + ": " + p.counts[state]; }).join(" · ");
         document.getElementById("progress-eta").textContent = p.eta ? new Date(p.eta).toLocaleString("en-GB", {timeZone: sending.dataset.tz, dateStyle: "long", timeStyle: "short"}) : "–";
-        if (p.status !== sending.dataset.status) { location.reload(); }
+        if (p.status !== sending.dataset.status) { showAgain(); }
       });
     }, 3000);
   }
