@@ -14,14 +14,18 @@ the reason of every scanner click but no maker; and with every browser a scanner
 every person's open and click into a machine's and moves their counts (`--check` then recounts
 the edition from every event and says whether the counts are the same). Each figure with the
 load average. Goals (issue 26): classifying adds under 10% to the apply time; re-classifying an
-edition of 100,000 readers takes under 10 s.
+edition of 100,000 readers takes under 10 s. `--fillfactor 100,80` then rewrites the events'
+table with each fillfactor in turn and re-classifies again; each re-classification prints how
+many of its row updates were HOT (a new row version on the same page, no index entry written).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import random
 import sys
 import time
@@ -83,9 +87,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--fillfactor", type=lambda text: [int(n) for n in text.split(",")], default=[],
+                        metavar="N[,N...]", help="then, for each N (10 to 100), rewrite the events' table "
+                        "with that fillfactor and re-classify again")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="profile the first re-classification and print its N costliest functions")
     parser.add_argument("--check", action="store_true",
                         help="then recount the edition from every event and compare (the old way: minutes)")
     args = parser.parse_args()
+    if any(not 10 <= n <= 100 for n in args.fillfactor):
+        parser.error(f"--fillfactor {args.fillfactor}: each must be 10 to 100")
     database_url, drop = scratch_database()
     os.environ.update({"DIGEST_ENV_FILE": "", "SECRET_KEY": "benchmark-secret-key-000",
                        "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "DELIVERY_BACKEND": "outbox"})
@@ -128,24 +139,51 @@ def main() -> None:
         moving = Stopwatch()
         VerdictMoves.move = moving.wrap(VerdictMoves.move)
         VerdictMoves.finish = moving.wrap(VerdictMoves.finish)
+
+        def updates() -> tuple[int, int]:
+            """The events' row updates so far, and how many of them were HOT (heap-only: no
+            index entry written, the new row version on the same page)."""
+            with get_engine().connect() as connection:
+                connection.execute(text("SELECT pg_stat_force_next_flush()"))
+                return connection.execute(text(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'delivery_events'")).one()
+
         # Each kind of change twice: there and back. The same rules; a rule that changes every
         # scanner click's reason but no maker; one that makes every person's open and click a
         # machine's (this bench's browsers all name Safari), moving their counts.
-        for label, change in (("same rules", {}), ("same rules", {}),
-                              ("reasons change", {"SCANNER_CLICK_SECONDS": "5"}), ("reasons change", {}),
-                              ("makers flip", {"SCANNER_USER_AGENTS": '["Safari"]'}), ("makers flip", {})):
-            for name in ("SCANNER_CLICK_SECONDS", "SCANNER_USER_AGENTS"):
-                os.environ.pop(name, None)
-            os.environ.update(change)
-            get_settings.cache_clear()
-            moving.seconds = 0.0
-            started_at = time.perf_counter()
-            with unit_of_work() as session:
-                done = reclassify.reclassify_edition(session, edition_id)
-            total = time.perf_counter() - started_at
-            print(f"reclassify_edition, {label} {change or '(the defaults)'}: {done.classified:,} opens and clicks, "
-                  f"{done.changed:,} changed, {done.moved:,} to another maker, in {total:.1f} s (moving counts "
-                  f"{moving.seconds:.1f} s of it); load average {_load()}", flush=True)
+        rounds = [None, *args.fillfactor]
+        for fillfactor in rounds:
+            if fillfactor:
+                with get_engine().connect() as connection:  # the events' pages written anew with room
+                    connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                    connection.execute(text(f"ALTER TABLE delivery_events SET (fillfactor = {int(fillfactor)})"))
+                    connection.execute(text("VACUUM FULL ANALYZE delivery_events"))
+                print(f"the events' table rewritten with fillfactor {fillfactor}", flush=True)
+            for label, change in (("same rules", {}), ("same rules", {}),
+                                  ("reasons change", {"SCANNER_CLICK_SECONDS": "5"}), ("reasons change", {}),
+                                  ("makers flip", {"SCANNER_USER_AGENTS": '["Safari"]'}), ("makers flip", {})):
+                for name in ("SCANNER_CLICK_SECONDS", "SCANNER_USER_AGENTS"):
+                    os.environ.pop(name, None)
+                os.environ.update(change)
+                get_settings.cache_clear()
+                moving.seconds = 0.0
+                before = updates()
+                profiler = cProfile.Profile() if args.profile else None
+                started_at = time.perf_counter()
+                with unit_of_work() as session:
+                    if profiler:
+                        profiler.enable()
+                    done = reclassify.reclassify_edition(session, edition_id)
+                    if profiler:
+                        profiler.disable()
+                        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+                        args.profile = 0
+                total = time.perf_counter() - started_at
+                after = updates()
+                print(f"reclassify_edition, {label} {change or '(the defaults)'}: {done.classified:,} opens and "
+                      f"clicks, {done.changed:,} changed, {done.moved:,} to another maker, in {total:.1f} s (moving "
+                      f"counts {moving.seconds:.1f} s of it; {after[0] - before[0]:,} rows updated, "
+                      f"{after[1] - before[1]:,} of them HOT); load average {_load()}", flush=True)
         if args.check:
             moved = counts_and_marks(edition_id)
             started_at = time.perf_counter()

@@ -87,9 +87,26 @@ def user_agent(payload: dict) -> str:
     return agent[:USER_AGENT_LIMIT] if isinstance(agent, str) else ""
 
 
-def _named(agent: str, parts: list[str]) -> str | None:
-    lowered = agent.lower()
-    return next((part for part in parts if part.lower() in lowered), None)
+class _Names:
+    """Which name of a settings list a user agent contains, without regard to case. Each distinct
+    agent is looked up once per call of `classify`: a request's or a page's events share a few."""
+
+    def __init__(self, names: list[str]):
+        self.names = [(name, name.lower()) for name in names]
+        self.found: dict[str, str | None] = {}
+
+    def in_agent(self, agent: str) -> str | None:
+        if agent not in self.found:
+            lowered = agent.lower()
+            self.found[agent] = next((name for name, low in self.names if low in lowered), None)
+        return self.found[agent]
+
+
+@dataclass
+class _Rules:
+    settings: Settings
+    scanners: _Names
+    proxies: _Names
 
 
 def _seconds_after(at: dt.datetime, start: dt.datetime | None) -> float | None:
@@ -101,25 +118,27 @@ def classify(rows: list[dict], timings: Timings, settings: Settings) -> None:
     clicks). Rows have event, delivery_id, occurred_at, url and payload (the event as SendGrid
     sent it)."""
     bursts = _burst_clicks(rows, timings, settings)
+    rules = _Rules(settings, _Names(settings.SCANNER_USER_AGENTS), _Names(settings.IMAGE_PROXY_USER_AGENTS))
     for position, row in enumerate(rows):
         if row["event"] not in ENGAGEMENT:
             row["audience"] = row["audience_reason"] = None
             continue
         judge = _open if row["event"] == "open" else _click
-        audience, reason = judge(row, timings, settings, position in bursts)
+        audience, reason = judge(row, timings, rules, position in bursts)
         row["audience"], row["audience_reason"] = audience, reason[:REASON_LIMIT]
 
 
-def _open(row: dict, timings: Timings, settings: Settings, _burst: bool) -> tuple[str, str]:
+def _open(row: dict, timings: Timings, rules: _Rules, _burst: bool) -> tuple[str, str]:
+    settings = rules.settings
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
     flag = payload.get("sg_machine_open")
     if flag is True:
         return MACHINE, "sg_machine_open"
     agent = user_agent(payload)
-    scanner = _named(agent, settings.SCANNER_USER_AGENTS)
+    scanner = rules.scanners.in_agent(agent)
     if scanner:
         return MACHINE, f"scanner user agent: {scanner}"
-    proxy = _named(agent, settings.IMAGE_PROXY_USER_AGENTS)
+    proxy = rules.proxies.in_agent(agent)
     after = _seconds_after(row["occurred_at"], timings.delivery(row["delivery_id"]))
     if proxy and after is not None and after <= settings.PROXY_OPEN_SECONDS:
         return MACHINE, f"{proxy} within {settings.PROXY_OPEN_SECONDS}s of delivery"
@@ -128,9 +147,10 @@ def _open(row: dict, timings: Timings, settings: Settings, _burst: bool) -> tupl
     return UNKNOWN, "no sg_machine_open"
 
 
-def _click(row: dict, timings: Timings, settings: Settings, burst: bool) -> tuple[str, str]:
+def _click(row: dict, timings: Timings, rules: _Rules, burst: bool) -> tuple[str, str]:
+    settings = rules.settings
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
-    scanner = _named(user_agent(payload), settings.SCANNER_USER_AGENTS)
+    scanner = rules.scanners.in_agent(user_agent(payload))
     if scanner:
         return MACHINE, f"scanner user agent: {scanner}"
     after = _seconds_after(row["occurred_at"], timings.delivery(row["delivery_id"]))
@@ -153,8 +173,10 @@ def _burst_clicks(rows: list[dict], timings: Timings, settings: Settings) -> set
     window = dt.timedelta(seconds=settings.SCANNER_BURST_SECONDS)
     bursts: set[int] = set()
     for delivery_id, clicks in by_delivery.items():
-        clicks = sorted(clicks + [(at, url, None) for at, url in timings.clicks.get(delivery_id, ())],
-                        key=lambda click: click[0])
+        clicks = clicks + [(at, url, None) for at, url in timings.clicks.get(delivery_id, ())]
+        if len({url for _, url, _ in clicks}) < settings.SCANNER_BURST_LINKS:
+            continue  # too few links for any burst (most messages: one or two clicks)
+        clicks.sort(key=lambda click: click[0])
         start = 0
         for end in range(len(clicks)):  # a sliding window over the message's clicks in time order
             while clicks[end][0] - clicks[start][0] > window:

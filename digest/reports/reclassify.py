@@ -89,8 +89,10 @@ def reclassify_edition(session: Session, edition_id: int) -> Reclassified:
         after = deliveries[-1].subscriber_id
         timings = Timings(handed_over_at={d.id: d.sent_at for d in deliveries if d.sent_at is not None},
                           delivered_at={d.id: d.delivered_at for d in deliveries if d.delivered_at is not None})
-        rows = [dict(row) for row in session.connection().execute(
-            events.where(among(session, DeliveryEvent.delivery_id, [d.id for d in deliveries]))).mappings()]
+        result = session.connection().execute(
+            events.where(among(session, DeliveryEvent.delivery_id, [d.id for d in deliveries])))
+        names = list(result.keys())  # once, not per row as a mapping would
+        rows = [dict(zip(names, row)) for row in result]
         for row in rows:
             if "payload" not in row:  # PostgreSQL's two fields, as the rules read them from a payload
                 row["payload"] = {"useragent": row.pop("useragent"), "sg_machine_open": row.pop("sg_machine_open")}

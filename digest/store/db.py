@@ -27,6 +27,14 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     dbapi_connection.create_aggregate("bit_or", 1, _BitOr)
 
 
+def _configure_postgresql(dbapi_connection, _record) -> None:
+    # Every time is stored and compared in UTC. Named "UTC" exactly (the server's default may be
+    # "Etc/UTC"), psycopg hands back datetimes with datetime.UTC itself, which the UTC column
+    # type then passes through instead of converting each value (store/models.py).
+    dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
+
+
 class _BitOr:
     """PostgreSQL's bit_or aggregate, which SQLite lacks (an alert's audience uses it)."""
 
@@ -52,7 +60,9 @@ def build_engine(url: str) -> Engine:
     # Up to 10 connections kept open: a web process under a post-send burst has that many requests
     # in the database at once, and a connection opened and closed per request (overflow past the
     # pool) costs PostgreSQL a backend process each time. A worker process uses one or two.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    event.listen(engine, "connect", _configure_postgresql)
+    return engine
 
 
 _engines: dict[str, Engine] = {}
