@@ -8,7 +8,7 @@ the stand-in answers from other threads) and the wall time; with --profile, the 
 take the most time (cProfile slows the Python parts several times over); with --phases, the
 thread's CPU in each step of a send (claim, read, render, build, request, record, finish check);
 with --statements, each SQL statement's wall time. After a first batch (the warm-up), the
-collector is set as a worker sets it (workers.app.collect_as_a_worker). Needs PostgreSQL at
+collector is set as in a worker (workers.app.collect_as_a_worker: what was made so far frozen). Needs PostgreSQL at
 BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
 BENCH_REDIS_URL, else a private redis-server for the run.
 """
@@ -137,7 +137,7 @@ def main() -> None:
         sender = get_sender()
         with unit_of_work() as session:  # warm up: connections, caches, compiled statements
             send.send_batch(session, edition_id, batches[0], sender)
-        collect_as_a_worker()  # what was made so far frozen, the collector's thresholds a worker's
+        collect_as_a_worker()  # what was made so far frozen, as in a worker
         timings = time_statements() if args.statements else None
         phases = time_phases() if args.phases else None
         collecting = time_collections() if args.phases else None
