@@ -7,9 +7,9 @@ Prints the milliseconds per batch of 1,000: the CPU of the calling thread (the w
 the stand-in answers from other threads) and the wall time; with --profile, the functions that
 take the most time (cProfile slows the Python parts several times over); with --phases, the
 thread's CPU in each step of a send (claim, read, render, build, request, record, finish check);
-with --statements, each SQL statement's wall time. After a first batch (the warm-up), the
-collector is set as in a worker (workers.app.collect_as_a_worker: what was made so far frozen). Needs PostgreSQL at
-BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
+with --statements, each SQL statement's wall time. After a first batch (the warm-up), what was
+made so far is frozen out of the collector's reach, as in a worker (workers.app.collect_as_a_worker).
+Needs PostgreSQL at BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
 BENCH_REDIS_URL, else a private redis-server for the run.
 """
 

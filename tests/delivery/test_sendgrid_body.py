@@ -85,12 +85,14 @@ def test_a_batch_of_one_editions_readers_is_written_as_json_dumps_of_their_dicts
     ids = [10**6 * n + 17 for n in range(count)]
     emails = [ADDRESSES[n] if n < len(ADDRESSES) else f"reader{n}@example.org" for n in range(count)]
     # "For you" lists of several readers, one empty, with what escaping and markers change.
-    lists = {ids[n]: ForYou(f"- Article {n} & [%name%] \u2028\n", f'<li><a href="https://example.org/{n}?a=1&amp;b">\u00e9</a></li>')
+    lists = {ids[n]: ForYou(f"- Article {n} & [%name%] \u2028\n",
+                            f'<li><a href="https://example.org/{n}?a=1&amp;b">\u00e9</a></li>')
              for n in range(0, count, 2)}
     lists[ids[4]] = ForYou("", "")
     readers = links.recipients(ids, emails, [names[n % len(names)] for n in range(count)],
                                lists if kind == "digest" else None)
-    assert [reader.for_you_text for reader in readers[:2]] == ([lists[ids[0]].text, ""] if kind == "digest" else ["", ""])
+    expected_lists = [lists[ids[0]].text, ""] if kind == "digest" else ["", ""]
+    assert [reader.for_you_text for reader in readers[:2]] == expected_lists
     batch = _batch(readers)
     assert _alike_edition_readers(batch.recipients), "the batch's readers take the loop"
     assert request_body(batch, 7) == json.dumps(_straightforward(batch)).encode()
