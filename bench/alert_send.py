@@ -138,7 +138,7 @@ def main() -> None:
         print(f"tick -> all accepted: {wall:.2f} s for {expected:,} readers ({expected / wall:,.0f}/s); "
               f"first batch accepted after {first_accepted:.2f} s "
               f"({args.workers} workers x {args.concurrency}, stand-in latency {args.latency * 1000:.0f} ms)")
-        print(f"requests: {len(standin.requests)}; every reader once: {once}")
+        print(f"requests: {standin.accepted_requests}; every reader once: {once}")
         with unit_of_work() as session:
             counts = reader_counts(session, alert_id)
         print(f"ledger: {', '.join(f'{status} {count:,}' for status, count in counts.items())}")

@@ -31,11 +31,12 @@ NAMES = ("Reader {}", "Reader {}", "Reader {}", "Seán O'Brien {}", "Tom & Jerry
 
 
 class Row(NamedTuple):
-    """A batch's reader as send_batch selects it."""
-    id: int
+    """A batch's reader as send_batch selects it (ledger.writer.Waiting)."""
+    id: int | None
     subscriber_id: int
     email: str
     name: str | None
+    left: bool = False
 
 
 def name_of(reader: int) -> str | None:
@@ -62,7 +63,7 @@ def main() -> None:
     # About the size of a real edition's parts, with its markers.
     rendered = TransactionalMail(subject="The week, for [%name%]", text="Hello [%name%]. " * 400,
                                  html="<p>Hello [%name:html%].</p>" * 400)
-    rows = [Row(100_000 + i, 5_000 + i, f"reader{i}@example.org", name_of(i)) for i in range(args.readers)]
+    rows = [Row(None, 5_000 + i, f"reader{i}@example.org", name_of(i)) for i in range(args.readers)]
     # No "For you" placeholder in this render, so no session is needed (bench/follow_variants.py
     # measures the lists).
     def outgoing():

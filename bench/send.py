@@ -141,7 +141,7 @@ def main() -> None:
         print(f"due -> all accepted: {wall:.2f} s for {args.subscribers:,} recipients "
               f"({args.workers} workers x {args.concurrency}, stand-in latency {args.latency * 1000:.0f} ms)")
         print(f"recipients/s: {args.subscribers / wall:,.0f}")
-        print(f"requests: {len(standin.requests)}; every recipient once: "
+        print(f"requests: {standin.accepted_requests}; every recipient once: "
               f"{len(standin.delivered) == args.subscribers and set(standin.delivered.values()) == {1}}")
         with unit_of_work() as session:
             counts = reader_counts(session, edition_id)

@@ -7,8 +7,9 @@ Prints the milliseconds per batch of 1,000: the CPU of the calling thread (the w
 the stand-in answers from other threads) and the wall time; with --profile, the functions that
 take the most time (cProfile slows the Python parts several times over); with --phases, the
 thread's CPU in each step of a send (claim, read, render, build, request, record, finish check);
-with --statements, each SQL statement's wall time. Needs PostgreSQL at
-BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
+with --statements, each SQL statement's wall time. After a first batch (the warm-up), what was
+made so far is frozen out of the collector's reach, as in a worker (workers.app.collect_as_a_worker).
+Needs PostgreSQL at BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis, as bench/send.py:
 BENCH_REDIS_URL, else a private redis-server for the run.
 """
 
@@ -80,6 +81,23 @@ def time_phases() -> dict[str, float]:
     return spent
 
 
+def time_collections() -> dict:
+    """The calling thread's CPU in Python's collector from now on, and how many times it ran."""
+    import gc
+
+    spent = {"seconds": 0.0, "runs": 0, "began": 0.0}
+
+    def timed(phase, info):
+        if phase == "start":
+            spent["began"] = time.thread_time()
+        else:
+            spent["seconds"] += time.thread_time() - spent["began"]
+            spent["runs"] += 1
+
+    gc.callbacks.append(timed)
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=20_000)
@@ -109,6 +127,7 @@ def main() -> None:
     from digest.delivery import send
     from digest.store.db import dispose_engines, unit_of_work
     from digest.store.migrate import upgrade
+    from workers.app import collect_as_a_worker
 
     try:
         upgrade(database_url)
@@ -118,8 +137,10 @@ def main() -> None:
         sender = get_sender()
         with unit_of_work() as session:  # warm up: connections, caches, compiled statements
             send.send_batch(session, edition_id, batches[0], sender)
+        collect_as_a_worker()  # what was made so far frozen, as in a worker
         timings = time_statements() if args.statements else None
         phases = time_phases() if args.phases else None
+        collecting = time_collections() if args.phases else None
         profile = cProfile.Profile()
         # The thread's own CPU: the stand-in answers from threads of this process, not counted.
         cpu, wall = time.thread_time(), time.perf_counter()
@@ -140,6 +161,8 @@ def main() -> None:
         if phases is not None:
             for phase, seconds in phases.items():
                 print(f"{seconds / sent * 1000:7.2f} ms  {phase}")
+            print(f"{collecting['seconds'] / sent * 1000:7.2f} ms  the collector ({collecting['runs']} runs; "
+                  f"within the phases above where it ran in one)")
         if args.profile:
             pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
     finally:

@@ -70,6 +70,29 @@ def signer(scope: str, size: int = LINK_MAC_BYTES):
     return sign_one
 
 
+def sign_all(scope: str, payloads: list[str], size: int = LINK_MAC_BYTES) -> list[str]:
+    """`sign(scope, p)` for each of many payloads (every link of a batch's readers), the same
+    signatures: signer()'s prepared hashes, and one base64 encoding for all of them. Each MAC is
+    padded with zero bytes to a multiple of 3 and the padded MACs encoded as one: base64 writes
+    3 bytes as 4 characters, so each MAC is its own run of characters, and the run's first
+    characters are the MAC's unpadded encoding (the zero bits of the pad end its last character
+    as base64's own padding does). Per link that leaves the hashing and a slice, not four calls
+    and two objects."""
+    inner, outer = prepared_hmac(get_settings().SECRET_KEY.encode(), f"{scope}\0".encode())
+    new_inner, new_outer = inner.copy, outer.copy
+    macs = []
+    for payload in payloads:
+        inner_hash = new_inner()
+        inner_hash.update(payload.encode())
+        outer_hash = new_outer()
+        outer_hash.update(inner_hash.digest())
+        macs.append(outer_hash.digest()[:size])
+    pad = b"\0" * (-size % 3)
+    text = _link_text(pad.join(macs) + pad).decode() if macs else ""
+    run, kept = (size + len(pad)) // 3 * 4, (size * 4 + 2) // 3
+    return [text[start:start + kept] for start in range(0, len(text), run)]
+
+
 _INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
 _OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 

@@ -60,6 +60,11 @@ def _person(i: int) -> dict:
      "personalizations.0.headers"),
     (_body(personalizations=[{"to": [{"email": "a@example.org"}], "substitutions": {"-a-": "x" * 9_000, "-b-": "y" * 995}}]),
      "personalizations.0.substitutions"),
+    # Bytes as UTF-8 counts them, not characters: 2,500 four-byte characters are 10,000 bytes.
+    (_body(personalizations=[{"to": [{"email": "a@example.org"}], "substitutions": {"-a-": "\U0001F600" * 2_500}}]),
+     "personalizations.0.substitutions"),
+    (_body(personalizations=[_person(1), {"to": [{"email": "b@example.org"}], "custom_args": {"a": "1", "b": None}}]),
+     "personalizations.1.custom_args"),
 ])
 def test_what_sendgrid_refuses_is_refused(standin, body, field):
     answer = _post(standin, body)
@@ -92,3 +97,17 @@ def test_every_documented_tracking_setting_is_accepted(standin):
                 "ganalytics": {"enable": True, "utm_source": "digest", "utm_medium": "email", "utm_term": "",
                                "utm_content": "", "utm_campaign": "edition"}}
     assert _post(standin, _body(tracking_settings=tracking)).status_code == 202
+
+
+def test_substitutions_just_within_the_limit_are_accepted(standin):
+    body = _body(personalizations=[{"to": [{"email": "a@example.org"}], "substitutions": {"-a-": "\U0001F600" * 2_499}}])
+    assert _post(standin, body).status_code == 202
+
+
+def test_the_accepted_bodies_are_kept_as_they_were_sent(standin):
+    before = len(standin.requests)  # the module's earlier tests share this stand-in
+    first, second = _body(subject="First"), _body(subject="Second \u00e9")
+    assert _post(standin, first).status_code == 202 and _post(standin, _body(subject="")).status_code == 400
+    assert standin.requests[before:] == [first] and standin.accepted_requests == before + 1
+    assert _post(standin, second).status_code == 202
+    assert standin.requests[before:] == [first, second] and standin.accepted_requests == before + 2

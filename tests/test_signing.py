@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.config import ConfigError, get_settings
-from digest.signing import sign, signer, verify
-from digest.subscribers.tokens import (CONFIRM, PREFERENCES, UNSUBSCRIBE, BadToken, make_token, read_token,
-                                       token_maker)
+from digest.signing import COOKIE_MAC_BYTES, LINK_MAC_BYTES, sign, sign_all, signer, verify
+from digest.subscribers.tokens import (CONFIRM, PREFERENCES, UNSUBSCRIBE, BadToken, alert_unfollow_maker,
+                                       alert_unfollow_tokens, make_token, read_alert_unfollow, read_token,
+                                       token_maker, tokens_for)
 from digest.web.app import app
 from digest.web.auth import session_value
 from digest.web.csrf import csrf_token
@@ -78,6 +79,26 @@ def test_a_batch_signer_signs_as_hmac_does_with_keys_of_any_length(settings, mon
     for payload in ("1", "2a", "3b9aca00", ""):
         assert sign_payload(payload) == sign(UNSUBSCRIBE, payload)
         assert verify(UNSUBSCRIBE, payload, sign_payload(payload))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 19, LINK_MAC_BYTES, 21, COOKIE_MAC_BYTES, 32])
+def test_signing_many_payloads_together_gives_each_ones_own_signature(settings, size):
+    """sign_all encodes every MAC of a batch at once: each payload's signature is still sign()'s,
+    for MACs of any length (base64 groups three bytes; a MAC's last group is cut where its own
+    encoding ends)."""
+    payloads = [format(n, "x") for n in (0, 1, 255, 4096, 10**9, 2**62)] + ["", "2a-1f", "ünï"]
+    assert sign_all(UNSUBSCRIBE, payloads, size) == [sign(UNSUBSCRIBE, payload, size) for payload in payloads]
+    assert sign_all(UNSUBSCRIBE, [], size) == []
+
+
+def test_a_batchs_tokens_are_each_readers_own(settings):
+    readers = [1, 42, 255, 10**9]
+    assert tokens_for(UNSUBSCRIBE, readers) == [make_token(UNSUBSCRIBE, n) for n in readers]
+    assert tokens_for(PREFERENCES, [42]) == [SENT_PREFERENCES_42]
+    assert alert_unfollow_tokens(9, readers) == [alert_unfollow_maker(9)(n) for n in readers]
+    assert all(read_alert_unfollow(token) == (n, 9) for token, n in zip(alert_unfollow_tokens(9, readers), readers))
+    with pytest.raises(ValueError):
+        tokens_for(CONFIRM, readers)
 
 
 def test_a_signature_for_one_scope_passes_for_no_other(settings):

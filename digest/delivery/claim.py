@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 
-from sqlalchemy import null, select, true, union_all, update
+from sqlalchemy import String, bindparam, null, select, true, type_coerce, union_all, update
 from sqlalchemy.orm import Session
 
+from digest.clock import utcnow
 from digest.ledger.members import member_ids
 from digest.ledger.writer import Waiting
 from digest.store.models import BatchState, Delivery, DeliveryStatus, SendBatch, Subscriber
@@ -43,12 +46,20 @@ def claim_batch(session: Session, edition_id: int, batch_id: int, now: dt.dateti
     an earlier run of this task) has it."""
     token = str(uuid.uuid4())
     claimed = session.connection().execute(
-        update(SendBatch)
-        .where(SendBatch.id == batch_id, SendBatch.edition_id == edition_id, SendBatch.state == BatchState.PENDING)
-        .values(state=BatchState.SENDING, claim_token=token, claimed_at=now, attempts=SendBatch.attempts + 1)
-        .returning(SendBatch.variant, SendBatch.attempts, SendBatch.members.is_not(None))
-    ).first()
+        _claim_statement(), {"batch": batch_id, "edition": edition_id, "token": token, "claimed": now}).first()
     return None if claimed is None else Claim(token, *claimed)
+
+
+@lru_cache(maxsize=1)
+def _claim_statement():
+    """claim_batch's UPDATE, made once (per batch, building it cost as much as running it)."""
+    return (update(SendBatch)
+            .where(SendBatch.id == bindparam("batch"), SendBatch.edition_id == bindparam("edition"),
+                   SendBatch.state == BatchState.PENDING)
+            .values(state=BatchState.SENDING, claim_token=bindparam("token", type_=SendBatch.claim_token.type),
+                    claimed_at=bindparam("claimed", type_=SendBatch.claimed_at.type),
+                    attempts=SendBatch.attempts + 1)
+            .returning(SendBatch.variant, SendBatch.attempts, SendBatch.members.is_not(None)))
 
 
 def waiting_readers(session: Session, edition_id: int, batch_id: int, planned: bool) -> list[Waiting]:
@@ -57,24 +68,33 @@ def waiting_readers(session: Session, edition_id: int, batch_id: int, planned: b
     the pending rows, and the members with no row, each marked `left` if they no longer receive
     editions (they are asked again here: they may have left since planning). (An anti-join of the members against the
     edition's rows let the planner hash all of the edition's rows, batch after batch.)"""
-    left = ~eligible_readers()
-    rows = (select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name, Delivery.status, left)
+    dialect = session.get_bind().dialect.name
+    rows = session.connection().execute(_waiting_statement(dialect, planned),
+                                        {"batch_id": batch_id, "now": utcnow()}).all()
+    # Each row is a Waiting's fields, then its delivery's status. Most batches have no rows of
+    # their own yet: every row is then a member to send.
+    recorded = {row[1] for row in rows if row[0] is not None}
+    waiting = [Waiting(*row[:5]) for row in rows
+               if (row[0] is None and row[1] not in recorded) or row[5] == DeliveryStatus.PENDING]
+    return sorted(waiting, key=itemgetter(1))
+
+
+@lru_cache(maxsize=4)
+def _waiting_statement(dialect: str, planned: bool):
+    """waiting_readers' statement, made once (building it cost a batch about 1 ms of Python):
+    the batch and the time eligibility is asked at are its parameters."""
+    left = ~eligible_readers(bindparam("now"))
+    batch_id = bindparam("batch_id")
+    # The status as its stored text (a StrEnum's value, equal to it): no conversion per row.
+    status = type_coerce(Delivery.status, String)
+    rows = (select(Delivery.id, Delivery.subscriber_id, Delivery.email, Subscriber.name, left, status)
             .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(Delivery.batch_id == batch_id))
-    if planned:
-        member, member_id = member_ids(session)
-        rows = union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name, null(), left)
-                         .select_from(SendBatch).join(member, true()).join(Subscriber, Subscriber.id == member_id)
-                         .where(SendBatch.id == batch_id))
-    recorded, waiting, fresh = set(), [], []
-    for delivery_id, subscriber_id, email, name, status, gone in session.connection().execute(rows):
-        if delivery_id is None:
-            fresh.append(Waiting(None, subscriber_id, email, name, bool(gone)))
-            continue
-        recorded.add(subscriber_id)
-        if status == DeliveryStatus.PENDING:
-            waiting.append(Waiting(delivery_id, subscriber_id, email, name, bool(gone)))
-    waiting += [reader for reader in fresh if reader.subscriber_id not in recorded]
-    return sorted(waiting, key=lambda reader: reader.subscriber_id)
+    if not planned:
+        return rows
+    member, member_id = member_ids(dialect)
+    return union_all(rows, select(null(), Subscriber.id, Subscriber.email, Subscriber.name, left, null())
+                     .select_from(SendBatch).join(member, true()).join(Subscriber, Subscriber.id == member_id)
+                     .where(SendBatch.id == batch_id))
 
 
 def mark_sent(batch_id: int, token: str, **values):

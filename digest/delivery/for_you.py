@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import css_inline
-from sqlalchemy import select
+from sqlalchemy import ARRAY, Integer, String, any_, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from digest.editions.render import Variant, wrap_text
 from digest.editions.templates import email_environment
 from digest.resources import resource_dir
 from digest.store.models import Article, ArticleTopic, Edition, EditionItem, Follow, Topic
-from digest.store.upsert import among
 
 # What one reader's list may weigh (its HTML and text together). SendGrid's mail/send reference
 # caps a personalization's substitutions at 10,000 bytes; names and links take about 1,000.
@@ -53,13 +52,12 @@ def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
         return {}
     # Ids only (a batch's readers follow about 3,000 (article, topic) pairs): the few articles'
     # and topics' texts are read once, below, if anyone follows anything.
-    rows = session.connection().execute(
-        select(Follow.subscriber_id, ArticleTopic.article_id, Follow.topic_id)
-        .join(ArticleTopic, ArticleTopic.topic_id == Follow.topic_id)
-        .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
-        .where(EditionItem.edition_id == edition.id, among(session, Follow.subscriber_id, subscriber_ids))
-        .order_by(Follow.subscriber_id, EditionItem.position, Follow.topic_id)
-    ).all()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    # On PostgreSQL the ids go as one array's text, written at C speed (psycopg writes an int[]
+    # parameter element by element in Python: 0.7 ms a batch).
+    ids = "{" + ",".join(map(str, subscriber_ids)) + "}" if postgresql else list(subscriber_ids)
+    rows = session.connection().execute(_follows_statement(postgresql),
+                                        {"edition_id": edition.id, "ids": ids}).all()
     if not rows:
         return {}
     articles, topics = _texts(session, edition, variant)
@@ -78,6 +76,21 @@ def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
                 for article_id, topic_ids in listed.items()))
         lists[subscriber_id] = made[key]
     return lists
+
+
+@lru_cache(maxsize=2)
+def _follows_statement(postgresql: bool):
+    """for_you_of_batch's statement, made once (building it cost a batch about half a
+    millisecond): the edition and the readers' ids are its parameters."""
+    if postgresql:
+        among_readers = Follow.subscriber_id == any_(cast(bindparam("ids", type_=String), ARRAY(Integer)))
+    else:
+        among_readers = Follow.subscriber_id.in_(bindparam("ids", expanding=True))
+    return (select(Follow.subscriber_id, ArticleTopic.article_id, Follow.topic_id)
+            .join(ArticleTopic, ArticleTopic.topic_id == Follow.topic_id)
+            .join(EditionItem, EditionItem.article_id == ArticleTopic.article_id)
+            .where(EditionItem.edition_id == bindparam("edition_id"), among_readers)
+            .order_by(Follow.subscriber_id, EditionItem.position, Follow.topic_id))
 
 
 def _texts(session: Session, edition: Edition, variant: Variant) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:

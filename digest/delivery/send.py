@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from functools import lru_cache
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Integer, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow, wall_seconds
@@ -147,15 +148,28 @@ def _hand_over(session: Session, sender: Sender, outgoing: OutgoingBatch, batch:
         # Every reader in one request, none with a row: the batch row records them all. Its size
         # becomes theirs and its rows' (an earlier attempt's accepted part, failures): a member
         # erased since planning was not among them, and size less rows is what the row records.
-        rows_already = select(func.count()).where(Delivery.batch_id == batch.batch_id).scalar_subquery()
-        session.connection().execute(mark_sent(batch.batch_id, claim.token, sent_at=now, message_id=distinct.pop(),
-                                                size=len(part) + rows_already))
+        session.connection().execute(_sent_whole_statement(), {
+            "batch": batch.batch_id, "token": claim.token, "handed_at": now, "message": distinct.pop(),
+            "handed_over": len(part)})
     else:
         settle_readers(session, batch, [readers[reader_id] for reader_id in message_ids], DeliveryStatus.ACCEPTED,
                        message_ids=message_ids, sent_at=now, error=None, attempts=claim.attempt)
     session.commit()
     record_deliveries_sent(len(message_ids))
     return len(message_ids), marked
+
+
+@lru_cache(maxsize=1)
+def _sent_whole_statement():
+    """mark_sent for a batch handed over whole, made once: the batch, the claim's token, the
+    time, the message id and the readers handed over are its parameters."""
+    batch_id = bindparam("batch")
+    rows_already = select(func.count()).where(Delivery.batch_id == batch_id).scalar_subquery()
+    return (update(SendBatch).where(SendBatch.id == batch_id, SendBatch.claim_token == bindparam("token"),
+                                    SendBatch.state == BatchState.SENDING)
+            .values(state=BatchState.SENT, sent_at=bindparam("handed_at", type_=SendBatch.sent_at.type),
+                    message_id=bindparam("message", type_=SendBatch.message_id.type),
+                    size=bindparam("handed_over", type_=Integer) + rows_already))
 
 
 def give_up_batch(session: Session, edition_id: int, batch_id: int, error: str) -> int:
@@ -189,14 +203,21 @@ def finish_edition_if_complete(session: Session, edition_id: int, now: dt.dateti
     or unknown."""
     # Asked first: while a batch is waiting or in flight (every check but the last few of a
     # send), a look at the edition's few batch rows settles it, whatever its number of readers.
+    return bool(session.connection().execute(_finish_statement(), {"edition": edition_id, "finished": now}).rowcount)
+
+
+@lru_cache(maxsize=1)
+def _finish_statement():
+    """finish_edition_if_complete's UPDATE, made once (it runs after every batch; building it
+    cost more of the worker's time than PostgreSQL's answer)."""
+    edition_id = bindparam("edition")
     live = exists().where(SendBatch.edition_id == edition_id, SendBatch.state.in_(BatchState.live()))
     unfinished = exists().where(
         Delivery.edition_id == edition_id, Delivery.status.in_(DeliveryStatus.unfinished()),
     )
     unplanned = exists().where(PlanSlice.edition_id == edition_id, PlanSlice.planned_at.is_(None))
-    return bool(session.connection().execute(
-        update(Edition)
-        .where(and_(Edition.id == edition_id, Edition.status == EditionStatus.SENDING, ~live, ~unfinished,
-                    ~unplanned))
-        .values(status=EditionStatus.SENT, sent_at=now, updated_at=now)
-    ).rowcount)
+    finished = bindparam("finished", type_=Edition.sent_at.type)
+    return (update(Edition)
+            .where(and_(Edition.id == edition_id, Edition.status == EditionStatus.SENDING, ~live, ~unfinished,
+                        ~unplanned))
+            .values(status=EditionStatus.SENT, sent_at=finished, updated_at=finished))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii as json_string
@@ -51,11 +52,15 @@ def request_body(batch: OutgoingBatch, asm_group_id: int | None = None) -> bytes
 
 def _body_pieces(batch: OutgoingBatch, asm_group_id: int | None):
     yield b'{"personalizations": ['
-    separator = b""
-    for recipient in batch.recipients:
-        yield separator
-        yield _personalization_json(recipient).encode()
-        separator = b", "
+    recipients = batch.recipients
+    if _alike_edition_readers(recipients):
+        yield from _edition_readers_json(recipients)
+    else:
+        separator = b""
+        for recipient in recipients:
+            yield separator
+            yield _personalization_json(recipient).encode()
+            separator = b", "
     yield b"], "
     yield json.dumps(_batch_fields(batch, asm_group_id))[1:].encode()
 
@@ -110,29 +115,68 @@ _ONE_CLICK = json_string(ONE_CLICK_UNSUBSCRIBE)
 
 
 def _edition_reader_json(reader: EditionReader) -> str:
-    """json.dumps(personalization(reader)), written without the dicts: the links are plain. The
-    layout is EditionReader's (values, headers, custom_args) and substitutions()'s, which
-    tests/delivery/test_sendgrid_body.py holds this to."""
-    mailto, edition_arg, batch_arg = _alike_json(reader.alike)
-    name = reader.name or NAMELESS_READER
-    name_json = json_string(name)
-    html_name = html_escaped(name)
-    html_name_json = name_json if html_name is name else json_string(html_name)
-    unsubscribe, preferences, unfollow = reader.unsubscribe_url, reader.preferences_url, reader.unfollow_url
-    # An alert's reader carries one link more, which is also their one-click List-Unsubscribe.
-    own_part = f', {_UNFOLLOW_KEY}: "{unfollow}", {_UNFOLLOW_HTML_KEY}: "{unfollow}"' if unfollow else ""
-    # A digest's reader fills its "For you" placeholder, if only with nothing.
-    if reader.alike.for_you:
-        own_part += (f', {_FOR_YOU_KEY}: {json_string(reader.for_you_text)}, '
-                       f'{_FOR_YOU_HTML_KEY}: {json_string(reader.for_you_html)}')
-    return (f'{{"to": [{_address_json(reader.email, reader.name)}], "substitutions": {{'
-            f'{_NAME_KEY}: {name_json}, {_NAME_HTML_KEY}: {html_name_json}, '
-            f'{_UNSUBSCRIBE_KEY}: "{unsubscribe}", {_UNSUBSCRIBE_HTML_KEY}: "{unsubscribe}", '
-            f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"{own_part}}}, '
-            f'"headers": {{"List-Unsubscribe": "<{unfollow or unsubscribe}>, {mailto}", '
-            f'"List-Unsubscribe-Post": {_ONE_CLICK}}}, '
-            f'"custom_args": {{"edition_id": {edition_arg}, "subscriber_id": "{reader.reader_id}", '
-            f'"batch_id": {batch_arg}}}}}')
+    """json.dumps(personalization(reader)), written without the dicts: the links are plain."""
+    [written] = _edition_readers_json([reader])
+    return written.decode()
+
+
+def _alike_edition_readers(recipients: list) -> bool:
+    """Whether every recipient is an edition's reader of one batch (one EditionReaders) with
+    plain links: what _edition_readers_json writes."""
+    if not recipients or type(recipients[0]) is not EditionReader or not recipients[0].alike.plain_links:
+        return False
+    alike = recipients[0].alike
+    return all(type(recipient) is EditionReader and recipient.alike is alike for recipient in recipients)
+
+
+def _edition_readers_json(readers: list[EditionReader]):
+    """json.dumps(personalization(reader)) of each reader of one batch, ", " between them, as
+    ASCII bytes, written without the dicts: the links are plain, and what the readers share is
+    escaped once. One loop, no call per reader but json's C string escaper and the name's
+    checks. The layout is EditionReader's (values, headers, custom_args) and
+    substitutions()'s, which tests/delivery/test_sendgrid_body.py holds this to."""
+    alike = readers[0].alike
+    mailto, edition_arg, batch_arg = _alike_json(alike)
+    for_you, nameless = alike.for_you, json_string(NAMELESS_READER)
+    separator = ""
+    for reader_id, email, name, unsubscribe, preferences, _, unfollow, for_you_text, for_you_html in readers:
+        if name and _PLAIN_NAME.fullmatch(name):  # most names: escaped once, written in all three places
+            name_json = html_name_json = json_string(name)
+            address = f'{{"email": {json_string(email)}, "name": {name_json}}}'
+        elif name:
+            name_json = json_string(name)
+            html_name = html_escaped(name)
+            html_name_json = name_json if html_name is name else json_string(html_name)
+            clean = _clean_name(name)
+            if clean == name:
+                address = f'{{"email": {json_string(email)}, "name": {name_json}}}'
+            elif clean:
+                address = f'{{"email": {json_string(email)}, "name": {json_string(clean)}}}'
+            else:
+                address = f'{{"email": {json_string(email)}}}'
+        else:
+            name_json = html_name_json = nameless
+            address = f'{{"email": {json_string(email)}}}'
+        # An alert's reader carries one link more, which is also their one-click List-Unsubscribe.
+        own_part = f', {_UNFOLLOW_KEY}: "{unfollow}", {_UNFOLLOW_HTML_KEY}: "{unfollow}"' if unfollow else ""
+        # A digest's reader fills its "For you" placeholder, if only with nothing.
+        if for_you:
+            own_part += (f', {_FOR_YOU_KEY}: {json_string(for_you_text)}, '
+                         f'{_FOR_YOU_HTML_KEY}: {json_string(for_you_html)}')
+        yield (f'{separator}{{"to": [{address}], "substitutions": {{'
+               f'{_NAME_KEY}: {name_json}, {_NAME_HTML_KEY}: {html_name_json}, '
+               f'{_UNSUBSCRIBE_KEY}: "{unsubscribe}", {_UNSUBSCRIBE_HTML_KEY}: "{unsubscribe}", '
+               f'{_PREFERENCES_KEY}: "{preferences}", {_PREFERENCES_HTML_KEY}: "{preferences}"{own_part}}}, '
+               f'"headers": {{"List-Unsubscribe": "<{unfollow or unsubscribe}>, {mailto}", '
+               f'"List-Unsubscribe-Post": {_ONE_CLICK}}}, '
+               f'"custom_args": {{"edition_id": {edition_arg}, "subscriber_id": "{reader_id}", '
+               f'"batch_id": {batch_arg}}}}}').encode()
+        separator = ", "
+
+
+# A name that needs nothing but JSON's escaping: none of what HTML escapes (& < > " '), nor of
+# what SendGrid refuses in an address's name (; ,), nor white space at either end (cut from it).
+_PLAIN_NAME = re.compile(r"""[^&<>"';,\s](?:[^&<>"';,]*[^&<>"';,\s])?""")
 
 
 @lru_cache(maxsize=8)
@@ -160,14 +204,6 @@ def _address(email: str, name: str | None) -> dict:
     if clean:
         address["name"] = clean
     return address
-
-
-def _address_json(email: str, name: str | None) -> str:
-    """json.dumps(_address(email, name))."""
-    clean = _clean_name(name)
-    if clean:
-        return f'{{"email": {json_string(email)}, "name": {json_string(clean)}}}'
-    return f'{{"email": {json_string(email)}}}'
 
 
 def _clean_name(name: str | None) -> str:

@@ -49,7 +49,8 @@ def not_paused(now: dt.datetime | None = None):
     """Not paused at `now` (the current time unless given): never paused, or paused until a time
     already past. Never NULL (claim.py selects it as a column): an open pause is a definite
     "paused"."""
-    ended = and_(Subscriber.paused_until.is_not(None), Subscriber.paused_until <= (now or utcnow()))
+    # `now` may be a bound parameter (a statement made once and run with each time): no `or`.
+    ended = and_(Subscriber.paused_until.is_not(None), Subscriber.paused_until <= (utcnow() if now is None else now))
     return or_(Subscriber.paused.is_(False), ended)
 
 

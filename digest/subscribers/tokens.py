@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError
-from digest.signing import sign, signer, verify
+from digest.signing import sign, sign_all, signer, verify
 
 UNSUBSCRIBE = "unsubscribe"
 CONFIRM = "confirm"
@@ -70,6 +70,15 @@ def token_maker(scope: str):
     return make
 
 
+def tokens_for(scope: str, subscriber_ids: list[int]) -> list[str]:
+    """make_token(scope, id) for each of a batch's readers, signed together (signing.sign_all);
+    never-expiring scopes only."""
+    if scope in _EXPIRING:
+        raise ValueError(f"{scope} tokens carry their issue time; make them one by one")
+    payloads = [format(subscriber_id, "x") for subscriber_id in subscriber_ids]
+    return [f"{payload}.{signature}" for payload, signature in zip(payloads, sign_all(scope, payloads))]
+
+
 def read_token(scope: str, token: str, now: dt.datetime | None = None) -> Claims:
     """What the token was made for, or BadToken (ExpiredToken when it is genuine but too old)."""
     payload, _, signature = token.partition(".")
@@ -103,6 +112,13 @@ def alert_unfollow_maker(edition_id: int):
         return f"{payload}.{sign_payload(payload)}"
 
     return make
+
+
+def alert_unfollow_tokens(edition_id: int, subscriber_ids: list[int]) -> list[str]:
+    """alert_unfollow_maker(edition_id)(id) for each of a batch's readers, signed together."""
+    suffix = "-" + format(edition_id, "x")
+    payloads = [format(subscriber_id, "x") + suffix for subscriber_id in subscriber_ids]
+    return [f"{payload}.{signature}" for payload, signature in zip(payloads, sign_all(UNFOLLOW_ALERT, payloads))]
 
 
 def read_alert_unfollow(token: str) -> tuple[int, int]:

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from digest.delivery.backends import get_sender
 from digest.delivery.message import OutgoingBatch, Recipient
 from digest.delivery.outgoing import ReaderLinks, reader_recipient
-from digest.delivery.sendgrid import _batch_fields, personalization, request_body
+from digest.delivery.for_you import ForYou
+from digest.delivery.sendgrid import _alike_edition_readers, _batch_fields, personalization, request_body
 from digest.editions.render import TransactionalMail
 from digest.store.db import unit_of_work
 from digest.store.models import SendBatch, Subscriber
@@ -67,6 +68,36 @@ def test_the_body_is_json_dumps_of_the_personalizations_dicts(settings, monkeypa
     body = request_body(batch, 7)
     assert json.loads(body) == _straightforward(batch)
     assert body == json.dumps(_straightforward(batch)).encode(), "the same bytes as json.dumps writes"
+
+
+# Addresses as long as an address may be (64 + 1 + 189 characters), internationalized, or with
+# what JSON escapes.
+ADDRESSES = ["a" * 64 + "@" + "b" * 185 + ".org", "zoë@exämple.org", "用户@例子.广告", 'quoted"local\\part@example.org']
+
+
+@pytest.mark.parametrize("kind", ["digest", "alert", "plain"])
+def test_a_batch_of_one_editions_readers_is_written_as_json_dumps_of_their_dicts(settings, kind):
+    """The batch's readers are written together in one loop (what every send batch takes): the
+    same bytes as json.dumps of each reader's dicts, whatever their names, addresses and lists."""
+    links = ReaderLinks(5, 14, alert=kind == "alert", for_you=kind == "digest")
+    names = [*NAMES, CONTROL_CHARACTERS, " padded ", "Ada Lovelace", "Ada Lovelace"]
+    count = len(names) * 3
+    ids = [10**6 * n + 17 for n in range(count)]
+    emails = [ADDRESSES[n] if n < len(ADDRESSES) else f"reader{n}@example.org" for n in range(count)]
+    # "For you" lists of several readers, one empty, with what escaping and markers change.
+    lists = {ids[n]: ForYou(f"- Article {n} & [%name%] \u2028\n",
+                            f'<li><a href="https://example.org/{n}?a=1&amp;b">\u00e9</a></li>')
+             for n in range(0, count, 2)}
+    lists[ids[4]] = ForYou("", "")
+    readers = links.recipients(ids, emails, [names[n % len(names)] for n in range(count)],
+                               lists if kind == "digest" else None)
+    expected_lists = [lists[ids[0]].text, ""] if kind == "digest" else ["", ""]
+    assert [reader.for_you_text for reader in readers[:2]] == expected_lists
+    batch = _batch(readers)
+    assert _alike_edition_readers(batch.recipients), "the batch's readers take the loop"
+    assert request_body(batch, 7) == json.dumps(_straightforward(batch)).encode()
+    # A reader alone (the pre-send checklist's sample, a part of a split batch) is written alike.
+    assert request_body(_batch(readers[5:6]), 7) == json.dumps(_straightforward(_batch(readers[5:6]))).encode()
 
 
 def test_sendgrid_gets_each_readers_personalization_as_the_dicts_give_it(standin, feed_server):
