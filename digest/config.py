@@ -168,6 +168,12 @@ class Settings(BaseSettings):
     # peer is one of these (comma-separated addresses or networks, e.g. "10.0.0.5,10.1.0.0/16");
     # empty: never, the peer's address is the client's.
     FORWARDED_ALLOW_IPS: str = ""
+    # Threads of one `digest serve` process running the routes (anyio's default limiter, 40 unless
+    # set): each holds the interpreter lock while it renders, so past a few they only take turns,
+    # and a burst after a send then waits longer for every request (bench/web_burst.py: 4 and 8
+    # held more requests a second than 16 or 40, with a lower p99). At most the database pool (20
+    # connections) so that no thread waits for a connection another is not using.
+    WEB_THREADS: int = Field(default=8, ge=1, le=20)
 
     FEED_POLL_INTERVAL_MINUTES: int = Field(default=30, ge=1)
     # Total time for one response (headers and body); connecting has its own, shorter limit.

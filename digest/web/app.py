@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -49,8 +53,18 @@ from digest.web.nul import no_nul_in_query
 from digest.web.pages import db, edition_name, page
 from digest.web.request_metrics import RequestMetrics
 
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Each process's routes run in at most WEB_THREADS threads (config.py says why). A sync
+    dependency's exit (the `db` session's release) runs on a limiter of FastAPI's own, so a request
+    holding a connection never waits for a thread to give it back."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().WEB_THREADS
+    yield
+
+
 # No /docs, /redoc or /openapi.json: the API is documented in docs/web.md, not mapped for anyone.
-app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None,
+app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
               dependencies=[Depends(no_nul_in_query)])
 app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "static"), name="static")
 app.include_router(auth_router)
