@@ -26,15 +26,18 @@ def page(template: str, status_code: int = 200, /, headers: dict[str, str] | Non
          request: Request | None = None, **context) -> HTMLResponse:
     """Render a page. Pass `request` for pages with forms: `{{ csrf_field() }}` then holds the
     token `verify_csrf` expects, and the logged-in editor (if any) is `editor`."""
-    settings = get_settings()
+    return HTMLResponse(rendered(template, request, **context), status_code=status_code, headers=headers)
+
+
+def rendered(template: str, request: Request | None = None, /, **context) -> str:
+    """A page's HTML, as page() answers it."""
     if request is not None:
         token = csrf_token(request)
         context.setdefault("csrf_field", lambda: csrf_field(token))
         context.setdefault("editor", getattr(request.state, "editor", None))
     else:
         context.setdefault("csrf_field", _no_request)
-    body = web_environment().get_template(template).render(tz=settings.tz, **context)
-    return HTMLResponse(body, status_code=status_code, headers=headers)
+    return web_environment().get_template(template).render(tz=get_settings().tz, **context)
 
 
 def _no_request():

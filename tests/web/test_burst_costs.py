@@ -16,6 +16,7 @@ from digest.delivery.backends import get_sender
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, DeliveryEvent, Subscriber, SubscriberStatus, Suppression
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
+from digest.web import archive_cache
 from digest.web.app import app
 from tests.delivery.test_ledger_costs import statements
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
@@ -58,6 +59,7 @@ def test_the_pages_after_a_send_cost_a_few_statements_whatever_the_list(settings
 
     def costs(reader: int) -> dict[str, int]:
         via = f"?e={edition_id}"
+        archive_cache.pages.clear()  # the archive's pages rendered anew, as the first reader's are
         return {
             "archive": _statements_of(client, "GET", f"/archive/{edition_id}"),
             "archive email": _statements_of(client, "GET", f"/archive/{edition_id}/email"),
@@ -76,6 +78,10 @@ def test_the_pages_after_a_send_cost_a_few_statements_whatever_the_list(settings
     # editions for the preference page's suggestions, fails this.
     assert few == {"archive": 2, "archive email": 2, "unsubscribe page": 0, "preferences": 4,
                    "one-click": 13, "one-click again": 4}, few
+    # Every reader after the first: the archive's pages as rendered, once the edition's row is read.
+    assert {"archive": _statements_of(client, "GET", f"/archive/{edition_id}"),
+            "archive email": _statements_of(client, "GET", f"/archive/{edition_id}/email")} == \
+        {"archive": 1, "archive email": 1}
 
 
 @pytest.mark.postgresql_only
