@@ -25,7 +25,8 @@ def reader_interest(session: Session, subscriber_id: int, editions: int, limit: 
         .join(EditionLink, and_(EditionLink.edition_id == DeliveryEvent.edition_id, EditionLink.url == DeliveryEvent.url))
         .join(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
         .where(DeliveryEvent.subscriber_id == subscriber_id, DeliveryEvent.event == "click",
-               DeliveryEvent.audience == "human", DeliveryEvent.edition_id.in_(latest_sent_ids(editions).scalar_subquery()))
+               DeliveryEvent.audience == "human",
+               DeliveryEvent.edition_id.in_(latest_sent_ids(editions).scalar_subquery()))
         .group_by(ArticleTopic.topic_id)).all()
     shown = [{"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name, "articles": articles,
               "clicks": clicks}

@@ -56,9 +56,9 @@ from digest.web.request_metrics import RequestMetrics
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Each process's routes run in at most WEB_THREADS threads (config.py says why). A sync
-    dependency's exit (the `db` session's release) runs on a limiter of FastAPI's own, so a request
-    holding a connection never waits for a thread to give it back."""
+    """Each process's routes run in at most WEB_THREADS threads (config.py says why). A request's
+    session is ended on a limiter of its own (pages.db), so a request holding a connection never
+    waits for one of those threads to give it back."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().WEB_THREADS
     yield
 
