@@ -168,6 +168,13 @@ class Settings(BaseSettings):
     # peer is one of these (comma-separated addresses or networks, e.g. "10.0.0.5,10.1.0.0/16");
     # empty: never, the peer's address is the client's.
     FORWARDED_ALLOW_IPS: str = ""
+    # Threads of one `digest serve` process running the routes (anyio's default limiter, 40 unless
+    # set): each holds the interpreter lock while it works, so past a few they only take turns and
+    # a burst after a send waits longer for every request (bench/web_burst.py, one process: 128
+    # requests/s with 40, 237 with 4; 4, 8 and 16 within the noise of one another). 8, not 4, so
+    # that LOGIN_CONCURRENT_CHECKS password checks (a thread each, argon2's ~0.1 s) leave threads to
+    # the readers. At most the database pool (20 connections): no thread waits for a connection.
+    WEB_THREADS: int = Field(default=8, ge=1, le=20)
 
     FEED_POLL_INTERVAL_MINUTES: int = Field(default=30, ge=1)
     # Total time for one response (headers and body); connecting has its own, shorter limit.

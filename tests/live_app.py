@@ -4,6 +4,7 @@ handling), or served by uvicorn in a thread of the test process where real socke
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -29,19 +30,30 @@ def free_port() -> int:
 @contextmanager
 def app_in_thread() -> Iterator[str]:
     """The app served by uvicorn on a free local port in a thread of this process; its base URL."""
+    with served_in_thread() as (base_url, _loop):
+        yield base_url
+
+
+@contextmanager
+def served_in_thread(lifespan: str = "off") -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
+    """app_in_thread, with the app's startup run or not (`lifespan` "on" or "off"), and the
+    server's event loop, where a test can read what that startup set
+    (asyncio.run_coroutine_threadsafe)."""
     from digest.web.app import app
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(sockets=[sock]),), daemon=True)
     thread.start()
     try:
         wait_for(lambda: server.started, timeout=10, interval=0.05, what="uvicorn to start")
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", loop
     finally:
         server.should_exit = True
         thread.join(10)
+        loop.close()
         sock.close()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
-from digest.reports.trends import sent_edition_ids
+from digest.reports.trends import latest_sent_ids
 from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Topic
 from digest.topics.keys import merged_totals
 
@@ -18,16 +18,15 @@ from digest.topics.keys import merged_totals
 def reader_interest(session: Session, subscriber_id: int, editions: int, limit: int = 12) -> list[dict]:
     """Topics by the articles the reader clicked under them (then by clicks): kind, name,
     articles, clicks. A topic merged since is shown as the one it joined."""
-    ids = sent_edition_ids(session, editions)
-    if not ids:
-        return []
+    # The latest editions as a subquery: one statement, every reader's preference page reads it.
     rows = session.execute(
         select(ArticleTopic.topic_id, func.count(EditionLink.article_id.distinct()), func.count())
         .select_from(DeliveryEvent)
         .join(EditionLink, and_(EditionLink.edition_id == DeliveryEvent.edition_id, EditionLink.url == DeliveryEvent.url))
         .join(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
         .where(DeliveryEvent.subscriber_id == subscriber_id, DeliveryEvent.event == "click",
-               DeliveryEvent.audience == "human", DeliveryEvent.edition_id.in_(ids))
+               DeliveryEvent.audience == "human",
+               DeliveryEvent.edition_id.in_(latest_sent_ids(editions).scalar_subquery()))
         .group_by(ArticleTopic.topic_id)).all()
     shown = [{"topic_id": topic.id, "kind": topic.kind.value, "name": topic.name, "articles": articles,
               "clicks": clicks}

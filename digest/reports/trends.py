@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, case, cast, func, literal, select
+from sqlalchemy import Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from digest.ledger.states import counts_by_edition
@@ -68,8 +68,12 @@ _GONE_OUT = and_(Edition.kind == EditionKind.DIGEST,
 
 def sent_edition_ids(session: Session, count: int) -> list[int]:
     """The ids of sent_editions(count), without loading the editions."""
-    return list(reversed(session.scalars(
-        select(Edition.id).where(_GONE_OUT).order_by(Edition.started_at.desc()).limit(count)).all()))
+    return list(reversed(session.scalars(latest_sent_ids(count)).all()))
+
+
+def latest_sent_ids(count: int) -> Select:
+    """The query of sent_edition_ids (newest first), for a query to use as its subquery."""
+    return select(Edition.id).where(_GONE_OUT).order_by(Edition.started_at.desc()).limit(count)
 
 
 def sent_editions(session: Session, count: int) -> list[Edition]:

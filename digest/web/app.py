@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -35,8 +39,8 @@ from digest.delivery.events import (
 from digest.store.models import Edition, EditionItem, EditionKind, EditionStatus
 from digest.subscribers.ratelimit import RateLimited
 from digest.subscribers.tokens import BadToken, ExpiredToken
-from digest.web import (api, editor, editor_accounts, editor_feeds, editor_subscribers, editor_topics, ops,
-                        public_follow, reader_follows, reports, subscribers)
+from digest.web import (api, archive_cache, editor, editor_accounts, editor_feeds, editor_subscribers,
+                        editor_topics, ops, public_follow, reader_follows, reports, subscribers)
 from digest.templating import web_environment
 from digest.web.auth import LoginRequired, PublisherRequired, login_redirect
 from digest.web.auth import router as auth_router
@@ -46,11 +50,21 @@ from digest.web.headers import SecurityHeaders, add_defaults, email_csp
 from digest.web.ids import RowId
 from digest.web.limits import BodySizeLimit, RequestTooLarge
 from digest.web.nul import no_nul_in_query
-from digest.web.pages import db, edition_name, page
+from digest.web.pages import db, edition_name, page, rendered
 from digest.web.request_metrics import RequestMetrics
 
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Each process's routes run in at most WEB_THREADS threads (config.py says why). A request's
+    session is ended on a limiter of its own (pages.db), so a request holding a connection never
+    waits for one of those threads to give it back."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().WEB_THREADS
+    yield
+
+
 # No /docs, /redoc or /openapi.json: the API is documented in docs/web.md, not mapped for anyone.
-app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None,
+app = FastAPI(title="Analyst Digest", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
               dependencies=[Depends(no_nul_in_query)])
 app.mount("/static", StaticFiles(directory=resource_dir("templates") / "web" / "static"), name="static")
 app.include_router(auth_router)
@@ -217,8 +231,11 @@ def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLRe
     """The edition inside the site (a heading, the way to the other editions and to the sign-up
     page, for someone arriving from a forwarded link), the email itself framed below."""
     edition = _published(session, edition_id)
-    articles = session.scalar(select(func.count()).where(EditionItem.edition_id == edition.id))
-    return page("archived.html", title=edition_name(edition), edition=edition, articles=articles)
+
+    def render() -> str:
+        articles = session.scalar(select(func.count()).where(EditionItem.edition_id == edition.id))
+        return rendered("archived.html", title=edition_name(edition), edition=edition, articles=articles)
+    return HTMLResponse(archive_cache.pages.get(archive_cache.archive_page_key(edition), render))
 
 
 @app.get("/archive/{edition_id}/email", response_class=HTMLResponse)
@@ -226,8 +243,12 @@ def archive_edition_email(edition_id: RowId, session: Session = Depends(db)) -> 
     """The email as sent, less its per-reader links, for the archive page's frame: it may style
     itself but never run anything, and only our own pages may frame it. Its links open in the
     reader's window, not inside the frame (a <base target> the sent email does not carry)."""
-    html = fill(approved_render(session, _published(session, edition_id)), preview_values(edition_id)).html
-    return HTMLResponse(html.replace("<head>", '<head><base target="_top">', 1),
+    edition = _published(session, edition_id)
+
+    def render() -> str:
+        html = fill(approved_render(session, edition), preview_values(edition_id)).html
+        return html.replace("<head>", '<head><base target="_top">', 1)
+    return HTMLResponse(archive_cache.pages.get(archive_cache.archive_email_key(edition), render),
                         headers={"Content-Security-Policy": email_csp("'self'")})
 
 

@@ -219,7 +219,9 @@ def via_edition(e: str | None) -> str:
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
+async def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
+    # On the event loop: a signature checked and a page rendered, no I/O, and every link scanner
+    # opens it within seconds of a send (a thread would only add its hop).
     read_token(UNSUBSCRIBE, token)
     return page("unsubscribe.html", title="Unsubscribe", token=token, via=via_edition(e), done=False)
 
