@@ -12,7 +12,9 @@ import datetime as dt
 import email
 import email.policy
 
+import lxml.html
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from digest.alerts.compose import collect_new_articles
@@ -24,8 +26,10 @@ from digest.store.models import (AlertCarry, ArticleTopic, Edition, EditionItem,
                                  Pace, SendBatch, Topic, TopicKind)
 from digest.subscribers.follows import pause, set_digest_only, unfollow
 from digest.subscribers.lifecycle import unsubscribe
+from digest.web.app import app
 from tests.conftest import wait_for
 from tests.factories import approved_edition, stored_articles, subscribers
+from tests.web.editor_helpers import logged_in
 from workers.tasks import edition_tick
 
 pytestmark = pytest.mark.slow
@@ -153,6 +157,12 @@ def test_a_reader_held_back_gets_the_article_in_their_first_alert_the_next_day_o
         [carried_by] = session.scalars(select(EditionItem.edition_id).where(
             EditionItem.article_id == held_back, EditionItem.carried.is_(True)))
         day = session.get(Edition, carried_by).started_at.astimezone(settings.tz).date().isoformat()
+    # The editor's page of that alert says which of its articles were held over, and for whom.
+    with TestClient(app, base_url="https://testserver") as client:
+        shown = lxml.html.fromstring(logged_in(client).get(f"/editions/{carried_by}").text)
+    held_over = {" ".join(item.xpath("string(.//span[@class='title']/a)").split())
+                 for item in shown.xpath("//section[@id='articles']//li[.//span[@class='carried']]")}
+    assert held_over == {_title(held_back, "Gori"), _title(same_day, "Rustavi")}
     digest_id = approved_edition()
     with unit_of_work() as session:
         release_edition(session, digest_id)
