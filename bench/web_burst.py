@@ -49,9 +49,10 @@ def request_lines(edition_id: int, readers: list[int], topics: list[int], only: 
                   seed: int = 31) -> tuple[list[str], list[int]]:
     """The mix (or `only` that kind of request) as wrk replays it (METHOD, path and body,
     tab-separated), and the readers who POST."""
-    from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, token_maker
+    from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, tokens_for
 
-    unsubscribe, preferences = token_maker(UNSUBSCRIBE), token_maker(PREFERENCES)
+    unsubscribe = dict(zip(readers, tokens_for(UNSUBSCRIBE, readers))).__getitem__
+    preferences = dict(zip(readers, tokens_for(PREFERENCES, readers))).__getitem__
     rng = random.Random(seed)
     leaving = rng.sample(readers, min(ONE_CLICK_READERS, len(readers)))
     via = f"?e={edition_id}"

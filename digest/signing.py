@@ -51,28 +51,12 @@ def sign(scope: str, payload: str, size: int = LINK_MAC_BYTES) -> str:
     return _mac(get_settings().SECRET_KEY, scope, payload, size).decode()
 
 
-def signer(scope: str, size: int = LINK_MAC_BYTES):
-    """`sign(scope, ·)` for many payloads (the links of a batch's readers), with the same
-    signatures as sign()'s. The HMAC is computed as RFC 2104 defines it, from two SHA-256 states
-    prepared once (the inner one has the key's pad and the scope hashed in already): each payload
-    then costs two short hash updates. About half the time of hmac.digest per payload, which
-    hashes the key's pads anew every call; hmac.new(...).copy() saves that too but spends as much
-    again in Python."""
-    inner, outer = prepared_hmac(get_settings().SECRET_KEY.encode(), f"{scope}\0".encode())
-
-    def sign_one(payload: str) -> str:
-        inner_hash = inner.copy()
-        inner_hash.update(payload.encode())
-        outer_hash = outer.copy()
-        outer_hash.update(inner_hash.digest())
-        return _link_text(outer_hash.digest()[:size]).decode()
-
-    return sign_one
-
-
 def sign_all(scope: str, payloads: list[str], size: int = LINK_MAC_BYTES) -> list[str]:
     """`sign(scope, p)` for each of many payloads (every link of a batch's readers), the same
-    signatures: signer()'s prepared hashes, and one base64 encoding for all of them. Each MAC is
+    signatures. The HMAC is computed as RFC 2104 defines it, from two SHA-256 states prepared once
+    (the inner one has the key's pad and the scope hashed in already): each payload then costs two
+    short hash updates, about half of hmac.digest's time, which hashes the key's pads anew every
+    call. And one base64 encoding for all of them: each MAC is
     padded with zero bytes to a multiple of 3 and the padded MACs encoded as one: base64 writes
     3 bytes as 4 characters, so each MAC is its own run of characters, and the run's first
     characters are the MAC's unpadded encoding (the zero bits of the pad end its last character

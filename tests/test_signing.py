@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.config import ConfigError, get_settings
-from digest.signing import COOKIE_MAC_BYTES, LINK_MAC_BYTES, sign, sign_all, signer, verify
-from digest.subscribers.tokens import (CONFIRM, PREFERENCES, UNSUBSCRIBE, BadToken, alert_unfollow_maker,
+from digest.signing import COOKIE_MAC_BYTES, LINK_MAC_BYTES, sign, sign_all, verify
+from digest.subscribers.tokens import (CONFIRM, PREFERENCES, UNFOLLOW_ALERT, UNSUBSCRIBE, BadToken,
                                        alert_unfollow_tokens, make_token, read_alert_unfollow, read_token,
-                                       token_maker, tokens_for)
+                                       tokens_for)
 from digest.web.app import app
 from digest.web.auth import session_value
 from digest.web.csrf import csrf_token
@@ -58,27 +58,27 @@ def test_links_and_tokens_made_before_still_verify(settings):
 
 
 def test_a_batch_signs_its_readers_links_exactly_as_one_link_is_signed(settings, monkeypatch):
-    assert token_maker(UNSUBSCRIBE)(42) == SENT_UNSUBSCRIBE_42
-    assert token_maker(PREFERENCES)(42) == SENT_PREFERENCES_42
+    assert tokens_for(UNSUBSCRIBE, [42]) == [SENT_UNSUBSCRIBE_42]
+    assert tokens_for(PREFERENCES, [42]) == [SENT_PREFERENCES_42]
     _rotate(monkeypatch, until=dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
-    made = token_maker(UNSUBSCRIBE)
-    assert [made(n) for n in (1, 255, 10**9)] == [make_token(UNSUBSCRIBE, n) for n in (1, 255, 10**9)]
-    assert made(7) != make_token(PREFERENCES, 7), "a batch's links keep their scope"
+    readers = [1, 255, 10**9]
+    assert tokens_for(UNSUBSCRIBE, readers) == [make_token(UNSUBSCRIBE, n) for n in readers]
+    assert tokens_for(UNSUBSCRIBE, [7]) != [make_token(PREFERENCES, 7)], "a batch's links keep their scope"
     with pytest.raises(ValueError):
-        token_maker(CONFIRM)  # a confirmation carries its issue time: signed one by one
+        tokens_for(CONFIRM, [7])  # a confirmation carries its issue time: signed one by one
 
 
 @pytest.mark.parametrize("key", ["sixteen-byte-key", "k" * 64, "k" * 65, "a much longer key: " + "x" * 200,
                                  "ünïcödé-key-with-more-bytes-than-characters"])
-def test_a_batch_signer_signs_as_hmac_does_with_keys_of_any_length(settings, monkeypatch, key):
+def test_a_batch_signs_as_hmac_does_with_keys_of_any_length(settings, monkeypatch, key):
     """The batch signer prepares HMAC's hashes itself (RFC 2104): a key up to the hash's block
     is padded, a longer one hashed first; either way the signature is hmac's."""
     monkeypatch.setenv("SECRET_KEY", key)
     reset_caches()
-    sign_payload = signer(UNSUBSCRIBE)
-    for payload in ("1", "2a", "3b9aca00", ""):
-        assert sign_payload(payload) == sign(UNSUBSCRIBE, payload)
-        assert verify(UNSUBSCRIBE, payload, sign_payload(payload))
+    payloads = ["1", "2a", "3b9aca00", ""]
+    signed = sign_all(UNSUBSCRIBE, payloads)
+    assert signed == [sign(UNSUBSCRIBE, payload) for payload in payloads]
+    assert all(verify(UNSUBSCRIBE, payload, signature) for payload, signature in zip(payloads, signed))
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 19, LINK_MAC_BYTES, 21, COOKIE_MAC_BYTES, 32])
@@ -95,7 +95,7 @@ def test_a_batchs_tokens_are_each_readers_own(settings):
     readers = [1, 42, 255, 10**9]
     assert tokens_for(UNSUBSCRIBE, readers) == [make_token(UNSUBSCRIBE, n) for n in readers]
     assert tokens_for(PREFERENCES, [42]) == [SENT_PREFERENCES_42]
-    assert alert_unfollow_tokens(9, readers) == [alert_unfollow_maker(9)(n) for n in readers]
+    assert alert_unfollow_tokens(9, readers) == [f"{n:x}-9.{sign(UNFOLLOW_ALERT, f'{n:x}-9')}" for n in readers]
     assert all(read_alert_unfollow(token) == (n, 9) for token, n in zip(alert_unfollow_tokens(9, readers), readers))
     with pytest.raises(ValueError):
         tokens_for(CONFIRM, readers)

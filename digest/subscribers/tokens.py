@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import InputError
-from digest.signing import sign, sign_all, signer, verify
+from digest.signing import sign, sign_all, verify
 
 UNSUBSCRIBE = "unsubscribe"
 CONFIRM = "confirm"
@@ -57,25 +57,15 @@ def make_token(scope: str, subscriber_id: int, now: dt.datetime | None = None,
     return f"{payload}.{sign(scope, payload)}"
 
 
-def token_maker(scope: str):
-    """make_token(scope, ·) for many readers at once (a send batch); never-expiring scopes only."""
-    if scope in _EXPIRING:
-        raise ValueError(f"{scope} tokens carry their issue time; make them one by one")
-    sign_payload = signer(scope)
-
-    def make(subscriber_id: int) -> str:
-        payload = format(subscriber_id, "x")
-        return f"{payload}.{sign_payload(payload)}"
-
-    return make
-
-
 def tokens_for(scope: str, subscriber_ids: list[int]) -> list[str]:
     """make_token(scope, id) for each of a batch's readers, signed together (signing.sign_all);
     never-expiring scopes only."""
     if scope in _EXPIRING:
         raise ValueError(f"{scope} tokens carry their issue time; make them one by one")
-    payloads = [format(subscriber_id, "x") for subscriber_id in subscriber_ids]
+    return _signed(scope, [format(subscriber_id, "x") for subscriber_id in subscriber_ids])
+
+
+def _signed(scope: str, payloads: list[str]) -> list[str]:
     return [f"{payload}.{signature}" for payload, signature in zip(payloads, sign_all(scope, payloads))]
 
 
@@ -102,23 +92,11 @@ def read_token(scope: str, token: str, now: dt.datetime | None = None) -> Claims
     return Claims(subscriber_id, issued_at, follow)
 
 
-def alert_unfollow_maker(edition_id: int):
-    """The "stop these alerts" token of each reader of one alert (a send batch's readers at once)."""
-    sign_payload = signer(UNFOLLOW_ALERT)
-    suffix = "-" + format(edition_id, "x")
-
-    def make(subscriber_id: int) -> str:
-        payload = format(subscriber_id, "x") + suffix
-        return f"{payload}.{sign_payload(payload)}"
-
-    return make
-
-
 def alert_unfollow_tokens(edition_id: int, subscriber_ids: list[int]) -> list[str]:
-    """alert_unfollow_maker(edition_id)(id) for each of a batch's readers, signed together."""
+    """The "stop these alerts" token of each of an alert's readers (its send batch's), signed
+    together: the reader and the alert, so the link needs no `?e=`."""
     suffix = "-" + format(edition_id, "x")
-    payloads = [format(subscriber_id, "x") + suffix for subscriber_id in subscriber_ids]
-    return [f"{payload}.{signature}" for payload, signature in zip(payloads, sign_all(UNFOLLOW_ALERT, payloads))]
+    return _signed(UNFOLLOW_ALERT, [format(subscriber_id, "x") + suffix for subscriber_id in subscriber_ids])
 
 
 def read_alert_unfollow(token: str) -> tuple[int, int]:

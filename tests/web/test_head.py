@@ -18,7 +18,7 @@ from digest.store.db import unit_of_work
 from digest.clock import utcnow
 from digest.store.models import Base, Edition, EditionKind, EditionStatus, Topic, TopicKind
 from digest.subscribers.imports import keep_upload
-from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, alert_unfollow_maker, make_token
+from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, alert_unfollow_tokens, make_token
 from digest.web.app import app
 from tests.factories import approved_edition, polled_feed, send_now, subscribers
 from tests.web.editor_helpers import logged_in
@@ -61,7 +61,7 @@ def _sent(feed_server, sender) -> dict[str, str]:
     return {"edition_id": str(edition_id), "subscriber_id": str(reader), "import_id": str(import_id),
             "topic_id": str(topic_id),
             "token": make_token(PREFERENCES, reader), "confirm": make_token(CONFIRM, reader),
-            "unsubscribe": make_token(UNSUBSCRIBE, reader), "alert_token": alert_unfollow_maker(alert_id)(reader)}
+            "unsubscribe": make_token(UNSUBSCRIBE, reader), "alert_token": alert_unfollow_tokens(alert_id, [reader])[0]}
 
 
 @pytest.fixture

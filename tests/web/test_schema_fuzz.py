@@ -31,7 +31,7 @@ from digest.delivery.memory import MemorySender
 from digest.signing import COOKIE_MAC_BYTES, sign
 from digest.store.db import unit_of_work
 from digest.store.models import Editor
-from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, alert_unfollow_maker, make_token
+from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, alert_unfollow_tokens, make_token
 from digest.web.app import app
 from digest.web.csrf import CSRF_COOKIE, CSRF_HEADER
 from digest.web.headers import DEFAULTS
@@ -58,7 +58,7 @@ def _openapi() -> dict:
     # Reader 1's "stop these alerts" link of edition 1 (a digest there: the page answers 404).
     for operation in document["paths"]["/unfollow/{alert_token}"].values():
         for parameter in operation["parameters"]:
-            parameter["example"] = alert_unfollow_maker(1)(1)
+            parameter["example"] = alert_unfollow_tokens(1, [1])[0]
     return document
 
 
