@@ -60,12 +60,40 @@ def scratch_database() -> tuple[str, callable]:
     return scratch_postgres(ADMIN_URL, "digest_bench")
 
 
+def start_samplers(workers: list[subprocess.Popen], directory: Path) -> list[tuple[subprocess.Popen, Path]]:
+    """py-spy on each worker and its pool processes (sampling costs the workers nothing: it reads
+    their memory from outside, though it takes some of the machine's CPU)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    samplers = []
+    for n, worker in enumerate(workers):
+        out = directory / f"worker{n}.txt"
+        samplers.append((subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--nonblocking", "--gil", "--rate", "250", "--format", "raw",
+             "--output", str(out), "--pid", str(worker.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+    time.sleep(1)  # py-spy attaches before the send starts
+    return samplers
+
+
+def stop_samplers(samplers: list[tuple[subprocess.Popen, Path]]) -> list[Path]:
+    import signal
+
+    for sampler, _ in samplers:
+        sampler.send_signal(signal.SIGINT)
+    for sampler, _ in samplers:
+        sampler.wait(timeout=60)
+    return [out for _, out in samplers if out.exists()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--py-spy", metavar="DIR", type=Path,
+                        help="sample every worker process with py-spy from due to sent; write collapsed "
+                             "stacks to DIR and print the functions that cost the most (bench/stacks.py)")
     args = parser.parse_args()
 
     database_url, drop = scratch_database()
@@ -110,6 +138,7 @@ def main() -> None:
         from workers.tasks import start_edition
 
         worker_pids = [p for w in workers for p in (w.pid, *children(w.pid))]
+        samplers = start_samplers(workers, args.py_spy) if args.py_spy else []
         cpu_before = (cpu_seconds(worker_pids), cpu_seconds(postgres_pids()), time.process_time())
         watching_before = time.thread_time()  # this thread: the polling below, not the stand-in's threads
         due = time.perf_counter()
@@ -133,6 +162,7 @@ def main() -> None:
             if time.perf_counter() - due > 1800:
                 raise SystemExit(f"gave up: edition {status} after 30 minutes")
         wall = time.perf_counter() - due
+        stacks = stop_samplers(samplers)
         cpu_after = (cpu_seconds(worker_pids), cpu_seconds(postgres_pids()), time.process_time())
         workers_cpu, postgres_cpu, own_cpu = (after - before for after, before in zip(cpu_after, cpu_before))
         watching_cpu = time.thread_time() - watching_before
@@ -155,6 +185,10 @@ def main() -> None:
               f"{postgres_cpu * per_reader:.1f} us, stand-in {(own_cpu - watching_cpu) * per_reader:.1f} us")
         for n, worker in enumerate(workers):
             print(f"worker {n}: peak RSS {peak_rss_mib(worker.pid):.0f} MiB")
+        if stacks:
+            from bench.stacks import print_top
+
+            print_top(stacks)
     finally:
         stop_workers(workers)
         standin.__exit__(None, None, None)

@@ -26,6 +26,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def drive(port: int, requests_file: Path, connections: int, seconds: int) -> dic
 
 
 def per_kind(port: int, server: subprocess.Popen, edition_id: int, readers: list[int], topics: list[int],
-             connections: int) -> None:
+             connections: int, spy: Path | None = None) -> None:
     """Each kind of request alone for 5 s: requests per second and the server's CPU per request
     (its processes' user and system time over the requests answered), which a loaded machine
     changes less than it changes the rate."""
@@ -122,13 +123,32 @@ def per_kind(port: int, server: subprocess.Popen, edition_id: int, readers: list
         with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as requests_file:
             requests_file.write("\n".join(lines) + "\n")
         pids = [server.pid, *children(server.pid)]
+        sampler = _sample(server.pid, spy / f"{kind}.txt") if spy else None
         before = cpu_seconds(pids)
         figures = drive(port, Path(requests_file.name), connections, 5)
         spent = cpu_seconds(pids) - before
+        if sampler:
+            sampler.send_signal(signal.SIGINT)
+            sampler.wait(timeout=60)
         os.unlink(requests_file.name)
         print(f"  {kind}: {figures['requests'] / figures['seconds']:,.0f} requests/s, "
               f"{spent / max(figures['requests'], 1) * 1000:.2f} ms of server CPU a request, "
               f"p99 {figures['p99_ms']:.0f} ms, not 2xx/3xx {figures['bad_status']}")
+        if sampler:
+            from stacks import print_top
+
+            print_top([spy / f"{kind}.txt"], top=15)
+
+
+def _sample(pid: int, out: Path) -> subprocess.Popen:
+    """py-spy on the web process while one kind of request runs (its busy Python, GIL held)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sampler = subprocess.Popen(
+        [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--nonblocking", "--gil",
+         "--rate", "250", "--format", "raw", "--output", str(out), "--pid", str(pid)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    return sampler
 
 
 def recorded_once(leaving: list[int]) -> tuple[int, int, int]:
@@ -157,6 +177,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--per-kind", action="store_true", help="then each kind of request alone, with "
                         "the server's CPU per request (one process)")
+    parser.add_argument("--py-spy", metavar="DIR", type=Path, help="with --per-kind: sample the web process "
+                        "with py-spy during each kind and print what cost the most (bench/stacks.py)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -201,7 +223,7 @@ def main() -> None:
             try:
                 drive(port, Path(requests_file.name), args.connections, 3)
                 per_kind(port, server, edition_id, [subscriber for _, subscriber in deliveries], topics,
-                         args.connections)
+                         args.connections, args.py_spy)
             finally:
                 server.terminate()
                 server.wait(timeout=30)

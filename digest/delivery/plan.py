@@ -12,7 +12,7 @@ import json
 from dataclasses import replace
 from itertools import groupby
 
-from sqlalchemy import Text, and_, cast, func, insert, select, update
+from sqlalchemy import String, Text, and_, cast, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -155,27 +155,45 @@ def _digest_readers(session: Session, edition: Edition, bounds, now: dt.datetime
     """The slice's eligible readers by the variant of the digest they receive (their sections and
     format, the articles an alert brought them); a reader none of whose sections is in the edition
     receives nothing. ("For you" is each reader's own, filled when their batch is sent.)"""
-    # Through the connection: plain rows, without the ORM's per-row loading (most of a slice's
-    # CPU when it went through the session).
-    readers = session.connection().execute(
-        select(Subscriber.id, cast(Subscriber.sections, Text), Subscriber.format)
-        .where(eligible_readers(now), Subscriber.id.between(*bounds)).order_by(Subscriber.id)
-    ).all()
     alerted = {subscriber_id: tuple(sorted(articles.items()))
                for subscriber_id, articles in alerted_articles(session, edition, bounds).items()}
     owed = owed_in_slice(session, [item.article_id for item in edition.items], bounds)
     variant_of, shown = _variant_keys(session, edition)
     by_variant: dict[str, list[int]] = {}
     given: list[tuple[int, int]] = []
-    for subscriber_id, chosen, chosen_format in readers:
-        key = variant_of(chosen, chosen_format, alerted.get(subscriber_id, ()))
-        if key is not None:  # None: nothing in this edition is in the sections they chose
-            by_variant.setdefault(key, []).append(subscriber_id)
-            # An article the daily cap held back from them, which this digest shows them, is no
-            # longer carried into their next alert.
-            given += [(subscriber_id, article) for article in owed.get(subscriber_id, ()) if article in shown[key]]
+    for chosen, chosen_format, readers in _readers_by_choice(session, bounds, now):
+        # A reader an alert brought some of the edition's articles has a variant of their own.
+        own = [reader for reader in readers if reader in alerted] if alerted else []
+        plain = [reader for reader in readers if reader not in alerted] if own else readers
+        placed = [(variant_of(chosen, chosen_format, ()), plain),
+                  *((variant_of(chosen, chosen_format, alerted[reader]), [reader]) for reader in own)]
+        for key, members in placed:
+            if key is None:  # nothing in this edition is in the sections they chose
+                continue
+            by_variant.setdefault(key, []).extend(members)
+            # An article the daily cap held back from a reader, which this digest shows them, is
+            # no longer carried into their next alert.
+            if owed:
+                given += [(reader, article) for reader in members if reader in owed
+                          for article in owed[reader] if article in shown[key]]
     clear_carried(session, given)
-    return by_variant
+    return {key: sorted(readers) for key, readers in by_variant.items()}
+
+
+def _readers_by_choice(session: Session, bounds, now: dt.datetime) -> list[tuple[str | None, str, list[int]]]:
+    """The slice's eligible readers grouped by what they chose (sections as stored JSON text,
+    format), each group's ids as one list: the database groups them, so that planning costs
+    Python per distinct choice, not per reader (a reader read and keyed one at a time was most of
+    a slice's CPU)."""
+    sections = cast(Subscriber.sections, Text)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    ids = func.array_agg(Subscriber.id) if postgresql else func.json_group_array(Subscriber.id)
+    rows = session.connection().execute(
+        select(sections, type_coerce(Subscriber.format, String), ids)
+        .where(eligible_readers(now), Subscriber.id.between(*bounds)).group_by(sections, Subscriber.format)
+    ).all()
+    return [(chosen, chosen_format, readers if postgresql else json.loads(readers))
+            for chosen, chosen_format, readers in rows]
 
 
 def _alert_readers(session: Session, edition: Edition, bounds, now: dt.datetime) -> dict[str, list[int]]:

@@ -4,9 +4,11 @@ one table to join (an UPDATE of many rows, each to its own values, in one statem
 
 import json
 
-from sqlalchemy import ARRAY, JSON, String, any_, cast, column, func, literal, select
+from sqlalchemy import ARRAY, JSON, Integer, String, any_, cast, column, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from digest.store.models import IdArray
 
 
 def insert_ignoring_duplicates(session: Session, table):
@@ -22,7 +24,8 @@ def among(session: Session, column, values: list):
     A thousand-value IN list is a thousand placeholders to compile and send on every batch; an
     array is one, and the statement text stays the same from batch to batch."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(values), ARRAY(column.type)))
+        array = IdArray() if isinstance(column.type, Integer) else ARRAY(column.type)
+        return column == any_(literal(list(values), array))
     return column.in_(values)
 
 
