@@ -71,9 +71,12 @@ pytest_plugins = ["tests.browser", "tests.emails"]
 
 
 def reset_caches() -> None:
+    from digest.web import archive_cache
+
     dispose_engines()
     get_settings.cache_clear()
     get_sender.cache_clear()
+    archive_cache.forget()  # the tables restart their ids: edition 1 is another edition now
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):

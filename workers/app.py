@@ -8,6 +8,7 @@ from celery.signals import worker_init, worker_process_init
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
+from digest.delivery.backends import get_sender
 from digest.store.db import forget_inherited_connections, get_engine
 from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
@@ -26,6 +27,7 @@ def _prepare_before_forking(**_) -> None:
     # task (the first batch of a send waited for it).
     get_engine()
     configure_mappers()
+    _prepare_sender()  # its modules imported here, shared with the children
     collect_as_a_worker()
 
 
@@ -43,6 +45,13 @@ def collect_as_a_worker() -> None:
     gc.freeze()
 
 
+def _prepare_sender() -> None:
+    try:
+        get_sender().prepare()
+    except Exception as exc:  # noqa: BLE001 - the first send reports a bad configuration, as it would
+        log.warning("the delivery backend could not be made ready: %s", exc)
+
+
 @worker_process_init.connect
 def _fresh_connections(**_) -> None:
     forget_inherited_connections()
@@ -51,4 +60,5 @@ def _fresh_connections(**_) -> None:
             pass
     except SQLAlchemyError as exc:
         log.warning("worker process started without a database connection: %s", exc)
+    _prepare_sender()
     gc.freeze()  # what the child made at start-up, likewise

@@ -172,6 +172,10 @@ class Sender:
         """Hand the batch over; returns the message id per reader_id; raises SendError."""
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Make ready, in this process, what its first send would otherwise make (a worker process
+        calls it as it starts, so that the first batch of a send does not wait for it)."""
+
     def create_batch_id(self) -> str:
         """A batch id for a scheduled send (only when cancellable_batches)."""
         raise Unsupported(f"{type(self).__name__} has no cancellable batches")

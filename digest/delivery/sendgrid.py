@@ -244,6 +244,11 @@ class SendGridSender(Sender):
             self._client_pid = os.getpid()
         return self._client
 
+    def prepare(self) -> None:
+        # The client's transport imports its HTTP modules and loads the CA certificates: about
+        # 0.1 s, which the first batch of each worker process waited for.
+        self._http()
+
     def _call(self, path: str, body: bytes | None = None) -> httpx.Response:
         # JSON as the library serialized it (json.dumps, ASCII): the same bytes SendGrid got before.
         request = {} if body is None else {"content": body, "headers": {"Content-Type": "application/json"}}

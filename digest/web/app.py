@@ -227,29 +227,52 @@ def _published(session: Session, edition_id: int) -> Edition:
 
 
 @app.get("/archive/{edition_id}", response_class=HTMLResponse)
-def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
+async def archive_edition(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
     """The edition inside the site (a heading, the way to the other editions and to the sign-up
     page, for someone arriving from a forwarded link), the email itself framed below."""
+    return HTMLResponse(await _archived(("archive", edition_id), _archive_page, session, edition_id))
+
+
+def _archive_page(session: Session, edition_id: int) -> bytes:
     edition = _published(session, edition_id)
 
     def render() -> str:
         articles = session.scalar(select(func.count()).where(EditionItem.edition_id == edition.id))
         return rendered("archived.html", title=edition_name(edition), edition=edition, articles=articles)
-    return HTMLResponse(archive_cache.pages.get(archive_cache.archive_page_key(edition), render))
+    return archive_cache.pages.get(archive_cache.archive_page_key(edition), render)
 
 
 @app.get("/archive/{edition_id}/email", response_class=HTMLResponse)
-def archive_edition_email(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
+async def archive_edition_email(edition_id: RowId, session: Session = Depends(db)) -> HTMLResponse:
     """The email as sent, less its per-reader links, for the archive page's frame: it may style
     itself but never run anything, and only our own pages may frame it. Its links open in the
     reader's window, not inside the frame (a <base target> the sent email does not carry)."""
+    return HTMLResponse(await _archived(("email", edition_id), _archive_email, session, edition_id),
+                        headers={"Content-Security-Policy": email_csp("'self'")})
+
+
+def _archive_email(session: Session, edition_id: int) -> bytes:
     edition = _published(session, edition_id)
 
     def render() -> str:
         html = fill(approved_render(session, edition), preview_values(edition_id)).html
         return html.replace("<head>", '<head><base target="_top">', 1)
-    return HTMLResponse(archive_cache.pages.get(archive_cache.archive_email_key(edition), render),
-                        headers={"Content-Security-Policy": email_csp("'self'")})
+    return archive_cache.pages.get(archive_cache.archive_email_key(edition), render)
+
+
+async def _archived(key: tuple, page_of, session: Session, edition_id: int) -> bytes:
+    """A page of the archive as last answered within ROW_SECONDS, on the event loop; otherwise
+    its row read (and the page rendered if it changed) on a thread, which also ends the read."""
+    body = archive_cache.recent.get(key)
+    if body is None:
+        def read() -> bytes:
+            read_at = archive_cache.clock()
+            page = page_of(session, edition_id)
+            session.commit()  # the connection back to the pool here, not in a second thread
+            archive_cache.recent.put(key, read_at, page)
+            return page
+        body = await run_in_threadpool(read)
+    return body
 
 
 @app.post("/webhooks/sendgrid")

@@ -1,11 +1,18 @@
 """The archive's pages of a sent edition, rendered once per process: everyone a send reaches may
 open them within minutes, and they depend only on what the edition's row says of it (its approved
 hash, which pins the content, and the few fields the page shows) and on this process's settings.
-Each request still reads the row; all of that is the key, so a changed row is a new page."""
+All of that is the key, so a changed row is a new page.
+
+The row itself is read at most once every ROW_SECONDS per page and process (`recent`): in the
+minutes after a send, thousands of readers and link scanners ask for the same page, and a read of
+the row (a trip to the database, on a thread) was most of what each of them cost. A sent
+edition's row rarely changes again (a re-send of its failed readers dates it anew); when it does,
+the page follows within ROW_SECONDS."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
@@ -49,6 +56,46 @@ class RenderedPages:
 
 
 pages = RenderedPages(KEPT_PAGES)
+
+ROW_SECONDS = 10.0
+
+
+class RecentAnswers:
+    """The body last answered for a page (by the edition's id), for ROW_SECONDS after its row was
+    read; bounded as the rendered pages are. Shared by the request threads and the event loop."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._answers: OrderedDict[Hashable, tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            answer = self._answers.get(key)
+        if answer is None or clock() - answer[0] >= ROW_SECONDS:
+            return None
+        return answer[1]
+
+    def put(self, key: Hashable, read_at: float, body: bytes) -> None:
+        with self._lock:
+            self._answers[key] = (read_at, body)
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+clock = time.monotonic  # a test moves time on through this
+recent = RecentAnswers(KEPT_PAGES)
+
+
+def forget() -> None:
+    """Every kept page and answer (a test that changes an edition's row and looks at once)."""
+    pages.clear()
+    recent.clear()
 
 
 def archive_page_key(edition: Edition) -> tuple:

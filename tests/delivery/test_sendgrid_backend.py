@@ -85,3 +85,35 @@ def test_a_server_error_is_retryable_and_nothing_is_lost(standin, feed_server):
         assert reader_counts(session, edition_id) == {"pending": 3}
         assert send_batch(session, edition_id, batch, get_sender()) == 3
     assert sorted(standin.delivered.values()) == [1, 1, 1]
+
+
+def test_a_worker_process_makes_its_http_client_as_it_starts_and_sends_on_it(standin, feed_server):
+    """A pool process starting (Celery's worker_process_init, as a worker's child sends it) makes
+    the client its first batch sends on: the batch does not wait for the transport's imports and
+    certificates. In a child of this process, as the pool's children are."""
+    import os
+
+    from celery.signals import worker_process_init
+
+    import workers.app  # noqa: F401 - connects the worker's handlers
+
+    edition_id, batch = _batch(feed_server)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the pool process
+        try:
+            worker_process_init.send(sender=None)
+            sender = get_sender()
+            ready = sender._client is not None and sender._client_pid == os.getpid()
+            client = sender._client
+            with unit_of_work() as session:
+                sent = send_batch(session, edition_id, batch, sender)
+            os.write(write, f"{ready} {sent} {sender._client is client}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        outcome = answer.read()
+    os.waitpid(child, 0)
+    assert outcome == "True 3 True"
+    assert len(standin.requests) == 1
