@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy import BindParameter, Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from digest.ledger.states import counts_by_edition
@@ -71,8 +71,9 @@ def sent_edition_ids(session: Session, count: int) -> list[int]:
     return list(reversed(session.scalars(latest_sent_ids(count)).all()))
 
 
-def latest_sent_ids(count: int) -> Select:
-    """The query of sent_edition_ids (newest first), for a query to use as its subquery."""
+def latest_sent_ids(count: int | BindParameter[int]) -> Select:
+    """The query of sent_edition_ids (newest first), for a query to use as its subquery (`count`
+    may be a parameter of a statement made once)."""
     return select(Edition.id).where(_GONE_OUT).order_by(Edition.started_at.desc()).limit(count)
 
 

@@ -5,7 +5,9 @@ that is planned reads them (paused readers are not planned at all)."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -16,10 +18,24 @@ from digest.subscribers.audit import audit
 
 
 def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
-    subscriber = session.get(Subscriber, subscriber_id)
+    """The reader's row: the session's own if it holds it already (a route that changed the reader
+    shows them without reading them again), else read by a statement made once (Session.get
+    builds its SELECT anew each time and derives the statement cache's key from it: about a
+    quarter of what reading the reader cost every preference page)."""
+    if session.identity_key(Subscriber, subscriber_id) in session.identity_map:
+        subscriber = session.get(Subscriber, subscriber_id)  # also reloads it if it has expired
+    else:
+        subscriber = session.scalars(_subscriber_statement(), {"subscriber_id": subscriber_id}).one_or_none()
     if subscriber is None:
         raise NotFound("this subscription no longer exists")
     return subscriber
+
+
+@lru_cache(maxsize=1)
+def _subscriber_statement():
+    # Without autoflush, as Session.get: reading the reader flushes nothing pending.
+    return (select(Subscriber).where(Subscriber.id == bindparam("subscriber_id"))
+            .execution_options(autoflush=False))
 
 
 def paused_now(subscriber: Subscriber, now: dt.datetime | None = None) -> bool:

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import astuple
 from typing import Annotated
 
+import anyio.to_thread
 import kombu.exceptions
 import redis
 from fastapi import APIRouter, Depends, Form, Request
@@ -180,14 +181,24 @@ def preferences_page_for(session: Session, subscriber, token: str, status_code: 
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def preferences_page(token: str, e: str | None = None, follow: str | None = None,
-                     session: Session = Depends(db)) -> Response:
+async def preferences_page(token: str, e: str | None = None, follow: str | None = None,
+                           session: Session = Depends(db)) -> Response:
     """The reader's preferences; with `follow=<topic id>` (an email's "Follow <topic>" link, the
-    reader's preference link with that suffix), that topic's follow page."""
+    reader's preference link with that suffix), that topic's follow page. The redirect reads
+    nothing and is answered on the event loop (every link scanner opens it within seconds of a
+    send); the page is read and rendered in a thread, as a sync route is."""
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     if follow is not None:
         return RedirectResponse(f"/p/{token}/follow/{followed_topic(follow)}{via_edition(e)}", status_code=303)
-    return preferences_page_for(session, get_subscriber(session, subscriber_id), token, via=via_edition(e))
+    return await anyio.to_thread.run_sync(_read_preferences, session, subscriber_id, token, via_edition(e))
+
+
+def _read_preferences(session: Session, subscriber_id: int, token: str, via: str) -> HTMLResponse:
+    shown = preferences_page_for(session, get_subscriber(session, subscriber_id), token, via=via)
+    # The read ends here, in this thread: the session's end (pages.db) then has nothing to send
+    # and stays on the event loop, one thread hop fewer.
+    session.commit()
+    return shown
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)

@@ -13,9 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from digest.clock import utcnow
 from digest.delivery.backends import get_sender
 from digest.store.db import unit_of_work
-from digest.store.models import AuditEntry, DeliveryEvent, Subscriber, SubscriberStatus, Suppression
+from digest.store.models import (ArticleTopic, AuditEntry, DeliveryEvent, EditionLink, Subscriber, SubscriberStatus,
+                                 Suppression)
+from digest.subscribers.follows import follow
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web import archive_cache
 from digest.web.app import app
@@ -90,12 +93,49 @@ def test_the_pages_after_a_send_cost_a_few_statements_whatever_the_list(settings
         {"archive": 1, "archive email": 1}
 
 
+def _follows_and_clicks(edition_id: int, reader: int) -> list[int]:
+    """The reader follows four of the edition's topics and clicked three of its articles (each
+    filed under topics they do not all follow); the topics followed."""
+    with unit_of_work() as session:
+        links = session.execute(select(EditionLink.url, EditionLink.article_id)
+                                .where(EditionLink.edition_id == edition_id).order_by(EditionLink.id)).all()
+        topics = sorted(set(session.scalars(select(ArticleTopic.topic_id).where(
+            ArticleTopic.article_id.in_([link.article_id for link in links])))))
+        for topic_id in topics[:4]:
+            follow(session, reader, topic_id, source="test")
+        session.add_all(DeliveryEvent(provider_event_id=f"click-{n}", event="click", email="reader", payload={},
+                                      occurred_at=utcnow(), edition_id=edition_id, subscriber_id=reader,
+                                      url=link.url, audience="human") for n, link in enumerate(links[:3]))
+    return topics[:4]
+
+
+def test_a_readers_pages_cost_the_same_few_statements_whatever_they_follow_and_clicked(settings, feed_server):
+    """The preference page reads the reader, their follows with their topics, and the topics of
+    their clicks with theirs: one statement each, as few for a reader who follows topics and
+    clicked articles as for one who did neither. A "Follow" link's page (a scanner follows the
+    link's redirect) reads the reader, the topic and the follows. Reading each followed topic on
+    its own, or the clicked topics again for the suggestions, fails this."""
+    edition_id, [reader, newcomer] = _sent_edition(feed_server, 2)
+    followed = _follows_and_clicks(edition_id, reader)
+    client = TestClient(app, base_url="https://testserver")
+
+    def costs(subscriber_id: int) -> dict[str, int]:
+        preferences = f"/p/{make_token(PREFERENCES, subscriber_id)}"
+        return {"preferences": _statements_of(client, "GET", f"{preferences}?e={edition_id}"),
+                "follow page": _statements_of(client, "GET", f"{preferences}/follow/{followed[0]}?e={edition_id}")}
+
+    page = client.get(f"/p/{make_token(PREFERENCES, reader)}").text
+    assert page.count('<select id="pace-') == len(followed) and ">Follow</a>" in page  # what is read is shown
+    assert costs(reader) == costs(newcomer) == {"preferences": 3, "follow page": 3}
+
+
 def test_the_pages_after_a_send_take_a_thread_only_for_their_database_work(settings, feed_server, monkeypatch):
     """Each request's turn on a thread is a wait under load (WEB_THREADS) and a hop between
-    threads: the unsubscribe page takes none, a page reading the database one for its route and
-    one to end its session (none when the route ended its work itself, as the one-click POST and
-    the archive do), a "Follow" link's redirect, which reads nothing, one. An archive page answered
-    within ROW_SECONDS of reading its row takes none."""
+    threads: the unsubscribe page and a "Follow" link's redirect, which read nothing, take none; a
+    page reading the database one for its route and one to end its session, none for the end when
+    the route ended its transaction itself (the one-click POST commits its change, the
+    preference page and the archive end their read). An archive page answered within ROW_SECONDS
+    of reading its row takes none."""
     edition_id, readers = _sent_edition(feed_server, 2)
     client = TestClient(app, base_url="https://testserver")
     hops: list[str] = []
@@ -121,7 +161,7 @@ def test_the_pages_after_a_send_take_a_thread_only_for_their_database_work(setti
             "preferences": hops_of("GET", preferences),
             "follow link": hops_of("GET", f"{preferences}&follow=1"),
             "one-click": hops_of("POST", f"/u/{make_token(UNSUBSCRIBE, readers[0])}{via}", data=ONE_CLICK)} == \
-        {"archive": 1, "archive email": 1, "unsubscribe page": 0, "preferences": 2, "follow link": 1, "one-click": 1}
+        {"archive": 1, "archive email": 1, "unsubscribe page": 0, "preferences": 1, "follow link": 0, "one-click": 1}
     assert (hops_of("GET", f"/archive/{edition_id}"), hops_of("GET", f"/archive/{edition_id}/email")) == (0, 0)
 
 
