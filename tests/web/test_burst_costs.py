@@ -5,16 +5,18 @@ one-click unsubscribe is recorded once however many times, and however nearly at
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 
 import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from digest.delivery.backends import get_sender
-from digest.store.db import unit_of_work
+from digest.store.db import get_engine, unit_of_work
 from digest.store.models import AuditEntry, DeliveryEvent, EditionCount, Subscriber, SubscriberStatus, Suppression
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web import archive_cache
@@ -179,6 +181,56 @@ def test_a_one_click_writes_what_is_missing_and_its_repeat_reads_once(settings, 
     assert _recorded(readers[1]) == (SubscriberStatus.UNSUBSCRIBED, 1, 1, 1, 0)
     assert _recorded(readers[2]) == (SubscriberStatus.UNSUBSCRIBED, 0, 1, 1, 1)
     assert _unsubscribes_counted(edition_id) == (2, 2)
+
+
+def _index_columns(cursor) -> dict[str, list[str]]:
+    """Each index of the database and its columns."""
+    cursor.execute("SELECT i.relname, array_agg(a.attname::text) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                   " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY(x.indkey) GROUP BY i.relname")
+    return dict(cursor.fetchall())
+
+
+def _wide_reads(plan: dict, columns: dict[str, list[str]]) -> list[str]:
+    """Plan nodes that may read more rows than the one they look for: a sequential scan, or an
+    index used without an equality on each of its columns (the edition's deliveries walked for
+    one reader's)."""
+    found = [f"Seq Scan on {plan['Relation Name']}"] if plan.get("Node Type") == "Seq Scan" else []
+    if index := plan.get("Index Name"):
+        condition = plan.get("Index Cond", "")
+        if missing := [name for name in columns[index] if not re.search(rf"(?<![\w.]){name} = ", condition)]:
+            found.append(f"{plan['Node Type']} using {index} without {', '.join(missing)}: {condition or 'no condition'}")
+    return found + [read for child in plan.get("Plans", []) for read in _wide_reads(child, columns)]
+
+
+def test_the_one_click_statements_look_up_their_rows(settings, feed_server):
+    """A one-click POST's statements, its repeat's read above all (its correlated look-ups of
+    the suppression by address and of the credit by event id included), go to their rows by an
+    index on all they select by: with sequential scans priced out, no plan walks a table or
+    the part of an index that holds a whole edition."""
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("the planner's choices are PostgreSQL's")
+    edition_id, readers = _sent_edition(feed_server, 40)
+    with unit_of_work() as session:
+        session.execute(text("ANALYZE"))
+    client = TestClient(app, base_url="https://testserver")
+    path = f"/u/{make_token(UNSUBSCRIBE, readers[0])}?e={edition_id}"
+    with statements() as seen:
+        for _ in range(2):
+            assert client.post(path, data=ONE_CLICK).status_code == 200
+    explained = [(sql, params) for sql, params in seen if params is not None]
+    assert len(explained) == len(seen) - 1  # all but the audit rows' executemany
+    connection = get_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        columns = _index_columns(cursor)
+        cursor.execute("SET enable_seqscan = off")
+        for sql, params in explained:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0][0]["Plan"]
+            assert _wide_reads(plan, columns) == [], f"{sql}\n{json.dumps(plan, indent=1)}"
+    finally:
+        connection.rollback()
+        connection.close()
 
 
 @pytest.mark.postgresql_only
