@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.delivery.confirmation import AskedFollow
 from digest.errors import InputError
-from digest.reports.attribution import credit_edition, edition_query, unsubscribe_through_link
+from digest.reports.attribution import credit_edition, edition_of, edition_query, unsubscribe_through_link
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up
@@ -215,7 +215,8 @@ def unsubscribe_help() -> HTMLResponse:
 
 def via_edition(e: str | None) -> str:
     """The edition credit (`?e=`) a reader link came with, carried on into the page's form."""
-    return edition_query(int(e)) if e and e.isascii() and e.isdigit() and len(e) <= 9 else ""
+    edition_id = edition_of(e)
+    return "" if edition_id is None else edition_query(edition_id)
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
