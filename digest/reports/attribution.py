@@ -35,8 +35,9 @@ _THEIRS = select(_deliveries.c.id, _deliveries.c.edition_id, _deliveries.c.email
 # What a one-click unsubscribe needs to know before it writes anything, in one statement: the
 # reader's state and address, whether the address is suppressed, and their delivery of the
 # edition the link names (none without `?e=`) with whether it has its credit (the event's id as
-# _credit_delivery makes it). The suppression is found by address here, by hash when written: a
-# forgotten address's has no address, and unsubscribe() then finds it listed.
+# _credit_delivery makes it). The suppression is looked up by address here and by hash when
+# written: a forgotten person's entry keeps only the hash, so unsubscribe() runs, and its insert
+# finds the entry and writes nothing.
 _LEAVING = (
     select(_subscribers.c.status, _subscribers.c.email,
            exists().where(_suppressions.c.email == _subscribers.c.email).label("suppressed"),
@@ -65,7 +66,8 @@ def unsubscribe_through_link(session: Session, subscriber_id: int, edition_param
     """A reader's one-click unsubscribe (RFC 8058) or the unsubscribe page's button: the reader
     unsubscribed and their address suppressed (lifecycle.unsubscribe), and the edition whose
     link it came through credited, each once however often and however nearly at once the POST
-    arrives. What is recorded already is read first, without a lock: a repeat writes nothing."""
+    arrives. What is recorded already is read first, without a lock (on PostgreSQL a row lock is
+    a write, and its commit a wait for the log): a repeat writes nothing."""
     edition_id = edition_of(edition_param)
     found = session.execute(_LEAVING, {"subscriber_id": subscriber_id, "edition_id": edition_id}).first()
     if found is None:
