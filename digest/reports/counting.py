@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import Counter
 
-from sqlalchemy import BigInteger, String, delete, select, true, tuple_
+from sqlalchemy import BigInteger, Integer, String, bindparam, delete, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
 from digest.store.models import ArticleTopic, Edition, EditionCount, EditionLink, ReaderMark
-from digest.store.upsert import insert_ignoring_duplicates, rows_table
+from digest.store.upsert import insert_ignoring_duplicates, made_once, rows_table
 
 TIMELINE_HOURS = 72
 # SendGrid's bounce `type`: "blocked" is a soft bounce (the server refused for now), "bounce" hard.
@@ -28,6 +29,8 @@ SOFT_BOUNCE = "blocked"
 # Every way out through an edition counts as one unsubscribe of that edition.
 UNSUBSCRIBE_EVENTS = ("unsubscribe", "group_unsubscribe", "web_unsubscribe")
 PROBLEMS = {"dropped": "dropped", "deferred": "deferred", "spamreport": "spam report"}
+# The events counted by the hour since their edition started (the only facts that need its start).
+TIMED = ("open", "click")
 
 
 def fact_name(event: str) -> str:
@@ -57,6 +60,9 @@ class Links(dict):
         self.topics: dict[str, list[int]] = {}
 
 
+NO_LINKS = Links()  # the links of an edition none of whose events counted together is a click
+
+
 def _facts(row: dict, started_at: dt.datetime | None, positions: Links) -> list[tuple[str, bool]]:
     """The counters one event adds to, and whether each counts readers. A click on an article's
     link counts for its link and for each topic the article is filed under (a reader once per
@@ -71,7 +77,7 @@ def _facts(row: dict, started_at: dt.datetime | None, positions: Links) -> list[
     # An open or a click also counts under its maker ("human:event:open", "machine:link:3"); one
     # kept without a maker (none is, since 0018) counts as unknown.
     audience = row.get("audience") or "unknown"
-    if event in ("open", "click"):
+    if event in TIMED:
         facts.append((f"{audience}:event:{event}", True))
     if event == "click" and row.get("url"):
         position = positions.get(row["url"])
@@ -82,19 +88,20 @@ def _facts(row: dict, started_at: dt.datetime | None, positions: Links) -> list[
                 facts += [(f"human:topic:{topic_id}", True) for topic_id in positions.topics.get(row["url"], ())]
         label = link_label(row["url"])
         facts += [(f"url:{label}"[:600], True), (f"{audience}:url:{label}"[:600], True)]
-    if event in ("open", "click") and started_at is not None:
+    if event in TIMED and started_at is not None:
         hour = int((row["occurred_at"] - started_at).total_seconds() // 3600)
         if 0 <= hour < TIMELINE_HOURS:
             facts += [(f"hour:{event}:{hour}", False), (f"hour:{audience}:{event}:{hour}", False)]
     return facts
 
 
-def _edition_context(session: Session, editions: set[int], clicked: set[int]) -> tuple[dict, dict[int, Links]]:
-    """What an event's facts depend on besides the event: each edition's start, and the links of
-    those of them with clicks (only a click needs its link's place)."""
+def _edition_context(session: Session, timed: set[int], clicked: set[int]) -> tuple[dict, dict[int, Links]]:
+    """What an event's facts depend on besides the event: the start of the editions with opens
+    or clicks (`timed`), and the links of those with clicks (only a click needs its link's
+    place). Neither is read for other events (a reader's unsubscribe credited to its edition)."""
     started = dict(session.execute(
-        select(Edition.id, Edition.started_at).where(Edition.id.in_(editions))).all())
-    positions = {edition_id: Links() for edition_id in editions}
+        select(Edition.id, Edition.started_at).where(Edition.id.in_(timed))).all()) if timed else {}
+    positions = {edition_id: Links() for edition_id in clicked}
     for edition_id, url, position, topic_id in session.execute(
             select(EditionLink.edition_id, EditionLink.url, EditionLink.position, ArticleTopic.topic_id)
             .outerjoin(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
@@ -112,32 +119,51 @@ def _marked_first(session: Session, marks: dict[tuple[int, str], tuple[int, str]
     readers: Counter = Counter()
     if not marks:
         return readers
-    new = rows_table(session, [{"delivery_id": d, "mark": m} for d, m in marks],
-                     {"delivery_id": BigInteger(), "mark": String()})
-    # WHERE true: SQLite reads INSERT ... SELECT ... ON CONFLICT as a join's ON without one.
-    inserted = session.execute(
-        insert_ignoring_duplicates(session, ReaderMark.__table__)
-        .from_select(["delivery_id", "mark"], select(new.c.delivery_id, new.c.mark).where(true()))
-        .returning(ReaderMark.delivery_id, ReaderMark.mark)).all()
+    inserted = session.execute(_insert_marks(session), {
+        "rows": json.dumps([{"delivery_id": d, "mark": m} for d, m in marks])}).all()
     for delivery_id, mark in inserted:
         readers[marks[delivery_id, mark]] += 1
     return readers
 
 
+@made_once
+def _insert_marks(session: Session):
+    """INSERT the (delivery, mark) rows given as the JSON parameter `rows`, returning those that
+    went in."""
+    new = rows_table(session, bindparam("rows", type_=String), {"delivery_id": BigInteger(), "mark": String()})
+    # WHERE true: SQLite reads INSERT ... SELECT ... ON CONFLICT as a join's ON without one.
+    return (insert_ignoring_duplicates(session, ReaderMark.__table__)
+            .from_select(["delivery_id", "mark"], select(new.c.delivery_id, new.c.mark).where(true()))
+            .returning(ReaderMark.__table__.c.delivery_id, ReaderMark.__table__.c.mark))
+
+
+@made_once
+def _add_counts(session: Session):
+    """Add the (edition, key, total, readers) rows given as the JSON parameter `rows` to their
+    counters, making those not there yet."""
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+    table = EditionCount.__table__
+    new = rows_table(session, bindparam("rows", type_=String),
+                     {"edition_id": Integer(), "key": String(), "total": Integer(), "readers": Integer()})
+    statement = insert(table).from_select(["edition_id", "key", "total", "readers"],
+                                          select(new.c.edition_id, new.c.key, new.c.total, new.c.readers).where(true()))
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.edition_id, table.c.key],
+        set_={"total": table.c.total + statement.excluded.total,
+              "readers": table.c.readers + statement.excluded.readers})
+
+
 def _add_to_counts(session: Session, totals: Counter, readers: Counter) -> None:
-    """Add to (or take from) the counters, per (edition, key): events to `total`, readers to `readers`."""
+    """Add to (or take from) the counters, per (edition, key): events to `total`, readers to
+    `readers`. One statement with one JSON parameter, made once: as a VALUES list it was made
+    anew for each batch (a cost of its own for a batch of one event, a reader's web unsubscribe).
+    In the order of their keys, as every writer of the counters takes their row locks."""
     values = [{"edition_id": edition_id, "key": key, "total": totals[edition_id, key],
                "readers": readers[edition_id, key]}
               for edition_id, key in sorted(set(totals) | set(readers))
               if totals[edition_id, key] or readers[edition_id, key]]
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
-    table = EditionCount.__table__
-    for start in range(0, len(values), 500):
-        statement = insert(table).values(values[start:start + 500])
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[table.c.edition_id, table.c.key],
-            set_={"total": table.c.total + statement.excluded.total,
-                  "readers": table.c.readers + statement.excluded.readers}))
+    if values:
+        session.execute(_add_counts(session), {"rows": json.dumps(values)})
 
 
 def count_events(session: Session, rows: list[dict]) -> None:
@@ -146,13 +172,13 @@ def count_events(session: Session, rows: list[dict]) -> None:
     rows = [row for row in rows if row.get("edition_id") is not None and row.get("delivery_id") is not None]
     if not rows:
         return
-    started, positions = _edition_context(session, {row["edition_id"] for row in rows},
+    started, positions = _edition_context(session, {row["edition_id"] for row in rows if row["event"] in TIMED},
                                           {row["edition_id"] for row in rows if row.get("url")})
     totals: Counter = Counter()
     marks: dict[tuple[int, str], tuple[int, str]] = {}  # (delivery, mark) -> (edition, key)
     for row in rows:
         started_at = started.get(row["edition_id"])
-        for key, per_reader in _facts(row, started_at, positions[row["edition_id"]]):
+        for key, per_reader in _facts(row, started_at, positions.get(row["edition_id"], NO_LINKS)):
             totals[row["edition_id"], key] += 1
             if per_reader:
                 marks[row["delivery_id"], _mark(key)] = (row["edition_id"], key)

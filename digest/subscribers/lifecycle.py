@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -19,9 +19,9 @@ from digest.errors import Conflict, InputError
 from digest.store.models import Subscriber, SubscriberFormat, SubscriberStatus, Suppression, SuppressionReason
 from digest.store.upsert import insert_ignoring_duplicates
 from digest.addresses import normalize_email
-from digest.subscribers.audit import audit
+from digest.subscribers.audit import audit, audit_row, write_audit_rows
 from digest.subscribers.ratelimit import allow_confirmation
-from digest.subscribers.suppressions import lift_suppression, suppress, suppression_for
+from digest.subscribers.suppressions import lift_suppression, suppress_unlisted, suppression_for
 from digest.subscribers.tokens import CONFIRM, BadToken, read_token
 
 MAX_NAME = 200
@@ -165,21 +165,47 @@ def list_subscribers(session: Session, limit: int | None = None,
     return list(session.scalars(query))
 
 
+_subscribers = Subscriber.__table__
+# Made once: every reader who leaves after a send runs them (see unsubscribe).
+_LEAVE = (update(_subscribers)
+          .where(_subscribers.c.id == bindparam("subscriber_id"),
+                 _subscribers.c.status != SubscriberStatus.UNSUBSCRIBED)
+          .values(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=bindparam("now"))
+          .returning(_subscribers.c.email))
+_ADDRESS = select(_subscribers.c.email).where(_subscribers.c.id == bindparam("subscriber_id"))
+
+
 def unsubscribe(session: Session, subscriber_id: int, *, source: str = "web", ip: str | None = None,
-                now: dt.datetime | None = None) -> Subscriber | None:
+                now: dt.datetime | None = None) -> bool:
     """Idempotent: unsubscribing twice leaves the first time recorded. The address is also
-    suppressed, so that nothing (an import, an operator) but a new confirmed sign-up brings it back."""
-    # Locked until the commit: a mail client that sends its one-click POST twice at once (they
-    # retry) waits here for the first and then finds the reader unsubscribed, so it is recorded once.
-    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True, populate_existing=True)
-    if subscriber is None:
-        return None
+    suppressed, so that nothing (an import, an operator) but a new confirmed sign-up brings it
+    back. Returns whether this call unsubscribed the reader.
+
+    Each of the two is written by one statement that writes it only where it is missing (an
+    UPDATE of a reader not unsubscribed, an insert of an address not listed), so a mail client
+    that sends its one-click POST twice at once (they retry) is recorded once: the second UPDATE
+    waits for the first one's row lock, held until its commit, and then finds the reader
+    unsubscribed; the second insert waits for the first's row and finds it."""
+    # The session's own changes first: a Core statement does not flush them, and the log keeps their order.
+    session.flush()
     now = now or utcnow()
-    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
-        subscriber.status = SubscriberStatus.UNSUBSCRIBED
-        subscriber.unsubscribed_at = now
-        audit(session, "unsubscribe", email=subscriber.email, source=source, subscriber_id=subscriber.id,
-              ip=ip, now=now)
-    if suppression_for(session, subscriber.email) is None:
-        suppress(session, subscriber.email, SuppressionReason.UNSUBSCRIBE, source=source, ip=ip, now=now)
-    return subscriber
+    left = session.execute(_LEAVE, {"subscriber_id": subscriber_id, "now": now}).first()
+    address = left.email if left else session.scalar(_ADDRESS, {"subscriber_id": subscriber_id})
+    if address is None:
+        return False
+    rows = []
+    if left:
+        _show_change(session, subscriber_id)
+        rows.append(audit_row("unsubscribe", email=address, source=source, subscriber_id=subscriber_id, ip=ip, now=now))
+    suppressed = suppress_unlisted(session, address, SuppressionReason.UNSUBSCRIBE, source=source,
+                                   subscriber_id=subscriber_id, ip=ip, now=now)
+    write_audit_rows(session, rows + ([suppressed] if suppressed else []))
+    return left is not None
+
+
+def _show_change(session: Session, subscriber_id: int) -> None:
+    """The reader's row, if this session has loaded it, is read again when next used: the ORM
+    does not see a Core UPDATE."""
+    loaded = session.identity_map.get(Session.identity_key(Subscriber, subscriber_id))
+    if loaded is not None:
+        session.expire(loaded, ["status", "unsubscribed_at"])

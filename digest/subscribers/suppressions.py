@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow
 from digest.config import get_settings
 from digest.store.models import Subscriber, Suppression, SuppressionReason
-from digest.store.upsert import insert_ignoring_duplicates
+from digest.store.upsert import insert_ignoring_duplicates, made_once
 from digest.addresses import address_hash, normalize_email
-from digest.subscribers.audit import audit
+from digest.subscribers.audit import audit, audit_row
 
 BounceKind = Literal["hard", "soft", "block"]
 _IMMEDIATE = {"hard": SuppressionReason.HARD_BOUNCE, "block": SuppressionReason.BLOCK}
@@ -45,6 +45,28 @@ def suppress(session: Session, email: str, reason: SuppressionReason, *, source:
     audit(session, "suppress", email=address, source=source, subscriber_id=subscriber_id, ip=ip,
           now=now, reason=reason.value, detail=detail, listed_as=entry.reason.value)
     return entry
+
+
+@made_once
+def _listed(session: Session):
+    table = Suppression.__table__
+    return insert_ignoring_duplicates(session, table).returning(table.c.id)
+
+
+def suppress_unlisted(session: Session, address: str, reason: SuppressionReason, *, source: str,
+                      subscriber_id: int, ip: str | None = None, now: dt.datetime | None = None) -> dict | None:
+    """Put a subscriber's (normalised) address on the list unless it is there already, also as
+    forgotten (by its hash), in one statement made once; returns its audit row (as suppress()
+    writes it) for the caller to write with its own, or None when the address was listed.
+    Two callers at once list it once: the second one's insert waits for the first's and finds it."""
+    now = now or utcnow()
+    listed = session.execute(_listed(session), dict(
+        email_hash=address_hash(address), email=address, reason=reason, source=source, detail=None,
+        created_at=now)).first()
+    if listed is None:
+        return None
+    return audit_row("suppress", email=address, source=source, subscriber_id=subscriber_id, ip=ip, now=now,
+                     reason=reason.value, detail=None, listed_as=reason.value)
 
 
 def lift_suppression(session: Session, address: str, *, source: str, ip: str | None = None,

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from digest.config import get_settings
 from digest.delivery.confirmation import AskedFollow
 from digest.errors import InputError
-from digest.reports.attribution import credit_edition, edition_query
+from digest.reports.attribution import credit_edition, edition_of, edition_query, unsubscribe_through_link
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
-from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up, unsubscribe
+from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up
 from digest.reports.interest import suggested_topics
 from digest.subscribers.follows import PAUSE_WEEKS, follow_on_confirming, pause_dates, reader_follows
 from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
@@ -226,7 +226,8 @@ def unsubscribe_help() -> HTMLResponse:
 
 def via_edition(e: str | None) -> str:
     """The edition credit (`?e=`) a reader link came with, carried on into the page's form."""
-    return edition_query(int(e)) if e and e.isascii() and e.isdigit() and len(e) <= 9 else ""
+    edition_id = edition_of(e)
+    return "" if edition_id is None else edition_query(edition_id)
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
@@ -241,8 +242,6 @@ async def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
 def unsubscribe_now(request: Request, token: str, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
     """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
     cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
-    subscriber_id = read_token(UNSUBSCRIBE, token).subscriber_id
-    unsubscribe(session, subscriber_id, source="web", ip=client_ip(request))
-    credit_edition(session, subscriber_id, e, "web_unsubscribe")
+    unsubscribe_through_link(session, read_token(UNSUBSCRIBE, token).subscriber_id, e, ip=client_ip(request))
     session.commit()
     return page("unsubscribe.html", title="Unsubscribed", token=token, via="", done=True)

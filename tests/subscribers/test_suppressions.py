@@ -12,8 +12,10 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.errors import Conflict
 from digest.store.db import unit_of_work
-from digest.store.models import Subscriber, SuppressionReason
-from digest.subscribers.lifecycle import add_subscriber, confirm_subscription, sign_up
+from digest.store.models import Subscriber, SubscriberStatus, SuppressionReason
+from digest.subscribers.audit import audit_trail
+from digest.subscribers.lifecycle import add_subscriber, confirm_subscription, sign_up, unsubscribe
+from digest.subscribers.privacy import forget_subscriber
 from digest.subscribers.suppressions import record_bounce, record_delivered, suppress, suppression_for
 from digest.subscribers.tokens import CONFIRM, BadToken, make_token
 from tests.delivery.batches import planned_readers
@@ -108,3 +110,33 @@ def test_a_suppressed_address_comes_back_only_through_a_new_confirmed_opt_in(set
         confirm_subscription(session, make_token(CONFIRM, reader), ip="192.0.2.1")
     assert _reason("reader@example.org") is None
     assert _planned(feed_server) == {"reader@example.org"}
+
+
+def test_unsubscribing_records_what_is_missing_once(settings):
+    """unsubscribe writes the reader's status and the address's suppression each only where it
+    is missing: a second call writes nothing, an address already suppressed (a bounce, or a
+    forgotten person's, kept by hash alone, who signed up again) keeps its one entry and its
+    reason. A Subscriber the session has loaded shows the change."""
+    readers = dict(zip(("left", "bounced"), subscribers("left@example.org", "bounced@example.org")))
+    with unit_of_work() as session:
+        record_bounce(session, "bounced@example.org", "hard")
+    with unit_of_work() as session:
+        forget_subscriber(session, "returned@example.org")
+        readers["returned"] = sign_up(session, "returned@example.org", source="web").subscriber_id
+    for name, subscriber_id in readers.items():
+        with unit_of_work() as session:
+            loaded = session.get(Subscriber, subscriber_id)
+            assert unsubscribe(session, subscriber_id, source="test") is True
+            assert loaded.status == SubscriberStatus.UNSUBSCRIBED and loaded.unsubscribed_at is not None, name
+        with unit_of_work() as session:
+            assert unsubscribe(session, subscriber_id, source="test") is False
+    with unit_of_work() as session:
+        assert unsubscribe(session, max(readers.values()) + 1, source="test") is False  # no such reader
+    trails = {}
+    for name in readers:
+        with unit_of_work() as session:
+            trails[name] = [entry.action for entry in audit_trail(session, f"{name}@example.org")]
+    assert trails == {"left": ["add", "unsubscribe", "suppress"], "bounced": ["add", "suppress", "unsubscribe"],
+                      "returned": ["forget", "signup", "unsubscribe"]}
+    assert {name: _reason(f"{name}@example.org") for name in readers} == \
+        {"left": "unsubscribe", "bounced": "hard_bounce", "returned": "forgotten"}
