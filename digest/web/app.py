@@ -5,6 +5,7 @@ metrics and probes in web/ops.py."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,6 +61,11 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     session is ended on a limiter of its own (pages.db), so a request holding a connection never
     waits for one of those threads to give it back."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().WEB_THREADS
+    # What the process made to start (modules, the app, its models and templates) lives as long
+    # as it does: out of the collector's reach, a full collection walks only what requests made
+    # since. Walking all of it stopped every request of the process for 40 to 90 ms, a score of
+    # times a minute under a post-send burst.
+    gc.freeze()
     yield
 
 
