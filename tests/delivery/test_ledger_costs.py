@@ -23,6 +23,7 @@ from digest.sample.readers import add_readers
 from digest.store.db import get_engine, unit_of_work
 from digest.store.models import BatchState, Delivery, SendBatch
 from tests.factories import approved_edition, polled_feed
+from tests.plans import plans_without_seq_scans
 
 
 @contextmanager
@@ -205,17 +206,8 @@ def test_the_hot_statements_never_scan_deliveries(settings, feed_server):
     on_deliveries = [(sql, params) for sql, params in hot if "deliveries" in sql and params is not None]
     assert len(on_deliveries) >= 4  # the batch read, its accept, the finish check, the counts
     leading = _leading_columns()
-    connection = get_engine().raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SET enable_seqscan = off")
-        for sql, params in on_deliveries:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0][0]["Plan"]
-            assert _whole_table_reads(plan, leading) == [], f"{sql}\n{json.dumps(plan, indent=1)}"
-    finally:
-        connection.rollback()
-        connection.close()
+    for sql, plan in plans_without_seq_scans(on_deliveries):
+        assert _whole_table_reads(plan, leading) == [], f"{sql}\n{json.dumps(plan, indent=1)}"
 
 
 def _loops_on_deliveries(plan: dict) -> int:

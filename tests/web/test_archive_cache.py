@@ -46,21 +46,30 @@ def test_a_kept_page_is_the_page_rendered_anew_headers_and_all(settings, feed_se
         assert (len(rendering), len(kept), len(row_read)) == (2, 0, 1), path
 
 
+def _on_a_clock(monkeypatch) -> list[float]:
+    """The archive's clock, moved on by the test (now[0] += seconds)."""
+    now = [1000.0]
+    monkeypatch.setattr(archive_cache, "clock", lambda: now[0])
+    return now
+
+
+def _change(edition_id: int, **values) -> None:
+    with unit_of_work() as session:
+        session.execute(update(Edition).where(Edition.id == edition_id).values(**values))
+
+
 def test_a_changed_edition_is_answered_as_it_is_now_once_row_seconds_pass(settings, feed_server, monkeypatch):
     edition_id = _sent_edition(feed_server)
     client = TestClient(app, base_url="https://testserver")
-    now = [1000.0]
-    monkeypatch.setattr(archive_cache, "clock", lambda: now[0])
+    now = _on_a_clock(monkeypatch)
     assert client.get(f"/archive/{edition_id}/email").status_code == 200
     assert "A new subject" not in client.get(f"/archive/{edition_id}").text
-    with unit_of_work() as session:
-        session.execute(update(Edition).where(Edition.id == edition_id).values(subject="A new subject"))
+    _change(edition_id, subject="A new subject")
     now[0] += archive_cache.ROW_SECONDS - 0.1
     assert "A new subject" not in client.get(f"/archive/{edition_id}").text  # answered as read
     now[0] += 0.1
     assert "A new subject" in client.get(f"/archive/{edition_id}").text
-    with unit_of_work() as session:
-        session.execute(update(Edition).where(Edition.id == edition_id).values(approved_hash="0" * 64))
+    _change(edition_id, approved_hash="0" * 64)
     now[0] += archive_cache.ROW_SECONDS
     # The stored render no longer matches the approved hash: refused, as without the cache.
     assert client.get(f"/archive/{edition_id}/email").status_code == 400
@@ -72,11 +81,9 @@ def test_an_edition_no_longer_published_is_not_found_once_row_seconds_pass(setti
     """A re-send of an edition's failed readers takes it back to sending for a while."""
     edition_id = _sent_edition(feed_server)
     client = TestClient(app, base_url="https://testserver")
-    now = [1000.0]
-    monkeypatch.setattr(archive_cache, "clock", lambda: now[0])
+    now = _on_a_clock(monkeypatch)
     assert client.get(f"/archive/{edition_id}").status_code == 200
-    with unit_of_work() as session:
-        session.execute(update(Edition).where(Edition.id == edition_id).values(status="sending"))
+    _change(edition_id, status="sending")
     now[0] += archive_cache.ROW_SECONDS
     assert client.get(f"/archive/{edition_id}").status_code == 404
 
