@@ -13,10 +13,10 @@ import unicodedata
 from dataclasses import astuple
 from typing import Annotated
 
-import anyio.to_thread
 import kombu.exceptions
 import redis
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -190,7 +190,7 @@ async def preferences_page(token: str, e: str | None = None, follow: str | None 
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     if follow is not None:
         return RedirectResponse(f"/p/{token}/follow/{followed_topic(follow)}{via_edition(e)}", status_code=303)
-    return await anyio.to_thread.run_sync(_read_preferences, session, subscriber_id, token, via_edition(e))
+    return await run_in_threadpool(_read_preferences, session, subscriber_id, token, via_edition(e))
 
 
 def _read_preferences(session: Session, subscriber_id: int, token: str, via: str) -> HTMLResponse:
