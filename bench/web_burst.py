@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--per-kind", action="store_true", help="then each kind of request alone, with "
                         "the server's CPU per request (one process)")
+    parser.add_argument("--only", choices=list(MIX), help="drive this kind of request alone instead of the mix")
     parser.add_argument("--py-spy", metavar="DIR", type=Path, help="with --per-kind: sample the web process "
                         "with py-spy during each kind and print what cost the most (bench/stacks.py)")
     args = parser.parse_args()
@@ -196,7 +197,7 @@ def main() -> None:
         edition_id, _, deliveries, _ = sent_edition(database_url, args.subscribers)
         with unit_of_work() as session:
             topics = list(session.scalars(select(Topic.id)))
-        lines, leaving = request_lines(edition_id, [subscriber for _, subscriber in deliveries], topics)
+        lines, leaving = request_lines(edition_id, [subscriber for _, subscriber in deliveries], topics, only=args.only)
         with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as requests_file:
             requests_file.write("\n".join(lines) + "\n")
         print(f"{len(deliveries):,} readers of edition {edition_id}; {len(lines):,} requests in the mix "
