@@ -54,12 +54,19 @@ class UTCDateTime(TypeDecorator):
 
 
 class IdArray(TypeDecorator):
-    """A PostgreSQL integer[] of row ids, sent as one text literal ('{1,2,3}') that the server
-    parses: psycopg builds a list parameter element by element in Python, about 1 us an id, and a
-    send batch names a thousand readers. Read back as psycopg's list."""
+    """A PostgreSQL integer[] (bigint[] with `big`, for the ids of the tables that outgrow an
+    integer) of row ids, sent as one text literal ('{1,2,3}') that the server parses: psycopg
+    builds a list parameter element by element in Python, about 1 us an id, and a send batch
+    names a thousand readers. Read back as psycopg's list."""
 
     impl = ARRAY(Integer)
     cache_ok = True
+
+    def __init__(self, big: bool = False) -> None:
+        super().__init__()
+        self.big = big
+        if big:
+            self.impl = ARRAY(BigInteger)
 
     def bind_processor(self, dialect):
         def literal(ids):

@@ -5,7 +5,7 @@ one table to join (an UPDATE of many rows, each to its own values, in one statem
 import json
 from collections.abc import Callable
 
-from sqlalchemy import ARRAY, JSON, BindParameter, Integer, String, any_, cast, column, func, literal, select
+from sqlalchemy import ARRAY, JSON, BigInteger, BindParameter, Integer, String, any_, cast, column, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -41,7 +41,8 @@ def among(session: Session, column, values: list):
     A thousand-value IN list is a thousand placeholders to compile and send on every batch; an
     array is one, and the statement text stays the same from batch to batch."""
     if session.get_bind().dialect.name == "postgresql":
-        array = IdArray() if isinstance(column.type, Integer) else ARRAY(column.type)
+        ids = isinstance(column.type, Integer)
+        array = IdArray(big=isinstance(column.type, BigInteger)) if ids else ARRAY(column.type)
         return column == any_(literal(list(values), array))
     return column.in_(values)
 

@@ -35,11 +35,7 @@ def suppress(session: Session, email: str, reason: SuppressionReason, *, source:
     (the audit log records every later one)."""
     address = normalize_email(email)
     now = now or utcnow()
-    # ON CONFLICT DO NOTHING: two webhook events for one address may arrive at once.
-    session.execute(insert_ignoring_duplicates(session, Suppression).values(
-        email_hash=address_hash(address), email=address, reason=reason, source=source,
-        detail=detail, created_at=now,
-    ))
+    _list(session, address, reason, source, detail, now)
     entry = suppression_for(session, address)
     subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
     audit(session, "suppress", email=address, source=source, subscriber_id=subscriber_id, ip=ip,
@@ -48,9 +44,19 @@ def suppress(session: Session, email: str, reason: SuppressionReason, *, source:
 
 
 @made_once
-def _listed(session: Session):
+def _listing(session: Session):
     table = Suppression.__table__
     return insert_ignoring_duplicates(session, table).returning(table.c.id)
+
+
+def _list(session: Session, address: str, reason: SuppressionReason, source: str, detail: str | None,
+          now: dt.datetime) -> bool:
+    """The address's entry, unless one (also a forgotten one, by its hash) is there; whether this
+    made it. ON CONFLICT DO NOTHING: two events for one address may arrive at once, and the
+    second insert waits for the first's row and finds it."""
+    return session.execute(_listing(session), dict(
+        email_hash=address_hash(address), email=address, reason=reason, source=source, detail=detail,
+        created_at=now)).first() is not None
 
 
 def suppress_unlisted(session: Session, address: str, reason: SuppressionReason, *, source: str,
@@ -60,10 +66,7 @@ def suppress_unlisted(session: Session, address: str, reason: SuppressionReason,
     writes it) for the caller to write with its own, or None when the address was listed.
     Two callers at once list it once: the second one's insert waits for the first's and finds it."""
     now = now or utcnow()
-    listed = session.execute(_listed(session), dict(
-        email_hash=address_hash(address), email=address, reason=reason, source=source, detail=None,
-        created_at=now)).first()
-    if listed is None:
+    if not _list(session, address, reason, source, None, now):
         return None
     return audit_row("suppress", email=address, source=source, subscriber_id=subscriber_id, ip=ip, now=now,
                      reason=reason.value, detail=None, listed_as=reason.value)
