@@ -127,7 +127,7 @@ def main() -> None:
     from digest.delivery import send
     from digest.store.db import dispose_engines, unit_of_work
     from digest.store.migrate import upgrade
-    from workers.app import collect_as_a_worker
+    from workers.app import collect_as_a_worker, collect_what_the_task_left, pause_collector
 
     try:
         upgrade(database_url)
@@ -147,8 +147,10 @@ def main() -> None:
         if args.profile:
             profile.enable()
         for batch_id in batches[1:]:
+            pause_collector()  # as around each task in a worker
             with unit_of_work() as session:
                 send.send_batch(session, edition_id, batch_id, sender)
+            collect_what_the_task_left()
         profile.disable()
         cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
         sent = len(batches) - 1

@@ -158,3 +158,34 @@ def test_a_confirmation_that_fails_twice_arrives_on_the_third_try_through_a_real
     after = _runs()
     assert {outcome: after[outcome] - before[outcome] for outcome in after} == \
         {"succeeded": 1, "retried": 2, "failed": 0}  # the ops page and /metrics count the retries
+
+
+def test_a_task_runs_with_the_collector_paused_and_ends_by_collecting_what_it_left():
+    """workers/app.py: a send batch paid for six collections, each walking its live readers;
+    now one, after the task, of what the task left."""
+    import gc
+    import weakref
+
+    from celery.signals import task_postrun, task_prerun
+
+    import workers.app  # noqa: F401 - connects the collector's policy to the task signals
+
+    class Node:
+        pass
+
+    assert gc.isenabled()
+    task_prerun.send(sender=None, task_id="collector-test", task=None)
+    try:
+        assert not gc.isenabled()
+        cycle = Node()
+        cycle.itself = cycle
+        left = weakref.ref(cycle)
+        del cycle
+        assert left() is not None  # reference counting alone never frees a cycle
+    finally:
+        task_postrun.send(sender=None, task_id="collector-test", task=None, state="SUCCESS")
+    assert gc.isenabled() and left() is None
+    for _ in range(gc.get_threshold()[2] + 1):  # the oldest generation still gets its turn
+        task_prerun.send(sender=None, task_id="collector-test", task=None)
+        task_postrun.send(sender=None, task_id="collector-test", task=None, state="SUCCESS")
+    assert gc.get_count()[2] < gc.get_threshold()[2]
