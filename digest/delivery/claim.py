@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -72,11 +72,16 @@ def waiting_readers(session: Session, edition_id: int, batch_id: int, planned: b
     rows = session.connection().execute(_waiting_statement(dialect, planned),
                                         {"batch_id": batch_id, "now": utcnow()}).all()
     # Each row is a Waiting's fields, then its delivery's status. Most batches have no rows of
-    # their own yet: every row is then a member to send.
+    # their own yet: every row is then a member to send, made into a Waiting in C (a call of
+    # Waiting's Python constructor per reader cost a batch 0.4 ms).
     recorded = {row[1] for row in rows if row[0] is not None}
-    waiting = [Waiting(*row[:5]) for row in rows
-               if (row[0] is None and row[1] not in recorded) or row[5] == DeliveryStatus.PENDING]
-    return sorted(waiting, key=itemgetter(1))
+    if recorded:
+        rows = [row for row in rows if (row[0] is None and row[1] not in recorded) or row[5] == DeliveryStatus.PENDING]
+    return sorted(map(_waiting, map(_FIELDS, rows)), key=itemgetter(1))
+
+
+_FIELDS = itemgetter(slice(0, 5))  # a row's Waiting fields, as a tuple
+_waiting = partial(tuple.__new__, Waiting)
 
 
 @lru_cache(maxsize=4)
