@@ -134,7 +134,7 @@ def plan_slice(session: Session, edition_id: int, number: int, now: dt.datetime 
     ).first()
     if bounds is None or status not in (EditionStatus.SENDING, EditionStatus.PAUSED):
         return []
-    edition = get_edition(session, edition_id)
+    edition = get_edition(session, edition_id, article_texts=False)
     readers_by_variant = _alert_readers if edition.kind == EditionKind.ALERT else _digest_readers
     by_variant = readers_by_variant(session, edition, bounds, now)
     size = get_settings().SEND_BATCH_SIZE

@@ -83,6 +83,19 @@ def test_planning_and_sending_take_as_many_statements_for_300_readers_as_for_3(s
 
 
 
+def test_planning_a_slice_reads_no_article_text(settings, feed_server):
+    """A slice needs the edition's articles' ids and sections; their texts (the whole article,
+    its summary and their structure) are read only to render a variant met for the first time,
+    never for the edition's own variant, already rendered when the send opened."""
+    polled_feed(feed_server)
+    edition_id, [number] = _opened(5)
+    with statements() as planning, unit_of_work() as session:
+        assert plan_slice(session, edition_id, number)
+    reading_articles = [sql for sql, _ in planning if "FROM articles" in sql or "JOIN articles" in sql]
+    assert reading_articles, "the articles' sections are read"
+    assert not [sql for sql in reading_articles if re.search(r"content_html|summary_html|structure", sql)]
+
+
 def test_a_batch_handed_to_sendgrid_is_recorded_by_one_statement(standin, feed_server):
     """The edition's row, the claim, the read, the render, the readers' "For you" follows, the
     batch row marked sent (which records its readers as accepted) and the finish check: seven
