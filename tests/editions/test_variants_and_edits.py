@@ -190,3 +190,27 @@ def test_a_reader_who_chose_text_only_gets_one_plain_part(settings):
     with unit_of_work() as session:
         variants = dict(session.execute(select(Delivery.email, Delivery.variant)).all())
     assert variants == {"plain@example.org": "all:text", "rich@example.org": "all:html"}
+
+
+def test_a_render_verified_once_is_not_read_again_and_what_no_longer_matches_is_refused(settings):
+    """Every send batch asks for its variant's render: the parts come back only when their hash
+    is not the one this process verified (some 150 KB a batch); the approved hash is checked
+    every time, and parts that do not match their hash are refused when read."""
+    from digest.editions import approve
+
+    stored_articles(utcnow() - DAY)
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        first = approve.approved_render(session, get_edition(session, edition_id))
+    with unit_of_work() as session:
+        assert approve.approved_render(session, get_edition(session, edition_id)) is first  # not read again
+        session.execute(update(EditionRender).values(html=EditionRender.html + "<p>changed</p>"))
+    approve._verified.clear()  # a process that has not read it yet
+    with unit_of_work() as session, pytest.raises(Conflict, match="no longer matches its stored hash"):
+        approve.approved_render(session, get_edition(session, edition_id))
+    with unit_of_work() as session:
+        session.execute(update(EditionRender).values(html=first.html))
+        assert approve.approved_render(session, get_edition(session, edition_id)).html == first.html
+        get_edition(session, edition_id).approved_hash = "0" * 64
+    with unit_of_work() as session, pytest.raises(Conflict, match="no longer matches what was approved"):
+        approve.approved_render(session, get_edition(session, edition_id))
