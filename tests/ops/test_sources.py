@@ -80,3 +80,32 @@ def test_every_queue_has_a_procfile_worker_and_sends_have_their_own():
     routed = {route["queue"] for route in app.conf.task_routes.values()}
     assert routed == set(QUEUES)
     assert any(line.startswith("# flower: celery -A workers.app flower") for line in lines), "Flower: off by default"
+
+
+def test_the_same_success_is_recorded_once_a_second_and_any_change_at_once(standin, feed_server, clean_redis,
+                                                                           monkeypatch):
+    from digest.delivery import sendgrid
+
+    from tests.conftest import reset_caches
+
+    clock = [1000.0]
+    monkeypatch.setattr(sendgrid.time, "monotonic", lambda: clock[0])
+    monkeypatch.setenv("SEND_BATCH_SIZE", "1")
+    reset_caches()
+    polled_feed(feed_server)
+    subscribers("dilnoza@example.org", "farrukh@example.org", "gulnora@example.org")
+    edition_id = approved_edition()
+    first, second, third = planned(edition_id)
+    sender = get_sender()
+
+    def send(batch: int) -> dict:
+        with unit_of_work() as session:
+            send_batch(session, edition_id, batch, sender)
+        return gather_status()["dependencies"]["sendgrid"]
+
+    recorded_at = send(first)["at"]
+    clean_redis.delete(sendgrid.SENDGRID_KEY)
+    clock[0] += 0.5
+    assert send(second)["status"] is None  # the same 202 within the second: not written again
+    clock[0] += 0.5
+    assert send(third)["status"] == 202 and recorded_at is not None
