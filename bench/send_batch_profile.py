@@ -148,7 +148,7 @@ def main() -> None:
             profile.enable()
         for batch_id in batches[1:]:
             pause_collector()  # as around each task in a worker
-            with unit_of_work() as session:
+            with unit_of_work(hold_connection=True) as session:  # as a task's run
                 send.send_batch(session, edition_id, batch_id, sender)
             collect_what_the_task_left()
         profile.disable()

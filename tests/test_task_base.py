@@ -103,6 +103,27 @@ def test_after_the_last_allowed_failure_the_batch_gives_up_visibly(standin, feed
     assert error.startswith(f"gave up after {settings.SEND_MAX_RETRIES} retries") and "503" in error
 
 
+def test_a_run_takes_one_connection_through_the_commits_it_makes(standin, feed_server, redis_client):
+    """A send batch commits its claim, then its outcome, then the run ends: one connection taken
+    from the pool (with its ping), not one after each commit."""
+    from sqlalchemy import event
+
+    from digest.store.db import get_engine
+
+    edition_id, [batch] = sending_edition(feed_server, "one@example.org", "two@example.org")
+    checkouts = []
+
+    def taken(*_) -> None:
+        checkouts.append(1)
+
+    event.listen(get_engine(), "checkout", taken)
+    try:
+        assert tasks.send_batch.run(edition_id, batch) == 2
+    finally:
+        event.remove(get_engine(), "checkout", taken)
+    assert len(checkouts) == 1
+
+
 def test_an_error_the_provider_calls_permanent_is_not_retried(standin, redis_client):
     from digest.delivery.message import SendError
 

@@ -148,7 +148,8 @@ class DigestTask(celery.Task):
         outer = _run.session, _run.if_rolled_back
         _run.if_rolled_back = []
         try:
-            with unit_of_work() as session:
+            # One connection for the run: a send batch commits its claim and its outcome on the way.
+            with unit_of_work(hold_connection=True) as session:
                 _run.session = session
                 return body(*args, **kwargs)
         except BaseException:

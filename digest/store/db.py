@@ -118,14 +118,22 @@ def on_commit(session: Session, callback: Callable[[], object]) -> None:
 
 
 @contextlib.contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back (nothing written) on error."""
-    session = _session_factory(engine or get_engine())()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def unit_of_work(engine: Engine | None = None, *, hold_connection: bool = False) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back (nothing written) on error.
+
+    `hold_connection`: the session keeps one connection from start to end, through the commits
+    its work makes on the way (a send batch commits its claim, then its outcome), where a session
+    gives its connection back at each commit and takes one again, with the pool's ping, at its
+    next statement: three pings a send batch. A task holds one; a web request, which may send
+    no statement at all, does not (its session connects at its first)."""
+    engine = engine or get_engine()
+    with engine.connect() if hold_connection else contextlib.nullcontext(engine) as bind:
+        session = _session_factory(engine)(bind=bind)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
