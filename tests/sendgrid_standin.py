@@ -70,6 +70,15 @@ _STRINGS, _OBJECTS, _ARRAYS = frozenset({str}), frozenset({dict}), frozenset({li
 _OBJECTS_OR_NULL = frozenset({dict, type(None)})
 
 
+def merged_personalizations(body: dict) -> list[dict]:
+    """Each personalization of a mail/send body as SendGrid reads it: the message's `headers` and
+    `custom_args` merged into its own, its own keys winning (SendGrid's Personalizations
+    documentation: "Keys within objects such as custom_args will be merged")."""
+    return [{**p, "headers": {**(body.get("headers") or {}), **(p.get("headers") or {})},
+             "custom_args": {**(body.get("custom_args") or {}), **(p.get("custom_args") or {})}}
+            for p in body["personalizations"]]
+
+
 def check_mail_send(body: dict) -> None:
     """Raise Invalid as SendGrid would answer 400."""
     if not isinstance(body, dict):

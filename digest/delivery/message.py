@@ -86,6 +86,16 @@ class EditionReaders(NamedTuple):
     # (SendGrid leaves a key it is not given in the message as it is).
     for_you: bool = False
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers every reader of the batch has alike."""
+        return {"List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE}
+
+    @property
+    def custom_args(self) -> dict[str, str]:
+        """The custom_args every reader of the batch has alike."""
+        return {"edition_id": self.edition_arg, "batch_id": self.batch_arg}
+
 
 class EditionReader(NamedTuple):
     """One reader of an edition's batch: the same attributes as a Recipient, made on demand from
@@ -120,13 +130,22 @@ class EditionReader(NamedTuple):
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"List-Unsubscribe": f"<{self.one_click_url}>, {self.alike.mailto}",
-                "List-Unsubscribe-Post": ONE_CLICK_UNSUBSCRIBE}
+        return {**self.own_headers, **self.alike.headers}
 
     @property
     def custom_args(self) -> dict[str, str]:
         return {"edition_id": self.alike.edition_arg, "subscriber_id": str(self.reader_id),
                 "batch_id": self.alike.batch_arg}
+
+    @property
+    def own_headers(self) -> dict[str, str]:
+        """The reader's headers less those the batch's readers have alike."""
+        return {"List-Unsubscribe": f"<{self.one_click_url}>, {self.alike.mailto}"}
+
+    @property
+    def own_custom_args(self) -> dict[str, str]:
+        """The reader's custom_args less those the batch's readers have alike."""
+        return {"subscriber_id": str(self.reader_id)}
 
 
 @dataclass(frozen=True)

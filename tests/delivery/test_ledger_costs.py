@@ -24,6 +24,7 @@ from digest.store.db import get_engine, unit_of_work
 from digest.store.models import BatchState, Delivery, SendBatch
 from tests.factories import approved_edition, polled_feed
 from tests.plans import plans_without_seq_scans
+from tests.sendgrid_standin import merged_personalizations
 
 
 @contextmanager
@@ -276,7 +277,7 @@ def test_first_events_of_readers_their_batch_rows_record_take_as_many_statements
         body = json.dumps([{"event": "processed", "email": p["to"][0]["email"], "timestamp": int(utcnow().timestamp()),
                             "sg_event_id": f"processed-{readers}-{n}", "sg_message_id": f"m{n}.filter",
                             **p["custom_args"]}
-                           for body in standin.requests for n, p in enumerate(body["personalizations"])]).encode()
+                           for body in standin.requests for n, p in enumerate(merged_personalizations(body))]).encode()
         costs.append((len(batches), _apply(body)))
         with unit_of_work() as session:
             assert session.scalar(select(text("count(*)")).select_from(Delivery)) == readers

@@ -1,6 +1,8 @@
 """The mail/send body (digest/delivery/sendgrid.py) writes an edition reader's personalization
 straight as JSON text: SendGrid must get exactly what json.dumps of the personalization's dicts
-gives, whatever the reader's name holds and whatever the links' base is."""
+gives, whatever the reader's name holds and whatever the links' base is; a batch of one edition's
+readers gives what they have alike once, at the message level, and each reader's message, as
+SendGrid merges the two, is then the same."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from digest.store.models import SendBatch, Subscriber
 from digest.subscribers.lifecycle import add_subscriber
 from tests.conftest import reset_caches
 from tests.factories import approved_edition, polled_feed, send_now
+from tests.sendgrid_standin import merged_personalizations
 
 # Names that JSON, HTML or SendGrid's address rules change, and one that looks like markers.
 NAMES = [
@@ -31,8 +34,16 @@ CONTROL_CHARACTERS = "tab\tand\x01control"
 
 
 def _straightforward(batch: OutgoingBatch) -> dict:
-    """The body as built before: the dicts of every personalization, then json.dumps."""
+    """The body as built before: the dicts of every personalization, then json.dumps; what one
+    edition's readers have alike at the message level."""
+    if _alike_edition_readers(batch.recipients):
+        return {"personalizations": [personalization(r, apart=True) for r in batch.recipients],
+                **_batch_fields(batch, 7, batch.recipients[0].alike)}
     return {"personalizations": [personalization(r) for r in batch.recipients], **_batch_fields(batch, 7)}
+
+
+def _each_readers_message_is_whole(batch: OutgoingBatch, body: bytes) -> None:
+    assert merged_personalizations(json.loads(body)) == [personalization(r) for r in batch.recipients]
 
 
 def _batch(recipients) -> OutgoingBatch:
@@ -68,6 +79,8 @@ def test_the_body_is_json_dumps_of_the_personalizations_dicts(settings, monkeypa
     body = request_body(batch, 7)
     assert json.loads(body) == _straightforward(batch)
     assert body == json.dumps(_straightforward(batch)).encode(), "the same bytes as json.dumps writes"
+    _each_readers_message_is_whole(batch, body)
+    assert "custom_args" not in json.loads(body), "a mixed batch gives every reader's own in full"
 
 
 # Addresses as long as an address may be (64 + 1 + 189 characters), internationalized, or with
@@ -95,9 +108,15 @@ def test_a_batch_of_one_editions_readers_is_written_as_json_dumps_of_their_dicts
     assert [reader.for_you_text for reader in readers[:2]] == expected_lists
     batch = _batch(readers)
     assert _alike_edition_readers(batch.recipients), "the batch's readers take the loop"
-    assert request_body(batch, 7) == json.dumps(_straightforward(batch)).encode()
+    body = request_body(batch, 7)
+    assert body == json.dumps(_straightforward(batch)).encode()
+    _each_readers_message_is_whole(batch, body)
+    assert json.loads(body)["custom_args"] == {"edition_id": "5", "batch_id": "14"}
+    assert json.loads(body)["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     # A reader alone (the pre-send checklist's sample, a part of a split batch) is written alike.
-    assert request_body(_batch(readers[5:6]), 7) == json.dumps(_straightforward(_batch(readers[5:6]))).encode()
+    alone = _batch(readers[5:6])
+    assert request_body(alone, 7) == json.dumps(_straightforward(alone)).encode()
+    _each_readers_message_is_whole(alone, request_body(alone, 7))
 
 
 def test_sendgrid_gets_each_readers_personalization_as_the_dicts_give_it(standin, feed_server):
@@ -113,7 +132,7 @@ def test_sendgrid_gets_each_readers_personalization_as_the_dicts_give_it(standin
         readers = session.execute(select(Subscriber.id, Subscriber.email, Subscriber.name)
                                   .order_by(Subscriber.id)).all()
     expected = [personalization(reader_recipient(edition_id, batch_id, *reader, for_you=True)) for reader in readers]
-    assert body["personalizations"] == expected
+    assert merged_personalizations(body) == expected
     assert all(p["substitutions"]["[%for_you%]"] == "" for p in expected)  # nobody follows anything
     assert {p["substitutions"]["[%name:html%]"] for p in expected} >= {
         "Dana &quot;DJ&quot; O&#x27;Neil", "Tom &amp; Jerry &lt;tj@example.org&gt;", "reader"}

@@ -13,7 +13,7 @@ from digest.delivery.events import process_webhook_batch
 from digest.store.db import unit_of_work
 from digest.store.models import Delivery, EditionCount, EditionLink, ReaderMark, WebhookBatch
 from tests.factories import approved_edition, many_subscribers, polled_feed, send_now
-from tests.sendgrid_standin import SendGridStandIn
+from tests.sendgrid_standin import SendGridStandIn, merged_personalizations
 
 
 class SentEdition:
@@ -35,7 +35,7 @@ class SentEdition:
             self.started_at = session.get(Edition, self.edition_id).started_at
         # Each reader's own substitutions and custom_args, as sent to this edition's readers (their
         # unsubscribe and preferences links; the ids their events carry back).
-        sent = [p for body in standin.requests for p in body["personalizations"]
+        sent = [p for body in standin.requests for p in merged_personalizations(body)
                 if p["custom_args"].get("edition_id") == str(self.edition_id)]
         self.values = {p["to"][0]["email"]: p["substitutions"] for p in sent}
         self.delivery = {p["to"][0]["email"]: p["custom_args"] for p in sent}
