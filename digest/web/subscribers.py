@@ -29,6 +29,7 @@ from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up
 from digest.reports.interest import suggested_topics
 from digest.subscribers.follows import PAUSE_WEEKS, follow_on_confirming, pause_dates, reader_follows
+from digest.subscribers.preference_read import read_preferences
 from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
@@ -166,15 +167,21 @@ def preferences_page_for(session: Session, subscriber, token: str, status_code: 
     """The preference page (and what the pages it leads to show of the pause): sections, format,
     the followed topics with their pace, the pause with its end, and "digest only". `saved`:
     True for the sections form, or the sentence saying what another form changed."""
-    paused = paused_now(subscriber)
     follows = reader_follows(session, subscriber.id)
+    suggested = suggested_topics(session, subscriber.id, followed={follow.topic_id for follow in follows})
+    return preferences_shown(subscriber, follows, suggested, token, status_code, via=via, saved=saved, error=error)
+
+
+def preferences_shown(subscriber, follows: list, suggested: list, token: str, status_code: int = 200, *,
+                      via: str, saved: bool | str = False, error: str | None = None) -> HTMLResponse:
+    """preferences_page_for with what it reads given: the reader (a Subscriber, or the Reader of
+    read_preferences), their follows and the topics suggested to them."""
+    paused = paused_now(subscriber)
     return page("preferences.html", status_code, title="Your preferences", token=token, via=via,
                 saved=saved, error=error, sections=get_settings().SECTION_ORDER,
                 chosen=chosen_sections(subscriber), format=subscriber.format.value, paused=paused,
                 paused_until=subscriber.paused_until if paused else None, digest_only=subscriber.digest_only,
-                follows=follows, suggested=suggested_topics(session, subscriber.id,
-                                                            followed={follow.topic_id for follow in follows}),
-                pause_weeks=PAUSE_WEEKS,
+                follows=follows, suggested=suggested, pause_weeks=PAUSE_WEEKS,
                 pause_dates=pause_dates(), resume_url=f"/p/{token}/resume{via}",
                 unsubscribed=subscriber.status == SubscriberStatus.UNSUBSCRIBED,
                 unsubscribe_url=f"/u/{make_token(UNSUBSCRIBE, subscriber.id)}")
@@ -194,11 +201,14 @@ async def preferences_page(token: str, e: str | None = None, follow: str | None 
 
 
 def _read_preferences(session: Session, subscriber_id: int, token: str, via: str) -> HTMLResponse:
-    shown = preferences_page_for(session, get_subscriber(session, subscriber_id), token, via=via)
+    # One statement, so no transaction around it (autocommit): no BEGIN and no COMMIT, two round
+    # trips to PostgreSQL fewer. It sees one snapshot all the same.
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    read = read_preferences(session, subscriber_id)
     # The read ends here, in this thread: the session's end (pages.db) then has nothing to send
     # and stays on the event loop, one thread hop fewer.
     session.commit()
-    return shown
+    return preferences_shown(read.reader, read.follows, read.suggested, token, via=via)
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
