@@ -24,6 +24,7 @@ from digest.config import get_settings
 from digest.delivery.confirmation import AskedFollow
 from digest.errors import InputError
 from digest.reports.attribution import credit_edition, edition_of, edition_query, unsubscribe_through_link
+from digest.store.db import unit_of_work
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up
@@ -188,8 +189,7 @@ def preferences_shown(subscriber, follows: list, suggested: list, token: str, st
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-async def preferences_page(token: str, e: str | None = None, follow: str | None = None,
-                           session: Session = Depends(db)) -> Response:
+async def preferences_page(token: str, e: str | None = None, follow: str | None = None) -> Response:
     """The reader's preferences; with `follow=<topic id>` (an email's "Follow <topic>" link, the
     reader's preference link with that suffix), that topic's follow page. The redirect reads
     nothing and is answered on the event loop (every link scanner opens it within seconds of a
@@ -197,17 +197,18 @@ async def preferences_page(token: str, e: str | None = None, follow: str | None 
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     if follow is not None:
         return RedirectResponse(f"/p/{token}/follow/{followed_topic(follow)}{via_edition(e)}", status_code=303)
-    return await run_in_threadpool(_read_preferences, session, subscriber_id, token, via_edition(e))
+    return await run_in_threadpool(_read_preferences, subscriber_id, token, via_edition(e))
 
 
-def _read_preferences(session: Session, subscriber_id: int, token: str, via: str) -> HTMLResponse:
-    # One statement, so no transaction around it (autocommit): no BEGIN and no COMMIT, two round
-    # trips to PostgreSQL fewer. It sees one snapshot all the same.
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    read = read_preferences(session, subscriber_id)
-    # The read ends here, in this thread: the session's end (pages.db) then has nothing to send
-    # and stays on the event loop, one thread hop fewer.
-    session.commit()
+def _read_preferences(subscriber_id: int, token: str, via: str) -> HTMLResponse:
+    # The page's unit of work begins and ends in this thread, not through pages.db: nothing else
+    # of the request shares it, and the dependency's setup and end on the event loop cost the
+    # page (and the redirect above, which reads nothing) more than the session itself.
+    with unit_of_work() as session:
+        # One statement, so no transaction around it (autocommit): no BEGIN and no COMMIT, two
+        # round trips to PostgreSQL fewer. It sees one snapshot all the same.
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        read = read_preferences(session, subscriber_id)
     return preferences_shown(read.reader, read.follows, read.suggested, token, via=via)
 
 
