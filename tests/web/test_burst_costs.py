@@ -145,25 +145,36 @@ def test_a_readers_pages_cost_the_same_few_statements_whatever_they_follow_and_c
     assert costs(reader) == costs(newcomer) == {"preferences": 1, "follow page": 3}
 
 
-def test_the_preference_page_reads_outside_a_transaction(settings, feed_server):
-    """The preference page's one statement runs on an autocommit connection: no BEGIN before it
-    and no COMMIT after it, two round trips fewer for a quarter of what arrives after a send.
-    A page that reads by more than one statement, or in a transaction, fails this."""
+def test_the_preference_page_reads_outside_a_transaction_in_one_thread(settings, feed_server):
+    """The preference page's one statement runs on an autocommit connection (no BEGIN before it
+    and no COMMIT after it: two round trips fewer for a quarter of what arrives after a send),
+    and the connection is taken, read with and given back in the one thread (the route's). A page
+    that reads by more than one statement, in a transaction, or gives its connection back from
+    another thread (a session ended on the event loop) fails this."""
     edition_id, [reader] = _sent_edition(feed_server, 1)
     _follows_and_clicks(edition_id, reader)
     client = TestClient(app, base_url="https://testserver")
     levels: list[str | None] = []
+    threads: list[tuple[str, int]] = []
 
-    def record(conn, *_):
+    def statement(conn, *_):
         levels.append(conn.get_execution_options().get("isolation_level"))
+        threads.append(("statement", threading.get_ident()))
 
-    event.listen(get_engine(), "before_cursor_execute", record)
+    listeners = [(get_engine(), "before_cursor_execute", statement),
+                 (get_engine().pool, "checkout", lambda *_: threads.append(("checkout", threading.get_ident()))),
+                 (get_engine().pool, "checkin", lambda *_: threads.append(("checkin", threading.get_ident())))]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
     try:
         answer = client.get(f"/p/{make_token(PREFERENCES, reader)}?e={edition_id}")
     finally:
-        event.remove(get_engine(), "before_cursor_execute", record)
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
     assert answer.status_code == 200 and answer.text.count('<select id="pace-') == 4, answer.text[:500]
     assert levels == ["AUTOCOMMIT"]
+    assert [step for step, _ in threads] == ["checkout", "statement", "checkin"]
+    assert len({thread for _, thread in threads}) == 1, threads
 
 
 def test_the_pages_after_a_send_take_a_thread_only_for_their_database_work(settings, feed_server, monkeypatch):
