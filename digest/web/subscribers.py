@@ -250,9 +250,17 @@ async def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_now(request: Request, token: str, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
+async def unsubscribe_now(request: Request, token: str, e: str | None = None) -> HTMLResponse:
     """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
-    cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
-    unsubscribe_through_link(session, read_token(UNSUBSCRIBE, token).subscriber_id, e, ip=client_ip(request))
-    session.commit()
+    cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly. The
+    change is stored in a thread, by a unit of work begun and ended there (as the preference
+    page's read: nothing else of the request shares it), and answered once it is committed; the
+    page, which reads nothing, is rendered on the event loop as the unsubscribe page is."""
+    subscriber_id = read_token(UNSUBSCRIBE, token).subscriber_id
+    await run_in_threadpool(_unsubscribe, subscriber_id, e, client_ip(request))
     return page("unsubscribe.html", title="Unsubscribed", token=token, via="", done=True)
+
+
+def _unsubscribe(subscriber_id: int, e: str | None, ip: str) -> None:
+    with unit_of_work() as session:
+        unsubscribe_through_link(session, subscriber_id, e, ip=ip)
