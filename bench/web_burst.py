@@ -112,13 +112,13 @@ def drive(port: int, requests_file: Path, connections: int, seconds: int) -> dic
 
 
 def per_kind(port: int, server: subprocess.Popen, edition_id: int, readers: list[int], topics: list[int],
-             connections: int, spy: Path | None = None) -> None:
+             connections: int, spy: Path | None = None, kinds: list[str] = list(MIX)) -> None:  # noqa: B006
     """Each kind of request alone for 5 s: requests per second and the server's CPU per request
     (its processes' user and system time over the requests answered), which a loaded machine
     changes less than it changes the rate."""
     from processes import children, cpu_seconds
 
-    for kind in MIX:
+    for kind in kinds:
         lines, _ = request_lines(edition_id, readers, topics, only=kind, seed=7)
         with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as requests_file:
             requests_file.write("\n".join(lines) + "\n")
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--per-kind", action="store_true", help="then each kind of request alone, with "
-                        "the server's CPU per request (one process)")
+                        "the server's CPU per request (one process); with --only, that kind alone")
     parser.add_argument("--only", choices=list(MIX), help="drive this kind of request alone instead of the mix")
     parser.add_argument("--py-spy", metavar="DIR", type=Path, help="with --per-kind: sample the web process "
                         "with py-spy during each kind and print what cost the most (bench/stacks.py)")
@@ -224,7 +224,7 @@ def main() -> None:
             try:
                 drive(port, Path(requests_file.name), args.connections, 3)
                 per_kind(port, server, edition_id, [subscriber for _, subscriber in deliveries], topics,
-                         args.connections, args.py_spy)
+                         args.connections, args.py_spy, [args.only] if args.only else list(MIX))
             finally:
                 server.terminate()
                 server.wait(timeout=30)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import Integer, and_, bindparam, func, select
+from sqlalchemy import Integer, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from digest.config import get_settings
@@ -28,7 +28,14 @@ def suggested_topics(session: Session, subscriber_id: int, followed: set[int], l
     """The topics a reader's preference page suggests (id, kind and name): their interest, most
     clicked first, leaving out the topics they follow (`followed`, ids) and what is not offered
     (hidden)."""
-    interest = _interest(session, subscriber_id, get_settings().INTEREST_EDITIONS, limit * 4)
+    rows = session.connection().execute(_interest_statement(), {"subscriber_id": subscriber_id,
+                                                                "editions": get_settings().INTEREST_EDITIONS})
+    return suggested_from(session, rows.all(), followed, limit)
+
+
+def suggested_from(session: Session, rows: list, followed: set[int], limit: int = 5) -> list:
+    """suggested_topics from the rows of interest_query, however they were read."""
+    interest = _totals(session, rows, limit * 4)
     return [topic for topic, _, _ in interest if not topic.hidden and topic.id not in followed][:limit]
 
 
@@ -37,6 +44,11 @@ def _interest(session: Session, subscriber_id: int, editions: int, limit: int) -
     order. One statement: the clicked topics come with their columns."""
     rows = session.connection().execute(_interest_statement(),
                                         {"subscriber_id": subscriber_id, "editions": editions}).all()
+    return _totals(session, rows, limit)
+
+
+def _totals(session: Session, rows: list, limit: int) -> list[tuple]:
+    """The rows of interest_query as _interest answers them: (topic, articles, clicks), in order."""
     if any(row.merged_into_id is not None for row in rows):
         # Rare (a merge files the alias's articles under the topic it joined): added up under that one.
         counted = merged_totals(session, {row.id: (row.articles, row.clicks) for row in rows})
@@ -51,7 +63,14 @@ def _interest_statement():
     """_interest's statement, made once (building it and its cache key anew cost every preference
     page about a tenth of its time): the reader and the number of editions are its parameters,
     the latest editions its subquery."""
-    latest = latest_sent_ids(bindparam("editions", type_=Integer)).scalar_subquery()
+    return interest_query(bindparam("subscriber_id"), bindparam("editions", type_=Integer))
+
+
+def interest_query(subscriber_id, editions) -> Select:
+    """The topics of what the reader clicked over the latest `editions` digests, each with its
+    columns, the articles clicked under it and the clicks (both may be parameters of a statement
+    made once)."""
+    latest = latest_sent_ids(editions).scalar_subquery()
     return (select(Topic.id, Topic.kind, Topic.name, Topic.hidden, Topic.merged_into_id,
                    func.count(EditionLink.article_id.distinct()).label("articles"), func.count().label("clicks"))
             .select_from(DeliveryEvent)
@@ -59,6 +78,6 @@ def _interest_statement():
                                     EditionLink.url == DeliveryEvent.url))
             .join(ArticleTopic, ArticleTopic.article_id == EditionLink.article_id)
             .join(Topic, Topic.id == ArticleTopic.topic_id)
-            .where(DeliveryEvent.subscriber_id == bindparam("subscriber_id"), DeliveryEvent.event == "click",
+            .where(DeliveryEvent.subscriber_id == subscriber_id, DeliveryEvent.event == "click",
                    DeliveryEvent.audience == "human", DeliveryEvent.edition_id.in_(latest))
             .group_by(Topic.id))

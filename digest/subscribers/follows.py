@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
@@ -113,8 +113,15 @@ def unfollow(session: Session, subscriber_id: int, topic_id: int, *, source: str
 def reader_follows(session: Session, subscriber_id: int) -> list[Followed]:
     """What a reader follows, by kind then name; a follow of an alias shows as the topic it was
     merged into (the quicker pace wins where two follows became one topic)."""
+    return followed_topics(session, session.connection().execute(_follows_statement(),
+                                                                 {"subscriber_id": subscriber_id}))
+
+
+def followed_topics(session: Session, rows) -> list[Followed]:
+    """reader_follows from its rows (each follow's pace with its topic's id, kind, name and
+    merged_into_id), however they were read."""
     found: dict[int, Followed] = {}
-    for row in session.connection().execute(_follows_statement(), {"subscriber_id": subscriber_id}):
+    for row in rows:
         # A follow of an alias is rare (a merge moves its follows): its topic is read on its own.
         topic = row if row.merged_into_id is None else _topic(session, row.id)
         if topic.id not in found or row.pace == Pace.ALERT:
@@ -126,8 +133,14 @@ def reader_follows(session: Session, subscriber_id: int) -> list[Followed]:
 def _follows_statement():
     """reader_follows' statement, made once: each follow with its topic's columns in one read, not
     a topic read per follow (the reader is its parameter)."""
+    return follows_query(bindparam("subscriber_id"))
+
+
+def follows_query(subscriber_id) -> Select:
+    """What followed_topics reads: each of the reader's follows with its topic's columns
+    (`subscriber_id` may be a parameter of a statement made once)."""
     return (select(Follow.pace, Topic.id, Topic.kind, Topic.name, Topic.merged_into_id)
-            .join(Topic, Topic.id == Follow.topic_id).where(Follow.subscriber_id == bindparam("subscriber_id")))
+            .join(Topic, Topic.id == Follow.topic_id).where(Follow.subscriber_id == subscriber_id))
 
 
 def public_topic(session: Session, topic_id: int) -> Topic:

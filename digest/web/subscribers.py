@@ -24,11 +24,13 @@ from digest.config import get_settings
 from digest.delivery.confirmation import AskedFollow
 from digest.errors import InputError
 from digest.reports.attribution import credit_edition, edition_of, edition_query, unsubscribe_through_link
+from digest.store.db import unit_of_work
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up
 from digest.reports.interest import suggested_topics
 from digest.subscribers.follows import PAUSE_WEEKS, follow_on_confirming, pause_dates, reader_follows
+from digest.subscribers.preference_read import read_preferences
 from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
@@ -166,23 +168,28 @@ def preferences_page_for(session: Session, subscriber, token: str, status_code: 
     """The preference page (and what the pages it leads to show of the pause): sections, format,
     the followed topics with their pace, the pause with its end, and "digest only". `saved`:
     True for the sections form, or the sentence saying what another form changed."""
-    paused = paused_now(subscriber)
     follows = reader_follows(session, subscriber.id)
+    suggested = suggested_topics(session, subscriber.id, followed={follow.topic_id for follow in follows})
+    return preferences_shown(subscriber, follows, suggested, token, status_code, via=via, saved=saved, error=error)
+
+
+def preferences_shown(subscriber, follows: list, suggested: list, token: str, status_code: int = 200, *,
+                      via: str, saved: bool | str = False, error: str | None = None) -> HTMLResponse:
+    """preferences_page_for with what it reads given: the reader (a Subscriber, or the Reader of
+    read_preferences), their follows and the topics suggested to them."""
+    paused = paused_now(subscriber)
     return page("preferences.html", status_code, title="Your preferences", token=token, via=via,
                 saved=saved, error=error, sections=get_settings().SECTION_ORDER,
                 chosen=chosen_sections(subscriber), format=subscriber.format.value, paused=paused,
                 paused_until=subscriber.paused_until if paused else None, digest_only=subscriber.digest_only,
-                follows=follows, suggested=suggested_topics(session, subscriber.id,
-                                                            followed={follow.topic_id for follow in follows}),
-                pause_weeks=PAUSE_WEEKS,
+                follows=follows, suggested=suggested, pause_weeks=PAUSE_WEEKS,
                 pause_dates=pause_dates(), resume_url=f"/p/{token}/resume{via}",
                 unsubscribed=subscriber.status == SubscriberStatus.UNSUBSCRIBED,
                 unsubscribe_url=f"/u/{make_token(UNSUBSCRIBE, subscriber.id)}")
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-async def preferences_page(token: str, e: str | None = None, follow: str | None = None,
-                           session: Session = Depends(db)) -> Response:
+async def preferences_page(token: str, e: str | None = None, follow: str | None = None) -> Response:
     """The reader's preferences; with `follow=<topic id>` (an email's "Follow <topic>" link, the
     reader's preference link with that suffix), that topic's follow page. The redirect reads
     nothing and is answered on the event loop (every link scanner opens it within seconds of a
@@ -190,15 +197,19 @@ async def preferences_page(token: str, e: str | None = None, follow: str | None 
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     if follow is not None:
         return RedirectResponse(f"/p/{token}/follow/{followed_topic(follow)}{via_edition(e)}", status_code=303)
-    return await run_in_threadpool(_read_preferences, session, subscriber_id, token, via_edition(e))
+    return await run_in_threadpool(_read_preferences, subscriber_id, token, via_edition(e))
 
 
-def _read_preferences(session: Session, subscriber_id: int, token: str, via: str) -> HTMLResponse:
-    shown = preferences_page_for(session, get_subscriber(session, subscriber_id), token, via=via)
-    # The read ends here, in this thread: the session's end (pages.db) then has nothing to send
-    # and stays on the event loop, one thread hop fewer.
-    session.commit()
-    return shown
+def _read_preferences(subscriber_id: int, token: str, via: str) -> HTMLResponse:
+    # The page's unit of work begins and ends in this thread, not through pages.db: nothing else
+    # of the request shares it, and the dependency's setup and end on the event loop cost the
+    # page (and the redirect above, which reads nothing) more than the session itself.
+    with unit_of_work() as session:
+        # One statement, so no transaction around it (autocommit): no BEGIN and no COMMIT, two
+        # round trips to PostgreSQL fewer. It sees one snapshot all the same.
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        read = read_preferences(session, subscriber_id)
+    return preferences_shown(read.reader, read.follows, read.suggested, token, via=via)
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
@@ -239,9 +250,17 @@ async def unsubscribe_page(token: str, e: str | None = None) -> HTMLResponse:
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_now(request: Request, token: str, e: str | None = None, session: Session = Depends(db)) -> HTMLResponse:
+async def unsubscribe_now(request: Request, token: str, e: str | None = None) -> HTMLResponse:
     """RFC 8058 one-click (and the page's button): the signed token alone authorises it, so no
-    cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly."""
-    unsubscribe_through_link(session, read_token(UNSUBSCRIBE, token).subscriber_id, e, ip=client_ip(request))
-    session.commit()
+    cookie or form field is needed; answers 200, never a redirect, and repeats harmlessly. The
+    change is stored in a thread, by a unit of work begun and ended there (as the preference
+    page's read: nothing else of the request shares it), and answered once it is committed; the
+    page, which reads nothing, is rendered on the event loop as the unsubscribe page is."""
+    subscriber_id = read_token(UNSUBSCRIBE, token).subscriber_id
+    await run_in_threadpool(_unsubscribe, subscriber_id, e, client_ip(request))
     return page("unsubscribe.html", title="Unsubscribed", token=token, via="", done=True)
+
+
+def _unsubscribe(subscriber_id: int, e: str | None, ip: str) -> None:
+    with unit_of_work() as session:
+        unsubscribe_through_link(session, subscriber_id, e, ip=ip)
