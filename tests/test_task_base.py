@@ -206,7 +206,17 @@ def test_a_task_runs_with_the_collector_paused_and_ends_by_collecting_what_it_le
     finally:
         task_postrun.send(sender=None, task_id="collector-test", task=None, state="SUCCESS")
     assert gc.isenabled() and left() is None
-    for _ in range(gc.get_threshold()[2] + 1):  # the oldest generation still gets its turn
-        task_prerun.send(sender=None, task_id="collector-test", task=None)
-        task_postrun.send(sender=None, task_id="collector-test", task=None, state="SUCCESS")
-    assert gc.get_count()[2] < gc.get_threshold()[2]
+    collected: list[int] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "stop":
+            collected.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        for _ in range(gc.get_threshold()[2] + 1):  # the oldest generation still gets its turn
+            task_prerun.send(sender=None, task_id="collector-test", task=None)
+            task_postrun.send(sender=None, task_id="collector-test", task=None, state="SUCCESS")
+    finally:
+        gc.callbacks.remove(seen)
+    assert 2 in collected

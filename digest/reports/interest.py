@@ -11,7 +11,6 @@ from functools import lru_cache
 from sqlalchemy import Integer, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from digest.config import get_settings
 from digest.reports.trends import latest_sent_ids
 from digest.store.models import ArticleTopic, DeliveryEvent, EditionLink, Topic
 from digest.topics.keys import merged_totals
@@ -24,17 +23,11 @@ def reader_interest(session: Session, subscriber_id: int, editions: int, limit: 
              "clicks": clicks} for topic, articles, clicks in _interest(session, subscriber_id, editions, limit)]
 
 
-def suggested_topics(session: Session, subscriber_id: int, followed: set[int], limit: int = 5) -> list:
-    """The topics a reader's preference page suggests (id, kind and name): their interest, most
-    clicked first, leaving out the topics they follow (`followed`, ids) and what is not offered
-    (hidden)."""
-    rows = session.connection().execute(_interest_statement(), {"subscriber_id": subscriber_id,
-                                                                "editions": get_settings().INTEREST_EDITIONS})
-    return suggested_from(session, rows.all(), followed, limit)
-
-
 def suggested_from(session: Session, rows: list, followed: set[int], limit: int = 5) -> list:
-    """suggested_topics from the rows of interest_query, however they were read."""
+    """The topics a reader's preference page suggests (id, kind and name), from the rows of
+    interest_query (subscribers/preference_read.py reads them with the page): their interest,
+    most clicked first, leaving out the topics they follow (`followed`, ids) and what is not
+    offered (hidden)."""
     interest = _totals(session, rows, limit * 4)
     return [topic for topic, _, _ in interest if not topic.hidden and topic.id not in followed][:limit]
 

@@ -46,8 +46,8 @@ class PreferenceRead:
 
 
 def read_preferences(session: Session, subscriber_id: int, suggestions: int = 5) -> PreferenceRead:
-    """The reader, what they follow (as reader_follows) and the topics suggested to them (as
-    suggested_topics), by one statement; NotFound if the reader is gone."""
+    """The reader, what they follow (as reader_follows) and the topics suggested to them
+    (reports/interest.py:suggested_from), by one statement; NotFound if the reader is gone."""
     rows = session.connection().execute(_preferences_statement(), {
         "subscriber_id": subscriber_id, "editions": get_settings().INTEREST_EDITIONS}).all()
     if not rows:

@@ -43,9 +43,8 @@ def _change(request: Request, session: Session, token: str, e: str | None, chang
         session.commit()
     except InputError as exc:
         session.rollback()
-        return preferences_page_for(session, get_subscriber(session, subscriber_id), token, 400,
-                                    via=via, error=str(exc))
-    return preferences_page_for(session, get_subscriber(session, subscriber_id), token, via=via, saved=done)
+        return preferences_page_for(session, subscriber_id, token, 400, via=via, error=str(exc))
+    return preferences_page_for(session, subscriber_id, token, via=via, saved=done)
 
 
 @router.post("/p/{token}/follows/{topic_id}", response_class=HTMLResponse)

@@ -28,10 +28,9 @@ from digest.store.db import unit_of_work
 from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up
-from digest.reports.interest import suggested_topics
-from digest.subscribers.follows import PAUSE_WEEKS, follow_on_confirming, pause_dates, reader_follows
-from digest.subscribers.preference_read import read_preferences
-from digest.subscribers.preferences import chosen_sections, get_subscriber, paused_now, update_preferences
+from digest.subscribers.follows import PAUSE_WEEKS, follow_on_confirming, pause_dates
+from digest.subscribers.preference_read import PreferenceRead, read_preferences
+from digest.subscribers.preferences import chosen_sections, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.web.ids import is_row_id
@@ -163,20 +162,20 @@ def followed_topic(follow: str) -> int:
     return int(follow)
 
 
-def preferences_page_for(session: Session, subscriber, token: str, status_code: int = 200, *, via: str,
+def preferences_page_for(session: Session, subscriber_id: int, token: str, status_code: int = 200, *, via: str,
                          saved: bool | str = False, error: str | None = None) -> HTMLResponse:
     """The preference page (and what the pages it leads to show of the pause): sections, format,
-    the followed topics with their pace, the pause with its end, and "digest only". `saved`:
-    True for the sections form, or the sentence saying what another form changed."""
-    follows = reader_follows(session, subscriber.id)
-    suggested = suggested_topics(session, subscriber.id, followed={follow.topic_id for follow in follows})
-    return preferences_shown(subscriber, follows, suggested, token, status_code, via=via, saved=saved, error=error)
+    the followed topics with their pace, the pause with its end, and "digest only", read as the
+    page's GET reads them (read_preferences). `saved`: True for the sections form, or the
+    sentence saying what another form changed."""
+    return preferences_shown(read_preferences(session, subscriber_id), token, status_code, via=via, saved=saved,
+                             error=error)
 
 
-def preferences_shown(subscriber, follows: list, suggested: list, token: str, status_code: int = 200, *,
-                      via: str, saved: bool | str = False, error: str | None = None) -> HTMLResponse:
-    """preferences_page_for with what it reads given: the reader (a Subscriber, or the Reader of
-    read_preferences), their follows and the topics suggested to them."""
+def preferences_shown(read: PreferenceRead, token: str, status_code: int = 200, *, via: str,
+                      saved: bool | str = False, error: str | None = None) -> HTMLResponse:
+    """The preference page of what read_preferences read."""
+    subscriber, follows, suggested = read.reader, read.follows, read.suggested
     paused = paused_now(subscriber)
     return page("preferences.html", status_code, title="Your preferences", token=token, via=via,
                 saved=saved, error=error, sections=get_settings().SECTION_ORDER,
@@ -209,7 +208,7 @@ def _read_preferences(subscriber_id: int, token: str, via: str) -> HTMLResponse:
         # round trips to PostgreSQL fewer. It sees one snapshot all the same.
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         read = read_preferences(session, subscriber_id)
-    return preferences_shown(read.reader, read.follows, read.suggested, token, via=via)
+    return preferences_shown(read, token, via=via)
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
@@ -219,15 +218,14 @@ def preferences_save(request: Request, token: str, sections: Annotated[list[str]
                      session: Session = Depends(db)) -> HTMLResponse:
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     try:
-        subscriber = update_preferences(session, subscriber_id, sections=sections, format=format,
+        update_preferences(session, subscriber_id, sections=sections, format=format,
                                         paused=bool(paused), ip=client_ip(request))
         credit_edition(session, subscriber_id, e, "web_preferences")
         session.commit()
     except InputError as exc:
         session.rollback()
-        return preferences_page_for(session, get_subscriber(session, subscriber_id), token, 400,
-                                    error=str(exc), via=via_edition(e))
-    return preferences_page_for(session, subscriber, token, saved=True, via=via_edition(e))
+        return preferences_page_for(session, subscriber_id, token, 400, error=str(exc), via=via_edition(e))
+    return preferences_page_for(session, subscriber_id, token, saved=True, via=via_edition(e))
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
