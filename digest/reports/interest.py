@@ -25,7 +25,7 @@ def reader_interest(session: Session, subscriber_id: int, editions: int, limit: 
 
 def suggested_from(session: Session, rows: list, followed: set[int], limit: int = 5) -> list:
     """The topics a reader's preference page suggests (id, kind and name), from the rows of
-    interest_query (subscribers/preference_read.py reads them with the page): their interest,
+    interest_query (reports/preference_read.py reads them with the page): their interest,
     most clicked first, leaving out the topics they follow (`followed`, ids) and what is not
     offered (hidden)."""
     interest = _totals(session, rows, limit * 4)

@@ -29,7 +29,7 @@ from digest.store.models import SubscriberFormat, SubscriberStatus
 from digest.addresses import normalize_email
 from digest.subscribers.lifecycle import MAX_NAME, clean_name, confirm_subscription, sign_up
 from digest.subscribers.follows import PAUSE_WEEKS, follow_on_confirming, pause_dates
-from digest.subscribers.preference_read import PreferenceRead, read_preferences
+from digest.reports.preference_read import PreferenceRead, read_preferences
 from digest.subscribers.preferences import chosen_sections, paused_now, update_preferences
 from digest.subscribers.ratelimit import RateLimited, check_signup_ip
 from digest.subscribers.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token, read_token
