@@ -56,8 +56,11 @@ def test_a_worker_logs_one_json_object_per_line_with_the_ids_in_play(settings, c
         poll_feed.delay(broken_feed)
         wait_for(lambda: _edition_sent(edition_id), timeout=30, what="the send")
         wait_for(lambda: f"feed {broken_feed} failed" in log.read_text(), timeout=30, what="the failed poll")
-        wait_for(lambda: "succeeded in" in log.read_text().split(result.id)[-1], timeout=10,
-                 what="the send's success line")
+        # One line carries both: the id appears twice in it (message and task_id), so the line, not
+        # the text after the id, is what is looked at; the poll's own success line may come first.
+        wait_for(lambda: any(result.id in line and "succeeded in" in line and line.endswith("}")
+                             for line in log.read_text().splitlines()),
+                 timeout=10, what="the send's success line")
         # Parsed while the worker runs: on SIGTERM Celery prints "worker: Warm shutdown" to stdout
         # itself, outside logging (docs/operations.md, "Monitoring with Flower and Prometheus").
         entries = json_lines(log.read_text())
