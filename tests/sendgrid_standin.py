@@ -307,6 +307,10 @@ class SendGridStandIn:
         self.cancelled_batches: list[str] = []
         self.received = threading.Event()  # set when a mail/send request arrives
         self.arrived = 0  # mail/send requests that reached the stand-in, whatever became of them
+        # time.perf_counter() when the first and the latest 202 were written: a benchmark's figures
+        # to the moment, not to its polling's
+        self.first_accepted_at: float | None = None
+        self.last_accepted_at: float | None = None
         # Where to post signed `processed` events for every accepted message (None: nowhere).
         self.webhook_url: str | None = None
         self.posted: list[int] = []  # status codes of those posts
@@ -513,6 +517,9 @@ class SendGridStandIn:
         if self.latency:
             time.sleep(self.latency)
         self._answer(handler, 202, None, {"X-Message-Id": message_id})
+        with self._lock:
+            self.last_accepted_at = time.perf_counter()
+            self.first_accepted_at = self.first_accepted_at or self.last_accepted_at
 
     # Each GET endpoint, and the scope a key needs to read it (None: any valid key).
     GET_ENDPOINTS = {"/v3/scopes": None, "/v3/whitelabel/domains": "whitelabel.read",

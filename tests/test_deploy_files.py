@@ -105,6 +105,20 @@ def test_a_worker_has_time_to_finish_its_task_on_stop(process):
     assert one(settings, "Service.KillMode") == "mixed"
 
 
+def test_the_send_benchmark_starts_the_procfiles_workers():
+    """bench/send.py's default lineup is the Procfile's queues and processes (what its figures
+    describe is what production runs)."""
+    from bench.send import PROCFILE_WORKERS
+
+    lineup = []
+    for process in WORKERS:
+        words = shlex.split(procfile()[process])
+        queues = words[words.index("--queues") + 1].split(",")
+        sending = [queue for queue in queues if queue in ("editions", "delivery")]
+        lineup.append((",".join(sending), int(words[words.index("--concurrency") + 1])))
+    assert lineup == PROCFILE_WORKERS
+
+
 def test_beats_schedule_is_in_its_state_directory():
     words = shlex.split(one(unit("beat"), "Service.ExecStart"))
     schedule = Path(words[words.index("--schedule") + 1])

@@ -9,7 +9,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
 from digest.delivery.backends import get_sender
-from digest.store.db import forget_inherited_connections, get_engine
+from digest.delivery.send import prepare_statements
+from digest.editions.render import prepare_rendering
+from digest.store.db import forget_inherited_connections, get_engine, unit_of_work
 from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
 
@@ -28,6 +30,8 @@ def _prepare_before_forking(**_) -> None:
     get_engine()
     configure_mappers()
     _prepare_sender()  # its modules imported here, shared with the children
+    prepare_rendering()  # the email templates compiled once, for every child's first edition
+    _compile_statements()
     collect_as_a_worker()
 
 
@@ -63,6 +67,18 @@ def collect_what_the_task_left(**_) -> None:
     # every task its automatic runs would hardly ever come.
     gc.enable()
     gc.collect(2 if gc.get_count()[2] >= gc.get_threshold()[2] else 1)
+
+
+def _compile_statements() -> None:
+    """A send batch's statements compiled in the parent, kept by every child (send.py says why);
+    the parent then keeps no connection of its own."""
+    try:
+        with unit_of_work(hold_connection=True) as session:
+            prepare_statements(session)
+            session.rollback()
+    except SQLAlchemyError as exc:
+        log.warning("worker started without its statements compiled (the database?): %s", exc)
+    get_engine().dispose()
 
 
 def _prepare_sender() -> None:

@@ -20,7 +20,7 @@ import css_inline
 from sqlalchemy import any_, bindparam, select
 from sqlalchemy.orm import Session
 
-from digest.editions.render import Variant, wrap_text
+from digest.editions.render import DEFAULT_VARIANT, Variant, wrap_text
 from digest.editions.templates import email_environment
 from digest.resources import resource_dir
 from digest.store.models import Article, ArticleTopic, Edition, EditionItem, Follow, IdArray, Topic
@@ -73,6 +73,13 @@ def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
                 for article_id, topic_ids in listed.items()))
         lists[subscriber_id] = made[key]
     return lists
+
+
+def prepare_statements(session: Session, nothing: Edition) -> None:
+    """for_you_of_batch's statements run once for an edition that does not exist (send.py's
+    prepare_statements)."""
+    for_you_of_batch(session, nothing, DEFAULT_VARIANT.key, [0])
+    _texts(session, nothing, DEFAULT_VARIANT)
 
 
 @lru_cache(maxsize=2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from contextlib import suppress
 from functools import lru_cache
 
 from sqlalchemy import Integer, and_, bindparam, exists, func, select, update
@@ -20,16 +21,17 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow, wall_seconds
 from digest.counters import record_deliveries_sent
 from digest.delivery.claim import Claim, claim_batch, mark_sent, release_batch, waiting_readers
+from digest.delivery.for_you import prepare_statements as prepare_for_you
 from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, Sender, SendError, Throttled
 from digest.delivery.outgoing import outgoing_batch
 from digest.delivery.ratelimit import batch_key, get_rate_limiter
 from digest.editions.approve import approved_render
 from digest.editions.lookup import get_edition
-from digest.errors import Conflict
+from digest.errors import Conflict, NotFound
 from digest.ledger.states import waiting_in_batch
 from digest.ledger.writer import BatchRef, Waiting, settle_readers
-from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionStatus, PlanSlice,
-                                 SendBatch)
+from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionKind, EditionStatus,
+                                 PlanSlice, SendBatch)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,29 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
         session.connection().execute(mark_sent(batch_id, token, recorded_at=utcnow()))
     finish_edition_if_complete(session, edition_id, utcnow())
     return sent
+
+
+def prepare_statements(session: Session) -> None:
+    """Run each statement of a batch's path once, against ids that match nothing (0), for the
+    caller to roll back. SQLAlchemy compiles a statement the first time a process runs it and
+    keeps it in the engine's cache, which a worker's pool children inherit (the engine outlives
+    the fork: store/db.py's forget_inherited_connections). Run by a worker before it forks
+    (workers/app.py), no child's first batch compiles anything: each paid about 25 ms of CPU for
+    it, all the delivery processes at once, right when an edition's first batch was due."""
+    now = utcnow()
+    nothing = Edition(id=0, kind=EditionKind.DIGEST, approved_hash="")
+    with suppress(NotFound):
+        get_edition(session, 0, items=False)
+    claim_batch(session, 0, 0, now)
+    for planned in (True, False):
+        waiting_readers(session, 0, 0, planned)
+    with suppress(Conflict):
+        approved_render(session, nothing)
+    prepare_for_you(session, nothing)
+    session.connection().execute(_sent_whole_statement(), {
+        "batch": 0, "token": "", "handed_at": now, "message": "", "handed_over": 0})
+    session.connection().execute(mark_sent(0, "", recorded_at=now))
+    finish_edition_if_complete(session, 0, now)
 
 
 # Why a reader planned for an edition was not sent it (their row's error).

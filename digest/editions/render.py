@@ -291,6 +291,17 @@ def _without_article(name: str) -> str:
     return words[1] if len(words) == 2 and words[0].casefold() == "the" else name
 
 
+def prepare_rendering() -> None:
+    """Compile every email template and make the inliner and the Markdown parser now: a worker
+    does it before its pool forks, so that no child's first edition waits for them (they were
+    most of the 20 ms a process's first render took more than the next)."""
+    env = email_environment()
+    for name in env.list_templates():
+        env.get_template(name)
+    _inliner().inline("<style>p { color: #000 }</style><p>.</p>")
+    _markdown().render("*.*")
+
+
 def render_edition(edition: Edition, variant: Variant = DEFAULT_VARIANT) -> RenderedEdition:
     """The variant as email parts with reader placeholders; the same input renders the same bytes.
     An alert is laid out by its own templates (templates/email/alert/)."""
