@@ -31,6 +31,31 @@ function request()
   return lines[next_index]
 end
 
+-- With WEB_BURST_RATE (requests a second in all, WEB_BURST_THREADS threads sharing it), each
+-- thread sends on a schedule, one request every 1/rate s, whichever of its connections is free:
+-- the load arrives as readers do, at its own pace, not as fast as the answers come back.
+local ffi = require("ffi")
+ffi.cdef[[
+  typedef struct { long tv_sec; long tv_nsec; } burst_timespec;
+  int clock_gettime(int clock, burst_timespec *now);
+]]
+local now_ts = ffi.new("burst_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, now_ts)  -- CLOCK_MONOTONIC
+  return tonumber(now_ts.tv_sec) * 1e3 + tonumber(now_ts.tv_nsec) / 1e6
+end
+
+local rate = tonumber(os.getenv("WEB_BURST_RATE") or "0")
+if rate > 0 then
+  local interval = 1e3 * tonumber(os.getenv("WEB_BURST_THREADS") or "1") / rate
+  local due
+  function delay()
+    local current = now_ms()
+    due = math.max((due or current) + interval, current - 10 * interval)  -- a late thread does not burst
+    return math.max(0, math.floor(due - current))
+  end
+end
+
 function done(summary, latency, requests)
   local errors = summary.errors
   io.write(string.format(

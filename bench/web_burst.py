@@ -1,6 +1,7 @@
 """The web app through the minutes after a send: readers and link scanners at once, on PostgreSQL.
 
     python bench/web_burst.py [--subscribers 100000] [--processes 1,2] [--connections 50] [--seconds 15]
+                              [--rate 0,1000]
 
 Builds an edition sent to every reader (as bench/report.py does), then starts the web app as it
 is run in production (`digest serve`, deploy/systemd/digest-web.service; `--workers N` for N
@@ -11,9 +12,11 @@ a send (bench/web_burst.lua):
   preference page, a "Follow" link, the archive) seconds after delivery,
 - readers opening their preference page,
 - one-click unsubscribes (RFC 8058 POSTs), each reader's repeated as mail clients retry.
-Prints, per number of processes: requests per second held, p50/p90/p99 latency, errors and
-answers that were not 2xx/3xx; then checks every reader who POSTed a one-click unsubscribe is
-unsubscribed and recorded once (one audit row, one suppression).
+Prints, per number of processes (and per rate offered, with --rate: requests sent on a schedule,
+as a burst arrives, where by default each connection sends its next request as soon as it has
+its answer): requests per second held, p50/p90/p99 latency, errors and answers that were not
+2xx/3xx; then checks every reader who POSTed a one-click unsubscribe is unsubscribed and
+recorded once (one audit row, one suppression).
 Goal (issue 31): 1,000 requests/s with p99 under 100 ms and no error on two cores.
 Needs PostgreSQL at BENCH_POSTGRES_URL (a scratch database is made and dropped) and a Redis
 (BENCH_REDIS_URL, else a private one).
@@ -103,11 +106,17 @@ def serve(processes: int, port: int, env: dict) -> subprocess.Popen:
     raise SystemExit("digest serve did not answer within 30 s")
 
 
-def drive(port: int, requests_file: Path, connections: int, seconds: int) -> dict:
+WRK_THREADS = 2
+
+
+def drive(port: int, requests_file: Path, connections: int, seconds: int, rate: int = 0) -> dict:
+    """wrk's figures for the run: as fast as the answers come back, or with `rate`, that many
+    requests a second sent on a schedule (bench/web_burst.lua)."""
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(REPO / "bench/web_burst.lua"),
-         f"http://127.0.0.1:{port}"],
-        env={**os.environ, "WEB_BURST_REQUESTS": str(requests_file)}, capture_output=True, text=True, check=True)
+        ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+         "-s", str(REPO / "bench/web_burst.lua"), f"http://127.0.0.1:{port}"],
+        env={**os.environ, "WEB_BURST_REQUESTS": str(requests_file), "WEB_BURST_RATE": str(rate),
+             "WEB_BURST_THREADS": str(WRK_THREADS)}, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -175,6 +184,8 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2", help="comma-separated numbers of web processes to try")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rate", default="0", help="comma-separated request rates to offer, each a run of its own "
+                        "(requests a second sent on a schedule, as a burst arrives; 0: as fast as answered)")
     parser.add_argument("--per-kind", action="store_true", help="then each kind of request alone, with "
                         "the server's CPU per request (one process); with --only, that kind alone")
     parser.add_argument("--only", choices=list(MIX), help="drive this kind of request alone instead of the mix")
@@ -208,15 +219,17 @@ def main() -> None:
             server = serve(processes, port, env)
             try:
                 drive(port, Path(requests_file.name), args.connections, 3)  # warm up: imports, pools, caches
-                figures = drive(port, Path(requests_file.name), args.connections, args.seconds)
+                for rate in (int(number) for number in args.rate.split(",")):
+                    figures = drive(port, Path(requests_file.name), args.connections, args.seconds, rate)
+                    errors = sum(figures[name] for name in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+                    offered = f"{rate:,} offered, " if rate else ""
+                    print(f"{processes} process{'es' if processes > 1 else ''}: {offered}"
+                          f"{figures['requests'] / figures['seconds']:,.0f} requests/s; p50 {figures['p50_ms']:.1f} ms, "
+                          f"p90 {figures['p90_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.0f} ms; "
+                          f"errors {errors}, not 2xx/3xx {figures['bad_status']}; load {os.getloadavg()[0]:.1f}")
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-            errors = sum(figures[name] for name in ("connect_errors", "read_errors", "write_errors", "timeouts"))
-            print(f"{processes} process{'es' if processes > 1 else ''}: {figures['requests'] / figures['seconds']:,.0f} "
-                  f"requests/s; p50 {figures['p50_ms']:.1f} ms, p90 {figures['p90_ms']:.1f} ms, "
-                  f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.0f} ms; "
-                  f"errors {errors}, not 2xx/3xx {figures['bad_status']}; load {os.getloadavg()[0]:.1f}")
         if args.per_kind:
             print("each kind alone, one process:")
             port = free_port()

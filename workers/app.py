@@ -11,7 +11,7 @@ from sqlalchemy.orm import configure_mappers
 from digest.delivery.backends import get_sender
 from digest.delivery.send import prepare_statements
 from digest.editions.render import prepare_rendering
-from digest.store.db import forget_inherited_connections, get_engine, unit_of_work
+from digest.store.db import forget_inherited_connections, get_engine
 from workers import logs as _logs  # noqa: F401 - logs in the format LOG_FORMAT names
 from workers import signals as _signals  # noqa: F401 - connects the operators' records
 
@@ -73,9 +73,7 @@ def _compile_statements() -> None:
     """A send batch's statements compiled in the parent, kept by every child (send.py says why);
     the parent then keeps no connection of its own."""
     try:
-        with unit_of_work(hold_connection=True) as session:
-            prepare_statements(session)
-            session.rollback()
+        prepare_statements()
     except SQLAlchemyError as exc:
         log.warning("worker started without its statements compiled (the database?): %s", exc)
     get_engine().dispose()

@@ -30,6 +30,7 @@ from digest.editions.lookup import get_edition
 from digest.errors import Conflict, NotFound
 from digest.ledger.states import waiting_in_batch
 from digest.ledger.writer import BatchRef, Waiting, settle_readers
+from digest.store.db import unit_of_work
 from digest.store.models import (BatchState, Delivery, DeliveryStatus, Edition, EditionKind, EditionStatus,
                                  PlanSlice, SendBatch)
 
@@ -105,13 +106,19 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     return sent
 
 
-def prepare_statements(session: Session) -> None:
-    """Run each statement of a batch's path once, against ids that match nothing (0), for the
-    caller to roll back. SQLAlchemy compiles a statement the first time a process runs it and
-    keeps it in the engine's cache, which a worker's pool children inherit (the engine outlives
-    the fork: store/db.py's forget_inherited_connections). Run by a worker before it forks
-    (workers/app.py), no child's first batch compiles anything: each paid about 25 ms of CPU for
-    it, all the delivery processes at once, right when an edition's first batch was due."""
+def prepare_statements() -> None:
+    """Run each statement of a batch's path once, against ids that match nothing (0), in a
+    transaction rolled back. SQLAlchemy compiles a statement the first time a process runs it
+    and keeps it in the engine's cache, which a worker's pool children inherit (the engine
+    outlives the fork: store/db.py's forget_inherited_connections). Run by a worker before it
+    forks (workers/app.py), no child's first batch compiles anything: each paid about 25 ms of
+    CPU for it, all the delivery processes at once, right when an edition's first batch was due."""
+    with unit_of_work(hold_connection=True) as session:
+        _run_against_nothing(session)
+        session.rollback()
+
+
+def _run_against_nothing(session: Session) -> None:
     now = utcnow()
     nothing = Edition(id=0, kind=EditionKind.DIGEST, approved_hash="")
     with suppress(NotFound):

@@ -42,9 +42,7 @@ def _send(edition_id: int, batch: int) -> int:
 def test_a_batch_after_prepare_statements_compiles_nothing(standin, feed_server):
     edition_id, [batch] = sending_edition(feed_server, *READERS)
     dispose_engines()  # a new engine: nothing compiled, as in a worker just started
-    with unit_of_work(hold_connection=True) as session:
-        prepare_statements(session)
-        session.rollback()
+    prepare_statements()
     with compiled() as statements:
         assert _send(edition_id, batch) == len(READERS)
     assert statements == []
@@ -59,10 +57,9 @@ def test_without_it_a_first_batch_compiles_the_path(standin, feed_server):
     assert len(statements) >= 6, statements  # the edition, claim, readers, render, outcome, finish
 
 
-def test_preparing_matches_no_row_and_writes_nothing(standin, feed_server):
+def test_preparing_changes_nothing(standin, feed_server):
     edition_id, batches = sending_edition(feed_server, *READERS)
-    with unit_of_work() as session:
-        prepare_statements(session)  # committed here, to show that it changes nothing
+    prepare_statements()
     with unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
         assert session.scalars(select(SendBatch.state)).all() == ["pending"] * len(batches)
