@@ -2,7 +2,7 @@
 PostgreSQL, against the SendGrid stand-in: the time from the beat tick that ends its hold to
 every reader accepted.
 
-    python bench/alert_send.py [--subscribers 100000] [--workers 2] [--concurrency 2] [--latency 0.05]
+    python bench/alert_send.py [--subscribers 100000] [--worker QUEUES:PROCESSES ...] [--latency 0.05]
 
 Every reader follows the article's tag at pace alert (and one reader in 300 is 'digest only',
 so gets nothing). The alert is made by the poll's code and its hold has ended; one
@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.processes import children, cpu_seconds, peak_rss_mib, postgres_pids, stop_workers  # noqa: E402
-from bench.send import REDIS_URL, scratch_database  # noqa: E402
+from bench.send import (PROCFILE_WORKERS, REDIS_URL, add_worker_option, scratch_database,  # noqa: E402
+                        start_workers)
 
 DIGEST_ONLY_EVERY = 300
 
@@ -58,46 +57,29 @@ def held_alert_for(subscribers: int) -> tuple[int, int]:
     return alert_id, subscribers - digest_only
 
 
-def start_workers(count: int, concurrency: int) -> list[subprocess.Popen]:
-    """Celery workers on the editions and delivery queues, as bench/send.py runs them."""
-    logs = REPO / "var" / "bench"
-    logs.mkdir(parents=True, exist_ok=True)
-    return [subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "editions,delivery",
-         "-c", str(concurrency), "-n", f"alertbench{n}-{uuid.uuid4().hex[:6]}@localhost",
-         "--without-gossip", "--without-mingle", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")],
-        cwd=REPO, env=dict(os.environ), stdout=(logs / f"alert-worker{n}.log").open("wb"), stderr=subprocess.STDOUT)
-        for n in range(count)]
-
-
-def wait_until_sent(alert_id: int, started: float) -> tuple[float | None, float]:
-    """Poll cheaply until the alert is sent: (seconds to its first accepted batch, to the end)."""
-    from sqlalchemy import exists, select
+def wait_until_sent(alert_id: int, started: float) -> None:
+    """Poll cheaply until the alert is sent (its first and last batch are timed by the stand-in)."""
+    from sqlalchemy import select
 
     from digest.store.db import unit_of_work
-    from digest.store.models import BatchState, Edition, SendBatch
+    from digest.store.models import Edition
 
-    first_accepted = None
     status = "draft"
     while status != "sent":
         time.sleep(0.1)
         with unit_of_work() as session:
             status = session.scalar(select(Edition.status).where(Edition.id == alert_id))
-            if first_accepted is None and session.scalar(select(exists().where(
-                    SendBatch.edition_id == alert_id, SendBatch.state == BatchState.SENT))):
-                first_accepted = time.perf_counter() - started
         if time.perf_counter() - started > 600:
             raise SystemExit(f"gave up: alert {status} after 10 minutes")
-    return first_accepted, time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=2)
+    add_worker_option(parser)
     parser.add_argument("--latency", type=float, default=0.05)
     args = parser.parse_args()
+    args.workers = args.workers or PROCFILE_WORKERS
 
     database_url, drop = scratch_database()
     from tests.sendgrid_standin import SendGridStandIn
@@ -119,25 +101,23 @@ def main() -> None:
     alert_id, expected = held_alert_for(args.subscribers)
     print(f"setup: {args.subscribers:,} readers following the tag at pace alert, {expected:,} to receive it, "
           f"in {time.perf_counter() - started:.1f} s")
-    workers = start_workers(args.workers, args.concurrency)
+    workers = start_workers(args.workers, "alertbench")
     try:
-        from workers.app import app
         from workers.tasks import edition_tick
 
-        deadline = time.time() + 60
-        while len(app.control.ping(timeout=0.5) or []) < args.workers and time.time() < deadline:
-            time.sleep(0.2)
         worker_pids = [p for w in workers for p in (w.pid, *children(w.pid))]
         cpu_before = (cpu_seconds(worker_pids), cpu_seconds(postgres_pids()))
         tick = time.perf_counter()
         edition_tick.delay()
-        first_accepted, wall = wait_until_sent(alert_id, tick)
+        wait_until_sent(alert_id, tick)
+        first_accepted, wall = standin.first_accepted_at - tick, standin.last_accepted_at - tick
         workers_cpu, postgres_cpu = (after - before for after, before in
                                      zip((cpu_seconds(worker_pids), cpu_seconds(postgres_pids())), cpu_before))
         once = len(standin.delivered) == expected and set(standin.delivered.values()) == {1}
         print(f"tick -> all accepted: {wall:.2f} s for {expected:,} readers ({expected / wall:,.0f}/s); "
-              f"first batch accepted after {first_accepted:.2f} s "
-              f"({args.workers} workers x {args.concurrency}, stand-in latency {args.latency * 1000:.0f} ms)")
+              f"first batch accepted after {first_accepted:.3f} s "
+              f"(workers {' '.join(f'{q}:{c}' for q, c in args.workers)}, "
+              f"stand-in latency {args.latency * 1000:.0f} ms)")
         print(f"requests: {standin.accepted_requests}; every reader once: {once}")
         with unit_of_work() as session:
             counts = reader_counts(session, alert_id)

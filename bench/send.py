@@ -90,6 +90,32 @@ def stop_samplers(samplers: list[tuple[subprocess.Popen, Path]]) -> list[Path]:
 PROCFILE_WORKERS = [("editions", 2), ("delivery", 6)]
 
 
+def start_workers(lineup: list[tuple[str, int]], name: str = "bench") -> list[subprocess.Popen]:
+    """A Celery worker for each (queues, processes) of `lineup`, logging to var/bench/, once each
+    answers a ping."""
+    logs = REPO / "var" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
+         "-c", str(processes), "-n", f"{name}{n}-{uuid.uuid4().hex[:6]}@localhost",
+         "--without-gossip", "--without-mingle", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")],
+        cwd=REPO, env=dict(os.environ), stdout=(logs / f"{name}-worker{n}.log").open("wb"), stderr=subprocess.STDOUT)
+        for n, (queues, processes) in enumerate(lineup)]
+    from workers.app import app
+
+    deadline = time.time() + 60
+    while len(app.control.ping(timeout=0.5) or []) < len(workers) and time.time() < deadline:
+        time.sleep(0.2)
+    return workers
+
+
+def add_worker_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--worker", dest="workers", metavar="QUEUES:PROCESSES", type=worker_spec, action="append",
+                        help="a worker to start, repeated for each (default: the Procfile's worker and delivery, "
+                             f"{' '.join(':'.join(map(str, w)) for w in PROCFILE_WORKERS)}; earlier rounds of "
+                             "the send benchmarks ran editions,delivery:2 twice)")
+
+
 def worker_spec(text: str) -> tuple[str, int]:
     queues, _, processes = text.rpartition(":")
     if not queues or not processes.isdigit() or int(processes) < 1:
@@ -100,10 +126,7 @@ def worker_spec(text: str) -> tuple[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--worker", dest="workers", metavar="QUEUES:PROCESSES", type=worker_spec, action="append",
-                        help="a worker to start, repeated for each (default: the Procfile's worker and delivery, "
-                             f"{' '.join(':'.join(map(str, w)) for w in PROCFILE_WORKERS)}; earlier rounds of "
-                             "this benchmark ran editions,delivery:2 twice)")
+    add_worker_option(parser)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--py-spy", metavar="DIR", type=Path,
                         help="sample every worker process with py-spy from due to sent; write collapsed "
@@ -136,20 +159,8 @@ def main() -> None:
     edition_id = approved_edition_for(args.subscribers)
     print(f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - started:.1f} s")
 
-    logs = Path(REPO / "var" / "bench")
-    logs.mkdir(parents=True, exist_ok=True)
-    workers = [subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
-         "-c", str(processes), "-n", f"bench{n}-{uuid.uuid4().hex[:6]}@localhost",
-         "--without-gossip", "--without-mingle", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")],
-        cwd=REPO, env=dict(os.environ), stdout=(logs / f"worker{n}.log").open("wb"), stderr=subprocess.STDOUT)
-        for n, (queues, processes) in enumerate(args.workers)]
+    workers = start_workers(args.workers)
     try:
-        from workers.app import app
-
-        deadline = time.time() + 60
-        while len(app.control.ping(timeout=0.5) or []) < len(workers) and time.time() < deadline:
-            time.sleep(0.2)
         from workers.tasks import start_edition
 
         worker_pids = [p for w in workers for p in (w.pid, *children(w.pid))]
