@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import UniqueConstraint, event, select, text
+from sqlalchemy import UniqueConstraint, select, text
 
 from digest.clock import utcnow
 from digest.delivery.backends import get_sender
@@ -22,26 +21,10 @@ from digest.ledger.states import reader_counts
 from digest.sample.readers import add_readers
 from digest.store.db import get_engine, unit_of_work
 from digest.store.models import BatchState, Delivery, SendBatch
+from tests.databases import statements
 from tests.factories import approved_edition, polled_feed
 from tests.plans import plans_without_seq_scans
 from tests.sendgrid_standin import merged_personalizations
-
-
-@contextmanager
-def statements():
-    """The SQL statements run inside the block, each with its parameters (None for one run over
-    many sets of them); COPY, which bypasses SQLAlchemy, is not seen."""
-    seen: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, None if executemany else parameters))
-
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _opened(readers: int, first: int = 0) -> tuple[int, list[int]]:

@@ -4,34 +4,16 @@ did not compiles the path's statements in its first batch."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from digest.delivery.backends import get_sender
 from digest.delivery.send import prepare_statements, send_batch
-from digest.store.db import dispose_engines, get_engine, unit_of_work
+from digest.store.db import dispose_engines, unit_of_work
 from digest.store.models import Delivery, SendBatch
+from tests.databases import statements
 from tests.factories import sending_edition
 
 READERS = ("aida@example.org", "bakhtiyar@example.org")
-
-
-@contextmanager
-def compiled():
-    """The statements compiled inside the block (not found in the engine's cache)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if context.cache_hit == context.dialect.CACHE_MISS:
-            seen.append(statement)
-
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _send(edition_id: int, batch: int) -> int:
@@ -43,18 +25,18 @@ def test_a_batch_after_prepare_statements_compiles_nothing(standin, feed_server)
     edition_id, [batch] = sending_edition(feed_server, *READERS)
     dispose_engines()  # a new engine: nothing compiled, as in a worker just started
     prepare_statements()
-    with compiled() as statements:
+    with statements() as ran:
         assert _send(edition_id, batch) == len(READERS)
-    assert statements == []
+    assert ran and ran.compiled == []
     assert len(standin.accepted) == len(READERS)
 
 
 def test_without_it_a_first_batch_compiles_the_path(standin, feed_server):
     edition_id, [batch] = sending_edition(feed_server, *READERS)
     dispose_engines()
-    with compiled() as statements:
+    with statements() as ran:
         assert _send(edition_id, batch) == len(READERS)
-    assert len(statements) >= 6, statements  # the edition, claim, readers, render, outcome, finish
+    assert len(ran.compiled) >= 6, ran.compiled  # the edition, claim, readers, render, outcome, finish
 
 
 def test_preparing_changes_nothing(standin, feed_server):
