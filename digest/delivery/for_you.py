@@ -75,9 +75,9 @@ def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
     return lists
 
 
-def prepare_statements(session: Session, nothing: Edition) -> None:
-    """for_you_of_batch's statements run once for an edition that does not exist (send.py's
-    prepare_statements)."""
+def run_against_nothing(session: Session, nothing: Edition) -> None:
+    """for_you_of_batch's statements run once for an edition that does not exist (part of
+    send.py's prepare_statements)."""
     for_you_of_batch(session, nothing, DEFAULT_VARIANT.key, [0])
     _texts(session, nothing, DEFAULT_VARIANT)
 

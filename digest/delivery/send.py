@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from digest.clock import utcnow, wall_seconds
 from digest.counters import record_deliveries_sent
 from digest.delivery.claim import Claim, claim_batch, mark_sent, release_batch, waiting_readers
-from digest.delivery.for_you import prepare_statements as prepare_for_you
+from digest.delivery.for_you import run_against_nothing as for_you_against_nothing
 from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingBatch, Sender, SendError, Throttled
 from digest.delivery.outgoing import outgoing_batch
 from digest.delivery.ratelimit import batch_key, get_rate_limiter
@@ -128,7 +128,7 @@ def _run_against_nothing(session: Session) -> None:
         waiting_readers(session, 0, 0, planned)
     with suppress(Conflict):
         approved_render(session, nothing)
-    prepare_for_you(session, nothing)
+    for_you_against_nothing(session, nothing)
     session.connection().execute(_sent_whole_statement(), {
         "batch": 0, "token": "", "handed_at": now, "message": "", "handed_over": 0})
     session.connection().execute(mark_sent(0, "", recorded_at=now))

@@ -218,8 +218,8 @@ def preferences_save(request: Request, token: str, sections: Annotated[list[str]
                      session: Session = Depends(db)) -> HTMLResponse:
     subscriber_id = read_token(PREFERENCES, token).subscriber_id
     try:
-        update_preferences(session, subscriber_id, sections=sections, format=format,
-                                        paused=bool(paused), ip=client_ip(request))
+        update_preferences(session, subscriber_id, sections=sections, format=format, paused=bool(paused),
+                           ip=client_ip(request))
         credit_edition(session, subscriber_id, e, "web_preferences")
         session.commit()
     except InputError as exc:
