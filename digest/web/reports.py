@@ -106,4 +106,5 @@ def sunset_pause(request: Request, form: EditorForm = Depends(publisher_form),
     activity = form.get("readers", INACTIVE)
     count = pause_inactive(session, get_settings().SUNSET_EDITIONS, by=form.editor.email, activity=activity,
                            ip=client_ip(request))
+    session.commit()  # before the answer: the page the browser goes to next counts the pause
     return RedirectResponse(f"/reports/sunset?paused={count}", status_code=303)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from digest.store.db import unit_of_work
 from digest.store.models import AuditEntry, Subscriber
+from digest.web.app import app
 from tests import accessibility
 from tests.browser import ARTIFACTS, log_in
 from tests.cli import digest
@@ -19,6 +21,7 @@ from tests.reports.test_report_browser import WIDER_THAN_SCREEN
 from tests.conftest import reset_caches
 from tests.reports.conftest import path_of
 from tests.reports.events import SentEdition, bounced, clicked, delivered, opened
+from tests.web.answered import AnswerWatch
 from tests.web.editor_helpers import csrf, logged_in, make_editor
 
 
@@ -85,6 +88,21 @@ def test_a_pause_takes_the_inactive_and_never_those_only_machines_opened_for(qui
     assert [(entry.subscriber_id, entry.details) for entry in entries] == [
         (quiet_reader.subscriber_ids[2], {"by": "publisher@example.org", "editions": 1, "activity": "none"}),
         (quiet_reader.subscriber_ids[4], {"by": "publisher@example.org", "editions": 1, "activity": "unknown"})]
+
+
+def test_the_pause_is_stored_before_its_answer_goes_out(quiet_reader):
+    """The browser follows the redirect at once: the page it reads must count the pause."""
+    watch = AnswerWatch(app)
+    try:
+        with TestClient(watch, base_url="https://testserver") as client:
+            logged_in(client, "publisher@example.org", "publisher")
+            answer = client.post("/reports/sunset/pause", data={"csrf_token": csrf(client, "/reports/sunset")},
+                                 follow_redirects=False)
+    finally:
+        watch.close()
+    assert answer.status_code == 303
+    assert watch.late == []
+    assert _paused()[quiet_reader.emails[2]]
 
 
 def test_a_pause_is_audited_and_the_reader_can_lift_it(quiet_reader, client):

@@ -1,6 +1,7 @@
 """A logged-in request uses one database session: the one `current_editor` opened (the `db`
 dependency) is the one the route reads and writes with. Counted as the distinct sessions that
-begin a transaction while each request runs."""
+begin a transaction while each request runs. And a request that changes something stores it
+before it answers (tests/web/answered.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,20 @@ from digest.store.db import unit_of_work
 from digest.store.models import Edition, Feed, FeedStatus
 from digest.web.app import app
 from tests.factories import draft_edition, polled_feed, subscribers
+from tests.web.answered import AnswerWatch
 from tests.web.editor_helpers import csrf, logged_in
 
 
 @pytest.fixture
-def client(settings):
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+def watch():
+    watch = AnswerWatch(app)
+    yield watch
+    watch.close()
+
+
+@pytest.fixture
+def client(settings, watch):
+    with TestClient(watch, base_url="https://testserver", follow_redirects=False) as client:
         yield client
 
 
@@ -38,7 +47,7 @@ def sessions():
         event.remove(Session, "after_begin", begun)
 
 
-def test_every_editor_route_uses_one_session(client, feed_server):
+def test_every_editor_route_uses_one_session(client, watch, feed_server):
     feed_id = polled_feed(feed_server)
     edition_id = draft_edition()
     [reader] = subscribers("reader@example.org")
@@ -65,12 +74,13 @@ def test_every_editor_route_uses_one_session(client, feed_server):
             answer = client.post(path, data={"csrf_token": token, **data})
         assert answer.status_code == status, (path, answer.text[:300])
         assert len(taken) == 1, f"POST {path} used {len(taken)} sessions"
+    assert watch.late == [], "committed after answering"
     with unit_of_work() as session:
         assert session.get(Edition, edition_id).subject == "One session"
         assert session.get(Feed, feed_id).status == FeedStatus.PAUSED
 
 
-def test_every_public_route_uses_one_session(client):
+def test_every_public_route_uses_one_session(client, watch):
     from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, make_token
 
     [reader] = subscribers("reader@example.org")
@@ -87,6 +97,7 @@ def test_every_public_route_uses_one_session(client):
         assert answer.status_code == status, (path, answer.text[:300])
         # Refused before any query (a malformed address): no session at all.
         assert len(taken) <= 1, f"{method} {path} used {len(taken)} sessions"
+    assert watch.late == [], "committed after answering"
 
 
 def test_not_found_is_not_bad_input():
