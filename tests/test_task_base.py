@@ -220,3 +220,78 @@ def test_a_task_runs_with_the_collector_paused_and_ends_by_collecting_what_it_le
     finally:
         gc.callbacks.remove(seen)
     assert 2 in collected
+
+
+def _batches_of_one(monkeypatch, feed_server, count: int) -> tuple[int, list[int]]:
+    """An edition planned for `count` readers, a batch each, none sent yet."""
+    from digest.config import get_settings
+
+    monkeypatch.setenv("SEND_BATCH_SIZE", "1")
+    get_settings.cache_clear()
+    return sending_edition(feed_server, *(f"group{n}@example.org" for n in range(count)))
+
+
+def test_planned_batches_are_queued_several_to_a_task(settings, feed_server, redis_client, monkeypatch):
+    edition_id, batches = _batches_of_one(monkeypatch, feed_server, 12)
+    with unit_of_work() as session:
+        tasks.enqueue_batches(session, edition_id, batches)
+    queued = [args for args, _, _ in _requeued(redis_client, "delivery", tasks.send_batches_in_turn)]
+    per_task = tasks.BATCHES_PER_SEND_TASK
+    assert per_task > 1 and sorted(queued) == [[edition_id, batches[start:start + per_task]]
+                                               for start in range(0, 12, per_task)]
+
+
+def _send_runs() -> dict[str, int]:
+    runs = [task for task in gather_status()["tasks"] if task["name"] == "workers.tasks.send_batch"]
+    return {outcome: runs[0][outcome] if runs else 0 for outcome in ("succeeded", "retried", "failed")}
+
+
+def test_a_batch_sent_back_goes_alone_while_its_task_sends_the_rest(standin, feed_server, redis_client, monkeypatch):
+    edition_id, batches = _batches_of_one(monkeypatch, feed_server, 3)
+    standin.fail_next.extend([None, 503])  # the second request of the three fails
+    retried = _send_runs()["retried"]
+    assert tasks.send_batches_in_turn.run(edition_id, batches) == 2
+    [(args, kwargs, _)] = _requeued(redis_client, "delivery", tasks.send_batch)
+    assert (args, kwargs) == ([edition_id, batches[1]], {"failures": 1})
+    assert _requeued(redis_client, "delivery", tasks.send_batches_in_turn) == []
+    assert sorted(standin.delivered) == ["group0@example.org", "group2@example.org"]
+    assert _send_runs()["retried"] == retried + 1  # the ops page and /metrics count it, as a lone batch's
+
+
+def test_a_batch_that_raises_leaves_the_rest_queued_before_its_error(standin, feed_server, redis_client, monkeypatch):
+    from sqlalchemy import update
+
+    from digest.errors import Conflict
+    from digest.store.models import EditionRender
+
+    edition_id, batches = _batches_of_one(monkeypatch, feed_server, 3)
+    with unit_of_work() as session:  # the pinned render no longer matches its hash: no batch may go
+        session.execute(update(EditionRender).where(EditionRender.edition_id == edition_id)
+                        .values(content_hash="0" * 64))
+    with pytest.raises(Conflict):
+        tasks.send_batches_in_turn.run(edition_id, batches)
+    [(args, _, _)] = _requeued(redis_client, "delivery", tasks.send_batches_in_turn)
+    assert args == [edition_id, batches[1:]]
+    assert standin.requests == []
+    with unit_of_work() as session:  # the first batch was given back, its readers waiting
+        assert reader_counts(session, edition_id) == {"pending": 3}
+
+
+@pytest.mark.slow
+def test_a_task_of_batches_through_a_real_worker_sends_each_once_and_retries_one_alone(
+        service_env, standin, feed_server, redis_client, monkeypatch, tmp_path):
+    edition_id, batches = _batches_of_one(monkeypatch, feed_server, 4)
+    standin.fail_next.extend([None, 503])
+    before = _send_runs()
+    worker = Worker(dict(service_env, **standin.settings(), SEND_RETRY_BASE_SECONDS="0.2"),
+                    tmp_path / "worker.log").start()
+    try:
+        tasks.send_batches_in_turn.delay(edition_id, batches)
+        wait_for(lambda: len(standin.delivered) == 4, timeout=30, what="every reader")
+        wait_for(lambda: _send_runs()["succeeded"] > before["succeeded"], timeout=10, what="the retry's record")
+    finally:
+        worker.stop()
+    assert dict(standin.delivered) == {f"group{n}@example.org": 1 for n in range(4)}
+    after = _send_runs()
+    assert {outcome: after[outcome] - before[outcome] for outcome in after} == \
+        {"succeeded": 1, "retried": 1, "failed": 0}

@@ -36,6 +36,7 @@ task_routes = {
     "workers.tasks.plan_slice": {"queue": "editions"},
     "workers.tasks.check_edition": {"queue": "editions"},
     "workers.tasks.send_batch": {"queue": "delivery"},
+    "workers.tasks.send_batches_in_turn": {"queue": "delivery"},
     "workers.tasks.reconcile_deliveries": {"queue": "delivery"},
     "workers.tasks.process_webhook": {"queue": "webhooks"},
     "workers.tasks.sweep_webhooks": {"queue": "webhooks"},

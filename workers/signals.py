@@ -59,9 +59,13 @@ def _task_finished(task_id=None, task=None, state=None, **_) -> None:  # noqa: A
         unbind_ids(_log_ids.pop(task_id))
     outcome = _OUTCOME.get(state)
     if outcome and task is not None:
-        runtime = time.monotonic() - began if began is not None else None
-        record_task(task.name, outcome, runtime)
-        record_task_run(task.name, outcome, runtime)
+        record_outcome(task.name, outcome, time.monotonic() - began if began is not None else None)
+
+
+def record_outcome(name: str, outcome: str, runtime: float | None) -> None:
+    """A task's run, for the ops page and /metrics: its outcome, and its run time if known."""
+    record_task(name, outcome, runtime)
+    record_task_run(name, outcome, runtime)
 
 
 @task_failure.connect

@@ -121,7 +121,9 @@ def test_a_redis_restart_mid_send_completes_without_duplicates(env, feed_server,
     # A private Redis of this test's own, never the machine's shared one.
     port = free_port()
     redis_process = start_redis_server(port, tmp_path)
-    private = dict(env, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    # Batches of 250: ten of them, in more than one task (BATCHES_PER_SEND_TASK), so that messages
+    # still wait in the queue when Redis goes, besides the one the worker is running.
+    private = dict(env, REDIS_URL=f"redis://127.0.0.1:{port}/0", SEND_BATCH_SIZE="250")
     worker = Worker(private, tmp_path / "worker.log").start()
     beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", "beat", "--loglevel", "INFO",
                              "--schedule", str(tmp_path / "beat-schedule")],
