@@ -241,6 +241,33 @@ def test_planned_batches_are_queued_several_to_a_task(settings, feed_server, red
                                                for start in range(0, 12, per_task)]
 
 
+def test_the_last_slice_of_a_lane_sends_its_batches_one_a_task(settings, feed_server, redis_client, monkeypatch):
+    """A send's tail spreads over every process: the batches of a lane's last slice go one a task."""
+    from digest.config import get_settings
+    from digest.delivery.plan import open_edition, release_edition
+    from tests.factories import approved_edition, polled_feed
+
+    monkeypatch.setenv("SEND_BATCH_SIZE", "1")
+    monkeypatch.setenv("SEND_PLAN_SLICE_SIZE", "4")
+    get_settings.cache_clear()
+    polled_feed(feed_server)
+    subscribers(*(f"lane{n}@example.org" for n in range(12)))
+    edition_id = approved_edition()
+    with unit_of_work() as session:
+        release_edition(session, edition_id)
+    with unit_of_work() as session:
+        slices = open_edition(session, edition_id)
+    assert len(slices) >= 3
+    first, last = slices[0], slices[-1]  # the first has a slice after it in its lane; the last none
+    sizes = {}
+    for number in (first, last):
+        tasks.plan_slice.run(edition_id, number)
+        sizes[number] = sorted(len(args[1]) for args, _, _ in
+                               _requeued(redis_client, "delivery", tasks.send_batches_in_turn))
+    assert sizes[first] == [sum(sizes[first])] and 1 < sum(sizes[first]) <= tasks.BATCHES_PER_SEND_TASK
+    assert sizes[last] == [1] * len(sizes[last]) and len(sizes[last]) > 1
+
+
 def _send_runs() -> dict[str, int]:
     runs = [task for task in gather_status()["tasks"] if task["name"] == "workers.tasks.send_batch"]
     return {outcome: runs[0][outcome] if runs else 0 for outcome in ("succeeded", "retried", "failed")}

@@ -42,17 +42,16 @@ log = logging.getLogger(__name__)
 
 # Batches a send task takes, one after another. Celery's own work for each task (taking its
 # message from Redis, handing it to a pool process, acknowledging it, the operators' records)
-# cost a send about 2.5 us a reader at one batch of 1,000 readers a task: 5 a task leave a
-# fifth of it. More would make the last tasks of a send longer, and so its tail (a slice of
-# SEND_PLAN_SLICE_SIZE readers is two tasks).
+# is then paid once for five batches (bench/RESULTS.md). More would make each task longer, and
+# so the tail of a send, where fewer tasks are left than processes.
 BATCHES_PER_SEND_TASK = 5
 
 
-def enqueue_batches(session, edition_id: int, batches: list[int]) -> None:
-    """Send tasks for these batches, BATCHES_PER_SEND_TASK a task, once the transaction that made
-    their rows commits."""
-    for start in range(0, len(batches), BATCHES_PER_SEND_TASK):
-        enqueue(session, send_batches_in_turn, edition_id, batches[start:start + BATCHES_PER_SEND_TASK])
+def enqueue_batches(session, edition_id: int, batches: list[int], per_task: int = BATCHES_PER_SEND_TASK) -> None:
+    """Send tasks for these batches, `per_task` a task, once the transaction that made their rows
+    commits."""
+    for start in range(0, len(batches), per_task):
+        enqueue(session, send_batches_in_turn, edition_id, batches[start:start + per_task])
 
 
 def enqueue_slices(session, edition_id: int, numbers: list[int]) -> None:
@@ -131,8 +130,12 @@ def plan_slice(self, edition_id: int, number: int) -> int:
     # last slice, the next number plans nothing and queues nothing.)
     self.if_rolled_back(lambda: plan_slice.delay(edition_id, number + PLANNING_LANES))
     batches = plan.plan_slice(self.session, edition_id, number)
-    enqueue_batches(self.session, edition_id, batches)
-    enqueue_slices(self.session, edition_id, plan.unplanned_slices(self.session, edition_id, number + PLANNING_LANES))
+    following = plan.unplanned_slices(self.session, edition_id, number + PLANNING_LANES)
+    # The last slice of its lane sends its batches one a task: the tail of the send then spreads
+    # over every process, where a few tasks of five batches each kept the others idle (an edition
+    # of one slice is all tail).
+    enqueue_batches(self.session, edition_id, batches, BATCHES_PER_SEND_TASK if following else 1)
+    enqueue_slices(self.session, edition_id, following)
     return len(batches)
 
 

@@ -20,6 +20,7 @@ import css_inline
 from sqlalchemy import any_, bindparam, select
 from sqlalchemy.orm import Session
 
+from digest.editions.lookup import EditionRow
 from digest.editions.render import DEFAULT_VARIANT, Variant, wrap_text
 from digest.editions.templates import email_environment
 from digest.resources import resource_dir
@@ -43,7 +44,7 @@ NOTHING = ForYou("", "")
 Line = tuple[str, str, tuple[str, ...]]
 
 
-def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
+def for_you_of_batch(session: Session, edition: Edition | EditionRow, variant_key: str,
                      subscriber_ids: list[int]) -> dict[int, ForYou]:
     """Each reader of the batch who follows a topic of an article their variant shows in its
     sections (not one an alert already brought them): their list. Readers without one are absent."""
@@ -75,7 +76,7 @@ def for_you_of_batch(session: Session, edition: Edition, variant_key: str,
     return lists
 
 
-def run_against_nothing(session: Session, nothing: Edition) -> None:
+def run_against_nothing(session: Session, nothing: EditionRow) -> None:
     """for_you_of_batch's statements run once for an edition that does not exist (part of
     send.py's prepare_statements)."""
     for_you_of_batch(session, nothing, DEFAULT_VARIANT.key, [0])
@@ -99,7 +100,7 @@ def _follows_statement(postgresql: bool):
             .order_by(Follow.subscriber_id, EditionItem.position, Follow.topic_id))
 
 
-def _texts(session: Session, edition: Edition, variant: Variant) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
+def _texts(session: Session, edition: Edition | EditionRow, variant: Variant) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
     """The titles and links of the edition's articles the variant shows in its sections (not those
     already sent), and the names of their topics."""
     already_sent = {article_id for article_id, _ in variant.already_sent}

@@ -13,6 +13,7 @@ from digest.clock import utcnow
 from digest.config import get_settings
 from digest.delivery.for_you import NOTHING, ForYou, for_you_of_batch
 from digest.delivery.message import EditionReader, EditionReaders, OutgoingBatch, is_plain
+from digest.editions.lookup import EditionRow
 from digest.editions.placeholders import markers
 from digest.ledger.writer import Waiting
 from digest.reports.attribution import edition_query
@@ -20,7 +21,7 @@ from digest.store.models import Edition, EditionKind
 from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, alert_unfollow_tokens, tokens_for
 
 
-def outgoing_batch(session: Session, edition: Edition, rendered, variant: str, batch_id: int,
+def outgoing_batch(session: Session, edition: Edition | EditionRow, rendered, variant: str, batch_id: int,
                    readers: list[Waiting]) -> OutgoingBatch:
     links = ReaderLinks(edition.id, batch_id, alert=edition.kind == EditionKind.ALERT,
                         for_you=FOR_YOU_MARKER in rendered.text)
@@ -88,7 +89,7 @@ def reader_recipient(edition_id: int, batch_id: int, subscriber_id: int, email: 
     return ReaderLinks(edition_id, batch_id, alert, for_you).recipient(subscriber_id, email, name)
 
 
-def edition_batch(edition: Edition, rendered, recipients: list[EditionReader]) -> OutgoingBatch:
+def edition_batch(edition: Edition | EditionRow, rendered, recipients: list[EditionReader]) -> OutgoingBatch:
     settings = get_settings()
     send_at = int(edition.send_at.timestamp()) if edition.send_at > utcnow() else None
     return OutgoingBatch(

@@ -26,7 +26,7 @@ from digest.delivery.message import BatchTooLarge, CredentialsRefused, OutgoingB
 from digest.delivery.outgoing import outgoing_batch
 from digest.delivery.ratelimit import batch_key, get_rate_limiter
 from digest.editions.approve import approved_render
-from digest.editions.lookup import get_edition
+from digest.editions.lookup import EditionRow, edition_row
 from digest.errors import Conflict, NotFound
 from digest.ledger.states import waiting_in_batch
 from digest.ledger.writer import BatchRef, Waiting, settle_readers
@@ -64,7 +64,7 @@ def send_batch(session: Session, edition_id: int, batch_id: int, sender: Sender,
     and is raised for the caller to retry; credentials refused pause the edition; other
     permanent errors fail the readers."""
     now = now or utcnow()
-    edition = get_edition(session, edition_id, items=False)
+    edition = edition_row(session, edition_id)
     if edition.status != EditionStatus.SENDING:
         return 0
     _wait_for_rate(session, edition_id, batch_id)
@@ -120,9 +120,10 @@ def prepare_statements() -> None:
 
 def _run_against_nothing(session: Session) -> None:
     now = utcnow()
-    nothing = Edition(id=0, kind=EditionKind.DIGEST, approved_hash="")
+    nothing = EditionRow(id=0, kind=EditionKind.DIGEST, status=EditionStatus.SENDING, approved_hash="",
+                         send_at=now, provider_batch_id=None)
     with suppress(NotFound):
-        get_edition(session, 0, items=False)
+        edition_row(session, 0)
     claim_batch(session, 0, 0, now)
     for planned in (True, False):
         waiting_readers(session, 0, 0, planned)

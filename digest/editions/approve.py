@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, case, delete, null, select
 from sqlalchemy.orm import Session
 
 from digest.clock import utcnow
-from digest.editions.lookup import get_edition
+from digest.editions.lookup import EditionRow, get_edition
 from digest.editions.render import DEFAULT_VARIANT, RenderedEdition, edition_links, render_edition
 from digest.errors import Conflict
 from digest.store.models import Edition, EditionLink, EditionRender, EditionStatus
@@ -61,7 +61,7 @@ def store_links(session: Session, edition: Edition) -> None:
     session.add_all(EditionLink(edition_id=edition.id, **link) for link in edition_links(edition))
 
 
-def approved_render(session: Session, edition: Edition, variant_key: str = DEFAULT_VARIANT.key) -> RenderedEdition:
+def approved_render(session: Session, edition: Edition | EditionRow, variant_key: str = DEFAULT_VARIANT.key) -> RenderedEdition:
     """A variant's parts exactly as pinned; refuses if they no longer match their hash (and, for
     the approved variant, the approved hash)."""
     # Read once per send batch: its columns through the session's connection, by a statement

@@ -70,7 +70,12 @@ class IdArray(TypeDecorator):
 
     def bind_processor(self, dialect):
         def literal(ids):
-            return None if ids is None else "{%s}" % ",".join(map(str, map(int, ids)))
+            if ids is None:
+                return None
+            try:  # ints, as the service's ids are: int's own repr, half the time of str(int(id))
+                return "{%s}" % ",".join(map(int.__repr__, ids))
+            except TypeError:  # anything else that int() takes ("12"), which the fast path refuses
+                return "{%s}" % ",".join(map(str, map(int, ids)))
         return literal
 
 

@@ -91,7 +91,7 @@ def test_a_failing_task_shows_with_its_traceback_and_raises_the_failure_ratio(se
     [failure] = status["failures"]
     assert failure["task"] == "workers.tasks.send_batch"
     assert failure["exception"] == "NotFound: edition 999 does not exist"
-    assert "Traceback (most recent call last)" in failure["traceback"] and "get_edition" in failure["traceback"]
+    assert "Traceback (most recent call last)" in failure["traceback"] and "edition_row" in failure["traceback"]
     sends = task(status, "workers.tasks.send_batch")
     assert (sends["succeeded"], sends["failed"], sends["failure_ratio"]) == (0, 1, 1.0)
     assert warnings_of(status, "failure_ratio") == ["workers.tasks.send_batch"]

@@ -27,3 +27,16 @@ def test_ids_past_the_integer_range_find_their_rows(settings):
     with unit_of_work() as session:
         assert session.scalars(select(Delivery.id).where(among(session, Delivery.id, [1, past]))).all() == [past]
         assert session.scalars(select(SendBatch.id).where(among(session, SendBatch.id, [past]))).all() == []
+
+
+def test_an_array_is_written_as_digits_whatever_form_its_ids_take():
+    from sqlalchemy.dialects import postgresql
+
+    from digest.store.models import IdArray
+
+    literal = IdArray().bind_processor(postgresql.dialect())
+    assert literal([3, 2**40, True]) == "{3,1099511627776,1}"
+    assert literal(("7", 8)) == "{7,8}"  # text that int() takes
+    assert literal([]) == "{}" and literal(None) is None
+    with pytest.raises(ValueError):
+        literal(["1},{2"])  # never anything but digits and commas
