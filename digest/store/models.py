@@ -72,6 +72,7 @@ class IdArray(TypeDecorator):
         def literal(ids):
             if ids is None:
                 return None
+            ids = ids if isinstance(ids, (list, tuple)) else list(ids)  # read twice if need be
             try:  # ints, as the service's ids are: int's own repr, half the time of str(int(id))
                 return "{%s}" % ",".join(map(int.__repr__, ids))
             except TypeError:  # anything else that int() takes ("12"), which the fast path refuses

@@ -100,8 +100,7 @@ def alert_unfollow_tokens(edition_id: int, subscriber_ids: list[int], base: str 
     """The "stop these alerts" token of each of an alert's readers (its send batch's), signed
     together, after `base` (their links): the reader and the alert, so the link needs no `?e=`."""
     suffix = "-" + format(edition_id, "x")
-    return signed_links(UNFOLLOW_ALERT, [format(subscriber_id, "x") + suffix for subscriber_id in subscriber_ids],
-                        base)
+    return signed_links(UNFOLLOW_ALERT, [payload + suffix for payload in reader_payloads(subscriber_ids)], base)
 
 
 def read_alert_unfollow(token: str) -> tuple[int, int]:

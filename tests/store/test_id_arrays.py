@@ -37,6 +37,7 @@ def test_an_array_is_written_as_digits_whatever_form_its_ids_take():
     literal = IdArray().bind_processor(postgresql.dialect())
     assert literal([3, 2**40, True]) == "{3,1099511627776,1}"
     assert literal(("7", 8)) == "{7,8}"  # text that int() takes
+    assert literal(iter([4, "5"])) == "{4,5}"  # an iterator, read whole by the slower path too
     assert literal([]) == "{}" and literal(None) is None
     with pytest.raises(ValueError):
         literal(["1},{2"])  # never anything but digits and commas
